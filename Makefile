@@ -1,0 +1,68 @@
+# groupchat: builds bin/groupchat-broker, bin/groupchat-gateway and
+# bin/groupchat with plain make and pkg-config, and runs the tests.
+#
+#   make            build (release, into bin/)
+#   make run        install missing dependencies, build, start a broker
+#                   and two gateways on localhost
+#   make test       unit self-tests and integration scenarios
+#   make test SANITIZE=1   the same under AddressSanitizer and UBSan
+#   make deps       install missing Debian packages (as root)
+
+PKGS     = libczmq libzmq libwebsockets msgpack jansson libsodium sqlite3
+CC      ?= gcc
+OPT     ?= -O2 -g
+CFLAGS  += -std=gnu11 $(OPT) -Wall -Wextra -Werror -MMD -MP -Icommon \
+           $(shell pkg-config --cflags $(PKGS))
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
+
+ifeq ($(SANITIZE),1)
+BUILD    = build/san
+BIN      = build/san/bin
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+else
+BUILD    = build/release
+BIN      = bin
+endif
+
+COMMON   = $(wildcard common/*.c)
+BROKER   = $(filter-out broker/main.c, $(wildcard broker/*.c))
+GATEWAY  = $(filter-out gateway/main.c, $(wildcard gateway/*.c))
+CLIENT   = $(filter-out client/main.c, $(wildcard client/*.c))
+obj      = $(patsubst %.c, $(BUILD)/%.o, $(1))
+
+PROGRAMS = $(BIN)/groupchat-broker $(BIN)/groupchat-gateway $(BIN)/groupchat \
+           $(BIN)/groupchat-selftest
+
+.PHONY: all deps run test clean
+all: $(PROGRAMS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BIN)/groupchat-broker: $(call obj, broker/main.c $(BROKER) $(COMMON))
+$(BIN)/groupchat-gateway: $(call obj, gateway/main.c $(GATEWAY) $(COMMON))
+$(BIN)/groupchat: $(call obj, client/main.c $(CLIENT) $(COMMON))
+$(BIN)/groupchat-selftest: $(call obj, tests/selftest.c $(BROKER) $(GATEWAY) $(CLIENT) $(COMMON))
+$(PROGRAMS):
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+deps:
+	sh scripts/deps.sh
+
+run:
+	@sh scripts/deps.sh
+	@$(MAKE) --no-print-directory all
+	@sh scripts/run.sh
+
+test:
+	@sh scripts/deps.sh
+	@$(MAKE) --no-print-directory all
+	@/usr/bin/python3 tests/run.py --bin $(BIN)
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,579 @@
+/*  gc_codec.c: msgpack encoding and strict decoding of gc_frame_t.
+
+    The key table below is the whole wire format: each key names one
+    member, its kind and its GC_F_ bit. Decoding walks the map once and
+    rejects any value of the wrong kind; unknown keys are skipped so that
+    either side may add fields without breaking the other. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <assert.h>
+#include <stdio.h>
+#include "gc_codec.h"
+
+typedef enum { K_STR, K_UINT, K_INT, K_BOOL, K_CODE, K_HISTORY, K_ROOMS } s_kind_t;
+
+typedef struct {
+    const char *name;       //  key on the wire
+    uint32_t bit;           //  GC_F_* bit
+    s_kind_t kind;          //  type of the value
+    size_t offset;          //  where the member lives in gc_frame_t
+} s_key_t;
+
+#define KEY(name, bit, kind, member) { name, bit, kind, offsetof (gc_frame_t, member) }
+static const s_key_t s_keys [] = {
+    KEY ("rid",      GC_F_RID,      K_UINT,    rid),
+    KEY ("deadline", GC_F_DEADLINE, K_INT,     deadline),
+    KEY ("user",     GC_F_USER,     K_STR,     user),
+    KEY ("password", GC_F_PASSWORD, K_STR,     password),
+    KEY ("token",    GC_F_TOKEN,    K_STR,     token),
+    KEY ("room",     GC_F_ROOM,     K_STR,     room),
+    KEY ("text",     GC_F_TEXT,     K_STR,     text),
+    KEY ("from",     GC_F_FROM,     K_STR,     from),
+    KEY ("code",     GC_F_CODE,     K_CODE,    code),
+    KEY ("message",  GC_F_MESSAGE,  K_STR,     message),
+    KEY ("seq",      GC_F_SEQ,      K_UINT,    seq),
+    KEY ("ts",       GC_F_TS,       K_INT,     ts),
+    KEY ("since",    GC_F_SINCE,    K_UINT,    since),
+    KEY ("before",   GC_F_BEFORE,   K_UINT,    before),
+    KEY ("limit",    GC_F_LIMIT,    K_UINT,    limit),
+    KEY ("last",     GC_F_LAST,     K_UINT,    last),
+    KEY ("complete", GC_F_COMPLETE, K_BOOL,    complete),
+    KEY ("history",  GC_F_HISTORY,  K_HISTORY, history),
+    KEY ("rooms",    GC_F_ROOMS,    K_ROOMS,   rooms),
+};
+#define KEY_COUNT (sizeof (s_keys) / sizeof (s_keys [0]))
+
+static const char *s_op_names [GC_OP_COUNT] = {
+    [GC_OP_NONE] = "?", [GC_OP_PING] = "ping", [GC_OP_LOGIN] = "login",
+    [GC_OP_LOGOUT] = "logout", [GC_OP_ROOMS] = "rooms", [GC_OP_JOIN] = "join",
+    [GC_OP_SAY] = "say", [GC_OP_HISTORY] = "history", [GC_OP_OK] = "ok",
+    [GC_OP_ERROR] = "error", [GC_OP_MESSAGE] = "message", [GC_OP_HEAD] = "head",
+};
+
+const char *
+gc_op_name (gc_op_t op)
+{
+    return op < GC_OP_COUNT? s_op_names [op]: "?";
+}
+
+static gc_op_t
+s_op_from_name (const char *name, size_t len)
+{
+    for (int op = 1; op < GC_OP_COUNT; op++)
+        if (strlen (s_op_names [op]) == len && memcmp (s_op_names [op], name, len) == 0)
+            return (gc_op_t) op;
+    return GC_OP_NONE;
+}
+
+void
+gc_frame_init (gc_frame_t *self, gc_op_t op)
+{
+    memset (self, 0, sizeof (*self));
+    self->op = op;
+}
+
+bool
+gc_str_eq (gc_str_t str, const char *cstr)
+{
+    return strlen (cstr) == str.len && memcmp (str.ptr, cstr, str.len) == 0;
+}
+
+char *
+gc_str_dup (gc_str_t str)
+{
+    char *copy = malloc (str.len + 1);
+    if (copy) {
+        memcpy (copy, str.ptr, str.len);
+        copy [str.len] = 0;
+    }
+    return copy;
+}
+
+int64_t
+gc_now_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+size_t
+gc_topic (gc_str_t room, char *buf, size_t size)
+{
+    if (room.len + 1 > size)
+        return 0;
+    memcpy (buf, room.ptr, room.len);
+    buf [room.len] = 0;
+    return room.len + 1;
+}
+
+void
+gc_frame_set_str (gc_frame_t *self, uint32_t field, const char *ptr, size_t len)
+{
+    for (size_t index = 0; index < KEY_COUNT; index++)
+        if (s_keys [index].bit == field) {
+            assert (s_keys [index].kind == K_STR);
+            gc_str_t *member = (gc_str_t *) ((char *) self + s_keys [index].offset);
+            member->ptr = ptr;
+            member->len = len;
+            self->fields |= field;
+            return;
+        }
+    assert (false);
+}
+
+void
+gc_frame_set_cstr (gc_frame_t *self, uint32_t field, const char *cstr)
+{
+    gc_frame_set_str (self, field, cstr, strlen (cstr));
+}
+
+void
+gc_frame_set_uint (gc_frame_t *self, uint32_t field, uint64_t value)
+{
+    for (size_t index = 0; index < KEY_COUNT; index++)
+        if (s_keys [index].bit == field) {
+            void *member = (char *) self + s_keys [index].offset;
+            switch (s_keys [index].kind) {
+                case K_UINT:
+                    if (field == GC_F_LIMIT)
+                        *(uint32_t *) member = (uint32_t) value;
+                    else
+                        *(uint64_t *) member = value;
+                    break;
+                case K_INT:  *(int64_t *) member = (int64_t) value; break;
+                case K_BOOL: *(bool *) member = value != 0; break;
+                default: assert (false);
+            }
+            self->fields |= field;
+            return;
+        }
+    assert (false);
+}
+
+void
+gc_frame_error (gc_frame_t *self, const gc_frame_t *request,
+                gc_error_t code, const char *message)
+{
+    gc_frame_init (self, GC_OP_ERROR);
+    if (request && (request->fields & GC_F_RID))
+        gc_frame_set_uint (self, GC_F_RID, request->rid);
+    self->code = code;
+    self->fields |= GC_F_CODE;
+    gc_frame_set_cstr (self, GC_F_MESSAGE, message? message: gc_error_text (code));
+}
+
+//  --------------------------------------------------------------------------
+//  Encoding
+
+static void
+s_pack_str (msgpack_packer *pk, const char *ptr, size_t len)
+{
+    msgpack_pack_str (pk, len);
+    msgpack_pack_str_body (pk, ptr, len);
+}
+
+static void
+s_pack_message (msgpack_packer *pk, const gc_message_t *msg)
+{
+    msgpack_pack_map (pk, 5);
+    s_pack_str (pk, "room", 4);
+    s_pack_str (pk, msg->room.ptr, msg->room.len);
+    s_pack_str (pk, "seq", 3);
+    msgpack_pack_uint64 (pk, msg->seq);
+    s_pack_str (pk, "from", 4);
+    s_pack_str (pk, msg->from.ptr, msg->from.len);
+    s_pack_str (pk, "text", 4);
+    s_pack_str (pk, msg->text.ptr, msg->text.len);
+    s_pack_str (pk, "ts", 2);
+    msgpack_pack_int64 (pk, msg->ts);
+}
+
+static void
+s_pack_value (msgpack_packer *pk, const gc_frame_t *self, const s_key_t *key)
+{
+    const void *member = (const char *) self + key->offset;
+    switch (key->kind) {
+        case K_STR: {
+            const gc_str_t *str = member;
+            s_pack_str (pk, str->ptr, str->len);
+            break;
+        }
+        case K_UINT:
+            msgpack_pack_uint64 (pk, key->bit == GC_F_LIMIT?
+                                 *(const uint32_t *) member: *(const uint64_t *) member);
+            break;
+        case K_INT:
+            msgpack_pack_int64 (pk, *(const int64_t *) member);
+            break;
+        case K_BOOL:
+            if (*(const bool *) member)
+                msgpack_pack_true (pk);
+            else
+                msgpack_pack_false (pk);
+            break;
+        case K_CODE: {
+            const char *name = gc_error_name (self->code);
+            s_pack_str (pk, name, strlen (name));
+            break;
+        }
+        case K_HISTORY:
+            msgpack_pack_array (pk, self->history_size);
+            for (size_t index = 0; index < self->history_size; index++)
+                s_pack_message (pk, &self->history [index]);
+            break;
+        case K_ROOMS:
+            msgpack_pack_array (pk, self->rooms_size);
+            for (size_t index = 0; index < self->rooms_size; index++)
+                s_pack_str (pk, self->rooms [index].ptr, self->rooms [index].len);
+            break;
+    }
+}
+
+int
+gc_frame_encode (const gc_frame_t *self, msgpack_sbuffer *buffer)
+{
+    msgpack_sbuffer_clear (buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buffer, msgpack_sbuffer_write);
+    uint32_t count = 1;
+    for (size_t index = 0; index < KEY_COUNT; index++)
+        if (self->fields & s_keys [index].bit)
+            count++;
+    msgpack_pack_map (&pk, count);
+    const char *op = gc_op_name (self->op);
+    s_pack_str (&pk, "op", 2);
+    s_pack_str (&pk, op, strlen (op));
+    for (size_t index = 0; index < KEY_COUNT; index++)
+        if (self->fields & s_keys [index].bit) {
+            s_pack_str (&pk, s_keys [index].name, strlen (s_keys [index].name));
+            s_pack_value (&pk, self, &s_keys [index]);
+        }
+    //  sbuffer's write callback fails only when realloc fails, leaving
+    //  data NULL; the packer has no other way to report it
+    return buffer->data || buffer->size == 0? 0: -1;
+}
+
+//  --------------------------------------------------------------------------
+//  Decoding
+
+static bool
+s_obj_is_str (const msgpack_object *obj, gc_str_t *out)
+{
+    if (obj->type != MSGPACK_OBJECT_STR)
+        return false;
+    out->ptr = obj->via.str.ptr;
+    out->len = obj->via.str.size;
+    return true;
+}
+
+static bool
+s_obj_is_uint (const msgpack_object *obj, uint64_t *out)
+{
+    if (obj->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return false;
+    *out = obj->via.u64;
+    return true;
+}
+
+static bool
+s_obj_is_int (const msgpack_object *obj, int64_t *out)
+{
+    if (obj->type == MSGPACK_OBJECT_POSITIVE_INTEGER && obj->via.u64 <= INT64_MAX)
+        *out = (int64_t) obj->via.u64;
+    else
+    if (obj->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        *out = obj->via.i64;
+    else
+        return false;
+    return true;
+}
+
+//  Decodes one history element; returns false when it is not a message.
+static bool
+s_decode_message (const msgpack_object *obj, gc_message_t *msg)
+{
+    if (obj->type != MSGPACK_OBJECT_MAP)
+        return false;
+    unsigned seen = 0;
+    for (uint32_t index = 0; index < obj->via.map.size; index++) {
+        const msgpack_object *key = &obj->via.map.ptr [index].key;
+        const msgpack_object *value = &obj->via.map.ptr [index].val;
+        gc_str_t name;
+        if (!s_obj_is_str (key, &name))
+            return false;
+        bool good = true;
+        if (gc_str_eq (name, "room"))
+            good = s_obj_is_str (value, &msg->room), seen |= 1;
+        else
+        if (gc_str_eq (name, "seq"))
+            good = s_obj_is_uint (value, &msg->seq), seen |= 2;
+        else
+        if (gc_str_eq (name, "from"))
+            good = s_obj_is_str (value, &msg->from), seen |= 4;
+        else
+        if (gc_str_eq (name, "text"))
+            good = s_obj_is_str (value, &msg->text), seen |= 8;
+        else
+        if (gc_str_eq (name, "ts"))
+            good = s_obj_is_int (value, &msg->ts), seen |= 16;
+        if (!good)
+            return false;
+    }
+    return seen == 31;
+}
+
+static bool
+s_decode_history (gc_frame_t *self, const msgpack_object *value)
+{
+    if (value->type != MSGPACK_OBJECT_ARRAY)
+        return false;
+    size_t size = value->via.array.size;
+    self->history = size? msgpack_zone_malloc (self->unpacked.zone, size * sizeof (gc_message_t)): NULL;
+    if (size && !self->history)
+        return false;
+    for (size_t index = 0; index < size; index++)
+        if (!s_decode_message (&value->via.array.ptr [index], &self->history [index]))
+            return false;
+    self->history_size = size;
+    return true;
+}
+
+static bool
+s_decode_rooms (gc_frame_t *self, const msgpack_object *value)
+{
+    if (value->type != MSGPACK_OBJECT_ARRAY)
+        return false;
+    size_t size = value->via.array.size;
+    self->rooms = size? msgpack_zone_malloc (self->unpacked.zone, size * sizeof (gc_str_t)): NULL;
+    if (size && !self->rooms)
+        return false;
+    for (size_t index = 0; index < size; index++)
+        if (!s_obj_is_str (&value->via.array.ptr [index], &self->rooms [index]))
+            return false;
+    self->rooms_size = size;
+    return true;
+}
+
+static bool
+s_decode_value (gc_frame_t *self, const s_key_t *key, const msgpack_object *value)
+{
+    void *member = (char *) self + key->offset;
+    uint64_t number;
+    gc_str_t str;
+    switch (key->kind) {
+        case K_STR:
+            return s_obj_is_str (value, member);
+        case K_UINT:
+            if (!s_obj_is_uint (value, &number))
+                return false;
+            if (key->bit == GC_F_LIMIT) {
+                if (number > UINT32_MAX)
+                    return false;
+                *(uint32_t *) member = (uint32_t) number;
+            }
+            else
+                *(uint64_t *) member = number;
+            return true;
+        case K_INT:
+            return s_obj_is_int (value, member);
+        case K_BOOL:
+            if (value->type != MSGPACK_OBJECT_BOOLEAN)
+                return false;
+            *(bool *) member = value->via.boolean;
+            return true;
+        case K_CODE:
+            if (!s_obj_is_str (value, &str))
+                return false;
+            self->code = gc_error_from_name (str.ptr, str.len);
+            return true;
+        case K_HISTORY:
+            return s_decode_history (self, value);
+        case K_ROOMS:
+            return s_decode_rooms (self, value);
+    }
+    return false;
+}
+
+static bool
+s_decode_pair (gc_frame_t *self, const msgpack_object_kv *pair)
+{
+    gc_str_t name;
+    if (!s_obj_is_str (&pair->key, &name))
+        return false;
+    if (gc_str_eq (name, "op")) {
+        gc_str_t op;
+        if (!s_obj_is_str (&pair->val, &op))
+            return false;
+        self->op = s_op_from_name (op.ptr, op.len);
+        return self->op != GC_OP_NONE;
+    }
+    for (size_t index = 0; index < KEY_COUNT; index++)
+        if (gc_str_eq (name, s_keys [index].name)) {
+            if (!s_decode_value (self, &s_keys [index], &pair->val))
+                return false;
+            self->fields |= s_keys [index].bit;
+            return true;
+        }
+    return true;                //  unknown keys are allowed and skipped
+}
+
+int
+gc_frame_decode (gc_frame_t *self, const void *data, size_t size)
+{
+    gc_frame_init (self, GC_OP_NONE);
+    msgpack_unpacked_init (&self->unpacked);
+    size_t offset = 0;
+    if (msgpack_unpack_next (&self->unpacked, data, size, &offset) != MSGPACK_UNPACK_SUCCESS
+    ||  offset != size
+    ||  self->unpacked.data.type != MSGPACK_OBJECT_MAP)
+        goto malformed;
+    const msgpack_object_map *map = &self->unpacked.data.via.map;
+    for (uint32_t index = 0; index < map->size; index++)
+        if (!s_decode_pair (self, &map->ptr [index]))
+            goto malformed;
+    if (self->op == GC_OP_NONE)
+        goto malformed;
+    self->owns_unpacked = true;
+    return 0;
+
+malformed:
+    msgpack_unpacked_destroy (&self->unpacked);
+    gc_frame_init (self, GC_OP_NONE);
+    return -1;
+}
+
+void
+gc_frame_release (gc_frame_t *self)
+{
+    if (self->owns_unpacked) {
+        msgpack_unpacked_destroy (&self->unpacked);
+        self->owns_unpacked = false;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+static void
+s_roundtrip (const gc_frame_t *in, gc_frame_t *out, msgpack_sbuffer *buffer)
+{
+    int rc = gc_frame_encode (in, buffer);
+    assert (rc == 0);
+    rc = gc_frame_decode (out, buffer->data, buffer->size);
+    assert (rc == 0);
+}
+
+static void
+s_test_say (msgpack_sbuffer *buffer)
+{
+    gc_frame_t say, got;
+    gc_frame_init (&say, GC_OP_SAY);
+    gc_frame_set_uint (&say, GC_F_RID, 77);
+    gc_frame_set_uint (&say, GC_F_DEADLINE, 1795962000123);
+    gc_frame_set_cstr (&say, GC_F_USER, "Sue");
+    gc_frame_set_cstr (&say, GC_F_ROOM, "Taskmaster");
+    gc_frame_set_str (&say, GC_F_TEXT, "a\0b", 3);
+    s_roundtrip (&say, &got, buffer);
+    assert (got.op == GC_OP_SAY);
+    assert (got.fields == (GC_F_RID | GC_F_DEADLINE | GC_F_USER | GC_F_ROOM | GC_F_TEXT));
+    assert (got.rid == 77 && got.deadline == 1795962000123);
+    assert (gc_str_eq (got.user, "Sue") && gc_str_eq (got.room, "Taskmaster"));
+    assert (got.text.len == 3 && memcmp (got.text.ptr, "a\0b", 3) == 0);
+    gc_frame_release (&got);
+    gc_frame_release (&got);    //  twice is safe
+}
+
+static void
+s_test_history (msgpack_sbuffer *buffer)
+{
+    gc_message_t msgs [2] = {
+        { { "Taskmaster", 10 }, 41, { "Alex", 4 }, { "hello", 5 }, 1795962000000 },
+        { { "Taskmaster", 10 }, 42, { "Sue", 3 }, { "", 0 }, 1795962000123 },
+    };
+    gc_frame_t reply, got;
+    gc_frame_init (&reply, GC_OP_OK);
+    reply.history = msgs;
+    reply.history_size = 2;
+    reply.fields |= GC_F_HISTORY;
+    gc_frame_set_uint (&reply, GC_F_LAST, 42);
+    gc_frame_set_uint (&reply, GC_F_COMPLETE, 1);
+    s_roundtrip (&reply, &got, buffer);
+    assert (got.op == GC_OP_OK && got.history_size == 2 && got.last == 42 && got.complete);
+    assert (got.history [1].seq == 42 && gc_str_eq (got.history [1].from, "Sue"));
+    assert (got.history [0].ts == 1795962000000 && gc_str_eq (got.history [0].text, "hello"));
+    gc_frame_release (&got);
+}
+
+static void
+s_test_rooms_and_error (msgpack_sbuffer *buffer)
+{
+    gc_str_t names [2] = { { "8 out of 10 cats", 16 }, { "Taskmaster", 10 } };
+    gc_frame_t reply, got, request, error;
+    gc_frame_init (&reply, GC_OP_OK);
+    reply.rooms = names;
+    reply.rooms_size = 2;
+    reply.fields |= GC_F_ROOMS;
+    s_roundtrip (&reply, &got, buffer);
+    assert (got.rooms_size == 2 && gc_str_eq (got.rooms [0], "8 out of 10 cats"));
+    gc_frame_release (&got);
+
+    gc_frame_init (&request, GC_OP_JOIN);
+    gc_frame_set_uint (&request, GC_F_RID, 5);
+    gc_frame_error (&error, &request, GC_NOT_MEMBER, NULL);
+    s_roundtrip (&error, &got, buffer);
+    assert (got.op == GC_OP_ERROR && got.rid == 5 && got.code == GC_NOT_MEMBER);
+    assert (got.fields & GC_F_MESSAGE);
+    gc_frame_release (&got);
+}
+
+//  Malformed or hostile buffers are errors, never crashes
+static void
+s_test_malformed (msgpack_sbuffer *buffer)
+{
+    gc_frame_t got;
+    assert (gc_frame_decode (&got, "", 0) == -1);
+    assert (gc_frame_decode (&got, "\x93\x01\x02\x03", 4) == -1);     //  array
+    assert (gc_frame_decode (&got, "\x81\xa2op", 4) == -1);            //  truncated
+    assert (gc_frame_decode (&got, "\x81\xa2op\xa4nope", 8) == -1);    //  unknown op
+    assert (gc_frame_decode (&got, "\x80", 1) == -1);                  //  no op
+    //  {"op":"say","seq":"x"}: wrong kind
+    assert (gc_frame_decode (&got, "\x82\xa2op\xa3say\xa3seq\xa1x", 14) == -1);
+    //  {"op":"say","zz":1}: unknown key skipped
+    assert (gc_frame_decode (&got, "\x82\xa2op\xa3say\xa2zz\x01", 12) == 0);
+    assert (got.op == GC_OP_SAY && got.fields == 0);
+    gc_frame_release (&got);
+    //  trailing garbage after a valid map
+    gc_frame_t ping;
+    gc_frame_init (&ping, GC_OP_PING);
+    gc_frame_encode (&ping, buffer);
+    msgpack_sbuffer_write (buffer, "\x01", 1);
+    assert (gc_frame_decode (&got, buffer->data, buffer->size) == -1);
+}
+
+static void
+s_test_topic (void)
+{
+    char topic [32];
+    gc_str_t room = { "Taskmaster", 10 };
+    assert (gc_topic (room, topic, sizeof topic) == 11 && topic [10] == 0);
+    assert (gc_topic (room, topic, 10) == 0);
+}
+
+void
+gc_codec_test (bool verbose)
+{
+    if (verbose)
+        printf (" * gc_codec: ");
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    s_test_say (&buffer);
+    s_test_history (&buffer);
+    s_test_rooms_and_error (&buffer);
+    s_test_malformed (&buffer);
+    s_test_topic ();
+    msgpack_sbuffer_destroy (&buffer);
+    if (verbose)
+        printf ("OK\n");
+}

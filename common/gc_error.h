@@ -1,0 +1,35 @@
+/*  gc_error.h: the stable error codes of the client protocol.
+
+    Broker and gateway speak of errors by these codes only; the table in
+    gc_error.c maps each to its wire name and a default human message. */
+#ifndef GC_ERROR_H_INCLUDED
+#define GC_ERROR_H_INCLUDED
+
+typedef enum {
+    GC_OK = 0,
+    GC_BAD_REQUEST,
+    GC_NOT_LOGGED_IN,
+    GC_BAD_CREDENTIALS,
+    GC_NO_SUCH_ROOM,
+    GC_NOT_MEMBER,
+    GC_NOT_IN_ROOM,
+    GC_TOO_LONG,
+    GC_EMPTY_TEXT,
+    GC_RATE_LIMITED,
+    GC_UNAVAILABLE,
+    GC_EXPIRED,             //  broker only: request past its deadline, not done
+    GC_NO_SUCH_USER,        //  administration only
+    GC_INTERNAL,            //  storage failed; nothing was stored
+    GC_ERROR_COUNT
+} gc_error_t;
+
+//  Wire name of a code ("not_member"); never NULL.
+const char *gc_error_name (gc_error_t code);
+
+//  Code of a wire name, or GC_INTERNAL when the name is unknown.
+gc_error_t gc_error_from_name (const char *name, size_t len);
+
+//  A short human sentence for a code, used when nothing better is known.
+const char *gc_error_text (gc_error_t code);
+
+#endif

@@ -1,0 +1,29 @@
+/*  gc_log.h: one line per event on stderr, the same shape in every program:
+
+        2026-11-24T18:30:00.123Z info  gateway: joined conn=12 user=Alex room="Taskmaster"
+
+    Fields are key=value so that lines can be grepped and parsed. Message
+    texts and passwords are never logged above debug level. */
+#ifndef GC_LOG_H_INCLUDED
+#define GC_LOG_H_INCLUDED
+
+typedef enum { GC_LOG_ERROR, GC_LOG_WARN, GC_LOG_INFO, GC_LOG_DEBUG } gc_log_level_t;
+
+//  Sets the process name shown in each line and the lowest level shown.
+void gc_log_init (const char *process, gc_log_level_t level);
+
+//  Parses "error", "warn", "info" or "debug"; returns -1 when unknown.
+int gc_log_level_parse (const char *name);
+
+//  True when lines of that level are shown (skip costly formatting if not).
+int gc_log_enabled (gc_log_level_t level);
+
+void gc_log (gc_log_level_t level, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+#define gc_error(...)   gc_log (GC_LOG_ERROR, __VA_ARGS__)
+#define gc_warn(...)    gc_log (GC_LOG_WARN, __VA_ARGS__)
+#define gc_info(...)    gc_log (GC_LOG_INFO, __VA_ARGS__)
+#define gc_debug(...)   gc_log (GC_LOG_DEBUG, __VA_ARGS__)
+
+#endif

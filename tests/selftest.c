@@ -1,0 +1,39 @@
+/*  selftest.c: runs the self-tests of every class, czmq-style, from one
+    table. `groupchat-selftest` runs them all; `groupchat-selftest NAME`
+    runs one; `--list` prints the names (tests/run.py counts each). */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include "gc_codec.h"
+
+typedef struct {
+    const char *name;
+    void (*test) (bool verbose);
+} s_test_t;
+
+static const s_test_t s_tests [] = {
+    { "gc_codec", gc_codec_test },
+    { NULL, NULL }
+};
+
+int
+main (int argc, char *argv [])
+{
+    const char *only = argc > 1? argv [1]: NULL;
+    if (only && strcmp (only, "--list") == 0) {
+        for (const s_test_t *test = s_tests; test->name; test++)
+            printf ("%s\n", test->name);
+        return 0;
+    }
+    int ran = 0;
+    for (const s_test_t *test = s_tests; test->name; test++)
+        if (!only || strcmp (only, test->name) == 0) {
+            test->test (true);
+            ran++;
+        }
+    if (ran == 0) {
+        fprintf (stderr, "selftest: no test named %s\n", only);
+        return 2;
+    }
+    return 0;
+}
