@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "gc_codec.h"
+#include "../gateway/json.h"
 
 typedef struct {
     const char *name;
@@ -13,6 +14,7 @@ typedef struct {
 
 static const s_test_t s_tests [] = {
     { "gc_codec", gc_codec_test },
+    { "gc_json", gc_json_test },
     { NULL, NULL }
 };
 

@@ -1,0 +1,578 @@
+/*  conn.c: one client's WebSocket connection.
+
+    Requests are queued as slots in arrival order and replied to in that
+    order. A slot is started (checked, and sent to the broker if need be)
+    as soon as the requests before it allow: login, logout, join and leave
+    change what later requests mean, so nothing after them starts before
+    they are done, while says and histories may be in flight together.
+    Writing follows the lws rule of one write per WRITEABLE: the oldest
+    finished reply first, then the next message of one of the connection's
+    rooms, taking the rooms in turn. */
+#include "gateway.h"
+#include "gc_limits.h"
+#include "gc_log.h"
+
+typedef enum { SLOT_WAITING, SLOT_IN_FLIGHT, SLOT_READY } s_state_t;
+
+typedef struct {
+    lws_dll2_t in_conn;         //  link in the connection's slot queue
+    gc_conn_t *conn;
+    s_state_t state;
+    gc_request_t request;       //  the parsed client request
+    int64_t arrived_ms;         //  when it reached the gateway
+    uint64_t rid;               //  broker request in flight, 0 if none
+    gc_room_t *held_room;       //  a join's room, held until the reply
+    gc_out_t out;               //  the reply frame, once READY
+} s_slot_t;
+
+struct gc_conn_t {
+    lws_dll2_t in_gateway;      //  link in the gateway's connection list
+    gc_gateway_t *gateway;
+    struct lws *wsi;            //  NULL for plain HTTP requests
+    uint64_t id;                //  for log lines
+    char *user;                 //  logged in as, NULL before login
+    char *token;                //  the login's token, for logout
+    lws_dll2_owner_t members;   //  rooms joined, in turn order
+    lws_dll2_owner_t slots;     //  requests in arrival order
+    unsigned char *rx;          //  a message arriving in pieces
+    size_t rx_size;
+    bool rx_paused;             //  reading stopped: too many slots queued
+    double tokens;              //  rate limit bucket
+    int64_t tokens_ms;
+    int64_t waiting_since;      //  data ready but the socket not writable
+};
+
+static void s_dispatch (gc_conn_t *self);
+
+size_t
+gc_conn_size (void)
+{
+    return sizeof (gc_conn_t);
+}
+
+void
+gc_conn_wake (gc_conn_t *self)
+{
+    if (!self->wsi)
+        return;
+    lws_callback_on_writable (self->wsi);
+    if (!self->waiting_since)
+        self->waiting_since = gc_now_ms ();
+}
+
+//  --------------------------------------------------------------------------
+//  Rooms joined
+
+static gc_member_t *
+s_member (gc_conn_t *self, const char *room)
+{
+    lws_start_foreach_dll (struct lws_dll2 *, node, lws_dll2_get_head (&self->members)) {
+        gc_member_t *member = lws_container_of (node, gc_member_t, in_conn);
+        if (strcmp (gc_room_name (member->room), room) == 0)
+            return member;
+    } lws_end_foreach_dll (node);
+    return NULL;
+}
+
+static void
+s_leave (gc_member_t *member)
+{
+    lws_dll2_remove (&member->in_conn);
+    gc_room_remove (member->room, member);
+    free (member);
+}
+
+static void
+s_leave_all (gc_conn_t *self)
+{
+    lws_start_foreach_dll_safe (struct lws_dll2 *, node, next,
+                                lws_dll2_get_head (&self->members)) {
+        s_leave (lws_container_of (node, gc_member_t, in_conn));
+    } lws_end_foreach_dll_safe (node, next);
+}
+
+//  Joins, or joins again: pushes go on from the newest seq either the
+//  connection was given or the join reply covers, so nothing repeats
+static void
+s_joined (gc_conn_t *self, gc_room_t *room, const gc_request_t *request,
+          const gc_frame_t *reply)
+{
+    uint64_t covered = reply->last;
+    if (request->has_since && reply->history_size)
+        covered = reply->history [reply->history_size - 1].seq;
+    gc_member_t *member = s_member (self, gc_room_name (room));
+    if (!member) {
+        member = calloc (1, sizeof *member);
+        member->room = room;
+        member->conn = self;
+        member->cursor = covered;
+        lws_dll2_add_tail (&member->in_conn, &self->members);
+        gc_room_add (room, member);
+    }
+    else
+    if (covered > member->cursor)
+        member->cursor = covered;
+    gc_room_joined (room, reply->last);
+    gc_info ("joined conn=%lu user=%s room=\"%s\" seq=%lu", (unsigned long) self->id,
+             self->user, gc_room_name (room), (unsigned long) member->cursor);
+}
+
+static void
+s_set_user (gc_conn_t *self, const char *user, gc_str_t token)
+{
+    s_leave_all (self);
+    free (self->user);
+    free (self->token);
+    self->user = user? strdup (user): NULL;
+    self->token = user? gc_str_dup (token): NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Slots
+
+static void
+s_slot_error (s_slot_t *slot, gc_error_t code, const char *message)
+{
+    if (code == GC_UNAVAILABLE)
+        slot->conn->gateway->counters.unavailable++;
+    gc_json_error (&slot->out, &slot->request, code, message);
+    slot->state = SLOT_READY;
+}
+
+static void
+s_slot_free (s_slot_t *slot)
+{
+    lws_dll2_remove (&slot->in_conn);
+    gc_link_forget (slot->conn->gateway->link, slot->rid);
+    if (slot->held_room) {
+        gc_room_hold (slot->held_room, -1);
+        gc_room_release_if_empty (slot->held_room);
+    }
+    gc_request_release (&slot->request);
+    gc_out_free (&slot->out);
+    free (slot);
+}
+
+//  Applies a successful broker reply to the connection's state
+static void
+s_apply (s_slot_t *slot, const gc_frame_t *reply)
+{
+    gc_conn_t *self = slot->conn;
+    const gc_request_t *request = &slot->request;
+    if (request->op == GC_REQ_LOGIN) {
+        char *user = gc_str_dup (reply->user);
+        s_set_user (self, user, reply->token);
+        free (user);
+        self->gateway->counters.logins_ok++;
+        gc_info ("login conn=%lu user=%s", (unsigned long) self->id, self->user);
+    }
+    else
+    if (request->op == GC_REQ_LOGOUT)
+        s_set_user (self, NULL, (gc_str_t) { NULL, 0 });
+    else
+    if (request->op == GC_REQ_JOIN)
+        s_joined (self, slot->held_room, request, reply);
+}
+
+static gc_error_t
+s_broker_error (const gc_frame_t *reply)
+{
+    //  expired and internal both mean nothing was done: to a client that
+    //  is the broker being unavailable
+    if (reply->code == GC_EXPIRED || reply->code == GC_INTERNAL || reply->code >= GC_ERROR_COUNT)
+        return GC_UNAVAILABLE;
+    return reply->code;
+}
+
+static void
+s_on_reply (void *arg, const gc_frame_t *reply)
+{
+    s_slot_t *slot = arg;
+    gc_conn_t *self = slot->conn;
+    slot->rid = 0;
+    if (!reply)
+        s_slot_error (slot, GC_UNAVAILABLE, NULL);
+    else
+    if (reply->op != GC_OP_OK) {
+        gc_error_t code = s_broker_error (reply);
+        char *message = code == reply->code && (reply->fields & GC_F_MESSAGE)?
+                        gc_str_dup (reply->message): NULL;
+        s_slot_error (slot, code, message);
+        free (message);
+        if (slot->request.op == GC_REQ_LOGIN && code == GC_BAD_CREDENTIALS)
+            self->gateway->counters.logins_failed++;
+    }
+    else {
+        s_apply (slot, reply);
+        gc_json_ok (&slot->out, &slot->request,
+                    gc_json_reply_fields (&slot->request, reply, self->user));
+        slot->state = SLOT_READY;
+    }
+    if (slot->held_room) {
+        gc_room_hold (slot->held_room, -1);
+        gc_room_release_if_empty (slot->held_room);
+        slot->held_room = NULL;
+    }
+    s_dispatch (self);
+    gc_conn_wake (self);
+}
+
+//  Sends the slot's broker request; answers unavailable if it cannot go
+static void
+s_send (s_slot_t *slot, gc_frame_t *frame)
+{
+    gc_conn_t *self = slot->conn;
+    if (self->user && frame->op != GC_OP_LOGIN && frame->op != GC_OP_HISTORY)
+        gc_frame_set_cstr (frame, GC_F_USER, self->user);
+    slot->rid = gc_link_request (self->gateway->link, frame, slot->arrived_ms, s_on_reply, slot);
+    slot->state = slot->rid? SLOT_IN_FLIGHT: SLOT_READY;
+    if (!slot->rid)
+        s_slot_error (slot, GC_UNAVAILABLE, NULL);
+}
+
+static void
+s_start_login (s_slot_t *slot, gc_frame_t *frame)
+{
+    const gc_request_t *request = &slot->request;
+    if (request->token)
+        gc_frame_set_str (frame, GC_F_TOKEN, request->token, request->token_len);
+    else {
+        gc_frame_set_str (frame, GC_F_USER, request->user, request->user_len);
+        gc_frame_set_str (frame, GC_F_PASSWORD, request->password, request->password_len);
+    }
+    s_send (slot, frame);
+}
+
+static void
+s_start_join (s_slot_t *slot, gc_frame_t *frame)
+{
+    const gc_request_t *request = &slot->request;
+    gc_room_t *room = gc_room_require (slot->conn->gateway, request->room, request->room_len);
+    if (!room) {
+        s_slot_error (slot, GC_UNAVAILABLE, "out of memory");
+        return;
+    }
+    gc_room_hold (room, 1);
+    slot->held_room = room;
+    gc_frame_set_str (frame, GC_F_ROOM, request->room, request->room_len);
+    if (request->has_since)
+        gc_frame_set_uint (frame, GC_F_SINCE, request->since);
+    s_send (slot, frame);
+    if (slot->state == SLOT_READY) {
+        gc_room_hold (room, -1);
+        gc_room_release_if_empty (room);
+        slot->held_room = NULL;
+    }
+}
+
+static void
+s_start_say (s_slot_t *slot, gc_frame_t *frame)
+{
+    const gc_request_t *request = &slot->request;
+    if (request->text_len > GC_TEXT_MAX)
+        s_slot_error (slot, GC_TOO_LONG, NULL);
+    else
+    if (gc_text_is_blank (request->text, request->text_len))
+        s_slot_error (slot, GC_EMPTY_TEXT, NULL);
+    else {
+        gc_frame_set_str (frame, GC_F_ROOM, request->room, request->room_len);
+        gc_frame_set_str (frame, GC_F_TEXT, request->text, request->text_len);
+        s_send (slot, frame);
+    }
+}
+
+static void
+s_start_history (s_slot_t *slot, gc_frame_t *frame)
+{
+    const gc_request_t *request = &slot->request;
+    gc_frame_set_str (frame, GC_F_ROOM, request->room, request->room_len);
+    if (request->has_before)
+        gc_frame_set_uint (frame, GC_F_BEFORE, request->before);
+    gc_frame_set_uint (frame, GC_F_LIMIT, (uint64_t) request->limit);
+    s_send (slot, frame);
+}
+
+static void
+s_start (s_slot_t *slot)
+{
+    gc_conn_t *self = slot->conn;
+    const gc_request_t *request = &slot->request;
+    gc_frame_t frame;
+    if (request->op != GC_REQ_LOGIN && !self->user) {
+        s_slot_error (slot, GC_NOT_LOGGED_IN, NULL);
+        return;
+    }
+    bool needs_room = request->op == GC_REQ_SAY || request->op == GC_REQ_LEAVE
+                   || request->op == GC_REQ_HISTORY;
+    gc_member_t *member = needs_room? s_member (self, request->room): NULL;
+    if (needs_room && !member) {
+        s_slot_error (slot, GC_NOT_IN_ROOM, NULL);
+        return;
+    }
+    switch (request->op) {
+        case GC_REQ_LOGIN:
+            gc_frame_init (&frame, GC_OP_LOGIN);
+            s_start_login (slot, &frame);
+            break;
+        case GC_REQ_LOGOUT:
+            gc_frame_init (&frame, GC_OP_LOGOUT);
+            gc_frame_set_cstr (&frame, GC_F_TOKEN, self->token? self->token: "");
+            s_send (slot, &frame);
+            break;
+        case GC_REQ_ROOMS:
+            gc_frame_init (&frame, GC_OP_ROOMS);
+            s_send (slot, &frame);
+            break;
+        case GC_REQ_JOIN:
+            gc_frame_init (&frame, GC_OP_JOIN);
+            s_start_join (slot, &frame);
+            break;
+        case GC_REQ_SAY:
+            gc_frame_init (&frame, GC_OP_SAY);
+            s_start_say (slot, &frame);
+            break;
+        case GC_REQ_HISTORY:
+            gc_frame_init (&frame, GC_OP_HISTORY);
+            s_start_history (slot, &frame);
+            break;
+        case GC_REQ_LEAVE:
+            s_leave (member);
+            gc_json_ok (&slot->out, request, NULL);
+            slot->state = SLOT_READY;
+            break;
+        default:
+            s_slot_error (slot, GC_BAD_REQUEST, NULL);
+    }
+}
+
+//  Starts every waiting slot that the slots before it allow to start
+static void
+s_dispatch (gc_conn_t *self)
+{
+    bool in_flight = false, barrier_in_flight = false;
+    lws_start_foreach_dll (struct lws_dll2 *, node, lws_dll2_get_head (&self->slots)) {
+        s_slot_t *slot = lws_container_of (node, s_slot_t, in_conn);
+        bool barrier = gc_request_is_barrier (&slot->request);
+        if (slot->state == SLOT_WAITING) {
+            if (barrier_in_flight || (barrier && in_flight))
+                return;
+            s_start (slot);
+        }
+        if (slot->state == SLOT_IN_FLIGHT) {
+            in_flight = true;
+            barrier_in_flight |= barrier;
+        }
+    } lws_end_foreach_dll (node);
+}
+
+//  Token bucket: rate_limit per second, bursts of twice that
+static bool
+s_take_token (gc_conn_t *self, int64_t now)
+{
+    int rate = self->gateway->rate_limit;
+    if (rate <= 0)
+        return true;
+    self->tokens += (double) (now - self->tokens_ms) * rate / 1000.0;
+    if (self->tokens > 2.0 * rate)
+        self->tokens = 2.0 * rate;
+    self->tokens_ms = now;
+    if (self->tokens < 1.0)
+        return false;
+    self->tokens -= 1.0;
+    return true;
+}
+
+static void
+s_queue_request (gc_conn_t *self, const char *data, size_t size, bool binary)
+{
+    self->gateway->counters.frames_in++;
+    s_slot_t *slot = calloc (1, sizeof *slot);
+    slot->conn = self;
+    slot->arrived_ms = gc_now_ms ();
+    lws_dll2_add_tail (&slot->in_conn, &self->slots);
+    const char *why = NULL;
+    if (binary)
+        s_slot_error (slot, GC_BAD_REQUEST, "binary frames are not part of the protocol");
+    else
+    if (gc_json_parse (data, size, &slot->request, &why) != GC_OK)
+        s_slot_error (slot, GC_BAD_REQUEST, why);
+    else
+    if (!s_take_token (self, slot->arrived_ms))
+        s_slot_error (slot, GC_RATE_LIMITED, NULL);
+    s_dispatch (self);
+    gc_conn_wake (self);
+    if (self->slots.count >= GC_CONN_SLOTS_MAX && !self->rx_paused) {
+        self->rx_paused = true;
+        lws_rx_flow_control (self->wsi, 0);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  lws events
+
+void
+gc_conn_open (gc_conn_t *self, gc_gateway_t *gateway, struct lws *wsi)
+{
+    memset (self, 0, sizeof *self);
+    self->gateway = gateway;
+    self->wsi = wsi;
+    self->id = ++gateway->counters.connections_opened;
+    self->tokens = 2.0 * gateway->rate_limit;
+    self->tokens_ms = gc_now_ms ();
+    lws_dll2_add_tail (&self->in_gateway, &gateway->conns);
+    gc_debug ("open conn=%lu", (unsigned long) self->id);
+}
+
+void
+gc_conn_close (gc_conn_t *self)
+{
+    if (!self->gateway)
+        return;                 //  never opened, or closed already
+    lws_start_foreach_dll_safe (struct lws_dll2 *, node, next,
+                                lws_dll2_get_head (&self->slots)) {
+        s_slot_free (lws_container_of (node, s_slot_t, in_conn));
+    } lws_end_foreach_dll_safe (node, next);
+    s_set_user (self, NULL, (gc_str_t) { NULL, 0 });
+    free (self->rx);
+    lws_dll2_remove (&self->in_gateway);
+    self->gateway->counters.connections_closed++;
+    gc_debug ("close conn=%lu", (unsigned long) self->id);
+    self->gateway = NULL;
+    self->wsi = NULL;
+}
+
+//  Assembles a message that lws hands over in pieces; a message over
+//  GC_FRAME_MAX closes the connection (1009) before it is buffered.
+int
+gc_conn_receive (gc_conn_t *self, const void *data, size_t size)
+{
+    struct lws *wsi = self->wsi;
+    bool first = lws_is_first_fragment (wsi), final = lws_is_final_fragment (wsi);
+    if (first)
+        self->rx_size = 0;
+    if (self->rx_size + size + lws_remaining_packet_payload (wsi) > GC_FRAME_MAX) {
+        gc_info ("frame too large conn=%lu", (unsigned long) self->id);
+        lws_close_reason (wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                          (unsigned char *) "frame too large", 15);
+        return -1;
+    }
+    if (first && final) {
+        s_queue_request (self, data, size, lws_frame_is_binary (wsi));
+        return 0;
+    }
+    unsigned char *rx = realloc (self->rx, self->rx_size + size);
+    if (!rx)
+        return -1;
+    self->rx = rx;
+    memcpy (self->rx + self->rx_size, data, size);
+    self->rx_size += size;
+    if (final) {
+        s_queue_request (self, (char *) self->rx, self->rx_size, lws_frame_is_binary (wsi));
+        free (self->rx);        //  idle connections hold no buffer
+        self->rx = NULL;
+        self->rx_size = 0;
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Writing
+
+static s_slot_t *
+s_ready_slot (gc_conn_t *self)
+{
+    struct lws_dll2 *head = lws_dll2_get_head (&self->slots);
+    s_slot_t *slot = head? lws_container_of (head, s_slot_t, in_conn): NULL;
+    return slot && slot->state == SLOT_READY? slot: NULL;
+}
+
+//  The first room, in turn order, with a message ready for this connection
+static gc_member_t *
+s_ready_member (gc_conn_t *self, const gc_out_t **frame)
+{
+    lws_start_foreach_dll (struct lws_dll2 *, node, lws_dll2_get_head (&self->members)) {
+        gc_member_t *member = lws_container_of (node, gc_member_t, in_conn);
+        *frame = gc_room_next_frame (member->room, member);
+        if (*frame)
+            return member;
+    } lws_end_foreach_dll (node);
+    return NULL;
+}
+
+static int
+s_write (gc_conn_t *self, const gc_out_t *out)
+{
+    self->gateway->counters.frames_out++;
+    return lws_write (self->wsi, out->data + LWS_PRE, out->size, LWS_WRITE_TEXT) < 0? -1: 0;
+}
+
+static int
+s_write_reply (gc_conn_t *self, s_slot_t *slot)
+{
+    if (s_write (self, &slot->out))
+        return -1;
+    //  Pushes of a newly joined room wait until its join reply is out
+    if (slot->request.op == GC_REQ_JOIN) {
+        gc_member_t *member = s_member (self, slot->request.room);
+        if (member)
+            member->announced = true;
+    }
+    s_slot_free (slot);
+    if (self->rx_paused && self->slots.count < GC_CONN_SLOTS_MAX / 2) {
+        self->rx_paused = false;
+        lws_rx_flow_control (self->wsi, 1);
+    }
+    return 0;
+}
+
+static int
+s_write_push (gc_conn_t *self, gc_member_t *member, const gc_out_t *frame)
+{
+    if (s_write (self, frame))
+        return -1;
+    member->cursor++;
+    self->gateway->counters.messages_delivered++;
+    //  Take rooms in turn: the one just served goes to the back
+    lws_dll2_remove (&member->in_conn);
+    lws_dll2_add_tail (&member->in_conn, &self->members);
+    return 0;
+}
+
+int
+gc_conn_writable (gc_conn_t *self)
+{
+    const gc_out_t *frame = NULL;
+    s_slot_t *slot = s_ready_slot (self);
+    gc_member_t *member = slot? NULL: s_ready_member (self, &frame);
+    if (slot && s_write_reply (self, slot))
+        return -1;
+    if (member && s_write_push (self, member, frame))
+        return -1;
+    self->waiting_since = 0;
+    if (s_ready_slot (self) || s_ready_member (self, &frame))
+        gc_conn_wake (self);
+    return 0;
+}
+
+//  Closes connections that made no write progress for GC_STALL_MS, and
+//  wakes members whose catch-up failed so they try again
+void
+gc_conn_sweep (gc_gateway_t *gateway, int64_t now)
+{
+    lws_start_foreach_dll (struct lws_dll2 *, node, lws_dll2_get_head (&gateway->conns)) {
+        gc_conn_t *self = lws_container_of (node, gc_conn_t, in_gateway);
+        if (self->wsi && self->waiting_since && now - self->waiting_since > GC_STALL_MS) {
+            gateway->counters.slow_readers_closed++;
+            gc_warn ("slow reader disconnected conn=%lu user=%s stalled_ms=%ld",
+                     (unsigned long) self->id, self->user? self->user: "-",
+                     (long) (now - self->waiting_since));
+            self->waiting_since = 0;
+            lws_set_timeout (self->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+            continue;
+        }
+        lws_start_foreach_dll (struct lws_dll2 *, at, lws_dll2_get_head (&self->members)) {
+            if (gc_room_member_behind (lws_container_of (at, gc_member_t, in_conn)))
+                gc_conn_wake (self);
+        } lws_end_foreach_dll (at);
+    } lws_end_foreach_dll (node);
+}

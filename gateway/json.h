@@ -1,0 +1,79 @@
+/*  json.h: translation between client frames (protocol v1 JSON) and the
+    gateway's view of them.
+
+    Parsing is strict about types and lenient about unknown fields, as
+    protocol.md asks. Encoding produces frames ready for lws_write: each
+    buffer reserves LWS_PRE bytes of headroom in front of the JSON text, so
+    a frame is written without another copy. */
+#ifndef GC_JSON_H_INCLUDED
+#define GC_JSON_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "gc_codec.h"
+
+typedef enum {
+    GC_REQ_NONE = 0,
+    GC_REQ_LOGIN,
+    GC_REQ_LOGOUT,
+    GC_REQ_ROOMS,
+    GC_REQ_JOIN,
+    GC_REQ_SAY,
+    GC_REQ_LEAVE,
+    GC_REQ_HISTORY,
+} gc_req_op_t;
+
+//  A parsed client request. Strings point into `root` and live as long
+//  as the request does.
+typedef struct {
+    gc_req_op_t op;
+    bool has_id;
+    int64_t id;
+    const char *user, *password, *token, *room, *text;
+    size_t room_len, text_len, user_len, password_len, token_len;
+    bool has_since, has_before, has_limit;
+    uint64_t since, before;
+    int64_t limit;
+    json_t *root;           //  owns the strings
+} gc_request_t;
+
+//  An encoded frame: JSON text at data + LWS_PRE, `size` bytes long
+typedef struct {
+    unsigned char *data;
+    size_t size;
+} gc_out_t;
+
+//  Parses one client text frame. Returns GC_OK, or GC_BAD_REQUEST with
+//  *why set to a human reason; in both cases `id`/`has_id` are set when
+//  the frame had an integer id. Release with gc_request_release().
+gc_error_t gc_json_parse (const char *data, size_t size, gc_request_t *request,
+                          const char **why);
+void gc_request_release (gc_request_t *request);
+
+//  True when the op changes connection state, so that requests after it
+//  must wait for its outcome (login, logout, join, leave).
+bool gc_request_is_barrier (const gc_request_t *request);
+
+//  Encoders; each returns 0, or -1 when out of memory.
+int gc_json_error (gc_out_t *out, const gc_request_t *request, gc_error_t code,
+                   const char *message);
+int gc_json_ok (gc_out_t *out, const gc_request_t *request, json_t *fields);
+int gc_json_message (gc_out_t *out, const gc_message_t *message);
+
+//  Builds the ok fields of a reply from the broker's reply frame, per op.
+json_t *gc_json_reply_fields (const gc_request_t *request, const gc_frame_t *reply,
+                              const char *user);
+
+//  The MESSAGE object of a stored message (shared by pushes and history)
+json_t *gc_json_message_object (const gc_message_t *message);
+
+void gc_out_free (gc_out_t *out);
+
+//  True when text is empty or only spaces, tabs, CR and LF.
+bool gc_text_is_blank (const char *text, size_t size);
+
+void gc_json_test (bool verbose);
+
+#endif

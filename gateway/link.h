@@ -1,0 +1,59 @@
+/*  link.h: a gateway's connection to the broker.
+
+    Requests go out on a DEALER and come back matched by rid; events come
+    in on a SUB. Both ZeroMQ sockets live inside the gateway's one
+    libwebsockets event loop: their ZMQ_FDs are adopted as raw files.
+    The link owns the request deadlines (docs/broker-protocol.md) and the
+    heartbeat that says whether the broker is reachable. */
+#ifndef GC_LINK_H_INCLUDED
+#define GC_LINK_H_INCLUDED
+
+#include <stdbool.h>
+#include <libwebsockets.h>
+#include "gc_codec.h"
+
+typedef struct gc_link_t gc_link_t;
+
+//  Called exactly once per sent request: with the broker's reply, or with
+//  NULL when the broker did not answer in time (then nothing was done).
+typedef void (gc_link_reply_fn) (void *arg, const gc_frame_t *reply);
+
+//  Called for each event (message, head) from the broker.
+typedef void (gc_link_event_fn) (void *arg, const gc_frame_t *event);
+
+//  The name of the lws protocol whose raw-file callbacks must call
+//  gc_link_service (lws_get_opaque_user_data (wsi)).
+#define GC_LINK_PROTOCOL "gc-broker-link"
+
+//  Creates the link and adopts its sockets into vhost's loop. Returns
+//  NULL when the endpoints are invalid.
+gc_link_t *gc_link_new (struct lws_context *context, struct lws_vhost *vhost,
+                        const char *requests, const char *events,
+                        gc_link_event_fn *on_event, void *arg);
+//  Stops the link's timers; call before the lws context is destroyed.
+void gc_link_stop (gc_link_t *self);
+void gc_link_destroy (gc_link_t **self_p);
+
+//  Sends request, setting its rid and deadline from arrived_ms (when the
+//  client's request reached the gateway). Returns the rid, or 0 when it
+//  cannot be sent now (broker unreachable): then fn is never called.
+uint64_t gc_link_request (gc_link_t *self, gc_frame_t *request, int64_t arrived_ms,
+                          gc_link_reply_fn *fn, void *arg);
+
+//  The requester went away: drop the request's callback.
+void gc_link_forget (gc_link_t *self, uint64_t rid);
+
+//  Starts or stops receiving a room's events.
+void gc_link_subscribe (gc_link_t *self, const char *room, size_t size);
+void gc_link_unsubscribe (gc_link_t *self, const char *room, size_t size);
+
+//  True while the broker answered a heartbeat recently.
+bool gc_link_reachable (gc_link_t *self);
+
+//  Round trip of the last heartbeat, in ms (for metrics and logs).
+int64_t gc_link_rtt_ms (gc_link_t *self);
+
+//  Reads everything the sockets have; called when their fds are readable.
+void gc_link_service (gc_link_t *self);
+
+#endif

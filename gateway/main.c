@@ -1,0 +1,124 @@
+/*  main.c: groupchat-gateway, a stateless WebSocket front for the broker.
+
+    Only wiring: flags and environment into a configuration, then the
+    server loop until SIGINT or SIGTERM. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include "server.h"
+#include "gc_log.h"
+
+static const char *s_usage =
+    "usage: groupchat-gateway [--port N] [--requests ENDPOINT] [--events ENDPOINT]\n"
+    "                         [--rate-limit N] [--log-level LEVEL]\n"
+    "\n"
+    "Serves groupchat protocol v1 over WebSocket on ws://HOST:PORT/, and\n"
+    "GET /healthz (200 while the broker answers, else 503) and GET /metrics.\n"
+    "\n"
+    "  --port N             listening port             GROUPCHAT_PORT (8080)\n"
+    "  --requests ENDPOINT  broker's request socket    GROUPCHAT_REQUESTS (tcp://localhost:5555)\n"
+    "  --events ENDPOINT    broker's event socket      GROUPCHAT_EVENTS (tcp://localhost:5556)\n"
+    "  --rate-limit N       requests per second per connection, 0 for none\n"
+    "                                                  GROUPCHAT_RATE_LIMIT (1000)\n"
+    "  --log-level LEVEL    error, warn, info, debug   GROUPCHAT_LOG_LEVEL (info)\n"
+    "  --help               this text\n"
+    "\n"
+    "A flag wins over its environment variable.\n";
+
+static const char *
+s_env (const char *name, const char *fallback)
+{
+    const char *value = getenv (name);
+    return value && *value? value: fallback;
+}
+
+//  Parses a whole non-negative number; -1 when it is not one
+static long
+s_number (const char *text)
+{
+    char *end;
+    long value = strtol (text, &end, 10);
+    return *text && !*end && value >= 0? value: -1;
+}
+
+//  Each connection is a file descriptor: take all the kernel allows
+static unsigned
+s_raise_fd_limit (void)
+{
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_NOFILE, &limit))
+        return 0;
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit (RLIMIT_NOFILE, &limit);
+    getrlimit (RLIMIT_NOFILE, &limit);
+    return limit.rlim_cur > 1000000? 1000000: (unsigned) limit.rlim_cur;
+}
+
+static int
+s_bad_usage (const char *why)
+{
+    if (why)
+        fprintf (stderr, "groupchat-gateway: %s\n", why);
+    fputs (s_usage, stderr);
+    return 2;
+}
+
+int
+main (int argc, char *argv [])
+{
+    const char *port = s_env ("GROUPCHAT_PORT", "8080");
+    const char *rate = s_env ("GROUPCHAT_RATE_LIMIT", "1000");
+    const char *level = s_env ("GROUPCHAT_LOG_LEVEL", "info");
+    gc_server_config_t config = {
+        .requests = s_env ("GROUPCHAT_REQUESTS", "tcp://localhost:5555"),
+        .events = s_env ("GROUPCHAT_EVENTS", "tcp://localhost:5556"),
+    };
+    static const struct option options [] = {
+        { "port", required_argument, NULL, 'p' },
+        { "requests", required_argument, NULL, 'r' },
+        { "events", required_argument, NULL, 'e' },
+        { "rate-limit", required_argument, NULL, 'l' },
+        { "log-level", required_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    int option;
+    while ((option = getopt_long (argc, argv, "", options, NULL)) != -1)
+        switch (option) {
+            case 'p': port = optarg; break;
+            case 'r': config.requests = optarg; break;
+            case 'e': config.events = optarg; break;
+            case 'l': rate = optarg; break;
+            case 'v': level = optarg; break;
+            case 'h': fputs (s_usage, stdout); return 0;
+            default:  return s_bad_usage (NULL);
+        }
+    if (optind < argc)
+        return s_bad_usage ("unexpected argument");
+    long port_number = s_number (port), rate_number = s_number (rate);
+    int log_level = gc_log_level_parse (level);
+    if (port_number < 1 || port_number > 65535)
+        return s_bad_usage ("--port must be 1 to 65535");
+    if (rate_number < 0 || rate_number > 1000000)
+        return s_bad_usage ("--rate-limit must be 0 to 1000000");
+    if (log_level < 0)
+        return s_bad_usage ("--log-level must be error, warn, info or debug");
+    config.port = (int) port_number;
+    config.rate_limit = (int) rate_number;
+    config.fd_limit = s_raise_fd_limit ();
+    gc_log_init ("gateway", (gc_log_level_t) log_level);
+    lws_set_log_level (LLL_ERR, NULL);
+
+    gc_gateway_t *gateway = gc_server_new (&config);
+    if (!gateway) {
+        gc_error ("cannot start on port=%d", config.port);
+        return 1;
+    }
+    gc_info ("listening port=%d requests=%s events=%s", config.port,
+             config.requests, config.events);
+    int rc = gc_server_run (gateway);
+    gc_info ("stopping");
+    gc_server_destroy (&gateway);
+    return rc? 1: 0;
+}

@@ -1,0 +1,250 @@
+/*  server.c: the gateway's libwebsockets context and its callbacks.
+
+    Callbacks are thin switches that hand each event to conn.c, room.c or
+    link.c. Plain HTTP on the same port answers GET /healthz (200 while the
+    broker answers heartbeats, 503 otherwise) and GET /metrics. */
+#include <signal.h>
+#include "server.h"
+#include "gc_limits.h"
+#include "gc_log.h"
+
+#define S_SWEEP_MS      1000
+#define S_RX_BUFFER     2048    //  lws reads in pieces this big; conn.c joins them
+
+//  Per-session data: lws allocates it for every connection, HTTP or
+//  WebSocket; only WebSocket connections use the gc_conn_t part
+typedef struct {
+    gc_out_t http_body;         //  response body waiting for HTTP_WRITEABLE
+    int http_status;
+    char conn [];               //  gc_conn_t, sized at run time
+} s_session_t;
+
+static gc_gateway_t *
+s_gateway (struct lws *wsi)
+{
+    return lws_context_user (lws_get_context (wsi));
+}
+
+//  --------------------------------------------------------------------------
+//  HTTP: /healthz and /metrics
+
+static int
+s_http_body (gc_gateway_t *gateway, const char *path, gc_out_t *out)
+{
+    char *text = NULL;
+    size_t size = 0;
+    int status = 200;
+    FILE *stream = open_memstream (&text, &size);
+    if (!stream)
+        return 500;
+    if (strcmp (path, "/healthz") == 0) {
+        status = gc_link_reachable (gateway->link)? 200: 503;
+        fprintf (stream, status == 200? "ok\n": "broker unreachable\n");
+    }
+    else
+    if (strcmp (path, "/metrics") == 0)
+        gc_metrics_write (gateway, stream);
+    else {
+        status = 404;
+        fprintf (stream, "not found\n");
+    }
+    fclose (stream);
+    out->data = malloc (LWS_PRE + size);
+    if (out->data)
+        memcpy (out->data + LWS_PRE, text, size);
+    out->size = size;
+    free (text);
+    return out->data? status: 500;
+}
+
+static int
+s_http_request (struct lws *wsi, s_session_t *session, const char *path)
+{
+    gc_gateway_t *gateway = s_gateway (wsi);
+    session->http_status = s_http_body (gateway, path, &session->http_body);
+    unsigned char headers [LWS_PRE + 512];
+    unsigned char *start = headers + LWS_PRE, *at = start, *end = headers + sizeof headers - 1;
+    const char *type = strcmp (path, "/metrics") == 0?
+                       "text/plain; version=0.0.4; charset=utf-8": "text/plain; charset=utf-8";
+    if (lws_add_http_common_headers (wsi, (unsigned) session->http_status, type,
+                                     session->http_body.size, &at, end)
+    ||  lws_finalize_write_http_header (wsi, start, &at, end))
+        return 1;
+    lws_callback_on_writable (wsi);
+    return 0;
+}
+
+static int
+s_http_writable (struct lws *wsi, s_session_t *session)
+{
+    if (!session->http_body.data)
+        return 0;
+    int rc = lws_write (wsi, session->http_body.data + LWS_PRE, session->http_body.size,
+                        LWS_WRITE_HTTP_FINAL);
+    gc_out_free (&session->http_body);
+    if (rc < 0)
+        return -1;
+    return lws_http_transaction_completed (wsi)? -1: 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Callbacks
+
+static int
+s_on_client (struct lws *wsi, enum lws_callback_reasons reason, void *user,
+             void *in, size_t len)
+{
+    s_session_t *session = user;
+    gc_conn_t *conn = session? (gc_conn_t *) session->conn: NULL;
+    switch (reason) {
+        case LWS_CALLBACK_HTTP:
+            return s_http_request (wsi, session, in);
+        case LWS_CALLBACK_HTTP_WRITEABLE:
+            return s_http_writable (wsi, session);
+        case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        case LWS_CALLBACK_CLOSED_HTTP:
+            if (session)
+                gc_out_free (&session->http_body);
+            return 0;
+        case LWS_CALLBACK_ESTABLISHED:
+            gc_conn_open (conn, s_gateway (wsi), wsi);
+            return 0;
+        case LWS_CALLBACK_RECEIVE:
+            return gc_conn_receive (conn, in, len);
+        case LWS_CALLBACK_SERVER_WRITEABLE:
+            return gc_conn_writable (conn);
+        case LWS_CALLBACK_CLOSED:
+            gc_conn_close (conn);
+            return 0;
+        default:
+            return lws_callback_http_dummy (wsi, reason, user, in, len);
+    }
+}
+
+static int
+s_on_link (struct lws *wsi, enum lws_callback_reasons reason, void *user,
+           void *in, size_t len)
+{
+    (void) user, (void) in, (void) len;
+    gc_link_t *link = lws_get_opaque_user_data (wsi);
+    if (reason == LWS_CALLBACK_RAW_RX_FILE && link)
+        gc_link_service (link);
+    return 0;
+}
+
+static void
+s_on_sweep (lws_sorted_usec_list_t *sul)
+{
+    gc_gateway_t *gateway = lws_container_of (sul, gc_gateway_t, sweep);
+    gc_conn_sweep (gateway, gc_now_ms ());
+    lws_sul_schedule (gateway->context, 0, &gateway->sweep, s_on_sweep,
+                      S_SWEEP_MS * LWS_US_PER_MS);
+}
+
+static void
+s_on_event (void *arg, const gc_frame_t *event)
+{
+    gc_room_on_event (arg, event);
+}
+
+//  --------------------------------------------------------------------------
+//  Construction
+
+//  Pings keep idle connections alive through proxies; a peer that answers
+//  nothing for a minute is gone and its connection is dropped
+static const lws_retry_bo_t s_idle_policy = {
+    .secs_since_valid_ping = 20,
+    .secs_since_valid_hangup = 50,
+};
+
+static struct lws_protocols s_protocols [3];
+
+static void
+s_protocols_init (void)
+{
+    s_protocols [0] = (struct lws_protocols) {
+        .name = "groupchat.v1",
+        .callback = s_on_client,
+        .rx_buffer_size = S_RX_BUFFER,
+    };
+    s_protocols [0].per_session_data_size = sizeof (s_session_t) + gc_conn_size ();
+    s_protocols [1] = (struct lws_protocols) { .name = GC_LINK_PROTOCOL, .callback = s_on_link };
+}
+
+gc_gateway_t *
+gc_server_new (const gc_server_config_t *config)
+{
+    gc_gateway_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->rate_limit = config->rate_limit;
+    self->rooms = zhashx_new ();
+    s_protocols_init ();
+    struct lws_context_creation_info info = {
+        .port = config->port,
+        .protocols = s_protocols,
+        .user = self,
+        .retry_and_idle_policy = &s_idle_policy,
+        .fd_limit_per_thread = config->fd_limit,
+        .timeout_secs = 30,
+    };
+    self->context = lws_create_context (&info);
+    self->vhost = self->context? lws_get_vhost_by_name (self->context, "default"): NULL;
+    if (self->vhost)
+        self->link = gc_link_new (self->context, self->vhost, config->requests,
+                                  config->events, s_on_event, self);
+    if (!self->link) {
+        gc_server_destroy (&self);
+        return NULL;
+    }
+    lws_sul_schedule (self->context, 0, &self->sweep, s_on_sweep, S_SWEEP_MS * LWS_US_PER_MS);
+    return self;
+}
+
+void
+gc_server_destroy (gc_gateway_t **self_p)
+{
+    gc_gateway_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->context) {
+        lws_sul_cancel (&self->sweep);
+        if (self->link)
+            gc_link_stop (self->link);
+        lws_context_destroy (self->context);    //  closes every connection
+    }
+    gc_link_destroy (&self->link);
+    if (self->rooms) {
+        gc_room_destroy_all (self);
+        zhashx_destroy (&self->rooms);
+    }
+    free (self);
+    *self_p = NULL;
+}
+
+static volatile sig_atomic_t s_interrupted;
+static struct lws_context *s_context;
+
+static void
+s_on_signal (int signal)
+{
+    (void) signal;
+    s_interrupted = 1;
+    if (s_context)
+        lws_cancel_service (s_context);
+}
+
+int
+gc_server_run (gc_gateway_t *self)
+{
+    s_context = self->context;
+    struct sigaction action = { .sa_handler = s_on_signal };
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+    signal (SIGPIPE, SIG_IGN);
+    while (!s_interrupted)
+        if (lws_service (self->context, 0) < 0)
+            return -1;
+    s_context = NULL;
+    return 0;
+}

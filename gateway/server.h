@@ -1,0 +1,27 @@
+/*  server.h: a gateway server, from configuration to a running loop. */
+#ifndef GC_SERVER_H_INCLUDED
+#define GC_SERVER_H_INCLUDED
+
+#include <stdio.h>
+#include "gateway.h"
+
+typedef struct {
+    int port;                   //  WebSocket and HTTP port
+    const char *requests;       //  broker's ROUTER endpoint
+    const char *events;         //  broker's PUB endpoint
+    int rate_limit;             //  requests/s per connection, 0: unlimited
+    unsigned fd_limit;          //  connections + a few, 0: lws default
+} gc_server_config_t;
+
+//  Creates the lws context, listens, connects to the broker. NULL on
+//  failure (port taken, bad endpoint), after logging why.
+gc_gateway_t *gc_server_new (const gc_server_config_t *config);
+void gc_server_destroy (gc_gateway_t **self_p);
+
+//  Serves until SIGINT or SIGTERM; returns 0, or -1 on a loop failure.
+int gc_server_run (gc_gateway_t *self);
+
+//  Writes the gateway's figures in Prometheus text format.
+void gc_metrics_write (gc_gateway_t *gateway, FILE *stream);
+
+#endif
