@@ -167,11 +167,18 @@ s_on_refill (void *arg, const gc_frame_t *reply)
     self->refill_rid = 0;
     if (!reply || reply->op != GC_OP_OK)
         return;                 //  the next head beacon tries again
-    self->gateway->counters.gaps_refilled++;
+    uint64_t head = self->head;
     for (size_t index = 0; index < reply->history_size; index++)
         if (reply->history [index].seq == self->head + 1)
             s_append (self, &reply->history [index]);
-    s_refill (self);
+    //  No progress means the broker has nothing more than we do (a head
+    //  from before a restart on another database): wait for the next event
+    if (self->head == head)
+        self->known = head;
+    else {
+        self->gateway->counters.gaps_refilled++;
+        s_refill (self);
+    }
 }
 
 static void
