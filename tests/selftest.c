@@ -6,6 +6,9 @@
 #include <string.h>
 #include "gc_codec.h"
 #include "../gateway/json.h"
+#include "../broker/store.h"
+#include "../broker/hasher.h"
+#include "../broker/broker.h"
 
 typedef struct {
     const char *name;
@@ -15,6 +18,9 @@ typedef struct {
 static const s_test_t s_tests [] = {
     { "gc_codec", gc_codec_test },
     { "gc_json", gc_json_test },
+    { "gc_store", gc_store_test },
+    { "gc_hasher", gc_hasher_test },
+    { "gc_broker", gc_broker_test },
     { NULL, NULL }
 };
 

@@ -1,0 +1,162 @@
+/*  hasher.c: a pool of worker actors verifying argon2id hashes. */
+#include <sodium.h>
+#include "hasher.h"
+
+struct gc_hasher_t {
+    zsock_t *jobs;              //  PUSH, round robin to the workers
+    zsock_t *results;           //  PULL, from every worker
+    zactor_t **workers;
+    int worker_count;
+    char dummy [crypto_pwhash_STRBYTES];
+};
+
+typedef struct {
+    char jobs [64];             //  endpoints the worker connects to
+    char results [64];
+} s_endpoints_t;
+
+static void
+s_verify (zmsg_t *job)
+{
+    zframe_t *hash = zmsg_pop (job);
+    zframe_t *password = zmsg_pop (job);
+    bool match = false;
+    if (hash && password && zframe_size (hash) < crypto_pwhash_STRBYTES) {
+        char text [crypto_pwhash_STRBYTES];
+        memcpy (text, zframe_data (hash), zframe_size (hash));
+        text [zframe_size (hash)] = 0;
+        match = crypto_pwhash_str_verify (text, (const char *) zframe_data (password),
+                                          zframe_size (password)) == 0;
+    }
+    if (password)
+        sodium_memzero (zframe_data (password), zframe_size (password));
+    zframe_destroy (&hash);
+    zframe_destroy (&password);
+    zmsg_pushstr (job, match? "1": "0");
+}
+
+static void
+s_worker (zsock_t *pipe, void *args)
+{
+    s_endpoints_t *endpoints = args;
+    zsock_t *jobs = zsock_new_pull (endpoints->jobs);
+    zsock_t *results = zsock_new_push (endpoints->results);
+    zpoller_t *poller = zpoller_new (pipe, jobs, NULL);
+    zsock_signal (pipe, 0);
+    while (true) {
+        void *which = zpoller_wait (poller, -1);
+        if (which != jobs)
+            break;              //  $TERM on the pipe, or interrupted
+        zmsg_t *job = zmsg_recv (jobs);
+        if (!job)
+            break;
+        s_verify (job);
+        zmsg_send (&job, results);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&jobs);
+    zsock_destroy (&results);
+    free (endpoints);
+}
+
+gc_hasher_t *
+gc_hasher_new (int workers)
+{
+    if (sodium_init () < 0)
+        return NULL;
+    gc_hasher_t *self = calloc (1, sizeof *self);
+    s_endpoints_t endpoints;
+    snprintf (endpoints.jobs, sizeof endpoints.jobs, "inproc://gc-hasher-%p-jobs", (void *) self);
+    snprintf (endpoints.results, sizeof endpoints.results, "inproc://gc-hasher-%p-results", (void *) self);
+    self->jobs = zsock_new_push (endpoints.jobs);       //  '@' bind is the default
+    self->results = zsock_new_pull (endpoints.results);
+    unsigned char noise [32];
+    randombytes_buf (noise, sizeof noise);
+    if (!self->jobs || !self->results
+    ||  crypto_pwhash_str (self->dummy, (const char *) noise, sizeof noise,
+                           crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE)) {
+        gc_hasher_destroy (&self);
+        return NULL;
+    }
+    self->workers = calloc (workers, sizeof (zactor_t *));
+    for (self->worker_count = 0; self->worker_count < workers; self->worker_count++) {
+        s_endpoints_t *copy = malloc (sizeof *copy);
+        *copy = endpoints;
+        self->workers [self->worker_count] = zactor_new (s_worker, copy);
+    }
+    return self;
+}
+
+void
+gc_hasher_destroy (gc_hasher_t **self_p)
+{
+    gc_hasher_t *self = *self_p;
+    if (!self)
+        return;
+    for (int index = 0; index < self->worker_count; index++)
+        zactor_destroy (&self->workers [index]);
+    free (self->workers);
+    zsock_destroy (&self->jobs);
+    zsock_destroy (&self->results);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+gc_hasher_submit (gc_hasher_t *self, zmsg_t **job_p)
+{
+    return zmsg_send (job_p, self->jobs);
+}
+
+zsock_t *
+gc_hasher_results (gc_hasher_t *self)
+{
+    return self->results;
+}
+
+const char *
+gc_hasher_dummy (gc_hasher_t *self)
+{
+    return self->dummy;
+}
+
+void
+gc_hasher_test (bool verbose)
+{
+    if (verbose)
+        printf (" * gc_hasher: ");
+    gc_hasher_t *self = gc_hasher_new (2);
+    assert (self);
+    char hash [crypto_pwhash_STRBYTES];
+    assert (crypto_pwhash_str (hash, "secret", 6, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                               crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0);
+    const char *tries [] = { "secret", "wrong", "" };
+    for (int index = 0; index < 3; index++) {
+        zmsg_t *job = zmsg_new ();
+        zmsg_addstr (job, hash);
+        zmsg_addmem (job, tries [index], strlen (tries [index]));
+        zmsg_addstrf (job, "context %d", index);
+        assert (gc_hasher_submit (self, &job) == 0);
+    }
+    //  Two workers: results may come back in any order
+    int matches = 0;
+    zpoller_t *poller = zpoller_new (gc_hasher_results (self), NULL);
+    for (int index = 0; index < 3; index++) {
+        assert (zpoller_wait (poller, 10000));
+        zmsg_t *result = zmsg_recv (gc_hasher_results (self));
+        char *verdict = zmsg_popstr (result), *context = zmsg_popstr (result);
+        assert (verdict && context && strncmp (context, "context ", 8) == 0);
+        if (streq (verdict, "1")) {
+            matches++;
+            assert (streq (context, "context 0"));
+        }
+        free (verdict), free (context);
+        zmsg_destroy (&result);
+    }
+    assert (matches == 1);
+    assert (strncmp (gc_hasher_dummy (self), "$argon2id$", 10) == 0);
+    zpoller_destroy (&poller);
+    gc_hasher_destroy (&self);
+    if (verbose)
+        printf ("OK\n");
+}

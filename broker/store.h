@@ -1,0 +1,77 @@
+/*  store.h: the broker's durable state in SQLite.
+
+    Users, rooms (one per group, named after it), memberships, messages
+    and login tokens. The schema lives in store.c, in one place; every
+    statement is prepared once. Each room's newest seq is kept in memory
+    so that a batch of says gets its seqs without a query. */
+#ifndef GC_STORE_H_INCLUDED
+#define GC_STORE_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "gc_codec.h"
+
+typedef struct gc_store_t gc_store_t;
+
+//  A message to append; seq and ts are filled in by gc_store_append
+typedef struct {
+    const char *room;
+    const char *from;
+    const char *text;
+    size_t text_size;
+    uint64_t seq;
+    int64_t ts;
+} gc_store_say_t;
+
+//  Query results: messages whose strings the history owns
+typedef struct {
+    gc_message_t *messages;
+    size_t size;
+} gc_history_t;
+
+#define GC_TOKEN_SIZE 44        //  43 base64url characters and a NUL
+
+//  Opens (creating and seeding an empty database). NULL on failure.
+gc_store_t *gc_store_new (const char *path);
+void gc_store_destroy (gc_store_t **self_p);
+
+//  The user's password hash (heap copy, caller frees), or NULL.
+char *gc_store_password_hash (gc_store_t *self, const char *user);
+
+//  Makes a token for the user into token [GC_TOKEN_SIZE]; stores its hash.
+int gc_store_token_new (gc_store_t *self, const char *user, int64_t now, char *token);
+
+//  The user of a valid token (heap copy), refreshing its use; else NULL.
+char *gc_store_token_user (gc_store_t *self, const char *token, int64_t now);
+
+int gc_store_token_delete (gc_store_t *self, const char *token);
+
+//  Names of the rooms the user is a member of, sorted; caller frees each
+//  and the array. Returns the count, or -1.
+int gc_store_rooms (gc_store_t *self, const char *user, char ***names);
+
+//  True when the room exists; *last gets its newest seq.
+bool gc_store_room (gc_store_t *self, const char *room, uint64_t *last);
+bool gc_store_is_member (gc_store_t *self, const char *user, const char *room);
+
+//  Rooms whose newest message is younger than since_ms: calls fn for each.
+void gc_store_recent_rooms (gc_store_t *self, int64_t since_ms,
+                            void (*fn) (void *arg, const char *room, uint64_t last),
+                            void *arg);
+
+//  History queries; 0 or -1. Free with gc_history_free.
+//  The newest `limit` with seq < before (before 0: no bound), oldest first
+int gc_store_before (gc_store_t *self, const char *room, uint64_t before,
+                     uint32_t limit, gc_history_t *history);
+//  The first `limit` with seq > since
+int gc_store_since (gc_store_t *self, const char *room, uint64_t since,
+                    uint32_t limit, gc_history_t *history);
+void gc_history_free (gc_history_t *history);
+
+//  Appends the says in ONE transaction (group commit), giving each room's
+//  says consecutive seqs. All or nothing: 0, or -1 with nothing stored.
+int gc_store_append (gc_store_t *self, gc_store_say_t *says, size_t count, int64_t now);
+
+void gc_store_test (bool verbose);
+
+#endif
