@@ -2,9 +2,11 @@
 
     Requests are queued as slots in arrival order and replied to in that
     order. A slot is started (checked, and sent to the broker if need be)
-    as soon as the requests before it allow: login, logout, join and leave
-    change what later requests mean, so nothing after them starts before
-    they are done, while says and histories may be in flight together.
+    once the requests before it are done, so each sees the effect of the
+    ones before: a say right after a join is in the room, a history right
+    after a say includes it. Only consecutive says are in flight together:
+    the broker stores them in arrival order, so nothing is lost by not
+    waiting, and a sender need not wait a commit per message.
     Writing follows the lws rule of one write per WRITEABLE: the oldest
     finished reply first, then the next message of one of the connection's
     rooms, taking the rooms in turn. */
@@ -345,22 +347,23 @@ s_start (s_slot_t *slot)
     }
 }
 
-//  Starts every waiting slot that the slots before it allow to start
+//  Starts the waiting slots whose predecessors are done (or are all says,
+//  when it is a say too)
 static void
 s_dispatch (gc_conn_t *self)
 {
-    bool in_flight = false, barrier_in_flight = false;
+    bool in_flight = false, only_says = true;
     lws_start_foreach_dll (struct lws_dll2 *, node, lws_dll2_get_head (&self->slots)) {
         s_slot_t *slot = lws_container_of (node, s_slot_t, in_conn);
-        bool barrier = gc_request_is_barrier (&slot->request);
+        bool say = slot->request.op == GC_REQ_SAY;
         if (slot->state == SLOT_WAITING) {
-            if (barrier_in_flight || (barrier && in_flight))
+            if (in_flight && !(say && only_says))
                 return;
             s_start (slot);
         }
         if (slot->state == SLOT_IN_FLIGHT) {
             in_flight = true;
-            barrier_in_flight |= barrier;
+            only_says &= say;
         }
     } lws_end_foreach_dll (node);
 }
@@ -512,7 +515,7 @@ s_write_reply (gc_conn_t *self, s_slot_t *slot)
     if (s_write (self, &slot->out))
         return -1;
     //  Pushes of a newly joined room wait until its join reply is out
-    if (slot->request.op == GC_REQ_JOIN) {
+    if (slot->request.op == GC_REQ_JOIN && slot->request.room) {
         gc_member_t *member = s_member (self, slot->request.room);
         if (member)
             member->announced = true;

@@ -52,10 +52,6 @@ gc_error_t gc_json_parse (const char *data, size_t size, gc_request_t *request,
                           const char **why);
 void gc_request_release (gc_request_t *request);
 
-//  True when the op changes connection state, so that requests after it
-//  must wait for its outcome (login, logout, join, leave).
-bool gc_request_is_barrier (const gc_request_t *request);
-
 //  Encoders; each returns 0, or -1 when out of memory.
 int gc_json_error (gc_out_t *out, const gc_request_t *request, gc_error_t code,
                    const char *message);

@@ -4,6 +4,7 @@
     link.c. Plain HTTP on the same port answers GET /healthz (200 while the
     broker answers heartbeats, 503 otherwise) and GET /metrics. */
 #include <signal.h>
+#include <stddef.h>
 #include "server.h"
 #include "gc_limits.h"
 #include "gc_log.h"
@@ -16,7 +17,7 @@
 typedef struct {
     gc_out_t http_body;         //  response body waiting for HTTP_WRITEABLE
     int http_status;
-    char conn [];               //  gc_conn_t, sized at run time
+    _Alignas (max_align_t) char conn [];    //  gc_conn_t, sized at run time
 } s_session_t;
 
 static gc_gateway_t *
