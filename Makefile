@@ -32,7 +32,7 @@ CLIENT   = $(filter-out client/main.c, $(wildcard client/*.c))
 obj      = $(patsubst %.c, $(BUILD)/%.o, $(1))
 
 PROGRAMS = $(BIN)/groupchat-broker $(BIN)/groupchat-gateway $(BIN)/groupchat \
-           $(BIN)/groupchat-selftest
+           $(BIN)/groupchat-admin $(BIN)/groupchat-selftest
 
 .PHONY: all deps run test clean
 all: $(PROGRAMS)
@@ -44,6 +44,7 @@ $(BUILD)/%.o: %.c
 $(BIN)/groupchat-broker: $(call obj, broker/main.c $(BROKER) $(COMMON))
 $(BIN)/groupchat-gateway: $(call obj, gateway/main.c $(GATEWAY) $(COMMON))
 $(BIN)/groupchat: $(call obj, client/main.c $(CLIENT) $(COMMON))
+$(BIN)/groupchat-admin: $(call obj, admin/main.c $(COMMON))
 $(BIN)/groupchat-selftest: $(call obj, tests/selftest.c $(BROKER) $(GATEWAY) $(CLIENT) $(COMMON))
 $(PROGRAMS):
 	@mkdir -p $(dir $@)

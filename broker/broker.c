@@ -17,6 +17,7 @@
 #include "gc_codec.h"
 #include "gc_limits.h"
 #include "gc_log.h"
+#include "gc_metrics.h"
 
 #define S_TURN_MAX      4096    //  requests per turn, so events get a turn too
 #define S_HASH_WORKERS  2
@@ -49,6 +50,11 @@ struct gc_broker_t {
     msgpack_sbuffer buffer;     //  encode buffer, reused
     char *requests_endpoint;
     char *events_endpoint;
+    zhashx_t *gateways;         //  identity (hex) -> last ping, ms
+    uint64_t messages_stored;
+    uint64_t logins_ok, logins_failed;
+    gc_histogram_t commit_seconds;  //  how long each group commit took
+    gc_histogram_t batch_sizes;     //  says per group commit
 };
 
 //  --------------------------------------------------------------------------
@@ -159,6 +165,7 @@ s_login_with_token (gc_broker_t *self, const s_identity_t *identity, const gc_fr
     gc_frame_set_cstr (&reply, GC_F_TOKEN, token);
     s_send_frame (self, identity, &reply);
     gc_info ("login user=%s with=token", user);
+    self->logins_ok++;
     free (user);
 }
 
@@ -336,6 +343,176 @@ s_say (gc_broker_t *self, const s_identity_t *identity, const gc_frame_t *reques
     say->text_size = text.len;
 }
 
+static void s_commit (gc_broker_t *self);
+static void s_stats (gc_broker_t *self, const s_identity_t *identity, const gc_frame_t *request);
+
+//  --------------------------------------------------------------------------
+//  Heartbeats, figures and administration
+
+//  A ping is a gateway's heartbeat: remember the gateway, and answer with
+//  the broker's figures so that gateways can show them at /metrics
+static void
+s_ping (gc_broker_t *self, const s_identity_t *identity, const gc_frame_t *request)
+{
+    char key [2 * S_IDENTITY_MAX + 1];
+    for (size_t index = 0; index < identity->size; index++)
+        sprintf (key + 2 * index, "%02x", identity->data [index]);
+    key [2 * identity->size] = 0;
+    zhashx_update (self->gateways, key, (void *) (intptr_t) gc_now_ms ());
+    s_stats (self, identity, request);
+}
+
+static size_t
+s_gateways_connected (gc_broker_t *self)
+{
+    int64_t now = gc_now_ms ();
+    size_t count = 0;
+    for (void *seen = zhashx_first (self->gateways); seen; seen = zhashx_next (self->gateways))
+        count += now - (intptr_t) seen < GC_HEARTBEAT_DEAD_MS;
+    return count;
+}
+
+static void
+s_stats_write (gc_broker_t *self, FILE *stream)
+{
+    gc_metric_write (stream, "groupchat_broker_messages_stored_total", "counter",
+                     "Messages committed since the broker started.", (double) self->messages_stored);
+    gc_metric_write (stream, "groupchat_broker_logins_ok_total", "counter",
+                     "Successful logins.", (double) self->logins_ok);
+    gc_metric_write (stream, "groupchat_broker_logins_failed_total", "counter",
+                     "Refused password logins.", (double) self->logins_failed);
+    gc_metric_write (stream, "groupchat_broker_database_bytes", "gauge",
+                     "Size of the SQLite database.", (double) gc_store_size (self->store));
+    gc_metric_write (stream, "groupchat_broker_rooms", "gauge",
+                     "Rooms (one per group).", (double) gc_store_room_count (self->store));
+    gc_metric_write (stream, "groupchat_broker_gateways_connected", "gauge",
+                     "Gateways that sent a heartbeat in the last 3 s.",
+                     (double) s_gateways_connected (self));
+    gc_histogram_write (&self->commit_seconds, stream, "groupchat_broker_commit_seconds",
+                        "Time each group commit took, fsync included.");
+    gc_histogram_write (&self->batch_sizes, stream, "groupchat_broker_commit_batch_size",
+                        "Messages stored per group commit.");
+}
+
+static void
+s_stats (gc_broker_t *self, const s_identity_t *identity, const gc_frame_t *request)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *stream = open_memstream (&text, &size);
+    if (stream) {
+        s_stats_write (self, stream);
+        fclose (stream);
+    }
+    gc_frame_t reply;
+    s_reply_init (&reply, request->rid);
+    if (text)
+        gc_frame_set_str (&reply, GC_F_TEXT, text, size);
+    s_send_frame (self, identity, &reply);
+    free (text);
+}
+
+static void
+s_backup (gc_broker_t *self, const s_identity_t *identity, const gc_frame_t *request)
+{
+    char path [PATH_MAX];
+    if (!(request->fields & GC_F_PATH) || !s_cstr (request->path, path, sizeof path)) {
+        s_send_error (self, identity, request, GC_BAD_REQUEST, "path missing");
+        return;
+    }
+    //  Says queued this turn are committed first, so the copy has every
+    //  message acknowledged before the backup was asked for
+    s_commit (self);
+    if (gc_store_backup (self->store, path))
+        s_send_error (self, identity, request, GC_INTERNAL, "the backup failed, see the broker's log");
+    else {
+        gc_frame_t reply;
+        s_reply_init (&reply, request->rid);
+        s_send_frame (self, identity, &reply);
+        gc_info ("backup path=%s", path);
+    }
+}
+
+//  Tells every gateway that user is out of room, so its connections in
+//  that room are put out at once
+static void
+s_publish_kick (gc_broker_t *self, const char *user, const char *room)
+{
+    gc_frame_t kick;
+    gc_frame_init (&kick, GC_OP_KICK);
+    gc_frame_set_cstr (&kick, GC_F_ROOM, room);
+    gc_frame_set_cstr (&kick, GC_F_USER, user);
+    s_publish (self, &kick);
+}
+
+static gc_error_t
+s_remove_user (gc_broker_t *self, const char *user)
+{
+    char **rooms;
+    int count = gc_store_rooms (self->store, user, &rooms);
+    gc_error_t code = gc_store_user_remove (self->store, user);
+    for (int index = 0; index < count; index++) {
+        if (code == GC_OK)
+            s_publish_kick (self, user, rooms [index]);
+        free (rooms [index]);
+    }
+    free (rooms);
+    return code;
+}
+
+static gc_error_t
+s_apply_admin (gc_broker_t *self, const gc_frame_t *request, const char *user,
+               const char *room, const char *hash)
+{
+    switch (request->op) {
+        case GC_OP_USER_ADD:      return gc_store_user_add (self->store, user, hash);
+        case GC_OP_USER_REMOVE:   return s_remove_user (self, user);
+        case GC_OP_PASSWORD_SET:  return gc_store_password_set (self->store, user, hash);
+        case GC_OP_ROOM_ADD:      return gc_store_room_add (self->store, room);
+        case GC_OP_MEMBER_ADD:    return gc_store_member_set (self->store, user, room, true);
+        case GC_OP_MEMBER_REMOVE: {
+            gc_error_t code = gc_store_member_set (self->store, user, room, false);
+            if (code == GC_OK)
+                s_publish_kick (self, user, room);
+            return code;
+        }
+        default:
+            return GC_BAD_REQUEST;
+    }
+}
+
+//  Administration: the fields each op needs, then the change. A password
+//  arrives already hashed: the slow hash runs in the administrator's
+//  process, never in the broker's loop.
+static void
+s_administer (gc_broker_t *self, const s_identity_t *identity, const gc_frame_t *request)
+{
+    char user [GC_NAME_MAX + 1] = "", room [GC_NAME_MAX + 1] = "";
+    char hash [crypto_pwhash_STRBYTES] = "";
+    bool needs_user = request->op != GC_OP_ROOM_ADD;
+    bool needs_room = request->op == GC_OP_ROOM_ADD || request->op == GC_OP_MEMBER_ADD
+                   || request->op == GC_OP_MEMBER_REMOVE;
+    bool needs_hash = request->op == GC_OP_USER_ADD || request->op == GC_OP_PASSWORD_SET;
+    if ((needs_user && (!s_cstr (request->user, user, sizeof user) || !*user))
+    ||  (needs_room && (!s_cstr (request->room, room, sizeof room) || !*room))
+    ||  (needs_hash && (!s_cstr (request->hash, hash, sizeof hash)
+                        || strncmp (hash, "$argon2id$", 10) != 0))) {
+        s_send_error (self, identity, request, GC_BAD_REQUEST, "missing or invalid user, room or hash");
+        return;
+    }
+    gc_error_t code = s_apply_admin (self, request, user, room, hash);
+    gc_info ("admin op=%s user=%s room=\"%s\" result=%s", gc_op_name (request->op),
+             user, room, gc_error_name (code));
+    if (code == GC_OK) {
+        gc_frame_t reply;
+        s_reply_init (&reply, request->rid);
+        s_send_frame (self, identity, &reply);
+    }
+    else
+        s_send_error (self, identity, request, code,
+                      code == GC_BAD_REQUEST? "it exists already": NULL);
+}
+
 //  --------------------------------------------------------------------------
 //  Group commit
 
@@ -400,7 +577,12 @@ s_commit (gc_broker_t *self)
             self->says [index].room, self->says [index].from,
             self->says [index].text, self->says [index].text_size, 0, 0
         };
+    int64_t started = gc_clock_us ();
     int rc = stored? gc_store_append (self->store, stored, count, now): -1;
+    gc_histogram_add (&self->commit_seconds, (double) (gc_clock_us () - started) / 1e6);
+    gc_histogram_add (&self->batch_sizes, (double) count);
+    if (rc == 0)
+        self->messages_stored += count;
     for (size_t index = 0; index < count; index++)
         if (rc == 0)
             s_acknowledge (self, &self->says [index], &stored [index]);
@@ -432,12 +614,17 @@ s_handle_request (gc_broker_t *self, const s_identity_t *identity, const void *d
         s_send_error (self, identity, &request, GC_EXPIRED, NULL);
     else
     switch (request.op) {
-        case GC_OP_PING: {
-            gc_frame_t reply;
-            s_reply_init (&reply, request.rid);
-            s_send_frame (self, identity, &reply);
+        case GC_OP_PING:    s_ping (self, identity, &request); break;
+        case GC_OP_STATS:   s_stats (self, identity, &request); break;
+        case GC_OP_BACKUP:  s_backup (self, identity, &request); break;
+        case GC_OP_USER_ADD:
+        case GC_OP_USER_REMOVE:
+        case GC_OP_PASSWORD_SET:
+        case GC_OP_ROOM_ADD:
+        case GC_OP_MEMBER_ADD:
+        case GC_OP_MEMBER_REMOVE:
+            s_administer (self, identity, &request);
             break;
-        }
         case GC_OP_LOGIN:   s_login (self, identity, &request, data, size); break;
         case GC_OP_LOGOUT:  s_logout (self, identity, &request); break;
         case GC_OP_ROOMS:   s_rooms (self, identity, &request); break;
@@ -505,6 +692,7 @@ s_on_verified (zloop_t *loop, zsock_t *reader, void *arg)
         else
         if (!good || gc_store_token_new (self->store, user, now, token)) {
             gc_info ("login refused");
+            self->logins_failed++;
             s_send_error (self, &identity, &request, GC_BAD_CREDENTIALS, "wrong user name or password");
         }
         else {
@@ -514,6 +702,7 @@ s_on_verified (zloop_t *loop, zsock_t *reader, void *arg)
             gc_frame_set_cstr (&reply, GC_F_TOKEN, token);
             s_send_frame (self, &identity, &reply);
             gc_info ("login user=%s with=password", user);
+            self->logins_ok++;
         }
         gc_frame_release (&request);
     }
@@ -613,6 +802,9 @@ gc_broker_new (const gc_broker_config_t *config)
     if (!self)
         return NULL;
     msgpack_sbuffer_init (&self->buffer);
+    self->gateways = zhashx_new ();
+    gc_histogram_init (&self->commit_seconds, gc_metrics_seconds, 12);
+    gc_histogram_init (&self->batch_sizes, gc_metrics_sizes, 10);
     self->store = gc_store_new (config->db);
     self->hasher = self->store? gc_hasher_new (S_HASH_WORKERS): NULL;
     if (self->hasher)
@@ -644,6 +836,7 @@ gc_broker_destroy (gc_broker_t **self_p)
     msgpack_sbuffer_destroy (&self->buffer);
     zstr_free (&self->requests_endpoint);
     zstr_free (&self->events_endpoint);
+    zhashx_destroy (&self->gateways);
     free (self);
     *self_p = NULL;
 }

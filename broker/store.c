@@ -37,7 +37,8 @@ static const char *s_schema =
 typedef enum {
     Q_PASSWORD, Q_TOKEN_INSERT, Q_TOKEN_USER, Q_TOKEN_TOUCH, Q_TOKEN_DELETE,
     Q_ROOMS_OF, Q_IS_MEMBER, Q_BEFORE, Q_SINCE, Q_INSERT, Q_BEGIN, Q_COMMIT,
-    Q_ROLLBACK, Q_COUNT
+    Q_ROLLBACK, Q_USER_ADD, Q_USER_REMOVE, Q_PASSWORD_SET, Q_TOKENS_OF_USER,
+    Q_ROOM_ADD, Q_MEMBER_ADD, Q_MEMBER_REMOVE, Q_USER_EXISTS, Q_COUNT
 } s_query_t;
 
 static const char *s_sql [Q_COUNT] = {
@@ -61,6 +62,16 @@ static const char *s_sql [Q_COUNT] = {
     [Q_BEGIN]        = "BEGIN IMMEDIATE",
     [Q_COMMIT]       = "COMMIT",
     [Q_ROLLBACK]     = "ROLLBACK",
+    [Q_USER_ADD]     = "INSERT OR IGNORE INTO users (name, password_hash) VALUES (?1, ?2)",
+    [Q_USER_REMOVE]  = "DELETE FROM users WHERE name = ?1",
+    [Q_PASSWORD_SET] = "UPDATE users SET password_hash = ?2 WHERE name = ?1",
+    [Q_TOKENS_OF_USER] = "DELETE FROM tokens WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
+    [Q_ROOM_ADD]     = "INSERT OR IGNORE INTO rooms (name) VALUES (?1)",
+    [Q_MEMBER_ADD]   = "INSERT OR IGNORE INTO members (user_id, room_id)"
+                       " SELECT u.id, r.id FROM users u, rooms r WHERE u.name = ?1 AND r.name = ?2",
+    [Q_MEMBER_REMOVE] = "DELETE FROM members WHERE user_id = (SELECT id FROM users WHERE name = ?1)"
+                       " AND room_id = (SELECT id FROM rooms WHERE name = ?2)",
+    [Q_USER_EXISTS]  = "SELECT 1 FROM users WHERE name = ?1",
 };
 
 //  The initial data of protocol.md, inserted into an empty database
@@ -505,6 +516,119 @@ gc_store_append (gc_store_t *self, gc_store_say_t *says, size_t count, int64_t n
 }
 
 //  --------------------------------------------------------------------------
+//  Administration
+
+//  Runs one statement binding up to two texts; returns the rows changed,
+//  or -1 on failure
+static int
+s_change (gc_store_t *self, s_query_t query, const char *first, const char *second)
+{
+    sqlite3_stmt *stmt = s_stmt (self, query);
+    s_bind_text (stmt, 1, first);
+    if (second)
+        s_bind_text (stmt, 2, second);
+    int rc = sqlite3_step (stmt);
+    sqlite3_reset (stmt);
+    return rc == SQLITE_DONE? sqlite3_changes (self->db): -1;
+}
+
+static bool
+s_user_exists (gc_store_t *self, const char *user)
+{
+    sqlite3_stmt *stmt = s_stmt (self, Q_USER_EXISTS);
+    s_bind_text (stmt, 1, user);
+    bool exists = sqlite3_step (stmt) == SQLITE_ROW;
+    sqlite3_reset (stmt);
+    return exists;
+}
+
+gc_error_t
+gc_store_user_add (gc_store_t *self, const char *user, const char *hash)
+{
+    int changed = s_change (self, Q_USER_ADD, user, hash);
+    return changed == 1? GC_OK: changed == 0? GC_BAD_REQUEST: GC_INTERNAL;
+}
+
+gc_error_t
+gc_store_user_remove (gc_store_t *self, const char *user)
+{
+    int changed = s_change (self, Q_USER_REMOVE, user, NULL);
+    return changed == 1? GC_OK: changed == 0? GC_NO_SUCH_USER: GC_INTERNAL;
+}
+
+gc_error_t
+gc_store_password_set (gc_store_t *self, const char *user, const char *hash)
+{
+    if (!s_user_exists (self, user))
+        return GC_NO_SUCH_USER;
+    //  A new password ends every session the old one opened
+    return s_change (self, Q_PASSWORD_SET, user, hash) == 1
+        && s_change (self, Q_TOKENS_OF_USER, user, NULL) >= 0? GC_OK: GC_INTERNAL;
+}
+
+gc_error_t
+gc_store_room_add (gc_store_t *self, const char *room)
+{
+    int changed = s_change (self, Q_ROOM_ADD, room, NULL);
+    if (changed != 1)
+        return changed == 0? GC_BAD_REQUEST: GC_INTERNAL;
+    s_room_t *added = calloc (1, sizeof *added);
+    added->id = sqlite3_last_insert_rowid (self->db);
+    added->name = strdup (room);
+    zhashx_update (self->rooms, added->name, added);
+    return GC_OK;
+}
+
+gc_error_t
+gc_store_member_set (gc_store_t *self, const char *user, const char *room, bool member)
+{
+    if (!s_user_exists (self, user))
+        return GC_NO_SUCH_USER;
+    if (!zhashx_lookup (self->rooms, room))
+        return GC_NO_SUCH_ROOM;
+    return s_change (self, member? Q_MEMBER_ADD: Q_MEMBER_REMOVE, user, room) >= 0?
+           GC_OK: GC_INTERNAL;
+}
+
+int
+gc_store_backup (gc_store_t *self, const char *path)
+{
+    sqlite3 *copy;
+    int rc = sqlite3_open (path, &copy);
+    sqlite3_backup *backup = rc == SQLITE_OK?
+                             sqlite3_backup_init (copy, "main", self->db, "main"): NULL;
+    if (backup) {
+        //  One step copies a consistent snapshot; the loop waits meanwhile
+        sqlite3_backup_step (backup, -1);
+        rc = sqlite3_backup_finish (backup);
+    }
+    else
+        rc = SQLITE_ERROR;
+    if (rc != SQLITE_OK)
+        gc_error ("store: backup to path=%s failed: %s", path, sqlite3_errmsg (copy));
+    sqlite3_close (copy);
+    return rc == SQLITE_OK? 0: -1;
+}
+
+int64_t
+gc_store_size (gc_store_t *self)
+{
+    sqlite3_stmt *stmt;
+    int64_t size = 0;
+    if (sqlite3_prepare_v2 (self->db, "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size",
+                            -1, &stmt, NULL) == SQLITE_OK && sqlite3_step (stmt) == SQLITE_ROW)
+        size = sqlite3_column_int64 (stmt, 0);
+    sqlite3_finalize (stmt);
+    return size;
+}
+
+size_t
+gc_store_room_count (gc_store_t *self)
+{
+    return zhashx_size (self->rooms);
+}
+
+//  --------------------------------------------------------------------------
 //  Self test
 
 static void
@@ -573,6 +697,29 @@ s_test_tokens (gc_store_t *self)
     assert (gc_store_token_new (self, "Nobody", 5000, token) == -1);
 }
 
+static void
+s_test_admin (gc_store_t *self)
+{
+    assert (gc_store_user_add (self, "Greg", "$argon2id$fake") == GC_OK);
+    assert (gc_store_user_add (self, "Greg", "$argon2id$fake") == GC_BAD_REQUEST);
+    assert (gc_store_room_add (self, "Bake Off") == GC_OK);
+    assert (gc_store_room_add (self, "Bake Off") == GC_BAD_REQUEST);
+    assert (gc_store_member_set (self, "Greg", "Bake Off", true) == GC_OK);
+    assert (gc_store_is_member (self, "Greg", "Bake Off"));
+    assert (gc_store_member_set (self, "Greg", "Nowhere", true) == GC_NO_SUCH_ROOM);
+    assert (gc_store_member_set (self, "Nobody", "Bake Off", true) == GC_NO_SUCH_USER);
+    assert (gc_store_member_set (self, "Greg", "Bake Off", false) == GC_OK);
+    assert (!gc_store_is_member (self, "Greg", "Bake Off"));
+    char token [GC_TOKEN_SIZE];
+    assert (gc_store_token_new (self, "Greg", 1000, token) == 0);
+    assert (gc_store_password_set (self, "Greg", "$argon2id$other") == GC_OK);
+    assert (gc_store_token_user (self, token, 1000) == NULL);      //  revoked
+    assert (gc_store_user_remove (self, "Greg") == GC_OK);
+    assert (gc_store_user_remove (self, "Greg") == GC_NO_SUCH_USER);
+    assert (gc_store_password_hash (self, "Greg") == NULL);
+    assert (gc_store_size (self) > 0 && gc_store_room_count (self) == 4);
+}
+
 void
 gc_store_test (bool verbose)
 {
@@ -587,8 +734,18 @@ gc_store_test (bool verbose)
     s_test_seed (self);
     s_test_messages (self);
     s_test_tokens (self);
+    s_test_admin (self);
+    char copy [64];
+    snprintf (copy, sizeof copy, "%s.copy", path);
+    assert (gc_store_backup (self, copy) == 0);
     gc_store_destroy (&self);
     gc_store_destroy (&self);
+    //  The backup holds every message appended before it
+    self = gc_store_new (copy);
+    uint64_t copied;
+    assert (self && gc_store_room (self, "Taskmaster", &copied) && copied == 15);
+    gc_store_destroy (&self);
+    unlink (copy);
     //  Reopened, the seqs go on where they were
     self = gc_store_new (path);
     uint64_t last;

@@ -72,6 +72,22 @@ void gc_history_free (gc_history_t *history);
 //  says consecutive seqs. All or nothing: 0, or -1 with nothing stored.
 int gc_store_append (gc_store_t *self, gc_store_say_t *says, size_t count, int64_t now);
 
+//  Administration: GC_OK, or GC_NO_SUCH_USER / GC_NO_SUCH_ROOM, or
+//  GC_BAD_REQUEST when the user or room exists already, or GC_INTERNAL.
+gc_error_t gc_store_user_add (gc_store_t *self, const char *user, const char *hash);
+gc_error_t gc_store_user_remove (gc_store_t *self, const char *user);
+gc_error_t gc_store_password_set (gc_store_t *self, const char *user, const char *hash);
+gc_error_t gc_store_room_add (gc_store_t *self, const char *room);
+gc_error_t gc_store_member_set (gc_store_t *self, const char *user, const char *room,
+                                bool member);
+
+//  Copies the database, consistently, to path (SQLite's online backup).
+int gc_store_backup (gc_store_t *self, const char *path);
+
+//  The database's size in bytes, and how many rooms there are
+int64_t gc_store_size (gc_store_t *self);
+size_t gc_store_room_count (gc_store_t *self);
+
 void gc_store_test (bool verbose);
 
 #endif

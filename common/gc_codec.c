@@ -41,6 +41,8 @@ static const s_key_t s_keys [] = {
     KEY ("complete", GC_F_COMPLETE, K_BOOL,    complete),
     KEY ("history",  GC_F_HISTORY,  K_HISTORY, history),
     KEY ("rooms",    GC_F_ROOMS,    K_ROOMS,   rooms),
+    KEY ("hash",     GC_F_HASH,     K_STR,     hash),
+    KEY ("path",     GC_F_PATH,     K_STR,     path),
 };
 #define KEY_COUNT (sizeof (s_keys) / sizeof (s_keys [0]))
 
@@ -49,6 +51,10 @@ static const char *s_op_names [GC_OP_COUNT] = {
     [GC_OP_LOGOUT] = "logout", [GC_OP_ROOMS] = "rooms", [GC_OP_JOIN] = "join",
     [GC_OP_SAY] = "say", [GC_OP_HISTORY] = "history", [GC_OP_OK] = "ok",
     [GC_OP_ERROR] = "error", [GC_OP_MESSAGE] = "message", [GC_OP_HEAD] = "head",
+    [GC_OP_USER_ADD] = "user_add", [GC_OP_USER_REMOVE] = "user_remove",
+    [GC_OP_PASSWORD_SET] = "password_set", [GC_OP_ROOM_ADD] = "room_add",
+    [GC_OP_MEMBER_ADD] = "member_add", [GC_OP_MEMBER_REMOVE] = "member_remove",
+    [GC_OP_BACKUP] = "backup", [GC_OP_STATS] = "stats", [GC_OP_KICK] = "kick",
 };
 
 const char *

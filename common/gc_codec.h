@@ -35,6 +35,17 @@ typedef enum {
     //  Events, published by the broker on PUB
     GC_OP_MESSAGE,          //  room, seq, from, text, ts
     GC_OP_HEAD,             //  room, seq: newest seq of the room
+    //  Administration requests (groupchat-admin)
+    GC_OP_USER_ADD,         //  user, hash: a new user with that password hash
+    GC_OP_USER_REMOVE,      //  user
+    GC_OP_PASSWORD_SET,     //  user, hash; revokes the user's tokens
+    GC_OP_ROOM_ADD,         //  room: a new group and its room
+    GC_OP_MEMBER_ADD,       //  user, room
+    GC_OP_MEMBER_REMOVE,    //  user, room
+    GC_OP_BACKUP,           //  path: online copy of the database
+    GC_OP_STATS,            //  reply text: the broker's metrics
+    //  Event: user is no longer a member of room; gateways put it out
+    GC_OP_KICK,             //  room, user
     GC_OP_COUNT
 } gc_op_t;
 
@@ -58,6 +69,8 @@ typedef enum {
 #define GC_F_COMPLETE   (1u << 16)
 #define GC_F_HISTORY    (1u << 17)
 #define GC_F_ROOMS      (1u << 18)
+#define GC_F_HASH       (1u << 19)
+#define GC_F_PATH       (1u << 20)
 
 //  A byte string that is not NUL-terminated
 typedef struct {
@@ -98,6 +111,8 @@ typedef struct {
     size_t history_size;
     gc_str_t *rooms;        //  rooms reply, sorted by name
     size_t rooms_size;
+    gc_str_t hash;          //  administration: an argon2id password hash
+    gc_str_t path;          //  backup: where the broker writes the copy
     msgpack_unpacked unpacked;  //  owns what the strings point into
     bool owns_unpacked;     //  true after a successful decode
 } gc_frame_t;

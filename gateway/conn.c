@@ -119,6 +119,29 @@ s_joined (gc_conn_t *self, gc_room_t *room, const gc_request_t *request,
              self->user, gc_room_name (room), (unsigned long) member->cursor);
 }
 
+//  The user was removed from the room's group: leave it, and tell the
+//  client with a `left` event, in order with its replies
+void
+gc_conn_kick (gc_member_t *member)
+{
+    gc_conn_t *self = member->conn;
+    s_slot_t *slot = calloc (1, sizeof *slot);
+    slot->conn = self;
+    slot->state = SLOT_READY;
+    gc_json_left (&slot->out, gc_room_name (member->room), "removed from the group");
+    lws_dll2_add_tail (&slot->in_conn, &self->slots);
+    gc_info ("put out conn=%lu user=%s room=\"%s\"", (unsigned long) self->id,
+             self->user, gc_room_name (member->room));
+    s_leave (member);
+    gc_conn_wake (self);
+}
+
+const char *
+gc_conn_user (gc_conn_t *self)
+{
+    return self->user;
+}
+
 static void
 s_set_user (gc_conn_t *self, const char *user, gc_str_t token)
 {

@@ -79,6 +79,8 @@ bool gc_room_member_behind (gc_member_t *member);
 //  (a catch-up from the broker may have been started for it).
 const gc_out_t *gc_room_next_frame (gc_room_t *self, gc_member_t *member);
 void gc_room_destroy_all (gc_gateway_t *gateway);
+//  Writes one gauge line per room: its members on this gateway
+void gc_room_write_members (gc_gateway_t *gateway, FILE *stream);
 //  Drops what the member holds and has in flight, before it is freed.
 void gc_member_forget (gc_member_t *member);
 
@@ -90,5 +92,7 @@ int gc_conn_writable (gc_conn_t *self);
 void gc_conn_wake (gc_conn_t *self);
 void gc_conn_sweep (gc_gateway_t *gateway, int64_t now);
 size_t gc_conn_size (void);
+const char *gc_conn_user (gc_conn_t *self);
+void gc_conn_kick (gc_member_t *member);
 
 #endif

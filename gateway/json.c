@@ -214,6 +214,16 @@ gc_json_message_object (const gc_message_t *message)
 }
 
 int
+gc_json_left (gc_out_t *out, const char *room, const char *reason)
+{
+    json_t *event = json_object ();
+    json_object_set_new (event, "op", json_string ("left"));
+    json_object_set_new (event, "room", json_string (room));
+    json_object_set_new (event, "reason", json_string (reason));
+    return s_out_from_json (out, event);
+}
+
+int
 gc_json_message (gc_out_t *out, const gc_message_t *message)
 {
     return s_out_from_json (out, gc_json_message_object (message));

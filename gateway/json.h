@@ -57,6 +57,8 @@ int gc_json_error (gc_out_t *out, const gc_request_t *request, gc_error_t code,
                    const char *message);
 int gc_json_ok (gc_out_t *out, const gc_request_t *request, json_t *fields);
 int gc_json_message (gc_out_t *out, const gc_message_t *message);
+//  The `left` event: the connection was put out of a room
+int gc_json_left (gc_out_t *out, const char *room, const char *reason);
 
 //  Builds the ok fields of a reply from the broker's reply frame, per op.
 json_t *gc_json_reply_fields (const gc_request_t *request, const gc_frame_t *reply,

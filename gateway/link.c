@@ -9,6 +9,7 @@
 #include "link.h"
 #include "gc_limits.h"
 #include "gc_log.h"
+#include "gc_metrics.h"
 
 #define S_TICK_MS        200     //  timeout sweep and heartbeat clock
 #define S_DRAIN_BUDGET   4096    //  messages per socket per turn, for fairness
@@ -16,6 +17,7 @@
 typedef struct {
     uint64_t rid;
     int64_t giveup_ms;          //  when the gateway stops waiting
+    int64_t sent_us;            //  for the round-trip histogram
     gc_link_reply_fn *fn;       //  NULL for heartbeats
     void *arg;
 } s_pending_t;
@@ -35,6 +37,8 @@ struct gc_link_t {
     lws_sorted_usec_list_t tick;    //  periodic sweep and heartbeat
     lws_sorted_usec_list_t drain;   //  drain on the next loop turn
     msgpack_sbuffer buffer;     //  encode buffer, reused
+    gc_histogram_t rtt;         //  request round trips, seconds
+    char *broker_metrics;       //  the broker's figures, from the last heartbeat
 };
 
 //  --------------------------------------------------------------------------
@@ -83,8 +87,14 @@ s_on_reply (gc_link_t *self, const gc_frame_t *reply)
     s_pending_t *pending = zhashx_lookup (self->pending, key);
     if (!pending)
         return;                 //  given up on, or forgotten
-    if (!pending->fn)
+    gc_histogram_add (&self->rtt, (double) (gc_clock_us () - pending->sent_us) / 1e6);
+    if (!pending->fn) {
         self->rtt_ms = now - self->ping_sent_ms;
+        if (reply->fields & GC_F_TEXT) {
+            free (self->broker_metrics);
+            self->broker_metrics = gc_str_dup (reply->text);
+        }
+    }
     gc_link_reply_fn *fn = pending->fn;
     void *arg = pending->arg;
     zhashx_delete (self->pending, key);
@@ -183,7 +193,7 @@ s_send (gc_link_t *self, gc_frame_t *request, int64_t giveup_ms,
                   ZMQ_DONTWAIT) < 0)
         return 0;               //  no broker connection: ZMQ_IMMEDIATE is set
     s_pending_t *pending = malloc (sizeof *pending);
-    *pending = (s_pending_t) { request->rid, giveup_ms, fn, arg };
+    *pending = (s_pending_t) { request->rid, giveup_ms, gc_clock_us (), fn, arg };
     zhashx_insert (self->pending, (void *) (uintptr_t) request->rid, pending);
     s_schedule_drain (self);
     return request->rid;
@@ -240,6 +250,18 @@ int64_t
 gc_link_rtt_ms (gc_link_t *self)
 {
     return self->rtt_ms;
+}
+
+const gc_histogram_t *
+gc_link_rtt (gc_link_t *self)
+{
+    return &self->rtt;
+}
+
+const char *
+gc_link_broker_metrics (gc_link_t *self)
+{
+    return gc_link_reachable (self)? self->broker_metrics: NULL;
 }
 
 //  --------------------------------------------------------------------------
@@ -345,6 +367,7 @@ gc_link_new (struct lws_context *context, struct lws_vhost *vhost,
     self->event_arg = arg;
     self->last_reply_ms = -GC_HEARTBEAT_DEAD_MS;
     self->pending = s_pending_table_new ();
+    gc_histogram_init (&self->rtt, gc_metrics_seconds, 12);
     msgpack_sbuffer_init (&self->buffer);
     self->dealer = s_socket_new (ZMQ_DEALER, requests);
     self->sub = s_socket_new (ZMQ_SUB, events);
@@ -376,6 +399,7 @@ gc_link_destroy (gc_link_t **self_p)
     zsock_destroy (&self->dealer);
     zsock_destroy (&self->sub);
     msgpack_sbuffer_destroy (&self->buffer);
+    free (self->broker_metrics);
     free (self);
     *self_p = NULL;
 }

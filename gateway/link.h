@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <libwebsockets.h>
 #include "gc_codec.h"
+#include "gc_metrics.h"
 
 typedef struct gc_link_t gc_link_t;
 
@@ -52,6 +53,13 @@ bool gc_link_reachable (gc_link_t *self);
 
 //  Round trip of the last heartbeat, in ms (for metrics and logs).
 int64_t gc_link_rtt_ms (gc_link_t *self);
+
+//  Round trips of every request answered, in seconds.
+const gc_histogram_t *gc_link_rtt (gc_link_t *self);
+
+//  The broker's own figures in Prometheus text, as of the last heartbeat;
+//  NULL while the broker is unreachable.
+const char *gc_link_broker_metrics (gc_link_t *self);
 
 //  Reads everything the sockets have; called when their fds are readable.
 void gc_link_service (gc_link_t *self);

@@ -7,8 +7,7 @@ static void
 s_metric (FILE *stream, const char *name, const char *type, const char *help,
           uint64_t value)
 {
-    fprintf (stream, "# HELP %s %s\n# TYPE %s %s\n%s %lu\n",
-             name, help, name, type, name, (unsigned long) value);
+    gc_metric_write (stream, name, type, help, (double) value);
 }
 
 void
@@ -41,4 +40,12 @@ gc_metrics_write (gc_gateway_t *gateway, FILE *stream)
               "1 while the broker answers heartbeats.", gc_link_reachable (gateway->link));
     s_metric (stream, "groupchat_rooms_active", "gauge",
               "Rooms with members on this gateway.", zhashx_size (gateway->rooms));
+    gc_room_write_members (gateway, stream);
+    gc_histogram_write (gc_link_rtt (gateway->link), stream,
+                        "groupchat_broker_round_trip_seconds",
+                        "Time from a request to the broker until its reply.");
+    //  The broker's own figures, as its last heartbeat reply had them
+    const char *broker = gc_link_broker_metrics (gateway->link);
+    if (broker)
+        fputs (broker, stream);
 }

@@ -217,11 +217,42 @@ s_on_message (gc_room_t *self, const gc_frame_t *event)
         s_refill (self);
 }
 
+//  Puts the user's connections out of the room. Held meanwhile, so that
+//  the last one leaving does not free the room under the walk.
+static void
+s_kick (gc_room_t *self, gc_str_t user)
+{
+    self->holds++;
+    lws_start_foreach_dll_safe (struct lws_dll2 *, node, next,
+                                lws_dll2_get_head (&self->members)) {
+        gc_member_t *member = lws_container_of (node, gc_member_t, in_room);
+        const char *name = gc_conn_user (member->conn);
+        if (name && gc_str_eq (user, name))
+            gc_conn_kick (member);
+    } lws_end_foreach_dll_safe (node, next);
+    self->holds--;
+    gc_room_release_if_empty (self);
+}
+
+void
+gc_room_write_members (gc_gateway_t *gateway, FILE *stream)
+{
+    fprintf (stream, "# HELP groupchat_room_connections Connections joined to each room here.\n"
+                     "# TYPE groupchat_room_connections gauge\n");
+    for (gc_room_t *room = zhashx_first (gateway->rooms); room;
+         room = zhashx_next (gateway->rooms)) {
+        fprintf (stream, "groupchat_room_connections{room=\"");
+        for (const char *at = room->name; *at; at++)
+            fprintf (stream, *at == '"' || *at == '\\'? "\\%c": *at == '\n'? "\\n": "%c", *at);
+        fprintf (stream, "\"} %u\n", room->members.count);
+    }
+}
+
 void
 gc_room_on_event (gc_gateway_t *gateway, const gc_frame_t *event)
 {
-    if (!(event->fields & GC_F_ROOM) || !(event->fields & GC_F_SEQ)
-    ||  event->room.len > GC_NAME_MAX)
+    if (!(event->fields & GC_F_ROOM) || event->room.len > GC_NAME_MAX
+    ||  (event->op != GC_OP_KICK && !(event->fields & GC_F_SEQ)))
         return;
     char name [GC_NAME_MAX + 1];
     memcpy (name, event->room.ptr, event->room.len);
@@ -229,6 +260,9 @@ gc_room_on_event (gc_gateway_t *gateway, const gc_frame_t *event)
     gc_room_t *self = zhashx_lookup (gateway->rooms, name);
     if (!self)
         return;                 //  a room we just left
+    if (event->op == GC_OP_KICK && (event->fields & GC_F_USER))
+        s_kick (self, event->user);
+    else
     if (event->op == GC_OP_MESSAGE
     &&  (event->fields & (GC_F_FROM | GC_F_TEXT | GC_F_TS)) == (GC_F_FROM | GC_F_TEXT | GC_F_TS))
         s_on_message (self, event);
