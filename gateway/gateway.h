@@ -47,6 +47,7 @@ typedef struct {
     int rate_limit;             //  requests per second per connection, 0: none
     gc_counters_t counters;
     lws_sorted_usec_list_t sweep;   //  stalled-reader check
+    lws_retry_bo_t idle_policy;     //  pings and dead-peer hangup
 } gc_gateway_t;
 
 //  A connection's place in a room

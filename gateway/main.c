@@ -11,7 +11,7 @@
 
 static const char *s_usage =
     "usage: groupchat-gateway [--port N] [--requests ENDPOINT] [--events ENDPOINT]\n"
-    "                         [--rate-limit N] [--log-level LEVEL]\n"
+    "                         [--rate-limit N] [--ping-interval SECONDS] [--log-level LEVEL]\n"
     "\n"
     "Serves groupchat protocol v1 over WebSocket on ws://HOST:PORT/, and\n"
     "GET /healthz (200 while the broker answers, else 503) and GET /metrics.\n"
@@ -21,6 +21,8 @@ static const char *s_usage =
     "  --events ENDPOINT    broker's event socket      GROUPCHAT_EVENTS (tcp://localhost:5556)\n"
     "  --rate-limit N       requests per second per connection, 0 for none\n"
     "                                                  GROUPCHAT_RATE_LIMIT (1000)\n"
+    "  --ping-interval S    ping idle connections after S seconds; drop a peer\n"
+    "                       silent for 2.5 x S       GROUPCHAT_PING_INTERVAL (20)\n"
     "  --log-level LEVEL    error, warn, info, debug   GROUPCHAT_LOG_LEVEL (info)\n"
     "  --help               this text\n"
     "\n"
@@ -69,6 +71,7 @@ main (int argc, char *argv [])
 {
     const char *port = s_env ("GROUPCHAT_PORT", "8080");
     const char *rate = s_env ("GROUPCHAT_RATE_LIMIT", "1000");
+    const char *ping = s_env ("GROUPCHAT_PING_INTERVAL", "20");
     const char *level = s_env ("GROUPCHAT_LOG_LEVEL", "info");
     gc_server_config_t config = {
         .requests = s_env ("GROUPCHAT_REQUESTS", "tcp://localhost:5555"),
@@ -79,6 +82,7 @@ main (int argc, char *argv [])
         { "requests", required_argument, NULL, 'r' },
         { "events", required_argument, NULL, 'e' },
         { "rate-limit", required_argument, NULL, 'l' },
+        { "ping-interval", required_argument, NULL, 'i' },
         { "log-level", required_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
@@ -90,6 +94,7 @@ main (int argc, char *argv [])
             case 'r': config.requests = optarg; break;
             case 'e': config.events = optarg; break;
             case 'l': rate = optarg; break;
+            case 'i': ping = optarg; break;
             case 'v': level = optarg; break;
             case 'h': fputs (s_usage, stdout); return 0;
             default:  return s_bad_usage (NULL);
@@ -97,15 +102,19 @@ main (int argc, char *argv [])
     if (optind < argc)
         return s_bad_usage ("unexpected argument");
     long port_number = s_number (port), rate_number = s_number (rate);
+    long ping_number = s_number (ping);
     int log_level = gc_log_level_parse (level);
     if (port_number < 1 || port_number > 65535)
         return s_bad_usage ("--port must be 1 to 65535");
     if (rate_number < 0 || rate_number > 1000000)
         return s_bad_usage ("--rate-limit must be 0 to 1000000");
+    if (ping_number < 1 || ping_number > 3600)
+        return s_bad_usage ("--ping-interval must be 1 to 3600");
     if (log_level < 0)
         return s_bad_usage ("--log-level must be error, warn, info or debug");
     config.port = (int) port_number;
     config.rate_limit = (int) rate_number;
+    config.ping_seconds = (int) ping_number;
     config.fd_limit = s_raise_fd_limit ();
     gc_log_init ("gateway", (gc_log_level_t) log_level);
     lws_set_log_level (LLL_ERR, NULL);

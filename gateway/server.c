@@ -151,13 +151,6 @@ s_on_event (void *arg, const gc_frame_t *event)
 //  --------------------------------------------------------------------------
 //  Construction
 
-//  Pings keep idle connections alive through proxies; a peer that answers
-//  nothing for a minute is gone and its connection is dropped
-static const lws_retry_bo_t s_idle_policy = {
-    .secs_since_valid_ping = 20,
-    .secs_since_valid_hangup = 50,
-};
-
 static struct lws_protocols s_protocols [3];
 
 static void
@@ -179,13 +172,17 @@ gc_server_new (const gc_server_config_t *config)
     if (!self)
         return NULL;
     self->rate_limit = config->rate_limit;
+    //  Pings keep idle connections alive through proxies; a peer that
+    //  answers nothing for 2.5 ping intervals is gone and is dropped
+    self->idle_policy.secs_since_valid_ping = (uint16_t) config->ping_seconds;
+    self->idle_policy.secs_since_valid_hangup = (uint16_t) (config->ping_seconds * 5 / 2);
     self->rooms = zhashx_new ();
     s_protocols_init ();
     struct lws_context_creation_info info = {
         .port = config->port,
         .protocols = s_protocols,
         .user = self,
-        .retry_and_idle_policy = &s_idle_policy,
+        .retry_and_idle_policy = &self->idle_policy,
         .fd_limit_per_thread = config->fd_limit,
         .timeout_secs = 30,
     };

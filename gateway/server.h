@@ -11,6 +11,7 @@ typedef struct {
     const char *events;         //  broker's PUB endpoint
     int rate_limit;             //  requests/s per connection, 0: unlimited
     unsigned fd_limit;          //  connections + a few, 0: lws default
+    int ping_seconds;           //  idle time before a ping; dead after 2.5 x
 } gc_server_config_t;
 
 //  Creates the lws context, listens, connects to the broker. NULL on
