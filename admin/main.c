@@ -12,6 +12,7 @@
 #include <sodium.h>
 #include "gc_codec.h"
 #include "gc_log.h"
+#include "gc_options.h"
 
 static const char *s_usage =
     "usage: groupchat-admin [--requests ENDPOINT] [--timeout SECONDS] COMMAND\n"
@@ -50,15 +51,6 @@ static const s_command_t s_commands [] = {
     { { "backup", NULL }, GC_OP_BACKUP, 1, false },
     { { "stats", NULL }, GC_OP_STATS, 0, false },
 };
-
-static int
-s_bad_usage (const char *why)
-{
-    if (why)
-        fprintf (stderr, "groupchat-admin: %s\n", why);
-    fputs (s_usage, stderr);
-    return 2;
-}
 
 //  Finds the command named by argv; NULL if none or wrong argument count
 static const s_command_t *
@@ -181,8 +173,7 @@ s_call (const char *endpoint, gc_frame_t *request, int timeout)
 int
 main (int argc, char *argv [])
 {
-    const char *endpoint = getenv ("GROUPCHAT_REQUESTS");
-    endpoint = endpoint && *endpoint? endpoint: "tcp://localhost:5555";
+    const char *endpoint = gc_env ("GROUPCHAT_REQUESTS", "tcp://localhost:5555");
     int timeout = 10;
     static const struct option options [] = {
         { "requests", required_argument, NULL, 'r' },
@@ -196,14 +187,14 @@ main (int argc, char *argv [])
             case 'r': endpoint = optarg; break;
             case 't': timeout = atoi (optarg); break;
             case 'h': fputs (s_usage, stdout); return 0;
-            default:  return s_bad_usage (NULL);
+            default:  return gc_usage_error ("groupchat-admin", s_usage, NULL);
         }
     char **names;
     const s_command_t *command = s_command (argc - optind, argv + optind, &names);
     if (!command)
-        return s_bad_usage (optind < argc? "unknown command or wrong arguments": "no command");
+        return gc_usage_error ("groupchat-admin", s_usage, optind < argc? "unknown command or wrong arguments": "no command");
     if (timeout < 1)
-        return s_bad_usage ("--timeout must be at least 1");
+        return gc_usage_error ("groupchat-admin", s_usage, "--timeout must be at least 1");
     if (sodium_init () < 0)
         return 1;
     zsys_handler_set (NULL);

@@ -12,6 +12,7 @@
 #include <czmq.h>
 #include "broker.h"
 #include "gc_log.h"
+#include "gc_options.h"
 
 static const char *s_usage =
     "usage: groupchat-broker [--db PATH] [--requests ENDPOINT] [--events ENDPOINT]\n"
@@ -29,31 +30,15 @@ static const char *s_usage =
     "A flag wins over its environment variable. An empty database gets the\n"
     "initial users Alex, Sue and Sandy and their groups' rooms.\n";
 
-static const char *
-s_env (const char *name, const char *fallback)
-{
-    const char *value = getenv (name);
-    return value && *value? value: fallback;
-}
-
-static int
-s_bad_usage (const char *why)
-{
-    if (why)
-        fprintf (stderr, "groupchat-broker: %s\n", why);
-    fputs (s_usage, stderr);
-    return 2;
-}
-
 int
 main (int argc, char *argv [])
 {
     gc_broker_config_t config = {
-        .db = s_env ("GROUPCHAT_DB", "./groupchat.db"),
-        .requests = s_env ("GROUPCHAT_REQUESTS", "tcp://*:5555"),
-        .events = s_env ("GROUPCHAT_EVENTS", "tcp://*:5556"),
+        .db = gc_env ("GROUPCHAT_DB", "./groupchat.db"),
+        .requests = gc_env ("GROUPCHAT_REQUESTS", "tcp://*:5555"),
+        .events = gc_env ("GROUPCHAT_EVENTS", "tcp://*:5556"),
     };
-    const char *level = s_env ("GROUPCHAT_LOG_LEVEL", "info");
+    const char *level = gc_env ("GROUPCHAT_LOG_LEVEL", "info");
     static const struct option options [] = {
         { "db", required_argument, NULL, 'd' },
         { "requests", required_argument, NULL, 'r' },
@@ -70,13 +55,13 @@ main (int argc, char *argv [])
             case 'e': config.events = optarg; break;
             case 'v': level = optarg; break;
             case 'h': fputs (s_usage, stdout); return 0;
-            default:  return s_bad_usage (NULL);
+            default:  return gc_usage_error ("groupchat-broker", s_usage, NULL);
         }
     if (optind < argc)
-        return s_bad_usage ("unexpected argument");
+        return gc_usage_error ("groupchat-broker", s_usage, "unexpected argument");
     int log_level = gc_log_level_parse (level);
     if (log_level < 0)
-        return s_bad_usage ("--log-level must be error, warn, info or debug");
+        return gc_usage_error ("groupchat-broker", s_usage, "--log-level must be error, warn, info or debug");
     gc_log_init ("broker", (gc_log_level_t) log_level);
 
     sigset_t signals;

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include "server.h"
 #include "gc_log.h"
+#include "gc_options.h"
 
 static const char *s_usage =
     "usage: groupchat-gateway [--port N] [--requests ENDPOINT] [--events ENDPOINT]\n"
@@ -27,13 +28,6 @@ static const char *s_usage =
     "  --help               this text\n"
     "\n"
     "A flag wins over its environment variable.\n";
-
-static const char *
-s_env (const char *name, const char *fallback)
-{
-    const char *value = getenv (name);
-    return value && *value? value: fallback;
-}
 
 //  Parses a whole non-negative number; -1 when it is not one
 static long
@@ -57,25 +51,16 @@ s_raise_fd_limit (void)
     return limit.rlim_cur > 1000000? 1000000: (unsigned) limit.rlim_cur;
 }
 
-static int
-s_bad_usage (const char *why)
-{
-    if (why)
-        fprintf (stderr, "groupchat-gateway: %s\n", why);
-    fputs (s_usage, stderr);
-    return 2;
-}
-
 int
 main (int argc, char *argv [])
 {
-    const char *port = s_env ("GROUPCHAT_PORT", "8080");
-    const char *rate = s_env ("GROUPCHAT_RATE_LIMIT", "1000");
-    const char *ping = s_env ("GROUPCHAT_PING_INTERVAL", "20");
-    const char *level = s_env ("GROUPCHAT_LOG_LEVEL", "info");
+    const char *port = gc_env ("GROUPCHAT_PORT", "8080");
+    const char *rate = gc_env ("GROUPCHAT_RATE_LIMIT", "1000");
+    const char *ping = gc_env ("GROUPCHAT_PING_INTERVAL", "20");
+    const char *level = gc_env ("GROUPCHAT_LOG_LEVEL", "info");
     gc_server_config_t config = {
-        .requests = s_env ("GROUPCHAT_REQUESTS", "tcp://localhost:5555"),
-        .events = s_env ("GROUPCHAT_EVENTS", "tcp://localhost:5556"),
+        .requests = gc_env ("GROUPCHAT_REQUESTS", "tcp://localhost:5555"),
+        .events = gc_env ("GROUPCHAT_EVENTS", "tcp://localhost:5556"),
     };
     static const struct option options [] = {
         { "port", required_argument, NULL, 'p' },
@@ -97,21 +82,21 @@ main (int argc, char *argv [])
             case 'i': ping = optarg; break;
             case 'v': level = optarg; break;
             case 'h': fputs (s_usage, stdout); return 0;
-            default:  return s_bad_usage (NULL);
+            default:  return gc_usage_error ("groupchat-gateway", s_usage, NULL);
         }
     if (optind < argc)
-        return s_bad_usage ("unexpected argument");
+        return gc_usage_error ("groupchat-gateway", s_usage, "unexpected argument");
     long port_number = s_number (port), rate_number = s_number (rate);
     long ping_number = s_number (ping);
     int log_level = gc_log_level_parse (level);
     if (port_number < 1 || port_number > 65535)
-        return s_bad_usage ("--port must be 1 to 65535");
+        return gc_usage_error ("groupchat-gateway", s_usage, "--port must be 1 to 65535");
     if (rate_number < 0 || rate_number > 1000000)
-        return s_bad_usage ("--rate-limit must be 0 to 1000000");
+        return gc_usage_error ("groupchat-gateway", s_usage, "--rate-limit must be 0 to 1000000");
     if (ping_number < 1 || ping_number > 3600)
-        return s_bad_usage ("--ping-interval must be 1 to 3600");
+        return gc_usage_error ("groupchat-gateway", s_usage, "--ping-interval must be 1 to 3600");
     if (log_level < 0)
-        return s_bad_usage ("--log-level must be error, warn, info or debug");
+        return gc_usage_error ("groupchat-gateway", s_usage, "--log-level must be error, warn, info or debug");
     config.port = (int) port_number;
     config.rate_limit = (int) rate_number;
     config.ping_seconds = (int) ping_number;

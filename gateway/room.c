@@ -157,6 +157,18 @@ gc_room_joined (gc_room_t *self, uint64_t last)
     s_refill (self);
 }
 
+//  Asks the broker for the room's messages after since; returns the rid
+static uint64_t
+s_fetch (gc_room_t *self, uint64_t since, uint32_t limit, gc_link_reply_fn *fn, void *arg)
+{
+    gc_frame_t request;
+    gc_frame_init (&request, GC_OP_HISTORY);
+    gc_frame_set_str (&request, GC_F_ROOM, self->name, self->name_len);
+    gc_frame_set_uint (&request, GC_F_SINCE, since);
+    gc_frame_set_uint (&request, GC_F_LIMIT, limit);
+    return gc_link_request (self->gateway->link, &request, gc_now_ms (), fn, arg);
+}
+
 //  --------------------------------------------------------------------------
 //  Gap refill: fetch (head, known] from the broker
 
@@ -186,15 +198,9 @@ s_refill (gc_room_t *self)
 {
     if (!self->synced || self->refill_rid || self->known <= self->head)
         return;
-    gc_frame_t request;
-    gc_frame_init (&request, GC_OP_HISTORY);
-    gc_frame_set_str (&request, GC_F_ROOM, self->name, self->name_len);
-    gc_frame_set_uint (&request, GC_F_SINCE, self->head);
-    gc_frame_set_uint (&request, GC_F_LIMIT, GC_REFILL_BATCH);
     gc_debug ("refill room=\"%s\" since=%lu known=%lu", self->name,
               (unsigned long) self->head, (unsigned long) self->known);
-    self->refill_rid = gc_link_request (self->gateway->link, &request, gc_now_ms (),
-                                        s_on_refill, self);
+    self->refill_rid = s_fetch (self, self->head, GC_REFILL_BATCH, s_on_refill, self);
 }
 
 //  --------------------------------------------------------------------------
@@ -314,14 +320,8 @@ s_catchup (gc_room_t *self, gc_member_t *member)
 {
     if (member->catchup_rid)
         return;
-    gc_frame_t request;
-    gc_frame_init (&request, GC_OP_HISTORY);
-    gc_frame_set_str (&request, GC_F_ROOM, self->name, self->name_len);
-    gc_frame_set_uint (&request, GC_F_SINCE, member->cursor);
-    gc_frame_set_uint (&request, GC_F_LIMIT, GC_CATCHUP_BATCH);
     self->gateway->counters.catchups++;
-    member->catchup_rid = gc_link_request (self->gateway->link, &request, gc_now_ms (),
-                                           s_on_catchup, member);
+    member->catchup_rid = s_fetch (self, member->cursor, GC_CATCHUP_BATCH, s_on_catchup, member);
 }
 
 const gc_out_t *
