@@ -1,0 +1,67 @@
+#!/bin/bash
+# healthz.sh: tells whether a groupchat process on this host is healthy,
+# for container health checks and scripts/run.sh. Needs only bash (its
+# /dev/tcp), because the runtime image has no curl.
+#
+#   healthz.sh [PORT]      a gateway: exits 0 when GET /healthz answers 200
+#                          (PORT defaults to $GROUPCHAT_PORT, then 8080)
+#   healthz.sh --broker    a broker: exits 0 when the port of its request
+#                          endpoint ($GROUPCHAT_REQUESTS, tcp://*:5555)
+#                          accepts connections
+#
+# Prints one line saying what it saw (Docker keeps it with the health
+# state); exits 1 when unhealthy, 2 on bad usage. Every read is bounded,
+# so a process that accepts but never answers counts as unhealthy.
+set -u
+
+host=127.0.0.1
+limit=5         # seconds allowed for the answer
+
+# Opens fd 3 to host:port, or fails quietly (bash prints connect errors)
+s_connect () {
+    { exec 3<>"/dev/tcp/$host/$1"; } 2>/dev/null
+}
+
+s_gateway () {
+    port=$1
+    case "$port" in
+        ''|*[!0-9]*) echo "usage: healthz.sh [PORT] | --broker" >&2; exit 2 ;;
+    esac
+    if ! s_connect "$port"; then
+        echo "gateway: nothing listens on port $port"
+        exit 1
+    fi
+    printf 'GET /healthz HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n\r\n' \
+        "$host" "$port" >&3 2>/dev/null
+    status=""
+    IFS= read -r -t "$limit" status <&3
+    status=${status%$'\r'}
+    case "$status" in
+        "HTTP/1."[01]" 200"*) echo "gateway: $status"; exit 0 ;;
+        "")                   echo "gateway: no answer within $limit s on port $port" ;;
+        *)                    echo "gateway: $status" ;;
+    esac
+    exit 1
+}
+
+s_broker () {
+    endpoint=${GROUPCHAT_REQUESTS:-tcp://*:5555}
+    case "$endpoint" in
+        tcp://*:[0-9]*) port=${endpoint##*:} ;;
+        *)  #  ipc:// and the like cannot be probed this way; nothing to check
+            echo "broker: $endpoint is not a TCP endpoint, not checked"
+            exit 0 ;;
+    esac
+    if s_connect "$port"; then
+        echo "broker: port $port accepts connections"
+        exit 0
+    fi
+    echo "broker: nothing listens on port $port"
+    exit 1
+}
+
+case "${1:-}" in
+    --broker) s_broker ;;
+    -h|--help) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    *)        s_gateway "${1:-${GROUPCHAT_PORT:-8080}}" ;;
+esac

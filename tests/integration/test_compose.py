@@ -1,0 +1,393 @@
+"""test_compose.py: the container files, checked without a Docker engine.
+
+docker-compose.yml is validated and read back by docker-compose itself
+(`config`, which needs no engine), deploy/haproxy.cfg by `haproxy -c`,
+and each is shown to reject a broken copy. The Dockerfile's two stages are
+read for what they must do (deps.sh and make; deps.sh runtime and a
+non-root user), the runtime package list is checked against the libraries
+the built programs really load, and deploy/healthz.sh, the containers'
+health check, is run against a real broker and gateway.
+"""
+
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+import harness
+from harness import Cluster, deadline, free_port
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COMPOSE_FILE = os.path.join(ROOT, "docker-compose.yml")
+HAPROXY_FILE = os.path.join(ROOT, "deploy", "haproxy.cfg")
+HEALTHZ = os.path.join(ROOT, "deploy", "healthz.sh")
+
+
+def makefile_programs():
+    """The programs `make` builds (PROGRAMS in the Makefile), but the
+    self-test runner, and the folders whose sources it compiles."""
+    with open(os.path.join(ROOT, "Makefile"), encoding="utf-8") as source:
+        text = source.read().replace("\\\n", " ")
+    match = re.search(r"^PROGRAMS\s*=(.*)$", text, re.M)
+    assert match, "the Makefile has no PROGRAMS line"
+    programs = [p for p in re.findall(r"\$\(BIN\)/(\S+)", match.group(1))
+                if p != "groupchat-selftest"]
+    folders = sorted(set(re.findall(r"\b(\w+)/[\w*]+\.c\b", text)))
+    return programs, folders
+
+
+PROGRAMS, SOURCE_FOLDERS = makefile_programs()
+
+
+async def run(argv, cwd=ROOT, env=None, timeout=60.0):
+    """Runs a command to completion; returns (exit code, stdout + stderr)."""
+    if env is None:
+        #  Nothing from the shell may change what is checked
+        env = {name: value for name, value in os.environ.items()
+               if not name.startswith(("GROUPCHAT_", "COMPOSE_", "DOCKER_"))}
+    proc = await asyncio.create_subprocess_exec(
+        *argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), deadline(timeout))
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise AssertionError("%s did not finish within %.0f s" % (argv, deadline(timeout)))
+    return proc.returncode, out.decode("utf-8", "replace")
+
+
+def tool(name, package):
+    found = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    assert found, ("%s is not installed: it is the Debian package %s, which "
+                   "scripts/deps.sh installs with the test dependencies" % (name, package))
+    return found
+
+
+async def compose_config(path=COMPOSE_FILE):
+    """`docker-compose -f path config`, parsed; asserts that `config -q`
+    accepts the file first."""
+    compose = tool("docker-compose", "docker-compose")
+    code, out = await run([compose, "-f", path, "config", "-q"])
+    assert code == 0, "docker-compose config -q rejects %s:\n%s" % (path, out)
+    code, out = await run([compose, "-f", path, "config"])
+    assert code == 0, "docker-compose config: exit %d\n%s" % (code, out)
+    import yaml     # python3-yaml, a dependency of docker-compose
+    return yaml.safe_load(out)
+
+
+def published(service):
+    """{host port: (container port, host address or "")} of a service, from
+    either form `config` writes: "127.0.0.1:8081:8080/tcp" or a mapping."""
+    ports = {}
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            ports[int(port["published"])] = (int(port["target"]), port.get("host_ip", ""))
+        else:
+            parts = str(port).split("/")[0].split(":")
+            address = parts[0] if len(parts) == 3 else ""
+            ports[int(parts[-2])] = (int(parts[-1]), address)
+    return ports
+
+
+def healthcheck_command(service):
+    test = service.get("healthcheck", {}).get("test")
+    assert isinstance(test, list) and test and test[0] in ("CMD", "CMD-SHELL"), \
+        "healthcheck.test: %r" % (test,)
+    return test[1:]
+
+
+# --------------------------------------------------------------------------
+#  docker-compose.yml
+
+async def test_compose_file_is_valid_and_describes_the_cluster():
+    config = await compose_config()
+    services = config["services"]
+    assert set(services) == {"broker", "gateway1", "gateway2", "lb", "client"}, \
+        "services: %r" % sorted(services)
+
+    #  Published ports: haproxy on 8080 for everyone; each gateway on its
+    #  own port for this host only; the broker's unauthenticated ZeroMQ
+    #  ports never
+    assert published(services["lb"]) == {8080: (8080, "")}, services["lb"].get("ports")
+    assert published(services["gateway1"]) == {8081: (8080, "127.0.0.1")}, \
+        services["gateway1"].get("ports")
+    assert published(services["gateway2"]) == {8082: (8080, "127.0.0.1")}, \
+        services["gateway2"].get("ports")
+    assert published(services["broker"]) == {}, "broker ports published: %r" \
+        % services["broker"]["ports"]
+
+    #  The history lives in a named volume, so down and up keep it
+    assert "groupchat-data" in config.get("volumes", {}), config.get("volumes")
+    volumes = services["broker"]["volumes"]
+    assert any(str(v).startswith("groupchat-data:/data") if not isinstance(v, dict)
+               else (v.get("source"), v.get("target")) == ("groupchat-data", "/data")
+               for v in volumes), "broker volumes: %r" % volumes
+    assert services["broker"]["environment"]["GROUPCHAT_DB"].startswith("/data/")
+
+    assert healthcheck_command(services["broker"]) == ["groupchat-healthz", "--broker"]
+    for name in ("gateway1", "gateway2"):
+        gateway = services[name]
+        assert gateway["command"] == ["groupchat-gateway"], gateway["command"]
+        assert healthcheck_command(gateway) == ["groupchat-healthz"]
+        env = gateway["environment"]
+        assert env["GROUPCHAT_REQUESTS"] == "tcp://broker:5555", env
+        assert env["GROUPCHAT_EVENTS"] == "tcp://broker:5556", env
+        assert env["GROUPCHAT_PORT"] == "8080", env
+        #  haproxy finds gateways under this alias (server-template)
+        aliases = gateway["networks"]["default"]["aliases"]
+        assert "gateway" in aliases, "%s aliases: %r" % (name, aliases)
+    assert services["broker"]["command"] == ["groupchat-broker"]
+    broker_env = services["broker"]["environment"]
+    assert broker_env["GROUPCHAT_REQUESTS"] == "tcp://*:5555"
+    assert broker_env["GROUPCHAT_EVENTS"] == "tcp://*:5556"
+
+    #  Configuration only through GROUPCHAT_* variables
+    for name, service in services.items():
+        for variable in service.get("environment", {}):
+            assert variable.startswith("GROUPCHAT_"), "%s sets %s" % (name, variable)
+    for name in ("broker", "gateway1", "gateway2", "lb"):
+        assert services[name].get("restart") == "unless-stopped", \
+            "%s restart: %r" % (name, services[name].get("restart"))
+
+    lb = services["lb"]
+    assert lb["image"].startswith("haproxy:2.6"), lb["image"]
+    mounts = [str(v) for v in lb["volumes"]]
+    assert any(v.startswith(HAPROXY_FILE + ":/usr/local/etc/haproxy/haproxy.cfg")
+               for v in mounts), "lb volumes: %r" % mounts
+
+    client = services["client"]
+    assert client["entrypoint"] == ["groupchat"] and client["command"] == ["ws://lb:8080"], \
+        (client["entrypoint"], client["command"])
+    assert client.get("stdin_open") and client.get("tty")
+    assert client.get("profiles"), "the client must not start with `up`"
+
+
+async def test_compose_config_rejects_a_broken_file():
+    #  Proves the validation above can fail: a misspelt key in a copy
+    with open(COMPOSE_FILE, encoding="utf-8") as source:
+        text = source.read()
+    broken, count = re.subn(r"^(\s+)healthcheck:", r"\1healthchek:", text, count=1,
+                            flags=re.M)
+    assert count == 1
+    folder = tempfile.mkdtemp(prefix="compose-", dir=harness.CONFIG.tmp_root)
+    path = os.path.join(folder, "docker-compose.yml")
+    with open(path, "w", encoding="utf-8") as copy:
+        copy.write(broken)
+    code, out = await run([tool("docker-compose", "docker-compose"), "-f", path,
+                           "config", "-q"], cwd=folder)
+    assert code != 0, "docker-compose accepted an unknown key:\n%s" % out
+    assert "healthchek" in out, out
+
+
+# --------------------------------------------------------------------------
+#  deploy/haproxy.cfg
+
+async def test_haproxy_config_is_valid_and_websocket_aware():
+    haproxy = tool("haproxy", "haproxy")
+    code, out = await run([haproxy, "-c", "-f", HAPROXY_FILE])
+    assert code == 0, "haproxy -c rejects deploy/haproxy.cfg:\n%s" % out
+    with open(HAPROXY_FILE, encoding="utf-8") as source:
+        lines = [line.split("#", 1)[0].split() for line in source]
+    lines = [" ".join(words) for words in lines if words]
+    for needed in ("bind :8080", "balance leastconn", "option httpchk",
+                   "http-check expect status 200"):
+        assert needed in lines, "deploy/haproxy.cfg lacks %r" % needed
+    assert any(re.fullmatch(r"timeout tunnel \d+[smh]", line) for line in lines), \
+        "no `timeout tunnel`: WebSockets would be cut by the client/server timeouts"
+    assert any(line.startswith("http-check send") and "uri /healthz" in line
+               for line in lines), "the health check does not ask for /healthz"
+    template = [line for line in lines if line.startswith("server-template ")]
+    assert len(template) == 1 and " gateway:8080 " in template[0] + " ", \
+        "servers must be the compose alias gateway:8080: %r" % template
+
+    broken = os.path.join(tempfile.mkdtemp(prefix="haproxy-", dir=harness.CONFIG.tmp_root),
+                          "haproxy.cfg")
+    with open(HAPROXY_FILE, encoding="utf-8") as source, open(broken, "w") as copy:
+        copy.write(source.read().replace("balance leastconn", "balance fewest"))
+    code, out = await run([haproxy, "-c", "-f", broken])
+    assert code != 0, "haproxy -c accepted `balance fewest`:\n%s" % out
+
+
+# --------------------------------------------------------------------------
+#  Dockerfile and .dockerignore
+
+def dockerfile_stages():
+    """[(FROM line, [instructions])] with continuation lines joined."""
+    with open(os.path.join(ROOT, "Dockerfile"), encoding="utf-8") as source:
+        text = re.sub(r"\\\n", " ", source.read())
+    stages = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.upper().startswith("FROM "):
+            stages.append((line, []))
+        else:
+            assert stages, "instruction before FROM: %r" % line
+            stages[-1][1].append(" ".join(line.split()))
+    return stages
+
+
+async def test_dockerfile_builds_like_a_developer_and_runs_unprivileged():
+    stages = dockerfile_stages()
+    assert len(stages) == 2, "expected a build and a runtime stage: %r" % [s[0] for s in stages]
+    (build_from, build), (run_from, runtime) = stages
+
+    assert re.fullmatch(r"FROM debian:bookworm AS \w+", build_from), build_from
+    runs = [i for i in build if i.startswith("RUN ")]
+    deps = [n for n, i in enumerate(runs) if re.search(r"\bsh scripts/deps\.sh build\b", i)]
+    make = [n for n, i in enumerate(runs) if re.search(r"(^RUN |&& )make( |$)", i)]
+    assert deps and make and deps[0] < make[0], \
+        "the build stage must run `sh scripts/deps.sh build`, then make: %r" % runs
+
+    assert run_from == "FROM debian:bookworm-slim", run_from
+    assert any(re.search(r"\bsh \S*deps\.sh runtime\b", i) for i in runtime), \
+        "the runtime stage must install with `deps.sh runtime`: %r" % runtime
+    assert any(i.startswith("COPY ") and "scripts/deps.sh" in i for i in runtime)
+    users = [i.split()[1] for i in runtime if i.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0") and not users[-1].startswith("0:"), \
+        "the runtime stage must end as a non-root USER: %r" % users
+    assert any(re.search(r"useradd [^&;]*\s%s(\s|$)" % re.escape(users[-1]), i)
+               for i in runtime), \
+        "user %s is never created" % users[-1]
+    copied = " ".join(i for i in runtime if i.startswith("COPY --from="))
+    for program in PROGRAMS:
+        assert "/bin/%s " % program in copied + " ", "%s is not copied from the build" % program
+    assert "ENV GROUPCHAT_DB=/data/groupchat.db" in runtime
+    assert any(re.search(r"chown \S+ /data\b", i) for i in runtime), "/data is not the user's"
+    exposed = [word for i in runtime if i.startswith("EXPOSE ") for word in i.split()[1:]]
+    assert sorted(exposed) == ["5555", "5556", "8080"], exposed
+    assert any(i.startswith("COPY ") and "deploy/healthz.sh" in i
+               and i.endswith("/usr/local/bin/groupchat-healthz") for i in runtime), \
+        "the health check script is not installed as groupchat-healthz"
+
+
+async def test_dockerignore_keeps_local_builds_out_and_the_sources_in():
+    with open(os.path.join(ROOT, ".dockerignore"), encoding="utf-8") as source:
+        patterns = {line.strip() for line in source
+                    if line.strip() and not line.startswith("#")}
+    for local in ("bin", "build", ".git"):
+        assert local in patterns, ".dockerignore lets %s/ into the image build" % local
+    #  Everything `make` reads must stay in the build context
+    for needed in ["Makefile", "tests", "scripts", "deploy"] + SOURCE_FOLDERS:
+        assert not any(p.rstrip("/") == needed for p in patterns), \
+            ".dockerignore drops %s, which the build needs" % needed
+
+
+# --------------------------------------------------------------------------
+#  The runtime image's packages against what the programs load
+
+def installed_packages():
+    """{installed package: set of the packages it depends on}."""
+    done = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Package}\t${Status}\t${Depends}, ${Pre-Depends}\n"],
+        capture_output=True, text=True, check=True)
+    result = {}
+    for line in done.stdout.splitlines():
+        name, status, fields = line.split("\t")
+        if not status.endswith("ok installed"):
+            continue
+        needs = set()
+        for item in fields.split(","):
+            for alternative in item.split("|"):
+                #  "libc6 (>= 2.34)", "python3:any": the package name only
+                word = alternative.split("(")[0].strip().split(":")[0]
+                if word:
+                    needs.add(word)
+        result[name] = needs
+    return result
+
+
+def closure(packages):
+    """The packages and every installed package they depend on, recursively
+    (what apt-get installs with them on a slim image)."""
+    depends = installed_packages()
+    seen, todo = set(), list(packages)
+    while todo:
+        package = todo.pop()
+        if package not in seen:
+            seen.add(package)
+            todo.extend(depends.get(package, ()))
+    return seen
+
+
+def owners(paths):
+    """{library path: the installed package that holds it}."""
+    candidates = {}
+    for path in paths:
+        #  /lib is /usr/lib on Debian 12; dpkg may know either name
+        for candidate in (path, "/usr" + path, os.path.realpath(path)):
+            candidates[candidate] = path
+    done = subprocess.run(["dpkg-query", "-S"] + sorted(candidates),
+                          capture_output=True, text=True)
+    found = {}
+    for line in done.stdout.splitlines():
+        package, _, where = line.partition(": ")
+        if where in candidates:
+            found[candidates[where]] = package.split(":")[0].split(",")[0]
+    return found
+
+
+def runtime_packages():
+    with open(os.path.join(ROOT, "scripts", "deps.sh"), encoding="utf-8") as source:
+        match = re.search(r'^runtime="([^"]*)"', source.read(), re.M)
+    assert match, "scripts/deps.sh has no runtime=\"...\" list"
+    return match.group(1).split()
+
+
+async def test_runtime_packages_provide_every_library_the_programs_load():
+    provided = closure(runtime_packages())
+    needs = {}
+    for program in PROGRAMS:
+        path = os.path.join(harness.CONFIG.bin, program)
+        assert os.access(path, os.X_OK), "%s is missing (run make)" % path
+        code, out = await run(["ldd", path])
+        assert code == 0, "ldd %s: %s" % (path, out)
+        for library in re.findall(r"=> (/\S+)", out):
+            #  The sanitizers' runtime is in SANITIZE=1 builds only
+            if not re.search(r"/lib(asan|ubsan|lsan|tsan)\.", library):
+                needs.setdefault(library, []).append(program)
+    assert needs, "ldd found no libraries at all"
+    found = owners(needs)
+    unowned = sorted(set(needs) - set(found))
+    assert not unowned, "no Debian package holds %s" % unowned
+    missing = ["%s (%s, for %s)" % (found[library], library, ", ".join(needs[library]))
+               for library in needs if found[library] not in provided]
+    assert not missing, ("scripts/deps.sh runtime does not install:\n  "
+                         + "\n  ".join(sorted(missing)))
+
+
+# --------------------------------------------------------------------------
+#  deploy/healthz.sh, the containers' health check
+
+async def healthz(*args, env=None):
+    code, out = await run(["bash", HEALTHZ] + list(args), env=env or {"PATH": "/usr/bin:/bin"},
+                          timeout=15)
+    return code, out.strip()
+
+
+async def test_healthz_script_follows_gateway_and_broker():
+    async with Cluster(gateways=1) as cluster:
+        port = str(cluster.ports[0])
+        requests = {"PATH": "/usr/bin:/bin",
+                    "GROUPCHAT_REQUESTS": "tcp://*:%d" % cluster.requests_port}
+        assert await healthz(port) == (0, "gateway: HTTP/1.1 200 OK")
+        code, out = await healthz(env={"PATH": "/usr/bin:/bin", "GROUPCHAT_PORT": port})
+        assert code == 0, "GROUPCHAT_PORT not used: %s" % out
+        code, out = await healthz("--broker", env=requests)
+        assert code == 0, out
+
+        await cluster.kill_broker()
+        await cluster.wait_healthy(status=503)
+        code, out = await healthz(port)
+        assert (code, out.split()[:3]) == (1, ["gateway:", "HTTP/1.1", "503"]), (code, out)
+        code, out = await healthz("--broker", env=requests)
+        assert code == 1, "broker down, yet: %s" % out
+
+    closed = str(free_port())
+    code, out = await healthz(closed)
+    assert code == 1 and "nothing listens" in out, (code, out)
+    assert (await healthz("not-a-port"))[0] == 2

@@ -1,0 +1,108 @@
+"""test_processes.py: the programs as processes.
+
+--help, bad flags, configuration by flag and by environment variable (the
+flag wins), clean exit 0 on SIGTERM and SIGINT even with clients
+connected, /healthz, and passwords never stored in clear.
+"""
+
+import os
+import signal
+import sqlite3
+
+from harness import Cluster, free_port, http_get, run_program
+
+PROGRAMS = ("groupchat-broker", "groupchat-gateway")
+
+
+async def test_help_prints_usage_and_exits_0():
+    for program in PROGRAMS:
+        code, out, _ = await run_program(program, ["--help"])
+        assert code == 0, "%s --help: exit %d" % (program, code)
+        assert "usage" in out.lower(), "%s --help printed no usage: %r" % (program, out)
+
+
+async def test_bad_flag_prints_usage_to_stderr_and_exits_2():
+    for program in PROGRAMS:
+        for args in (["--no-such-flag"], ["-z"], ["--port"] if program.endswith("gateway")
+                     else ["--db"]):
+            code, out, err = await run_program(program, args)
+            assert code == 2, "%s %s: exit %d, expected 2" % (program, " ".join(args), code)
+            assert "usage" in err.lower(), "%s %s: no usage on stderr: %r" % (
+                program, " ".join(args), err)
+
+
+async def test_healthz_is_200_with_the_broker_up(cluster):
+    for gateway in range(len(cluster.gateways)):
+        status, _ = await http_get(cluster.ports[gateway], "/healthz")
+        assert status == 200, "gateway-%d /healthz: %d" % (gateway, status)
+
+
+async def stop_busy_cluster(signum):
+    """Starts a cluster, leaves clients connected and joined, then stops
+    gateways and broker with `signum`; each must exit 0."""
+    async with Cluster() as cluster:
+        clients = [await cluster.login("Alex", gateway=0),
+                   await cluster.login("Sue", gateway=1)]
+        for client in clients:
+            await client.join("Taskmaster")
+        await clients[0].say("about to stop")
+        for client in clients:
+            await client.next_message()
+        for gateway in cluster.gateways:
+            code = await gateway.stop(signum)
+            assert code == 0, "%s: exit %r on %s with clients connected" % (
+                gateway.name, code, signal.Signals(signum).name)
+        await cluster.stop_broker(signum)
+        for client in clients:
+            await client.wait_closed()
+
+
+async def test_sigterm_exits_0():
+    await stop_busy_cluster(signal.SIGTERM)
+
+
+async def test_sigint_exits_0():
+    await stop_busy_cluster(signal.SIGINT)
+
+
+async def test_environment_variables_configure_both_programs():
+    async with Cluster(by_env=True) as cluster:
+        assert cluster.broker.args == [] and cluster.gateways[0].args == []
+        for gateway in range(2):
+            client = await cluster.login("Sandy", gateway=gateway)
+            await client.join("Taskmaster")
+    assert os.path.exists(cluster.db), "no database at GROUPCHAT_DB=%s" % cluster.db
+
+
+async def test_a_flag_wins_over_its_environment_variable():
+    unused_port = free_port()
+    wrong = {"GROUPCHAT_REQUESTS": "tcp://127.0.0.1:%d" % free_port(),
+             "GROUPCHAT_EVENTS": "tcp://127.0.0.1:%d" % free_port()}
+    broker_env = dict(wrong, GROUPCHAT_DB="/nonexistent/folder/groupchat.db")
+    gateway_env = dict(wrong, GROUPCHAT_PORT=str(unused_port))
+    async with Cluster(gateways=1, broker_env=broker_env,
+                       gateway_env=gateway_env) as cluster:
+        client = await cluster.login("Alex")
+        await client.join("Taskmaster")
+        try:
+            status, _ = await http_get(unused_port, "/healthz", 1.0)
+        except OSError:
+            status = None
+        assert status is None, "the gateway also listens on its GROUPCHAT_PORT"
+
+
+async def test_passwords_are_not_stored_in_clear():
+    async with Cluster(gateways=1) as cluster:
+        for user in ("Alex", "Sue", "Sandy"):
+            await cluster.login(user)
+    cells = []
+    with sqlite3.connect("file:%s?mode=ro" % cluster.db, uri=True) as db:
+        tables = [row[0] for row in db.execute(
+            "select name from sqlite_master where type = 'table'")]
+        assert tables, "the database has no tables"
+        for table in tables:
+            for row in db.execute('select * from "%s"' % table.replace('"', '""')):
+                cells += [(table, value) for value in row]
+    clear = [(table, value) for table, value in cells
+             if value in ("password", b"password")]
+    assert not clear, "a password is stored in clear: %r" % clear
