@@ -39,6 +39,7 @@ struct gc_link_t {
     msgpack_sbuffer buffer;     //  encode buffer, reused
     gc_histogram_t rtt;         //  request round trips, seconds
     char *broker_metrics;       //  the broker's figures, from the last heartbeat
+    bool stopped;               //  timers off: the lws context is going away
 };
 
 //  --------------------------------------------------------------------------
@@ -159,7 +160,8 @@ static void s_on_drain (lws_sorted_usec_list_t *sul);
 static void
 s_schedule_drain (gc_link_t *self)
 {
-    lws_sul_schedule (self->context, 0, &self->drain, s_on_drain, 1);
+    if (!self->stopped)
+        lws_sul_schedule (self->context, 0, &self->drain, s_on_drain, 1);
 }
 
 void
@@ -383,6 +385,7 @@ gc_link_new (struct lws_context *context, struct lws_vhost *vhost,
 void
 gc_link_stop (gc_link_t *self)
 {
+    self->stopped = true;
     lws_sul_cancel (&self->tick);
     lws_sul_cancel (&self->drain);
 }
@@ -393,8 +396,8 @@ gc_link_destroy (gc_link_t **self_p)
     gc_link_t *self = *self_p;
     if (!self)
         return;
-    lws_sul_cancel (&self->tick);
-    lws_sul_cancel (&self->drain);
+    if (!self->stopped)
+        gc_link_stop (self);
     zhashx_destroy (&self->pending);
     zsock_destroy (&self->dealer);
     zsock_destroy (&self->sub);
