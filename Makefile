@@ -6,6 +6,7 @@
 #                   and two gateways on localhost
 #   make test       unit self-tests and integration scenarios
 #   make test SANITIZE=1   the same under AddressSanitizer and UBSan
+#   make test VALGRIND=1   the same with every server under valgrind
 #   make deps       install missing Debian packages (as root)
 
 PKGS     = libczmq libzmq libwebsockets msgpack jansson libsodium sqlite3
@@ -58,10 +59,14 @@ run:
 	@$(MAKE) --no-print-directory all
 	@sh scripts/run.sh
 
+ifeq ($(VALGRIND),1)
+TEST_WRAP = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+endif
+
 test:
 	@sh scripts/deps.sh
 	@$(MAKE) --no-print-directory all
-	@/usr/bin/python3 tests/run.py --bin $(BIN)
+	@GROUPCHAT_TEST_WRAP="$(TEST_WRAP)" /usr/bin/python3 tests/run.py --bin $(BIN)
 
 clean:
 	rm -rf build bin
