@@ -14,7 +14,7 @@ CC      ?= gcc
 OPT     ?= -O2 -g
 CFLAGS  += -std=gnu11 $(OPT) -Wall -Wextra -Werror -MMD -MP -Icommon \
            $(shell pkg-config --cflags $(PKGS))
-LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lreadline -lpthread
 
 ifeq ($(SANITIZE),1)
 BUILD    = build/san
@@ -30,10 +30,11 @@ COMMON   = $(wildcard common/*.c)
 BROKER   = $(filter-out broker/main.c, $(wildcard broker/*.c))
 GATEWAY  = $(filter-out gateway/main.c, $(wildcard gateway/*.c))
 CLIENT   = $(filter-out client/main.c, $(wildcard client/*.c))
+BENCH    = $(filter-out bench/main.c, $(wildcard bench/*.c))
 obj      = $(patsubst %.c, $(BUILD)/%.o, $(1))
 
 PROGRAMS = $(BIN)/groupchat-broker $(BIN)/groupchat-gateway $(BIN)/groupchat \
-           $(BIN)/groupchat-admin $(BIN)/groupchat-selftest
+           $(BIN)/groupchat-admin $(BIN)/groupchat-selftest $(BIN)/groupchat-bench
 
 .PHONY: all deps run test clean
 all: $(PROGRAMS)
@@ -46,7 +47,8 @@ $(BIN)/groupchat-broker: $(call obj, broker/main.c $(BROKER) $(COMMON))
 $(BIN)/groupchat-gateway: $(call obj, gateway/main.c $(GATEWAY) $(COMMON))
 $(BIN)/groupchat: $(call obj, client/main.c $(CLIENT) $(COMMON))
 $(BIN)/groupchat-admin: $(call obj, admin/main.c $(COMMON))
-$(BIN)/groupchat-selftest: $(call obj, tests/selftest.c $(BROKER) $(GATEWAY) $(CLIENT) $(COMMON))
+$(BIN)/groupchat-selftest: $(call obj, tests/selftest.c $(BROKER) $(GATEWAY) $(CLIENT) $(BENCH) $(COMMON))
+$(BIN)/groupchat-bench: $(call obj, bench/main.c $(BENCH) $(COMMON))
 $(PROGRAMS):
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -67,6 +69,10 @@ test:
 	@sh scripts/deps.sh
 	@$(MAKE) --no-print-directory all
 	@GROUPCHAT_TEST_WRAP="$(TEST_WRAP)" /usr/bin/python3 tests/run.py --bin $(BIN)
+
+.PHONY: bench
+bench: all
+	sh scripts/bench.sh
 
 clean:
 	rm -rf build bin

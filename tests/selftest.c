@@ -10,6 +10,13 @@
 #include "../broker/store.h"
 #include "../broker/hasher.h"
 #include "../broker/broker.h"
+#include "../client/format.h"
+#include "../client/wsconn.h"
+#include "../bench/histogram.h"
+#include "../bench/order.h"
+#include "../bench/wire.h"
+#include "../bench/report.h"
+#include "../bench/rss.h"
 
 typedef struct {
     const char *name;
@@ -23,6 +30,13 @@ static const s_test_t s_tests [] = {
     { "gc_store", gc_store_test },
     { "gc_hasher", gc_hasher_test },
     { "gc_broker", gc_broker_test },
+    { "gc_format", gc_format_test },
+    { "gc_wsconn", gc_wsconn_test },
+    { "gc_hist", gc_hist_test },
+    { "gc_order", gc_order_test },
+    { "gc_wire", gc_wire_test },
+    { "gc_bench_report", gc_bench_report_test },
+    { "gc_bench_rss", gc_bench_rss_test },
     { NULL, NULL }
 };
 

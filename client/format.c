@@ -1,0 +1,82 @@
+/*  format.c: message and error lines for people. */
+#define _GNU_SOURCE
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "format.h"
+
+char *
+gc_format_message (json_t *message)
+{
+    const char *from = json_string_value (json_object_get (message, "from"));
+    const char *text = json_string_value (json_object_get (message, "text"));
+    time_t when = (time_t) (json_integer_value (json_object_get (message, "ts")) / 1000);
+    struct tm local;
+    localtime_r (&when, &local);
+    char *line = NULL;
+    size_t size = 0;
+    FILE *stream = open_memstream (&line, &size);
+    if (!stream)
+        return NULL;
+    int indent = fprintf (stream, "[%02d:%02d] %s: ", local.tm_hour, local.tm_min,
+                          from? from: "?");
+    //  Continuation lines line up under the text, not under the time
+    for (const char *at = text? text: ""; *at; at++) {
+        fputc (*at, stream);
+        if (*at == '\n')
+            fprintf (stream, "%*s", indent, "");
+    }
+    fclose (stream);
+    return line;
+}
+
+//  Errors people meet, in their words; anything else shows the server's
+static const struct {
+    const char *code;
+    const char *text;
+} s_errors [] = {
+    { "not_member", "you are not a member of that group" },
+    { "no_such_room", "there is no such room" },
+    { "not_in_room", "join the room first" },
+    { "too_long", "that message is too long (4096 bytes at most)" },
+    { "empty_text", "nothing to send" },
+    { "rate_limited", "slow down: too many messages at once" },
+    { "unavailable", "the service is unavailable right now; try again shortly" },
+    { "bad_credentials", "wrong user name or password" },
+};
+
+char *
+gc_format_error (const char *op, const char *code, const char *message)
+{
+    const char *text = message;
+    for (size_t index = 0; index < sizeof s_errors / sizeof s_errors [0]; index++)
+        if (strcmp (code, s_errors [index].code) == 0)
+            text = s_errors [index].text;
+    char *line = NULL;
+    if (asprintf (&line, "%s failed: %s", op, text) < 0)
+        return NULL;
+    return line;
+}
+
+void
+gc_format_test (bool verbose)
+{
+    if (verbose)
+        printf (" * gc_format: ");
+    json_t *message = json_pack ("{s:s,s:s,s:I}", "from", "Sue",
+                                 "text", "two\nlines", "ts", (json_int_t) 0);
+    char *line = gc_format_message (message);
+    assert (strstr (line, "] Sue: two\n") && strstr (line, "\n             lines"));
+    free (line);
+    json_decref (message);
+    line = gc_format_error ("join", "not_member", "Sandy is not a member of x");
+    assert (strcmp (line, "join failed: you are not a member of that group") == 0);
+    free (line);
+    line = gc_format_error ("say", "odd_code", "as the server says");
+    assert (strcmp (line, "say failed: as the server says") == 0);
+    free (line);
+    if (verbose)
+        printf ("OK\n");
+}

@@ -1,0 +1,19 @@
+/*  format.h: how the client shows a room message on one screen line
+    (and indented continuation lines for texts with newlines):
+
+        [18:42] Sue: Did you see the last task? */
+#ifndef GC_FORMAT_H_INCLUDED
+#define GC_FORMAT_H_INCLUDED
+
+#include <stdbool.h>
+#include <jansson.h>
+
+//  The message formatted; a heap string the caller frees.
+char *gc_format_message (json_t *message);
+
+//  The human sentence for an error reply of op with code and message.
+char *gc_format_error (const char *op, const char *code, const char *message);
+
+void gc_format_test (bool verbose);
+
+#endif

@@ -1,0 +1,111 @@
+/*  main.c: groupchat, the command-line client.
+
+    Only wiring: flags into either the interactive client (ui.c) or the
+    plain mode for scripts (plain.c). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "plain.h"
+#include "ui.h"
+#include "gc_options.h"
+
+static const char *s_usage =
+    "usage: groupchat [ws://HOST:PORT ...]\n"
+    "       groupchat --user NAME --room ROOM (--say TEXT | --say - | --follow) [--json]\n"
+    "                 [ws://HOST:PORT ...]\n"
+    "\n"
+    "Chat rooms for your groups. Without --say or --follow it is interactive:\n"
+    "it asks for your user name and password (or takes --user and\n"
+    "GROUPCHAT_PASSWORD), then offers \"Join a chat room\". In a room, a typed\n"
+    "line is said; /leave goes back to the menu, /history shows 10 older\n"
+    "messages, /rooms lists your rooms, /help lists the commands, /quit or\n"
+    "Ctrl-D exits.\n"
+    "\n"
+    "If the connection drops, it reconnects by itself (to the next URL when\n"
+    "several are given), logs in again with its token and shows what was\n"
+    "missed: nothing lost, nothing twice.\n"
+    "\n"
+    "Plain mode, for scripts (password from GROUPCHAT_PASSWORD, never asked):\n"
+    "  --user NAME    log in as NAME\n"
+    "  --room ROOM    the room to use\n"
+    "  --say TEXT     say TEXT, exit 0 once it is stored; --say - says each\n"
+    "                 line of standard input\n"
+    "  --follow       print the last 10 messages, then each new one, until\n"
+    "                 interrupted (exit 0)\n"
+    "  --json         print the protocol's message objects, one per line\n"
+    "  --help         this text\n"
+    "\n"
+    "The default URL is ws://localhost:8080.\n"
+    "Exit status: 0 done, 1 refused by the server or connection failure, 2 usage.\n";
+
+typedef struct {
+    const char *user, *room, *say;
+    bool follow, json;
+} s_flags_t;
+
+static int
+s_parse (int argc, char **argv, s_flags_t *flags)
+{
+    static const struct option options [] = {
+        { "user", required_argument, NULL, 'u' },
+        { "room", required_argument, NULL, 'r' },
+        { "say", required_argument, NULL, 's' },
+        { "follow", no_argument, NULL, 'f' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    int option;
+    while ((option = getopt_long (argc, argv, "", options, NULL)) != -1)
+        switch (option) {
+            case 'u': flags->user = optarg; break;
+            case 'r': flags->room = optarg; break;
+            case 's': flags->say = optarg; break;
+            case 'f': flags->follow = true; break;
+            case 'j': flags->json = true; break;
+            case 'h': fputs (s_usage, stdout); exit (0);
+            default:  return -1;
+        }
+    return 0;
+}
+
+static int
+s_plain (const s_flags_t *flags, char **urls, int url_count)
+{
+    const char *password = getenv ("GROUPCHAT_PASSWORD");
+    if (!flags->user || !flags->room)
+        return gc_usage_error ("groupchat", s_usage, "--say and --follow need --user and --room");
+    if (flags->say && flags->follow)
+        return gc_usage_error ("groupchat", s_usage, "--say or --follow, not both");
+    if (!password)
+        return gc_usage_error ("groupchat", s_usage, "plain mode takes the password from GROUPCHAT_PASSWORD");
+    gc_plain_config_t config = {
+        urls, url_count, flags->user, password, flags->room, flags->say, flags->json
+    };
+    return gc_plain_run (&config);
+}
+
+int
+main (int argc, char *argv [])
+{
+    s_flags_t flags = { 0 };
+    if (s_parse (argc, argv, &flags))
+        return gc_usage_error ("groupchat", s_usage, NULL);
+    static char *default_url [] = { "ws://localhost:8080" };
+    char **urls = optind < argc? argv + optind: default_url;
+    int url_count = optind < argc? argc - optind: 1;
+    for (int index = 0; index < url_count; index++)
+        if (strncmp (urls [index], "ws://", 5) && strncmp (urls [index], "wss://", 6))
+            return gc_usage_error ("groupchat", s_usage, "a URL starts with ws:// or wss://");
+    if (flags.say || flags.follow)
+        return s_plain (&flags, urls, url_count);
+    if (flags.room || flags.json)
+        return gc_usage_error ("groupchat", s_usage, "--room and --json go with --say or --follow");
+    if (!isatty (STDIN_FILENO))
+        return gc_usage_error ("groupchat", s_usage,
+                               "the interactive client needs a terminal; use --say or --follow");
+    gc_ui_config_t config = { urls, url_count, flags.user, getenv ("GROUPCHAT_PASSWORD") };
+    return gc_ui_run (&config);
+}

@@ -1,0 +1,171 @@
+/*  plain.c: --say and --follow. No prompts, one line per message, exit
+    status for scripts: 0 when everything said was acknowledged (or a
+    follow was interrupted), 1 with the reason on stderr otherwise. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include "plain.h"
+#include "format.h"
+#include "session.h"
+#include "wsconn.h"
+
+typedef struct {
+    const gc_plain_config_t *config;
+    gc_session_t *session;
+    char **lines;               //  what --say sends
+    size_t line_count;
+    size_t acked;
+    int status;                 //  -1 while running
+} s_plain_t;
+
+static volatile sig_atomic_t s_interrupted;
+static struct lws_context *s_context;
+
+static void
+s_on_signal (int signal)
+{
+    (void) signal;
+    s_interrupted = 1;
+    if (s_context)
+        lws_cancel_service (s_context);
+}
+
+static void
+s_finish (s_plain_t *self, int status)
+{
+    if (self->status < 0)
+        self->status = status;
+    lws_cancel_service (s_context);
+}
+
+static void
+s_logged_in (void *arg, const char *user, bool again)
+{
+    s_plain_t *self = arg;
+    (void) user;
+    if (!again)
+        gc_session_join (self->session, self->config->room);
+}
+
+static void
+s_login_failed (void *arg, const char *message)
+{
+    fprintf (stderr, "groupchat: login failed: %s\n", message);
+    s_finish (arg, 1);
+}
+
+static void
+s_joined (void *arg, const char *room)
+{
+    s_plain_t *self = arg;
+    (void) room;
+    if (!self->config->say || self->acked)
+        return;                 //  following, or a rejoin after a reconnect
+    for (size_t index = 0; index < self->line_count; index++)
+        gc_session_say (self->session, self->lines [index]);
+    if (self->line_count == 0)
+        s_finish (self, 0);
+}
+
+static void
+s_message (void *arg, json_t *message)
+{
+    s_plain_t *self = arg;
+    if (self->config->say)
+        return;
+    char *line = self->config->json? json_dumps (message, JSON_COMPACT): gc_format_message (message);
+    printf ("%s\n", line? line: "");
+    fflush (stdout);
+    free (line);
+}
+
+static void
+s_said (void *arg, uint64_t seq)
+{
+    s_plain_t *self = arg;
+    (void) seq;
+    if (++self->acked == self->line_count)
+        s_finish (self, 0);
+}
+
+static void
+s_failed (void *arg, const char *op, const char *code, const char *message)
+{
+    char *line = gc_format_error (op, code, message);
+    fprintf (stderr, "groupchat: %s\n", line);
+    free (line);
+    s_finish (arg, 1);
+}
+
+static void
+s_notice (void *arg, const char *text)
+{
+    s_plain_t *self = arg;
+    //  A say in flight when the connection drops may or may not be stored:
+    //  a script must know, so it is a failure, not a silent retry
+    if (strstr (text, "connection lost") && self->config->say) {
+        fprintf (stderr, "groupchat: %s\n", text);
+        s_finish (self, 1);
+    }
+    else
+    if (strstr (text, "removed")) {
+        fprintf (stderr, "groupchat: %s\n", text);
+        s_finish (self, 1);
+    }
+}
+
+static void s_ignore_rooms (void *arg, json_t *rooms) { (void) arg, (void) rooms; }
+static void s_ignore_older (void *arg, json_t *older) { (void) arg, (void) older; }
+
+//  The lines --say sends: its text, or each line of stdin for "-"
+static int
+s_read_lines (s_plain_t *self)
+{
+    if (strcmp (self->config->say, "-")) {
+        self->lines = malloc (sizeof (char *));
+        self->lines [0] = strdup (self->config->say);
+        self->line_count = 1;
+        return 0;
+    }
+    char *line = NULL;
+    size_t size = 0;
+    ssize_t length;
+    while ((length = getline (&line, &size, stdin)) >= 0) {
+        if (length && line [length - 1] == '\n')
+            line [--length] = 0;
+        self->lines = realloc (self->lines, (self->line_count + 1) * sizeof (char *));
+        self->lines [self->line_count++] = strdup (line);
+    }
+    free (line);
+    return 0;
+}
+
+int
+gc_plain_run (const gc_plain_config_t *config)
+{
+    s_plain_t self = { .config = config, .status = -1 };
+    if (config->say)
+        s_read_lines (&self);
+    s_context = gc_wsconn_context_new (NULL);
+    if (!s_context)
+        return 1;
+    struct sigaction action = { .sa_handler = s_on_signal };
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+    gc_session_events_t events = {
+        s_logged_in, s_login_failed, s_ignore_rooms, s_joined, s_message,
+        s_ignore_older, s_said, s_failed, s_notice, &self
+    };
+    self.session = gc_session_new (s_context, config->urls, config->url_count, &events);
+    gc_session_login (self.session, config->user, config->password);
+    while (self.status < 0 && !s_interrupted)
+        lws_service (s_context, 0);
+    gc_session_destroy (&self.session);
+    lws_context_destroy (s_context);
+    s_context = NULL;
+    for (size_t index = 0; index < self.line_count; index++)
+        free (self.lines [index]);
+    free (self.lines);
+    //  Interrupting a follow is how it ends; interrupting a say is not
+    return self.status >= 0? self.status: config->say? 1: 0;
+}

@@ -1,0 +1,45 @@
+/*  session.h: one person's session with groupchat, over reconnects.
+
+    The session logs in (with the password the first time, with its token
+    after every reconnect), joins its room (after a reconnect with `since`
+    the last seq it handed on) and hands on each room message exactly once,
+    in seq order, whatever was replayed. Both the interactive client and
+    the plain mode drive one. */
+#ifndef GC_SESSION_H_INCLUDED
+#define GC_SESSION_H_INCLUDED
+
+#include <stdint.h>
+#include <jansson.h>
+#include <libwebsockets.h>
+
+typedef struct gc_session_t gc_session_t;
+
+typedef struct {
+    void (*logged_in) (void *arg, const char *user, bool again);
+    void (*login_failed) (void *arg, const char *message);
+    void (*rooms) (void *arg, json_t *rooms);           //  array of {"name"}
+    void (*joined) (void *arg, const char *room);       //  history handed on already
+    void (*message) (void *arg, json_t *message);       //  each once, in order
+    void (*older) (void *arg, json_t *messages);        //  /history, oldest first
+    void (*said) (void *arg, uint64_t seq);
+    void (*failed) (void *arg, const char *op, const char *code, const char *message);
+    void (*notice) (void *arg, const char *text);       //  connection news, removals
+    void *arg;
+} gc_session_events_t;
+
+gc_session_t *gc_session_new (struct lws_context *context, char **urls, int url_count,
+                              const gc_session_events_t *events);
+void gc_session_destroy (gc_session_t **self_p);
+
+//  Logs in now, or as soon as connected. The password is kept only until
+//  a login succeeds.
+void gc_session_login (gc_session_t *self, const char *user, const char *password);
+void gc_session_rooms (gc_session_t *self);
+void gc_session_join (gc_session_t *self, const char *room);
+void gc_session_leave (gc_session_t *self);
+void gc_session_say (gc_session_t *self, const char *text);
+void gc_session_older (gc_session_t *self);
+
+const char *gc_session_room (gc_session_t *self);
+
+#endif

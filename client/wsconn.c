@@ -1,0 +1,250 @@
+/*  wsconn.c: a reconnecting lws client connection carrying JSON frames. */
+#include <assert.h>
+#include <string.h>
+#include "wsconn.h"
+#include "gc_limits.h"
+
+#define S_RECEIVE_MAX   (64 * 1024 * 1024)  //  a join with since can be large
+
+typedef struct s_out_t {
+    struct s_out_t *next;
+    size_t size;
+    unsigned char data [];      //  LWS_PRE headroom, then the text
+} s_out_t;
+
+struct gc_wsconn_t {
+    struct lws_context *context;
+    struct lws *wsi;            //  NULL while not connected
+    bool open;
+    char **urls;
+    int url_count;
+    int url_next;               //  which URL the next attempt uses
+    unsigned attempt;           //  consecutive failures, for the backoff
+    gc_wsconn_events_t events;
+    s_out_t *out_head, *out_tail;
+    char *in;                   //  a frame arriving in pieces
+    size_t in_size;
+    lws_sorted_usec_list_t retry;
+    char url [512];             //  the URL being tried, parsed in place
+};
+
+unsigned
+gc_wsconn_backoff_ms (unsigned attempt)
+{
+    unsigned delay = 250;
+    while (attempt-- > 0 && delay < 4000)
+        delay *= 2;
+    return delay > 4000? 4000: delay;
+}
+
+static void
+s_out_clear (gc_wsconn_t *self)
+{
+    while (self->out_head) {
+        s_out_t *next = self->out_head->next;
+        free (self->out_head);
+        self->out_head = next;
+    }
+    self->out_tail = NULL;
+}
+
+static void
+s_connect (lws_sorted_usec_list_t *sul)
+{
+    gc_wsconn_t *self = lws_container_of (sul, gc_wsconn_t, retry);
+    const char *url = self->urls [self->url_next];
+    self->url_next = (self->url_next + 1) % self->url_count;
+    snprintf (self->url, sizeof self->url, "%s", url);
+    const char *scheme, *address, *path;
+    int port;
+    char parsed [sizeof self->url];
+    memcpy (parsed, self->url, sizeof parsed);
+    if (lws_parse_uri (parsed, &scheme, &address, &port, &path)) {
+        self->events.closed (self->events.arg, "bad URL");
+        return;
+    }
+    char full_path [256];
+    snprintf (full_path, sizeof full_path, "/%s", path);
+    struct lws_client_connect_info info = {
+        .context = self->context, .address = address, .port = port,
+        .path = full_path, .host = address, .origin = address,
+        .protocol = "groupchat.v1", .local_protocol_name = "gc-client",
+        .opaque_user_data = self, .ssl_connection = strcmp (scheme, "wss")? 0: LCCSCF_USE_SSL,
+    };
+    info.pwsi = &self->wsi;
+    if (!lws_client_connect_via_info (&info)) {
+        self->wsi = NULL;
+        lws_sul_schedule (self->context, 0, &self->retry, s_connect,
+                          gc_wsconn_backoff_ms (self->attempt++) * LWS_US_PER_MS);
+    }
+}
+
+static void
+s_lost (gc_wsconn_t *self, const char *why)
+{
+    bool was_open = self->open;
+    self->wsi = NULL;
+    self->open = false;
+    s_out_clear (self);
+    free (self->in);
+    self->in = NULL;
+    self->in_size = 0;
+    if (was_open || self->attempt == 0)
+        self->events.closed (self->events.arg, why);
+    lws_sul_schedule (self->context, 0, &self->retry, s_connect,
+                      gc_wsconn_backoff_ms (self->attempt++) * LWS_US_PER_MS);
+}
+
+static int
+s_receive (gc_wsconn_t *self, struct lws *wsi, const char *data, size_t size)
+{
+    if (self->in_size + size > S_RECEIVE_MAX)
+        return -1;
+    char *grown = realloc (self->in, self->in_size + size + 1);
+    if (!grown)
+        return -1;
+    self->in = grown;
+    memcpy (self->in + self->in_size, data, size);
+    self->in_size += size;
+    if (!lws_is_final_fragment (wsi))
+        return 0;
+    json_t *frame = json_loadb (self->in, self->in_size, JSON_ALLOW_NUL, NULL);
+    free (self->in);
+    self->in = NULL;
+    self->in_size = 0;
+    if (json_is_object (frame))
+        self->events.received (self->events.arg, frame);
+    json_decref (frame);
+    return 0;
+}
+
+static int
+s_writable (gc_wsconn_t *self, struct lws *wsi)
+{
+    s_out_t *out = self->out_head;
+    if (!out)
+        return 0;
+    self->out_head = out->next;
+    if (!self->out_head)
+        self->out_tail = NULL;
+    int rc = lws_write (wsi, out->data + LWS_PRE, out->size, LWS_WRITE_TEXT);
+    free (out);
+    if (rc < 0)
+        return -1;
+    if (self->out_head)
+        lws_callback_on_writable (wsi);
+    return 0;
+}
+
+static int
+s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    gc_wsconn_t *self = lws_get_opaque_user_data (wsi);
+    if (!self)
+        return lws_callback_http_dummy (wsi, reason, user, in, len);
+    switch (reason) {
+        case LWS_CALLBACK_CLIENT_ESTABLISHED:
+            self->open = true;
+            self->attempt = 0;
+            self->events.opened (self->events.arg, self->url);
+            return 0;
+        case LWS_CALLBACK_CLIENT_RECEIVE:
+            return s_receive (self, wsi, in, len);
+        case LWS_CALLBACK_CLIENT_WRITEABLE:
+            return s_writable (self, wsi);
+        case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+            s_lost (self, in? (const char *) in: "cannot connect");
+            return 0;
+        case LWS_CALLBACK_CLIENT_CLOSED:
+            s_lost (self, "connection closed");
+            return 0;
+        default:
+            return lws_callback_http_dummy (wsi, reason, user, in, len);
+    }
+}
+
+const struct lws_protocols gc_wsconn_protocol = { "gc-client", s_callback, 0, 0, 0, NULL, 0 };
+
+struct lws_context *
+gc_wsconn_context_new (const struct lws_protocols *extra)
+{
+    static struct lws_protocols protocols [3];
+    protocols [0] = gc_wsconn_protocol;
+    if (extra)
+        protocols [1] = *extra;
+    struct lws_context_creation_info info = {
+        .port = CONTEXT_PORT_NO_LISTEN,
+        .protocols = protocols,
+        .options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT,
+    };
+    lws_set_log_level (LLL_ERR, NULL);
+    return lws_create_context (&info);
+}
+
+gc_wsconn_t *
+gc_wsconn_new (struct lws_context *context, char **urls, int url_count,
+               const gc_wsconn_events_t *events)
+{
+    gc_wsconn_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->context = context;
+    self->urls = urls;
+    self->url_count = url_count;
+    self->events = *events;
+    lws_sul_schedule (context, 0, &self->retry, s_connect, 1);
+    return self;
+}
+
+void
+gc_wsconn_destroy (gc_wsconn_t **self_p)
+{
+    gc_wsconn_t *self = *self_p;
+    if (!self)
+        return;
+    lws_sul_cancel (&self->retry);
+    if (self->wsi)
+        lws_set_opaque_user_data (self->wsi, NULL);
+    s_out_clear (self);
+    free (self->in);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+gc_wsconn_send (gc_wsconn_t *self, json_t *frame)
+{
+    if (!self->open || !self->wsi)
+        return -1;
+    size_t size = json_dumpb (frame, NULL, 0, JSON_COMPACT);
+    s_out_t *out = malloc (sizeof *out + LWS_PRE + size);
+    if (!out)
+        return -1;
+    json_dumpb (frame, (char *) out->data + LWS_PRE, size, JSON_COMPACT);
+    out->size = size;
+    out->next = NULL;
+    if (self->out_tail)
+        self->out_tail->next = out;
+    else
+        self->out_head = out;
+    self->out_tail = out;
+    lws_callback_on_writable (self->wsi);
+    return 0;
+}
+
+bool
+gc_wsconn_is_open (gc_wsconn_t *self)
+{
+    return self->open;
+}
+
+void
+gc_wsconn_test (bool verbose)
+{
+    if (verbose)
+        printf (" * gc_wsconn: ");
+    assert (gc_wsconn_backoff_ms (0) == 250 && gc_wsconn_backoff_ms (1) == 500);
+    assert (gc_wsconn_backoff_ms (4) == 4000 && gc_wsconn_backoff_ms (40) == 4000);
+    if (verbose)
+        printf ("OK\n");
+}

@@ -1,0 +1,45 @@
+/*  wsconn.h: the client's WebSocket connection to a gateway.
+
+    One libwebsockets client connection that comes back by itself: when it
+    drops, it is tried again with a growing delay (250 ms doubling to 4 s),
+    taking the given URLs in turn. Frames are JSON objects: sent with
+    gc_wsconn_send, received whole (however lws splits them) and parsed. */
+#ifndef GC_WSCONN_H_INCLUDED
+#define GC_WSCONN_H_INCLUDED
+
+#include <stdbool.h>
+#include <jansson.h>
+#include <libwebsockets.h>
+
+typedef struct gc_wsconn_t gc_wsconn_t;
+
+typedef struct {
+    void (*opened) (void *arg, const char *url);
+    void (*received) (void *arg, json_t *frame);    //  frame is borrowed
+    void (*closed) (void *arg, const char *why);    //  a retry follows
+    void *arg;
+} gc_wsconn_events_t;
+
+//  Protocol table entry the context must list (name "gc-client").
+extern const struct lws_protocols gc_wsconn_protocol;
+
+//  A client lws context serving gc_wsconn_protocol and, when not NULL,
+//  one more protocol (e.g. for stdin adopted as a raw file).
+struct lws_context *gc_wsconn_context_new (const struct lws_protocols *extra);
+
+//  Creates the connection and starts connecting to urls [0].
+gc_wsconn_t *gc_wsconn_new (struct lws_context *context, char **urls, int url_count,
+                            const gc_wsconn_events_t *events);
+void gc_wsconn_destroy (gc_wsconn_t **self_p);
+
+//  Queues a frame (the object is encoded now); 0, or -1 when not connected.
+int gc_wsconn_send (gc_wsconn_t *self, json_t *frame);
+
+bool gc_wsconn_is_open (gc_wsconn_t *self);
+
+//  The delay before attempt n (0, 1, ...) in ms
+unsigned gc_wsconn_backoff_ms (unsigned attempt);
+
+void gc_wsconn_test (bool verbose);
+
+#endif
