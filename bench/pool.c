@@ -1,0 +1,357 @@
+/*  pool.c: the bench's lws context, its connections and its alarm (see
+    pool.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+#include "pool.h"
+
+#define S_PROTOCOL      "groupchat.v1"
+#define S_ALARM         "gc-bench-alarm"
+#define S_RX_BUFFER     4096    //  per connection; longer frames come in parts
+
+//  A gateway URL taken apart for lws_client_connect_via_info
+typedef struct {
+    char *copy;                 //  what lws_parse_uri cut up
+    const char *address;
+    int port;
+    char path [256];            //  with its leading slash
+    char host [300];            //  "address:port", the Host header
+} s_url_t;
+
+struct gc_bench_pool_t {
+    struct lws_context *context;
+    s_url_t *urls;
+    size_t url_count;
+    gc_bench_conn_t **conns;
+    size_t size;
+    size_t capacity;
+    size_t next_to_open;        //  first connection not yet started
+    size_t connecting;          //  started and not yet open or failed
+    gc_bench_stats_t stats;
+    char *scratch;              //  GC_BENCH_SCRATCH bytes
+    char token [128];
+    int alarm_fd;               //  timerfd, CLOCK_REALTIME; lws closes it
+    gc_bench_alarm_fn *alarm_fn;
+    void *alarm_arg;
+    lws_sorted_usec_list_t deadline;    //  wakes the loop at a run's deadline
+};
+
+//  --------------------------------------------------------------------------
+//  libwebsockets callbacks: thin switches onto the classes
+
+static int
+s_on_client (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    gc_bench_conn_t *conn = user;
+    if (!conn)
+        return lws_callback_http_dummy (wsi, reason, user, in, len);
+    switch (reason) {
+        case LWS_CALLBACK_CLIENT_ESTABLISHED:
+            gc_bench_conn_on_open (conn);
+            break;
+        case LWS_CALLBACK_CLIENT_RECEIVE:
+            return gc_bench_conn_on_receive (conn, in, len);
+        case LWS_CALLBACK_CLIENT_WRITEABLE:
+            return gc_bench_conn_on_writable (conn);
+        case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+            gc_bench_pool_t *self = lws_context_user (lws_get_context (wsi));
+            if (self && !self->stats.failed)
+                fprintf (stderr, "groupchat-bench: cannot connect: %s\n",
+                         in? (const char *) in: "(no reason given)");
+            gc_bench_conn_on_close (conn);
+            break;
+        }
+        case LWS_CALLBACK_CLIENT_CLOSED:
+            gc_bench_conn_on_close (conn);
+            break;
+        default:
+            break;
+    }
+    return 0;
+}
+
+static int
+s_on_alarm (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    (void) user, (void) in, (void) len;
+    gc_bench_pool_t *self = lws_context_user (lws_get_context (wsi));
+    if (reason != LWS_CALLBACK_RAW_RX_FILE || !self)
+        return 0;
+    uint64_t expirations;
+    if (read (self->alarm_fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
+        return -1;
+    //  One-shot: the handler may well set the next alarm
+    gc_bench_alarm_fn *fn = self->alarm_fn;
+    self->alarm_fn = NULL;
+    if (fn)
+        fn (self->alarm_arg, gc_bench_now ());
+    return 0;
+}
+
+static struct lws_protocols s_protocols [] = {
+    { .name = S_PROTOCOL, .callback = s_on_client, .rx_buffer_size = S_RX_BUFFER },
+    { .name = S_ALARM, .callback = s_on_alarm },
+    { .name = NULL }
+};
+
+static void
+s_on_deadline (lws_sorted_usec_list_t *sul)
+{
+    (void) sul;                 //  only wakes the loop
+}
+
+//  --------------------------------------------------------------------------
+//  Construction
+
+static int
+s_url_parse (s_url_t *url, const char *text)
+{
+    url->copy = strdup (text);
+    const char *scheme, *path;
+    if (!url->copy || lws_parse_uri (url->copy, &scheme, &url->address, &url->port, &path)
+    ||  strcmp (scheme, "ws") || !*url->address || url->port <= 0) {
+        fprintf (stderr, "groupchat-bench: not a ws://HOST:PORT/ URL: %s\n", text);
+        return -1;
+    }
+    snprintf (url->path, sizeof url->path, "/%s", path);
+    snprintf (url->host, sizeof url->host, "%s:%d", url->address, url->port);
+    return 0;
+}
+
+//  The timerfd behind the alarm, adopted into the loop
+static int
+s_alarm_start (gc_bench_pool_t *self)
+{
+    self->alarm_fd = timerfd_create (CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (self->alarm_fd < 0)
+        return -1;
+    struct lws_vhost *vhost = lws_get_vhost_by_name (self->context, "default");
+    lws_sock_file_fd_type fd = { .filefd = self->alarm_fd };
+    if (!vhost || !lws_adopt_descriptor_vhost (vhost, LWS_ADOPT_RAW_FILE_DESC, fd, S_ALARM, NULL)) {
+        self->alarm_fd = -1;    //  lws closed it
+        return -1;
+    }
+    return 0;
+}
+
+gc_bench_pool_t *
+gc_bench_pool_new (const char *const *urls, size_t url_count)
+{
+    gc_bench_pool_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->alarm_fd = -1;
+    self->urls = calloc (url_count, sizeof *self->urls);
+    self->scratch = malloc (GC_BENCH_SCRATCH);
+    self->url_count = url_count;
+    if (!self->urls || !self->scratch)
+        goto failed;
+    for (size_t index = 0; index < url_count; index++)
+        if (s_url_parse (&self->urls [index], urls [index]))
+            goto failed;
+    struct lws_context_creation_info info = {
+        .port = CONTEXT_PORT_NO_LISTEN,
+        .protocols = s_protocols,
+        .user = self,
+        .gid = -1,
+        .uid = -1,
+        .timeout_secs = 10,
+    };
+    self->context = lws_create_context (&info);
+    if (!self->context || s_alarm_start (self)) {
+        fprintf (stderr, "groupchat-bench: cannot start libwebsockets\n");
+        goto failed;
+    }
+    return self;
+failed:
+    gc_bench_pool_destroy (&self);
+    return NULL;
+}
+
+void
+gc_bench_pool_destroy (gc_bench_pool_t **self_p)
+{
+    gc_bench_pool_t *self = *self_p;
+    if (!self)
+        return;
+    //  Closing every connection must not call back into drivers that may
+    //  be gone already
+    for (size_t index = 0; index < self->size; index++)
+        gc_bench_conn_set_events (self->conns [index], NULL, NULL);
+    if (self->context) {
+        lws_sul_cancel (&self->deadline);
+        lws_context_destroy (self->context);
+    }
+    else
+    if (self->alarm_fd >= 0)
+        close (self->alarm_fd);
+    for (size_t index = 0; index < self->size; index++)
+        gc_bench_conn_destroy (&self->conns [index]);
+    free (self->conns);
+    for (size_t index = 0; self->urls && index < self->url_count; index++)
+        free (self->urls [index].copy);
+    free (self->urls);
+    free (self->scratch);
+    free (self);
+    *self_p = NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Connections
+
+//  Starts connections until GC_BENCH_CONNECTING are opening
+static void
+s_open_more (gc_bench_pool_t *self)
+{
+    while (self->connecting < GC_BENCH_CONNECTING && self->next_to_open < self->size) {
+        gc_bench_conn_t *conn = self->conns [self->next_to_open++];
+        s_url_t *url = &self->urls [gc_bench_conn_url (conn)];
+        struct lws_client_connect_info info = {
+            .context = self->context,
+            .address = url->address,
+            .port = url->port,
+            .path = url->path,
+            .host = url->host,
+            .origin = url->host,
+            .protocol = S_PROTOCOL,
+        };
+        self->connecting++;
+        gc_bench_conn_connect (conn, &info);
+    }
+}
+
+int64_t
+gc_bench_pool_add (gc_bench_pool_t *self, size_t count)
+{
+    if (self->size + count > self->capacity) {
+        size_t capacity = (self->size + count) * 2;
+        gc_bench_conn_t **conns = realloc (self->conns, capacity * sizeof *conns);
+        if (!conns)
+            return -1;
+        self->conns = conns;
+        self->capacity = capacity;
+    }
+    size_t first = self->size;
+    for (size_t index = first; index < first + count; index++) {
+        gc_bench_conn_t *conn = gc_bench_conn_new (self, index, index % self->url_count);
+        if (!conn)
+            return -1;
+        self->conns [self->size++] = conn;
+    }
+    s_open_more (self);
+    return (int64_t) first;
+}
+
+void
+gc_bench_pool_connected (gc_bench_pool_t *self, gc_bench_conn_t *conn)
+{
+    (void) conn;
+    if (self->connecting)
+        self->connecting--;     //  the loop starts the next ones
+}
+
+size_t
+gc_bench_pool_size (const gc_bench_pool_t *self)
+{
+    return self->size;
+}
+
+gc_bench_conn_t *
+gc_bench_pool_conn (gc_bench_pool_t *self, size_t index)
+{
+    return index < self->size? self->conns [index]: NULL;
+}
+
+size_t
+gc_bench_pool_urls (const gc_bench_pool_t *self)
+{
+    return self->url_count;
+}
+
+size_t
+gc_bench_pool_opening (const gc_bench_pool_t *self)
+{
+    return self->connecting + (self->size - self->next_to_open);
+}
+
+bool
+gc_bench_pool_answered (void *arg)
+{
+    gc_bench_pool_t *self = arg;
+    const gc_bench_stats_t *stats = &self->stats;
+    return gc_bench_pool_opening (self) == 0
+        && stats->replies_ok + stats->replies_error + stats->lost >= stats->requests;
+}
+
+//  --------------------------------------------------------------------------
+//  The loop
+
+int
+gc_bench_pool_run (gc_bench_pool_t *self, gc_bench_done_fn *done, void *arg, int64_t deadline)
+{
+    int64_t now = gc_bench_now ();
+    lws_sul_schedule (self->context, 0, &self->deadline, s_on_deadline,
+                      deadline > now? deadline - now: 1);
+    int rc = -1;
+    while (true) {
+        s_open_more (self);
+        if (done && done (arg)) {
+            rc = 0;
+            break;
+        }
+        if (gc_bench_now () >= deadline || lws_service (self->context, 0) < 0)
+            break;
+    }
+    lws_sul_cancel (&self->deadline);
+    return rc;
+}
+
+void
+gc_bench_pool_alarm (gc_bench_pool_t *self, int64_t at, gc_bench_alarm_fn *fn, void *arg)
+{
+    struct itimerspec spec = { { 0, 0 }, { 0, 0 } };
+    if (at >= 0) {
+        at = at > 0? at: 1;     //  zero would disarm it
+        spec.it_value.tv_sec = at / 1000000;
+        spec.it_value.tv_nsec = at % 1000000 * 1000;
+    }
+    self->alarm_fn = at >= 0? fn: NULL;
+    self->alarm_arg = arg;
+    timerfd_settime (self->alarm_fd, TFD_TIMER_ABSTIME, &spec, NULL);
+}
+
+//  --------------------------------------------------------------------------
+//  Shared state
+
+const gc_bench_stats_t *
+gc_bench_pool_stats (const gc_bench_pool_t *self)
+{
+    return &self->stats;
+}
+
+gc_bench_stats_t *
+gc_bench_pool_counters (gc_bench_pool_t *self)
+{
+    return &self->stats;
+}
+
+char *
+gc_bench_pool_scratch (gc_bench_pool_t *self)
+{
+    return self->scratch;
+}
+
+const char *
+gc_bench_pool_token (const gc_bench_pool_t *self)
+{
+    return self->token [0]? self->token: NULL;
+}
+
+void
+gc_bench_pool_set_token (gc_bench_pool_t *self, const char *token)
+{
+    snprintf (self->token, sizeof self->token, "%s", token);
+}

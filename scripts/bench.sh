@@ -1,0 +1,239 @@
+#!/bin/bash
+# bench.sh: `make bench`: measures groupchat on this machine. Starts a broker
+# (on a temporary database) and two gateways on loopback, runs
+# groupchat-bench's default set of scenarios against them, each short,
+# writes every result to bench/results/latest.json, stops everything, and
+# prints the figures next to the targets of docs/performance.md. Takes
+# under 3 minutes.
+#
+# The gateways run with --rate-limit 0: the bench's senders say far
+# faster than the per-connection limit a real client is held to.
+#
+# Settings (environment):
+#   GROUPCHAT_BIN          where the programs are (bin/ of this checkout)
+#   GROUPCHAT_BENCH_SET    scenarios to run, of: idle fanout ack-rate ack
+#                          login join max (all, in that order: idle first,
+#                          while the gateway's memory is fresh, fixed
+#                          rates before floods)
+#   GROUPCHAT_BENCH_OUT    the results file (bench/results/latest.json)
+#   GROUPCHAT_BENCH_IDLE   connections of the idle scenario (10000)
+#
+# Exit status: 0 when every scenario passed its checks (no missing,
+# duplicate or out-of-order delivery, no error), 1 otherwise. Missing a
+# performance target is reported, not a failure: the machine decides.
+
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
+set -u
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${GROUPCHAT_BIN:-$root/bin}
+set_=${GROUPCHAT_BENCH_SET:-idle fanout ack-rate ack login join max}
+out=${GROUPCHAT_BENCH_OUT:-$root/bench/results/latest.json}
+idle_connections=${GROUPCHAT_BENCH_IDLE:-10000}
+healthz=$root/deploy/healthz.sh
+
+work=""
+pids=()
+failed=0
+lines=()        # one JSON line per scenario
+
+s_say () {
+    printf 'bench: %s\n' "$*" >&2
+}
+
+#  A port nothing listens on, from the range below the kernel's
+#  ephemeral ports (the bench's own connections take those)
+s_free_port () {
+    local port
+    while :; do
+        port=$((20000 + RANDOM % 10000))
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
+    done
+}
+
+#  Stops what we started, gateways first, then the broker; SIGKILL after
+#  10 s
+s_stop () {
+    local pid deadline
+    for pid in "${pids[@]:1}" "${pids[0]:-}"; do
+        [ -n "$pid" ] || continue
+        kill -TERM "$pid" 2>/dev/null
+        deadline=$((SECONDS + 10))
+        while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    pids=()
+    [ -n "$work" ] && rm -rf "$work"
+}
+
+s_wait_ready () {
+    local port deadline=$((SECONDS + 30))
+    for port in "$@"; do
+        until bash "$healthz" "$port" >/dev/null 2>&1; do
+            if [ "$SECONDS" -ge "$deadline" ]; then
+                s_say "gateway on port $port not ready within 30 s; logs in $work"
+                return 1
+            fi
+            sleep 0.1
+        done
+    done
+}
+
+#  Runs one scenario; its table goes to the terminal, its JSON line
+#  (the last line) is kept
+s_run () {
+    local name=$1 output
+    shift
+    echo
+    output=$("$bin/groupchat-bench" "$@")
+    [ $? = 0 ] || failed=1
+    printf '%s\n' "$output" | sed '$d'
+    local json
+    json=$(printf '%s\n' "$output" | tail -n 1)
+    case "$json" in
+        '{'*) lines+=("{\"name\":\"$name\",\"result\":$json}") ;;
+        *)    failed=1; s_say "$name: no result" ;;
+    esac
+}
+
+s_machine () {
+    local os kernel cpus model
+    os=$(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-unknown}")
+    kernel=$(uname -r)
+    cpus=$(nproc)
+    model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+    printf '{"os":"%s","kernel":"%s","cpus":%s,"cpu":"%s","network":"loopback"}' \
+        "$os" "$kernel" "$cpus" "${model//\"/}"
+}
+
+s_commit () {
+    local commit
+    commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    git -C "$root" diff --quiet HEAD 2>/dev/null || commit="$commit-dirty"
+    echo "$commit"
+}
+
+#  Prints the figures of a results file next to the targets
+s_targets () {
+    /usr/bin/python3 - "$1" <<'PYTHON'
+import json, sys
+doc = json.load (open (sys.argv [1]))
+got = {item ["name"]: item ["result"] for item in doc ["scenarios"]}
+
+def figure (name, key, section = "results"):
+    return got.get (name, {}).get (section, {}).get (key)
+
+def line (what, value, unit, target, ok):
+    shown = "-" if value is None else f"{value:,.3f}" if unit == "ms" else f"{value:,.0f}"
+    verdict = "" if value is None or ok is None else ("met" if ok else "MISSED")
+    print (f"  {what:<44} {shown:>12} {unit:<6} {target:<12} {verdict}")
+
+def process (name):
+    for item in figure ("idle", "processes") or []:
+        if item ["name"] == name:
+            return item ["bytes_per_connection"]
+
+machine = doc ["machine"]
+print (f"groupchat {doc ['commit']}: {machine ['cpus']} cores, {machine ['os']}, loopback")
+p99 = figure ("fanout", "latency_p99_ms")
+line ("fanout 1x200, 1000 msg/s: p99 delivery", p99, "ms", "< 2", p99 is not None and p99 < 2)
+if "fanout" in got:
+    faults = sum (figure ("fanout", key, "checks") or 0
+                  for key in ("missing", "duplicates", "out_of_order"))
+    line ("fanout: missing, duplicate, out of order", faults, "", "= 0", faults == 0)
+best = figure ("max", "max_delivered_per_s")
+line ("max: sustained deliveries (p99 <= 50 ms)", best, "/s", ">= 300,000",
+      best is not None and best >= 300000)
+says = figure ("ack", "acked_per_s")
+line ("ack: durable says into one room", says, "/s", ">= 50,000", says is not None and says >= 50000)
+p99 = figure ("ack-rate", "ack_p99_ms")
+line ("ack at 10,000 says/s: p99 ack", p99, "ms", "< 10", p99 is not None and p99 < 10)
+joins = figure ("join", "joins_per_s")
+line ("join: joins with history", joins, "/s", ">= 5,000", joins is not None and joins >= 5000)
+per = process ("gateway-a")
+line ("idle: gateway RSS per connection", per, "bytes", "<= 8,192", per is not None and per <= 8192)
+line ("login: one password login alone (hash)", figure ("login", "password_login_alone_ms"), "ms", "", None)
+line ("login: password logins", figure ("login", "password_logins_per_s"), "/s", "", None)
+line ("login: token logins", figure ("login", "token_logins_per_s"), "/s", "", None)
+line ("login: probe p99, quiet", figure ("login", "probe_quiet_p99_ms"), "ms", "", None)
+line ("login: probe p99, password logins", figure ("login", "probe_password_p99_ms"), "ms", "", None)
+print (f"  checks: {'all passed' if doc ['passed'] else 'FAILED'}; results in {sys.argv [1]}")
+PYTHON
+}
+
+#  --------------------------------------------------------------------------
+
+case "${1:-}" in
+    -h|--help) sed -n '2,24s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    "") ;;
+    *) s_say "usage: scripts/bench.sh (settings in the environment, see --help)"; exit 2 ;;
+esac
+for program in groupchat-broker groupchat-gateway groupchat-bench; do
+    [ -x "$bin/$program" ] || { s_say "$bin/$program is missing: run make first"; exit 1; }
+done
+
+trap 's_stop; exit 1' INT TERM HUP
+work=$(mktemp -d /tmp/groupchat-bench.XXXXXX)
+requests=$(s_free_port)
+events=$(s_free_port)
+port_a=$(s_free_port)
+port_b=$(s_free_port)
+while [ "$port_b" = "$port_a" ] || [ "$port_b" = "$requests" ] || [ "$port_b" = "$events" ]; do
+    port_b=$(s_free_port)
+done
+endpoints=(--requests "tcp://127.0.0.1:$requests" --events "tcp://127.0.0.1:$events")
+
+"$bin/groupchat-broker" --db "$work/bench.db" "${endpoints[@]}" --log-level warn \
+    >"$work/broker.log" 2>&1 &
+pids+=("$!")
+for port in "$port_a" "$port_b"; do
+    "$bin/groupchat-gateway" --port "$port" "${endpoints[@]}" --rate-limit 0 --log-level warn \
+        >"$work/gateway-$port.log" 2>&1 &
+    pids+=("$!")
+done
+if ! s_wait_ready "$port_a" "$port_b"; then
+    s_stop
+    exit 1
+fi
+both=(--url "ws://127.0.0.1:$port_a/" --url "ws://127.0.0.1:$port_b/")
+watch="broker=${pids[0]},gateway-a=${pids[1]},gateway-b=${pids[2]}"
+started=$SECONDS
+
+for scenario in $set_; do
+    case "$scenario" in
+        fanout)   s_run fanout "${both[@]}" --scenario fanout --rooms 1 --members 200 \
+                      --senders 10 --rate 1000 --bytes 100 --duration 10 ;;
+        ack)      s_run ack "${both[@]}" --scenario ack --senders 2 --inflight 128 --duration 8 ;;
+        ack-rate) s_run ack-rate "${both[@]}" --scenario ack --senders 2 --rate 10000 --duration 8 ;;
+        login)    s_run login "${both[@]}" --scenario login --connections 8 --members 20 \
+                      --rate 100 --duration 4 ;;
+        join)     s_run join "${both[@]}" --scenario join --connections 5000 --duration 5 ;;
+        idle)     s_run idle --url "ws://127.0.0.1:$port_a/" --scenario idle \
+                      --connections "$idle_connections" --duration 5 --pids "$watch" ;;
+        max)      s_run max "${both[@]}" --scenario max --rooms 1 --members 200 --senders 10 \
+                      --rate 1000 --duration 3 ;;
+        *)        s_say "no scenario $scenario"; failed=1 ;;
+    esac
+done
+s_stop
+trap - INT TERM HUP
+
+mkdir -p "$(dirname "$out")"
+{
+    printf '{"commit":"%s","date":"%s","machine":%s,"seconds":%d,"passed":%s,"scenarios":[' \
+        "$(s_commit)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(s_machine)" \
+        "$((SECONDS - started))" "$([ "$failed" = 0 ] && echo true || echo false)"
+    separator=""
+    for line in "${lines[@]}"; do
+        printf '%s\n%s' "$separator" "$line"
+        separator=","
+    done
+    printf '\n]}\n'
+} >"$out"
+
+echo
+s_targets "$out" || echo "results in $out"
+exit "$failed"
