@@ -1,0 +1,235 @@
+"""test_client.py: bin/groupchat against a real broker and gateways.
+
+The plain mode is run as a script would run it; the interactive client
+runs in a real terminal (tmux) and the test reads its screen, waiting for
+what should appear with a deadline. A gateway killed in the middle of a
+conversation must cost the client nothing: every message exactly once.
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+
+from harness import CONFIG, deadline, run_program, server_environment
+
+
+def url(cluster, gateway):
+    return "ws://127.0.0.1:%d" % cluster.ports[gateway]
+
+
+async def plain(cluster, *args, gateway=0, password="password", stdin=None):
+    env = {"GROUPCHAT_PASSWORD": password} if password else {}
+    proc = await asyncio.create_subprocess_exec(
+        os.path.join(CONFIG.bin, "groupchat"), *args, url(cluster, gateway),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=server_environment(env))
+    out, err = await asyncio.wait_for(proc.communicate(stdin), deadline(15))
+    return proc.returncode, out.decode(), err.decode()
+
+
+class Follower:
+    """groupchat --follow running in the background, its lines collected."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.lines = []
+
+    @classmethod
+    async def start(cls, cluster, user, room, *urls, json_output=True):
+        args = ["--user", user, "--room", room, "--follow"] + (["--json"] if json_output else [])
+        proc = await asyncio.create_subprocess_exec(
+            os.path.join(CONFIG.bin, "groupchat"), *args, *urls,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=server_environment({"GROUPCHAT_PASSWORD": "password"}))
+        return cls(proc)
+
+    async def until(self, count, timeout=15):
+        """Reads lines until `count` were seen."""
+        while len(self.lines) < count:
+            line = await asyncio.wait_for(self.proc.stdout.readline(), deadline(timeout))
+            assert line, "follow ended early: %r" % (await self.proc.stderr.read())
+            self.lines.append(line.decode().rstrip("\n"))
+        return self.lines
+
+    async def stop(self):
+        self.proc.terminate()
+        code = await asyncio.wait_for(self.proc.wait(), deadline(10))
+        assert code == 0, "follow exited %d on SIGTERM" % code
+
+
+async def test_plain_say_and_follow_with_json(cluster):
+    code, out, err = await plain(cluster, "--user", "Sue", "--room", "Taskmaster",
+                                 "--say", "Did you see the last task?")
+    assert code == 0, (code, out, err)
+    code, out, err = await plain(cluster, "--user", "Alex", "--room", "Taskmaster",
+                                 "--say", "-", gateway=1, stdin=b"one\ntwo\n")
+    assert code == 0, (code, out, err)
+    follower = await Follower.start(cluster, "Sandy", "Taskmaster", url(cluster, 1))
+    lines = await follower.until(3)
+    messages = [json.loads(line) for line in lines]
+    assert [(m["from"], m["text"]) for m in messages] == [
+        ("Sue", "Did you see the last task?"), ("Alex", "one"), ("Alex", "two")], messages
+    code, out, err = await plain(cluster, "--user", "Sue", "--room", "Taskmaster",
+                                 "--say", "live")
+    assert code == 0, (code, out, err)
+    live = json.loads((await follower.until(4))[3])
+    assert live["text"] == "live" and live["seq"] == messages[-1]["seq"] + 1, live
+    await follower.stop()
+
+
+async def test_plain_follow_formats_lines(cluster):
+    code, out, err = await plain(cluster, "--user", "Sue", "--room", "Quite Interesting",
+                                 "--say", "first line\nsecond line")
+    assert code == 0, err
+    follower = await Follower.start(cluster, "Sandy", "Quite Interesting",
+                                    url(cluster, 0), json_output=False)
+    first, second = await follower.until(2)
+    assert first.endswith("] Sue: first line") and first.startswith("["), first
+    assert second == " " * len(first.split("Sue: ")[0] + "Sue: ") + "second line", second
+    await follower.stop()
+
+
+async def test_plain_errors_have_exit_codes_and_human_messages(cluster):
+    code, out, err = await plain(cluster, "--user", "Sandy", "--room", "8 out of 10 cats",
+                                 "--say", "hi")
+    assert code == 1 and "not a member" in err and "{" not in err, (code, err)
+    code, out, err = await plain(cluster, "--user", "Sue", "--room", "Taskmaster",
+                                 "--say", "hi", password="wrong")
+    assert code == 1 and "wrong user name or password" in err, (code, err)
+    code, out, err = await plain(cluster, "--user", "Sue", "--room", "Nowhere", "--say", "hi")
+    assert code == 1 and "no such room" in err, (code, err)
+    code, out, err = await plain(cluster, "--user", "Sue", "--room", "Taskmaster",
+                                 "--say", " ")
+    assert code == 1 and "nothing to send" in err, (code, err)
+    code, out, err = await plain(cluster, "--user", "Sue", "--room", "Taskmaster",
+                                 "--say", "x", password=None)
+    assert code == 2 and "GROUPCHAT_PASSWORD" in err, (code, err)
+    code, out, err = await plain(cluster, "--bogus")
+    assert code == 2 and "usage" in err, (code, err)
+    code, out, err = await run_program("groupchat", ["--help"])
+    assert code == 0 and "--follow" in out and "/history" in out, out
+    #  No terminal and no plain-mode flag: a clear refusal, not a hang
+    code, out, err = await plain(cluster)
+    assert code == 2 and "terminal" in err, (code, err)
+
+
+async def test_gateway_killed_mid_conversation_loses_nothing(cluster):
+    follower = await Follower.start(cluster, "Alex", "8 out of 10 cats",
+                                    url(cluster, 0), url(cluster, 1))
+    said = []
+    for i in range(3):
+        code, out, err = await plain(cluster, "--user", "Sue", "--room", "8 out of 10 cats",
+                                     "--say", "before %d" % i, gateway=1)
+        assert code == 0, err
+        said.append("before %d" % i)
+    await follower.until(3)
+    #  The follower's gateway dies; the conversation goes on elsewhere
+    await cluster.gateways[0].kill()
+    for i in range(5):
+        code, out, err = await plain(cluster, "--user", "Sue", "--room", "8 out of 10 cats",
+                                     "--say", "during %d" % i, gateway=1)
+        assert code == 0, err
+        said.append("during %d" % i)
+    cluster.gateways[0].start()
+    await cluster.wait_healthy()
+    for i in range(3):
+        code, out, err = await plain(cluster, "--user", "Sue", "--room", "8 out of 10 cats",
+                                     "--say", "after %d" % i, gateway=0)
+        assert code == 0, err
+        said.append("after %d" % i)
+    lines = await follower.until(len(said), timeout=30)
+    messages = [json.loads(line) for line in lines]
+    assert [m["text"] for m in messages] == said, [m["text"] for m in messages]
+    seqs = [m["seq"] for m in messages]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
+    await follower.stop()
+
+
+# --------------------------------------------------------------------------
+#  The interactive client in a terminal
+
+class Terminal:
+    """A tmux session of its own running the interactive client."""
+
+    def __init__(self, command, env):
+        self.socket = "gc-test-%s" % uuid.uuid4().hex[:8]
+        subprocess.run(["tmux", "-L", self.socket, "new-session", "-d", "-x", "120",
+                        "-y", "50", command], check=True, env=env)
+
+    def keys(self, *keys):
+        subprocess.run(["tmux", "-L", self.socket, "send-keys", *keys], check=True)
+
+    def screen(self):
+        return subprocess.run(["tmux", "-L", self.socket, "capture-pane", "-p"],
+                              check=True, capture_output=True, text=True).stdout
+
+    async def wait_for(self, text, timeout=10):
+        end = time.monotonic() + deadline(timeout)
+        while text not in self.screen():
+            assert time.monotonic() < end, "%r not on the screen:\n%s" % (text, self.screen())
+            await asyncio.sleep(0.05)     # screen polling interval
+        return self.screen()
+
+    async def wait_exit(self, timeout=10):
+        """Waits until the client exits (its tmux session ends with it)."""
+        end = time.monotonic() + deadline(timeout)
+        while subprocess.run(["tmux", "-L", self.socket, "has-session"],
+                             capture_output=True).returncode == 0:
+            assert time.monotonic() < end, "still running:\n%s" % self.screen()
+            await asyncio.sleep(0.05)     # session polling interval
+
+    def close(self):
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+
+
+async def test_interactive_menu_flow(cluster):
+    assert shutil.which("tmux"), "tmux is not installed: run scripts/deps.sh"
+    for i in range(12):
+        code, out, err = await plain(cluster, "--user", "Sue", "--room", "Taskmaster",
+                                     "--say", "old %d" % i)
+        assert code == 0, err
+    env = server_environment({"TERM": "xterm"})
+    term = Terminal("%s %s" % (os.path.join(CONFIG.bin, "groupchat"), url(cluster, 0)), env)
+    try:
+        await term.wait_for("User name:")
+        term.keys("Alex", "Enter")
+        await term.wait_for("Password:")
+        term.keys("wrong", "Enter")
+        await term.wait_for("wrong user name or password")
+        assert "wrong" not in term.screen().replace("wrong user", ""), "password echoed"
+        term.keys("Alex", "Enter")
+        await term.wait_for("Password:")
+        term.keys("password", "Enter")
+        screen = await term.wait_for("1) Join a chat room")
+        term.keys("1", "Enter")
+        screen = await term.wait_for("Room number or name:")
+        assert "1) 8 out of 10 cats" in screen and "2) Taskmaster" in screen, screen
+        term.keys("2", "Enter")
+        screen = await term.wait_for("You are in Taskmaster")
+        shown = [n for n in range(12) if "Sue: old %d\n" % n in screen]
+        assert shown == list(range(2, 12)), "previous messages shown: %r" % shown
+        term.keys("half a thought")
+        code, out, err = await plain(cluster, "--user", "Sandy", "--room", "Taskmaster",
+                                     "--say", "Sandy arrives", gateway=1)
+        assert code == 0, err
+        screen = await term.wait_for("Sandy: Sandy arrives")
+        assert screen.rstrip().endswith("Taskmaster> half a thought"), screen
+        term.keys(" finished", "Enter")
+        screen = await term.wait_for("Alex: half a thought finished")
+        assert screen.count("half a thought finished") == 2, screen   # typed, then shown once
+        term.keys("/history", "Enter")
+        screen = await term.wait_for("Sue: old 1")
+        term.keys("/leave", "Enter")
+        await term.wait_for("Choose 1 or 2:")
+        term.keys("1", "Enter")
+        await term.wait_for("Room number or name:")
+        term.keys("Taskmaster", "Enter")
+        await term.wait_for("Taskmaster> ")
+        term.keys("/quit", "Enter")
+        await term.wait_exit()
+    finally:
+        term.close()
