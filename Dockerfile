@@ -28,7 +28,8 @@ RUN groupadd --gid 10001 groupchat \
             --shell /usr/sbin/nologin groupchat \
  && mkdir -p /data && chown groupchat:groupchat /data && chmod 0750 /data
 COPY --from=build /src/bin/groupchat-broker /src/bin/groupchat-gateway \
-                  /src/bin/groupchat /src/bin/groupchat-admin /usr/local/bin/
+                  /src/bin/groupchat /src/bin/groupchat-admin \
+                  /src/bin/groupchat-bench /usr/local/bin/
 COPY deploy/healthz.sh /usr/local/bin/groupchat-healthz
 RUN chmod 0755 /usr/local/bin/groupchat-healthz
 
