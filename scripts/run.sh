@@ -209,17 +209,22 @@ fi
 s_banner
 
 #  Sleep until a program exits or a signal comes (a trapped signal ends
-#  the wait at once)
+#  the wait at once). A one-second ticker bounds each wait: a program that
+#  died before the wait began, already reaped, is seen on the next turn.
 while [ -z "$stopping" ]; do
-    wait -n "${pids[@]}"
-    [ -n "$stopping" ] && break
     dead=$(s_first_dead)
     if [ -n "$dead" ]; then
-        wait "${pids[$dead]}"
-        s_say "${names[$dead]} exited with code $?; stopping the others"
+        wait "${pids[$dead]}" 2>/dev/null
+        code=$?
+        [ "$code" = 127 ] && code="unknown (already reaped)"
+        s_say "${names[$dead]} exited with code $code; stopping the others"
         s_stop_all "$dead"
         exit 1
     fi
+    sleep 1 &
+    ticker=$!
+    wait -n "${pids[@]}" "$ticker" 2>/dev/null
+    kill "$ticker" 2>/dev/null
 done
 
 s_say "stopping"
