@@ -1,13 +1,13 @@
 /*  plain.c: --say and --follow. No prompts, one line per message, exit
     status for scripts: 0 when everything said was acknowledged (or a
     follow was interrupted), 1 with the reason on stderr otherwise. */
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include "plain.h"
 #include "format.h"
 #include "session.h"
 #include "wsconn.h"
+#include "gc_stop.h"
 
 typedef struct {
     const gc_plain_config_t *config;
@@ -18,17 +18,7 @@ typedef struct {
     int status;                 //  -1 while running
 } s_plain_t;
 
-static volatile sig_atomic_t s_interrupted;
 static struct lws_context *s_context;
-
-static void
-s_on_signal (int signal)
-{
-    (void) signal;
-    s_interrupted = 1;
-    if (s_context)
-        lws_cancel_service (s_context);
-}
 
 static void
 s_finish (s_plain_t *self, int status)
@@ -149,18 +139,17 @@ gc_plain_run (const gc_plain_config_t *config)
     s_context = gc_wsconn_context_new (NULL);
     if (!s_context)
         return 1;
-    struct sigaction action = { .sa_handler = s_on_signal };
-    sigaction (SIGINT, &action, NULL);
-    sigaction (SIGTERM, &action, NULL);
+    gc_stop_on_signals (s_context);
     gc_session_events_t events = {
         s_logged_in, s_login_failed, s_ignore_rooms, s_joined, s_message,
         s_ignore_older, s_said, s_failed, s_notice, &self
     };
     self.session = gc_session_new (s_context, config->urls, config->url_count, &events);
     gc_session_login (self.session, config->user, config->password);
-    while (self.status < 0 && !s_interrupted)
+    while (self.status < 0 && !gc_stop_requested ())
         lws_service (s_context, 0);
     gc_session_destroy (&self.session);
+    gc_stop_forget ();
     lws_context_destroy (s_context);
     s_context = NULL;
     for (size_t index = 0; index < self.line_count; index++)

@@ -5,7 +5,6 @@
     printed while the person types (an arriving message) first takes the
     half-typed line off the screen, prints, then puts it back: the typed
     line is never garbled. */
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +14,7 @@
 #include "format.h"
 #include "session.h"
 #include "wsconn.h"
+#include "gc_stop.h"
 
 typedef enum { ASK_USER, ASK_PASSWORD, WAITING, MENU, PICK_ROOM, IN_ROOM } s_state_t;
 
@@ -30,7 +30,6 @@ static struct {
     bool in_handler;            //  inside s_on_line: readline redisplays after
 } s_ui;
 
-static volatile sig_atomic_t s_interrupted;
 
 //  --------------------------------------------------------------------------
 //  Screen
@@ -319,15 +318,6 @@ s_on_stdin (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
            lws_callback_http_dummy (wsi, reason, user, in, len);
 }
 
-static void
-s_on_signal (int signal)
-{
-    (void) signal;
-    s_interrupted = 1;
-    if (s_ui.context)
-        lws_cancel_service (s_ui.context);
-}
-
 static int
 s_adopt_stdin (void)
 {
@@ -345,9 +335,7 @@ gc_ui_run (const gc_ui_config_t *config)
     s_ui.context = gc_wsconn_context_new (&stdin_protocol);
     if (!s_ui.context || s_adopt_stdin ())
         return 1;
-    struct sigaction action = { .sa_handler = s_on_signal };
-    sigaction (SIGINT, &action, NULL);
-    sigaction (SIGTERM, &action, NULL);
+    gc_stop_on_signals (s_ui.context);
     gc_session_events_t events = {
         s_logged_in, s_login_failed, s_rooms, s_joined, s_message,
         s_older, s_said, s_failed, s_notice, NULL
@@ -367,12 +355,13 @@ gc_ui_run (const gc_ui_config_t *config)
     }
     else
         s_prompt (ASK_USER, "User name: ");
-    while (!s_ui.quit && !s_interrupted)
+    while (!s_ui.quit && !gc_stop_requested ())
         if (lws_service (s_ui.context, 0) < 0)
             break;
     rl_callback_handler_remove ();
     printf ("\nBye.\n");
     gc_session_destroy (&s_ui.session);
+    gc_stop_forget ();
     lws_context_destroy (s_ui.context);
     json_decref (s_ui.rooms);
     free (s_ui.user);

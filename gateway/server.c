@@ -3,11 +3,11 @@
     Callbacks are thin switches that hand each event to conn.c, room.c or
     link.c. Plain HTTP on the same port answers GET /healthz (200 while the
     broker answers heartbeats, 503 otherwise) and GET /metrics. */
-#include <signal.h>
 #include <stddef.h>
 #include "server.h"
 #include "gc_limits.h"
 #include "gc_log.h"
+#include "gc_stop.h"
 
 #define S_SWEEP_MS      1000
 #define S_RX_BUFFER     2048    //  lws reads in pieces this big; conn.c joins them
@@ -220,29 +220,13 @@ gc_server_destroy (gc_gateway_t **self_p)
     *self_p = NULL;
 }
 
-static volatile sig_atomic_t s_interrupted;
-static struct lws_context *s_context;
-
-static void
-s_on_signal (int signal)
-{
-    (void) signal;
-    s_interrupted = 1;
-    if (s_context)
-        lws_cancel_service (s_context);
-}
-
 int
 gc_server_run (gc_gateway_t *self)
 {
-    s_context = self->context;
-    struct sigaction action = { .sa_handler = s_on_signal };
-    sigaction (SIGINT, &action, NULL);
-    sigaction (SIGTERM, &action, NULL);
-    signal (SIGPIPE, SIG_IGN);
-    while (!s_interrupted)
-        if (lws_service (self->context, 0) < 0)
-            return -1;
-    s_context = NULL;
-    return 0;
+    gc_stop_on_signals (self->context);
+    int rc = 0;
+    while (!gc_stop_requested () && rc >= 0)
+        rc = lws_service (self->context, 0);
+    gc_stop_forget ();
+    return rc < 0? -1: 0;
 }
