@@ -54,8 +54,13 @@ gc_bench_ack (const gc_bench_config_t *config, gc_bench_report_t *report)
         gc_bench_pool_run (pool, NULL, NULL, start);
         gc_bench_traffic_start_closed (traffic, inflight);
     }
-    gc_bench_pool_run (pool, NULL, NULL, start + (int64_t) (duration * 1e6));
+    if (gc_bench_hold (pool, start + (int64_t) (duration * 1e6), report)) {
+        gc_bench_traffic_destroy (&traffic);
+        gc_bench_pool_destroy (&pool);
+        return -1;
+    }
     gc_bench_window_t counts = *gc_bench_traffic_current (traffic);
+    duration = (double) (gc_bench_now () - start) / 1e6;
     gc_bench_traffic_stop (traffic);
     if (gc_bench_pool_run (pool, gc_bench_traffic_settled, traffic,
                            gc_bench_now () + S_DRAIN_S * 1000000LL))

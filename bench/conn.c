@@ -36,7 +36,6 @@ typedef struct {
 struct gc_bench_conn_t {
     gc_bench_pool_t *pool;
     struct lws *wsi;            //  NULL unless connecting or open
-    size_t index;               //  in the pool
     size_t url;                 //  index of the URL it connects to
     gc_bench_state_t state;
     const gc_bench_events_t *events;
@@ -54,7 +53,7 @@ int64_t
 gc_bench_now (void)
 {
     struct timespec now;
-    clock_gettime (CLOCK_REALTIME, &now);
+    clock_gettime (CLOCK_MONOTONIC, &now);
     return (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
 }
 
@@ -104,13 +103,12 @@ s_ring_pop (s_ring_t *ring)
 //  Construction
 
 gc_bench_conn_t *
-gc_bench_conn_new (gc_bench_pool_t *pool, size_t index, size_t url)
+gc_bench_conn_new (gc_bench_pool_t *pool, size_t url)
 {
     gc_bench_conn_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     self->pool = pool;
-    self->index = index;
     self->url = url;
     self->state = GC_BENCH_IDLE;
     self->out.item_size = sizeof (s_out_t *);
@@ -168,7 +166,7 @@ s_room (gc_bench_conn_t *self, int tag)
 static int
 s_send (gc_bench_conn_t *self, size_t size, gc_bench_kind_t kind, int room, int64_t stamp)
 {
-    if (size == 0 || self->state == GC_BENCH_CLOSED)
+    if (size == 0 || self->state == GC_BENCH_CLOSED || self->out.count >= GC_BENCH_CONN_QUEUE)
         return -1;
     s_out_t *frame = malloc (sizeof (s_out_t) + LWS_PRE + size);
     s_out_t **slot = frame? s_ring_push (&self->out): NULL;
@@ -240,6 +238,27 @@ gc_bench_conn_say (gc_bench_conn_t *self, int room, int64_t stamp, size_t bytes)
 //  --------------------------------------------------------------------------
 //  What comes back
 
+//  What a join or leave reply changes about the room's slot
+static void
+s_settle_room (gc_bench_conn_t *self, const gc_bench_request_t *request,
+               const gc_wire_frame_t *frame)
+{
+    s_room_t *slot = s_room (self, request->room);
+    bool ok = frame->op == GC_WIRE_OK;
+    if (!slot)
+        return;
+    if (request->kind == GC_BENCH_JOIN && ok && !slot->joined) {
+        //  Pushes follow the history with no gap; a join again changes
+        //  nothing about what is due next
+        gc_order_init (&slot->order, frame->last + 1);
+        slot->joined = true;
+    }
+    else
+    if ((request->kind == GC_BENCH_JOIN && !ok && !slot->joined)
+    ||  (request->kind == GC_BENCH_LEAVE && ok))
+        slot->name = NULL;      //  the slot is free again
+}
+
 //  A reply: settles its request, then tells the driver
 static void
 s_on_reply (gc_bench_conn_t *self, const gc_wire_frame_t *frame, int64_t now)
@@ -259,20 +278,10 @@ s_on_reply (gc_bench_conn_t *self, const gc_wire_frame_t *frame, int64_t now)
         stats->replies_error++;
         snprintf (stats->last_error, sizeof stats->last_error, "%s", frame->code);
     }
-    s_room_t *slot = request.room >= 0? s_room (self, request.room): NULL;
     if (request.kind == GC_BENCH_LOGIN && ok && frame->token [0])
         gc_bench_pool_set_token (self->pool, frame->token);
-    else
-    if (request.kind == GC_BENCH_JOIN && slot && ok && !slot->joined) {
-        //  Pushes follow the history with no gap; a join again changes
-        //  nothing about what is due next
-        gc_order_init (&slot->order, frame->last + 1);
-        slot->joined = true;
-    }
-    else
-    if ((request.kind == GC_BENCH_JOIN && slot && !ok && !slot->joined)
-    ||  (request.kind == GC_BENCH_LEAVE && slot && ok))
-        slot->name = NULL;
+    if (request.kind == GC_BENCH_JOIN || request.kind == GC_BENCH_LEAVE)
+        s_settle_room (self, &request, frame);
     if (self->events && self->events->replied)
         self->events->replied (self->events_arg, self, &request, frame, now);
 }
@@ -412,13 +421,6 @@ gc_bench_conn_on_close (gc_bench_conn_t *self)
     s_drop_queues (self);
 }
 
-void
-gc_bench_conn_close (gc_bench_conn_t *self)
-{
-    if (self->wsi)
-        lws_set_timeout (self->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-}
-
 //  --------------------------------------------------------------------------
 //  Accessors
 
@@ -434,23 +436,11 @@ gc_bench_conn_pending (const gc_bench_conn_t *self)
     return self->requests.count;
 }
 
-size_t
-gc_bench_conn_queued (const gc_bench_conn_t *self)
-{
-    return self->out.count;
-}
-
 gc_order_t *
 gc_bench_conn_order (gc_bench_conn_t *self, int room)
 {
     s_room_t *slot = s_room (self, room);
     return slot && slot->joined? &slot->order: NULL;
-}
-
-size_t
-gc_bench_conn_index (const gc_bench_conn_t *self)
-{
-    return self->index;
 }
 
 size_t

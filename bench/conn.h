@@ -7,8 +7,11 @@
     replies and pushes through gc_bench_events_t; the pool (pool.h) owns
     connections and feeds them libwebsockets' callbacks.
 
-    Times are CLOCK_REALTIME microseconds (gc_bench_now), the clock the
-    say texts are stamped with. */
+    Times are CLOCK_MONOTONIC microseconds (gc_bench_now), the clock the
+    say texts are stamped with: the bench reads back its own stamps, so
+    no clock of another host is involved, and a step of the wall clock
+    (NTP, a virtual machine resumed) cannot skew a latency or cut a run
+    short. */
 #ifndef GC_BENCH_CONN_H_INCLUDED
 #define GC_BENCH_CONN_H_INCLUDED
 
@@ -19,6 +22,7 @@
 #include "wire.h"
 
 #define GC_BENCH_CONN_ROOMS 4       //  rooms one connection may be in
+#define GC_BENCH_CONN_QUEUE 65536   //  frames waiting to be written, at most
 
 typedef struct gc_bench_conn_t gc_bench_conn_t;
 typedef struct gc_bench_pool_t gc_bench_pool_t;
@@ -52,14 +56,15 @@ typedef struct {
     void (*closed) (void *arg, gc_bench_conn_t *conn);
 } gc_bench_events_t;
 
-//  The current CLOCK_REALTIME time in microseconds.
+//  The current CLOCK_MONOTONIC time in microseconds.
 int64_t gc_bench_now (void);
 
 //  Who hears of this connection's replies and pushes from now on.
 void gc_bench_conn_set_events (gc_bench_conn_t *self, const gc_bench_events_t *events, void *arg);
 
 //  Each queues a request and returns 0, or -1 when the connection is
-//  closed or out of memory. A NULL user logs in with password as token.
+//  closed, GC_BENCH_CONN_QUEUE frames wait already (the server stopped
+//  reading), or out of memory. A NULL user logs in with password as token.
 //  room is a tag the caller chooses (0..), reported with pushes; the name
 //  must outlive the connection.
 int gc_bench_conn_login (gc_bench_conn_t *self, const char *user, const char *password);
@@ -71,18 +76,15 @@ int gc_bench_conn_say (gc_bench_conn_t *self, int room, int64_t stamp, size_t by
 gc_bench_state_t gc_bench_conn_state (const gc_bench_conn_t *self);
 //  Requests sent or queued whose reply has not come
 size_t gc_bench_conn_pending (const gc_bench_conn_t *self);
-//  Frames queued and not yet written
-size_t gc_bench_conn_queued (const gc_bench_conn_t *self);
 //  The seq accounting of a joined room, or NULL when not joined
 gc_order_t *gc_bench_conn_order (gc_bench_conn_t *self, int room);
-//  The connection's place in its pool and the URL it went to
-size_t gc_bench_conn_index (const gc_bench_conn_t *self);
+//  The index of the URL the connection goes to
 size_t gc_bench_conn_url (const gc_bench_conn_t *self);
 
 //  --------------------------------------------------------------------------
 //  For the pool
 
-gc_bench_conn_t *gc_bench_conn_new (gc_bench_pool_t *pool, size_t index, size_t url);
+gc_bench_conn_t *gc_bench_conn_new (gc_bench_pool_t *pool, size_t url);
 void gc_bench_conn_destroy (gc_bench_conn_t **self_p);
 //  Starts connecting; 0, or -1 when that failed at once.
 int gc_bench_conn_connect (gc_bench_conn_t *self, struct lws_client_connect_info *info);
@@ -91,7 +93,5 @@ void gc_bench_conn_on_open (gc_bench_conn_t *self);
 int gc_bench_conn_on_receive (gc_bench_conn_t *self, const void *data, size_t size);
 int gc_bench_conn_on_writable (gc_bench_conn_t *self);
 void gc_bench_conn_on_close (gc_bench_conn_t *self);
-//  Asks lws to close the connection (from outside its callbacks).
-void gc_bench_conn_close (gc_bench_conn_t *self);
 
 #endif

@@ -109,14 +109,17 @@ gc_bench_fanout (const gc_bench_config_t *config, gc_bench_report_t *report)
     int64_t end = start + (int64_t) (crowd.duration * 1e6);
     gc_bench_traffic_window (crowd.traffic, start);
     gc_bench_traffic_start (crowd.traffic, crowd.rate, start);
-    gc_bench_pool_run (crowd.pool, NULL, NULL, end);
+    if (gc_bench_hold (crowd.pool, end, report)) {
+        s_crowd_destroy (&crowd);
+        return -1;
+    }
     //  Throughput is what happened within the duration; latencies also
     //  count what came late, after it
     gc_bench_window_t counts = *gc_bench_traffic_current (crowd.traffic);
+    double seconds = (double) (gc_bench_now () - start) / 1e6;
     s_crowd_drain (&crowd, report);
     const gc_bench_window_t *window = gc_bench_traffic_current (crowd.traffic);
 
-    double seconds = crowd.duration;
     gc_bench_report_figure (report, "offered_per_s", (double) counts.offered / seconds,
                             "msg/s", "offered says");
     gc_bench_report_figure (report, "acked_per_s", (double) counts.acked / seconds,
@@ -188,7 +191,8 @@ gc_bench_max (const gc_bench_config_t *config, gc_bench_report_t *report)
     int halvings = 0;
     for (int step = 0; step < S_MAX_STEPS; step++) {
         gc_bench_traffic_window (crowd.traffic, start);
-        gc_bench_pool_run (crowd.pool, NULL, NULL, start + step_us);
+        if (gc_bench_hold (crowd.pool, start + step_us, report))
+            break;
         const gc_bench_window_t *window = gc_bench_traffic_current (crowd.traffic);
         verdict = s_step_verdict (window, crowd.members);
         s_step_report (report, steps, rate, crowd.duration, window, verdict);

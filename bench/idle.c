@@ -74,7 +74,10 @@ gc_bench_idle (const gc_bench_config_t *config, gc_bench_report_t *report)
     }
     double seconds = (double) (gc_bench_now () - started) / 1e6;
     s_measure (config, rss, 1);
-    gc_bench_pool_run (pool, NULL, NULL, gc_bench_now () + (int64_t) (duration * 1e6));
+    if (gc_bench_hold (pool, gc_bench_now () + (int64_t) (duration * 1e6), report)) {
+        gc_bench_pool_destroy (&pool);
+        return -1;
+    }
     s_measure (config, rss, 2);
 
     size_t open = 0;

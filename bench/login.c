@@ -96,7 +96,8 @@ s_phase (gc_bench_pool_t *pool, gc_bench_traffic_t *probe, s_logins_t *logins,
         for (size_t index = 0; index < count; index++)
             s_login (logins, gc_bench_pool_conn (pool, first + index));
     }
-    gc_bench_pool_run (pool, NULL, NULL, start + (int64_t) (seconds * 1e6));
+    gc_bench_hold (pool, start + (int64_t) (seconds * 1e6), report);
+    seconds = (double) (gc_bench_now () - start) / 1e6;
     char key [64], label [96];
     if (logins) {
         uint64_t done = logins->ok;

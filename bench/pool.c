@@ -33,7 +33,7 @@ struct gc_bench_pool_t {
     gc_bench_stats_t stats;
     char *scratch;              //  GC_BENCH_SCRATCH bytes
     char token [128];
-    int alarm_fd;               //  timerfd, CLOCK_REALTIME; lws closes it
+    int alarm_fd;               //  timerfd, CLOCK_MONOTONIC; lws closes it
     gc_bench_alarm_fn *alarm_fn;
     void *alarm_arg;
     lws_sorted_usec_list_t deadline;    //  wakes the loop at a run's deadline
@@ -125,7 +125,7 @@ s_url_parse (s_url_t *url, const char *text)
 static int
 s_alarm_start (gc_bench_pool_t *self)
 {
-    self->alarm_fd = timerfd_create (CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+    self->alarm_fd = timerfd_create (CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (self->alarm_fd < 0)
         return -1;
     struct lws_vhost *vhost = lws_get_vhost_by_name (self->context, "default");
@@ -236,7 +236,7 @@ gc_bench_pool_add (gc_bench_pool_t *self, size_t count)
     }
     size_t first = self->size;
     for (size_t index = first; index < first + count; index++) {
-        gc_bench_conn_t *conn = gc_bench_conn_new (self, index, index % self->url_count);
+        gc_bench_conn_t *conn = gc_bench_conn_new (self, index % self->url_count);
         if (!conn)
             return -1;
         self->conns [self->size++] = conn;
@@ -253,12 +253,6 @@ gc_bench_pool_connected (gc_bench_pool_t *self, gc_bench_conn_t *conn)
         self->connecting--;     //  the loop starts the next ones
 }
 
-size_t
-gc_bench_pool_size (const gc_bench_pool_t *self)
-{
-    return self->size;
-}
-
 gc_bench_conn_t *
 gc_bench_pool_conn (gc_bench_pool_t *self, size_t index)
 {
@@ -271,18 +265,13 @@ gc_bench_pool_urls (const gc_bench_pool_t *self)
     return self->url_count;
 }
 
-size_t
-gc_bench_pool_opening (const gc_bench_pool_t *self)
-{
-    return self->connecting + (self->size - self->next_to_open);
-}
-
 bool
 gc_bench_pool_answered (void *arg)
 {
     gc_bench_pool_t *self = arg;
     const gc_bench_stats_t *stats = &self->stats;
-    return gc_bench_pool_opening (self) == 0
+    bool opening = self->connecting || self->next_to_open < self->size;
+    return !opening
         && stats->replies_ok + stats->replies_error + stats->lost >= stats->requests;
 }
 
@@ -302,8 +291,13 @@ gc_bench_pool_run (gc_bench_pool_t *self, gc_bench_done_fn *done, void *arg, int
             rc = 0;
             break;
         }
-        if (gc_bench_now () >= deadline || lws_service (self->context, 0) < 0)
+        if (gc_bench_now () >= deadline)
             break;
+        if (lws_service (self->context, 0) < 0) {
+            fprintf (stderr, "groupchat-bench: the event loop failed\n");
+            rc = -2;
+            break;
+        }
     }
     lws_sul_cancel (&self->deadline);
     return rc;

@@ -45,18 +45,16 @@ void gc_bench_pool_destroy (gc_bench_pool_t **self_p);
 //  Adds count connections and starts opening them; returns the index of
 //  the first, or -1 when out of memory.
 int64_t gc_bench_pool_add (gc_bench_pool_t *self, size_t count);
-size_t gc_bench_pool_size (const gc_bench_pool_t *self);
 gc_bench_conn_t *gc_bench_pool_conn (gc_bench_pool_t *self, size_t index);
 size_t gc_bench_pool_urls (const gc_bench_pool_t *self);
-//  Connections still opening (or waiting to)
-size_t gc_bench_pool_opening (const gc_bench_pool_t *self);
 //  True when no connection is opening and every request was answered or
 //  lost (a gc_bench_done_fn)
 bool gc_bench_pool_answered (void *self);
 const gc_bench_stats_t *gc_bench_pool_stats (const gc_bench_pool_t *self);
 
 //  Runs the loop until done (may be NULL) returns true, then 0; or until
-//  the deadline (gc_bench_now time), then -1.
+//  the deadline (gc_bench_now time), then -1; -2 when the loop itself
+//  failed (said on stderr).
 int gc_bench_pool_run (gc_bench_pool_t *self, gc_bench_done_fn *done, void *arg,
                        int64_t deadline);
 

@@ -74,6 +74,16 @@ s_check_setup (gc_bench_pool_t *pool, const gc_bench_stats_t *before,
 }
 
 int
+gc_bench_hold (gc_bench_pool_t *pool, int64_t until, gc_bench_report_t *report)
+{
+    if (gc_bench_pool_run (pool, NULL, NULL, until) == -2) {
+        gc_bench_report_fail (report, "the event loop failed");
+        return -1;
+    }
+    return 0;
+}
+
+int
 gc_bench_settle (gc_bench_pool_t *pool, double seconds, gc_bench_report_t *report,
                  const char *what)
 {

@@ -39,6 +39,8 @@ struct gc_bench_traffic_t {
     gc_bench_window_t window;
 };
 
+#define S_TURN_MAX  1000        //  says sent per alarm, at most
+
 static gc_bench_events_t s_events;
 
 //  --------------------------------------------------------------------------
@@ -137,7 +139,9 @@ s_due (const gc_bench_traffic_t *self, uint64_t index)
     return self->base + (int64_t) ((double) (index - self->base_index) * 1e6 / self->rate);
 }
 
-//  The alarm: sends everything due by now, then sleeps until the next
+//  The alarm: sends what is due by now, then sleeps until the next. A
+//  turn sends at most S_TURN_MAX, so that replies are read in between
+//  even when the bench has fallen far behind.
 static void
 s_on_alarm (void *arg, int64_t now)
 {
@@ -145,12 +149,12 @@ s_on_alarm (void *arg, int64_t now)
     if (!self->running || self->closed_loop || !self->senders.count)
         return;
     int64_t due;
-    while ((due = s_due (self, self->index)) <= now) {
+    for (int sent = 0; sent < S_TURN_MAX && (due = s_due (self, self->index)) <= now; sent++) {
         s_say (self, &self->senders.items [self->index % self->senders.count], due);
         gc_hist_record (self->window.lag, now - due);
         self->index++;
     }
-    gc_bench_pool_alarm (self->pool, due, s_on_alarm, self);
+    gc_bench_pool_alarm (self->pool, s_due (self, self->index), s_on_alarm, self);
 }
 
 void

@@ -7,9 +7,10 @@
     against under 1 us) would make the bench, not the servers, the
     bottleneck on a shared machine.
 
-    Say texts carry the time the message was scheduled, "t=<us> " (CLOCK_
-    REALTIME microseconds), padded with 'x' to the requested size, so that
-    whoever receives the push can tell its publish-to-delivery latency. */
+    Say texts carry the time the message was scheduled, "t=<us> " (the
+    bench's monotonic clock, in microseconds), padded with 'x' to the
+    requested size, so that the bench connection that receives the push
+    can tell its publish-to-delivery latency. */
 #ifndef GC_BENCH_WIRE_H_INCLUDED
 #define GC_BENCH_WIRE_H_INCLUDED
 

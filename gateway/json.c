@@ -149,16 +149,23 @@ gc_text_is_blank (const char *text, size_t size)
 //  --------------------------------------------------------------------------
 //  Encoding
 
+//  Encodes into a scratch buffer and copies, which costs less than
+//  jansson's measuring pass; only frames larger than the scratch (long
+//  histories) are encoded twice, once to measure
 static int
 s_out_from_json (gc_out_t *out, json_t *json)
 {
+    static char scratch [GC_FRAME_MAX];
     out->data = NULL;
     out->size = 0;
-    size_t size = json? json_dumpb (json, NULL, 0, JSON_COMPACT): 0;
+    size_t size = json? json_dumpb (json, scratch, sizeof scratch, JSON_COMPACT): 0;
     if (size)
         out->data = malloc (LWS_PRE + size);
     if (out->data) {
-        json_dumpb (json, (char *) out->data + LWS_PRE, size, JSON_COMPACT);
+        if (size <= sizeof scratch)
+            memcpy (out->data + LWS_PRE, scratch, size);
+        else
+            json_dumpb (json, (char *) out->data + LWS_PRE, size, JSON_COMPACT);
         out->size = size;
     }
     json_decref (json);

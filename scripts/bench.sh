@@ -214,7 +214,7 @@ for scenario in $set_; do
         idle)     s_run idle --url "ws://127.0.0.1:$port_a/" --scenario idle \
                       --connections "$idle_connections" --duration 5 --pids "$watch" ;;
         max)      s_run max "${both[@]}" --scenario max --rooms 1 --members 200 --senders 10 \
-                      --rate 1000 --duration 3 ;;
+                      --rate 250 --duration 3 ;;
         *)        s_say "no scenario $scenario"; failed=1 ;;
     esac
 done
