@@ -156,19 +156,22 @@ def run_module(args, module, tests, report):
     #  it hangs where no test timeout reaches (setup, teardown, a deadlock).
     limit = (len(tests) + 1) * (args.timeout + 30)
     timer = threading.Timer(limit, worker.kill)
+    timer.daemon = True
     timer.start()
     reported = set()
-    with os.fdopen(read_fd, encoding="utf-8") as results:
-        for line in results:
-            try:
-                result = json.loads(line)
-            except ValueError:
-                continue
-            reported.add(result["test"])
-            report.result("%s::%s" % (module, result["test"]), result["ok"],
-                          result["seconds"], result.get("detail", ""))
-    code = worker.wait()
-    timer.cancel()
+    try:
+        with os.fdopen(read_fd, encoding="utf-8") as results:
+            for line in results:
+                try:
+                    result = json.loads(line)
+                except ValueError:
+                    continue
+                reported.add(result["test"])
+                report.result("%s::%s" % (module, result["test"]), result["ok"],
+                              result["seconds"], result.get("detail", ""))
+        code = worker.wait()
+    finally:
+        timer.cancel()
     log.seek(0)
     output = log.read().decode("utf-8", "replace")
     missing = [t for t in tests if t not in reported]
@@ -359,6 +362,8 @@ def main():
         if args.filter in "selftest " + name:
             jobs.append(lambda n=name: run_selftest(args.bin, n, args.timeout, report))
 
+    if not jobs:
+        print("no test matches --filter %r" % args.filter, flush=True)
     with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
         for future in [pool.submit(job) for job in jobs]:
             future.result()
