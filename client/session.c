@@ -11,7 +11,10 @@
 #define S_PENDING 256           //  requests remembered (ids modulo this)
 
 struct gc_session_t {
+    struct lws_context *context;
     gc_wsconn_t *conn;
+    lws_sorted_usec_list_t relogin; //  a login the service could not take yet
+    unsigned relogins;          //  consecutive, for the backoff
     gc_session_events_t events;
     char *user;
     char *password;             //  until a login succeeds
@@ -96,6 +99,7 @@ static void
 s_on_login (gc_session_t *self, json_t *reply)
 {
     bool again = self->logged_in;
+    self->relogins = 0;
     s_replace (&self->token, json_string_value (json_object_get (reply, "token")));
     s_replace (&self->user, json_string_value (json_object_get (reply, "user")));
     s_forget_password (self);
@@ -150,12 +154,28 @@ s_on_ok (gc_session_t *self, const char *op, json_t *reply)
 }
 
 static void
+s_on_relogin (lws_sorted_usec_list_t *sul)
+{
+    gc_session_t *self = lws_container_of (sul, gc_session_t, relogin);
+    if (gc_wsconn_is_open (self->conn))
+        s_send_login (self);
+}
+
+static void
 s_on_error (gc_session_t *self, const char *op, json_t *reply)
 {
     const char *code = json_string_value (json_object_get (reply, "code"));
     const char *message = json_string_value (json_object_get (reply, "message"));
     code = code? code: "error";
     message = message? message: code;
+    //  A login the service could not take now is tried again, as after a
+    //  reconnect: nothing was done, and the person should not have to
+    if (streq (op, "login") && streq (code, "unavailable") && self->relogins < 8) {
+        self->events.notice (self->events.arg, "the service is busy, logging in again shortly");
+        lws_sul_schedule (self->context, 0, &self->relogin, s_on_relogin,
+                          gc_wsconn_backoff_ms (self->relogins++) * LWS_US_PER_MS);
+        return;
+    }
     if (streq (op, "login") && streq (code, "bad_credentials")) {
         bool with_token = self->token != NULL;
         s_replace (&self->token, NULL);
@@ -227,6 +247,7 @@ gc_session_new (struct lws_context *context, char **urls, int url_count,
     if (!self)
         return NULL;
     self->events = *events;
+    self->context = context;
     gc_wsconn_events_t conn_events = { s_on_open, s_on_frame, s_on_close, self };
     self->conn = gc_wsconn_new (context, urls, url_count, &conn_events);
     if (!self->conn)
@@ -240,6 +261,7 @@ gc_session_destroy (gc_session_t **self_p)
     gc_session_t *self = *self_p;
     if (!self)
         return;
+    lws_sul_cancel (&self->relogin);
     gc_wsconn_destroy (&self->conn);
     s_forget_password (self);
     free (self->user);
