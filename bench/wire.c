@@ -262,13 +262,16 @@ s_test_requests (void)
 
     //  Too small for the stamp: the prefix alone; too large: the limit
     size = gc_wire_say (buffer, sizeof buffer, -1, "r", 42, 1);
+    buffer [size] = 0;
     assert (size && strstr (buffer, "\"text\":\"t=42 \"") && !strstr (buffer, "\"id\""));
     assert (gc_wire_say (buffer, sizeof buffer, 1, "r", 42, 100000) > GC_TEXT_MAX);
     assert (gc_wire_say (buffer, 50, 1, "r", 42, 100) == 0);
 
     size = gc_wire_login (buffer, sizeof buffer, 1, "Sue", "password");
+    buffer [size] = 0;
     assert (size && strstr (buffer, "\"user\":\"Sue\"") && strstr (buffer, "\"password\""));
     size = gc_wire_login (buffer, sizeof buffer, 2, NULL, "abc");
+    buffer [size] = 0;
     assert (size && strstr (buffer, "\"token\":\"abc\"") && !strstr (buffer, "\"user\""));
     size = gc_wire_join (buffer, sizeof buffer, 3, "8 out of 10 cats");
     buffer [size] = 0;
