@@ -8,13 +8,11 @@
     the broker stores them in arrival order, so nothing is lost by not
     waiting, and a sender need not wait a commit per message.
     Writing takes the oldest finished reply first, then the next message
-    of one of the connection's rooms, taking the rooms in turn; a second
-    write in the same WRITEABLE only when lws says the pipe is not choked. */
+    of one of the connection's rooms, taking the rooms in turn, and sends
+    what is ready in one write. */
 #include "gateway.h"
 #include "gc_limits.h"
 #include "gc_log.h"
-
-#define S_WRITES_PER_EVENT  16
 
 typedef enum { SLOT_WAITING, SLOT_IN_FLIGHT, SLOT_READY } s_state_t;
 
@@ -527,18 +525,20 @@ s_ready_member (gc_conn_t *self, const gc_out_t **frame)
     return NULL;
 }
 
-static int
-s_write (gc_conn_t *self, const gc_out_t *out)
+//  What goes out next: the oldest finished reply, else the next message
+//  of one of the connection's rooms
+static const gc_out_t *
+s_next_frame (gc_conn_t *self, s_slot_t **slot, gc_member_t **member)
 {
-    self->gateway->counters.frames_out++;
-    return lws_write (self->wsi, out->data + LWS_PRE, out->size, LWS_WRITE_TEXT) < 0? -1: 0;
+    const gc_out_t *frame = NULL;
+    *slot = s_ready_slot (self);
+    *member = *slot? NULL: s_ready_member (self, &frame);
+    return *slot? &(*slot)->out: frame;
 }
 
-static int
-s_write_reply (gc_conn_t *self, s_slot_t *slot)
+static void
+s_reply_sent (gc_conn_t *self, s_slot_t *slot)
 {
-    if (s_write (self, &slot->out))
-        return -1;
     //  Pushes of a newly joined room wait until its join reply is out
     if (slot->request.op == GC_REQ_JOIN && slot->request.room) {
         gc_member_t *member = s_member (self, slot->request.room);
@@ -550,45 +550,74 @@ s_write_reply (gc_conn_t *self, s_slot_t *slot)
         self->rx_paused = false;
         lws_rx_flow_control (self->wsi, 1);
     }
-    return 0;
 }
 
-static int
-s_write_push (gc_conn_t *self, gc_member_t *member, const gc_out_t *frame)
+static void
+s_push_sent (gc_conn_t *self, gc_member_t *member)
 {
-    if (s_write (self, frame))
-        return -1;
     member->cursor++;
     self->gateway->counters.messages_delivered++;
     //  Take rooms in turn: the one just served goes to the back
     lws_dll2_remove (&member->in_conn);
     lws_dll2_add_tail (&member->in_conn, &self->members);
-    return 0;
 }
 
-//  Writes what is ready while the socket takes it without blocking, up to
-//  S_WRITES_PER_EVENT frames, so that one busy connection does not hold
-//  up the others (redis's NET_MAX_WRITES_PER_EVENT idea). A write that
-//  did not go out whole leaves the pipe choked, which ends the turn.
+//  Called once the frame is in the batch or written
+static void
+s_sent (gc_conn_t *self, s_slot_t *slot, gc_member_t *member)
+{
+    self->gateway->counters.frames_out++;
+    if (slot)
+        s_reply_sent (self, slot);
+    else
+        s_push_sent (self, member);
+}
+
+//  The frames are whole WebSocket frames already (json.c): lws sends them
+//  as they are, and keeps what the socket did not take for the next turn
+static int
+s_write_raw (gc_conn_t *self, unsigned char *data, size_t size)
+{
+    self->gateway->counters.writes++;
+    return lws_write (self->wsi, data, size, LWS_WRITE_RAW) < 0? -1: 0;
+}
+
+//  Gathers what is ready, up to GC_BATCH_FRAMES frames in GC_BATCH_MAX
+//  bytes, and writes it at once: a connection that fell behind catches up
+//  with one system call for many frames, which is where the time goes
+//  under load. One write per event, so that one busy connection does not
+//  hold up the others (redis's NET_MAX_WRITES_PER_EVENT idea). A frame
+//  too big for the batch goes alone, straight from its own buffer.
 int
 gc_conn_writable (gc_conn_t *self)
 {
-    for (int count = 0; count < S_WRITES_PER_EVENT; count++) {
-        if (count && lws_send_pipe_choked (self->wsi))
+    unsigned char *batch = self->gateway->batch;
+    size_t size = 0;
+    for (int count = 0; count < GC_BATCH_FRAMES; count++) {
+        s_slot_t *slot;
+        gc_member_t *member;
+        const gc_out_t *frame = s_next_frame (self, &slot, &member);
+        if (!frame)
             break;
-        const gc_out_t *frame = NULL;
-        s_slot_t *slot = s_ready_slot (self);
-        gc_member_t *member = slot? NULL: s_ready_member (self, &frame);
-        if (!slot && !member)
+        size_t wire = gc_out_wire_size (frame);
+        if (size + wire > GC_BATCH_MAX) {
+            if (size)
+                break;
+            if (s_write_raw (self, gc_out_wire (frame), wire))
+                return -1;
+            s_sent (self, slot, member);
             break;
-        if (slot && s_write_reply (self, slot))
-            return -1;
-        if (member && s_write_push (self, member, frame))
-            return -1;
+        }
+        memcpy (batch + size, gc_out_wire (frame), wire);
+        size += wire;
+        s_sent (self, slot, member);
     }
+    if (size && s_write_raw (self, batch, size))
+        return -1;
     self->waiting_since = 0;
-    const gc_out_t *frame = NULL;
-    if (s_ready_slot (self) || s_ready_member (self, &frame))
+    s_slot_t *slot;
+    gc_member_t *member;
+    if (s_next_frame (self, &slot, &member))
         gc_conn_wake (self);
     return 0;
 }

@@ -19,6 +19,8 @@
 #define GC_REFILL_BATCH     100     //  messages a room refills at once
 #define GC_CONN_SLOTS_MAX   256     //  queued requests before reading pauses
 #define GC_STALL_MS         30000   //  no write progress this long: disconnect
+#define GC_BATCH_MAX        16384   //  bytes of frames one write carries
+#define GC_BATCH_FRAMES     16      //  frames one write carries
 
 typedef struct gc_room_t gc_room_t;
 typedef struct gc_conn_t gc_conn_t;
@@ -31,6 +33,7 @@ typedef struct {
     uint64_t logins_failed;
     uint64_t frames_in;
     uint64_t frames_out;
+    uint64_t writes;                //  socket writes carrying frames_out
     uint64_t messages_delivered;
     uint64_t slow_readers_closed;
     uint64_t gaps_refilled;         //  room refills from the broker
@@ -48,6 +51,7 @@ typedef struct {
     gc_counters_t counters;
     lws_sorted_usec_list_t sweep;   //  stalled-reader check
     lws_retry_bo_t idle_policy;     //  pings and dead-peer hangup
+    unsigned char batch [GC_BATCH_MAX];     //  frames gathered for one write
 } gc_gateway_t;
 
 //  A connection's place in a room

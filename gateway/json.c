@@ -149,6 +149,32 @@ gc_text_is_blank (const char *text, size_t size)
 //  --------------------------------------------------------------------------
 //  Encoding
 
+//  Writes the header of an unmasked, final text frame (RFC 6455, 5.2)
+//  in the headroom before the text. lws frames each lws_write by itself;
+//  a header made here lets one frame go to every member, and several to
+//  one member in a single write, as raw bytes.
+static void
+s_out_seal (gc_out_t *out)
+{
+    unsigned char header [10] = { 0x81 };
+    size_t head = 2;
+    if (out->size < 126)
+        header [1] = (unsigned char) out->size;
+    else
+    if (out->size <= 0xffff) {
+        header [1] = 126;
+        head = 4;
+    }
+    else {
+        header [1] = 127;
+        head = 10;
+    }
+    for (size_t index = 2; index < head; index++)
+        header [index] = (unsigned char) (out->size >> (8 * (head - 1 - index)));
+    out->head = head;
+    memcpy (out->data + LWS_PRE - head, header, head);
+}
+
 //  Encodes into a scratch buffer and copies, which costs less than
 //  jansson's measuring pass; only frames larger than the scratch (long
 //  histories) are encoded twice, once to measure
@@ -156,8 +182,7 @@ static int
 s_out_from_json (gc_out_t *out, json_t *json)
 {
     static char scratch [GC_FRAME_MAX];
-    out->data = NULL;
-    out->size = 0;
+    *out = (gc_out_t) { NULL, 0, 0 };
     size_t size = json? json_dumpb (json, scratch, sizeof scratch, JSON_COMPACT): 0;
     if (size)
         out->data = malloc (LWS_PRE + size);
@@ -167,6 +192,7 @@ s_out_from_json (gc_out_t *out, json_t *json)
         else
             json_dumpb (json, (char *) out->data + LWS_PRE, size, JSON_COMPACT);
         out->size = size;
+        s_out_seal (out);
     }
     json_decref (json);
     return out->data? 0: -1;
@@ -286,6 +312,7 @@ gc_out_free (gc_out_t *out)
     free (out->data);
     out->data = NULL;
     out->size = 0;
+    out->head = 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -366,6 +393,29 @@ s_test_encode (void)
     gc_request_release (&request);
 }
 
+//  Header lengths switch at 126 and 65536 bytes (RFC 6455, 5.2)
+static void
+s_test_frame_header (void)
+{
+    static const struct { size_t size; size_t head; unsigned char header [10]; } cases [] = {
+        { 1,      2,  { 0x81, 1 } },
+        { 125,    2,  { 0x81, 125 } },
+        { 126,    4,  { 0x81, 126, 0, 126 } },
+        { 65535,  4,  { 0x81, 126, 0xff, 0xff } },
+        { 65536,  10, { 0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0 } },
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases [0]; index++) {
+        gc_out_t out = { malloc (LWS_PRE + cases [index].size), cases [index].size, 0 };
+        assert (out.data);
+        s_out_seal (&out);
+        assert (out.head == cases [index].head);
+        assert (gc_out_wire (&out) + out.head == out.data + LWS_PRE);
+        assert (gc_out_wire_size (&out) == out.head + out.size);
+        assert (memcmp (gc_out_wire (&out), cases [index].header, out.head) == 0);
+        gc_out_free (&out);
+    }
+}
+
 void
 gc_json_test (bool verbose)
 {
@@ -374,6 +424,7 @@ gc_json_test (bool verbose)
     s_test_parse_errors ();
     s_test_parse_good ();
     s_test_encode ();
+    s_test_frame_header ();
     if (verbose)
         printf ("OK\n");
 }

@@ -2,9 +2,10 @@
     gateway's view of them.
 
     Parsing is strict about types and lenient about unknown fields, as
-    protocol.md asks. Encoding produces frames ready for lws_write: each
-    buffer reserves LWS_PRE bytes of headroom in front of the JSON text, so
-    a frame is written without another copy. */
+    protocol.md asks. Encoding produces complete WebSocket frames: the
+    JSON text sits at LWS_PRE in its buffer and the frame's header just
+    before it, so a room message is framed once per gateway however many
+    connections it goes to, and several frames can leave in one write. */
 #ifndef GC_JSON_H_INCLUDED
 #define GC_JSON_H_INCLUDED
 
@@ -12,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include <libwebsockets.h>
 #include "gc_codec.h"
 
 typedef enum {
@@ -39,11 +41,26 @@ typedef struct {
     json_t *root;           //  owns the strings
 } gc_request_t;
 
-//  An encoded frame: JSON text at data + LWS_PRE, `size` bytes long
+//  An encoded frame: JSON text at data + LWS_PRE, `size` bytes long,
+//  preceded by its `head` bytes of WebSocket header
 typedef struct {
     unsigned char *data;
     size_t size;
+    size_t head;
 } gc_out_t;
+
+//  The whole frame, header first, as it goes on the wire
+static inline unsigned char *
+gc_out_wire (const gc_out_t *out)
+{
+    return out->data + LWS_PRE - out->head;
+}
+
+static inline size_t
+gc_out_wire_size (const gc_out_t *out)
+{
+    return out->head + out->size;
+}
 
 //  Parses one client text frame. Returns GC_OK, or GC_BAD_REQUEST with
 //  *why set to a human reason; in both cases `id`/`has_id` are set when

@@ -16,6 +16,7 @@ static const struct {
     COUNTER ("groupchat_logins_failed_total", "Logins refused for bad credentials.", logins_failed),
     COUNTER ("groupchat_frames_in_total", "Client frames received.", frames_in),
     COUNTER ("groupchat_frames_out_total", "Client frames sent.", frames_out),
+    COUNTER ("groupchat_writes_total", "Writes to client sockets; each carries one or more frames.", writes),
     COUNTER ("groupchat_messages_delivered_total", "Room messages pushed to connections.", messages_delivered),
     COUNTER ("groupchat_slow_readers_closed_total", "Connections closed for making no read progress.", slow_readers_closed),
     COUNTER ("groupchat_gaps_refilled_total", "Room gaps refilled from the broker's history.", gaps_refilled),

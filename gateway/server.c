@@ -160,6 +160,9 @@ s_protocols_init (void)
         .name = "groupchat.v1",
         .callback = s_on_client,
         .rx_buffer_size = S_RX_BUFFER,
+        //  lws sends at most this much at a time (rx_buffer_size if 0):
+        //  a batch of frames, or a long history, in one system call
+        .tx_packet_size = GC_FRAME_MAX,
     };
     s_protocols [0].per_session_data_size = sizeof (s_session_t) + gc_conn_size ();
     s_protocols [1] = (struct lws_protocols) { .name = GC_LINK_PROTOCOL, .callback = s_on_link };
