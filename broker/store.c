@@ -92,11 +92,18 @@ typedef struct {
     int64_t changed_ms;         //  when last was stored, 0 if not since start
 } s_room_t;
 
+#define S_MEMBERSHIP_CACHE_MAX  65536   //  answers kept before starting over
+
 struct gc_store_t {
     sqlite3 *db;
     sqlite3_stmt *stmt [Q_COUNT];
     zhashx_t *rooms;            //  name -> s_room_t
+    zhashx_t *membership;       //  s_membership_key -> &s_member or &s_not_member
 };
+
+//  Membership answers, kept because every say asks and only this store
+//  changes them: s_change forgets them all
+static const bool s_member = true, s_not_member = false;
 
 //  --------------------------------------------------------------------------
 //  Helpers
@@ -229,6 +236,7 @@ gc_store_new (const char *path)
     gc_store_t *self = calloc (1, sizeof *self);
     self->rooms = zhashx_new ();
     zhashx_set_destructor (self->rooms, s_room_free);
+    self->membership = zhashx_new ();
     if (sqlite3_open (path, &self->db) != SQLITE_OK
     ||  sqlite3_busy_timeout (self->db, 5000) != SQLITE_OK
     ||  sqlite3_exec (self->db, s_schema, NULL, NULL, NULL) != SQLITE_OK)
@@ -258,6 +266,7 @@ gc_store_destroy (gc_store_t **self_p)
         sqlite3_finalize (self->stmt [query]);
     sqlite3_close (self->db);
     zhashx_destroy (&self->rooms);
+    zhashx_destroy (&self->membership);
     free (self);
     *self_p = NULL;
 }
@@ -365,15 +374,32 @@ gc_store_room (gc_store_t *self, const char *room, uint64_t *last)
     return found != NULL;
 }
 
+//  The user's length first, so that no two (user, room) pairs share a key
+static void
+s_membership_key (char *key, size_t size, const char *user, const char *room)
+{
+    snprintf (key, size, "%zu:%s:%s", strlen (user), user, room);
+}
+
 bool
 gc_store_is_member (gc_store_t *self, const char *user, const char *room)
 {
+    char key [2 * GC_NAME_MAX + 24];
+    s_membership_key (key, sizeof key, user, room);
+    const bool *known = zhashx_lookup (self->membership, key);
+    if (known)
+        return *known;
     sqlite3_stmt *stmt = s_stmt (self, Q_IS_MEMBER);
     s_bind_text (stmt, 1, user);
     s_bind_text (stmt, 2, room);
-    bool member = sqlite3_step (stmt) == SQLITE_ROW;
+    int rc = sqlite3_step (stmt);
     sqlite3_reset (stmt);
-    return member;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return false;           //  not an answer to keep
+    if (zhashx_size (self->membership) >= S_MEMBERSHIP_CACHE_MAX)
+        zhashx_purge (self->membership);
+    zhashx_insert (self->membership, key, (void *) (rc == SQLITE_ROW? &s_member: &s_not_member));
+    return rc == SQLITE_ROW;
 }
 
 void
@@ -529,6 +555,8 @@ s_change (gc_store_t *self, s_query_t query, const char *first, const char *seco
         s_bind_text (stmt, 2, second);
     int rc = sqlite3_step (stmt);
     sqlite3_reset (stmt);
+    //  Users, rooms and members change only here, and seldom
+    zhashx_purge (self->membership);
     return rc == SQLITE_DONE? sqlite3_changes (self->db): -1;
 }
 

@@ -103,21 +103,18 @@ s_on_reply (gc_link_t *self, const gc_frame_t *reply)
         fn (arg, reply);
 }
 
+//  Each drain receives until the socket is empty, which re-arms its
+//  ZMQ_FD edge, and says whether it got there (false: budget spent)
 static bool
-s_readable (zsock_t *sock)
-{
-    return (zsock_events (sock) & ZMQ_POLLIN) != 0;
-}
-
-static void
 s_drain_dealer (gc_link_t *self)
 {
-    for (int count = 0; count < S_DRAIN_BUDGET && s_readable (self->dealer); count++) {
+    void *dealer = zsock_resolve (self->dealer);
+    for (int count = 0; count < S_DRAIN_BUDGET; count++) {
         zmq_msg_t msg;
         zmq_msg_init (&msg);
-        if (zmq_msg_recv (&msg, zsock_resolve (self->dealer), ZMQ_DONTWAIT) < 0) {
+        if (zmq_msg_recv (&msg, dealer, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close (&msg);
-            break;
+            return true;
         }
         gc_frame_t reply;
         if (gc_frame_decode (&reply, zmq_msg_data (&msg), zmq_msg_size (&msg)) == 0
@@ -129,20 +126,24 @@ s_drain_dealer (gc_link_t *self)
         gc_frame_release (&reply);
         zmq_msg_close (&msg);
     }
+    return false;
 }
 
 //  Events are two frames: topic, body. A stray single frame is skipped.
-static void
+static bool
 s_drain_sub (gc_link_t *self)
 {
     void *sub = zsock_resolve (self->sub);
-    for (int count = 0; count < S_DRAIN_BUDGET && s_readable (self->sub); count++) {
+    for (int count = 0; count < S_DRAIN_BUDGET; count++) {
         zmq_msg_t topic, body;
         zmq_msg_init (&topic);
         zmq_msg_init (&body);
-        if (zmq_msg_recv (&topic, sub, ZMQ_DONTWAIT) >= 0
-        &&  zmq_msg_more (&topic)
-        &&  zmq_msg_recv (&body, sub, ZMQ_DONTWAIT) >= 0) {
+        if (zmq_msg_recv (&topic, sub, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&topic);
+            zmq_msg_close (&body);
+            return true;
+        }
+        if (zmq_msg_more (&topic) && zmq_msg_recv (&body, sub, ZMQ_DONTWAIT) >= 0) {
             gc_frame_t event;
             if (gc_frame_decode (&event, zmq_msg_data (&body), zmq_msg_size (&body)) == 0)
                 self->on_event (self->event_arg, &event);
@@ -153,6 +154,7 @@ s_drain_sub (gc_link_t *self)
         zmq_msg_close (&topic);
         zmq_msg_close (&body);
     }
+    return false;
 }
 
 static void s_on_drain (lws_sorted_usec_list_t *sul);
@@ -167,11 +169,11 @@ s_schedule_drain (gc_link_t *self)
 void
 gc_link_service (gc_link_t *self)
 {
-    s_drain_dealer (self);
-    s_drain_sub (self);
+    bool dealer_empty = s_drain_dealer (self);
+    bool sub_empty = s_drain_sub (self);
     //  Budget spent with more waiting: come back next turn, since the fd
     //  will not signal again for what is already queued
-    if (s_readable (self->dealer) || s_readable (self->sub))
+    if (!dealer_empty || !sub_empty)
         s_schedule_drain (self);
 }
 
