@@ -141,3 +141,22 @@ async def test_say_acks_increase_under_pipelining(cluster):
         "pipelined says from one connection are stored in order"
     got = await sandy.messages_until("Quite Interesting", seqs[-1])
     assert [m["text"] for m in got] == ["burst %d" % i for i in range(200)]
+
+
+async def test_frames_of_every_size_arrive_whole_and_in_order(cluster):
+    """The gateway frames each message once and sends a connection's ready
+    frames together in one write: short pushes, pushes over 125 bytes and
+    a history reply over 64 KiB (the three WebSocket header sizes) all
+    reach a strict client whole and in order."""
+    sue = await cluster.login("Sue", gateway=1)
+    await sue.join("Taskmaster")
+    texts = (["s%d" % i for i in range(40)]
+             + ["m" * 300 + str(i) for i in range(20)]
+             + ["l" * 4000 + str(i) for i in range(20)])
+    seqs = await sue.say_many(texts)
+    got = await sue.messages_until("Taskmaster", seqs[-1])
+    assert [m["text"] for m in got] == texts
+    assert [m["seq"] for m in got] == seqs
+    history = await sue.history("Taskmaster", limit=100)
+    assert len(json.dumps(history)) > 65536, "the history reply is not over 64 KiB"
+    assert [m["text"] for m in history][-len(texts):] == texts
