@@ -160,6 +160,8 @@ gc_bench_report_faults (gc_bench_report_t *report, gc_bench_traffic_t *traffic,
                                "faults of the worst receiver");
         gc_bench_report_check (report, "not_in_room", faults.absent,
                                "receivers closed or out of their room");
+        gc_bench_report_check (report, "unanswered", faults.unanswered,
+                               "says never answered, on open connections");
     }
     const gc_bench_stats_t *stats = gc_bench_pool_stats (pool);
     gc_bench_report_check (report, "error_replies", stats->replies_error, "error replies");

@@ -289,6 +289,7 @@ void
 gc_bench_traffic_check (gc_bench_traffic_t *self, gc_bench_faults_t *faults)
 {
     memset (faults, 0, sizeof *faults);
+    faults->unanswered = self->outstanding;
     for (size_t index = 0; index < self->members.count; index++) {
         s_member_t *member = &self->members.items [index];
         gc_order_t *order = gc_bench_conn_order (member->conn, member->room);

@@ -42,6 +42,7 @@ typedef struct {
     uint64_t worst;             //  the most faults of any one member
     uint64_t receivers;         //  members checked
     uint64_t absent;            //  members closed or no longer in their room
+    uint64_t unanswered;        //  says sent on open connections, never answered
 } gc_bench_faults_t;
 
 //  Traffic into rooms (names that must outlive it), texts of bytes bytes.

@@ -206,7 +206,7 @@ for scenario in $set_; do
     case "$scenario" in
         fanout)   s_run fanout "${both[@]}" --scenario fanout --rooms 1 --members 200 \
                       --senders 10 --rate 1000 --bytes 100 --duration 10 ;;
-        ack)      s_run ack "${both[@]}" --scenario ack --senders 2 --inflight 256 --duration 8 ;;
+        ack)      s_run ack "${both[@]}" --scenario ack --senders 2 --inflight 128 --duration 8 ;;
         ack-rate) s_run ack-rate "${both[@]}" --scenario ack --senders 2 --rate 10000 --duration 8 ;;
         login)    s_run login "${both[@]}" --scenario login --connections 8 --members 20 \
                       --rate 100 --duration 4 ;;

@@ -160,3 +160,17 @@ async def test_frames_of_every_size_arrive_whole_and_in_order(cluster):
     history = await sue.history("Taskmaster", limit=100)
     assert len(json.dumps(history)) > 65536, "the history reply is not over 64 KiB"
     assert [m["text"] for m in history][-len(texts):] == texts
+
+
+async def test_a_client_far_ahead_of_its_replies_is_paused_not_lost(cluster):
+    """A gateway stops reading a connection with 256 requests queued and
+    reads on once half are answered: a client that keeps 600 says in
+    flight is slowed down, and every say is stored and answered (1,500 of
+    them: within the rate limit's burst)."""
+    sue = await cluster.login("Sue", gateway=0)
+    base = seq_of(await sue.join("8 out of 10 cats"))
+    texts = ["ahead %d" % i for i in range(1500)]
+    seqs = await sue.say_many(texts, room="8 out of 10 cats", window=600)
+    assert seqs == list(range(base + 1, base + 1501))
+    got = await sue.messages_until("8 out of 10 cats", seqs[-1])
+    assert [m["text"] for m in got] == texts
