@@ -336,7 +336,7 @@ s_decode_history (gc_frame_t *self, const msgpack_object *value)
     if (value->type != MSGPACK_OBJECT_ARRAY)
         return false;
     size_t size = value->via.array.size;
-    self->history = size? msgpack_zone_malloc (self->unpacked.zone, size * sizeof (gc_message_t)): NULL;
+    self->history = size? msgpack_zone_malloc (&self->zone, size * sizeof (gc_message_t)): NULL;
     if (size && !self->history)
         return false;
     for (size_t index = 0; index < size; index++)
@@ -352,7 +352,7 @@ s_decode_rooms (gc_frame_t *self, const msgpack_object *value)
     if (value->type != MSGPACK_OBJECT_ARRAY)
         return false;
     size_t size = value->via.array.size;
-    self->rooms = size? msgpack_zone_malloc (self->unpacked.zone, size * sizeof (gc_str_t)): NULL;
+    self->rooms = size? msgpack_zone_malloc (&self->zone, size * sizeof (gc_str_t)): NULL;
     if (size && !self->rooms)
         return false;
     for (size_t index = 0; index < size; index++)
@@ -425,27 +425,34 @@ s_decode_pair (gc_frame_t *self, const msgpack_object_kv *pair)
     return true;                //  unknown keys are allowed and skipped
 }
 
+//  The decode's own zone starts small enough for malloc's per-thread
+//  cache: msgpack_unpack_next would make a new 8 KiB zone per frame,
+//  and that size makes glibc consolidate its free lists each time
+#define S_ZONE_CHUNK    512
+
 int
 gc_frame_decode (gc_frame_t *self, const void *data, size_t size)
 {
     gc_frame_init (self, GC_OP_NONE);
-    msgpack_unpacked_init (&self->unpacked);
+    if (!msgpack_zone_init (&self->zone, S_ZONE_CHUNK))
+        return -1;
+    msgpack_object root;
     size_t offset = 0;
-    if (msgpack_unpack_next (&self->unpacked, data, size, &offset) != MSGPACK_UNPACK_SUCCESS
-    ||  offset != size
-    ||  self->unpacked.data.type != MSGPACK_OBJECT_MAP)
+    //  SUCCESS only when the buffer held one object and nothing more
+    if (msgpack_unpack (data, size, &offset, &self->zone, &root) != MSGPACK_UNPACK_SUCCESS
+    ||  root.type != MSGPACK_OBJECT_MAP)
         goto malformed;
-    const msgpack_object_map *map = &self->unpacked.data.via.map;
+    const msgpack_object_map *map = &root.via.map;
     for (uint32_t index = 0; index < map->size; index++)
         if (!s_decode_pair (self, &map->ptr [index]))
             goto malformed;
     if (self->op == GC_OP_NONE)
         goto malformed;
-    self->owns_unpacked = true;
+    self->owns_zone = true;
     return 0;
 
 malformed:
-    msgpack_unpacked_destroy (&self->unpacked);
+    msgpack_zone_destroy (&self->zone);
     gc_frame_init (self, GC_OP_NONE);
     return -1;
 }
@@ -453,9 +460,9 @@ malformed:
 void
 gc_frame_release (gc_frame_t *self)
 {
-    if (self->owns_unpacked) {
-        msgpack_unpacked_destroy (&self->unpacked);
-        self->owns_unpacked = false;
+    if (self->owns_zone) {
+        msgpack_zone_destroy (&self->zone);
+        self->owns_zone = false;
     }
 }
 

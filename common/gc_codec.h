@@ -8,8 +8,8 @@
     malformed buffer is an error return, never a crash. docs/protocol.md
     lists which fields each op carries.
 
-    Strings in a decoded frame point into the frame's own unpacked buffer
-    and live until gc_frame_release(); they are NOT NUL-terminated. */
+    Strings in a decoded frame point into the buffer it was decoded from,
+    which must outlive the frame; they are NOT NUL-terminated. */
 #ifndef GC_CODEC_H_INCLUDED
 #define GC_CODEC_H_INCLUDED
 
@@ -113,8 +113,8 @@ typedef struct {
     size_t rooms_size;
     gc_str_t hash;          //  administration: an argon2id password hash
     gc_str_t path;          //  backup: where the broker writes the copy
-    msgpack_unpacked unpacked;  //  owns what the strings point into
-    bool owns_unpacked;     //  true after a successful decode
+    msgpack_zone zone;      //  holds the decoded objects and arrays
+    bool owns_zone;         //  true after a successful decode
 } gc_frame_t;
 
 //  Wire name of an op ("say"), or "?" for an unknown one.
@@ -125,7 +125,7 @@ void gc_frame_init (gc_frame_t *self, gc_op_t op);
 
 //  Decodes one msgpack buffer into self, which the caller must release.
 //  Returns 0, or -1 when the buffer is not a well-formed frame (then self
-//  needs no release). Strings point into self's copy of the data.
+//  needs no release). Strings point into data: keep it until the release.
 int gc_frame_decode (gc_frame_t *self, const void *data, size_t size);
 
 //  Frees what a successful decode allocated; safe to call twice.

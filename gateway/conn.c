@@ -36,6 +36,9 @@ struct gc_conn_t {
     char *token;                //  the login's token, for logout
     lws_dll2_owner_t members;   //  rooms joined, in turn order
     lws_dll2_owner_t slots;     //  requests in arrival order
+    s_slot_t *first_waiting;    //  where s_dispatch starts, NULL: none waits
+    unsigned in_flight;         //  slots waiting for the broker
+    unsigned in_flight_others;  //  of which not says
     unsigned char *rx;          //  a message arriving in pieces
     size_t rx_size;
     bool rx_paused;             //  reading stopped: too many slots queued
@@ -155,18 +158,37 @@ s_set_user (gc_conn_t *self, const char *user, gc_str_t token)
 //  --------------------------------------------------------------------------
 //  Slots
 
+//  Every change of state goes through here, to keep the counts of slots
+//  in flight that s_dispatch decides by
+static void
+s_slot_set_state (s_slot_t *slot, s_state_t state)
+{
+    gc_conn_t *self = slot->conn;
+    unsigned other = slot->request.op != GC_REQ_SAY;
+    if (slot->state == SLOT_IN_FLIGHT) {
+        self->in_flight--;
+        self->in_flight_others -= other;
+    }
+    if (state == SLOT_IN_FLIGHT) {
+        self->in_flight++;
+        self->in_flight_others += other;
+    }
+    slot->state = state;
+}
+
 static void
 s_slot_error (s_slot_t *slot, gc_error_t code, const char *message)
 {
     if (code == GC_UNAVAILABLE)
         slot->conn->gateway->counters.unavailable++;
     gc_json_error (&slot->out, &slot->request, code, message);
-    slot->state = SLOT_READY;
+    s_slot_set_state (slot, SLOT_READY);
 }
 
 static void
 s_slot_free (s_slot_t *slot)
 {
+    s_slot_set_state (slot, SLOT_READY);
     lws_dll2_remove (&slot->in_conn);
     gc_link_forget (slot->conn->gateway->link, slot->rid);
     if (slot->held_room) {
@@ -231,7 +253,7 @@ s_on_reply (void *arg, const gc_frame_t *reply)
         s_apply (slot, reply);
         gc_json_ok (&slot->out, &slot->request,
                     gc_json_reply_fields (&slot->request, reply, self->user));
-        slot->state = SLOT_READY;
+        s_slot_set_state (slot, SLOT_READY);
     }
     if (slot->held_room) {
         gc_room_hold (slot->held_room, -1);
@@ -250,8 +272,9 @@ s_send (s_slot_t *slot, gc_frame_t *frame)
     if (self->user && frame->op != GC_OP_LOGIN && frame->op != GC_OP_HISTORY)
         gc_frame_set_cstr (frame, GC_F_USER, self->user);
     slot->rid = gc_link_request (self->gateway->link, frame, slot->arrived_ms, s_on_reply, slot);
-    slot->state = slot->rid? SLOT_IN_FLIGHT: SLOT_READY;
-    if (!slot->rid)
+    if (slot->rid)
+        s_slot_set_state (slot, SLOT_IN_FLIGHT);
+    else
         s_slot_error (slot, GC_UNAVAILABLE, NULL);
 }
 
@@ -363,7 +386,7 @@ s_start (s_slot_t *slot)
         case GC_REQ_LEAVE:
             s_leave (member);
             gc_json_ok (&slot->out, request, NULL);
-            slot->state = SLOT_READY;
+            s_slot_set_state (slot, SLOT_READY);
             break;
         default:
             s_slot_error (slot, GC_BAD_REQUEST, NULL);
@@ -371,24 +394,23 @@ s_start (s_slot_t *slot)
 }
 
 //  Starts the waiting slots whose predecessors are done (or are all says,
-//  when it is a say too)
+//  when it is a say too). Slots start in order, so those before the
+//  first waiting one are all started: the walk begins there, and the
+//  counts of slots in flight stand for everything before it.
 static void
 s_dispatch (gc_conn_t *self)
 {
-    bool in_flight = false, only_says = true;
-    lws_start_foreach_dll (struct lws_dll2 *, node, lws_dll2_get_head (&self->slots)) {
+    struct lws_dll2 *node = self->first_waiting? &self->first_waiting->in_conn: NULL;
+    for (; node; node = node->next) {
         s_slot_t *slot = lws_container_of (node, s_slot_t, in_conn);
+        if (slot->state != SLOT_WAITING)
+            continue;           //  a `left` event, ready from the start
         bool say = slot->request.op == GC_REQ_SAY;
-        if (slot->state == SLOT_WAITING) {
-            if (in_flight && !(say && only_says))
-                return;
-            s_start (slot);
-        }
-        if (slot->state == SLOT_IN_FLIGHT) {
-            in_flight = true;
-            only_says &= say;
-        }
-    } lws_end_foreach_dll (node);
+        if (self->in_flight && !(say && self->in_flight_others == 0))
+            break;
+        s_start (slot);
+    }
+    self->first_waiting = node? lws_container_of (node, s_slot_t, in_conn): NULL;
 }
 
 //  Token bucket: rate_limit per second, bursts of twice that
@@ -425,6 +447,8 @@ s_queue_request (gc_conn_t *self, const char *data, size_t size, bool binary)
     else
     if (!s_take_token (self, slot->arrived_ms))
         s_slot_error (slot, GC_RATE_LIMITED, NULL);
+    if (!self->first_waiting && slot->state == SLOT_WAITING)
+        self->first_waiting = slot;
     s_dispatch (self);
     gc_conn_wake (self);
     if (self->slots.count >= GC_CONN_SLOTS_MAX && !self->rx_paused) {
@@ -458,6 +482,7 @@ gc_conn_close (gc_conn_t *self)
                                 lws_dll2_get_head (&self->slots)) {
         s_slot_free (lws_container_of (node, s_slot_t, in_conn));
     } lws_end_foreach_dll_safe (node, next);
+    self->first_waiting = NULL;
     s_set_user (self, NULL, (gc_str_t) { NULL, 0 });
     free (self->rx);
     lws_dll2_remove (&self->in_gateway);
