@@ -61,6 +61,8 @@ gc_bench_ack (const gc_bench_config_t *config, gc_bench_report_t *report)
     }
     gc_bench_window_t counts = *gc_bench_traffic_current (traffic);
     duration = (double) (gc_bench_now () - start) / 1e6;
+    if (counts.acked == 0)
+        gc_bench_report_fail (report, "no say was acknowledged within the duration");
     gc_bench_traffic_stop (traffic);
     if (gc_bench_pool_run (pool, gc_bench_traffic_settled, traffic,
                            gc_bench_now () + S_DRAIN_S * 1000000LL))

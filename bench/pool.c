@@ -97,10 +97,15 @@ static struct lws_protocols s_protocols [] = {
     { .name = NULL }
 };
 
+//  lws runs a ripe timer just before it polls, then waits as long as the
+//  next timer says, forever when there is none: so the deadline must
+//  wake the poll itself, or an idle pool would sleep through it until
+//  some traffic came (seconds, when all connections are quiet)
 static void
 s_on_deadline (lws_sorted_usec_list_t *sul)
 {
-    (void) sul;                 //  only wakes the loop
+    gc_bench_pool_t *self = lws_container_of (sul, gc_bench_pool_t, deadline);
+    lws_cancel_service (self->context);
 }
 
 //  --------------------------------------------------------------------------
