@@ -1,5 +1,6 @@
 /*  pool.c: the bench's lws context, its connections and its alarm (see
     pool.h). */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,4 +354,32 @@ void
 gc_bench_pool_set_token (gc_bench_pool_t *self, const char *token)
 {
     snprintf (self->token, sizeof self->token, "%s", token);
+}
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+//  An idle pool still returns at each deadline: lws would otherwise poll
+//  on with no timeout once the deadline's timer had run. SIGALRM ends the
+//  test if the loop sleeps through one.
+void
+gc_bench_pool_test (bool verbose)
+{
+    if (verbose)
+        printf (" * gc_bench_pool: ");
+    lws_set_log_level (LLL_ERR | LLL_WARN, NULL);
+    const char *urls [] = { "ws://127.0.0.1:9/" };
+    gc_bench_pool_t *self = gc_bench_pool_new (urls, 1);
+    assert (self);
+    alarm (30);
+    for (int round = 0; round < 50; round++) {
+        int64_t deadline = gc_bench_now () + 2000 + round * 100;
+        assert (gc_bench_pool_run (self, NULL, NULL, deadline) == -1);
+        assert (gc_bench_now () >= deadline);
+    }
+    alarm (0);
+    gc_bench_pool_destroy (&self);
+    assert (self == NULL);
+    if (verbose)
+        printf ("OK\n");
 }

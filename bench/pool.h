@@ -73,6 +73,8 @@ gc_bench_stats_t *gc_bench_pool_counters (gc_bench_pool_t *self);
 //  GC_BENCH_SCRATCH bytes to encode one request into
 char *gc_bench_pool_scratch (gc_bench_pool_t *self);
 void gc_bench_pool_set_token (gc_bench_pool_t *self, const char *token);
+
+void gc_bench_pool_test (bool verbose);
 //  A connection stopped opening (it is open, or it failed)
 void gc_bench_pool_connected (gc_bench_pool_t *self, gc_bench_conn_t *conn);
 

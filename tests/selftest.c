@@ -17,6 +17,7 @@
 #include "../bench/wire.h"
 #include "../bench/report.h"
 #include "../bench/rss.h"
+#include "../bench/pool.h"
 
 typedef struct {
     const char *name;
@@ -37,6 +38,7 @@ static const s_test_t s_tests [] = {
     { "gc_wire", gc_wire_test },
     { "gc_bench_report", gc_bench_report_test },
     { "gc_bench_rss", gc_bench_rss_test },
+    { "gc_bench_pool", gc_bench_pool_test },
     { NULL, NULL }
 };
 
