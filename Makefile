@@ -12,7 +12,7 @@
 PKGS     = libczmq libzmq libwebsockets msgpack jansson libsodium sqlite3
 CC      ?= gcc
 OPT     ?= -O2 -g
-CFLAGS  += -std=gnu11 $(OPT) -Wall -Wextra -Werror -MMD -MP -Icommon \
+CFLAGS  += -std=gnu11 $(OPT) -Wall -Wextra -Werror -MMD -MP -Icommon -Iprotocol \
            $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lreadline -lpthread
 
@@ -26,7 +26,7 @@ BUILD    = build/release
 BIN      = bin
 endif
 
-COMMON   = $(wildcard common/*.c)
+COMMON   = $(wildcard common/*.c) $(wildcard protocol/*.c)
 BROKER   = $(filter-out broker/main.c, $(wildcard broker/*.c))
 GATEWAY  = $(filter-out gateway/main.c, $(wildcard gateway/*.c))
 CLIENT   = $(filter-out client/main.c, $(wildcard client/*.c))

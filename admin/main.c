@@ -13,6 +13,7 @@
 #include "gc_codec.h"
 #include "gc_log.h"
 #include "gc_options.h"
+#include "gc_clock.h"
 
 static const char *s_usage =
     "usage: groupchat-admin [--requests ENDPOINT] [--timeout SECONDS] COMMAND\n"
@@ -138,7 +139,7 @@ s_call (const char *endpoint, gc_frame_t *request, int timeout)
         return fprintf (stderr, "groupchat-admin: bad endpoint %s\n", endpoint), 1;
     gc_frame_set_uint (request, GC_F_RID, 1);
     //  If we stop waiting, the broker must not do it later
-    gc_frame_set_uint (request, GC_F_DEADLINE, (uint64_t) (gc_now_ms () + timeout * 1000LL));
+    gc_frame_set_uint (request, GC_F_DEADLINE, (uint64_t) (gc_clock_wall_ms () + timeout * 1000LL));
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init (&buffer);
     gc_frame_encode (request, &buffer);

@@ -9,6 +9,7 @@
     Every sender is also a member of the room, so each say is pushed to
     every sender: the deliveries are checked like fanout's. */
 #include "scenario.h"
+#include "gc_clock.h"
 
 #define S_DRAIN_S   10
 
@@ -46,7 +47,7 @@ gc_bench_ack (const gc_bench_config_t *config, gc_bench_report_t *report)
     for (size_t index = 0; index < senders; index++)
         gc_bench_traffic_add (traffic, gc_bench_pool_conn (pool, first + index), 0, true);
 
-    int64_t start = gc_bench_now () + 100000;
+    int64_t start = gc_clock_mono_us () + 100000;
     gc_bench_traffic_window (traffic, start);
     if (rate > 0)
         gc_bench_traffic_start (traffic, rate, start);
@@ -60,12 +61,12 @@ gc_bench_ack (const gc_bench_config_t *config, gc_bench_report_t *report)
         return -1;
     }
     gc_bench_window_t counts = *gc_bench_traffic_current (traffic);
-    duration = (double) (gc_bench_now () - start) / 1e6;
+    duration = (double) (gc_clock_mono_us () - start) / 1e6;
     if (counts.acked == 0)
         gc_bench_report_fail (report, "no say was acknowledged within the duration");
     gc_bench_traffic_stop (traffic);
     if (gc_bench_pool_run (pool, gc_bench_traffic_settled, traffic,
-                           gc_bench_now () + S_DRAIN_S * 1000000LL))
+                           gc_clock_mono_us () + S_DRAIN_S * 1000000LL))
         gc_bench_report_note (report, "not every ack and delivery came within %d s", S_DRAIN_S);
 
     const gc_bench_window_t *window = gc_bench_traffic_current (traffic);

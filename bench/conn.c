@@ -10,6 +10,7 @@
 #include <time.h>
 #include "conn.h"
 #include "pool.h"
+#include "gc_clock.h"
 
 //  A frame to write, with libwebsockets' headroom in front
 typedef struct {
@@ -48,14 +49,6 @@ struct gc_bench_conn_t {
     size_t rx_size;
     size_t rx_capacity;
 };
-
-int64_t
-gc_bench_now (void)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_MONOTONIC, &now);
-    return (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
-}
 
 //  --------------------------------------------------------------------------
 //  Rings
@@ -194,7 +187,7 @@ gc_bench_conn_login (gc_bench_conn_t *self, const char *user, const char *passwo
 {
     size_t size = gc_wire_login (gc_bench_pool_scratch (self->pool), GC_BENCH_SCRATCH,
                                  self->next_id, user, password);
-    return s_send (self, size, GC_BENCH_LOGIN, -1, gc_bench_now ());
+    return s_send (self, size, GC_BENCH_LOGIN, -1, gc_clock_mono_us ());
 }
 
 int
@@ -210,7 +203,7 @@ gc_bench_conn_join (gc_bench_conn_t *self, const char *room_name, int room)
         return -1;
     size_t size = gc_wire_join (gc_bench_pool_scratch (self->pool), GC_BENCH_SCRATCH,
                                 self->next_id, room_name);
-    return s_send (self, size, GC_BENCH_JOIN, room, gc_bench_now ());
+    return s_send (self, size, GC_BENCH_JOIN, room, gc_clock_mono_us ());
 }
 
 int
@@ -221,7 +214,7 @@ gc_bench_conn_leave (gc_bench_conn_t *self, int room)
         return -1;
     size_t size = gc_wire_leave (gc_bench_pool_scratch (self->pool), GC_BENCH_SCRATCH,
                                  self->next_id, slot->name);
-    return s_send (self, size, GC_BENCH_LEAVE, room, gc_bench_now ());
+    return s_send (self, size, GC_BENCH_LEAVE, room, gc_clock_mono_us ());
 }
 
 int
@@ -311,7 +304,7 @@ s_on_frame (gc_bench_conn_t *self, const char *data, size_t size)
         gc_bench_pool_counters (self->pool)->faults++;
         return;
     }
-    int64_t now = gc_bench_now ();
+    int64_t now = gc_clock_mono_us ();
     if (frame.op == GC_WIRE_MESSAGE)
         s_on_push (self, &frame, now);
     else

@@ -7,7 +7,7 @@
     replies and pushes through gc_bench_events_t; the pool (pool.h) owns
     connections and feeds them libwebsockets' callbacks.
 
-    Times are CLOCK_MONOTONIC microseconds (gc_bench_now), the clock the
+    Times are CLOCK_MONOTONIC microseconds (gc_clock_mono_us), the clock the
     say texts are stamped with: the bench reads back its own stamps, so
     no clock of another host is involved, and a step of the wall clock
     (NTP, a virtual machine resumed) cannot skew a latency or cut a run
@@ -55,9 +55,6 @@ typedef struct {
                     const gc_wire_frame_t *push, int64_t now);
     void (*closed) (void *arg, gc_bench_conn_t *conn);
 } gc_bench_events_t;
-
-//  The current CLOCK_MONOTONIC time in microseconds.
-int64_t gc_bench_now (void);
 
 //  Who hears of this connection's replies and pushes from now on.
 void gc_bench_conn_set_events (gc_bench_conn_t *self, const gc_bench_events_t *events, void *arg);

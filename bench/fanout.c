@@ -13,6 +13,7 @@
     it waits for the backlog to clear and starts again at half of it. */
 #include <stdio.h>
 #include "scenario.h"
+#include "gc_clock.h"
 
 #define S_MAX_P99_US        50000   //  a step's p99 limit
 #define S_MAX_SHORTFALL     0.95    //  deliveries a step must make of those due
@@ -89,7 +90,7 @@ static void
 s_crowd_drain (s_crowd_t *crowd, gc_bench_report_t *report)
 {
     gc_bench_traffic_stop (crowd->traffic);
-    int64_t deadline = gc_bench_now () + S_DRAIN_S * 1000000LL;
+    int64_t deadline = gc_clock_mono_us () + S_DRAIN_S * 1000000LL;
     if (gc_bench_pool_run (crowd->pool, gc_bench_traffic_settled, crowd->traffic, deadline))
         gc_bench_report_note (report, "not every delivery came within %d s of the end", S_DRAIN_S);
 }
@@ -105,7 +106,7 @@ gc_bench_fanout (const gc_bench_config_t *config, gc_bench_report_t *report)
         s_crowd_destroy (&crowd);
         return -1;
     }
-    int64_t start = gc_bench_now () + 100000;       //  100 ms to settle the loop
+    int64_t start = gc_clock_mono_us () + 100000;       //  100 ms to settle the loop
     int64_t end = start + (int64_t) (crowd.duration * 1e6);
     gc_bench_traffic_window (crowd.traffic, start);
     gc_bench_traffic_start (crowd.traffic, crowd.rate, start);
@@ -116,7 +117,7 @@ gc_bench_fanout (const gc_bench_config_t *config, gc_bench_report_t *report)
     //  Throughput is what happened within the duration; latencies also
     //  count what came late, after it
     gc_bench_window_t counts = *gc_bench_traffic_current (crowd.traffic);
-    double seconds = (double) (gc_bench_now () - start) / 1e6;
+    double seconds = (double) (gc_clock_mono_us () - start) / 1e6;
     s_crowd_drain (&crowd, report);
     const gc_bench_window_t *window = gc_bench_traffic_current (crowd.traffic);
 
@@ -186,7 +187,7 @@ gc_bench_max (const gc_bench_config_t *config, gc_bench_report_t *report)
     double rate = crowd.rate, best = 0, best_rate = 0;
     const char *verdict = NULL;
     int64_t step_us = (int64_t) (crowd.duration * 1e6);
-    int64_t start = gc_bench_now () + 100000;
+    int64_t start = gc_clock_mono_us () + 100000;
     gc_bench_traffic_start (crowd.traffic, rate, start);
     int halvings = 0;
     for (int step = 0; step < S_MAX_STEPS; step++) {
@@ -212,7 +213,7 @@ gc_bench_max (const gc_bench_config_t *config, gc_bench_report_t *report)
         //  then start again from half of it
         s_crowd_drain (&crowd, report);
         rate /= 2;
-        start = gc_bench_now () + 100000;
+        start = gc_clock_mono_us () + 100000;
         gc_bench_traffic_start (crowd.traffic, rate, start);
     }
     s_crowd_drain (&crowd, report);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "rss.h"
 #include "scenario.h"
+#include "gc_clock.h"
 
 //  Reads every watched process's RSS into column (0 before, 1 joined,
 //  2 at the end)
@@ -67,14 +68,14 @@ gc_bench_idle (const gc_bench_config_t *config, gc_bench_report_t *report)
         return -1;
     }
     s_measure (config, rss, 0);
-    int64_t started = gc_bench_now ();
+    int64_t started = gc_clock_mono_us ();
     if (gc_bench_gather (pool, count, config->rooms, rooms, report, &first)) {
         gc_bench_pool_destroy (&pool);
         return -1;
     }
-    double seconds = (double) (gc_bench_now () - started) / 1e6;
+    double seconds = (double) (gc_clock_mono_us () - started) / 1e6;
     s_measure (config, rss, 1);
-    if (gc_bench_hold (pool, gc_bench_now () + (int64_t) (duration * 1e6), report)) {
+    if (gc_bench_hold (pool, gc_clock_mono_us () + (int64_t) (duration * 1e6), report)) {
         gc_bench_pool_destroy (&pool);
         return -1;
     }

@@ -8,6 +8,7 @@
     behind the others: this is the reconnect storm after a gateway
     restart. */
 #include "scenario.h"
+#include "gc_clock.h"
 
 #define S_WAVE_S    60          //  a wave that takes longer has failed
 
@@ -47,7 +48,7 @@ s_seed (gc_bench_pool_t *pool, const gc_bench_config_t *config, gc_bench_report_
         return -1;
     gc_bench_conn_t *conn = gc_bench_pool_conn (pool, first);
     for (int index = 0; index < GC_JOIN_HISTORY; index++)
-        gc_bench_conn_say (conn, 0, gc_bench_now (), 100);
+        gc_bench_conn_say (conn, 0, gc_clock_mono_us (), 100);
     return gc_bench_settle (pool, 30, report, "saying the history");
 }
 
@@ -57,12 +58,12 @@ static int64_t
 s_wave (gc_bench_pool_t *pool, const gc_bench_config_t *config, size_t first, size_t count,
         gc_bench_report_t *report)
 {
-    int64_t start = gc_bench_now ();
+    int64_t start = gc_clock_mono_us ();
     for (size_t index = 0; index < count; index++)
         gc_bench_conn_join (gc_bench_pool_conn (pool, first + index), config->rooms [0], 0);
     if (gc_bench_settle (pool, S_WAVE_S, report, "joining"))
         return -1;
-    int64_t took = gc_bench_now () - start;
+    int64_t took = gc_clock_mono_us () - start;
     for (size_t index = 0; index < count; index++)
         gc_bench_conn_leave (gc_bench_pool_conn (pool, first + index), 0);
     return gc_bench_settle (pool, S_WAVE_S, report, "leaving")? -1: took;
@@ -89,7 +90,7 @@ gc_bench_join (const gc_bench_config_t *config, gc_bench_report_t *report)
     for (size_t index = 0; index < count; index++)
         gc_bench_conn_set_events (gc_bench_pool_conn (pool, first + index), &s_events, &joins);
 
-    int64_t end = gc_bench_now () + (int64_t) (duration * 1e6), joining = 0;
+    int64_t end = gc_clock_mono_us () + (int64_t) (duration * 1e6), joining = 0;
     int waves = 0;
     do {
         int64_t took = s_wave (pool, config, first, count, report);
@@ -97,7 +98,7 @@ gc_bench_join (const gc_bench_config_t *config, gc_bench_report_t *report)
             goto cleanup;
         joining += took;
         waves++;
-    } while (gc_bench_now () < end);
+    } while (gc_clock_mono_us () < end);
 
     gc_bench_report_figure (report, "waves", waves, "", "waves of joins");
     gc_bench_report_figure (report, "joins_per_s", (double) joins.ok * 1e6 / (double) joining,

@@ -15,6 +15,7 @@
     Reports logins/s and login latency of phases 2 and 3 and the probe's
     latency in each phase. */
 #include "scenario.h"
+#include "gc_clock.h"
 
 #define S_SETTLE_S  30
 #define S_ALONE     3           //  password logins timed one at a time
@@ -73,7 +74,7 @@ s_alone (gc_bench_pool_t *pool, s_logins_t *logins, gc_bench_conn_t *conn,
     for (int index = 0; index < S_ALONE; index++) {
         s_login (logins, conn);
         gc_bench_pool_run (pool, s_logins_settled, logins,
-                           gc_bench_now () + S_SETTLE_S * 1000000LL);
+                           gc_clock_mono_us () + S_SETTLE_S * 1000000LL);
     }
     gc_bench_report_figure (report, "password_login_alone_ms",
                             (double) gc_hist_percentile (logins->latency, 50) / 1000.0,
@@ -87,7 +88,7 @@ s_phase (gc_bench_pool_t *pool, gc_bench_traffic_t *probe, s_logins_t *logins,
          size_t first, size_t count, double seconds, const char *name,
          gc_bench_report_t *report)
 {
-    int64_t start = gc_bench_now ();
+    int64_t start = gc_clock_mono_us ();
     gc_bench_traffic_window (probe, start);
     if (logins) {
         gc_hist_reset (logins->latency);
@@ -97,13 +98,13 @@ s_phase (gc_bench_pool_t *pool, gc_bench_traffic_t *probe, s_logins_t *logins,
             s_login (logins, gc_bench_pool_conn (pool, first + index));
     }
     gc_bench_hold (pool, start + (int64_t) (seconds * 1e6), report);
-    seconds = (double) (gc_bench_now () - start) / 1e6;
+    seconds = (double) (gc_clock_mono_us () - start) / 1e6;
     char key [64], label [96];
     if (logins) {
         uint64_t done = logins->ok;
         logins->running = false;
         gc_bench_pool_run (pool, s_logins_settled, logins,
-                           gc_bench_now () + S_SETTLE_S * 1000000LL);
+                           gc_clock_mono_us () + S_SETTLE_S * 1000000LL);
         snprintf (key, sizeof key, "%s_logins_per_s", name);
         snprintf (label, sizeof label, "%s logins", name);
         gc_bench_report_figure (report, key, (double) done / seconds, "/s", label);
@@ -149,14 +150,14 @@ gc_bench_login (const gc_bench_config_t *config, gc_bench_report_t *report)
         gc_bench_conn_set_events (gc_bench_pool_conn (pool, first + index), &s_events, &logins);
 
     s_alone (pool, &logins, gc_bench_pool_conn (pool, first), report);
-    gc_bench_traffic_start (probe, rate, gc_bench_now ());
+    gc_bench_traffic_start (probe, rate, gc_clock_mono_us ());
     s_phase (pool, probe, NULL, first, count, duration, "quiet", report);
     s_phase (pool, probe, &logins, first, count, duration, "password", report);
     uint64_t errors = logins.errors;
     logins.token = gc_bench_pool_token (pool);
     s_phase (pool, probe, &logins, first, count, duration, "token", report);
     gc_bench_traffic_stop (probe);
-    gc_bench_pool_run (pool, gc_bench_traffic_settled, probe, gc_bench_now () + S_SETTLE_S * 1000000LL);
+    gc_bench_pool_run (pool, gc_bench_traffic_settled, probe, gc_clock_mono_us () + S_SETTLE_S * 1000000LL);
     gc_bench_report_check (report, "password_login_errors", errors, "password logins refused");
     gc_bench_report_check (report, "token_login_errors", logins.errors - errors,
                            "token logins refused");

@@ -8,6 +8,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 #include "pool.h"
+#include "gc_clock.h"
 
 #define S_PROTOCOL      "groupchat.v1"
 #define S_ALARM         "gc-bench-alarm"
@@ -88,7 +89,7 @@ s_on_alarm (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
     gc_bench_alarm_fn *fn = self->alarm_fn;
     self->alarm_fn = NULL;
     if (fn)
-        fn (self->alarm_arg, gc_bench_now ());
+        fn (self->alarm_arg, gc_clock_mono_us ());
     return 0;
 }
 
@@ -287,7 +288,7 @@ gc_bench_pool_answered (void *arg)
 int
 gc_bench_pool_run (gc_bench_pool_t *self, gc_bench_done_fn *done, void *arg, int64_t deadline)
 {
-    int64_t now = gc_bench_now ();
+    int64_t now = gc_clock_mono_us ();
     lws_sul_schedule (self->context, 0, &self->deadline, s_on_deadline,
                       deadline > now? deadline - now: 1);
     int rc = -1;
@@ -297,7 +298,7 @@ gc_bench_pool_run (gc_bench_pool_t *self, gc_bench_done_fn *done, void *arg, int
             rc = 0;
             break;
         }
-        if (gc_bench_now () >= deadline)
+        if (gc_clock_mono_us () >= deadline)
             break;
         if (lws_service (self->context, 0) < 0) {
             fprintf (stderr, "groupchat-bench: the event loop failed\n");
@@ -373,9 +374,9 @@ gc_bench_pool_test (bool verbose)
     assert (self);
     alarm (30);
     for (int round = 0; round < 50; round++) {
-        int64_t deadline = gc_bench_now () + 2000 + round * 100;
+        int64_t deadline = gc_clock_mono_us () + 2000 + round * 100;
         assert (gc_bench_pool_run (self, NULL, NULL, deadline) == -1);
-        assert (gc_bench_now () >= deadline);
+        assert (gc_clock_mono_us () >= deadline);
     }
     alarm (0);
     gc_bench_pool_destroy (&self);

@@ -53,12 +53,12 @@ bool gc_bench_pool_answered (void *self);
 const gc_bench_stats_t *gc_bench_pool_stats (const gc_bench_pool_t *self);
 
 //  Runs the loop until done (may be NULL) returns true, then 0; or until
-//  the deadline (gc_bench_now time), then -1; -2 when the loop itself
+//  the deadline (gc_clock_mono_us time), then -1; -2 when the loop itself
 //  failed (said on stderr).
 int gc_bench_pool_run (gc_bench_pool_t *self, gc_bench_done_fn *done, void *arg,
                        int64_t deadline);
 
-//  Calls fn once, from the loop, at time at (gc_bench_now time), or at
+//  Calls fn once, from the loop, at time at (gc_clock_mono_us time), or at
 //  once if that has passed. One alarm at a time: a new one replaces the
 //  last; at < 0 cancels.
 void gc_bench_pool_alarm (gc_bench_pool_t *self, int64_t at, gc_bench_alarm_fn *fn, void *arg);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "scenario.h"
+#include "gc_clock.h"
 
 const gc_bench_scenario_t gc_bench_scenarios [] = {
     { "fanout", gc_bench_fanout,
@@ -87,7 +88,7 @@ int
 gc_bench_settle (gc_bench_pool_t *pool, double seconds, gc_bench_report_t *report,
                  const char *what)
 {
-    int64_t deadline = gc_bench_now () + (int64_t) (seconds * 1e6);
+    int64_t deadline = gc_clock_mono_us () + (int64_t) (seconds * 1e6);
     if (gc_bench_pool_run (pool, gc_bench_pool_answered, pool, deadline) == 0)
         return 0;
     char why [256];

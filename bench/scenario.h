@@ -84,7 +84,7 @@ size_t gc_bench_room_of (const gc_bench_pool_t *pool, size_t index, size_t room_
 int gc_bench_gather (gc_bench_pool_t *pool, size_t count, const char *const *rooms,
                      size_t room_count, gc_bench_report_t *report, size_t *first);
 
-//  Runs the pool until the time until (gc_bench_now time): the measured
+//  Runs the pool until the time until (gc_clock_mono_us time): the measured
 //  part of a scenario. -1 when the loop failed (report failed).
 int gc_bench_hold (gc_bench_pool_t *pool, int64_t until, gc_bench_report_t *report);
 

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "traffic.h"
+#include "gc_clock.h"
 
 //  A member connection and the room it is in
 typedef struct {
@@ -180,7 +181,7 @@ gc_bench_traffic_start_closed (gc_bench_traffic_t *self, size_t inflight)
 {
     self->running = true;
     self->closed_loop = true;
-    int64_t now = gc_bench_now ();
+    int64_t now = gc_clock_mono_us ();
     for (size_t index = 0; index < self->senders.count; index++)
         for (size_t count = 0; count < inflight; count++)
             s_say (self, &self->senders.items [index], now);

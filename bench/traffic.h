@@ -20,11 +20,12 @@
 
 #include "histogram.h"
 #include "pool.h"
+#include "gc_clock.h"
 
 typedef struct gc_bench_traffic_t gc_bench_traffic_t;
 
 typedef struct {
-    int64_t start;              //  when the window began (gc_bench_now)
+    int64_t start;              //  when the window began (gc_clock_mono_us)
     uint64_t offered;           //  says that fell due
     uint64_t acked;             //  ok replies to says
     uint64_t errors;            //  error replies to says, or says not sent

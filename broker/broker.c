@@ -18,13 +18,11 @@
 #include "gc_limits.h"
 #include "gc_log.h"
 #include "gc_metrics.h"
+#include "gc_clock.h"
 
-#define S_TURN_MAX      4096    //  requests per turn, so events get a turn too
-#define S_HASH_WORKERS  2
-#define S_IDENTITY_MAX  256
 
 typedef struct {
-    unsigned char data [S_IDENTITY_MAX];
+    unsigned char data [GC_BROKER_IDENTITY_MAX];
     size_t size;
 } s_identity_t;
 
@@ -152,9 +150,9 @@ s_check_room (gc_broker_t *self, const s_identity_t *identity, const gc_frame_t 
 static void
 s_login_with_token (gc_broker_t *self, const s_identity_t *identity, const gc_frame_t *request)
 {
-    char token [GC_TOKEN_SIZE + 1];
+    char token [GC_TOKEN_LEN + 1];
     char *user = s_cstr (request->token, token, sizeof token)?
-                 gc_store_token_user (self->store, token, gc_now_ms ()): NULL;
+                 gc_store_token_user (self->store, token, gc_clock_wall_ms ()): NULL;
     if (!user) {
         s_send_error (self, identity, request, GC_BAD_CREDENTIALS, "bad or expired token");
         return;
@@ -208,7 +206,7 @@ s_login (gc_broker_t *self, const s_identity_t *identity, const gc_frame_t *requ
 static void
 s_logout (gc_broker_t *self, const s_identity_t *identity, const gc_frame_t *request)
 {
-    char token [GC_TOKEN_SIZE + 1];
+    char token [GC_TOKEN_LEN + 1];
     if (s_cstr (request->token, token, sizeof token))
         gc_store_token_delete (self->store, token);
     gc_frame_t reply;
@@ -251,7 +249,7 @@ s_send_history (gc_broker_t *self, const s_identity_t *identity, const gc_frame_
     reply.history_size = history->size;
     reply.fields |= GC_F_HISTORY;
     if (request->op == GC_OP_JOIN) {
-        gc_frame_set_uint (&reply, GC_F_LAST, last);
+        gc_frame_set_uint (&reply, GC_F_HEAD, last);
         if (request->fields & GC_F_SINCE)
             gc_frame_set_uint (&reply, GC_F_COMPLETE, history->size == 0
                 || history->messages [history->size - 1].seq >= last);
@@ -354,18 +352,18 @@ static void s_stats (gc_broker_t *self, const s_identity_t *identity, const gc_f
 static void
 s_ping (gc_broker_t *self, const s_identity_t *identity, const gc_frame_t *request)
 {
-    char key [2 * S_IDENTITY_MAX + 1];
+    char key [2 * GC_BROKER_IDENTITY_MAX + 1];
     for (size_t index = 0; index < identity->size; index++)
         sprintf (key + 2 * index, "%02x", identity->data [index]);
     key [2 * identity->size] = 0;
-    zhashx_update (self->gateways, key, (void *) (intptr_t) gc_now_ms ());
+    zhashx_update (self->gateways, key, (void *) (intptr_t) gc_clock_wall_ms ());
     s_stats (self, identity, request);
 }
 
 static size_t
 s_gateways_connected (gc_broker_t *self)
 {
-    int64_t now = gc_now_ms ();
+    int64_t now = gc_clock_wall_ms ();
     size_t count = 0;
     for (void *seen = zhashx_first (self->gateways); seen; seen = zhashx_next (self->gateways))
         count += now - (intptr_t) seen < GC_HEARTBEAT_DEAD_MS;
@@ -567,7 +565,7 @@ s_acknowledge (gc_broker_t *self, const s_say_t *say, const gc_store_say_t *stor
 static void
 s_commit (gc_broker_t *self)
 {
-    int64_t now = gc_now_ms ();
+    int64_t now = gc_clock_wall_ms ();
     size_t count = s_drop_expired (self, now);
     if (count == 0)
         return;
@@ -577,9 +575,9 @@ s_commit (gc_broker_t *self)
             self->says [index].room, self->says [index].from,
             self->says [index].text, self->says [index].text_size, 0, 0
         };
-    int64_t started = gc_clock_us ();
+    int64_t started = gc_clock_mono_us ();
     int rc = stored? gc_store_append (self->store, stored, count, now): -1;
-    gc_histogram_add (&self->commit_seconds, (double) (gc_clock_us () - started) / 1e6);
+    gc_histogram_add (&self->commit_seconds, (double) (gc_clock_mono_us () - started) / 1e6);
     gc_histogram_add (&self->batch_sizes, (double) count);
     if (rc == 0)
         self->messages_stored += count;
@@ -610,7 +608,7 @@ s_handle_request (gc_broker_t *self, const s_identity_t *identity, const void *d
         gc_frame_release (&request);
         return;
     }
-    if ((request.fields & GC_F_DEADLINE) && gc_now_ms () > request.deadline)
+    if ((request.fields & GC_F_DEADLINE) && gc_clock_wall_ms () > request.deadline)
         s_send_error (self, identity, &request, GC_EXPIRED, NULL);
     else
     switch (request.op) {
@@ -662,7 +660,7 @@ s_on_requests (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop, (void) reader;
     gc_broker_t *self = arg;
-    for (int count = 0; count < S_TURN_MAX && s_read_request (self); count++)
+    for (int count = 0; count < GC_BROKER_TURN_MAX && s_read_request (self); count++)
         ;
     s_commit (self);
     return 0;
@@ -679,12 +677,12 @@ s_on_verified (zloop_t *loop, zsock_t *reader, void *arg)
     zframe_t *body = zmsg_pop (result), *known = zmsg_pop (result);
     gc_frame_t request;
     s_identity_t identity = { .size = 0 };
-    if (known && zframe_size (identity_frame) <= S_IDENTITY_MAX
+    if (known && zframe_size (identity_frame) <= GC_BROKER_IDENTITY_MAX
     &&  gc_frame_decode (&request, zframe_data (body), zframe_size (body)) == 0) {
         memcpy (identity.data, zframe_data (identity_frame), zframe_size (identity_frame));
         identity.size = zframe_size (identity_frame);
-        char user [GC_NAME_MAX + 1], token [GC_TOKEN_SIZE];
-        int64_t now = gc_now_ms ();
+        char user [GC_NAME_MAX + 1], token [GC_TOKEN_LEN + 1];
+        int64_t now = gc_clock_wall_ms ();
         bool good = zframe_streq (verdict, "1") && zframe_streq (known, "known")
                  && s_cstr (request.user, user, sizeof user);
         if ((request.fields & GC_F_DEADLINE) && now > request.deadline)
@@ -720,7 +718,7 @@ s_on_subscription (zloop_t *loop, zsock_t *reader, void *arg)
     (void) loop, (void) reader;
     gc_broker_t *self = arg;
     void *xpub = zsock_resolve (self->xpub);
-    for (int count = 0; count < S_TURN_MAX; count++) {
+    for (int count = 0; count < GC_BROKER_TURN_MAX; count++) {
         char message [GC_NAME_MAX + 2];
         int size = zmq_recv (xpub, message, sizeof message, ZMQ_DONTWAIT);
         if (size < 0)
@@ -738,7 +736,7 @@ s_on_clock (zloop_t *loop, int timer_id, void *arg)
 {
     (void) loop, (void) timer_id;
     gc_broker_t *self = arg;
-    gc_store_recent_rooms (self->store, gc_now_ms () - GC_HEAD_RECENT_MS, s_publish_head, self);
+    gc_store_recent_rooms (self->store, gc_clock_wall_ms () - GC_HEAD_RECENT_MS, s_publish_head, self);
     return 0;
 }
 
@@ -780,8 +778,8 @@ s_bind (int type, const char *endpoint, char **bound)
     if (!sock)
         return NULL;
     zsock_set_linger (sock, 0);
-    zsock_set_sndhwm (sock, 1000000);
-    zsock_set_rcvhwm (sock, 1000000);
+    zsock_set_sndhwm (sock, GC_BROKER_HWM);
+    zsock_set_rcvhwm (sock, GC_BROKER_HWM);
     zsock_set_heartbeat_ivl (sock, GC_HEARTBEAT_MS);
     zsock_set_heartbeat_timeout (sock, GC_HEARTBEAT_DEAD_MS);
     if (type == ZMQ_XPUB)
@@ -806,7 +804,7 @@ gc_broker_new (const gc_broker_config_t *config)
     gc_histogram_init (&self->commit_seconds, gc_metrics_seconds, 12);
     gc_histogram_init (&self->batch_sizes, gc_metrics_sizes, 10);
     self->store = gc_store_new (config->db);
-    self->hasher = self->store? gc_hasher_new (S_HASH_WORKERS): NULL;
+    self->hasher = self->store? gc_hasher_new (GC_BROKER_HASH_WORKERS): NULL;
     if (self->hasher)
         self->router = s_bind (ZMQ_ROUTER, config->requests, &self->requests_endpoint);
     if (self->router)
@@ -955,7 +953,7 @@ s_test_errors (zsock_t *dealer)
     gc_frame_set_cstr (&request, GC_F_USER, "Sue");
     gc_frame_set_cstr (&request, GC_F_ROOM, "Taskmaster");
     gc_frame_set_cstr (&request, GC_F_TEXT, "too late");
-    gc_frame_set_uint (&request, GC_F_DEADLINE, (uint64_t) gc_now_ms () - 1);
+    gc_frame_set_uint (&request, GC_F_DEADLINE, (uint64_t) gc_clock_wall_ms () - 1);
     assert (s_test_call (dealer, &request, &reply, &holder) == GC_EXPIRED);
     gc_frame_release (&reply);
     zmsg_destroy (&holder);
@@ -1003,7 +1001,7 @@ s_test_joins (zsock_t *dealer)
     gc_frame_set_cstr (&request, GC_F_USER, "Alex");
     gc_frame_set_cstr (&request, GC_F_ROOM, "Taskmaster");
     assert (s_test_call (dealer, &request, &reply, &holder) == GC_OK);
-    assert (reply.last == 11 && reply.history_size == 10);
+    assert (reply.head == 11 && reply.history_size == 10);
     assert (reply.history [0].seq == 2 && reply.history [9].seq == 11);
     gc_frame_release (&reply);
     zmsg_destroy (&holder);

@@ -92,7 +92,6 @@ typedef struct {
     int64_t changed_ms;         //  when last was stored, 0 if not since start
 } s_room_t;
 
-#define S_MEMBERSHIP_CACHE_MAX  65536   //  answers kept before starting over
 
 struct gc_store_t {
     sqlite3 *db;
@@ -238,7 +237,7 @@ gc_store_new (const char *path)
     zhashx_set_destructor (self->rooms, s_room_free);
     self->membership = zhashx_new ();
     if (sqlite3_open (path, &self->db) != SQLITE_OK
-    ||  sqlite3_busy_timeout (self->db, 5000) != SQLITE_OK
+    ||  sqlite3_busy_timeout (self->db, GC_STORE_BUSY_MS) != SQLITE_OK
     ||  sqlite3_exec (self->db, s_schema, NULL, NULL, NULL) != SQLITE_OK)
         goto failed;
     for (int query = 0; query < Q_COUNT; query++)
@@ -290,7 +289,7 @@ gc_store_token_new (gc_store_t *self, const char *user, int64_t now, char *token
 {
     unsigned char secret [32], hash [crypto_generichash_BYTES];
     randombytes_buf (secret, sizeof secret);
-    sodium_bin2base64 (token, GC_TOKEN_SIZE, secret, sizeof secret,
+    sodium_bin2base64 (token, GC_TOKEN_LEN + 1, secret, sizeof secret,
                        sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     s_token_hash (token, hash);
     sqlite3_stmt *stmt = s_stmt (self, Q_TOKEN_INSERT);
@@ -406,7 +405,7 @@ gc_store_is_member (gc_store_t *self, const char *user, const char *room)
     int rc = s_query_member (self, user, room);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return false;           //  not an answer to keep
-    if (zhashx_size (self->membership) >= S_MEMBERSHIP_CACHE_MAX)
+    if (zhashx_size (self->membership) >= GC_STORE_MEMBERSHIP_MAX)
         zhashx_purge (self->membership);
     zhashx_insert (self->membership, key, (void *) (rc == SQLITE_ROW? &s_member: &s_not_member));
     return rc == SQLITE_ROW;
@@ -721,7 +720,7 @@ s_test_messages (gc_store_t *self)
 static void
 s_test_tokens (gc_store_t *self)
 {
-    char token [GC_TOKEN_SIZE];
+    char token [GC_TOKEN_LEN + 1];
     assert (gc_store_token_new (self, "Alex", 1000, token) == 0 && strlen (token) == 43);
     char *user = gc_store_token_user (self, token, 2000);
     assert (user && streq (user, "Alex"));
@@ -771,7 +770,7 @@ s_test_admin (gc_store_t *self)
     //  A kept "yes" is forgotten when the user goes, taking the membership
     assert (gc_store_member_set (self, "Greg", "Bake Off", true) == GC_OK);
     assert (gc_store_is_member (self, "Greg", "Bake Off"));
-    char token [GC_TOKEN_SIZE];
+    char token [GC_TOKEN_LEN + 1];
     assert (gc_store_token_new (self, "Greg", 1000, token) == 0);
     assert (gc_store_password_set (self, "Greg", "$argon2id$other") == GC_OK);
     assert (gc_store_token_user (self, token, 1000) == NULL);      //  revoked

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "gc_codec.h"
+#include "gc_limits.h"
 
 typedef struct gc_store_t gc_store_t;
 
@@ -29,7 +30,6 @@ typedef struct {
     size_t size;
 } gc_history_t;
 
-#define GC_TOKEN_SIZE 44        //  43 base64url characters and a NUL
 
 //  Opens (creating and seeding an empty database). NULL on failure.
 gc_store_t *gc_store_new (const char *path);
@@ -38,7 +38,7 @@ void gc_store_destroy (gc_store_t **self_p);
 //  The user's password hash (heap copy, caller frees), or NULL.
 char *gc_store_password_hash (gc_store_t *self, const char *user);
 
-//  Makes a token for the user into token [GC_TOKEN_SIZE]; stores its hash.
+//  Makes a token for the user into token [GC_TOKEN_LEN + 1]; stores its hash.
 int gc_store_token_new (gc_store_t *self, const char *user, int64_t now, char *token);
 
 //  The user of a valid token (heap copy), refreshing its use; else NULL.

@@ -7,8 +7,8 @@
 #include <sodium.h>
 #include "session.h"
 #include "wsconn.h"
+#include "gc_limits.h"
 
-#define S_PENDING 256           //  requests remembered (ids modulo this)
 
 struct gc_session_t {
     struct lws_context *context;
@@ -24,7 +24,7 @@ struct gc_session_t {
     uint64_t oldest_seq;        //  oldest seq shown, for /history
     bool logged_in;             //  at least once
     int64_t next_id;
-    char pending [S_PENDING][12];   //  the op of each id in flight
+    char pending [GC_CLIENT_PENDING][12];   //  the op of each id in flight
 };
 
 static void
@@ -52,7 +52,7 @@ s_request (gc_session_t *self, const char *op, json_t *fields)
     if (fields)
         json_object_update (frame, fields);
     json_decref (fields);
-    snprintf (self->pending [self->next_id % S_PENDING], 12, "%s", op);
+    snprintf (self->pending [self->next_id % GC_CLIENT_PENDING], 12, "%s", op);
     if (gc_wsconn_send (self->conn, frame))
         self->events.failed (self->events.arg, op, "unavailable", "not connected, try again");
     json_decref (frame);
@@ -209,7 +209,7 @@ s_on_frame (void *arg, json_t *frame)
     }
     json_t *id = json_object_get (frame, "id");
     const char *request = json_is_integer (id)?
-                          self->pending [json_integer_value (id) % S_PENDING]: "?";
+                          self->pending [json_integer_value (id) % GC_CLIENT_PENDING]: "?";
     if (streq (op, "ok"))
         s_on_ok (self, request, frame);
     else

@@ -4,7 +4,6 @@
 #include "wsconn.h"
 #include "gc_limits.h"
 
-#define S_RECEIVE_MAX   (64 * 1024 * 1024)  //  a join with since can be large
 
 typedef struct s_out_t {
     struct s_out_t *next;
@@ -98,7 +97,7 @@ s_lost (gc_wsconn_t *self, const char *why)
 static int
 s_receive (gc_wsconn_t *self, struct lws *wsi, const char *data, size_t size)
 {
-    if (self->in_size + size > S_RECEIVE_MAX)
+    if (self->in_size + size > GC_CLIENT_RECEIVE_MAX)
         return -1;
     char *grown = realloc (self->in, self->in_size + size + 1);
     if (!grown)

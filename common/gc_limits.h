@@ -14,6 +14,9 @@
 #define GC_HISTORY_MAX          100     //  largest history limit
 #define GC_NAME_MAX             256     //  bytes in a user or room name
 #define GC_TOKEN_TTL_MS         (24LL * 3600 * 1000)
+//  A login token: 32 random bytes in unpadded base64url, 43 characters;
+//  buffers hold GC_TOKEN_LEN + 1 for the NUL
+#define GC_TOKEN_LEN            43
 
 //  A gateway answers unavailable this long after a request arrived; the
 //  broker refuses to act on a request past its deadline, which is set
@@ -31,5 +34,41 @@
 //  dropped the last message of a burst still notices the gap.
 #define GC_HEAD_BEACON_MS       1000
 #define GC_HEAD_RECENT_MS       60000
+
+//  ----------------------------------------------------------------------
+//  Broker
+
+#define GC_BROKER_TURN_MAX      4096    //  requests per loop turn, so events get a turn too
+#define GC_BROKER_HASH_WORKERS  2       //  argon2id verifications at once
+#define GC_BROKER_IDENTITY_MAX  256     //  bytes of a ZeroMQ routing id we keep
+//  Messages queued per peer on the broker's sockets before ZeroMQ drops
+//  (PUB) or refuses (ROUTER): a burst of says to many rooms must fit
+#define GC_BROKER_HWM           1000000
+//  How long a statement waits for another process's write lock (a backup
+//  or an operator's sqlite3) before giving up
+#define GC_STORE_BUSY_MS        5000
+#define GC_STORE_MEMBERSHIP_MAX 65536   //  membership answers cached before starting over
+
+//  ----------------------------------------------------------------------
+//  Gateway
+
+#define GC_ROOM_RING            1024    //  recent frames a room keeps (power of 2)
+#define GC_CATCHUP_BATCH        32      //  frames a lagging member fetches at once
+#define GC_REFILL_BATCH         100     //  messages a room refills at once
+#define GC_CONN_SLOTS_MAX       256     //  queued requests before reading pauses
+#define GC_STALL_MS             30000   //  no write progress this long: disconnect
+#define GC_BATCH_MAX            16384   //  bytes of frames one write carries
+#define GC_BATCH_FRAMES         16      //  frames one write carries
+#define GC_GATEWAY_SWEEP_MS     1000    //  how often stalled readers are looked for
+#define GC_GATEWAY_RX_BUFFER    2048    //  lws reads in pieces this big; a frame is joined
+#define GC_LINK_TICK_MS         200     //  request timeouts and heartbeat clock
+#define GC_LINK_DRAIN_BUDGET    4096    //  messages per socket per turn, for fairness
+#define GC_LINK_HWM             100000  //  messages queued to or from the broker
+
+//  ----------------------------------------------------------------------
+//  Client
+
+#define GC_CLIENT_PENDING       256     //  requests remembered by id (ids modulo this)
+#define GC_CLIENT_RECEIVE_MAX   (64 * 1024 * 1024)  //  a join with since can be large
 
 #endif

@@ -54,14 +54,6 @@ gc_histogram_write (const gc_histogram_t *self, FILE *stream,
              name, (unsigned long) self->count);
 }
 
-int64_t
-gc_clock_us (void)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_MONOTONIC, &now);
-    return (int64_t) now.tv_sec * 1000000 + now.tv_nsec / 1000;
-}
-
 void
 gc_metrics_test (bool verbose)
 {

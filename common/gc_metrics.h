@@ -35,9 +35,6 @@ void gc_metric_write (FILE *stream, const char *name, const char *type,
 void gc_histogram_write (const gc_histogram_t *self, FILE *stream,
                          const char *name, const char *help);
 
-//  Monotonic time in microseconds, for durations
-int64_t gc_clock_us (void);
-
 void gc_metrics_test (bool verbose);
 
 #endif

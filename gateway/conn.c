@@ -13,6 +13,7 @@
 #include "gateway.h"
 #include "gc_limits.h"
 #include "gc_log.h"
+#include "gc_clock.h"
 
 typedef enum { SLOT_WAITING, SLOT_IN_FLIGHT, SLOT_READY } s_state_t;
 
@@ -62,7 +63,7 @@ gc_conn_wake (gc_conn_t *self)
         return;
     lws_callback_on_writable (self->wsi);
     if (!self->waiting_since)
-        self->waiting_since = gc_now_ms ();
+        self->waiting_since = gc_clock_wall_ms ();
 }
 
 //  --------------------------------------------------------------------------
@@ -102,7 +103,7 @@ static void
 s_joined (gc_conn_t *self, gc_room_t *room, const gc_request_t *request,
           const gc_frame_t *reply)
 {
-    uint64_t covered = reply->last;
+    uint64_t covered = reply->head;
     if (request->has_since && reply->history_size)
         covered = reply->history [reply->history_size - 1].seq;
     gc_member_t *member = s_member (self, gc_room_name (room));
@@ -117,7 +118,7 @@ s_joined (gc_conn_t *self, gc_room_t *room, const gc_request_t *request,
     else
     if (covered > member->cursor)
         member->cursor = covered;
-    gc_room_joined (room, reply->last);
+    gc_room_joined (room, reply->head);
     gc_info ("joined conn=%lu user=%s room=\"%s\" seq=%lu", (unsigned long) self->id,
              self->user, gc_room_name (room), (unsigned long) member->cursor);
 }
@@ -436,7 +437,7 @@ s_queue_request (gc_conn_t *self, const char *data, size_t size, bool binary)
     self->gateway->counters.frames_in++;
     s_slot_t *slot = calloc (1, sizeof *slot);
     slot->conn = self;
-    slot->arrived_ms = gc_now_ms ();
+    slot->arrived_ms = gc_clock_wall_ms ();
     lws_dll2_add_tail (&slot->in_conn, &self->slots);
     const char *why = NULL;
     if (binary)
@@ -468,7 +469,7 @@ gc_conn_open (gc_conn_t *self, gc_gateway_t *gateway, struct lws *wsi)
     self->wsi = wsi;
     self->id = ++gateway->counters.connections_opened;
     self->tokens = 2.0 * gateway->rate_limit;
-    self->tokens_ms = gc_now_ms ();
+    self->tokens_ms = gc_clock_wall_ms ();
     lws_dll2_add_tail (&self->in_gateway, &gateway->conns);
     gc_debug ("open conn=%lu", (unsigned long) self->id);
 }

@@ -13,14 +13,8 @@
 #include "gc_codec.h"
 #include "json.h"
 #include "link.h"
+#include "gc_limits.h"
 
-#define GC_ROOM_RING        1024    //  recent frames a room keeps (power of 2)
-#define GC_CATCHUP_BATCH    32      //  frames a lagging member fetches at once
-#define GC_REFILL_BATCH     100     //  messages a room refills at once
-#define GC_CONN_SLOTS_MAX   256     //  queued requests before reading pauses
-#define GC_STALL_MS         30000   //  no write progress this long: disconnect
-#define GC_BATCH_MAX        16384   //  bytes of frames one write carries
-#define GC_BATCH_FRAMES     16      //  frames one write carries
 
 typedef struct gc_room_t gc_room_t;
 typedef struct gc_conn_t gc_conn_t;

@@ -10,9 +10,8 @@
 #include "gc_limits.h"
 #include "gc_log.h"
 #include "gc_metrics.h"
+#include "gc_clock.h"
 
-#define S_TICK_MS        200     //  timeout sweep and heartbeat clock
-#define S_DRAIN_BUDGET   4096    //  messages per socket per turn, for fairness
 
 typedef struct {
     uint64_t rid;
@@ -82,13 +81,13 @@ s_pending_table_new (void)
 static void
 s_on_reply (gc_link_t *self, const gc_frame_t *reply)
 {
-    int64_t now = gc_now_ms ();
+    int64_t now = gc_clock_wall_ms ();
     self->last_reply_ms = now;
     void *key = (void *) (uintptr_t) reply->rid;
     s_pending_t *pending = zhashx_lookup (self->pending, key);
     if (!pending)
         return;                 //  given up on, or forgotten
-    gc_histogram_add (&self->rtt, (double) (gc_clock_us () - pending->sent_us) / 1e6);
+    gc_histogram_add (&self->rtt, (double) (gc_clock_mono_us () - pending->sent_us) / 1e6);
     if (!pending->fn) {
         self->rtt_ms = now - self->ping_sent_ms;
         if (reply->fields & GC_F_TEXT) {
@@ -109,7 +108,7 @@ static bool
 s_drain_dealer (gc_link_t *self)
 {
     void *dealer = zsock_resolve (self->dealer);
-    for (int count = 0; count < S_DRAIN_BUDGET; count++) {
+    for (int count = 0; count < GC_LINK_DRAIN_BUDGET; count++) {
         zmq_msg_t msg;
         zmq_msg_init (&msg);
         if (zmq_msg_recv (&msg, dealer, ZMQ_DONTWAIT) < 0) {
@@ -134,7 +133,7 @@ static bool
 s_drain_sub (gc_link_t *self)
 {
     void *sub = zsock_resolve (self->sub);
-    for (int count = 0; count < S_DRAIN_BUDGET; count++) {
+    for (int count = 0; count < GC_LINK_DRAIN_BUDGET; count++) {
         zmq_msg_t topic, body;
         zmq_msg_init (&topic);
         zmq_msg_init (&body);
@@ -197,7 +196,7 @@ s_send (gc_link_t *self, gc_frame_t *request, int64_t giveup_ms,
                   ZMQ_DONTWAIT) < 0)
         return 0;               //  no broker connection: ZMQ_IMMEDIATE is set
     s_pending_t *pending = malloc (sizeof *pending);
-    *pending = (s_pending_t) { request->rid, giveup_ms, gc_clock_us (), fn, arg };
+    *pending = (s_pending_t) { request->rid, giveup_ms, gc_clock_mono_us (), fn, arg };
     zhashx_insert (self->pending, (void *) (uintptr_t) request->rid, pending);
     s_schedule_drain (self);
     return request->rid;
@@ -207,7 +206,7 @@ uint64_t
 gc_link_request (gc_link_t *self, gc_frame_t *request, int64_t arrived_ms,
                  gc_link_reply_fn *fn, void *arg)
 {
-    int64_t now = gc_now_ms ();
+    int64_t now = gc_clock_wall_ms ();
     if (!gc_link_reachable (self) || now >= arrived_ms + GC_REQUEST_DEADLINE_MS)
         return 0;
     gc_frame_set_uint (request, GC_F_DEADLINE, arrived_ms + GC_REQUEST_DEADLINE_MS);
@@ -247,7 +246,7 @@ gc_link_unsubscribe (gc_link_t *self, const char *room, size_t size)
 bool
 gc_link_reachable (gc_link_t *self)
 {
-    return gc_now_ms () - self->last_reply_ms < GC_HEARTBEAT_DEAD_MS;
+    return gc_clock_wall_ms () - self->last_reply_ms < GC_HEARTBEAT_DEAD_MS;
 }
 
 int64_t
@@ -307,15 +306,15 @@ static void
 s_on_tick (lws_sorted_usec_list_t *sul)
 {
     gc_link_t *self = lws_container_of (sul, gc_link_t, tick);
-    int64_t now = gc_now_ms ();
-    bool was_reachable = now - S_TICK_MS - self->last_reply_ms < GC_HEARTBEAT_DEAD_MS;
+    int64_t now = gc_clock_wall_ms ();
+    bool was_reachable = now - GC_LINK_TICK_MS - self->last_reply_ms < GC_HEARTBEAT_DEAD_MS;
     s_give_up_expired (self, now);
-    if (self->ticks++ % (GC_HEARTBEAT_MS / S_TICK_MS) == 0)
+    if (self->ticks++ % (GC_HEARTBEAT_MS / GC_LINK_TICK_MS) == 0)
         s_ping (self, now);
     if (was_reachable && !gc_link_reachable (self))
         gc_warn ("broker unreachable: no reply for %d ms", GC_HEARTBEAT_DEAD_MS);
     gc_link_service (self);
-    lws_sul_schedule (self->context, 0, &self->tick, s_on_tick, S_TICK_MS * LWS_US_PER_MS);
+    lws_sul_schedule (self->context, 0, &self->tick, s_on_tick, GC_LINK_TICK_MS * LWS_US_PER_MS);
 }
 
 //  --------------------------------------------------------------------------
@@ -343,8 +342,8 @@ s_socket_new (int type, const char *endpoint)
     if (!sock)
         return NULL;
     zsock_set_linger (sock, 0);
-    zsock_set_rcvhwm (sock, 100000);
-    zsock_set_sndhwm (sock, 100000);
+    zsock_set_rcvhwm (sock, GC_LINK_HWM);
+    zsock_set_sndhwm (sock, GC_LINK_HWM);
     zsock_set_reconnect_ivl (sock, 100);
     zsock_set_reconnect_ivl_max (sock, 1000);
     zsock_set_heartbeat_ivl (sock, GC_HEARTBEAT_MS);

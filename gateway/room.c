@@ -11,6 +11,7 @@
 #include "gateway.h"
 #include "gc_limits.h"
 #include "gc_log.h"
+#include "gc_clock.h"
 
 typedef struct {
     uint64_t seq;
@@ -166,7 +167,7 @@ s_fetch (gc_room_t *self, uint64_t since, uint32_t limit, gc_link_reply_fn *fn, 
     gc_frame_set_str (&request, GC_F_ROOM, self->name, self->name_len);
     gc_frame_set_uint (&request, GC_F_SINCE, since);
     gc_frame_set_uint (&request, GC_F_LIMIT, limit);
-    return gc_link_request (self->gateway->link, &request, gc_now_ms (), fn, arg);
+    return gc_link_request (self->gateway->link, &request, gc_clock_wall_ms (), fn, arg);
 }
 
 //  --------------------------------------------------------------------------

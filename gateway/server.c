@@ -8,9 +8,8 @@
 #include "gc_limits.h"
 #include "gc_log.h"
 #include "gc_stop.h"
+#include "gc_clock.h"
 
-#define S_SWEEP_MS      1000
-#define S_RX_BUFFER     2048    //  lws reads in pieces this big; conn.c joins them
 
 //  Per-session data: lws allocates it for every connection, HTTP or
 //  WebSocket; only WebSocket connections use the gc_conn_t part
@@ -137,9 +136,9 @@ static void
 s_on_sweep (lws_sorted_usec_list_t *sul)
 {
     gc_gateway_t *gateway = lws_container_of (sul, gc_gateway_t, sweep);
-    gc_conn_sweep (gateway, gc_now_ms ());
+    gc_conn_sweep (gateway, gc_clock_wall_ms ());
     lws_sul_schedule (gateway->context, 0, &gateway->sweep, s_on_sweep,
-                      S_SWEEP_MS * LWS_US_PER_MS);
+                      GC_GATEWAY_SWEEP_MS * LWS_US_PER_MS);
 }
 
 static void
@@ -159,7 +158,7 @@ s_protocols_init (void)
     s_protocols [0] = (struct lws_protocols) {
         .name = "groupchat.v1",
         .callback = s_on_client,
-        .rx_buffer_size = S_RX_BUFFER,
+        .rx_buffer_size = GC_GATEWAY_RX_BUFFER,
         //  lws sends at most this much at a time (rx_buffer_size if 0):
         //  a batch of frames, or a long history, in one system call
         .tx_packet_size = GC_FRAME_MAX,
@@ -198,7 +197,7 @@ gc_server_new (const gc_server_config_t *config)
         gc_server_destroy (&self);
         return NULL;
     }
-    lws_sul_schedule (self->context, 0, &self->sweep, s_on_sweep, S_SWEEP_MS * LWS_US_PER_MS);
+    lws_sul_schedule (self->context, 0, &self->sweep, s_on_sweep, GC_GATEWAY_SWEEP_MS * LWS_US_PER_MS);
     return self;
 }
 

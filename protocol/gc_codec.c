@@ -37,7 +37,7 @@ static const s_key_t s_keys [] = {
     KEY ("since",    GC_F_SINCE,    K_UINT,    since),
     KEY ("before",   GC_F_BEFORE,   K_UINT,    before),
     KEY ("limit",    GC_F_LIMIT,    K_UINT,    limit),
-    KEY ("last",     GC_F_LAST,     K_UINT,    last),
+    KEY ("head",     GC_F_HEAD,     K_UINT,    head),
     KEY ("complete", GC_F_COMPLETE, K_BOOL,    complete),
     KEY ("history",  GC_F_HISTORY,  K_HISTORY, history),
     KEY ("rooms",    GC_F_ROOMS,    K_ROOMS,   rooms),
@@ -94,14 +94,6 @@ gc_str_dup (gc_str_t str)
         copy [str.len] = 0;
     }
     return copy;
-}
-
-int64_t
-gc_now_ms (void)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_REALTIME, &now);
-    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
 size_t
@@ -510,10 +502,10 @@ s_test_history (msgpack_sbuffer *buffer)
     reply.history = msgs;
     reply.history_size = 2;
     reply.fields |= GC_F_HISTORY;
-    gc_frame_set_uint (&reply, GC_F_LAST, 42);
+    gc_frame_set_uint (&reply, GC_F_HEAD, 42);
     gc_frame_set_uint (&reply, GC_F_COMPLETE, 1);
     s_roundtrip (&reply, &got, buffer);
-    assert (got.op == GC_OP_OK && got.history_size == 2 && got.last == 42 && got.complete);
+    assert (got.op == GC_OP_OK && got.history_size == 2 && got.head == 42 && got.complete);
     assert (got.history [1].seq == 42 && gc_str_eq (got.history [1].from, "Sue"));
     assert (got.history [0].ts == 1795962000000 && gc_str_eq (got.history [0].text, "hello"));
     gc_frame_release (&got);

@@ -65,7 +65,7 @@ typedef enum {
 #define GC_F_SINCE      (1u << 12)
 #define GC_F_BEFORE     (1u << 13)
 #define GC_F_LIMIT      (1u << 14)
-#define GC_F_LAST       (1u << 15)
+#define GC_F_HEAD       (1u << 15)
 #define GC_F_COMPLETE   (1u << 16)
 #define GC_F_HISTORY    (1u << 17)
 #define GC_F_ROOMS      (1u << 18)
@@ -105,7 +105,7 @@ typedef struct {
     uint64_t since;         //  join/history: messages with seq > since
     uint64_t before;        //  history: messages with seq < before
     uint32_t limit;         //  history: how many at most
-    uint64_t last;          //  join reply: the room's newest seq
+    uint64_t head;          //  join reply: the room's newest seq
     bool complete;          //  join-with-since reply: nothing left out
     gc_message_t *history;  //  join/history reply, oldest first
     size_t history_size;
@@ -154,9 +154,6 @@ char *gc_str_dup (gc_str_t str);
 //  so that a prefix subscription to "Taskmaster" never matches
 //  "Taskmaster 2". Returns its length, or 0 when buf is too small.
 size_t gc_topic (gc_str_t room, char *buf, size_t size);
-
-//  Wall-clock time in ms since the Unix epoch.
-int64_t gc_now_ms (void);
 
 //  Self test
 void gc_codec_test (bool verbose);
