@@ -16,6 +16,7 @@
 #include "store.h"
 #include "gc_codec.h"
 #include "gc_limits.h"
+#include "gc_text.h"
 #include "gc_log.h"
 #include "gc_metrics.h"
 #include "gc_clock.h"
@@ -310,12 +311,7 @@ s_say (gc_broker_t *self, const s_identity_t *identity, const gc_frame_t *reques
     if (s_check_room (self, identity, request, true, user, room))
         return;
     const gc_str_t text = request->text;
-    bool blank = true;
-    for (size_t index = 0; index < text.len && blank; index++)
-        blank = strchr (" \t\r\n", text.ptr [index]) && text.ptr [index];
-    gc_error_t code = text.len > GC_TEXT_MAX? GC_TOO_LONG:
-                      memchr (text.ptr, 0, text.len)? GC_BAD_REQUEST:
-                      blank? GC_EMPTY_TEXT: GC_OK;
+    gc_error_t code = gc_text_check (text.ptr, text.len);
     if (code == GC_OK && self->says_size == self->says_max) {
         size_t max = self->says_max? 2 * self->says_max: 64;
         s_say_t *says = realloc (self->says, max * sizeof (s_say_t));

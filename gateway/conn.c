@@ -12,6 +12,7 @@
     what is ready in one write. */
 #include "gateway.h"
 #include "gc_limits.h"
+#include "gc_text.h"
 #include "gc_log.h"
 #include "gc_clock.h"
 
@@ -318,11 +319,9 @@ static void
 s_start_say (s_slot_t *slot, gc_frame_t *frame)
 {
     const gc_request_t *request = &slot->request;
-    if (request->text_len > GC_TEXT_MAX)
-        s_slot_error (slot, GC_TOO_LONG, NULL);
-    else
-    if (gc_text_is_blank (request->text, request->text_len))
-        s_slot_error (slot, GC_EMPTY_TEXT, NULL);
+    gc_error_t code = gc_text_check (request->text, request->text_len);
+    if (code != GC_OK)
+        s_slot_error (slot, code, NULL);
     else {
         gc_frame_set_str (frame, GC_F_ROOM, request->room, request->room_len);
         gc_frame_set_str (frame, GC_F_TEXT, request->text, request->text_len);

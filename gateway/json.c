@@ -137,15 +137,6 @@ gc_request_release (gc_request_t *request)
     request->root = NULL;
 }
 
-bool
-gc_text_is_blank (const char *text, size_t size)
-{
-    for (size_t index = 0; index < size; index++)
-        if (!strchr (" \t\r\n", text [index]) || text [index] == 0)
-            return false;
-    return true;
-}
-
 //  --------------------------------------------------------------------------
 //  Encoding
 
@@ -366,8 +357,6 @@ s_test_parse_good (void)
     assert (s_parse ("{\"op\":\"login\",\"token\":\"abc\"}", &request) == GC_OK);
     assert (!request.has_id && request.op == GC_REQ_LOGIN && request.token_len == 3);
     gc_request_release (&request);
-    assert (gc_text_is_blank (" \t\r\n", 4) && gc_text_is_blank ("", 0));
-    assert (!gc_text_is_blank (" x", 2) && !gc_text_is_blank ("\v", 1));
 }
 
 static void

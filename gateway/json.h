@@ -86,9 +86,6 @@ json_t *gc_json_message_object (const gc_message_t *message);
 
 void gc_out_free (gc_out_t *out);
 
-//  True when text is empty or only spaces, tabs, CR and LF.
-bool gc_text_is_blank (const char *text, size_t size);
-
 void gc_json_test (bool verbose);
 
 #endif

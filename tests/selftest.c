@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "gc_codec.h"
+#include "gc_text.h"
 #include "gc_metrics.h"
 #include "../gateway/json.h"
 #include "../broker/store.h"
@@ -26,6 +27,7 @@ typedef struct {
 
 static const s_test_t s_tests [] = {
     { "gc_codec", gc_codec_test },
+    { "gc_text", gc_text_test },
     { "gc_metrics", gc_metrics_test },
     { "gc_json", gc_json_test },
     { "gc_store", gc_store_test },
