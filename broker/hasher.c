@@ -1,6 +1,11 @@
-/*  hasher.c: a pool of worker actors verifying argon2id hashes. */
+/*  hasher.c: a pool of worker actors verifying argon2id hashes.
+
+    On the wire between threads a job is three frames (hash, password,
+    context) and a verdict two ("1" or "0", context): private to this
+    file, which is the only one that builds or reads them. */
 #include <sodium.h>
 #include "hasher.h"
+#include "gc_alloc.h"
 
 struct gc_hasher_t {
     zsock_t *jobs;              //  PUSH, round robin to the workers
@@ -64,7 +69,7 @@ gc_hasher_new (int workers)
 {
     if (sodium_init () < 0)
         return NULL;
-    gc_hasher_t *self = calloc (1, sizeof *self);
+    gc_hasher_t *self = gc_calloc (1, sizeof *self);
     s_endpoints_t endpoints;
     snprintf (endpoints.jobs, sizeof endpoints.jobs, "inproc://gc-hasher-%p-jobs", (void *) self);
     snprintf (endpoints.results, sizeof endpoints.results, "inproc://gc-hasher-%p-results", (void *) self);
@@ -78,9 +83,9 @@ gc_hasher_new (int workers)
         gc_hasher_destroy (&self);
         return NULL;
     }
-    self->workers = calloc (workers, sizeof (zactor_t *));
+    self->workers = gc_calloc (workers, sizeof (zactor_t *));
     for (self->worker_count = 0; self->worker_count < workers; self->worker_count++) {
-        s_endpoints_t *copy = malloc (sizeof *copy);
+        s_endpoints_t *copy = gc_malloc (sizeof *copy);
         *copy = endpoints;
         self->workers [self->worker_count] = zactor_new (s_worker, copy);
     }
@@ -103,15 +108,36 @@ gc_hasher_destroy (gc_hasher_t **self_p)
 }
 
 int
-gc_hasher_submit (gc_hasher_t *self, zmsg_t **job_p)
+gc_hasher_submit (gc_hasher_t *self, const gc_hasher_job_t *job)
 {
-    return zmsg_send (job_p, self->jobs);
+    zmsg_t *message = zmsg_new ();
+    zmsg_addstr (message, job->hash);
+    zmsg_addmem (message, job->password, job->password_size);
+    zmsg_addmem (message, job->context, job->context_size);
+    int rc = zmsg_send (&message, self->jobs);
+    zmsg_destroy (&message);
+    return rc;
 }
 
 zsock_t *
 gc_hasher_results (gc_hasher_t *self)
 {
     return self->results;
+}
+
+int
+gc_hasher_verdict (gc_hasher_t *self, void *context, size_t context_size)
+{
+    zmsg_t *message = zmsg_recv (self->results);
+    zframe_t *verdict = message? zmsg_first (message): NULL;
+    zframe_t *carried = message? zmsg_next (message): NULL;
+    int rc = -1;
+    if (carried && zframe_size (carried) == context_size) {
+        memcpy (context, zframe_data (carried), context_size);
+        rc = zframe_streq (verdict, "1");
+    }
+    zmsg_destroy (&message);
+    return rc;
 }
 
 const char *
@@ -132,27 +158,29 @@ gc_hasher_test (bool verbose)
                                crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0);
     const char *tries [] = { "secret", "wrong", "" };
     for (int index = 0; index < 3; index++) {
-        zmsg_t *job = zmsg_new ();
-        zmsg_addstr (job, hash);
-        zmsg_addmem (job, tries [index], strlen (tries [index]));
-        zmsg_addstrf (job, "context %d", index);
+        gc_hasher_job_t job = { hash, tries [index], strlen (tries [index]), &index, sizeof index };
         assert (gc_hasher_submit (self, &job) == 0);
     }
-    //  Two workers: results may come back in any order
-    int matches = 0;
+    //  Two workers: verdicts may come back in any order
+    int matches = 0, seen = 0;
     zpoller_t *poller = zpoller_new (gc_hasher_results (self), NULL);
-    for (int index = 0; index < 3; index++) {
+    for (int count = 0; count < 3; count++) {
         assert (zpoller_wait (poller, 10000));
-        zmsg_t *result = zmsg_recv (gc_hasher_results (self));
-        char *verdict = zmsg_popstr (result), *context = zmsg_popstr (result);
-        assert (verdict && context && strncmp (context, "context ", 8) == 0);
-        if (streq (verdict, "1")) {
+        int index = -1;
+        int verdict = gc_hasher_verdict (self, &index, sizeof index);
+        assert (verdict >= 0 && index >= 0 && index < 3 && !(seen & (1 << index)));
+        seen |= 1 << index;
+        if (verdict == 1) {
             matches++;
-            assert (streq (context, "context 0"));
+            assert (index == 0);
         }
-        free (verdict), free (context);
-        zmsg_destroy (&result);
     }
+    //  A context of another size is refused, not copied
+    gc_hasher_job_t odd = { hash, "secret", 6, "xy", 2 };
+    assert (gc_hasher_submit (self, &odd) == 0);
+    assert (zpoller_wait (poller, 10000));
+    int index = -1;
+    assert (gc_hasher_verdict (self, &index, sizeof index) == -1 && index == -1);
     assert (matches == 1);
     assert (strncmp (gc_hasher_dummy (self), "$argon2id$", 10) == 0);
     zpoller_destroy (&poller);

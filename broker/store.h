@@ -1,9 +1,12 @@
-/*  store.h: the broker's durable state in SQLite.
+/*  store.h: the broker's durable state, whatever holds it.
 
     Users, rooms (one per group, named after it), memberships, messages
-    and login tokens. The schema lives in store.c, in one place; every
-    statement is prepared once. Each room's newest seq is kept in memory
-    so that a batch of says gets its seqs without a query. */
+    and login tokens. gc_store_new picks a backend from the database
+    argument (store_backend.h lists them; SQLite is the default); the
+    handlers see only this interface. Above every backend the store keeps
+    what is the same for all of them: each room's head (its newest seq),
+    so that a batch of says gets its seqs without a query, and the
+    membership answers every say asks for. */
 #ifndef GC_STORE_H_INCLUDED
 #define GC_STORE_H_INCLUDED
 
@@ -14,7 +17,7 @@
 
 typedef struct gc_store_t gc_store_t;
 
-//  A message to append; seq and ts are filled in by gc_store_append
+//  A message to append; room_id, seq and ts are filled in by gc_store_append
 typedef struct {
     const char *room;
     const char *from;
@@ -22,6 +25,7 @@ typedef struct {
     size_t text_size;
     uint64_t seq;
     int64_t ts;
+    int64_t room_id;            //  the backend's key for the room
 } gc_store_say_t;
 
 //  Query results: messages whose strings the history owns
@@ -31,8 +35,10 @@ typedef struct {
 } gc_history_t;
 
 
-//  Opens (creating and seeding an empty database). NULL on failure.
-gc_store_t *gc_store_new (const char *path);
+//  Opens the database (a path for SQLite), creating it at the newest
+//  schema or migrating an older one, and seeding an empty one with the
+//  protocol's initial users and rooms. NULL on failure, after logging.
+gc_store_t *gc_store_new (const char *database);
 void gc_store_destroy (gc_store_t **self_p);
 
 //  The user's password hash (heap copy, caller frees), or NULL.
@@ -50,13 +56,13 @@ int gc_store_token_delete (gc_store_t *self, const char *token);
 //  and the array. Returns the count, or -1.
 int gc_store_rooms (gc_store_t *self, const char *user, char ***names);
 
-//  True when the room exists; *last gets its newest seq.
-bool gc_store_room (gc_store_t *self, const char *room, uint64_t *last);
+//  True when the room exists; *head (if not NULL) gets its newest seq.
+bool gc_store_room (gc_store_t *self, const char *room, uint64_t *head);
 bool gc_store_is_member (gc_store_t *self, const char *user, const char *room);
 
 //  Rooms whose newest message is younger than since_ms: calls fn for each.
 void gc_store_recent_rooms (gc_store_t *self, int64_t since_ms,
-                            void (*fn) (void *arg, const char *room, uint64_t last),
+                            void (*fn) (void *arg, const char *room, uint64_t head),
                             void *arg);
 
 //  History queries; 0 or -1. Free with gc_history_free.
@@ -81,7 +87,7 @@ gc_error_t gc_store_room_add (gc_store_t *self, const char *room);
 gc_error_t gc_store_member_set (gc_store_t *self, const char *user, const char *room,
                                 bool member);
 
-//  Copies the database, consistently, to path (SQLite's online backup).
+//  Copies the database, consistently, to path. 0 or -1.
 int gc_store_backup (gc_store_t *self, const char *path);
 
 //  The database's size in bytes, and how many rooms there are

@@ -17,6 +17,9 @@
 //  A login token: 32 random bytes in unpadded base64url, 43 characters;
 //  buffers hold GC_TOKEN_LEN + 1 for the NUL
 #define GC_TOKEN_LEN            43
+//  A token's last use is written at most this often: a write per
+//  reconnect would cost an fsync each
+#define GC_TOKEN_TOUCH_MS       (60 * 1000)
 
 //  A gateway answers unavailable this long after a request arrived; the
 //  broker refuses to act on a request past its deadline, which is set

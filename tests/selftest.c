@@ -9,7 +9,13 @@
 #include "gc_metrics.h"
 #include "../gateway/json.h"
 #include "../broker/store.h"
+#include "../broker/store_backend.h"
 #include "../broker/hasher.h"
+#include "../broker/reply.h"
+#include "../broker/login.h"
+#include "../broker/room.h"
+#include "../broker/commit.h"
+#include "../broker/admin.h"
 #include "../broker/broker.h"
 #include "../client/format.h"
 #include "../client/wsconn.h"
@@ -31,7 +37,13 @@ static const s_test_t s_tests [] = {
     { "gc_metrics", gc_metrics_test },
     { "gc_json", gc_json_test },
     { "gc_store", gc_store_test },
+    { "gc_store_sqlite", gc_store_sqlite_test },
     { "gc_hasher", gc_hasher_test },
+    { "gc_reply", gc_reply_test },
+    { "gc_login", gc_login_test },
+    { "gc_room", gc_room_test },
+    { "gc_commit", gc_commit_test },
+    { "gc_admin", gc_admin_test },
     { "gc_broker", gc_broker_test },
     { "gc_format", gc_format_test },
     { "gc_wsconn", gc_wsconn_test },

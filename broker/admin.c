@@ -1,0 +1,305 @@
+/*  admin.c: heartbeats, figures and administration.
+
+    A password arrives already hashed: the slow hash runs in the
+    administrator's process, never in the broker's loop. A change that
+    takes a user out of a room is published as a kick, so gateways put
+    the user's connections out of it at once. */
+#include <limits.h>
+#include <sodium.h>
+#include "admin.h"
+#include "rig.h"
+#include "gc_alloc.h"
+#include "gc_clock.h"
+#include "gc_limits.h"
+#include "gc_log.h"
+#include "gc_metrics.h"
+
+struct gc_admin_t {
+    gc_store_t *store;
+    gc_reply_t *reply;
+    gc_login_t *login;          //  for its figures
+    gc_commit_t *commit;        //  for its figures
+    zhashx_t *gateways;         //  identity (hex) -> last ping, ms
+};
+
+gc_admin_t *
+gc_admin_new (gc_store_t *store, gc_reply_t *reply, gc_login_t *login, gc_commit_t *commit)
+{
+    gc_admin_t *self = gc_calloc (1, sizeof *self);
+    self->store = store;
+    self->reply = reply;
+    self->login = login;
+    self->commit = commit;
+    self->gateways = gc_alloc_checked (zhashx_new ());
+    return self;
+}
+
+void
+gc_admin_destroy (gc_admin_t **self_p)
+{
+    gc_admin_t *self = *self_p;
+    if (!self)
+        return;
+    zhashx_destroy (&self->gateways);
+    free (self);
+    *self_p = NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Heartbeats and figures
+
+static size_t
+s_gateways_connected (gc_admin_t *self)
+{
+    int64_t now = gc_clock_wall_ms ();
+    size_t count = 0;
+    for (void *seen = zhashx_first (self->gateways); seen; seen = zhashx_next (self->gateways))
+        count += now - (intptr_t) seen < GC_HEARTBEAT_DEAD_MS;
+    return count;
+}
+
+static void
+s_metrics (gc_admin_t *self, FILE *stream)
+{
+    gc_commit_metrics (self->commit, stream);
+    gc_login_metrics (self->login, stream);
+    gc_metric_write (stream, "groupchat_broker_database_bytes", "gauge",
+                     "Size of the database.", (double) gc_store_size (self->store));
+    gc_metric_write (stream, "groupchat_broker_rooms", "gauge",
+                     "Rooms (one per group).", (double) gc_store_room_count (self->store));
+    gc_metric_write (stream, "groupchat_broker_gateways_connected", "gauge",
+                     "Gateways that sent a heartbeat in the last 3 s.",
+                     (double) s_gateways_connected (self));
+}
+
+void
+gc_admin_stats (void *arg, const gc_broker_request_t *request)
+{
+    gc_admin_t *self = arg;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *stream = gc_alloc_checked (open_memstream (&text, &size));
+    s_metrics (self, stream);
+    fclose (stream);
+    gc_frame_t reply;
+    gc_reply_init (&reply, request->frame.rid);
+    gc_frame_set_str (&reply, GC_F_TEXT, text, size);
+    gc_reply_send (self->reply, &request->identity, &reply);
+    free (text);
+}
+
+//  Gateways are told apart by their routing identity, kept as hex
+void
+gc_admin_ping (void *arg, const gc_broker_request_t *request)
+{
+    gc_admin_t *self = arg;
+    const gc_identity_t *identity = &request->identity;
+    char key [2 * GC_BROKER_IDENTITY_MAX + 1];
+    for (size_t index = 0; index < identity->size; index++)
+        sprintf (key + 2 * index, "%02x", identity->data [index]);
+    key [2 * identity->size] = 0;
+    zhashx_update (self->gateways, key, (void *) (intptr_t) gc_clock_wall_ms ());
+    gc_admin_stats (self, request);
+}
+
+//  --------------------------------------------------------------------------
+//  Administration
+
+//  The says queued before it were committed first (the dispatch table
+//  marks backup an admin op), so the copy has every message acknowledged
+//  before the backup was asked for
+void
+gc_admin_backup (void *arg, const gc_broker_request_t *request)
+{
+    gc_admin_t *self = arg;
+    const gc_frame_t *frame = &request->frame;
+    char path [PATH_MAX];
+    if (!(frame->fields & GC_F_PATH) || !gc_request_cstr (frame->path, path, sizeof path))
+        gc_reply_error (self->reply, &request->identity, frame->rid, GC_BAD_REQUEST, "path missing");
+    else
+    if (gc_store_backup (self->store, path))
+        gc_reply_error (self->reply, &request->identity, frame->rid, GC_INTERNAL,
+                        "the backup failed, see the broker's log");
+    else {
+        gc_reply_ok (self->reply, request);
+        gc_info ("backup path=%s", path);
+    }
+}
+
+static gc_error_t
+s_user_remove (gc_admin_t *self, const char *user)
+{
+    char **rooms;
+    int count = gc_store_rooms (self->store, user, &rooms);
+    gc_error_t code = gc_store_user_remove (self->store, user);
+    for (int index = 0; index < count; index++) {
+        if (code == GC_OK)
+            gc_reply_kick (self->reply, user, rooms [index]);
+        free (rooms [index]);
+    }
+    free (rooms);
+    return code;
+}
+
+static gc_error_t
+s_member_remove (gc_admin_t *self, const char *user, const char *room)
+{
+    gc_error_t code = gc_store_member_set (self->store, user, room, false);
+    if (code == GC_OK)
+        gc_reply_kick (self->reply, user, room);
+    return code;
+}
+
+static gc_error_t
+s_change (gc_admin_t *self, gc_op_t op, const char *user, const char *room, const char *hash)
+{
+    switch (op) {
+        case GC_OP_USER_ADD:      return gc_store_user_add (self->store, user, hash);
+        case GC_OP_USER_REMOVE:   return s_user_remove (self, user);
+        case GC_OP_PASSWORD_SET:  return gc_store_password_set (self->store, user, hash);
+        case GC_OP_ROOM_ADD:      return gc_store_room_add (self->store, room);
+        case GC_OP_MEMBER_ADD:    return gc_store_member_set (self->store, user, room, true);
+        case GC_OP_MEMBER_REMOVE: return s_member_remove (self, user, room);
+        default:                  return GC_BAD_REQUEST;
+    }
+}
+
+//  Copies the fields the op needs: false when one is missing or invalid
+static bool
+s_fields (const gc_frame_t *frame, char *user, char *room, char *hash)
+{
+    gc_op_t op = frame->op;
+    bool needs_user = op != GC_OP_ROOM_ADD;
+    bool needs_room = op == GC_OP_ROOM_ADD || op == GC_OP_MEMBER_ADD || op == GC_OP_MEMBER_REMOVE;
+    bool needs_hash = op == GC_OP_USER_ADD || op == GC_OP_PASSWORD_SET;
+    return !(needs_user && (!gc_request_cstr (frame->user, user, GC_NAME_MAX + 1) || !*user))
+        && !(needs_room && (!gc_request_cstr (frame->room, room, GC_NAME_MAX + 1) || !*room))
+        && !(needs_hash && (!gc_request_cstr (frame->hash, hash, crypto_pwhash_STRBYTES)
+                            || strncmp (hash, "$argon2id$", 10) != 0));
+}
+
+void
+gc_admin_change (void *arg, const gc_broker_request_t *request)
+{
+    gc_admin_t *self = arg;
+    const gc_frame_t *frame = &request->frame;
+    char user [GC_NAME_MAX + 1] = "", room [GC_NAME_MAX + 1] = "";
+    char hash [crypto_pwhash_STRBYTES] = "";
+    if (!s_fields (frame, user, room, hash)) {
+        gc_reply_error (self->reply, &request->identity, frame->rid, GC_BAD_REQUEST,
+                        "missing or invalid user, room or hash");
+        return;
+    }
+    gc_error_t code = s_change (self, frame->op, user, room, hash);
+    gc_info ("admin op=%s user=%s room=\"%s\" result=%s", gc_op_name (frame->op),
+             user, room, gc_error_name (code));
+    if (code == GC_OK)
+        gc_reply_ok (self->reply, request);
+    else
+        gc_reply_error (self->reply, &request->identity, frame->rid, code,
+                        code == GC_BAD_REQUEST? "it exists already": NULL);
+}
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+static gc_error_t
+s_test_change (gc_rig_t *rig, gc_admin_t *self, gc_op_t op, const char *user,
+               const char *room, const char *hash)
+{
+    gc_broker_request_t request;
+    gc_rig_request (rig, &request, op, user, room);
+    if (hash)
+        gc_frame_set_cstr (&request.frame, GC_F_HASH, hash);
+    gc_admin_change (self, &request);
+    return gc_rig_reply (rig);
+}
+
+//  The next event on the SUB is a kick of user out of room
+static void
+s_test_kicked (gc_rig_t *rig, const char *user, const char *room)
+{
+    gc_frame_t event;
+    zmsg_t *holder;
+    gc_rig_recv (rig->sub, &event, &holder);
+    assert (event.op == GC_OP_KICK && gc_str_eq (event.user, user) && gc_str_eq (event.room, room));
+    gc_frame_release (&event), zmsg_destroy (&holder);
+}
+
+static void
+s_test_changes (gc_rig_t *rig, gc_admin_t *self)
+{
+    const char *hash = "$argon2id$fake";
+    assert (s_test_change (rig, self, GC_OP_USER_ADD, "Greg", NULL, "plain") == GC_BAD_REQUEST);
+    assert (s_test_change (rig, self, GC_OP_USER_ADD, "", NULL, hash) == GC_BAD_REQUEST);
+    assert (s_test_change (rig, self, GC_OP_USER_ADD, "Greg", NULL, hash) == GC_OK);
+    assert (s_test_change (rig, self, GC_OP_USER_ADD, "Greg", NULL, hash) == GC_BAD_REQUEST);
+    assert (s_test_change (rig, self, GC_OP_ROOM_ADD, NULL, NULL, NULL) == GC_BAD_REQUEST);
+    assert (s_test_change (rig, self, GC_OP_ROOM_ADD, NULL, "Bake Off", NULL) == GC_OK);
+    assert (s_test_change (rig, self, GC_OP_MEMBER_ADD, "Greg", "Bake Off", NULL) == GC_OK);
+    assert (s_test_change (rig, self, GC_OP_MEMBER_ADD, "Greg", "Nowhere", NULL) == GC_NO_SUCH_ROOM);
+    assert (s_test_change (rig, self, GC_OP_PASSWORD_SET, "Nobody", NULL, hash) == GC_NO_SUCH_USER);
+    assert (s_test_change (rig, self, GC_OP_PASSWORD_SET, "Greg", NULL, hash) == GC_OK);
+    assert (s_test_change (rig, self, GC_OP_MEMBER_REMOVE, "Greg", "Bake Off", NULL) == GC_OK);
+    s_test_kicked (rig, "Greg", "Bake Off");
+    assert (gc_store_member_set (rig->store, "Greg", "Taskmaster", true) == GC_OK);
+    assert (s_test_change (rig, self, GC_OP_USER_REMOVE, "Greg", NULL, NULL) == GC_OK);
+    s_test_kicked (rig, "Greg", "Taskmaster");
+    assert (s_test_change (rig, self, GC_OP_USER_REMOVE, "Greg", NULL, NULL) == GC_NO_SUCH_USER);
+    assert (s_test_change (rig, self, GC_OP_PING, "Greg", NULL, NULL) == GC_BAD_REQUEST);
+}
+
+static void
+s_test_figures (gc_rig_t *rig, gc_admin_t *self)
+{
+    gc_broker_request_t request;
+    gc_rig_request (rig, &request, GC_OP_PING, NULL, NULL);
+    gc_admin_ping (self, &request);
+    gc_frame_t reply;
+    zmsg_t *holder;
+    gc_rig_recv (rig->dealer, &reply, &holder);
+    assert (reply.op == GC_OP_OK && reply.rid == rig->rid && (reply.fields & GC_F_TEXT));
+    char *text = gc_str_dup (reply.text);
+    assert (strstr (text, "\ngroupchat_broker_gateways_connected 1\n"));
+    assert (strstr (text, "\ngroupchat_broker_rooms 4\n"));
+    assert (strstr (text, "\ngroupchat_broker_logins_ok_total 0\n"));
+    assert (strstr (text, "\ngroupchat_broker_messages_stored_total 0\n"));
+    free (text);
+    gc_frame_release (&reply), zmsg_destroy (&holder);
+
+    char copy [80];
+    snprintf (copy, sizeof copy, "%s.copy", rig->path);
+    gc_rig_request (rig, &request, GC_OP_BACKUP, NULL, NULL);
+    gc_admin_backup (self, &request);
+    assert (gc_rig_reply (rig) == GC_BAD_REQUEST);
+    gc_rig_request (rig, &request, GC_OP_BACKUP, NULL, NULL);
+    gc_frame_set_cstr (&request.frame, GC_F_PATH, copy);
+    gc_admin_backup (self, &request);
+    assert (gc_rig_reply (rig) == GC_OK);
+    gc_store_t *store = gc_store_new (copy);
+    assert (store && gc_store_room (store, "Bake Off", NULL));
+    gc_store_destroy (&store);
+    gc_rig_unlink (copy);
+}
+
+void
+gc_admin_test (bool verbose)
+{
+    if (verbose)
+        printf (" * gc_admin: ");
+    gc_rig_t *rig = gc_rig_new ();
+    gc_rig_subscribe (rig, "Bake Off");
+    gc_rig_subscribe (rig, "Taskmaster");
+    gc_login_t *login = gc_login_new (rig->store, rig->reply);
+    gc_commit_t *commit = gc_commit_new (rig->store, rig->reply);
+    gc_admin_t *self = gc_admin_new (rig->store, rig->reply, login, commit);
+    s_test_changes (rig, self);
+    s_test_figures (rig, self);
+    gc_admin_destroy (&self);
+    gc_admin_destroy (&self);
+    gc_commit_destroy (&commit);
+    gc_login_destroy (&login);
+    gc_rig_destroy (&rig);
+    if (verbose)
+        printf ("OK\n");
+}

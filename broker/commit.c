@@ -1,0 +1,286 @@
+/*  commit.c: the say queue and the group commit.
+
+    Says that arrive during one commit's fsync queue in the socket and
+    share the next commit: the busier the broker, the larger the batches,
+    and the fsync cost per message falls. */
+#include "commit.h"
+#include "room.h"
+#include "rig.h"
+#include "gc_alloc.h"
+#include "gc_clock.h"
+#include "gc_limits.h"
+#include "gc_log.h"
+#include "gc_metrics.h"
+#include "gc_text.h"
+
+//  A say waiting for the end of the turn's commit
+typedef struct {
+    gc_identity_t identity;     //  who to acknowledge
+    uint64_t rid;
+    int64_t deadline;           //  0: none
+    char room [GC_NAME_MAX + 1];
+    char from [GC_NAME_MAX + 1];
+    char *text;
+    size_t text_size;
+} s_say_t;
+
+struct gc_commit_t {
+    gc_store_t *store;
+    gc_reply_t *reply;
+    s_say_t *says;              //  queued this turn
+    size_t says_size, says_max;
+    uint64_t messages_stored;
+    gc_histogram_t commit_seconds;  //  how long each group commit took
+    gc_histogram_t batch_sizes;     //  says per group commit
+};
+
+gc_commit_t *
+gc_commit_new (gc_store_t *store, gc_reply_t *reply)
+{
+    gc_commit_t *self = gc_calloc (1, sizeof *self);
+    self->store = store;
+    self->reply = reply;
+    gc_histogram_init (&self->commit_seconds, gc_metrics_seconds,
+                       sizeof gc_metrics_seconds / sizeof gc_metrics_seconds [0]);
+    gc_histogram_init (&self->batch_sizes, gc_metrics_sizes,
+                       sizeof gc_metrics_sizes / sizeof gc_metrics_sizes [0]);
+    return self;
+}
+
+static void
+s_says_clear (gc_commit_t *self)
+{
+    for (size_t index = 0; index < self->says_size; index++)
+        free (self->says [index].text);
+    self->says_size = 0;
+}
+
+void
+gc_commit_destroy (gc_commit_t **self_p)
+{
+    gc_commit_t *self = *self_p;
+    if (!self)
+        return;
+    s_says_clear (self);
+    free (self->says);
+    free (self);
+    *self_p = NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Queued
+
+void
+gc_commit_say (void *arg, const gc_broker_request_t *request)
+{
+    gc_commit_t *self = arg;
+    const gc_frame_t *frame = &request->frame;
+    char user [GC_NAME_MAX + 1], room [GC_NAME_MAX + 1];
+    if (!(frame->fields & GC_F_TEXT)) {
+        gc_reply_error (self->reply, &request->identity, frame->rid, GC_BAD_REQUEST, "text missing");
+        return;
+    }
+    if (gc_room_check (self->store, self->reply, request, true, user, room))
+        return;
+    gc_error_t code = gc_text_check (frame->text.ptr, frame->text.len);
+    if (code != GC_OK) {
+        gc_reply_error (self->reply, &request->identity, frame->rid, code, NULL);
+        return;
+    }
+    if (self->says_size == self->says_max) {
+        self->says_max = self->says_max? 2 * self->says_max: 64;
+        self->says = gc_realloc (self->says, self->says_max * sizeof (s_say_t));
+    }
+    s_say_t *say = &self->says [self->says_size++];
+    say->identity = request->identity;
+    say->rid = frame->rid;
+    say->deadline = frame->fields & GC_F_DEADLINE? frame->deadline: 0;
+    strcpy (say->room, room);
+    strcpy (say->from, user);
+    say->text = gc_malloc (frame->text.len + 1);
+    memcpy (say->text, frame->text.ptr, frame->text.len);
+    say->text_size = frame->text.len;
+}
+
+//  --------------------------------------------------------------------------
+//  Expired, committed, acknowledged
+
+//  Drops the says whose deadline passed while they waited: the gateway
+//  answers those unavailable, so they must not be stored
+static size_t
+s_drop_expired (gc_commit_t *self, int64_t now)
+{
+    size_t kept = 0;
+    for (size_t index = 0; index < self->says_size; index++) {
+        s_say_t *say = &self->says [index];
+        if (say->deadline && now > say->deadline) {
+            gc_reply_error (self->reply, &say->identity, say->rid, GC_EXPIRED, NULL);
+            free (say->text);
+        }
+        else
+            self->says [kept++] = *say;
+    }
+    self->says_size = kept;
+    return kept;
+}
+
+static void
+s_acknowledge (gc_commit_t *self, const s_say_t *say, const gc_store_say_t *stored)
+{
+    gc_frame_t frame;
+    gc_reply_init (&frame, say->rid);
+    gc_frame_set_uint (&frame, GC_F_SEQ, stored->seq);
+    gc_frame_set_uint (&frame, GC_F_TS, (uint64_t) stored->ts);
+    gc_reply_send (self->reply, &say->identity, &frame);
+
+    gc_frame_init (&frame, GC_OP_MESSAGE);
+    gc_frame_set_cstr (&frame, GC_F_ROOM, say->room);
+    gc_frame_set_uint (&frame, GC_F_SEQ, stored->seq);
+    gc_frame_set_cstr (&frame, GC_F_FROM, say->from);
+    gc_frame_set_str (&frame, GC_F_TEXT, say->text, say->text_size);
+    gc_frame_set_uint (&frame, GC_F_TS, (uint64_t) stored->ts);
+    gc_reply_publish (self->reply, &frame);
+}
+
+void
+gc_commit_flush (gc_commit_t *self)
+{
+    int64_t now = gc_clock_wall_ms ();
+    size_t count = s_drop_expired (self, now);
+    if (count == 0)
+        return;
+    gc_store_say_t *stored = gc_calloc (count, sizeof *stored);
+    for (size_t index = 0; index < count; index++)
+        stored [index] = (gc_store_say_t) {
+            self->says [index].room, self->says [index].from,
+            self->says [index].text, self->says [index].text_size, 0, 0, 0
+        };
+    int64_t started = gc_clock_mono_us ();
+    int rc = gc_store_append (self->store, stored, count, now);
+    gc_histogram_add (&self->commit_seconds, (double) (gc_clock_mono_us () - started) / 1e6);
+    gc_histogram_add (&self->batch_sizes, (double) count);
+    if (rc == 0)
+        self->messages_stored += count;
+    for (size_t index = 0; index < count; index++)
+        if (rc == 0)
+            s_acknowledge (self, &self->says [index], &stored [index]);
+        else
+            gc_reply_error (self->reply, &self->says [index].identity, self->says [index].rid,
+                            GC_INTERNAL, NULL);
+    gc_debug ("committed says=%zu rc=%d", count, rc);
+    free (stored);
+    s_says_clear (self);
+}
+
+void
+gc_commit_metrics (gc_commit_t *self, FILE *stream)
+{
+    gc_metric_write (stream, "groupchat_broker_messages_stored_total", "counter",
+                     "Messages committed since the broker started.", (double) self->messages_stored);
+    gc_histogram_write (&self->commit_seconds, stream, "groupchat_broker_commit_seconds",
+                        "Time each group commit took, fsync included.");
+    gc_histogram_write (&self->batch_sizes, stream, "groupchat_broker_commit_batch_size",
+                        "Messages stored per group commit.");
+}
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+static void
+s_test_say (gc_rig_t *rig, gc_commit_t *self, const char *user, const char *room,
+            const char *text, int64_t deadline)
+{
+    gc_broker_request_t request;
+    gc_rig_request (rig, &request, GC_OP_SAY, user, room);
+    if (text)
+        gc_frame_set_cstr (&request.frame, GC_F_TEXT, text);
+    if (deadline)
+        gc_frame_set_uint (&request.frame, GC_F_DEADLINE, (uint64_t) deadline);
+    gc_commit_say (self, &request);
+}
+
+//  Refused says are answered at once, and never queued
+static void
+s_test_refused (gc_rig_t *rig, gc_commit_t *self)
+{
+    s_test_say (rig, self, "Sue", "Taskmaster", NULL, 0);
+    assert (gc_rig_reply (rig) == GC_BAD_REQUEST);
+    s_test_say (rig, self, "Sue", NULL, "hi", 0);
+    assert (gc_rig_reply (rig) == GC_BAD_REQUEST);
+    s_test_say (rig, self, "Sandy", "8 out of 10 cats", "hi", 0);
+    assert (gc_rig_reply (rig) == GC_NOT_MEMBER);
+    s_test_say (rig, self, "Sue", " \r\n\t", " \r\n\t", 0);
+    assert (gc_rig_reply (rig) == GC_NO_SUCH_ROOM);
+    s_test_say (rig, self, "Sue", "Taskmaster", " \r\n\t", 0);
+    assert (gc_rig_reply (rig) == GC_EMPTY_TEXT);
+    char long_text [GC_TEXT_MAX + 2];
+    memset (long_text, 'x', sizeof long_text - 1);
+    long_text [GC_TEXT_MAX + 1] = 0;
+    s_test_say (rig, self, "Sue", "Taskmaster", long_text, 0);
+    assert (gc_rig_reply (rig) == GC_TOO_LONG);
+    gc_commit_flush (self);     //  nothing queued: nothing sent
+}
+
+//  A turn's says: queued, then one commit; the one past its deadline is
+//  answered expired and not stored, the others acked and published
+static void
+s_test_turn (gc_rig_t *rig, gc_commit_t *self)
+{
+    uint64_t first = rig->rid + 1;
+    for (int index = 0; index < 100; index++)
+        s_test_say (rig, self, "Sue", index == 50? "Taskmaster 2": "Taskmaster", "hello",
+                    index == 7? gc_clock_wall_ms () - 1: 0);
+    gc_commit_flush (self);
+    uint64_t seq = 1;
+    for (int index = 0; index < 100; index++) {
+        gc_frame_t frame;
+        zmsg_t *holder;
+        gc_rig_recv (rig->dealer, &frame, &holder);
+        assert (frame.rid == first + (uint64_t) (index == 0? 7: index <= 7? index - 1: index));
+        if (index == 0)
+            assert (frame.op == GC_OP_ERROR && frame.code == GC_EXPIRED);
+        else
+        if (index != 50)
+            assert (frame.op == GC_OP_OK && frame.seq == seq++ && frame.ts > 0);
+        gc_frame_release (&frame), zmsg_destroy (&holder);
+    }
+    for (seq = 1; seq <= 98; seq++) {
+        gc_frame_t event;
+        zmsg_t *holder;
+        gc_rig_recv (rig->sub, &event, &holder);
+        assert (event.op == GC_OP_MESSAGE && event.seq == seq && gc_str_eq (event.room, "Taskmaster"));
+        assert (gc_str_eq (event.from, "Sue") && gc_str_eq (event.text, "hello"));
+        gc_frame_release (&event), zmsg_destroy (&holder);
+    }
+    uint64_t head;
+    assert (gc_store_room (rig->store, "Taskmaster", &head) && head == 98);
+}
+
+void
+gc_commit_test (bool verbose)
+{
+    if (verbose)
+        printf (" * gc_commit: ");
+    gc_rig_t *rig = gc_rig_new ();
+    assert (gc_store_room_add (rig->store, "Taskmaster 2") == GC_OK);
+    assert (gc_store_member_set (rig->store, "Sue", "Taskmaster 2", true) == GC_OK);
+    gc_rig_subscribe (rig, "Taskmaster");
+    gc_commit_t *self = gc_commit_new (rig->store, rig->reply);
+    s_test_refused (rig, self);
+    s_test_turn (rig, self);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *stream = open_memstream (&text, &size);
+    gc_commit_metrics (self, stream);
+    fclose (stream);
+    assert (strstr (text, "\ngroupchat_broker_messages_stored_total 99\n"));
+    assert (strstr (text, "\ngroupchat_broker_commit_batch_size_count 1\n"));
+    free (text);
+    //  Queued and never flushed: freed with the queue
+    s_test_say (rig, self, "Sue", "Taskmaster", "left", 0);
+    gc_commit_destroy (&self);
+    gc_commit_destroy (&self);
+    gc_rig_destroy (&rig);
+    if (verbose)
+        printf ("OK\n");
+}

@@ -1,0 +1,248 @@
+/*  login.c: login by password (verified on the hasher's workers) or by
+    token, and logout. */
+#include <sodium.h>
+#include "login.h"
+#include "hasher.h"
+#include "rig.h"
+#include "gc_alloc.h"
+#include "gc_clock.h"
+#include "gc_limits.h"
+#include "gc_log.h"
+#include "gc_metrics.h"
+
+struct gc_login_t {
+    gc_store_t *store;
+    gc_reply_t *reply;
+    gc_hasher_t *hasher;        //  argon2id on worker threads
+    uint64_t ok, failed;        //  figures for the stats reply
+};
+
+//  What a password login needs once its verdict is back: the job's
+//  context, copied through the hasher as it is
+typedef struct {
+    gc_identity_t identity;     //  the requester
+    uint64_t rid;
+    bool has_deadline;
+    int64_t deadline;
+    char user [GC_NAME_MAX + 1];
+    bool known;                 //  false: checked against the dummy hash
+} s_job_t;
+
+gc_login_t *
+gc_login_new (gc_store_t *store, gc_reply_t *reply)
+{
+    gc_login_t *self = gc_calloc (1, sizeof *self);
+    self->store = store;
+    self->reply = reply;
+    self->hasher = gc_hasher_new (GC_BROKER_HASH_WORKERS);
+    if (!self->hasher)
+        gc_login_destroy (&self);
+    return self;
+}
+
+void
+gc_login_destroy (gc_login_t **self_p)
+{
+    gc_login_t *self = *self_p;
+    if (!self)
+        return;
+    gc_hasher_destroy (&self->hasher);
+    free (self);
+    *self_p = NULL;
+}
+
+//  The one answer to a login that succeeded: a new session's token, or
+//  the token it came with
+static void
+s_welcome (gc_login_t *self, const gc_identity_t *identity, uint64_t rid,
+           const char *user, const char *token, const char *with)
+{
+    gc_frame_t reply;
+    gc_reply_init (&reply, rid);
+    gc_frame_set_cstr (&reply, GC_F_USER, user);
+    gc_frame_set_cstr (&reply, GC_F_TOKEN, token);
+    gc_reply_send (self->reply, identity, &reply);
+    gc_info ("login user=%s with=%s", user, with);
+    self->ok++;
+}
+
+static void
+s_login_with_token (gc_login_t *self, const gc_broker_request_t *request)
+{
+    char token [GC_TOKEN_LEN + 1];
+    char *user = gc_request_cstr (request->frame.token, token, sizeof token)?
+                 gc_store_token_user (self->store, token, gc_clock_wall_ms ()): NULL;
+    if (user)
+        s_welcome (self, &request->identity, request->frame.rid, user, token, "token");
+    else
+        gc_reply_error (self->reply, &request->identity, request->frame.rid,
+                        GC_BAD_CREDENTIALS, "bad or expired token");
+    free (user);
+}
+
+//  Hands the password check to a hash worker; gc_login_verified
+//  finishes it. Unknown users are checked against a dummy hash, so that
+//  they take as long as real ones.
+static void
+s_login_with_password (gc_login_t *self, const gc_broker_request_t *request)
+{
+    const gc_frame_t *frame = &request->frame;
+    s_job_t job = {
+        .identity = request->identity, .rid = frame->rid,
+        .has_deadline = (frame->fields & GC_F_DEADLINE) != 0, .deadline = frame->deadline
+    };
+    char *hash = gc_request_cstr (frame->user, job.user, sizeof job.user)?
+                 gc_store_password_hash (self->store, job.user): NULL;
+    job.known = hash != NULL;
+    gc_hasher_job_t check = {
+        hash? hash: gc_hasher_dummy (self->hasher),
+        frame->password.ptr, frame->password.len, &job, sizeof job
+    };
+    if (gc_hasher_submit (self->hasher, &check))
+        gc_reply_error (self->reply, &request->identity, frame->rid, GC_INTERNAL, NULL);
+    free (hash);
+}
+
+void
+gc_login_handle (void *arg, const gc_broker_request_t *request)
+{
+    gc_login_t *self = arg;
+    uint32_t fields = request->frame.fields;
+    if (fields & GC_F_TOKEN)
+        s_login_with_token (self, request);
+    else
+    if ((fields & GC_F_USER) && (fields & GC_F_PASSWORD))
+        s_login_with_password (self, request);
+    else
+        gc_reply_error (self->reply, &request->identity, request->frame.rid, GC_BAD_REQUEST,
+                        "login needs user and password, or token");
+}
+
+void
+gc_login_verified (gc_login_t *self)
+{
+    s_job_t job;
+    int verdict = gc_hasher_verdict (self->hasher, &job, sizeof job);
+    if (verdict < 0)
+        return;
+    char token [GC_TOKEN_LEN + 1];
+    int64_t now = gc_clock_wall_ms ();
+    if (job.has_deadline && now > job.deadline)
+        gc_reply_error (self->reply, &job.identity, job.rid, GC_EXPIRED, NULL);
+    else
+    if (verdict == 1 && job.known && gc_store_token_new (self->store, job.user, now, token) == 0)
+        s_welcome (self, &job.identity, job.rid, job.user, token, "password");
+    else {
+        gc_info ("login refused");
+        self->failed++;
+        gc_reply_error (self->reply, &job.identity, job.rid, GC_BAD_CREDENTIALS,
+                        "wrong user name or password");
+    }
+}
+
+void
+gc_login_logout (void *arg, const gc_broker_request_t *request)
+{
+    gc_login_t *self = arg;
+    char token [GC_TOKEN_LEN + 1];
+    if (gc_request_cstr (request->frame.token, token, sizeof token))
+        gc_store_token_delete (self->store, token);
+    gc_reply_ok (self->reply, request);
+}
+
+zsock_t *
+gc_login_verdicts (gc_login_t *self)
+{
+    return gc_hasher_results (self->hasher);
+}
+
+void
+gc_login_metrics (gc_login_t *self, FILE *stream)
+{
+    gc_metric_write (stream, "groupchat_broker_logins_ok_total", "counter",
+                     "Successful logins.", (double) self->ok);
+    gc_metric_write (stream, "groupchat_broker_logins_failed_total", "counter",
+                     "Refused password logins.", (double) self->failed);
+}
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+//  A password login: handed to the workers, answered when the verdict
+//  is back; returns the reply's code and copies its token, if any
+static gc_error_t
+s_test_password (gc_rig_t *rig, gc_login_t *self, const char *user, const char *password,
+                 int64_t deadline, char *token)
+{
+    gc_broker_request_t request;
+    gc_rig_request (rig, &request, GC_OP_LOGIN, user, NULL);
+    gc_frame_set_cstr (&request.frame, GC_F_PASSWORD, password);
+    if (deadline)
+        gc_frame_set_uint (&request.frame, GC_F_DEADLINE, (uint64_t) deadline);
+    gc_login_handle (self, &request);
+    zpoller_t *poller = zpoller_new (gc_login_verdicts (self), NULL);
+    assert (zpoller_wait (poller, 10000));
+    zpoller_destroy (&poller);
+    gc_login_verified (self);
+    gc_frame_t reply;
+    zmsg_t *holder;
+    gc_rig_recv (rig->dealer, &reply, &holder);
+    assert (reply.rid == rig->rid);
+    gc_error_t code = reply.op == GC_OP_OK? GC_OK: reply.code;
+    if (code == GC_OK) {
+        assert (gc_str_eq (reply.user, user) && reply.token.len == GC_TOKEN_LEN);
+        gc_request_cstr (reply.token, token, GC_TOKEN_LEN + 1);
+    }
+    gc_frame_release (&reply);
+    zmsg_destroy (&holder);
+    return code;
+}
+
+static gc_error_t
+s_test_token (gc_rig_t *rig, gc_login_t *self, gc_op_t op, const char *token)
+{
+    gc_broker_request_t request;
+    gc_rig_request (rig, &request, op, NULL, NULL);
+    if (token)
+        gc_frame_set_cstr (&request.frame, GC_F_TOKEN, token);
+    if (op == GC_OP_LOGIN)
+        gc_login_handle (self, &request);
+    else
+        gc_login_logout (self, &request);
+    return gc_rig_reply (rig);
+}
+
+void
+gc_login_test (bool verbose)
+{
+    if (verbose)
+        printf (" * gc_login: ");
+    gc_rig_t *rig = gc_rig_new ();
+    gc_login_t *self = gc_login_new (rig->store, rig->reply);
+    assert (self);
+    char token [GC_TOKEN_LEN + 1], other [GC_TOKEN_LEN + 1];
+    assert (s_test_password (rig, self, "Sue", "password", 0, token) == GC_OK);
+    assert (s_test_password (rig, self, "Sue", "wrong", 0, other) == GC_BAD_CREDENTIALS);
+    assert (s_test_password (rig, self, "Nobody", "password", 0, other) == GC_BAD_CREDENTIALS);
+    //  A deadline that passes while the hash is checked: refused, no token
+    assert (s_test_password (rig, self, "Sue", "password", gc_clock_wall_ms () - 1, other)
+            == GC_EXPIRED);
+    assert (s_test_token (rig, self, GC_OP_LOGIN, token) == GC_OK);
+    assert (s_test_token (rig, self, GC_OP_LOGIN, "forged") == GC_BAD_CREDENTIALS);
+    assert (s_test_token (rig, self, GC_OP_LOGIN, NULL) == GC_BAD_REQUEST);
+    assert (s_test_token (rig, self, GC_OP_LOGOUT, token) == GC_OK);
+    assert (s_test_token (rig, self, GC_OP_LOGIN, token) == GC_BAD_CREDENTIALS);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *stream = open_memstream (&text, &size);
+    gc_login_metrics (self, stream);
+    fclose (stream);
+    assert (strstr (text, "\ngroupchat_broker_logins_ok_total 2\n"));
+    assert (strstr (text, "\ngroupchat_broker_logins_failed_total 2\n"));
+    free (text);
+    gc_login_destroy (&self);
+    gc_login_destroy (&self);
+    gc_rig_destroy (&rig);
+    if (verbose)
+        printf ("OK\n");
+}

@@ -1,0 +1,58 @@
+/*  store_backend.h: what a database must do for the store.
+
+    A backend is one table of functions; store.c selects one by the
+    prefix of the database argument and keeps, above it, what every
+    backend would otherwise repeat: room heads and seq assignment, the
+    membership cache, token generation and expiry, the initial data.
+    A backend knows rooms by its own integer key. Adding a database is a
+    new store_NAME.c with one of these and a line in store.c's table. */
+#ifndef GC_STORE_BACKEND_H_INCLUDED
+#define GC_STORE_BACKEND_H_INCLUDED
+
+#include "store.h"
+
+//  An initial user: name, password hash and rooms (NULL-terminated)
+typedef struct {
+    const char *user;
+    const char *hash;
+    const char *const *rooms;
+} gc_store_seed_t;
+
+//  Called for each room when the store opens
+typedef void (gc_store_room_fn) (void *arg, int64_t id, const char *name, uint64_t head);
+
+//  Counts are rows changed, or -1 on failure; strings returned are the
+//  caller's to free. Token hashes are binary, crypto_generichash_BYTES long.
+typedef struct {
+    const char *name;
+    void *(*open) (const char *location);               //  NULL on failure
+    void (*close) (void **db_p);
+    bool (*is_empty) (void *db);                        //  no users at all
+    int (*seed) (void *db, const gc_store_seed_t *seed, size_t count);  //  one transaction
+    int (*rooms_load) (void *db, gc_store_room_fn *fn, void *arg);
+    char *(*password_hash) (void *db, const char *user);
+    int (*token_insert) (void *db, const unsigned char *hash, const char *user, int64_t now);
+    char *(*token_user) (void *db, const unsigned char *hash, int64_t *last_used);
+    int (*token_touch) (void *db, const unsigned char *hash, int64_t now);
+    int (*token_delete) (void *db, const unsigned char *hash);
+    int (*rooms_of) (void *db, const char *user, char ***names);
+    int (*is_member) (void *db, const char *user, const char *room);    //  1, 0 or -1
+    //  seq < bound newest first, or seq > bound oldest first (since)
+    int (*messages) (void *db, int64_t room_id, const char *room, bool since,
+                     uint64_t bound, uint32_t limit, gc_history_t *history);
+    int (*append) (void *db, const gc_store_say_t *says, size_t count);  //  0 or -1, all or nothing
+    bool (*user_exists) (void *db, const char *user);
+    int (*user_add) (void *db, const char *user, const char *hash);
+    int (*user_remove) (void *db, const char *user);
+    int (*password_set) (void *db, const char *user, const char *hash);  //  and revokes tokens
+    int (*room_add) (void *db, const char *room, int64_t *id);
+    int (*member_set) (void *db, const char *user, const char *room, bool member);
+    int (*backup) (void *db, const char *path);
+    int64_t (*size) (void *db);
+} gc_store_backend_t;
+
+extern const gc_store_backend_t gc_store_sqlite;
+
+void gc_store_sqlite_test (bool verbose);
+
+#endif

@@ -1,0 +1,621 @@
+/*  store_sqlite.c: the store's SQLite backend.
+
+    WAL with synchronous=FULL: a commit is on disk when sqlite3_step
+    returns, which is what lets the broker acknowledge a say only after
+    it. Every statement, schema, migrations, seeding and sizing included,
+    is in s_sql, so the SQL of the whole product reads in one screen.
+
+    The schema is versioned with PRAGMA user_version: a new database is
+    made at the newest version; an older one is brought up to it on open,
+    one migration per version, in one transaction. */
+#include <czmq.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include "store_backend.h"
+#include "rig.h"
+#include "gc_alloc.h"
+#include "gc_limits.h"
+#include "gc_log.h"
+
+typedef enum {
+    //  Run once with sqlite3_exec, in this order
+    Q_PRAGMAS, Q_SCHEMA, Q_MIGRATE_1, Q_BEGIN_SETUP, Q_COMMIT_SETUP, Q_ROLLBACK_SETUP,
+    //  Prepared once, for the store's whole life
+    Q_PREPARED, Q_VERSION = Q_PREPARED, Q_HAS_TABLES, Q_USER_COUNT, Q_ROOMS_LOAD, Q_SIZE,
+    Q_PASSWORD, Q_TOKEN_INSERT, Q_TOKEN_USER, Q_TOKEN_TOUCH, Q_TOKEN_DELETE,
+    Q_ROOMS_OF, Q_IS_MEMBER, Q_BEFORE, Q_SINCE, Q_INSERT, Q_BEGIN, Q_COMMIT,
+    Q_ROLLBACK, Q_USER_ADD, Q_USER_REMOVE, Q_PASSWORD_SET, Q_TOKENS_OF_USER,
+    Q_ROOM_ADD, Q_MEMBER_ADD, Q_MEMBER_REMOVE, Q_USER_EXISTS, Q_COUNT
+} s_query_t;
+
+//  The newest schema version: Q_SCHEMA makes it, Q_MIGRATE_n reach it
+#define S_VERSION 1
+
+static const char *s_sql [Q_COUNT] = {
+    [Q_PRAGMAS]      = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON",
+    [Q_SCHEMA]       = "CREATE TABLE users ("
+                       "  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL);"
+                       "CREATE TABLE rooms (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+                       "CREATE TABLE members ("
+                       "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+                       "  room_id INTEGER NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,"
+                       "  PRIMARY KEY (user_id, room_id)) WITHOUT ROWID;"
+                       "CREATE TABLE messages ("
+                       "  room_id INTEGER NOT NULL REFERENCES rooms (id),"
+                       "  seq INTEGER NOT NULL, \"from\" TEXT NOT NULL, text TEXT NOT NULL,"
+                       "  ts INTEGER NOT NULL, PRIMARY KEY (room_id, seq)) WITHOUT ROWID;"
+                       "CREATE TABLE tokens ("
+                       "  hash BLOB PRIMARY KEY,"
+                       "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+                       "  last_used INTEGER NOT NULL) WITHOUT ROWID;"
+                       "PRAGMA user_version = 1",
+    //  Version 0 called a message's author its sender
+    [Q_MIGRATE_1]    = "ALTER TABLE messages RENAME COLUMN sender TO \"from\";"
+                       "PRAGMA user_version = 1",
+    [Q_BEGIN_SETUP]  = "BEGIN IMMEDIATE",
+    [Q_COMMIT_SETUP] = "COMMIT",
+    [Q_ROLLBACK_SETUP] = "ROLLBACK",
+    [Q_VERSION]      = "PRAGMA user_version",
+    [Q_HAS_TABLES]   = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'messages'",
+    [Q_USER_COUNT]   = "SELECT count(*) FROM users",
+    [Q_ROOMS_LOAD]   = "SELECT r.id, r.name, (SELECT max(seq) FROM messages m"
+                       " WHERE m.room_id = r.id) FROM rooms r",
+    [Q_SIZE]         = "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size",
+    [Q_PASSWORD]     = "SELECT password_hash FROM users WHERE name = ?1",
+    [Q_TOKEN_INSERT] = "INSERT INTO tokens (hash, user_id, last_used)"
+                       " SELECT ?1, id, ?3 FROM users WHERE name = ?2",
+    [Q_TOKEN_USER]   = "SELECT u.name, t.last_used FROM tokens t JOIN users u ON u.id = t.user_id"
+                       " WHERE t.hash = ?1",
+    [Q_TOKEN_TOUCH]  = "UPDATE tokens SET last_used = ?2 WHERE hash = ?1",
+    [Q_TOKEN_DELETE] = "DELETE FROM tokens WHERE hash = ?1",
+    [Q_ROOMS_OF]     = "SELECT r.name FROM rooms r JOIN members m ON m.room_id = r.id"
+                       " JOIN users u ON u.id = m.user_id WHERE u.name = ?1 ORDER BY r.name",
+    [Q_IS_MEMBER]    = "SELECT 1 FROM members m JOIN users u ON u.id = m.user_id"
+                       " JOIN rooms r ON r.id = m.room_id WHERE u.name = ?1 AND r.name = ?2",
+    [Q_BEFORE]       = "SELECT seq, \"from\", text, ts FROM messages"
+                       " WHERE room_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+    [Q_SINCE]        = "SELECT seq, \"from\", text, ts FROM messages"
+                       " WHERE room_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    [Q_INSERT]       = "INSERT INTO messages (room_id, seq, \"from\", text, ts)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [Q_BEGIN]        = "BEGIN IMMEDIATE",
+    [Q_COMMIT]       = "COMMIT",
+    [Q_ROLLBACK]     = "ROLLBACK",
+    [Q_USER_ADD]     = "INSERT OR IGNORE INTO users (name, password_hash) VALUES (?1, ?2)",
+    [Q_USER_REMOVE]  = "DELETE FROM users WHERE name = ?1",
+    [Q_PASSWORD_SET] = "UPDATE users SET password_hash = ?2 WHERE name = ?1",
+    [Q_TOKENS_OF_USER] = "DELETE FROM tokens WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
+    [Q_ROOM_ADD]     = "INSERT OR IGNORE INTO rooms (name) VALUES (?1)",
+    [Q_MEMBER_ADD]   = "INSERT OR IGNORE INTO members (user_id, room_id)"
+                       " SELECT u.id, r.id FROM users u, rooms r WHERE u.name = ?1 AND r.name = ?2",
+    [Q_MEMBER_REMOVE] = "DELETE FROM members WHERE user_id = (SELECT id FROM users WHERE name = ?1)"
+                       " AND room_id = (SELECT id FROM rooms WHERE name = ?2)",
+    [Q_USER_EXISTS]  = "SELECT 1 FROM users WHERE name = ?1",
+};
+
+typedef struct {
+    sqlite3 *db;
+    sqlite3_stmt *stmt [Q_COUNT];   //  the prepared ones, from Q_PREPARED on
+} s_sqlite_t;
+
+//  --------------------------------------------------------------------------
+//  Statements
+
+static sqlite3_stmt *
+s_stmt (s_sqlite_t *self, s_query_t query)
+{
+    sqlite3_stmt *stmt = self->stmt [query];
+    sqlite3_reset (stmt);
+    sqlite3_clear_bindings (stmt);
+    return stmt;
+}
+
+//  Steps a statement with up to two texts bound: its first result code
+static int
+s_step (s_sqlite_t *self, s_query_t query, const char *first, const char *second)
+{
+    sqlite3_stmt *stmt = s_stmt (self, query);
+    if (first)
+        sqlite3_bind_text (stmt, 1, first, -1, SQLITE_STATIC);
+    if (second)
+        sqlite3_bind_text (stmt, 2, second, -1, SQLITE_STATIC);
+    int rc = sqlite3_step (stmt);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        gc_error ("store: %s failed: %s", s_sql [query], sqlite3_errmsg (self->db));
+    return rc;
+}
+
+//  Runs a change: rows changed, or -1
+static int
+s_change (s_sqlite_t *self, s_query_t query, const char *first, const char *second)
+{
+    int rc = s_step (self, query, first, second);
+    sqlite3_reset (self->stmt [query]);
+    return rc == SQLITE_DONE? sqlite3_changes (self->db): -1;
+}
+
+//  The first column of a one-row query, as an integer (0 when no row)
+static int64_t
+s_integer (s_sqlite_t *self, s_query_t query, const char *first)
+{
+    int64_t value = s_step (self, query, first, NULL) == SQLITE_ROW?
+                    sqlite3_column_int64 (self->stmt [query], 0): 0;
+    sqlite3_reset (self->stmt [query]);
+    return value;
+}
+
+//  The first column of a one-row query as a heap string, or NULL
+static char *
+s_text (sqlite3_stmt *stmt, int rc)
+{
+    char *text = rc == SQLITE_ROW? gc_strdup ((const char *) sqlite3_column_text (stmt, 0)): NULL;
+    return text;
+}
+
+//  --------------------------------------------------------------------------
+//  Opening: schema and migrations
+
+static int
+s_exec (s_sqlite_t *self, s_query_t query)
+{
+    if (sqlite3_exec (self->db, s_sql [query], NULL, NULL, NULL) == SQLITE_OK)
+        return 0;
+    gc_error ("store: %s failed: %s", s_sql [query], sqlite3_errmsg (self->db));
+    return -1;
+}
+
+//  Makes the newest schema in an empty database, or migrates an older
+//  one version by version, all in one transaction
+static int
+s_upgrade (s_sqlite_t *self)
+{
+    if (s_exec (self, Q_BEGIN_SETUP))
+        return -1;
+    int rc = 0;
+    int64_t version = s_integer (self, Q_VERSION, NULL);
+    if (s_integer (self, Q_HAS_TABLES, NULL) == 0)
+        rc = s_exec (self, Q_SCHEMA);
+    else
+    if (version > S_VERSION) {
+        gc_error ("store: the database is at version=%" PRId64 ", newer than this broker's", version);
+        rc = -1;
+    }
+    else
+    for (int64_t next = version + 1; rc == 0 && next <= S_VERSION; next++) {
+        gc_info ("store: migrating the database to version=%" PRId64, next);
+        rc = s_exec (self, Q_MIGRATE_1 + (s_query_t) (next - 1));
+    }
+    return s_exec (self, rc? Q_ROLLBACK_SETUP: Q_COMMIT_SETUP) || rc? -1: 0;
+}
+
+static int
+s_prepare (s_sqlite_t *self, s_query_t from, s_query_t to)
+{
+    for (s_query_t query = from; query < to; query++)
+        if (sqlite3_prepare_v3 (self->db, s_sql [query], -1, SQLITE_PREPARE_PERSISTENT,
+                                &self->stmt [query], NULL) != SQLITE_OK) {
+            gc_error ("store: cannot prepare %s: %s", s_sql [query], sqlite3_errmsg (self->db));
+            return -1;
+        }
+    return 0;
+}
+
+static void
+s_close (void **db_p)
+{
+    s_sqlite_t *self = *db_p;
+    if (!self)
+        return;
+    for (int query = 0; query < Q_COUNT; query++)
+        sqlite3_finalize (self->stmt [query]);
+    sqlite3_close (self->db);
+    free (self);
+    *db_p = NULL;
+}
+
+//  The statements that read the schema's version are prepared first;
+//  the rest only once the tables are as they expect
+static void *
+s_open (const char *path)
+{
+    s_sqlite_t *self = gc_calloc (1, sizeof *self);
+    if (sqlite3_open (path, &self->db) != SQLITE_OK
+    ||  sqlite3_busy_timeout (self->db, GC_STORE_BUSY_MS) != SQLITE_OK
+    ||  s_exec (self, Q_PRAGMAS)
+    ||  s_prepare (self, Q_VERSION, Q_HAS_TABLES + 1)
+    ||  s_upgrade (self)
+    ||  s_prepare (self, Q_HAS_TABLES + 1, Q_COUNT)) {
+        gc_error ("store: cannot open path=%s: %s", path, sqlite3_errmsg (self->db));
+        void *db = self;
+        s_close (&db);
+        return NULL;
+    }
+    return self;
+}
+
+static bool
+s_is_empty (void *db)
+{
+    return s_integer (db, Q_USER_COUNT, NULL) == 0;
+}
+
+static int
+s_seed (void *db, const gc_store_seed_t *seed, size_t count)
+{
+    s_sqlite_t *self = db;
+    if (s_change (self, Q_BEGIN, NULL, NULL) < 0)
+        return -1;
+    int rc = 0;
+    for (size_t index = 0; rc == 0 && index < count; index++) {
+        rc = s_change (self, Q_USER_ADD, seed [index].user, seed [index].hash) == 1? 0: -1;
+        for (size_t at = 0; rc == 0 && seed [index].rooms [at]; at++)
+            rc = s_change (self, Q_ROOM_ADD, seed [index].rooms [at], NULL) < 0
+              || s_change (self, Q_MEMBER_ADD, seed [index].user, seed [index].rooms [at]) != 1? -1: 0;
+    }
+    return s_change (self, rc? Q_ROLLBACK: Q_COMMIT, NULL, NULL) < 0 || rc? -1: 0;
+}
+
+static int
+s_rooms_load (void *db, gc_store_room_fn *fn, void *arg)
+{
+    s_sqlite_t *self = db;
+    sqlite3_stmt *stmt = s_stmt (self, Q_ROOMS_LOAD);
+    int rc;
+    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+        fn (arg, sqlite3_column_int64 (stmt, 0), (const char *) sqlite3_column_text (stmt, 1),
+            (uint64_t) sqlite3_column_int64 (stmt, 2));
+    sqlite3_reset (stmt);
+    return rc == SQLITE_DONE? 0: -1;
+}
+
+//  --------------------------------------------------------------------------
+//  Users and tokens
+
+static char *
+s_password_hash (void *db, const char *user)
+{
+    s_sqlite_t *self = db;
+    char *hash = s_text (self->stmt [Q_PASSWORD], s_step (self, Q_PASSWORD, user, NULL));
+    sqlite3_reset (self->stmt [Q_PASSWORD]);
+    return hash;
+}
+
+static sqlite3_stmt *
+s_token_stmt (s_sqlite_t *self, s_query_t query, const unsigned char *hash)
+{
+    sqlite3_stmt *stmt = s_stmt (self, query);
+    sqlite3_bind_blob (stmt, 1, hash, crypto_generichash_BYTES, SQLITE_STATIC);
+    return stmt;
+}
+
+static int
+s_token_insert (void *db, const unsigned char *hash, const char *user, int64_t now)
+{
+    s_sqlite_t *self = db;
+    sqlite3_stmt *stmt = s_token_stmt (self, Q_TOKEN_INSERT, hash);
+    sqlite3_bind_text (stmt, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 3, now);
+    int rc = sqlite3_step (stmt) == SQLITE_DONE? sqlite3_changes (self->db): -1;
+    sqlite3_reset (stmt);
+    return rc;
+}
+
+static char *
+s_token_user (void *db, const unsigned char *hash, int64_t *last_used)
+{
+    sqlite3_stmt *stmt = s_token_stmt (db, Q_TOKEN_USER, hash);
+    int rc = sqlite3_step (stmt);
+    char *user = s_text (stmt, rc);
+    if (user)
+        *last_used = sqlite3_column_int64 (stmt, 1);
+    sqlite3_reset (stmt);
+    return user;
+}
+
+static int
+s_token_touch (void *db, const unsigned char *hash, int64_t now)
+{
+    s_sqlite_t *self = db;
+    sqlite3_stmt *stmt = s_token_stmt (self, Q_TOKEN_TOUCH, hash);
+    sqlite3_bind_int64 (stmt, 2, now);
+    int rc = sqlite3_step (stmt) == SQLITE_DONE? sqlite3_changes (self->db): -1;
+    sqlite3_reset (stmt);
+    return rc;
+}
+
+static int
+s_token_delete (void *db, const unsigned char *hash)
+{
+    s_sqlite_t *self = db;
+    sqlite3_stmt *stmt = s_token_stmt (self, Q_TOKEN_DELETE, hash);
+    int rc = sqlite3_step (stmt) == SQLITE_DONE? sqlite3_changes (self->db): -1;
+    sqlite3_reset (stmt);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Rooms and messages
+
+static int
+s_rooms_of (void *db, const char *user, char ***names)
+{
+    s_sqlite_t *self = db;
+    sqlite3_stmt *stmt = self->stmt [Q_ROOMS_OF];
+    int count = 0;
+    *names = NULL;
+    for (int rc = s_step (self, Q_ROOMS_OF, user, NULL); rc == SQLITE_ROW; rc = sqlite3_step (stmt)) {
+        *names = gc_realloc (*names, (count + 1) * sizeof (char *));
+        (*names) [count++] = s_text (stmt, rc);
+    }
+    sqlite3_reset (stmt);
+    return count;
+}
+
+static int
+s_is_member (void *db, const char *user, const char *room)
+{
+    s_sqlite_t *self = db;
+    int rc = s_step (self, Q_IS_MEMBER, user, room);
+    sqlite3_reset (self->stmt [Q_IS_MEMBER]);
+    return rc == SQLITE_ROW? 1: rc == SQLITE_DONE? 0: -1;
+}
+
+//  Copies one row into a message whose strings share one allocation
+static void
+s_row_message (sqlite3_stmt *stmt, const char *room, gc_message_t *message)
+{
+    size_t room_size = strlen (room);
+    size_t from_size = (size_t) sqlite3_column_bytes (stmt, 1);
+    size_t text_size = (size_t) sqlite3_column_bytes (stmt, 2);
+    char *strings = gc_malloc (room_size + from_size + text_size + 1);
+    memcpy (strings, room, room_size);
+    memcpy (strings + room_size, sqlite3_column_text (stmt, 1), from_size);
+    memcpy (strings + room_size + from_size, sqlite3_column_text (stmt, 2), text_size);
+    *message = (gc_message_t) {
+        { strings, room_size }, (uint64_t) sqlite3_column_int64 (stmt, 0),
+        { strings + room_size, from_size }, { strings + room_size + from_size, text_size },
+        sqlite3_column_int64 (stmt, 3)
+    };
+}
+
+static int
+s_messages (void *db, int64_t room_id, const char *room, bool since, uint64_t bound,
+            uint32_t limit, gc_history_t *history)
+{
+    s_sqlite_t *self = db;
+    s_query_t query = since? Q_SINCE: Q_BEFORE;
+    history->messages = gc_calloc (limit? limit: 1, sizeof (gc_message_t));
+    sqlite3_stmt *stmt = s_stmt (self, query);
+    sqlite3_bind_int64 (stmt, 1, room_id);
+    sqlite3_bind_int64 (stmt, 2, bound > INT64_MAX? INT64_MAX: (int64_t) bound);
+    sqlite3_bind_int64 (stmt, 3, limit);
+    int rc = 0;
+    while (history->size < limit && (rc = sqlite3_step (stmt)) == SQLITE_ROW)
+        s_row_message (stmt, room, &history->messages [history->size++]);
+    sqlite3_reset (stmt);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        gc_history_free (history);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_insert (s_sqlite_t *self, const gc_store_say_t *say)
+{
+    sqlite3_stmt *stmt = s_stmt (self, Q_INSERT);
+    sqlite3_bind_int64 (stmt, 1, say->room_id);
+    sqlite3_bind_int64 (stmt, 2, (int64_t) say->seq);
+    sqlite3_bind_text (stmt, 3, say->from, -1, SQLITE_STATIC);
+    sqlite3_bind_text (stmt, 4, say->text, (int) say->text_size, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 5, say->ts);
+    int rc = sqlite3_step (stmt);
+    sqlite3_reset (stmt);
+    return rc == SQLITE_DONE? 0: -1;
+}
+
+static int
+s_append (void *db, const gc_store_say_t *says, size_t count)
+{
+    s_sqlite_t *self = db;
+    if (s_change (self, Q_BEGIN, NULL, NULL) < 0)
+        return -1;
+    size_t index = 0;
+    while (index < count && s_insert (self, &says [index]) == 0)
+        index++;
+    if (index == count && s_change (self, Q_COMMIT, NULL, NULL) >= 0)
+        return 0;
+    gc_error ("store: append rolled back: %s", sqlite3_errmsg (self->db));
+    s_change (self, Q_ROLLBACK, NULL, NULL);
+    return -1;
+}
+
+//  --------------------------------------------------------------------------
+//  Administration
+
+static bool
+s_user_exists (void *db, const char *user)
+{
+    return s_integer (db, Q_USER_EXISTS, user) == 1;
+}
+
+static int
+s_user_add (void *db, const char *user, const char *hash)
+{
+    return s_change (db, Q_USER_ADD, user, hash);
+}
+
+static int
+s_user_remove (void *db, const char *user)
+{
+    return s_change (db, Q_USER_REMOVE, user, NULL);
+}
+
+static int
+s_password_set (void *db, const char *user, const char *hash)
+{
+    int changed = s_change (db, Q_PASSWORD_SET, user, hash);
+    if (changed == 1 && s_change (db, Q_TOKENS_OF_USER, user, NULL) < 0)
+        return -1;
+    return changed;
+}
+
+static int
+s_room_add (void *db, const char *room, int64_t *id)
+{
+    s_sqlite_t *self = db;
+    int changed = s_change (self, Q_ROOM_ADD, room, NULL);
+    *id = sqlite3_last_insert_rowid (self->db);
+    return changed;
+}
+
+static int
+s_member_set (void *db, const char *user, const char *room, bool member)
+{
+    return s_change (db, member? Q_MEMBER_ADD: Q_MEMBER_REMOVE, user, room);
+}
+
+//  SQLite's online backup: one step copies a consistent snapshot, and
+//  the broker's loop waits meanwhile
+static int
+s_backup (void *db, const char *path)
+{
+    s_sqlite_t *self = db;
+    sqlite3 *copy;
+    int rc = sqlite3_open (path, &copy);
+    sqlite3_backup *backup = rc == SQLITE_OK?
+                             sqlite3_backup_init (copy, "main", self->db, "main"): NULL;
+    if (backup) {
+        sqlite3_backup_step (backup, -1);
+        rc = sqlite3_backup_finish (backup);
+    }
+    else
+        rc = SQLITE_ERROR;
+    if (rc != SQLITE_OK)
+        gc_error ("store: backup to path=%s failed: %s", path, sqlite3_errmsg (copy));
+    sqlite3_close (copy);
+    return rc == SQLITE_OK? 0: -1;
+}
+
+static int64_t
+s_size (void *db)
+{
+    return s_integer (db, Q_SIZE, NULL);
+}
+
+const gc_store_backend_t gc_store_sqlite = {
+    .name = "sqlite",
+    .open = s_open,
+    .close = s_close,
+    .is_empty = s_is_empty,
+    .seed = s_seed,
+    .rooms_load = s_rooms_load,
+    .password_hash = s_password_hash,
+    .token_insert = s_token_insert,
+    .token_user = s_token_user,
+    .token_touch = s_token_touch,
+    .token_delete = s_token_delete,
+    .rooms_of = s_rooms_of,
+    .is_member = s_is_member,
+    .messages = s_messages,
+    .append = s_append,
+    .user_exists = s_user_exists,
+    .user_add = s_user_add,
+    .user_remove = s_user_remove,
+    .password_set = s_password_set,
+    .room_add = s_room_add,
+    .member_set = s_member_set,
+    .backup = s_backup,
+    .size = s_size,
+};
+
+//  --------------------------------------------------------------------------
+//  Self test: a database made by the version 0 schema is migrated on
+//  open, and its messages read back under the new column name
+
+static const char *s_test_schema_0 =
+    "CREATE TABLE users ("
+    "  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL);"
+    "CREATE TABLE rooms (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE members ("
+    "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    "  room_id INTEGER NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,"
+    "  PRIMARY KEY (user_id, room_id)) WITHOUT ROWID;"
+    "CREATE TABLE messages ("
+    "  room_id INTEGER NOT NULL REFERENCES rooms (id),"
+    "  seq INTEGER NOT NULL, sender TEXT NOT NULL, text TEXT NOT NULL, ts INTEGER NOT NULL,"
+    "  PRIMARY KEY (room_id, seq)) WITHOUT ROWID;"
+    "CREATE TABLE tokens ("
+    "  hash BLOB PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    "  last_used INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO users (name, password_hash) VALUES ('Sue', '$argon2id$old');"
+    "INSERT INTO rooms (name) VALUES ('Taskmaster');"
+    "INSERT INTO members VALUES (1, 1);"
+    "INSERT INTO messages VALUES (1, 1, 'Sue', 'from before', 1000);";
+
+static int64_t
+s_test_version (const char *path)
+{
+    sqlite3 *db;
+    sqlite3_stmt *stmt;
+    assert (sqlite3_open (path, &db) == SQLITE_OK);
+    assert (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL) == SQLITE_OK);
+    assert (sqlite3_step (stmt) == SQLITE_ROW);
+    int64_t version = sqlite3_column_int64 (stmt, 0);
+    sqlite3_finalize (stmt);
+    sqlite3_close (db);
+    return version;
+}
+
+//  Reads the old message back, and appends one more with that seq
+static void
+s_test_read_back (const char *path, uint64_t seq)
+{
+    void *db = s_open (path);
+    assert (db && !s_is_empty (db));
+    gc_history_t history = { NULL, 0 };
+    assert (s_messages (db, 1, "Taskmaster", true, 0, 1, &history) == 0);
+    assert (history.size == 1 && history.messages [0].seq == 1 && history.messages [0].ts == 1000);
+    assert (gc_str_eq (history.messages [0].from, "Sue"));
+    assert (gc_str_eq (history.messages [0].text, "from before"));
+    gc_history_free (&history);
+    gc_store_say_t say = { "Taskmaster", "Sue", "after", 5, seq, 2000, 1 };
+    assert (s_append (db, &say, 1) == 0);
+    s_close (&db);
+    s_close (&db);
+}
+
+void
+gc_store_sqlite_test (bool verbose)
+{
+    if (verbose)
+        printf (" * gc_store_sqlite: ");
+    char path [] = "/tmp/gc_store_sqlite_test_XXXXXX";
+    close (mkstemp (path));
+    sqlite3 *old;
+    assert (sqlite3_open (path, &old) == SQLITE_OK);
+    assert (sqlite3_exec (old, s_test_schema_0, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close (old);
+    assert (s_test_version (path) == 0);
+    s_test_read_back (path, 2);
+    assert (s_test_version (path) == S_VERSION);
+    //  Opened again, there is nothing left to migrate
+    s_test_read_back (path, 3);
+    //  The store opens the migrated database with its heads where they were
+    gc_store_t *store = gc_store_new (path);
+    uint64_t head;
+    assert (store && gc_store_room (store, "Taskmaster", &head) && head == 3);
+    gc_store_destroy (&store);
+    gc_rig_unlink (path);
+    //  A new database is made at the newest version, seeded
+    store = gc_store_new (path);
+    assert (store && s_test_version (path) == S_VERSION);
+    gc_store_destroy (&store);
+    void *db = s_open (path);
+    assert (db && !s_is_empty (db) && s_size (db) > 0);
+    s_close (&db);
+    gc_rig_unlink (path);
+    if (verbose)
+        printf ("OK\n");
+}
