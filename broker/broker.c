@@ -44,38 +44,29 @@ struct gc_broker_t {
 //  Dispatch: what each op is, and who handles it
 
 typedef struct {
-    gc_op_t op;
-    gc_handler_fn *handle;
+    gc_handler_fn *handle;      //  NULL: not a request op
     s_handler_t handler;        //  whose object handle gets
     bool admin;                 //  says received before it are committed first
 } s_route_t;
 
-static const s_route_t s_routes [] = {
-    { GC_OP_PING,          gc_admin_ping,    S_ADMIN,  false },
-    { GC_OP_LOGIN,         gc_login_handle,  S_LOGIN,  false },
-    { GC_OP_LOGOUT,        gc_login_logout,  S_LOGIN,  false },
-    { GC_OP_ROOMS,         gc_room_list,     S_ROOM,   false },
-    { GC_OP_JOIN,          gc_room_join,     S_ROOM,   false },
-    { GC_OP_HISTORY,       gc_room_history,  S_ROOM,   false },
-    { GC_OP_SAY,           gc_commit_say,    S_COMMIT, false },
-    { GC_OP_STATS,         gc_admin_stats,   S_ADMIN,  true },
-    { GC_OP_BACKUP,        gc_admin_backup,  S_ADMIN,  true },
-    { GC_OP_USER_ADD,      gc_admin_change,  S_ADMIN,  true },
-    { GC_OP_USER_REMOVE,   gc_admin_change,  S_ADMIN,  true },
-    { GC_OP_PASSWORD_SET,  gc_admin_change,  S_ADMIN,  true },
-    { GC_OP_ROOM_ADD,      gc_admin_change,  S_ADMIN,  true },
-    { GC_OP_MEMBER_ADD,    gc_admin_change,  S_ADMIN,  true },
-    { GC_OP_MEMBER_REMOVE, gc_admin_change,  S_ADMIN,  true },
+//  Indexed by op, so a request finds its handler in one step
+static const s_route_t s_routes [GC_OP_COUNT] = {
+    [GC_OP_PING]          = { gc_admin_ping,    S_ADMIN,  false },
+    [GC_OP_LOGIN]         = { gc_login_handle,  S_LOGIN,  false },
+    [GC_OP_LOGOUT]        = { gc_login_logout,  S_LOGIN,  false },
+    [GC_OP_ROOMS]         = { gc_room_list,     S_ROOM,   false },
+    [GC_OP_JOIN]          = { gc_room_join,     S_ROOM,   false },
+    [GC_OP_HISTORY]       = { gc_room_history,  S_ROOM,   false },
+    [GC_OP_SAY]           = { gc_commit_say,    S_COMMIT, false },
+    [GC_OP_STATS]         = { gc_admin_stats,   S_ADMIN,  true },
+    [GC_OP_BACKUP]        = { gc_admin_backup,  S_ADMIN,  true },
+    [GC_OP_USER_ADD]      = { gc_admin_change,  S_ADMIN,  true },
+    [GC_OP_USER_REMOVE]   = { gc_admin_change,  S_ADMIN,  true },
+    [GC_OP_PASSWORD_SET]  = { gc_admin_change,  S_ADMIN,  true },
+    [GC_OP_ROOM_ADD]      = { gc_admin_change,  S_ADMIN,  true },
+    [GC_OP_MEMBER_ADD]    = { gc_admin_change,  S_ADMIN,  true },
+    [GC_OP_MEMBER_REMOVE] = { gc_admin_change,  S_ADMIN,  true },
 };
-
-static const s_route_t *
-s_route (gc_op_t op)
-{
-    for (size_t index = 0; index < sizeof s_routes / sizeof s_routes [0]; index++)
-        if (s_routes [index].op == op)
-            return &s_routes [index];
-    return NULL;
-}
 
 //  A request past its deadline was answered unavailable by the gateway
 //  already: it is refused, not carried out late
@@ -83,11 +74,11 @@ static void
 s_dispatch (gc_broker_t *self, const gc_broker_request_t *request)
 {
     const gc_frame_t *frame = &request->frame;
-    const s_route_t *route = s_route (frame->op);
+    const s_route_t *route = frame->op < GC_OP_COUNT? &s_routes [frame->op]: NULL;
     if ((frame->fields & GC_F_DEADLINE) && gc_clock_wall_ms () > frame->deadline)
         gc_reply_error (self->reply, &request->identity, frame->rid, GC_EXPIRED, NULL);
     else
-    if (!route)
+    if (!route || !route->handle)
         gc_reply_error (self->reply, &request->identity, frame->rid, GC_BAD_REQUEST,
                         "not a request op");
     else {
@@ -348,6 +339,16 @@ s_test_simple (zsock_t *dealer, gc_op_t op, const char *user, const char *room, 
     return code;
 }
 
+//  A say request from Sue
+static void
+s_test_say_frame (gc_frame_t *request, const char *room, const char *text)
+{
+    gc_frame_init (request, GC_OP_SAY);
+    gc_frame_set_cstr (request, GC_F_USER, "Sue");
+    gc_frame_set_cstr (request, GC_F_ROOM, room);
+    gc_frame_set_cstr (request, GC_F_TEXT, text);
+}
+
 static void
 s_test_logins (zsock_t *dealer)
 {
@@ -382,6 +383,8 @@ s_test_errors (zsock_t *dealer)
     memset (long_text, 'x', sizeof long_text - 1);
     long_text [GC_TEXT_MAX + 1] = 0;
     assert (s_test_simple (dealer, GC_OP_SAY, "Sue", "Taskmaster", long_text) == GC_TOO_LONG);
+    //  Replies and events are not requests
+    assert (s_test_simple (dealer, GC_OP_HEAD, NULL, "Taskmaster", NULL) == GC_BAD_REQUEST);
     assert (s_test_simple (dealer, GC_OP_SAY, "Sue", NULL, "hi") == GC_BAD_REQUEST);
     //  Garbage is dropped, and the broker still answers afterwards
     zstr_send (dealer, "not msgpack");
@@ -389,10 +392,7 @@ s_test_errors (zsock_t *dealer)
     //  A say past its deadline is refused and not stored
     gc_frame_t request, reply;
     zmsg_t *holder;
-    gc_frame_init (&request, GC_OP_SAY);
-    gc_frame_set_cstr (&request, GC_F_USER, "Sue");
-    gc_frame_set_cstr (&request, GC_F_ROOM, "Taskmaster");
-    gc_frame_set_cstr (&request, GC_F_TEXT, "too late");
+    s_test_say_frame (&request, "Taskmaster", "too late");
     gc_frame_set_uint (&request, GC_F_DEADLINE, (uint64_t) gc_clock_wall_ms () - 1);
     assert (s_test_call (dealer, &request, &reply, &holder) == GC_EXPIRED);
     gc_frame_release (&reply);
@@ -407,10 +407,7 @@ s_test_says (zsock_t *dealer, zsock_t *sub)
     gc_frame_t request, reply;
     zmsg_t *holder;
     for (int index = 0; index < 12; index++) {
-        gc_frame_init (&request, GC_OP_SAY);
-        gc_frame_set_cstr (&request, GC_F_USER, "Sue");
-        gc_frame_set_cstr (&request, GC_F_ROOM, index == 5? "Taskmaster 2": "Taskmaster");
-        gc_frame_set_cstr (&request, GC_F_TEXT, "hello");
+        s_test_say_frame (&request, index == 5? "Taskmaster 2": "Taskmaster", "hello");
         s_test_send (dealer, &request);
     }
     uint64_t expected = 1;
@@ -463,6 +460,33 @@ s_test_joins (zsock_t *dealer)
     zmsg_destroy (&holder);
 }
 
+//  A say and a backup sent together: the backup holds the say, as an
+//  administration op commits the says received before it
+static void
+s_test_backup (zsock_t *dealer, const char *path)
+{
+    gc_frame_t request, reply;
+    zmsg_t *holder;
+    s_test_say_frame (&request, "Quite Interesting", "before the backup");
+    s_test_send (dealer, &request);
+    char copy [80];
+    snprintf (copy, sizeof copy, "%s.copy", path);
+    gc_frame_init (&request, GC_OP_BACKUP);
+    gc_frame_set_cstr (&request, GC_F_PATH, copy);
+    s_test_send (dealer, &request);
+    for (int count = 0; count < 2; count++) {
+        gc_rig_recv (dealer, &reply, &holder);
+        assert (reply.op == GC_OP_OK);
+        gc_frame_release (&reply);
+        zmsg_destroy (&holder);
+    }
+    gc_store_t *store = gc_store_new (copy);
+    uint64_t head = 0;
+    assert (store && gc_store_room (store, "Quite Interesting", &head) && head == 1);
+    gc_store_destroy (&store);
+    gc_rig_unlink (copy);
+}
+
 void
 gc_broker_test (bool verbose)
 {
@@ -494,6 +518,7 @@ gc_broker_test (bool verbose)
     s_test_says (dealer, sub);
     s_test_joins (dealer);
     s_test_errors (dealer);
+    s_test_backup (dealer, path);
     zsock_destroy (&dealer);
     zsock_destroy (&sub);
     gc_broker_destroy (&self);

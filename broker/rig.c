@@ -43,6 +43,9 @@ gc_rig_destroy (gc_rig_t **self_p)
     zsock_destroy (&self->xpub);
     gc_store_destroy (&self->store);
     gc_rig_unlink (self->path);
+    if (self->capture)
+        fclose (self->capture);
+    free (self->captured);
     free (self);
     *self_p = NULL;
 }
@@ -91,6 +94,25 @@ gc_rig_subscribe (gc_rig_t *self, const char *room)
     zframe_t *subscription = zframe_recv (self->xpub);
     assert (subscription && zframe_size (subscription) == strlen (room) + 2);
     zframe_destroy (&subscription);
+}
+
+FILE *
+gc_rig_capture (gc_rig_t *self)
+{
+    if (!self->capture)
+        self->capture = gc_alloc_checked (open_memstream (&self->captured, &self->captured_size));
+    return self->capture;
+}
+
+bool
+gc_rig_captured (gc_rig_t *self, const char *line)
+{
+    fflush (gc_rig_capture (self));
+    size_t size = strlen (line);
+    for (const char *at = strstr (self->captured, line); at; at = strstr (at + 1, line))
+        if ((at == self->captured || at [-1] == '\n') && at [size] == '\n')
+            return true;
+    return false;
 }
 
 void

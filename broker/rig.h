@@ -18,6 +18,9 @@ typedef struct {
     gc_identity_t identity;     //  the dealer's, as the router knows it
     uint64_t rid;               //  of the newest request made
     char path [64];             //  the database
+    FILE *capture;              //  open between capture and captured
+    char *captured;             //  what was written to it
+    size_t captured_size;
 } gc_rig_t;
 
 gc_rig_t *gc_rig_new (void);
@@ -37,6 +40,11 @@ gc_error_t gc_rig_reply (gc_rig_t *self);
 
 //  Subscribes the SUB to room and waits until the XPUB has seen it
 void gc_rig_subscribe (gc_rig_t *self, const char *room);
+
+//  A stream to write figures to; gc_rig_captured then tells whether a
+//  line of what was written is exactly line
+FILE *gc_rig_capture (gc_rig_t *self);
+bool gc_rig_captured (gc_rig_t *self, const char *line);
 
 //  Removes a database and its -wal and -shm files
 void gc_rig_unlink (const char *path);

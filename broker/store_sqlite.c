@@ -19,12 +19,13 @@
 
 typedef enum {
     //  Run once with sqlite3_exec, in this order
-    Q_PRAGMAS, Q_SCHEMA, Q_MIGRATE_1, Q_BEGIN_SETUP, Q_COMMIT_SETUP, Q_ROLLBACK_SETUP,
-    //  Prepared once, for the store's whole life
-    Q_PREPARED, Q_VERSION = Q_PREPARED, Q_HAS_TABLES, Q_USER_COUNT, Q_ROOMS_LOAD, Q_SIZE,
+    Q_PRAGMAS, Q_SCHEMA, Q_MIGRATE_1,
+    //  Prepared once, for the store's whole life: first those that work
+    //  on any schema, then (from Q_TABLES) those that need the newest
+    Q_PREPARED, Q_VERSION = Q_PREPARED, Q_HAS_TABLES, Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
+    Q_TABLES, Q_USER_COUNT = Q_TABLES, Q_ROOMS_LOAD, Q_SIZE,
     Q_PASSWORD, Q_TOKEN_INSERT, Q_TOKEN_USER, Q_TOKEN_TOUCH, Q_TOKEN_DELETE,
-    Q_ROOMS_OF, Q_IS_MEMBER, Q_BEFORE, Q_SINCE, Q_INSERT, Q_BEGIN, Q_COMMIT,
-    Q_ROLLBACK, Q_USER_ADD, Q_USER_REMOVE, Q_PASSWORD_SET, Q_TOKENS_OF_USER,
+    Q_ROOMS_OF, Q_IS_MEMBER, Q_BEFORE, Q_SINCE, Q_INSERT, Q_USER_ADD, Q_USER_REMOVE, Q_PASSWORD_SET, Q_TOKENS_OF_USER,
     Q_ROOM_ADD, Q_MEMBER_ADD, Q_MEMBER_REMOVE, Q_USER_EXISTS, Q_COUNT
 } s_query_t;
 
@@ -52,9 +53,6 @@ static const char *s_sql [Q_COUNT] = {
     //  Version 0 called a message's author its sender
     [Q_MIGRATE_1]    = "ALTER TABLE messages RENAME COLUMN sender TO \"from\";"
                        "PRAGMA user_version = 1",
-    [Q_BEGIN_SETUP]  = "BEGIN IMMEDIATE",
-    [Q_COMMIT_SETUP] = "COMMIT",
-    [Q_ROLLBACK_SETUP] = "ROLLBACK",
     [Q_VERSION]      = "PRAGMA user_version",
     [Q_HAS_TABLES]   = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'messages'",
     [Q_USER_COUNT]   = "SELECT count(*) FROM users",
@@ -169,7 +167,7 @@ s_exec (s_sqlite_t *self, s_query_t query)
 static int
 s_upgrade (s_sqlite_t *self)
 {
-    if (s_exec (self, Q_BEGIN_SETUP))
+    if (s_change (self, Q_BEGIN, NULL, NULL) < 0)
         return -1;
     int rc = 0;
     int64_t version = s_integer (self, Q_VERSION, NULL);
@@ -185,7 +183,7 @@ s_upgrade (s_sqlite_t *self)
         gc_info ("store: migrating the database to version=%" PRId64, next);
         rc = s_exec (self, Q_MIGRATE_1 + (s_query_t) (next - 1));
     }
-    return s_exec (self, rc? Q_ROLLBACK_SETUP: Q_COMMIT_SETUP) || rc? -1: 0;
+    return s_change (self, rc? Q_ROLLBACK: Q_COMMIT, NULL, NULL) < 0 || rc? -1: 0;
 }
 
 static int
@@ -213,8 +211,8 @@ s_close (void **db_p)
     *db_p = NULL;
 }
 
-//  The statements that read the schema's version are prepared first;
-//  the rest only once the tables are as they expect
+//  The statements that work on any schema are prepared first; the rest
+//  only once the tables are as they expect
 static void *
 s_open (const char *path)
 {
@@ -222,9 +220,9 @@ s_open (const char *path)
     if (sqlite3_open (path, &self->db) != SQLITE_OK
     ||  sqlite3_busy_timeout (self->db, GC_STORE_BUSY_MS) != SQLITE_OK
     ||  s_exec (self, Q_PRAGMAS)
-    ||  s_prepare (self, Q_VERSION, Q_HAS_TABLES + 1)
+    ||  s_prepare (self, Q_PREPARED, Q_TABLES)
     ||  s_upgrade (self)
-    ||  s_prepare (self, Q_HAS_TABLES + 1, Q_COUNT)) {
+    ||  s_prepare (self, Q_TABLES, Q_COUNT)) {
         gc_error ("store: cannot open path=%s: %s", path, sqlite3_errmsg (self->db));
         void *db = self;
         s_close (&db);
