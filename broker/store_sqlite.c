@@ -146,8 +146,7 @@ s_integer (s_sqlite_t *self, s_query_t query, const char *first)
 static char *
 s_text (sqlite3_stmt *stmt, int rc)
 {
-    char *text = rc == SQLITE_ROW? gc_strdup ((const char *) sqlite3_column_text (stmt, 0)): NULL;
-    return text;
+    return rc == SQLITE_ROW? gc_strdup ((const char *) sqlite3_column_text (stmt, 0)): NULL;
 }
 
 //  --------------------------------------------------------------------------
