@@ -16,14 +16,14 @@
 
 struct gc_admin_t {
     gc_store_t *store;
-    gc_reply_t *reply;
+    gc_replier_t *reply;
     gc_login_t *login;          //  for its figures
     gc_commit_t *commit;        //  for its figures
     zhashx_t *gateways;         //  identity (hex) -> last ping, ms
 };
 
 gc_admin_t *
-gc_admin_new (gc_store_t *store, gc_reply_t *reply, gc_login_t *login, gc_commit_t *commit)
+gc_admin_new (gc_store_t *store, gc_replier_t *reply, gc_login_t *login, gc_commit_t *commit)
 {
     gc_admin_t *self = gc_calloc (1, sizeof *self);
     self->store = store;
@@ -82,9 +82,9 @@ gc_admin_stats (void *arg, const gc_broker_request_t *request)
     s_metrics (self, stream);
     fclose (stream);
     gc_frame_t reply;
-    gc_reply_init (&reply, request->frame.rid);
+    gc_replier_init (&reply, request->frame.rid);
     gc_frame_set_str (&reply, GC_F_TEXT, text, size);
-    gc_reply_send (self->reply, &request->identity, &reply);
+    gc_replier_send (self->reply, &request->identity, &reply);
     free (text);
 }
 
@@ -115,13 +115,13 @@ gc_admin_backup (void *arg, const gc_broker_request_t *request)
     const gc_frame_t *frame = &request->frame;
     char path [PATH_MAX];
     if (!(frame->fields & GC_F_PATH) || !gc_request_cstr (frame->path, path, sizeof path))
-        gc_reply_error (self->reply, &request->identity, frame->rid, GC_BAD_REQUEST, "path missing");
+        gc_replier_error (self->reply, &request->identity, frame->rid, GC_BAD_REQUEST, "path missing");
     else
     if (gc_store_backup (self->store, path))
-        gc_reply_error (self->reply, &request->identity, frame->rid, GC_INTERNAL,
+        gc_replier_error (self->reply, &request->identity, frame->rid, GC_INTERNAL,
                         "the backup failed, see the broker's log");
     else {
-        gc_reply_ok (self->reply, request);
+        gc_replier_ok (self->reply, request);
         gc_info ("backup path=%s", path);
     }
 }
@@ -134,7 +134,7 @@ s_user_remove (gc_admin_t *self, const char *user)
     gc_error_t code = gc_store_user_remove (self->store, user);
     for (int index = 0; index < count; index++) {
         if (code == GC_OK)
-            gc_reply_kick (self->reply, user, rooms [index]);
+            gc_replier_kick (self->reply, user, rooms [index]);
         free (rooms [index]);
     }
     free (rooms);
@@ -146,7 +146,7 @@ s_member_remove (gc_admin_t *self, const char *user, const char *room)
 {
     gc_error_t code = gc_store_member_set (self->store, user, room, false);
     if (code == GC_OK)
-        gc_reply_kick (self->reply, user, room);
+        gc_replier_kick (self->reply, user, room);
     return code;
 }
 
@@ -186,7 +186,7 @@ gc_admin_change (void *arg, const gc_broker_request_t *request)
     char user [GC_NAME_MAX + 1] = "", room [GC_NAME_MAX + 1] = "";
     char hash [crypto_pwhash_STRBYTES] = "";
     if (!s_fields (frame, user, room, hash)) {
-        gc_reply_error (self->reply, &request->identity, frame->rid, GC_BAD_REQUEST,
+        gc_replier_error (self->reply, &request->identity, frame->rid, GC_BAD_REQUEST,
                         "missing or invalid user, room or hash");
         return;
     }
@@ -194,9 +194,9 @@ gc_admin_change (void *arg, const gc_broker_request_t *request)
     gc_info ("admin op=%s user=%s room=\"%s\" result=%s", gc_op_name (frame->op),
              user, room, gc_error_name (code));
     if (code == GC_OK)
-        gc_reply_ok (self->reply, request);
+        gc_replier_ok (self->reply, request);
     else
-        gc_reply_error (self->reply, &request->identity, frame->rid, code,
+        gc_replier_error (self->reply, &request->identity, frame->rid, code,
                         code == GC_BAD_REQUEST? "it exists already": NULL);
 }
 

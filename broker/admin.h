@@ -6,13 +6,13 @@
 
 #include "commit.h"
 #include "login.h"
-#include "reply.h"
+#include "replier.h"
 #include "store.h"
 
 typedef struct gc_admin_t gc_admin_t;
 
 //  login and commit are read for their figures only
-gc_admin_t *gc_admin_new (gc_store_t *store, gc_reply_t *reply,
+gc_admin_t *gc_admin_new (gc_store_t *store, gc_replier_t *reply,
                           gc_login_t *login, gc_commit_t *commit);
 void gc_admin_destroy (gc_admin_t **self_p);
 

@@ -4,7 +4,7 @@
     out, subscriptions in), the hash workers' verdicts and a one-second
     clock. Each request goes to its handler through s_routes, the table
     below; the handlers live in a file each by what happens (login.c,
-    room.c, commit.c, admin.c) and answer through the replier (reply.c).
+    rooms.c, commit.c, admin.c) and answer through the replier (replier.c).
     Says are not stored one by one: the ROUTER handler drains every
     request waiting, the say handler queues the valid ones, and they are
     all committed in one transaction at the end of the turn (commit.c). */
@@ -13,9 +13,9 @@
 #include "admin.h"
 #include "commit.h"
 #include "login.h"
-#include "reply.h"
+#include "replier.h"
 #include "rig.h"
-#include "room.h"
+#include "rooms.h"
 #include "store.h"
 #include "gc_alloc.h"
 #include "gc_clock.h"
@@ -30,8 +30,8 @@ struct gc_broker_t {
     zsock_t *router;            //  requests from gateways
     zsock_t *xpub;              //  events to gateways, subscriptions from them
     zactor_t *actor;
-    gc_reply_t *reply;          //  the one writer to both sockets
-    gc_room_t *room;
+    gc_replier_t *reply;          //  the one writer to both sockets
+    gc_rooms_t *room;
     gc_login_t *login;
     gc_commit_t *commit;
     gc_admin_t *admin;
@@ -54,9 +54,9 @@ static const s_route_t s_routes [GC_OP_COUNT] = {
     [GC_OP_PING]          = { gc_admin_ping,    S_ADMIN,  false },
     [GC_OP_LOGIN]         = { gc_login_handle,  S_LOGIN,  false },
     [GC_OP_LOGOUT]        = { gc_login_logout,  S_LOGIN,  false },
-    [GC_OP_ROOMS]         = { gc_room_list,     S_ROOM,   false },
-    [GC_OP_JOIN]          = { gc_room_join,     S_ROOM,   false },
-    [GC_OP_HISTORY]       = { gc_room_history,  S_ROOM,   false },
+    [GC_OP_ROOMS]         = { gc_rooms_list,     S_ROOM,   false },
+    [GC_OP_JOIN]          = { gc_rooms_join,     S_ROOM,   false },
+    [GC_OP_HISTORY]       = { gc_rooms_history,  S_ROOM,   false },
     [GC_OP_SAY]           = { gc_commit_say,    S_COMMIT, false },
     [GC_OP_STATS]         = { gc_admin_stats,   S_ADMIN,  true },
     [GC_OP_BACKUP]        = { gc_admin_backup,  S_ADMIN,  true },
@@ -76,10 +76,10 @@ s_dispatch (gc_broker_t *self, const gc_broker_request_t *request)
     const gc_frame_t *frame = &request->frame;
     const s_route_t *route = frame->op < GC_OP_COUNT? &s_routes [frame->op]: NULL;
     if ((frame->fields & GC_F_DEADLINE) && gc_clock_wall_ms () > frame->deadline)
-        gc_reply_error (self->reply, &request->identity, frame->rid, GC_EXPIRED, NULL);
+        gc_replier_error (self->reply, &request->identity, frame->rid, GC_EXPIRED, NULL);
     else
     if (!route || !route->handle)
-        gc_reply_error (self->reply, &request->identity, frame->rid, GC_BAD_REQUEST,
+        gc_replier_error (self->reply, &request->identity, frame->rid, GC_BAD_REQUEST,
                         "not a request op");
     else {
         if (route->admin)
@@ -143,7 +143,7 @@ static void
 s_publish_head (void *arg, const char *room, uint64_t head)
 {
     gc_broker_t *self = arg;
-    gc_reply_head (self->reply, room, head);
+    gc_replier_head (self->reply, room, head);
 }
 
 //  A gateway subscribed to a room: tell it the room's head, so that it
@@ -242,14 +242,14 @@ gc_broker_new (const gc_broker_config_t *config)
     if (self->router)
         self->xpub = s_bind (ZMQ_XPUB, config->events, &self->events_endpoint);
     if (self->xpub) {
-        self->reply = gc_reply_new (self->router, self->xpub);
+        self->reply = gc_replier_new (self->router, self->xpub);
         self->login = gc_login_new (self->store, self->reply);
     }
     if (!self->login) {
         gc_broker_destroy (&self);
         return NULL;
     }
-    self->room = gc_room_new (self->store, self->reply);
+    self->room = gc_rooms_new (self->store, self->reply);
     self->commit = gc_commit_new (self->store, self->reply);
     self->admin = gc_admin_new (self->store, self->reply, self->login, self->commit);
     self->handlers [S_ROOM] = self->room;
@@ -270,9 +270,9 @@ gc_broker_destroy (gc_broker_t **self_p)
     zactor_destroy (&self->actor);      //  the last turn has committed
     gc_admin_destroy (&self->admin);
     gc_commit_destroy (&self->commit);
-    gc_room_destroy (&self->room);
+    gc_rooms_destroy (&self->room);
     gc_login_destroy (&self->login);
-    gc_reply_destroy (&self->reply);
+    gc_replier_destroy (&self->reply);
     zsock_destroy (&self->router);
     zsock_destroy (&self->xpub);
     gc_store_destroy (&self->store);

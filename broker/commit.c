@@ -4,7 +4,7 @@
     share the next commit: the busier the broker, the larger the batches,
     and the fsync cost per message falls. */
 #include "commit.h"
-#include "room.h"
+#include "rooms.h"
 #include "rig.h"
 #include "gc_alloc.h"
 #include "gc_clock.h"
@@ -26,7 +26,7 @@ typedef struct {
 
 struct gc_commit_t {
     gc_store_t *store;
-    gc_reply_t *reply;
+    gc_replier_t *reply;
     s_say_t *says;              //  queued this turn
     size_t says_size, says_max;
     uint64_t messages_stored;
@@ -35,7 +35,7 @@ struct gc_commit_t {
 };
 
 gc_commit_t *
-gc_commit_new (gc_store_t *store, gc_reply_t *reply)
+gc_commit_new (gc_store_t *store, gc_replier_t *reply)
 {
     gc_commit_t *self = gc_calloc (1, sizeof *self);
     self->store = store;
@@ -77,14 +77,14 @@ gc_commit_say (void *arg, const gc_broker_request_t *request)
     const gc_frame_t *frame = &request->frame;
     char user [GC_NAME_MAX + 1], room [GC_NAME_MAX + 1];
     if (!(frame->fields & GC_F_TEXT)) {
-        gc_reply_error (self->reply, &request->identity, frame->rid, GC_BAD_REQUEST, "text missing");
+        gc_replier_error (self->reply, &request->identity, frame->rid, GC_BAD_REQUEST, "text missing");
         return;
     }
-    if (gc_room_check (self->store, self->reply, request, true, user, room))
+    if (gc_rooms_check (self->store, self->reply, request, true, user, room))
         return;
     gc_error_t code = gc_text_check (frame->text.ptr, frame->text.len);
     if (code != GC_OK) {
-        gc_reply_error (self->reply, &request->identity, frame->rid, code, NULL);
+        gc_replier_error (self->reply, &request->identity, frame->rid, code, NULL);
         return;
     }
     if (self->says_size == self->says_max) {
@@ -114,7 +114,7 @@ s_drop_expired (gc_commit_t *self, int64_t now)
     for (size_t index = 0; index < self->says_size; index++) {
         s_say_t *say = &self->says [index];
         if (say->deadline && now > say->deadline) {
-            gc_reply_error (self->reply, &say->identity, say->rid, GC_EXPIRED, NULL);
+            gc_replier_error (self->reply, &say->identity, say->rid, GC_EXPIRED, NULL);
             free (say->text);
         }
         else
@@ -128,10 +128,10 @@ static void
 s_acknowledge (gc_commit_t *self, const s_say_t *say, const gc_store_say_t *stored)
 {
     gc_frame_t frame;
-    gc_reply_init (&frame, say->rid);
+    gc_replier_init (&frame, say->rid);
     gc_frame_set_uint (&frame, GC_F_SEQ, stored->seq);
     gc_frame_set_uint (&frame, GC_F_TS, (uint64_t) stored->ts);
-    gc_reply_send (self->reply, &say->identity, &frame);
+    gc_replier_send (self->reply, &say->identity, &frame);
 
     gc_frame_init (&frame, GC_OP_MESSAGE);
     gc_frame_set_cstr (&frame, GC_F_ROOM, say->room);
@@ -139,7 +139,7 @@ s_acknowledge (gc_commit_t *self, const s_say_t *say, const gc_store_say_t *stor
     gc_frame_set_cstr (&frame, GC_F_FROM, say->from);
     gc_frame_set_str (&frame, GC_F_TEXT, say->text, say->text_size);
     gc_frame_set_uint (&frame, GC_F_TS, (uint64_t) stored->ts);
-    gc_reply_publish (self->reply, &frame);
+    gc_replier_publish (self->reply, &frame);
 }
 
 void
@@ -165,7 +165,7 @@ gc_commit_flush (gc_commit_t *self)
         if (rc == 0)
             s_acknowledge (self, &self->says [index], &stored [index]);
         else
-            gc_reply_error (self->reply, &self->says [index].identity, self->says [index].rid,
+            gc_replier_error (self->reply, &self->says [index].identity, self->says [index].rid,
                             GC_INTERNAL, NULL);
     gc_debug ("committed says=%zu rc=%d", count, rc);
     free (stored);

@@ -10,12 +10,12 @@
 #define GC_COMMIT_H_INCLUDED
 
 #include <stdio.h>
-#include "reply.h"
+#include "replier.h"
 #include "store.h"
 
 typedef struct gc_commit_t gc_commit_t;
 
-gc_commit_t *gc_commit_new (gc_store_t *store, gc_reply_t *reply);
+gc_commit_t *gc_commit_new (gc_store_t *store, gc_replier_t *reply);
 
 //  Frees the queue; call gc_commit_flush first to store what it holds.
 void gc_commit_destroy (gc_commit_t **self_p);

@@ -12,7 +12,7 @@
 
 struct gc_login_t {
     gc_store_t *store;
-    gc_reply_t *reply;
+    gc_replier_t *reply;
     gc_hasher_t *hasher;        //  argon2id on worker threads
     uint64_t ok, failed;        //  figures for the stats reply
 };
@@ -29,7 +29,7 @@ typedef struct {
 } s_job_t;
 
 gc_login_t *
-gc_login_new (gc_store_t *store, gc_reply_t *reply)
+gc_login_new (gc_store_t *store, gc_replier_t *reply)
 {
     gc_login_t *self = gc_calloc (1, sizeof *self);
     self->store = store;
@@ -58,10 +58,10 @@ s_welcome (gc_login_t *self, const gc_identity_t *identity, uint64_t rid,
            const char *user, const char *token, const char *with)
 {
     gc_frame_t reply;
-    gc_reply_init (&reply, rid);
+    gc_replier_init (&reply, rid);
     gc_frame_set_cstr (&reply, GC_F_USER, user);
     gc_frame_set_cstr (&reply, GC_F_TOKEN, token);
-    gc_reply_send (self->reply, identity, &reply);
+    gc_replier_send (self->reply, identity, &reply);
     gc_info ("login user=%s with=%s", user, with);
     self->ok++;
 }
@@ -75,7 +75,7 @@ s_login_with_token (gc_login_t *self, const gc_broker_request_t *request)
     if (user)
         s_welcome (self, &request->identity, request->frame.rid, user, token, "token");
     else
-        gc_reply_error (self->reply, &request->identity, request->frame.rid,
+        gc_replier_error (self->reply, &request->identity, request->frame.rid,
                         GC_BAD_CREDENTIALS, "bad or expired token");
     free (user);
 }
@@ -99,7 +99,7 @@ s_login_with_password (gc_login_t *self, const gc_broker_request_t *request)
         frame->password.ptr, frame->password.len, &job, sizeof job
     };
     if (gc_hasher_submit (self->hasher, &check))
-        gc_reply_error (self->reply, &request->identity, frame->rid, GC_INTERNAL, NULL);
+        gc_replier_error (self->reply, &request->identity, frame->rid, GC_INTERNAL, NULL);
     free (hash);
 }
 
@@ -114,7 +114,7 @@ gc_login_handle (void *arg, const gc_broker_request_t *request)
     if ((fields & GC_F_USER) && (fields & GC_F_PASSWORD))
         s_login_with_password (self, request);
     else
-        gc_reply_error (self->reply, &request->identity, request->frame.rid, GC_BAD_REQUEST,
+        gc_replier_error (self->reply, &request->identity, request->frame.rid, GC_BAD_REQUEST,
                         "login needs user and password, or token");
 }
 
@@ -128,14 +128,14 @@ gc_login_verified (gc_login_t *self)
     char token [GC_TOKEN_LEN + 1];
     int64_t now = gc_clock_wall_ms ();
     if (job.has_deadline && now > job.deadline)
-        gc_reply_error (self->reply, &job.identity, job.rid, GC_EXPIRED, NULL);
+        gc_replier_error (self->reply, &job.identity, job.rid, GC_EXPIRED, NULL);
     else
     if (verdict == 1 && job.known && gc_store_token_new (self->store, job.user, now, token) == 0)
         s_welcome (self, &job.identity, job.rid, job.user, token, "password");
     else {
         gc_info ("login refused");
         self->failed++;
-        gc_reply_error (self->reply, &job.identity, job.rid, GC_BAD_CREDENTIALS,
+        gc_replier_error (self->reply, &job.identity, job.rid, GC_BAD_CREDENTIALS,
                         "wrong user name or password");
     }
 }
@@ -147,7 +147,7 @@ gc_login_logout (void *arg, const gc_broker_request_t *request)
     char token [GC_TOKEN_LEN + 1];
     if (gc_request_cstr (request->frame.token, token, sizeof token))
         gc_store_token_delete (self->store, token);
-    gc_reply_ok (self->reply, request);
+    gc_replier_ok (self->reply, request);
 }
 
 zsock_t *

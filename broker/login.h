@@ -7,13 +7,13 @@
 #ifndef GC_LOGIN_H_INCLUDED
 #define GC_LOGIN_H_INCLUDED
 
-#include "reply.h"
+#include "replier.h"
 #include "store.h"
 
 typedef struct gc_login_t gc_login_t;
 
 //  Starts the hash workers. NULL on failure.
-gc_login_t *gc_login_new (gc_store_t *store, gc_reply_t *reply);
+gc_login_t *gc_login_new (gc_store_t *store, gc_replier_t *reply);
 void gc_login_destroy (gc_login_t **self_p);
 
 //  Handlers (gc_handler_fn): login with token or user and password; logout.

@@ -20,7 +20,7 @@ gc_rig_new (void)
     self->sub = zsock_new (ZMQ_SUB);
     zsock_connect (self->sub, "%s", endpoint);
     assert (self->store && self->router && self->dealer && self->xpub && self->sub);
-    self->reply = gc_reply_new (self->router, self->xpub);
+    self->reply = gc_replier_new (self->router, self->xpub);
     //  The router learns the dealer's identity from a first message
     zstr_send (self->dealer, "hello");
     zmsg_t *hello = zmsg_recv (self->router);
@@ -36,7 +36,7 @@ gc_rig_destroy (gc_rig_t **self_p)
     gc_rig_t *self = *self_p;
     if (!self)
         return;
-    gc_reply_destroy (&self->reply);
+    gc_replier_destroy (&self->reply);
     zsock_destroy (&self->dealer);
     zsock_destroy (&self->sub);
     zsock_destroy (&self->router);

@@ -7,12 +7,12 @@
 #ifndef GC_RIG_H_INCLUDED
 #define GC_RIG_H_INCLUDED
 
-#include "reply.h"
+#include "replier.h"
 #include "store.h"
 
 typedef struct {
     gc_store_t *store;
-    gc_reply_t *reply;
+    gc_replier_t *reply;
     zsock_t *router, *xpub;     //  the replier's
     zsock_t *dealer, *sub;      //  the gateway's end
     gc_identity_t identity;     //  the dealer's, as the router knows it

@@ -11,9 +11,9 @@
 #include "../broker/store.h"
 #include "../broker/store_backend.h"
 #include "../broker/hasher.h"
-#include "../broker/reply.h"
+#include "../broker/replier.h"
 #include "../broker/login.h"
-#include "../broker/room.h"
+#include "../broker/rooms.h"
 #include "../broker/commit.h"
 #include "../broker/admin.h"
 #include "../broker/broker.h"
@@ -39,9 +39,9 @@ static const s_test_t s_tests [] = {
     { "gc_store", gc_store_test },
     { "gc_store_sqlite", gc_store_sqlite_test },
     { "gc_hasher", gc_hasher_test },
-    { "gc_reply", gc_reply_test },
+    { "gc_replier", gc_replier_test },
     { "gc_login", gc_login_test },
-    { "gc_room", gc_room_test },
+    { "gc_rooms", gc_rooms_test },
     { "gc_commit", gc_commit_test },
     { "gc_admin", gc_admin_test },
     { "gc_broker", gc_broker_test },

@@ -1,19 +1,19 @@
-/*  reply.c: the broker's replier; every byte the broker sends goes
+/*  replier.c: the broker's replier; every byte the broker sends goes
     through here, encoded once into one reused buffer. */
-#include "reply.h"
+#include "replier.h"
 #include "rig.h"
 #include "gc_alloc.h"
 
-struct gc_reply_t {
+struct gc_replier_t {
     zsock_t *router;            //  replies, by routing identity
     zsock_t *xpub;              //  events, by room topic
     msgpack_sbuffer buffer;     //  encode buffer, reused
 };
 
-gc_reply_t *
-gc_reply_new (zsock_t *router, zsock_t *xpub)
+gc_replier_t *
+gc_replier_new (zsock_t *router, zsock_t *xpub)
 {
-    gc_reply_t *self = gc_calloc (1, sizeof *self);
+    gc_replier_t *self = gc_calloc (1, sizeof *self);
     self->router = router;
     self->xpub = xpub;
     msgpack_sbuffer_init (&self->buffer);
@@ -21,9 +21,9 @@ gc_reply_new (zsock_t *router, zsock_t *xpub)
 }
 
 void
-gc_reply_destroy (gc_reply_t **self_p)
+gc_replier_destroy (gc_replier_t **self_p)
 {
-    gc_reply_t *self = *self_p;
+    gc_replier_t *self = *self_p;
     if (!self)
         return;
     msgpack_sbuffer_destroy (&self->buffer);
@@ -32,7 +32,7 @@ gc_reply_destroy (gc_reply_t **self_p)
 }
 
 void
-gc_reply_send (gc_reply_t *self, const gc_identity_t *identity, const gc_frame_t *frame)
+gc_replier_send (gc_replier_t *self, const gc_identity_t *identity, const gc_frame_t *frame)
 {
     if (gc_frame_encode (frame, &self->buffer))
         return;
@@ -42,33 +42,33 @@ gc_reply_send (gc_reply_t *self, const gc_identity_t *identity, const gc_frame_t
 }
 
 void
-gc_reply_init (gc_frame_t *reply, uint64_t rid)
+gc_replier_init (gc_frame_t *reply, uint64_t rid)
 {
     gc_frame_init (reply, GC_OP_OK);
     gc_frame_set_uint (reply, GC_F_RID, rid);
 }
 
 void
-gc_reply_ok (gc_reply_t *self, const gc_broker_request_t *request)
+gc_replier_ok (gc_replier_t *self, const gc_broker_request_t *request)
 {
     gc_frame_t reply;
-    gc_reply_init (&reply, request->frame.rid);
-    gc_reply_send (self, &request->identity, &reply);
+    gc_replier_init (&reply, request->frame.rid);
+    gc_replier_send (self, &request->identity, &reply);
 }
 
 void
-gc_reply_error (gc_reply_t *self, const gc_identity_t *identity, uint64_t rid,
+gc_replier_error (gc_replier_t *self, const gc_identity_t *identity, uint64_t rid,
                 gc_error_t code, const char *message)
 {
     gc_frame_t request, reply;
     gc_frame_init (&request, GC_OP_NONE);
     gc_frame_set_uint (&request, GC_F_RID, rid);
     gc_frame_error (&reply, &request, code, message);
-    gc_reply_send (self, identity, &reply);
+    gc_replier_send (self, identity, &reply);
 }
 
 void
-gc_reply_publish (gc_reply_t *self, const gc_frame_t *event)
+gc_replier_publish (gc_replier_t *self, const gc_frame_t *event)
 {
     char topic [GC_NAME_MAX + 1];
     size_t size = gc_topic (event->room, topic, sizeof topic);
@@ -80,23 +80,23 @@ gc_reply_publish (gc_reply_t *self, const gc_frame_t *event)
 }
 
 void
-gc_reply_head (gc_reply_t *self, const char *room, uint64_t head)
+gc_replier_head (gc_replier_t *self, const char *room, uint64_t head)
 {
     gc_frame_t event;
     gc_frame_init (&event, GC_OP_HEAD);
     gc_frame_set_cstr (&event, GC_F_ROOM, room);
     gc_frame_set_uint (&event, GC_F_SEQ, head);
-    gc_reply_publish (self, &event);
+    gc_replier_publish (self, &event);
 }
 
 void
-gc_reply_kick (gc_reply_t *self, const char *user, const char *room)
+gc_replier_kick (gc_replier_t *self, const char *user, const char *room)
 {
     gc_frame_t event;
     gc_frame_init (&event, GC_OP_KICK);
     gc_frame_set_cstr (&event, GC_F_ROOM, room);
     gc_frame_set_cstr (&event, GC_F_USER, user);
-    gc_reply_publish (self, &event);
+    gc_replier_publish (self, &event);
 }
 
 bool
@@ -114,18 +114,18 @@ gc_request_cstr (gc_str_t str, char *buffer, size_t size)
 //  Self test: replies and events read back through the codec
 
 void
-gc_reply_test (bool verbose)
+gc_replier_test (bool verbose)
 {
     if (verbose)
-        printf (" * gc_reply: ");
+        printf (" * gc_replier: ");
     gc_rig_t *rig = gc_rig_new ();
-    gc_reply_t *self = rig->reply;
+    gc_replier_t *self = rig->reply;
     gc_rig_subscribe (rig, "Taskmaster");
     gc_broker_request_t request;
     gc_rig_request (rig, &request, GC_OP_PING, NULL, NULL);
-    gc_reply_ok (self, &request);
+    gc_replier_ok (self, &request);
     assert (gc_rig_reply (rig) == GC_OK);
-    gc_reply_error (self, &request.identity, request.frame.rid, GC_NOT_MEMBER, NULL);
+    gc_replier_error (self, &request.identity, request.frame.rid, GC_NOT_MEMBER, NULL);
     gc_frame_t got;
     zmsg_t *holder;
     gc_rig_recv (rig->dealer, &got, &holder);
@@ -134,9 +134,9 @@ gc_reply_test (bool verbose)
     gc_frame_release (&got), zmsg_destroy (&holder);
 
     //  Events go to their room's topic only, the name and its NUL
-    gc_reply_kick (self, "Sue", "Taskmaster 2");
-    gc_reply_head (self, "Taskmaster", 3);
-    gc_reply_kick (self, "Sue", "Taskmaster");
+    gc_replier_kick (self, "Sue", "Taskmaster 2");
+    gc_replier_head (self, "Taskmaster", 3);
+    gc_replier_kick (self, "Sue", "Taskmaster");
     gc_rig_recv (rig->sub, &got, &holder);
     assert (got.op == GC_OP_HEAD && got.seq == 3 && gc_str_eq (got.room, "Taskmaster"));
     assert (zframe_size (zmsg_first (holder)) == 11);
@@ -149,8 +149,8 @@ gc_reply_test (bool verbose)
     assert (gc_request_cstr ((gc_str_t) { "abc", 3 }, buffer, sizeof buffer) && streq (buffer, "abc"));
     assert (!gc_request_cstr ((gc_str_t) { "abcd", 4 }, buffer, sizeof buffer));
     assert (!gc_request_cstr ((gc_str_t) { "a\0b", 3 }, buffer, sizeof buffer));
-    gc_reply_destroy (&rig->reply);
-    gc_reply_destroy (&rig->reply);
+    gc_replier_destroy (&rig->reply);
+    gc_replier_destroy (&rig->reply);
     gc_rig_destroy (&rig);
     if (verbose)
         printf ("OK\n");

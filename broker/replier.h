@@ -1,12 +1,12 @@
-/*  reply.h: what a request handler is given, and how it answers.
+/*  replier.h: what a request handler is given, and how it answers.
 
     A request is the decoded frame and the routing identity of the
-    gateway that sent it. A replier (gc_reply_t) sends ok and error
+    gateway that sent it. A replier (gc_replier_t) sends ok and error
     replies to an identity on the ROUTER and publishes events (messages,
     heads, kicks) on the XPUB; it is the only thing that writes to either
     socket, so every handler answers the same way. */
-#ifndef GC_REPLY_H_INCLUDED
-#define GC_REPLY_H_INCLUDED
+#ifndef GC_REPLIER_H_INCLUDED
+#define GC_REPLIER_H_INCLUDED
 
 #include <czmq.h>
 #include "gc_codec.h"
@@ -27,39 +27,39 @@ typedef struct {
 //  What a dispatch table entry calls; self is the handler's own object
 typedef void (gc_handler_fn) (void *self, const gc_broker_request_t *request);
 
-typedef struct gc_reply_t gc_reply_t;
+typedef struct gc_replier_t gc_replier_t;
 
 //  A replier on the broker's two sockets, which it does not own.
-gc_reply_t *gc_reply_new (zsock_t *router, zsock_t *xpub);
-void gc_reply_destroy (gc_reply_t **self_p);
+gc_replier_t *gc_replier_new (zsock_t *router, zsock_t *xpub);
+void gc_replier_destroy (gc_replier_t **self_p);
 
 //  Sends frame to the gateway with that identity. A gateway that went
 //  away makes this a no-op: nothing can be done about it.
-void gc_reply_send (gc_reply_t *self, const gc_identity_t *identity, const gc_frame_t *frame);
+void gc_replier_send (gc_replier_t *self, const gc_identity_t *identity, const gc_frame_t *frame);
 
 //  Starts an ok reply with the request's rid, for fields to be added.
-void gc_reply_init (gc_frame_t *reply, uint64_t rid);
+void gc_replier_init (gc_frame_t *reply, uint64_t rid);
 
 //  Sends a bare ok to the requester.
-void gc_reply_ok (gc_reply_t *self, const gc_broker_request_t *request);
+void gc_replier_ok (gc_replier_t *self, const gc_broker_request_t *request);
 
 //  Sends an error with that rid; message NULL: the code's own text.
-void gc_reply_error (gc_reply_t *self, const gc_identity_t *identity, uint64_t rid,
+void gc_replier_error (gc_replier_t *self, const gc_identity_t *identity, uint64_t rid,
                      gc_error_t code, const char *message);
 
 //  Publishes event on its room's topic.
-void gc_reply_publish (gc_reply_t *self, const gc_frame_t *event);
+void gc_replier_publish (gc_replier_t *self, const gc_frame_t *event);
 
 //  Publishes a room's newest seq (a head event).
-void gc_reply_head (gc_reply_t *self, const char *room, uint64_t head);
+void gc_replier_head (gc_replier_t *self, const char *room, uint64_t head);
 
 //  Publishes that user is no longer in room, so gateways put it out.
-void gc_reply_kick (gc_reply_t *self, const char *user, const char *room);
+void gc_replier_kick (gc_replier_t *self, const char *user, const char *room);
 
 //  Copies a wire string into buffer as a C string; false when it does
 //  not fit or holds a NUL (no name, token or path of ours may).
 bool gc_request_cstr (gc_str_t str, char *buffer, size_t size);
 
-void gc_reply_test (bool verbose);
+void gc_replier_test (bool verbose);
 
 #endif

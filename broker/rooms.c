@@ -1,32 +1,32 @@
-/*  room.c: rooms, join and history requests; all read, none writes. */
-#include "room.h"
+/*  rooms.c: rooms, join and history requests; all read, none writes. */
+#include "rooms.h"
 #include "rig.h"
 #include "gc_alloc.h"
 #include "gc_limits.h"
 
-struct gc_room_t {
+struct gc_rooms_t {
     gc_store_t *store;
-    gc_reply_t *reply;
+    gc_replier_t *reply;
 };
 
-gc_room_t *
-gc_room_new (gc_store_t *store, gc_reply_t *reply)
+gc_rooms_t *
+gc_rooms_new (gc_store_t *store, gc_replier_t *reply)
 {
-    gc_room_t *self = gc_calloc (1, sizeof *self);
+    gc_rooms_t *self = gc_calloc (1, sizeof *self);
     self->store = store;
     self->reply = reply;
     return self;
 }
 
 void
-gc_room_destroy (gc_room_t **self_p)
+gc_rooms_destroy (gc_rooms_t **self_p)
 {
     free (*self_p);
     *self_p = NULL;
 }
 
 int
-gc_room_check (gc_store_t *store, gc_reply_t *reply, const gc_broker_request_t *request,
+gc_rooms_check (gc_store_t *store, gc_replier_t *reply, const gc_broker_request_t *request,
                bool member_only, char *user, char *room)
 {
     const gc_frame_t *frame = &request->frame;
@@ -49,17 +49,17 @@ gc_room_check (gc_store_t *store, gc_reply_t *reply, const gc_broker_request_t *
         message = text;
     }
     if (code != GC_OK)
-        gc_reply_error (reply, &request->identity, frame->rid, code, message);
+        gc_replier_error (reply, &request->identity, frame->rid, code, message);
     return code == GC_OK? 0: -1;
 }
 
 void
-gc_room_list (void *arg, const gc_broker_request_t *request)
+gc_rooms_list (void *arg, const gc_broker_request_t *request)
 {
-    gc_room_t *self = arg;
+    gc_rooms_t *self = arg;
     char user [GC_NAME_MAX + 1];
     if (!gc_request_cstr (request->frame.user, user, sizeof user)) {
-        gc_reply_error (self->reply, &request->identity, request->frame.rid,
+        gc_replier_error (self->reply, &request->identity, request->frame.rid,
                         GC_BAD_REQUEST, "user missing or invalid");
         return;
     }
@@ -69,11 +69,11 @@ gc_room_list (void *arg, const gc_broker_request_t *request)
     for (int index = 0; index < count; index++)
         rooms [index] = (gc_str_t) { names [index], strlen (names [index]) };
     gc_frame_t reply;
-    gc_reply_init (&reply, request->frame.rid);
+    gc_replier_init (&reply, request->frame.rid);
     reply.rooms = rooms;
     reply.rooms_size = count > 0? (size_t) count: 0;
     reply.fields |= GC_F_ROOMS;
-    gc_reply_send (self->reply, &request->identity, &reply);
+    gc_replier_send (self->reply, &request->identity, &reply);
     for (int index = 0; index < count; index++)
         free (names [index]);
     free (names);
@@ -82,16 +82,16 @@ gc_room_list (void *arg, const gc_broker_request_t *request)
 //  Sends a history reply, or internal when the query failed; a join's
 //  carries the head, and with since whether nothing was left out
 static void
-s_send_history (gc_room_t *self, const gc_broker_request_t *request, int rc,
+s_send_history (gc_rooms_t *self, const gc_broker_request_t *request, int rc,
                 gc_history_t *history, const char *room, uint64_t head)
 {
     const gc_frame_t *frame = &request->frame;
     if (rc) {
-        gc_reply_error (self->reply, &request->identity, frame->rid, GC_INTERNAL, NULL);
+        gc_replier_error (self->reply, &request->identity, frame->rid, GC_INTERNAL, NULL);
         return;
     }
     gc_frame_t reply;
-    gc_reply_init (&reply, frame->rid);
+    gc_replier_init (&reply, frame->rid);
     gc_frame_set_cstr (&reply, GC_F_ROOM, room);
     reply.history = history->messages;
     reply.history_size = history->size;
@@ -102,17 +102,17 @@ s_send_history (gc_room_t *self, const gc_broker_request_t *request, int rc,
             gc_frame_set_uint (&reply, GC_F_COMPLETE, history->size == 0
                 || history->messages [history->size - 1].seq >= head);
     }
-    gc_reply_send (self->reply, &request->identity, &reply);
+    gc_replier_send (self->reply, &request->identity, &reply);
     gc_history_free (history);
 }
 
 void
-gc_room_join (void *arg, const gc_broker_request_t *request)
+gc_rooms_join (void *arg, const gc_broker_request_t *request)
 {
-    gc_room_t *self = arg;
+    gc_rooms_t *self = arg;
     const gc_frame_t *frame = &request->frame;
     char user [GC_NAME_MAX + 1], room [GC_NAME_MAX + 1];
-    if (gc_room_check (self->store, self->reply, request, true, user, room))
+    if (gc_rooms_check (self->store, self->reply, request, true, user, room))
         return;
     uint64_t head = 0;
     gc_store_room (self->store, room, &head);
@@ -124,18 +124,18 @@ gc_room_join (void *arg, const gc_broker_request_t *request)
 }
 
 void
-gc_room_history (void *arg, const gc_broker_request_t *request)
+gc_rooms_history (void *arg, const gc_broker_request_t *request)
 {
-    gc_room_t *self = arg;
+    gc_rooms_t *self = arg;
     const gc_frame_t *frame = &request->frame;
     char room [GC_NAME_MAX + 1];
     uint32_t limit = frame->fields & GC_F_LIMIT? frame->limit: GC_HISTORY_DEFAULT;
     if (limit < 1 || limit > GC_SINCE_MAX) {
-        gc_reply_error (self->reply, &request->identity, frame->rid,
+        gc_replier_error (self->reply, &request->identity, frame->rid,
                         GC_BAD_REQUEST, "limit out of range");
         return;
     }
-    if (gc_room_check (self->store, self->reply, request, false, NULL, room))
+    if (gc_rooms_check (self->store, self->reply, request, false, NULL, room))
         return;
     gc_history_t history;
     int rc = frame->fields & GC_F_SINCE?
@@ -151,7 +151,7 @@ gc_room_history (void *arg, const gc_broker_request_t *request)
 //  Calls a handler and returns the reply's code; the reply is kept in
 //  reply and holder when they are given
 static gc_error_t
-s_test_call (gc_rig_t *rig, gc_handler_fn *handle, gc_room_t *self, gc_broker_request_t *request,
+s_test_call (gc_rig_t *rig, gc_handler_fn *handle, gc_rooms_t *self, gc_broker_request_t *request,
              gc_frame_t *reply, zmsg_t **holder)
 {
     handle (self, request);
@@ -163,75 +163,75 @@ s_test_call (gc_rig_t *rig, gc_handler_fn *handle, gc_room_t *self, gc_broker_re
 }
 
 static void
-s_test_checks (gc_rig_t *rig, gc_room_t *self)
+s_test_checks (gc_rig_t *rig, gc_rooms_t *self)
 {
     gc_broker_request_t request;
     gc_rig_request (rig, &request, GC_OP_ROOMS, NULL, NULL);
     gc_frame_set_str (&request.frame, GC_F_USER, "Sue\0", 4);
-    assert (s_test_call (rig, gc_room_list, self, &request, NULL, NULL) == GC_BAD_REQUEST);
+    assert (s_test_call (rig, gc_rooms_list, self, &request, NULL, NULL) == GC_BAD_REQUEST);
     gc_rig_request (rig, &request, GC_OP_JOIN, "Sandy", "8 out of 10 cats");
-    assert (s_test_call (rig, gc_room_join, self, &request, NULL, NULL) == GC_NOT_MEMBER);
+    assert (s_test_call (rig, gc_rooms_join, self, &request, NULL, NULL) == GC_NOT_MEMBER);
     gc_rig_request (rig, &request, GC_OP_JOIN, "Sandy", "Nowhere");
-    assert (s_test_call (rig, gc_room_join, self, &request, NULL, NULL) == GC_NO_SUCH_ROOM);
+    assert (s_test_call (rig, gc_rooms_join, self, &request, NULL, NULL) == GC_NO_SUCH_ROOM);
     gc_rig_request (rig, &request, GC_OP_JOIN, NULL, "Taskmaster");
-    assert (s_test_call (rig, gc_room_join, self, &request, NULL, NULL) == GC_BAD_REQUEST);
+    assert (s_test_call (rig, gc_rooms_join, self, &request, NULL, NULL) == GC_BAD_REQUEST);
     gc_rig_request (rig, &request, GC_OP_HISTORY, NULL, "Taskmaster");
     gc_frame_set_uint (&request.frame, GC_F_LIMIT, GC_SINCE_MAX + 1);
-    assert (s_test_call (rig, gc_room_history, self, &request, NULL, NULL) == GC_BAD_REQUEST);
+    assert (s_test_call (rig, gc_rooms_history, self, &request, NULL, NULL) == GC_BAD_REQUEST);
     gc_rig_request (rig, &request, GC_OP_HISTORY, NULL, "Taskmaster");
     gc_frame_set_uint (&request.frame, GC_F_LIMIT, 0);
-    assert (s_test_call (rig, gc_room_history, self, &request, NULL, NULL) == GC_BAD_REQUEST);
+    assert (s_test_call (rig, gc_rooms_history, self, &request, NULL, NULL) == GC_BAD_REQUEST);
 }
 
 static void
-s_test_reads (gc_rig_t *rig, gc_room_t *self)
+s_test_reads (gc_rig_t *rig, gc_rooms_t *self)
 {
     gc_broker_request_t request;
     gc_frame_t reply;
     zmsg_t *holder;
     gc_rig_request (rig, &request, GC_OP_ROOMS, "Sandy", NULL);
-    assert (s_test_call (rig, gc_room_list, self, &request, &reply, &holder) == GC_OK);
+    assert (s_test_call (rig, gc_rooms_list, self, &request, &reply, &holder) == GC_OK);
     assert (reply.rooms_size == 2 && gc_str_eq (reply.rooms [0], "Quite Interesting"));
     gc_frame_release (&reply), zmsg_destroy (&holder);
     gc_rig_request (rig, &request, GC_OP_JOIN, "Alex", "Taskmaster");
-    assert (s_test_call (rig, gc_room_join, self, &request, &reply, &holder) == GC_OK);
+    assert (s_test_call (rig, gc_rooms_join, self, &request, &reply, &holder) == GC_OK);
     assert (reply.head == 11 && reply.history_size == 10 && !(reply.fields & GC_F_COMPLETE));
     assert (reply.history [0].seq == 2 && reply.history [9].seq == 11);
     gc_frame_release (&reply), zmsg_destroy (&holder);
     gc_rig_request (rig, &request, GC_OP_JOIN, "Alex", "Taskmaster");
     gc_frame_set_uint (&request.frame, GC_F_SINCE, 5);
-    assert (s_test_call (rig, gc_room_join, self, &request, &reply, &holder) == GC_OK);
+    assert (s_test_call (rig, gc_rooms_join, self, &request, &reply, &holder) == GC_OK);
     assert (reply.history_size == 6 && reply.history [0].seq == 6 && reply.complete);
     gc_frame_release (&reply), zmsg_destroy (&holder);
     gc_rig_request (rig, &request, GC_OP_HISTORY, NULL, "Taskmaster");
     gc_frame_set_uint (&request.frame, GC_F_BEFORE, 4);
     gc_frame_set_uint (&request.frame, GC_F_LIMIT, 2);
-    assert (s_test_call (rig, gc_room_history, self, &request, &reply, &holder) == GC_OK);
+    assert (s_test_call (rig, gc_rooms_history, self, &request, &reply, &holder) == GC_OK);
     assert (reply.history_size == 2 && reply.history [0].seq == 2 && reply.history [1].seq == 3);
     assert (!(reply.fields & GC_F_HEAD));
     gc_frame_release (&reply), zmsg_destroy (&holder);
     gc_rig_request (rig, &request, GC_OP_HISTORY, NULL, "Taskmaster");
     gc_frame_set_uint (&request.frame, GC_F_SINCE, 9);
-    assert (s_test_call (rig, gc_room_history, self, &request, &reply, &holder) == GC_OK);
+    assert (s_test_call (rig, gc_rooms_history, self, &request, &reply, &holder) == GC_OK);
     assert (reply.history_size == 2 && reply.history [0].seq == 10);
     gc_frame_release (&reply), zmsg_destroy (&holder);
 }
 
 void
-gc_room_test (bool verbose)
+gc_rooms_test (bool verbose)
 {
     if (verbose)
-        printf (" * gc_room: ");
+        printf (" * gc_rooms: ");
     gc_rig_t *rig = gc_rig_new ();
-    gc_room_t *self = gc_room_new (rig->store, rig->reply);
+    gc_rooms_t *self = gc_rooms_new (rig->store, rig->reply);
     gc_store_say_t says [11];
     for (int index = 0; index < 11; index++)
         says [index] = (gc_store_say_t) { "Taskmaster", "Sue", "hello", 5, 0, 0, 0 };
     assert (gc_store_append (rig->store, says, 11, 1000) == 0);
     s_test_checks (rig, self);
     s_test_reads (rig, self);
-    gc_room_destroy (&self);
-    gc_room_destroy (&self);
+    gc_rooms_destroy (&self);
+    gc_rooms_destroy (&self);
     gc_rig_destroy (&rig);
     if (verbose)
         printf ("OK\n");
