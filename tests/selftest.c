@@ -6,8 +6,10 @@
 #include <string.h>
 #include "gc_codec.h"
 #include "gc_text.h"
+#include "gc_request.h"
+#include "gc_reply.h"
 #include "gc_metrics.h"
-#include "../gateway/json.h"
+#include "../gateway/out.h"
 #include "../broker/store.h"
 #include "../broker/hasher.h"
 #include "../broker/broker.h"
@@ -29,7 +31,9 @@ static const s_test_t s_tests [] = {
     { "gc_codec", gc_codec_test },
     { "gc_text", gc_text_test },
     { "gc_metrics", gc_metrics_test },
-    { "gc_json", gc_json_test },
+    { "gc_request", gc_request_test },
+    { "gc_reply", gc_reply_test },
+    { "gc_out", gc_out_test },
     { "gc_store", gc_store_test },
     { "gc_hasher", gc_hasher_test },
     { "gc_broker", gc_broker_test },
