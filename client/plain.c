@@ -79,7 +79,7 @@ s_said (void *arg, uint64_t seq)
 }
 
 static void
-s_failed (void *arg, const char *op, const char *code, const char *message)
+s_failed (void *arg, gc_client_op_t op, gc_error_t code, const char *message)
 {
     char *line = gc_format_error (op, code, message);
     fprintf (stderr, "groupchat: %s\n", line);

@@ -188,13 +188,13 @@ s_said (void *arg, uint64_t seq)
 }
 
 static void
-s_failed (void *arg, const char *op, const char *code, const char *message)
+s_failed (void *arg, gc_client_op_t op, gc_error_t code, const char *message)
 {
     (void) arg;
     char *line = gc_format_error (op, code, message);
     s_print (line? line: "error");
     free (line);
-    if (strcmp (op, "join") == 0)
+    if (op == GC_CLIENT_JOIN)
         s_menu ();
 }
 

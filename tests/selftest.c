@@ -15,6 +15,7 @@
 #include "../broker/broker.h"
 #include "../client/format.h"
 #include "../client/wsconn.h"
+#include "../client/session.h"
 #include "../bench/histogram.h"
 #include "../bench/order.h"
 #include "../bench/wire.h"
@@ -29,6 +30,7 @@ typedef struct {
 
 static const s_test_t s_tests [] = {
     { "gc_codec", gc_codec_test },
+    { "gc_error", gc_error_test },
     { "gc_text", gc_text_test },
     { "gc_metrics", gc_metrics_test },
     { "gc_request", gc_request_test },
@@ -39,6 +41,7 @@ static const s_test_t s_tests [] = {
     { "gc_broker", gc_broker_test },
     { "gc_format", gc_format_test },
     { "gc_wsconn", gc_wsconn_test },
+    { "gc_session", gc_session_test },
     { "gc_hist", gc_hist_test },
     { "gc_order", gc_order_test },
     { "gc_wire", gc_wire_test },
