@@ -237,7 +237,7 @@ s_settle_room (gc_bench_conn_t *self, const gc_bench_request_t *request,
                const gc_wire_frame_t *frame)
 {
     s_room_t *slot = s_room (self, request->room);
-    bool ok = frame->op == GC_WIRE_OK;
+    bool ok = frame->op == GC_CLIENT_OK;
     if (!slot)
         return;
     if (request->kind == GC_BENCH_JOIN && ok && !slot->joined) {
@@ -264,12 +264,12 @@ s_on_reply (gc_bench_conn_t *self, const gc_wire_frame_t *frame, int64_t now)
     }
     gc_bench_request_t request = *front;
     s_ring_pop (&self->requests);
-    bool ok = frame->op == GC_WIRE_OK;
+    bool ok = frame->op == GC_CLIENT_OK;
     if (ok)
         stats->replies_ok++;
     else {
         stats->replies_error++;
-        snprintf (stats->last_error, sizeof stats->last_error, "%s", frame->code);
+        snprintf (stats->last_error, sizeof stats->last_error, "%s", gc_error_name (frame->code));
     }
     if (request.kind == GC_BENCH_LOGIN && ok && frame->token [0])
         gc_bench_pool_set_token (self->pool, frame->token);
@@ -305,13 +305,13 @@ s_on_frame (gc_bench_conn_t *self, const char *data, size_t size)
         return;
     }
     int64_t now = gc_clock_mono_us ();
-    if (frame.op == GC_WIRE_MESSAGE)
+    if (frame.op == GC_CLIENT_MESSAGE)
         s_on_push (self, &frame, now);
     else
-    if (frame.op == GC_WIRE_OK || frame.op == GC_WIRE_ERROR)
+    if (frame.op == GC_CLIENT_OK || frame.op == GC_CLIENT_ERROR)
         s_on_reply (self, &frame, now);
     else
-    if (frame.op == GC_WIRE_LEFT)
+    if (frame.op == GC_CLIENT_LEFT)
         for (int index = 0; index < GC_BENCH_CONN_ROOMS; index++)
             if (self->rooms [index].name && strcmp (self->rooms [index].name, frame.room) == 0)
                 self->rooms [index].name = NULL;

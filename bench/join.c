@@ -27,7 +27,7 @@ s_on_replied (void *arg, gc_bench_conn_t *conn, const gc_bench_request_t *reques
     s_joins_t *self = arg;
     if (request->kind != GC_BENCH_JOIN)
         return;
-    if (reply->op != GC_WIRE_OK) {
+    if (reply->op != GC_CLIENT_OK) {
         self->errors++;
         return;
     }

@@ -48,7 +48,7 @@ s_on_replied (void *arg, gc_bench_conn_t *conn, const gc_bench_request_t *reques
     if (request->kind != GC_BENCH_LOGIN)
         return;
     self->outstanding--;
-    if (reply->op == GC_WIRE_OK)
+    if (reply->op == GC_CLIENT_OK)
         self->ok++;
     else
         self->errors++;

@@ -34,7 +34,7 @@ struct gc_bench_pool_t {
     size_t connecting;          //  started and not yet open or failed
     gc_bench_stats_t stats;
     char *scratch;              //  GC_BENCH_SCRATCH bytes
-    char token [128];
+    char token [GC_TOKEN_LEN + 1];
     int alarm_fd;               //  timerfd, CLOCK_MONOTONIC; lws closes it
     gc_bench_alarm_fn *alarm_fn;
     void *alarm_arg;

@@ -206,7 +206,7 @@ s_on_replied (void *arg, gc_bench_conn_t *conn, const gc_bench_request_t *reques
     if (request->kind != GC_BENCH_SAY)
         return;
     self->outstanding--;
-    if (reply->op != GC_WIRE_OK) {
+    if (reply->op != GC_CLIENT_OK) {
         self->window.errors++;
         return;
     }
