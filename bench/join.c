@@ -82,7 +82,7 @@ gc_bench_join (const gc_bench_config_t *config, gc_bench_report_t *report)
     size_t first;
     int rc = -1;
     gc_bench_pool_t *pool = gc_bench_pool (config, report);
-    if (!pool || !joins.latency || count < 1
+    if (!pool || count < 1
     ||  gc_bench_token (pool, config, report)
     ||  s_seed (pool, config, report)
     ||  gc_bench_gather (pool, count, NULL, 0, report, &first))

@@ -301,8 +301,6 @@ gc_session_new (struct lws_context *context, char **urls, int url_count,
     gc_session_t *self = s_session_new (context, events);
     gc_wsconn_events_t conn_events = { s_on_open, s_on_frame, s_on_close, self };
     self->conn = gc_wsconn_new (context, urls, url_count, &conn_events);
-    if (!self->conn)
-        gc_session_destroy (&self);
     return self;
 }
 
