@@ -598,7 +598,7 @@ s_sent (gc_conn_t *self, s_slot_t *slot, gc_member_t *member)
         s_push_sent (self, member);
 }
 
-//  The frames are whole WebSocket frames already (json.c): lws sends them
+//  The frames are whole WebSocket frames already (out.c): lws sends them
 //  as they are, and keeps what the socket did not take for the next turn
 static int
 s_write_raw (gc_conn_t *self, unsigned char *data, size_t size)

@@ -53,7 +53,7 @@ static const struct {
     const char *missing;
     int64_t limit_max;      //  a limit above it is refused; 0: not checked
 } s_ops [GC_CLIENT_OP_COUNT] = {
-    [GC_CLIENT_NONE]    = { "", false, 0, 0, 0, NULL, 0 },
+    [GC_CLIENT_NONE]    = { "?", false, 0, 0, 0, NULL, 0 },
     [GC_CLIENT_LOGIN]   = { "login", true, S_BIT (S_USER) | S_BIT (S_PASSWORD) | S_BIT (S_TOKEN),
                             S_BIT (S_TOKEN), S_BIT (S_USER) | S_BIT (S_PASSWORD),
                             "login needs user and password, or token", 0 },
@@ -77,7 +77,7 @@ static const struct {
 const char *
 gc_client_op_name (gc_client_op_t op)
 {
-    return op < GC_CLIENT_OP_COUNT? s_ops [op].name: "";
+    return op < GC_CLIENT_OP_COUNT? s_ops [op].name: "?";
 }
 
 gc_client_op_t
@@ -390,7 +390,8 @@ s_test_names (void)
     assert (gc_client_op_from_name ("joi", 3) == GC_CLIENT_NONE);
     assert (gc_client_op_from_name ("", 0) == GC_CLIENT_NONE);
     assert (!gc_client_op_is_request (GC_CLIENT_NONE));
-    assert (*gc_client_op_name (GC_CLIENT_OP_COUNT) == 0);
+    assert (strcmp (gc_client_op_name (GC_CLIENT_OP_COUNT), "?") == 0);
+    assert (gc_client_op_from_name ("?", 1) == GC_CLIENT_NONE);
 }
 
 void

@@ -58,7 +58,7 @@ typedef enum {
     GC_CLIENT_OP_COUNT
 } gc_client_op_t;
 
-//  Wire name of an op ("join"); "" for GC_CLIENT_NONE.
+//  Wire name of an op ("join"); "?" for GC_CLIENT_NONE.
 const char *gc_client_op_name (gc_client_op_t op);
 
 //  Op of a wire name, or GC_CLIENT_NONE when the protocol has none.
