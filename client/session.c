@@ -17,9 +17,9 @@
 
 struct gc_session_t {
     struct lws_context *context;
-    gc_wsconn_t *conn;
-    int (*send) (gc_session_t *self, json_t *frame);
-    bool (*is_open) (gc_session_t *self);
+    gc_wsconn_t *conn;          //  NULL in the self-test
+    int (*send) (gc_session_t *self, json_t *frame);    //  0, or -1 when not sent
+    bool (*is_open) (gc_session_t *self);               //  a login can go now
     lws_sorted_usec_list_t relogin; //  a login the service could not take yet
     unsigned relogins;          //  consecutive, for the backoff
     gc_session_events_t events;

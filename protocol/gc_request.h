@@ -70,13 +70,13 @@ bool gc_client_op_is_request (gc_client_op_t op);
 //  A client request. Parsed, its strings point into `root` and live as
 //  long as the request does; built for sending, they are the caller's.
 typedef struct {
-    gc_client_op_t op;
-    bool has_id;
-    int64_t id;
-    const char *user, *password, *token, *room, *text;
-    size_t room_len, text_len, user_len, password_len, token_len;
-    bool has_since, has_before, has_limit;
-    uint64_t since, before;
+    gc_client_op_t op;      //  a request op, never a server frame's
+    bool has_id;            //  the frame had an id, so the reply echoes it
+    int64_t id;             //  the client's, any integer
+    const char *user, *password, *token, *room, *text;     //  NULL when absent
+    size_t room_len, text_len, user_len, password_len, token_len;   //  in bytes
+    bool has_since, has_before, has_limit;                  //  present
+    uint64_t since, before; //  seqs
     int64_t limit;          //  GC_HISTORY_DEFAULT when parsed without one
     json_t *root;           //  owns the parsed strings
 } gc_request_t;
