@@ -39,11 +39,11 @@ gc_bench_ack (const gc_bench_config_t *config, gc_bench_report_t *report)
     gc_bench_pool_t *pool = gc_bench_pool (config, report);
     if (!pool
     ||  gc_bench_token (pool, config, report)
-    ||  gc_bench_gather (pool, senders, config->rooms, 1, report, &first)
-    ||  !(traffic = gc_bench_traffic_new (pool, config->rooms, 1, bytes))) {
+    ||  gc_bench_gather (pool, senders, config->rooms, 1, report, &first)) {
         gc_bench_pool_destroy (&pool);
         return -1;
     }
+    traffic = gc_bench_traffic_new (pool, config->rooms, 1, bytes);
     for (size_t index = 0; index < senders; index++)
         gc_bench_traffic_add (traffic, gc_bench_pool_conn (pool, first + index), 0, true);
 

@@ -10,6 +10,7 @@
 #include <time.h>
 #include "conn.h"
 #include "pool.h"
+#include "gc_alloc.h"
 #include "gc_clock.h"
 
 //  A frame to write, with libwebsockets' headroom in front
@@ -53,15 +54,13 @@ struct gc_bench_conn_t {
 //  --------------------------------------------------------------------------
 //  Rings
 
-//  A slot for a new newest item, or NULL when out of memory
+//  A slot for a new newest item
 static void *
 s_ring_push (s_ring_t *ring)
 {
     if (ring->count == ring->capacity) {
         size_t capacity = ring->capacity? ring->capacity * 2: 4;
-        char *items = malloc (capacity * ring->item_size);
-        if (!items)
-            return NULL;
+        char *items = gc_malloc (capacity * ring->item_size);
         //  Unwrap into the new array, oldest first
         for (size_t index = 0; index < ring->count; index++)
             memcpy (items + index * ring->item_size,
@@ -98,9 +97,7 @@ s_ring_pop (s_ring_t *ring)
 gc_bench_conn_t *
 gc_bench_conn_new (gc_bench_pool_t *pool, size_t url)
 {
-    gc_bench_conn_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
+    gc_bench_conn_t *self = gc_calloc (1, sizeof *self);
     self->pool = pool;
     self->url = url;
     self->state = GC_BENCH_IDLE;
@@ -161,15 +158,9 @@ s_send (gc_bench_conn_t *self, size_t size, gc_bench_kind_t kind, int room, int6
 {
     if (size == 0 || self->state == GC_BENCH_CLOSED || self->out.count >= GC_BENCH_CONN_QUEUE)
         return -1;
-    s_out_t *frame = malloc (sizeof (s_out_t) + LWS_PRE + size);
-    s_out_t **slot = frame? s_ring_push (&self->out): NULL;
-    gc_bench_request_t *request = slot? s_ring_push (&self->requests): NULL;
-    if (!request) {
-        if (slot)
-            self->out.count--;      //  take back the slot just pushed
-        free (frame);
-        return -1;
-    }
+    s_out_t *frame = gc_malloc (sizeof (s_out_t) + LWS_PRE + size);
+    s_out_t **slot = s_ring_push (&self->out);
+    gc_bench_request_t *request = s_ring_push (&self->requests);
     frame->size = size;
     memcpy (frame->data + LWS_PRE, gc_bench_pool_scratch (self->pool), size);
     *slot = frame;
@@ -237,7 +228,7 @@ s_settle_room (gc_bench_conn_t *self, const gc_bench_request_t *request,
                const gc_wire_frame_t *frame)
 {
     s_room_t *slot = s_room (self, request->room);
-    bool ok = frame->op == GC_WIRE_OK;
+    bool ok = frame->op == GC_CLIENT_OK;
     if (!slot)
         return;
     if (request->kind == GC_BENCH_JOIN && ok && !slot->joined) {
@@ -264,12 +255,12 @@ s_on_reply (gc_bench_conn_t *self, const gc_wire_frame_t *frame, int64_t now)
     }
     gc_bench_request_t request = *front;
     s_ring_pop (&self->requests);
-    bool ok = frame->op == GC_WIRE_OK;
+    bool ok = frame->op == GC_CLIENT_OK;
     if (ok)
         stats->replies_ok++;
     else {
         stats->replies_error++;
-        snprintf (stats->last_error, sizeof stats->last_error, "%s", frame->code);
+        snprintf (stats->last_error, sizeof stats->last_error, "%s", gc_error_name (frame->code));
     }
     if (request.kind == GC_BENCH_LOGIN && ok && frame->token [0])
         gc_bench_pool_set_token (self->pool, frame->token);
@@ -305,13 +296,13 @@ s_on_frame (gc_bench_conn_t *self, const char *data, size_t size)
         return;
     }
     int64_t now = gc_clock_mono_us ();
-    if (frame.op == GC_WIRE_MESSAGE)
+    if (frame.op == GC_CLIENT_MESSAGE)
         s_on_push (self, &frame, now);
     else
-    if (frame.op == GC_WIRE_OK || frame.op == GC_WIRE_ERROR)
+    if (frame.op == GC_CLIENT_OK || frame.op == GC_CLIENT_ERROR)
         s_on_reply (self, &frame, now);
     else
-    if (frame.op == GC_WIRE_LEFT)
+    if (frame.op == GC_CLIENT_LEFT)
         for (int index = 0; index < GC_BENCH_CONN_ROOMS; index++)
             if (self->rooms [index].name && strcmp (self->rooms [index].name, frame.room) == 0)
                 self->rooms [index].name = NULL;
@@ -359,10 +350,7 @@ gc_bench_conn_on_receive (gc_bench_conn_t *self, const void *data, size_t size)
     }
     if (self->rx_size + size > self->rx_capacity) {
         size_t capacity = (self->rx_size + size) * 2;
-        char *rx = realloc (self->rx, capacity);
-        if (!rx)
-            return -1;
-        self->rx = rx;
+        self->rx = gc_realloc (self->rx, capacity);
         self->rx_capacity = capacity;
     }
     memcpy (self->rx + self->rx_size, data, size);

@@ -61,7 +61,7 @@ void gc_bench_conn_set_events (gc_bench_conn_t *self, const gc_bench_events_t *e
 
 //  Each queues a request and returns 0, or -1 when the connection is
 //  closed, GC_BENCH_CONN_QUEUE frames wait already (the server stopped
-//  reading), or out of memory. A NULL user logs in with password as token.
+//  reading), or the request is too large to encode. A NULL user logs in with password as token.
 //  room is a tag the caller chooses (0..), reported with pushes; the name
 //  must outlive the connection.
 int gc_bench_conn_login (gc_bench_conn_t *self, const char *user, const char *password);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "histogram.h"
+#include "gc_alloc.h"
 
 #define S_SUB_BITS  5
 #define S_SUB       (1 << S_SUB_BITS)               //  buckets per group
@@ -48,7 +49,7 @@ s_upper (int index)
 gc_hist_t *
 gc_hist_new (void)
 {
-    return calloc (1, sizeof (gc_hist_t));
+    return gc_calloc (1, sizeof (gc_hist_t));
 }
 
 void

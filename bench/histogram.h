@@ -15,7 +15,7 @@
 
 typedef struct gc_hist_t gc_hist_t;
 
-//  A new, empty histogram, or NULL when out of memory.
+//  A new, empty histogram.
 gc_hist_t *gc_hist_new (void);
 void gc_hist_destroy (gc_hist_t **self_p);
 

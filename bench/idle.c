@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "rss.h"
 #include "scenario.h"
+#include "gc_alloc.h"
 #include "gc_clock.h"
 
 //  Reads every watched process's RSS into column (0 before, 1 joined,
@@ -26,7 +27,7 @@ static void
 s_report_rss (const gc_bench_config_t *config, int64_t rss [][3], double per_gateway,
               gc_bench_report_t *report)
 {
-    json_t *processes = json_array ();
+    json_t *processes = gc_alloc_checked (json_array ());
     for (size_t index = 0; index < config->pid_count; index++) {
         const gc_bench_pid_t *process = &config->pids [index];
         double per_connection = (double) (rss [index][2] - rss [index][0]) * 1024 / per_gateway;

@@ -27,7 +27,7 @@ s_on_replied (void *arg, gc_bench_conn_t *conn, const gc_bench_request_t *reques
     s_joins_t *self = arg;
     if (request->kind != GC_BENCH_JOIN)
         return;
-    if (reply->op != GC_WIRE_OK) {
+    if (reply->op != GC_CLIENT_OK) {
         self->errors++;
         return;
     }
@@ -82,7 +82,7 @@ gc_bench_join (const gc_bench_config_t *config, gc_bench_report_t *report)
     size_t first;
     int rc = -1;
     gc_bench_pool_t *pool = gc_bench_pool (config, report);
-    if (!pool || !joins.latency || count < 1
+    if (!pool || count < 1
     ||  gc_bench_token (pool, config, report)
     ||  s_seed (pool, config, report)
     ||  gc_bench_gather (pool, count, NULL, 0, report, &first))

@@ -48,7 +48,7 @@ s_on_replied (void *arg, gc_bench_conn_t *conn, const gc_bench_request_t *reques
     if (request->kind != GC_BENCH_LOGIN)
         return;
     self->outstanding--;
-    if (reply->op == GC_WIRE_OK)
+    if (reply->op == GC_CLIENT_OK)
         self->ok++;
     else
         self->errors++;
@@ -138,12 +138,12 @@ gc_bench_login (const gc_bench_config_t *config, gc_bench_report_t *report)
     gc_bench_traffic_t *probe = NULL;
     gc_bench_pool_t *pool = gc_bench_pool (config, report);
     int rc = -1;
-    if (!pool || !logins.latency
+    if (!pool
     ||  gc_bench_token (pool, config, report)
     ||  gc_bench_gather (pool, members, config->rooms, 1, report, &probe_first)
-    ||  gc_bench_gather (pool, count, NULL, 0, report, &first)
-    ||  !(probe = gc_bench_traffic_new (pool, config->rooms, 1, 100)))
+    ||  gc_bench_gather (pool, count, NULL, 0, report, &first))
         goto cleanup;
+    probe = gc_bench_traffic_new (pool, config->rooms, 1, 100);
     for (size_t index = 0; index < members; index++)
         gc_bench_traffic_add (probe, gc_bench_pool_conn (pool, probe_first + index), 0, index == 0);
     for (size_t index = 0; index < count; index++)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include "scenario.h"
+#include "gc_alloc.h"
 
 #define S_URLS_MAX  64
 #define S_ROOMS_MAX 16
@@ -75,8 +76,8 @@ s_number (const char *text, double max)
 static int
 s_parse_pids (gc_bench_config_t *config, const char *text)
 {
-    char *copy = strdup (text), *rest = copy, *item;
-    int rc = copy? 0: -1;
+    char *copy = gc_strdup (text), *rest = copy, *item;
+    int rc = 0;
     while (rc == 0 && (item = strsep (&rest, ","))) {
         if (config->pid_count == GC_BENCH_PIDS_MAX) {
             rc = -1;
@@ -217,8 +218,6 @@ main (int argc, char *argv [])
     signal (SIGPIPE, SIG_IGN);
     lws_set_log_level (LLL_ERR, NULL);
     gc_bench_report_t *report = gc_bench_report_new (scenario->name);
-    if (!report)
-        return 1;
     scenario->run (&config, report);
     gc_bench_report_print (report, json_only? NULL: stdout, stdout);
     int rc = gc_bench_report_passed (report)? 0: 1;

@@ -8,6 +8,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 #include "pool.h"
+#include "gc_alloc.h"
 #include "gc_clock.h"
 
 #define S_PROTOCOL      "groupchat.v1"
@@ -34,7 +35,7 @@ struct gc_bench_pool_t {
     size_t connecting;          //  started and not yet open or failed
     gc_bench_stats_t stats;
     char *scratch;              //  GC_BENCH_SCRATCH bytes
-    char token [128];
+    char token [GC_TOKEN_LEN + 1];
     int alarm_fd;               //  timerfd, CLOCK_MONOTONIC; lws closes it
     gc_bench_alarm_fn *alarm_fn;
     void *alarm_arg;
@@ -116,9 +117,9 @@ s_on_deadline (lws_sorted_usec_list_t *sul)
 static int
 s_url_parse (s_url_t *url, const char *text)
 {
-    url->copy = strdup (text);
+    url->copy = gc_strdup (text);
     const char *scheme, *path;
-    if (!url->copy || lws_parse_uri (url->copy, &scheme, &url->address, &url->port, &path)
+    if (lws_parse_uri (url->copy, &scheme, &url->address, &url->port, &path)
     ||  strcmp (scheme, "ws") || !*url->address || url->port <= 0) {
         fprintf (stderr, "groupchat-bench: not a ws://HOST:PORT/ URL: %s\n", text);
         return -1;
@@ -147,15 +148,11 @@ s_alarm_start (gc_bench_pool_t *self)
 gc_bench_pool_t *
 gc_bench_pool_new (const char *const *urls, size_t url_count)
 {
-    gc_bench_pool_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
+    gc_bench_pool_t *self = gc_calloc (1, sizeof *self);
     self->alarm_fd = -1;
-    self->urls = calloc (url_count, sizeof *self->urls);
-    self->scratch = malloc (GC_BENCH_SCRATCH);
+    self->urls = gc_calloc (url_count, sizeof *self->urls);
+    self->scratch = gc_malloc (GC_BENCH_SCRATCH);
     self->url_count = url_count;
-    if (!self->urls || !self->scratch)
-        goto failed;
     for (size_t index = 0; index < url_count; index++)
         if (s_url_parse (&self->urls [index], urls [index]))
             goto failed;
@@ -230,26 +227,20 @@ s_open_more (gc_bench_pool_t *self)
     }
 }
 
-int64_t
+size_t
 gc_bench_pool_add (gc_bench_pool_t *self, size_t count)
 {
     if (self->size + count > self->capacity) {
         size_t capacity = (self->size + count) * 2;
-        gc_bench_conn_t **conns = realloc (self->conns, capacity * sizeof *conns);
-        if (!conns)
-            return -1;
-        self->conns = conns;
+        self->conns = gc_realloc (self->conns, capacity * sizeof *self->conns);
         self->capacity = capacity;
     }
     size_t first = self->size;
     for (size_t index = first; index < first + count; index++) {
-        gc_bench_conn_t *conn = gc_bench_conn_new (self, index % self->url_count);
-        if (!conn)
-            return -1;
-        self->conns [self->size++] = conn;
+        self->conns [self->size++] = gc_bench_conn_new (self, index % self->url_count);
     }
     s_open_more (self);
-    return (int64_t) first;
+    return first;
 }
 
 void

@@ -43,8 +43,8 @@ gc_bench_pool_t *gc_bench_pool_new (const char *const *urls, size_t url_count);
 void gc_bench_pool_destroy (gc_bench_pool_t **self_p);
 
 //  Adds count connections and starts opening them; returns the index of
-//  the first, or -1 when out of memory.
-int64_t gc_bench_pool_add (gc_bench_pool_t *self, size_t count);
+//  the first.
+size_t gc_bench_pool_add (gc_bench_pool_t *self, size_t count);
 gc_bench_conn_t *gc_bench_pool_conn (gc_bench_pool_t *self, size_t index);
 size_t gc_bench_pool_urls (const gc_bench_pool_t *self);
 //  True when no connection is opening and every request was answered or

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "report.h"
+#include "gc_alloc.h"
 
 #define S_LINE_MAX  160
 
@@ -24,19 +25,15 @@ struct gc_bench_report_t {
 gc_bench_report_t *
 gc_bench_report_new (const char *scenario)
 {
-    gc_bench_report_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
+    gc_bench_report_t *self = gc_calloc (1, sizeof *self);
     self->passed = true;
-    self->params = json_object ();
-    self->results = json_object ();
-    self->checks = json_object ();
-    self->root = json_pack ("{s:s, s:O, s:O, s:O}", "scenario", scenario,
-                            "params", self->params, "results", self->results,
-                            "checks", self->checks);
+    self->params = gc_alloc_checked (json_object ());
+    self->results = gc_alloc_checked (json_object ());
+    self->checks = gc_alloc_checked (json_object ());
+    self->root = gc_alloc_checked (json_pack ("{s:s, s:O, s:O, s:O}", "scenario", scenario,
+                                              "params", self->params, "results", self->results,
+                                              "checks", self->checks));
     snprintf (self->title, sizeof self->title, "%s:", scenario);
-    if (!self->root)
-        gc_bench_report_destroy (&self);
     return self;
 }
 
@@ -62,15 +59,10 @@ s_line (gc_bench_report_t *self, const char *line)
 {
     if (self->line_count == self->line_capacity) {
         size_t capacity = self->line_capacity? self->line_capacity * 2: 16;
-        char **lines = realloc (self->lines, capacity * sizeof *lines);
-        if (!lines)
-            return;
-        self->lines = lines;
+        self->lines = gc_realloc (self->lines, capacity * sizeof *self->lines);
         self->line_capacity = capacity;
     }
-    char *copy = strdup (line);
-    if (copy)
-        self->lines [self->line_count++] = copy;
+    self->lines [self->line_count++] = gc_strdup (line);
 }
 
 //  True when value is a whole number small enough for an integer (the
@@ -226,12 +218,10 @@ gc_bench_report_test (bool verbose)
     if (verbose)
         printf (" * gc_bench_report: ");
     gc_bench_report_t *self = gc_bench_report_new ("fanout");
-    assert (self);
     gc_bench_report_param (self, "rate", 1000);
     gc_bench_report_param_text (self, "room", "Taskmaster");
     gc_bench_report_figure (self, "delivered_per_s", 199999.6, "msg/s", "delivered");
     gc_hist_t *hist = gc_hist_new ();
-    assert (hist);
     gc_hist_record (hist, 1500);
     gc_bench_report_latency (self, "latency", "latency", hist);
     gc_bench_report_check (self, "missing", 0, "missing");

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "rss.h"
+#include "gc_alloc.h"
 
 int64_t
 gc_bench_rss (int pid)
@@ -34,8 +35,7 @@ gc_bench_rss_test (bool verbose)
     assert (before > 0);
     //  Touching 16 MiB shows in the figure
     size_t size = 16 << 20;
-    volatile char *block = malloc (size);
-    assert (block);
+    volatile char *block = gc_malloc (size);
     for (size_t offset = 0; offset < size; offset += 4096)
         block [offset] = 1;     //  volatile: the stores must happen
     int64_t after = gc_bench_rss (getpid ());

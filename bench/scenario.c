@@ -104,9 +104,8 @@ gc_bench_token (gc_bench_pool_t *pool, const gc_bench_config_t *config,
     if (gc_bench_pool_token (pool))
         return 0;
     gc_bench_stats_t before = *gc_bench_pool_stats (pool);
-    int64_t index = gc_bench_pool_add (pool, 1);
-    if (index < 0
-    ||  gc_bench_conn_login (gc_bench_pool_conn (pool, (size_t) index),
+    size_t index = gc_bench_pool_add (pool, 1);
+    if (gc_bench_conn_login (gc_bench_pool_conn (pool, index),
                              config->user, config->password)
     ||  gc_bench_settle (pool, 30, report, "password login")
     ||  s_check_setup (pool, &before, report, "password login"))
@@ -126,15 +125,15 @@ gc_bench_gather (gc_bench_pool_t *pool, size_t count, const char *const *rooms,
 {
     gc_bench_stats_t before = *gc_bench_pool_stats (pool);
     const char *token = gc_bench_pool_token (pool);
-    int64_t start = gc_bench_pool_add (pool, count);
-    if (!token || start < 0) {
-        gc_bench_report_fail (report, "no token, or out of memory");
+    if (!token) {
+        gc_bench_report_fail (report, "no token");
         return -1;
     }
+    size_t start = gc_bench_pool_add (pool, count);
     //  Requests queue while a connection opens and go out once it is
     //  open; the join is done after the login, in order
     for (size_t index = 0; index < count; index++) {
-        gc_bench_conn_t *conn = gc_bench_pool_conn (pool, (size_t) start + index);
+        gc_bench_conn_t *conn = gc_bench_pool_conn (pool, start + index);
         gc_bench_conn_login (conn, NULL, token);
         size_t room = gc_bench_room_of (pool, index, room_count);
         if (room_count)

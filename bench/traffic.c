@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "traffic.h"
+#include "gc_alloc.h"
 #include "gc_clock.h"
 
 //  A member connection and the room it is in
@@ -51,23 +52,18 @@ gc_bench_traffic_t *
 gc_bench_traffic_new (gc_bench_pool_t *pool, const char *const *rooms, size_t room_count,
                       size_t bytes)
 {
-    gc_bench_traffic_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
+    gc_bench_traffic_t *self = gc_calloc (1, sizeof *self);
     self->pool = pool;
     self->rooms = rooms;
     self->room_count = room_count;
     self->bytes = bytes;
     self->first_due = INT64_MAX;
-    self->room_members = calloc (room_count, sizeof *self->room_members);
-    self->room_acked = calloc (room_count, sizeof *self->room_acked);
-    self->room_last = calloc (room_count, sizeof *self->room_last);
+    self->room_members = gc_calloc (room_count, sizeof *self->room_members);
+    self->room_acked = gc_calloc (room_count, sizeof *self->room_acked);
+    self->room_last = gc_calloc (room_count, sizeof *self->room_last);
     self->window.latency = gc_hist_new ();
     self->window.ack = gc_hist_new ();
     self->window.lag = gc_hist_new ();
-    if (!self->room_members || !self->room_acked || !self->room_last
-    ||  !self->window.latency || !self->window.ack || !self->window.lag)
-        gc_bench_traffic_destroy (&self);
     return self;
 }
 
@@ -92,28 +88,25 @@ gc_bench_traffic_destroy (gc_bench_traffic_t **self_p)
     *self_p = NULL;
 }
 
-static int
+static void
 s_members_add (s_members_t *members, gc_bench_conn_t *conn, int room)
 {
     if (members->count == members->capacity) {
         size_t capacity = members->capacity? members->capacity * 2: 16;
-        s_member_t *items = realloc (members->items, capacity * sizeof *items);
-        if (!items)
-            return -1;
-        members->items = items;
+        members->items = gc_realloc (members->items, capacity * sizeof *members->items);
         members->capacity = capacity;
     }
     members->items [members->count++] = (s_member_t) { conn, room };
-    return 0;
 }
 
 int
 gc_bench_traffic_add (gc_bench_traffic_t *self, gc_bench_conn_t *conn, int room, bool sends)
 {
-    if (room < 0 || (size_t) room >= self->room_count
-    ||  s_members_add (&self->members, conn, room)
-    ||  (sends && s_members_add (&self->senders, conn, room)))
+    if (room < 0 || (size_t) room >= self->room_count)
         return -1;
+    s_members_add (&self->members, conn, room);
+    if (sends)
+        s_members_add (&self->senders, conn, room);
     self->room_members [room]++;
     gc_bench_conn_set_events (conn, &s_events, self);
     return 0;
@@ -206,7 +199,7 @@ s_on_replied (void *arg, gc_bench_conn_t *conn, const gc_bench_request_t *reques
     if (request->kind != GC_BENCH_SAY)
         return;
     self->outstanding--;
-    if (reply->op != GC_WIRE_OK) {
+    if (reply->op != GC_CLIENT_OK) {
         self->window.errors++;
         return;
     }

@@ -15,7 +15,8 @@
 
 //  Order matters: LEJP reports a match as the 1-based index in this list
 static const char *s_paths [] = {
-    "op", "id", "seq", "room", "text", "token", "code", "history", "history[].seq"
+    GC_KEY_OP, GC_KEY_ID, GC_KEY_SEQ, GC_KEY_ROOM, GC_KEY_TEXT, GC_KEY_TOKEN, GC_KEY_CODE,
+    GC_KEY_HISTORY, GC_KEY_HISTORY "[]." GC_KEY_SEQ
 };
 enum {
     S_OP = 1, S_ID, S_SEQ, S_ROOM, S_TEXT, S_TOKEN, S_CODE, S_HISTORY, S_HISTORY_SEQ
@@ -25,6 +26,7 @@ enum {
 typedef struct {
     gc_wire_frame_t *frame;
     char op [16];
+    char code [32];
     size_t op_size, room_size, token_size, code_size;
     bool text_started;          //  the text's first chunk is still to come
 } s_parse_t;
@@ -56,7 +58,7 @@ s_on_string (s_parse_t *parse, struct lejp_ctx *ctx)
             s_append (frame->token, sizeof frame->token, &parse->token_size, ctx->buf, ctx->npos);
             break;
         case S_CODE:
-            s_append (frame->code, sizeof frame->code, &parse->code_size, ctx->buf, ctx->npos);
+            s_append (parse->code, sizeof parse->code, &parse->code_size, ctx->buf, ctx->npos);
             break;
         case S_TEXT:
             if (parse->text_started) {
@@ -114,28 +116,15 @@ s_on_parse (struct lejp_ctx *ctx, char reason)
     return 0;
 }
 
-static gc_wire_op_t
-s_op (const char *name)
-{
-    if (strcmp (name, "message") == 0)
-        return GC_WIRE_MESSAGE;
-    if (strcmp (name, "ok") == 0)
-        return GC_WIRE_OK;
-    if (strcmp (name, "error") == 0)
-        return GC_WIRE_ERROR;
-    if (strcmp (name, "left") == 0)
-        return GC_WIRE_LEFT;
-    return GC_WIRE_OTHER;
-}
-
 int
 gc_wire_parse (gc_wire_frame_t *frame, const char *data, size_t size)
 {
-    frame->op = GC_WIRE_OTHER;
+    frame->op = GC_CLIENT_NONE;
     frame->id = frame->seq = frame->stamp = -1;
     frame->last = 0;
     frame->history = -1;
-    frame->room [0] = frame->token [0] = frame->code [0] = 0;
+    frame->room [0] = frame->token [0] = 0;
+    frame->code = GC_OK;
     if (size > INT32_MAX)
         return -1;
     s_parse_t parse = { .frame = frame };
@@ -143,7 +132,9 @@ gc_wire_parse (gc_wire_frame_t *frame, const char *data, size_t size)
     lejp_construct (&ctx, s_on_parse, &parse, s_paths, LWS_ARRAY_SIZE (s_paths));
     int rc = lejp_parse (&ctx, (const unsigned char *) data, (int) size);
     lejp_destruct (&ctx);
-    frame->op = s_op (parse.op);
+    frame->op = gc_client_op_from_name (parse.op, parse.op_size);
+    if (parse.code_size)
+        frame->code = gc_error_from_name (parse.code, parse.code_size);
     return rc < 0? -1: 0;
 }
 
@@ -163,57 +154,31 @@ gc_wire_stamp (const char *text, size_t size)
 //  --------------------------------------------------------------------------
 //  Requests
 
-//  Writes and frees the request; 0 when it does not fit
-static size_t
-s_dump (json_t *request, char *buffer, size_t capacity)
-{
-    if (!request)
-        return 0;
-    size_t size = json_dumpb (request, buffer, capacity, JSON_COMPACT);
-    json_decref (request);
-    return size <= capacity? size: 0;
-}
-
-//  A request object with its op and, when id >= 0, its id
-static json_t *
-s_request (const char *op, int64_t id)
-{
-    json_t *request = json_pack ("{s:s}", "op", op);
-    if (request && id >= 0)
-        json_object_set_new (request, "id", json_integer (id));
-    return request;
-}
-
 size_t
 gc_wire_login (char *buffer, size_t capacity, int64_t id, const char *user, const char *password)
 {
-    json_t *request = s_request ("login", id);
-    if (request && user) {
-        json_object_set_new (request, "user", json_string (user));
-        json_object_set_new (request, "password", json_string (password));
+    gc_request_t request = { .op = GC_CLIENT_LOGIN, .has_id = id >= 0, .id = id };
+    if (user) {
+        request.user = user;
+        request.password = password;
     }
     else
-    if (request)
-        json_object_set_new (request, "token", json_string (password));
-    return s_dump (request, buffer, capacity);
+        request.token = password;
+    return gc_request_encode (&request, buffer, capacity);
 }
 
 size_t
 gc_wire_join (char *buffer, size_t capacity, int64_t id, const char *room)
 {
-    json_t *request = s_request ("join", id);
-    if (request)
-        json_object_set_new (request, "room", json_string (room));
-    return s_dump (request, buffer, capacity);
+    gc_request_t request = { .op = GC_CLIENT_JOIN, .has_id = id >= 0, .id = id, .room = room };
+    return gc_request_encode (&request, buffer, capacity);
 }
 
 size_t
 gc_wire_leave (char *buffer, size_t capacity, int64_t id, const char *room)
 {
-    json_t *request = s_request ("leave", id);
-    if (request)
-        json_object_set_new (request, "room", json_string (room));
-    return s_dump (request, buffer, capacity);
+    gc_request_t request = { .op = GC_CLIENT_LEAVE, .has_id = id >= 0, .id = id, .room = room };
+    return gc_request_encode (&request, buffer, capacity);
 }
 
 size_t
@@ -226,13 +191,11 @@ gc_wire_say (char *buffer, size_t capacity, int64_t id, const char *room,
     if (size < (size_t) prefix)
         size = (size_t) prefix;
     memset (text + prefix, 'x', size - (size_t) prefix);
-    text [size] = 0;
-    json_t *request = s_request ("say", id);
-    if (request) {
-        json_object_set_new (request, "room", json_string (room));
-        json_object_set_new (request, "text", json_stringn (text, size));
-    }
-    return s_dump (request, buffer, capacity);
+    gc_request_t request = {
+        .op = GC_CLIENT_SAY, .has_id = id >= 0, .id = id, .room = room,
+        .text = text, .text_len = size
+    };
+    return gc_request_encode (&request, buffer, capacity);
 }
 
 //  --------------------------------------------------------------------------
@@ -278,7 +241,7 @@ s_test_requests (void)
     assert (strcmp (buffer, "{\"op\":\"join\",\"id\":3,\"room\":\"8 out of 10 cats\"}") == 0);
     size = gc_wire_leave (buffer, sizeof buffer, 4, "Quite \"Interesting\"");
     assert (size && gc_wire_parse (&frame, buffer, size) == 0);
-    assert (frame.op == GC_WIRE_OTHER && frame.id == 4);
+    assert (frame.op == GC_CLIENT_LEAVE && frame.id == 4);
     assert (strcmp (frame.room, "Quite \"Interesting\"") == 0);
 }
 
@@ -288,7 +251,7 @@ s_test_replies (void)
     gc_wire_frame_t frame;
     assert (s_parse_string (&frame, "{\"op\":\"message\",\"room\":\"Taskmaster\",\"seq\":42,"
                             "\"from\":\"Sue\",\"text\":\"t=123 xx\",\"ts\":1795962000123}") == 0);
-    assert (frame.op == GC_WIRE_MESSAGE && frame.seq == 42 && frame.stamp == 123);
+    assert (frame.op == GC_CLIENT_MESSAGE && frame.seq == 42 && frame.stamp == 123);
     assert (strcmp (frame.room, "Taskmaster") == 0 && frame.id == -1 && frame.history == -1);
 
     //  A text that is not ours has no stamp
@@ -299,7 +262,7 @@ s_test_replies (void)
     assert (s_parse_string (&frame, "{\"op\":\"ok\",\"id\":3,\"room\":\"Taskmaster\",\"history\":["
         "{\"op\":\"message\",\"room\":\"Taskmaster\",\"seq\":8,\"text\":\"t=5 \"},"
         "{\"op\":\"message\",\"room\":\"Taskmaster\",\"seq\":9,\"text\":\"hello\"}]}") == 0);
-    assert (frame.op == GC_WIRE_OK && frame.id == 3 && frame.history == 2 && frame.last == 9);
+    assert (frame.op == GC_CLIENT_OK && frame.id == 3 && frame.history == 2 && frame.last == 9);
     assert (frame.seq == -1 && frame.stamp == -1);
     assert (s_parse_string (&frame, "{\"op\":\"ok\",\"id\":4,\"room\":\"r\",\"history\":[]}") == 0);
     assert (frame.history == 0 && frame.last == 0);
@@ -307,8 +270,8 @@ s_test_replies (void)
     assert (s_parse_string (&frame, "{\"op\":\"ok\",\"id\":1,\"user\":\"Sue\",\"token\":\"3q2-7w\"}") == 0);
     assert (strcmp (frame.token, "3q2-7w") == 0);
     assert (s_parse_string (&frame, "{\"op\":\"error\",\"id\":5,\"code\":\"not_member\",\"message\":\"no\"}") == 0);
-    assert (frame.op == GC_WIRE_ERROR && frame.id == 5 && strcmp (frame.code, "not_member") == 0);
-    assert (s_parse_string (&frame, "{\"op\":\"presence\"}") == 0 && frame.op == GC_WIRE_OTHER);
+    assert (frame.op == GC_CLIENT_ERROR && frame.id == 5 && frame.code == GC_NOT_MEMBER);
+    assert (s_parse_string (&frame, "{\"op\":\"presence\"}") == 0 && frame.op == GC_CLIENT_NONE);
 
     //  A long room name and a long text arrive in chunks
     char long_frame [2000], room [600];
@@ -323,9 +286,9 @@ s_test_replies (void)
     const char *bad [] = { "", "nonsense", "{\"op\":\"ok\"", "{\"op\":\"ok\",\"id\":}", "\"ok\"" };
     for (size_t index = 0; index < sizeof bad / sizeof *bad; index++)
         assert (s_parse_string (&frame, bad [index]) == -1);
-    assert (s_parse_string (&frame, "[]") == 0 && frame.op == GC_WIRE_OTHER);
+    assert (s_parse_string (&frame, "[]") == 0 && frame.op == GC_CLIENT_NONE);
     assert (s_parse_string (&frame, "{\"op\":7,\"seq\":\"x\",\"history\":{\"seq\":1}}") == 0);
-    assert (frame.op == GC_WIRE_OTHER && frame.seq == -1 && frame.history == -1);
+    assert (frame.op == GC_CLIENT_NONE && frame.seq == -1 && frame.history == -1);
 }
 
 void

@@ -1,6 +1,6 @@
 /*  wire.h: the bench's side of protocol v1 (docs/protocol.md).
 
-    Requests are written with jansson. Incoming frames are read with
+    Requests are written through protocol/gc_request. Incoming frames are read with
     libwebsockets' LEJP stream parser, which picks out only the fields
     the bench needs without building a tree: at hundreds of thousands of
     pushes per second a full parse per push (about 4 us with jansson
@@ -17,33 +17,27 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "gc_error.h"
 #include "gc_limits.h"
-
-typedef enum {
-    GC_WIRE_OTHER,          //  an op the bench does not handle
-    GC_WIRE_OK,
-    GC_WIRE_ERROR,
-    GC_WIRE_MESSAGE,        //  a pushed message
-    GC_WIRE_LEFT            //  pushed: out of a room by an administrator
-} gc_wire_op_t;
+#include "gc_request.h"
 
 //  What the bench reads from one incoming frame; absent fields stay -1
 //  or empty.
 typedef struct {
-    gc_wire_op_t op;
+    gc_client_op_t op;          //  GC_CLIENT_NONE when not of the protocol
     int64_t id;                 //  the request's id (replies)
     int64_t seq;                //  message seq, or a say's ok
     int64_t stamp;              //  "t=" stamp of a message's text
     int64_t last;               //  seq of the newest message in history
     int history;                //  messages in history, -1 without one
     char room [GC_NAME_MAX + 1];
-    char token [128];           //  a login's token
-    char code [32];             //  an error's code
+    char token [GC_TOKEN_LEN + 1];  //  a login's token
+    gc_error_t code;            //  an error's code; GC_OK without one
 } gc_wire_frame_t;
 
 //  Reads a frame; 0, or -1 when it is not JSON (frame then holds whatever
 //  was read before the fault). Anything but an object reads as
-//  GC_WIRE_OTHER.
+//  GC_CLIENT_NONE.
 int gc_wire_parse (gc_wire_frame_t *frame, const char *data, size_t size);
 
 //  The stamp at the start of a text, or -1 when it has none.

@@ -32,30 +32,12 @@ gc_format_message (json_t *message)
     return line;
 }
 
-//  Errors people meet, in their words; anything else shows the server's
-static const struct {
-    const char *code;
-    const char *text;
-} s_errors [] = {
-    { "not_member", "you are not a member of that group" },
-    { "no_such_room", "there is no such room" },
-    { "not_in_room", "join the room first" },
-    { "too_long", "that message is too long (4096 bytes at most)" },
-    { "empty_text", "nothing to send" },
-    { "rate_limited", "slow down: too many messages at once" },
-    { "unavailable", "the service is unavailable right now; try again shortly" },
-    { "bad_credentials", "wrong user name or password" },
-};
-
 char *
-gc_format_error (const char *op, const char *code, const char *message)
+gc_format_error (gc_client_op_t op, gc_error_t code, const char *message)
 {
-    const char *text = message;
-    for (size_t index = 0; index < sizeof s_errors / sizeof s_errors [0]; index++)
-        if (strcmp (code, s_errors [index].code) == 0)
-            text = s_errors [index].text;
+    const char *text = gc_error_person_text (code);
     char *line = NULL;
-    if (asprintf (&line, "%s failed: %s", op, text) < 0)
+    if (asprintf (&line, "%s failed: %s", gc_client_op_name (op), text? text: message) < 0)
         return NULL;
     return line;
 }
@@ -71,10 +53,10 @@ gc_format_test (bool verbose)
     assert (strstr (line, "] Sue: two\n") && strstr (line, "\n             lines"));
     free (line);
     json_decref (message);
-    line = gc_format_error ("join", "not_member", "Sandy is not a member of x");
+    line = gc_format_error (GC_CLIENT_JOIN, GC_NOT_MEMBER, "Sandy is not a member of x");
     assert (strcmp (line, "join failed: you are not a member of that group") == 0);
     free (line);
-    line = gc_format_error ("say", "odd_code", "as the server says");
+    line = gc_format_error (GC_CLIENT_SAY, GC_INTERNAL, "as the server says");
     assert (strcmp (line, "say failed: as the server says") == 0);
     free (line);
     if (verbose)

@@ -7,12 +7,15 @@
 
 #include <stdbool.h>
 #include <jansson.h>
+#include "gc_error.h"
+#include "gc_request.h"
 
 //  The message formatted; a heap string the caller frees.
 char *gc_format_message (json_t *message);
 
-//  The human sentence for an error reply of op with code and message.
-char *gc_format_error (const char *op, const char *code, const char *message);
+//  The human sentence for an error reply of op with code and message:
+//  protocol/gc_error's words for the code, or the server's message.
+char *gc_format_error (gc_client_op_t op, gc_error_t code, const char *message);
 
 void gc_format_test (bool verbose);
 

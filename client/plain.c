@@ -7,6 +7,7 @@
 #include "format.h"
 #include "session.h"
 #include "wsconn.h"
+#include "gc_alloc.h"
 #include "gc_stop.h"
 
 typedef struct {
@@ -79,7 +80,7 @@ s_said (void *arg, uint64_t seq)
 }
 
 static void
-s_failed (void *arg, const char *op, const char *code, const char *message)
+s_failed (void *arg, gc_client_op_t op, gc_error_t code, const char *message)
 {
     char *line = gc_format_error (op, code, message);
     fprintf (stderr, "groupchat: %s\n", line);
@@ -112,8 +113,8 @@ static int
 s_read_lines (s_plain_t *self)
 {
     if (strcmp (self->config->say, "-")) {
-        self->lines = malloc (sizeof (char *));
-        self->lines [0] = strdup (self->config->say);
+        self->lines = gc_malloc (sizeof (char *));
+        self->lines [0] = gc_strdup (self->config->say);
         self->line_count = 1;
         return 0;
     }
@@ -123,8 +124,8 @@ s_read_lines (s_plain_t *self)
     while ((length = getline (&line, &size, stdin)) >= 0) {
         if (length && line [length - 1] == '\n')
             line [--length] = 0;
-        self->lines = realloc (self->lines, (self->line_count + 1) * sizeof (char *));
-        self->lines [self->line_count++] = strdup (line);
+        self->lines = gc_realloc (self->lines, (self->line_count + 1) * sizeof (char *));
+        self->lines [self->line_count++] = gc_strdup (line);
     }
     free (line);
     return 0;

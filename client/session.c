@@ -1,18 +1,25 @@
 /*  session.c: login, join and exactly-once message hand-off for the client.
 
-    Requests carry increasing ids; a small table remembers which op each
-    id was, so a reply is handled by the op it answers. */
+    Requests are written through protocol/'s op table and carry increasing
+    ids; a small table remembers which op each id was, so a reply is
+    handled by the op it answers. Frames leave through a connection's
+    send, a seam the self-test fills in to see what the session sends
+    without a network. */
+#include <assert.h>
+#include <stdarg.h>
 #include <string.h>
 #include <czmq.h>
 #include <sodium.h>
 #include "session.h"
 #include "wsconn.h"
+#include "gc_alloc.h"
 #include "gc_limits.h"
-
 
 struct gc_session_t {
     struct lws_context *context;
-    gc_wsconn_t *conn;
+    gc_wsconn_t *conn;          //  NULL in the self-test
+    int (*send) (gc_session_t *self, json_t *frame);    //  0, or -1 when not sent
+    bool (*is_open) (gc_session_t *self);               //  a login can go now
     lws_sorted_usec_list_t relogin; //  a login the service could not take yet
     unsigned relogins;          //  consecutive, for the backoff
     gc_session_events_t events;
@@ -20,12 +27,24 @@ struct gc_session_t {
     char *password;             //  until a login succeeds
     char *token;
     char *room;                 //  the room joined (or to join)
-    uint64_t last_seq;          //  newest seq handed on in room
+    uint64_t head;              //  newest seq handed on in room
     uint64_t oldest_seq;        //  oldest seq shown, for /history
     bool logged_in;             //  at least once
     int64_t next_id;
-    char pending [GC_CLIENT_PENDING][12];   //  the op of each id in flight
+    gc_client_op_t pending [GC_CLIENT_PENDING];     //  the op of each id in flight
 };
+
+static int
+s_send_ws (gc_session_t *self, json_t *frame)
+{
+    return gc_wsconn_send (self->conn, frame);
+}
+
+static bool
+s_is_open_ws (gc_session_t *self)
+{
+    return gc_wsconn_is_open (self->conn);
+}
 
 static void
 s_forget_password (gc_session_t *self)
@@ -41,55 +60,67 @@ static void
 s_replace (char **field, const char *value)
 {
     free (*field);
-    *field = value? strdup (value): NULL;
+    *field = value? gc_strdup (value): NULL;
 }
 
-//  Sends {"op":op,"id":N, ...fields}; takes fields (may be NULL)
+//  Sends the request with the next id, remembering its op
 static void
-s_request (gc_session_t *self, const char *op, json_t *fields)
+s_request (gc_session_t *self, gc_request_t *request)
 {
-    json_t *frame = json_pack ("{s:s,s:I}", "op", op, "id", (json_int_t) ++self->next_id);
-    if (fields)
-        json_object_update (frame, fields);
-    json_decref (fields);
-    snprintf (self->pending [self->next_id % GC_CLIENT_PENDING], 12, "%s", op);
-    if (gc_wsconn_send (self->conn, frame))
-        self->events.failed (self->events.arg, op, "unavailable", "not connected, try again");
+    request->has_id = true;
+    request->id = ++self->next_id;
+    self->pending [request->id % GC_CLIENT_PENDING] = request->op;
+    json_t *frame = gc_request_json (request);
+    if (self->send (self, frame))
+        self->events.failed (self->events.arg, request->op, GC_UNAVAILABLE,
+                             "not connected, try again");
     json_decref (frame);
 }
 
 static void
 s_send_login (gc_session_t *self)
 {
+    gc_request_t request = { .op = GC_CLIENT_LOGIN };
     if (self->token)
-        s_request (self, "login", json_pack ("{s:s}", "token", self->token));
+        request.token = self->token;
     else
-    if (self->user && self->password)
-        s_request (self, "login", json_pack ("{s:s,s:s}", "user", self->user,
-                                             "password", self->password));
+    if (self->user && self->password) {
+        request.user = self->user;
+        request.password = self->password;
+    }
+    else
+        return;
+    s_request (self, &request);
 }
 
 static void
 s_send_join (gc_session_t *self)
 {
-    json_t *fields = json_pack ("{s:s}", "room", self->room);
-    if (self->last_seq)
-        json_object_set_new (fields, "since", json_integer ((json_int_t) self->last_seq));
-    s_request (self, "join", fields);
+    gc_request_t request = {
+        .op = GC_CLIENT_JOIN, .room = self->room,
+        .has_since = self->head > 0, .since = self->head
+    };
+    s_request (self, &request);
 }
 
 //  --------------------------------------------------------------------------
 //  Incoming
 
-//  Hands on a message once: anything at or below last_seq was shown
+static uint64_t
+s_seq (json_t *message)
+{
+    return (uint64_t) json_integer_value (json_object_get (message, GC_KEY_SEQ));
+}
+
+//  Hands on a message once: anything at or below head was shown
 static void
 s_message (gc_session_t *self, json_t *message)
 {
-    const char *room = json_string_value (json_object_get (message, "room"));
-    uint64_t seq = (uint64_t) json_integer_value (json_object_get (message, "seq"));
-    if (!room || !self->room || strcmp (room, self->room) || seq <= self->last_seq)
+    const char *room = json_string_value (json_object_get (message, GC_KEY_ROOM));
+    uint64_t seq = s_seq (message);
+    if (!room || !self->room || strcmp (room, self->room) || seq <= self->head)
         return;
-    self->last_seq = seq;
+    self->head = seq;
     if (!self->oldest_seq)
         self->oldest_seq = seq;
     self->events.message (self->events.arg, message);
@@ -100,8 +131,8 @@ s_on_login (gc_session_t *self, json_t *reply)
 {
     bool again = self->logged_in;
     self->relogins = 0;
-    s_replace (&self->token, json_string_value (json_object_get (reply, "token")));
-    s_replace (&self->user, json_string_value (json_object_get (reply, "user")));
+    s_replace (&self->token, json_string_value (json_object_get (reply, GC_KEY_TOKEN)));
+    s_replace (&self->user, json_string_value (json_object_get (reply, GC_KEY_USER)));
     s_forget_password (self);
     self->logged_in = true;
     self->events.logged_in (self->events.arg, self->user, again);
@@ -112,109 +143,121 @@ s_on_login (gc_session_t *self, json_t *reply)
 static void
 s_on_join (gc_session_t *self, json_t *reply)
 {
-    json_t *history = json_object_get (reply, "history"), *message;
+    json_t *history = json_object_get (reply, GC_KEY_HISTORY), *message;
     size_t index;
     json_array_foreach (history, index, message)
         s_message (self, message);
     self->events.joined (self->events.arg, self->room);
     //  More after `since` than one reply holds: ask for the rest
-    if (json_is_false (json_object_get (reply, "complete")))
+    if (json_is_false (json_object_get (reply, GC_KEY_COMPLETE)))
         s_send_join (self);
 }
 
 static void
 s_on_older (gc_session_t *self, json_t *reply)
 {
-    json_t *history = json_object_get (reply, "history");
-    if (json_array_size (history)) {
-        json_t *first = json_array_get (history, 0);
-        self->oldest_seq = (uint64_t) json_integer_value (json_object_get (first, "seq"));
-    }
+    json_t *history = json_object_get (reply, GC_KEY_HISTORY);
+    if (json_array_size (history))
+        self->oldest_seq = s_seq (json_array_get (history, 0));
     self->events.older (self->events.arg, history);
 }
 
 static void
-s_on_ok (gc_session_t *self, const char *op, json_t *reply)
+s_on_ok (gc_session_t *self, gc_client_op_t op, json_t *reply)
 {
-    if (streq (op, "login"))
-        s_on_login (self, reply);
-    else
-    if (streq (op, "rooms"))
-        self->events.rooms (self->events.arg, json_object_get (reply, "rooms"));
-    else
-    if (streq (op, "join"))
-        s_on_join (self, reply);
-    else
-    if (streq (op, "history"))
-        s_on_older (self, reply);
-    else
-    if (streq (op, "say"))
-        self->events.said (self->events.arg,
-                           (uint64_t) json_integer_value (json_object_get (reply, "seq")));
+    switch (op) {
+        case GC_CLIENT_LOGIN:
+            s_on_login (self, reply);
+            break;
+        case GC_CLIENT_ROOMS:
+            self->events.rooms (self->events.arg, json_object_get (reply, GC_KEY_ROOMS));
+            break;
+        case GC_CLIENT_JOIN:
+            s_on_join (self, reply);
+            break;
+        case GC_CLIENT_HISTORY:
+            s_on_older (self, reply);
+            break;
+        case GC_CLIENT_SAY:
+            self->events.said (self->events.arg, s_seq (reply));
+            break;
+        default:
+            break;
+    }
 }
 
 static void
 s_on_relogin (lws_sorted_usec_list_t *sul)
 {
     gc_session_t *self = lws_container_of (sul, gc_session_t, relogin);
-    if (gc_wsconn_is_open (self->conn))
+    if (self->is_open (self))
         s_send_login (self);
 }
 
+//  A login refused: with a token that expired, the password (if still
+//  known) is tried; otherwise the person is asked
 static void
-s_on_error (gc_session_t *self, const char *op, json_t *reply)
+s_on_login_refused (gc_session_t *self)
 {
-    const char *code = json_string_value (json_object_get (reply, "code"));
-    const char *message = json_string_value (json_object_get (reply, "message"));
-    code = code? code: "error";
-    message = message? message: code;
+    bool with_token = self->token != NULL;
+    s_replace (&self->token, NULL);
+    if (with_token && self->password)
+        s_send_login (self);
+    else
+        self->events.login_failed (self->events.arg, with_token?
+            "your session has expired, log in again":
+            gc_error_person_text (GC_BAD_CREDENTIALS));
+}
+
+static void
+s_on_error (gc_session_t *self, gc_client_op_t op, json_t *reply)
+{
+    const char *name = json_string_value (json_object_get (reply, GC_KEY_CODE));
+    const char *message = json_string_value (json_object_get (reply, GC_KEY_MESSAGE));
+    gc_error_t code = name? gc_error_from_name (name, strlen (name)): GC_INTERNAL;
     //  A login the service could not take now is tried again, as after a
     //  reconnect: nothing was done, and the person should not have to
-    if (streq (op, "login") && streq (code, "unavailable") && self->relogins < 8) {
+    if (op == GC_CLIENT_LOGIN && code == GC_UNAVAILABLE && self->relogins < 8) {
         self->events.notice (self->events.arg, "the service is busy, logging in again shortly");
         lws_sul_schedule (self->context, 0, &self->relogin, s_on_relogin,
                           gc_wsconn_backoff_ms (self->relogins++) * LWS_US_PER_MS);
         return;
     }
-    if (streq (op, "login") && streq (code, "bad_credentials")) {
-        bool with_token = self->token != NULL;
-        s_replace (&self->token, NULL);
-        if (with_token && self->password)
-            s_send_login (self);
-        else
-            self->events.login_failed (self->events.arg, with_token?
-                "your session has expired, log in again": "wrong user name or password");
+    if (op == GC_CLIENT_LOGIN && code == GC_BAD_CREDENTIALS) {
+        s_on_login_refused (self);
         return;
     }
-    if (streq (op, "join"))
+    if (op == GC_CLIENT_JOIN)
         s_replace (&self->room, NULL);
-    self->events.failed (self->events.arg, op, code, message);
+    self->events.failed (self->events.arg, op, code, message? message: gc_error_name (code));
 }
 
 static void
 s_on_frame (void *arg, json_t *frame)
 {
     gc_session_t *self = arg;
-    const char *op = json_string_value (json_object_get (frame, "op"));
-    if (!op)
-        return;
-    if (streq (op, "message")) {
-        s_message (self, frame);
-        return;
+    const char *name = json_string_value (json_object_get (frame, GC_KEY_OP));
+    gc_client_op_t op = name? gc_client_op_from_name (name, strlen (name)): GC_CLIENT_NONE;
+    json_t *id = json_object_get (frame, GC_KEY_ID);
+    gc_client_op_t answers = json_is_integer (id)?
+        self->pending [(uint64_t) json_integer_value (id) % GC_CLIENT_PENDING]: GC_CLIENT_NONE;
+    switch (op) {
+        case GC_CLIENT_MESSAGE:
+            s_message (self, frame);
+            break;
+        case GC_CLIENT_LEFT:
+            s_replace (&self->room, NULL);
+            self->events.notice (self->events.arg, "you were removed from that group's room");
+            break;
+        case GC_CLIENT_OK:
+            s_on_ok (self, answers, frame);
+            break;
+        case GC_CLIENT_ERROR:
+            s_on_error (self, answers, frame);
+            break;
+        default:
+            break;
     }
-    if (streq (op, "left")) {
-        s_replace (&self->room, NULL);
-        self->events.notice (self->events.arg, "you were removed from that group's room");
-        return;
-    }
-    json_t *id = json_object_get (frame, "id");
-    const char *request = json_is_integer (id)?
-                          self->pending [json_integer_value (id) % GC_CLIENT_PENDING]: "?";
-    if (streq (op, "ok"))
-        s_on_ok (self, request, frame);
-    else
-    if (streq (op, "error"))
-        s_on_error (self, request, frame);
 }
 
 static void
@@ -239,19 +282,25 @@ s_on_close (void *arg, const char *why)
 //  --------------------------------------------------------------------------
 //  Construction and requests
 
+//  A session with no connection yet
+static gc_session_t *
+s_session_new (struct lws_context *context, const gc_session_events_t *events)
+{
+    gc_session_t *self = gc_calloc (1, sizeof *self);
+    self->events = *events;
+    self->context = context;
+    self->send = s_send_ws;
+    self->is_open = s_is_open_ws;
+    return self;
+}
+
 gc_session_t *
 gc_session_new (struct lws_context *context, char **urls, int url_count,
                 const gc_session_events_t *events)
 {
-    gc_session_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
-    self->events = *events;
-    self->context = context;
+    gc_session_t *self = s_session_new (context, events);
     gc_wsconn_events_t conn_events = { s_on_open, s_on_frame, s_on_close, self };
     self->conn = gc_wsconn_new (context, urls, url_count, &conn_events);
-    if (!self->conn)
-        gc_session_destroy (&self);
     return self;
 }
 
@@ -276,23 +325,24 @@ gc_session_login (gc_session_t *self, const char *user, const char *password)
 {
     s_replace (&self->user, user);
     s_forget_password (self);
-    self->password = strdup (password);
+    self->password = gc_strdup (password);
     s_replace (&self->token, NULL);
-    if (gc_wsconn_is_open (self->conn))
+    if (self->is_open (self))
         s_send_login (self);
 }
 
 void
 gc_session_rooms (gc_session_t *self)
 {
-    s_request (self, "rooms", NULL);
+    gc_request_t request = { .op = GC_CLIENT_ROOMS };
+    s_request (self, &request);
 }
 
 void
 gc_session_join (gc_session_t *self, const char *room)
 {
     if (!self->room || strcmp (self->room, room)) {
-        self->last_seq = 0;
+        self->head = 0;
         self->oldest_seq = 0;
     }
     s_replace (&self->room, room);
@@ -302,31 +352,223 @@ gc_session_join (gc_session_t *self, const char *room)
 void
 gc_session_leave (gc_session_t *self)
 {
+    gc_request_t request = { .op = GC_CLIENT_LEAVE, .room = self->room };
     if (self->room)
-        s_request (self, "leave", json_pack ("{s:s}", "room", self->room));
+        s_request (self, &request);
     s_replace (&self->room, NULL);
 }
 
 void
 gc_session_say (gc_session_t *self, const char *text)
 {
+    gc_request_t request = { .op = GC_CLIENT_SAY, .room = self->room, .text = text };
     if (self->room)
-        s_request (self, "say", json_pack ("{s:s,s:s}", "room", self->room, "text", text));
+        s_request (self, &request);
 }
 
 void
 gc_session_older (gc_session_t *self)
 {
-    if (!self->room)
-        return;
-    json_t *fields = json_pack ("{s:s,s:i}", "room", self->room, "limit", 10);
-    if (self->oldest_seq)
-        json_object_set_new (fields, "before", json_integer ((json_int_t) self->oldest_seq));
-    s_request (self, "history", fields);
+    gc_request_t request = {
+        .op = GC_CLIENT_HISTORY, .room = self->room, .has_limit = true, .limit = GC_HISTORY_DEFAULT,
+        .has_before = self->oldest_seq > 0, .before = self->oldest_seq
+    };
+    if (self->room)
+        s_request (self, &request);
 }
 
 const char *
 gc_session_room (gc_session_t *self)
 {
     return self->room;
+}
+
+//  --------------------------------------------------------------------------
+//  Self test: the session fed frames as a gateway would send them, with
+//  what it sends captured instead of written to a socket
+
+typedef struct {
+    json_t *sent;               //  frames the session sent, in order
+    uint64_t handed [16];       //  seqs handed on, in order
+    size_t handed_size;
+    int logins;
+    bool open;
+} s_capture_t;
+
+static int
+s_capture_send (gc_session_t *self, json_t *frame)
+{
+    s_capture_t *capture = self->events.arg;
+    json_array_append (capture->sent, frame);
+    return capture->open? 0: -1;
+}
+
+static bool
+s_capture_is_open (gc_session_t *self)
+{
+    return ((s_capture_t *) self->events.arg)->open;
+}
+
+static void
+s_capture_message (void *arg, json_t *message)
+{
+    s_capture_t *capture = arg;
+    assert (capture->handed_size < sizeof capture->handed / sizeof capture->handed [0]);
+    capture->handed [capture->handed_size++] = s_seq (message);
+}
+
+static void
+s_capture_logged_in (void *arg, const char *user, bool again)
+{
+    s_capture_t *capture = arg;
+    assert (streq (user, "Sue") && again == (capture->logins > 0));
+    capture->logins++;
+}
+
+static void
+s_ignore_joined (void *arg, const char *room)
+{
+    (void) arg, (void) room;
+}
+
+static void
+s_ignore_text (void *arg, const char *text)
+{
+    (void) arg, (void) text;
+}
+
+static void
+s_unexpected_failure (void *arg, gc_client_op_t op, gc_error_t code, const char *message)
+{
+    (void) arg, (void) op, (void) code, (void) message;
+    assert (false);
+}
+
+//  The newest frame sent, as the gateway would parse it
+static void
+s_test_sent (s_capture_t *capture, gc_client_op_t op, gc_request_t *request)
+{
+    json_t *frame = json_array_get (capture->sent, json_array_size (capture->sent) - 1);
+    char *text = json_dumps (frame, JSON_COMPACT);
+    const char *why;
+    assert (gc_request_parse (text, strlen (text), request, &why) == GC_OK);
+    assert (request->op == op && request->has_id);
+    free (text);
+}
+
+//  Feeds the session one frame written as JSON text
+static void
+s_test_feed (gc_session_t *self, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *text = zsys_vprintf (format, args);
+    va_end (args);
+    json_t *frame = json_loads (text, 0, NULL);
+    assert (frame);
+    s_on_frame (self, frame);
+    json_decref (frame);
+    free (text);
+}
+
+#define S_TEST_MESSAGE "{\"op\":\"message\",\"room\":\"%s\",\"seq\":%d,\"from\":\"Al\",\"text\":\"x\",\"ts\":1}"
+
+//  Logs in with the password, joins, and hands on each message once:
+//  the join reply's history, then pushes, some of them seen already
+static void
+s_test_first_login (gc_session_t *self, s_capture_t *capture)
+{
+    gc_session_login (self, "Sue", "secret");
+    assert (json_array_size (capture->sent) == 0);     //  not connected yet
+    capture->open = true;
+    s_on_open (self, "ws://test");
+    gc_request_t request;
+    s_test_sent (capture, GC_CLIENT_LOGIN, &request);
+    assert (streq (request.user, "Sue") && streq (request.password, "secret") && !request.token);
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":%d,\"user\":\"Sue\",\"token\":\"T0k\"}", (int) request.id);
+    gc_request_release (&request);
+    assert (capture->logins == 1 && !self->password);
+
+    gc_session_join (self, "QI");
+    s_test_sent (capture, GC_CLIENT_JOIN, &request);
+    assert (streq (request.room, "QI") && !request.has_since);
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":%d,\"room\":\"QI\",\"history\":[" S_TEST_MESSAGE ","
+                 S_TEST_MESSAGE "]}", (int) request.id, "QI", 1, "QI", 2);
+    gc_request_release (&request);
+    s_test_feed (self, S_TEST_MESSAGE, "QI", 2);        //  seen in the reply
+    s_test_feed (self, S_TEST_MESSAGE, "QI", 3);
+    s_test_feed (self, S_TEST_MESSAGE, "QI", 1);        //  older: dropped
+    s_test_feed (self, S_TEST_MESSAGE, "Other", 4);     //  not this room
+    s_test_feed (self, S_TEST_MESSAGE, "QI", 3);
+    assert (capture->handed_size == 3);
+    assert (capture->handed [0] == 1 && capture->handed [1] == 2 && capture->handed [2] == 3);
+}
+
+//  After a disconnect: logs in with the token, joins with since its
+//  newest seq, and hands on only what it had not
+static void
+s_test_reconnect (gc_session_t *self, s_capture_t *capture)
+{
+    s_on_close (self, "gateway went away");
+    capture->open = false;
+    gc_session_say (self, "lost");                      //  fails: not connected
+    capture->open = true;
+    s_on_open (self, "ws://test2");
+    gc_request_t request;
+    s_test_sent (capture, GC_CLIENT_LOGIN, &request);
+    assert (streq (request.token, "T0k") && !request.user && !request.password);
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":%d,\"user\":\"Sue\",\"token\":\"T1\"}", (int) request.id);
+    gc_request_release (&request);
+    assert (capture->logins == 2);
+
+    s_test_sent (capture, GC_CLIENT_JOIN, &request);
+    assert (streq (request.room, "QI") && request.has_since && request.since == 3);
+    //  A push may come before the join's reply; the reply repeats it
+    s_test_feed (self, S_TEST_MESSAGE, "QI", 4);
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":%d,\"room\":\"QI\",\"complete\":false,\"history\":["
+                 S_TEST_MESSAGE "," S_TEST_MESSAGE "]}", (int) request.id, "QI", 4, "QI", 5);
+    gc_request_release (&request);
+    //  Incomplete: the rest is asked for from the newest seq handed on
+    s_test_sent (capture, GC_CLIENT_JOIN, &request);
+    assert (request.has_since && request.since == 5);
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":%d,\"room\":\"QI\",\"complete\":true,\"history\":["
+                 S_TEST_MESSAGE "]}", (int) request.id, "QI", 6);
+    gc_request_release (&request);
+    s_test_feed (self, S_TEST_MESSAGE, "QI", 6);
+    assert (capture->handed_size == 6);
+    for (size_t index = 0; index < capture->handed_size; index++)
+        assert (capture->handed [index] == index + 1);
+}
+
+static int s_failures;
+
+static void
+s_count_failure (void *arg, gc_client_op_t op, gc_error_t code, const char *message)
+{
+    (void) arg;
+    assert (op == GC_CLIENT_SAY && code == GC_UNAVAILABLE && *message);
+    s_failures++;
+}
+
+void
+gc_session_test (bool verbose)
+{
+    if (verbose)
+        printf (" * gc_session: ");
+    s_capture_t capture = { .sent = gc_alloc_checked (json_array ()) };
+    gc_session_events_t events = {
+        s_capture_logged_in, s_ignore_text, NULL, s_ignore_joined, s_capture_message,
+        NULL, NULL, s_unexpected_failure, s_ignore_text, &capture
+    };
+    gc_session_t *self = s_session_new (NULL, &events);
+    self->send = s_capture_send;
+    self->is_open = s_capture_is_open;
+    s_test_first_login (self, &capture);
+    self->events.failed = s_count_failure;
+    s_test_reconnect (self, &capture);
+    assert (s_failures == 1);
+    gc_session_destroy (&self);
+    json_decref (capture.sent);
+    if (verbose)
+        printf ("OK\n");
 }

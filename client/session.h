@@ -2,15 +2,18 @@
 
     The session logs in (with the password the first time, with its token
     after every reconnect), joins its room (after a reconnect with `since`
-    the last seq it handed on) and hands on each room message exactly once,
+    the newest seq it handed on) and hands on each room message exactly once,
     in seq order, whatever was replayed. Both the interactive client and
     the plain mode drive one. */
 #ifndef GC_SESSION_H_INCLUDED
 #define GC_SESSION_H_INCLUDED
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
 #include <libwebsockets.h>
+#include "gc_error.h"
+#include "gc_request.h"
 
 typedef struct gc_session_t gc_session_t;
 
@@ -22,7 +25,7 @@ typedef struct {
     void (*message) (void *arg, json_t *message);       //  each once, in order
     void (*older) (void *arg, json_t *messages);        //  /history, oldest first
     void (*said) (void *arg, uint64_t seq);
-    void (*failed) (void *arg, const char *op, const char *code, const char *message);
+    void (*failed) (void *arg, gc_client_op_t op, gc_error_t code, const char *message);
     void (*notice) (void *arg, const char *text);       //  connection news, removals
     void *arg;
 } gc_session_events_t;
@@ -41,5 +44,7 @@ void gc_session_say (gc_session_t *self, const char *text);
 void gc_session_older (gc_session_t *self);
 
 const char *gc_session_room (gc_session_t *self);
+
+void gc_session_test (bool verbose);
 
 #endif

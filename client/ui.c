@@ -14,6 +14,7 @@
 #include "format.h"
 #include "session.h"
 #include "wsconn.h"
+#include "gc_alloc.h"
 #include "gc_stop.h"
 
 typedef enum { ASK_USER, ASK_PASSWORD, WAITING, MENU, PICK_ROOM, IN_ROOM } s_state_t;
@@ -188,13 +189,13 @@ s_said (void *arg, uint64_t seq)
 }
 
 static void
-s_failed (void *arg, const char *op, const char *code, const char *message)
+s_failed (void *arg, gc_client_op_t op, gc_error_t code, const char *message)
 {
     (void) arg;
     char *line = gc_format_error (op, code, message);
     s_print (line? line: "error");
     free (line);
-    if (strcmp (op, "join") == 0)
+    if (op == GC_CLIENT_JOIN)
         s_menu ();
 }
 
@@ -272,7 +273,7 @@ s_on_line (char *line)
     switch (s_ui.state) {
         case ASK_USER:
             free (s_ui.user);
-            s_ui.user = strdup (line);
+            s_ui.user = gc_strdup (line);
             s_prompt (ASK_PASSWORD, "Password: ");
             break;
         case ASK_PASSWORD:
@@ -344,13 +345,13 @@ gc_ui_run (const gc_ui_config_t *config)
     rl_callback_handler_install ("", s_on_line);
     printf ("groupchat: chat rooms for your groups.\n");
     if (config->user && config->password) {
-        s_ui.user = strdup (config->user);
+        s_ui.user = gc_strdup (config->user);
         gc_session_login (s_ui.session, config->user, config->password);
         s_prompt (WAITING, "");
     }
     else
     if (config->user) {
-        s_ui.user = strdup (config->user);
+        s_ui.user = gc_strdup (config->user);
         s_prompt (ASK_PASSWORD, "Password: ");
     }
     else

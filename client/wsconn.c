@@ -2,6 +2,7 @@
 #include <assert.h>
 #include <string.h>
 #include "wsconn.h"
+#include "gc_alloc.h"
 #include "gc_limits.h"
 
 
@@ -99,10 +100,7 @@ s_receive (gc_wsconn_t *self, struct lws *wsi, const char *data, size_t size)
 {
     if (self->in_size + size > GC_CLIENT_RECEIVE_MAX)
         return -1;
-    char *grown = realloc (self->in, self->in_size + size + 1);
-    if (!grown)
-        return -1;
-    self->in = grown;
+    self->in = gc_realloc (self->in, self->in_size + size + 1);
     memcpy (self->in + self->in_size, data, size);
     self->in_size += size;
     if (!lws_is_final_fragment (wsi))
@@ -184,9 +182,7 @@ gc_wsconn_t *
 gc_wsconn_new (struct lws_context *context, char **urls, int url_count,
                const gc_wsconn_events_t *events)
 {
-    gc_wsconn_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
+    gc_wsconn_t *self = gc_calloc (1, sizeof *self);
     self->context = context;
     self->urls = urls;
     self->url_count = url_count;
@@ -216,9 +212,7 @@ gc_wsconn_send (gc_wsconn_t *self, json_t *frame)
     if (!self->open || !self->wsi)
         return -1;
     size_t size = json_dumpb (frame, NULL, 0, JSON_COMPACT);
-    s_out_t *out = malloc (sizeof *out + LWS_PRE + size);
-    if (!out)
-        return -1;
+    s_out_t *out = gc_malloc (sizeof *out + LWS_PRE + size);
     json_dumpb (frame, (char *) out->data + LWS_PRE, size, JSON_COMPACT);
     out->size = size;
     out->next = NULL;

@@ -133,7 +133,7 @@ gc_conn_kick (gc_member_t *member)
     s_slot_t *slot = calloc (1, sizeof *slot);
     slot->conn = self;
     slot->state = SLOT_READY;
-    gc_json_left (&slot->out, gc_room_name (member->room), "removed from the group");
+    gc_out_left (&slot->out, gc_room_name (member->room), "removed from the group");
     lws_dll2_add_tail (&slot->in_conn, &self->slots);
     gc_info ("put out conn=%lu user=%s room=\"%s\"", (unsigned long) self->id,
              self->user, gc_room_name (member->room));
@@ -166,7 +166,7 @@ static void
 s_slot_set_state (s_slot_t *slot, s_state_t state)
 {
     gc_conn_t *self = slot->conn;
-    unsigned other = slot->request.op != GC_REQ_SAY;
+    unsigned other = slot->request.op != GC_CLIENT_SAY;
     if (slot->state == SLOT_IN_FLIGHT) {
         self->in_flight--;
         self->in_flight_others -= other;
@@ -183,7 +183,7 @@ s_slot_error (s_slot_t *slot, gc_error_t code, const char *message)
 {
     if (code == GC_UNAVAILABLE)
         slot->conn->gateway->counters.unavailable++;
-    gc_json_error (&slot->out, &slot->request, code, message);
+    gc_out_error (&slot->out, &slot->request, code, message);
     s_slot_set_state (slot, SLOT_READY);
 }
 
@@ -208,7 +208,7 @@ s_apply (s_slot_t *slot, const gc_frame_t *reply)
 {
     gc_conn_t *self = slot->conn;
     const gc_request_t *request = &slot->request;
-    if (request->op == GC_REQ_LOGIN) {
+    if (request->op == GC_CLIENT_LOGIN) {
         char *user = gc_str_dup (reply->user);
         s_set_user (self, user, reply->token);
         free (user);
@@ -216,10 +216,10 @@ s_apply (s_slot_t *slot, const gc_frame_t *reply)
         gc_info ("login conn=%lu user=%s", (unsigned long) self->id, self->user);
     }
     else
-    if (request->op == GC_REQ_LOGOUT)
+    if (request->op == GC_CLIENT_LOGOUT)
         s_set_user (self, NULL, (gc_str_t) { NULL, 0 });
     else
-    if (request->op == GC_REQ_JOIN)
+    if (request->op == GC_CLIENT_JOIN)
         s_joined (self, slot->held_room, request, reply);
 }
 
@@ -248,13 +248,13 @@ s_on_reply (void *arg, const gc_frame_t *reply)
                         gc_str_dup (reply->message): NULL;
         s_slot_error (slot, code, message);
         free (message);
-        if (slot->request.op == GC_REQ_LOGIN && code == GC_BAD_CREDENTIALS)
+        if (slot->request.op == GC_CLIENT_LOGIN && code == GC_BAD_CREDENTIALS)
             self->gateway->counters.logins_failed++;
     }
     else {
         s_apply (slot, reply);
-        gc_json_ok (&slot->out, &slot->request,
-                    gc_json_reply_fields (&slot->request, reply, self->user));
+        gc_out_ok (&slot->out, &slot->request,
+                   gc_reply_fields (&slot->request, reply, self->user));
         s_slot_set_state (slot, SLOT_READY);
     }
     if (slot->held_room) {
@@ -346,46 +346,46 @@ s_start (s_slot_t *slot)
     gc_conn_t *self = slot->conn;
     const gc_request_t *request = &slot->request;
     gc_frame_t frame;
-    if (request->op != GC_REQ_LOGIN && !self->user) {
+    if (request->op != GC_CLIENT_LOGIN && !self->user) {
         s_slot_error (slot, GC_NOT_LOGGED_IN, NULL);
         return;
     }
-    bool needs_room = request->op == GC_REQ_SAY || request->op == GC_REQ_LEAVE
-                   || request->op == GC_REQ_HISTORY;
+    bool needs_room = request->op == GC_CLIENT_SAY || request->op == GC_CLIENT_LEAVE
+                   || request->op == GC_CLIENT_HISTORY;
     gc_member_t *member = needs_room? s_member (self, request->room): NULL;
     if (needs_room && !member) {
         s_slot_error (slot, GC_NOT_IN_ROOM, NULL);
         return;
     }
     switch (request->op) {
-        case GC_REQ_LOGIN:
+        case GC_CLIENT_LOGIN:
             gc_frame_init (&frame, GC_OP_LOGIN);
             s_start_login (slot, &frame);
             break;
-        case GC_REQ_LOGOUT:
+        case GC_CLIENT_LOGOUT:
             gc_frame_init (&frame, GC_OP_LOGOUT);
             gc_frame_set_cstr (&frame, GC_F_TOKEN, self->token? self->token: "");
             s_send (slot, &frame);
             break;
-        case GC_REQ_ROOMS:
+        case GC_CLIENT_ROOMS:
             gc_frame_init (&frame, GC_OP_ROOMS);
             s_send (slot, &frame);
             break;
-        case GC_REQ_JOIN:
+        case GC_CLIENT_JOIN:
             gc_frame_init (&frame, GC_OP_JOIN);
             s_start_join (slot, &frame);
             break;
-        case GC_REQ_SAY:
+        case GC_CLIENT_SAY:
             gc_frame_init (&frame, GC_OP_SAY);
             s_start_say (slot, &frame);
             break;
-        case GC_REQ_HISTORY:
+        case GC_CLIENT_HISTORY:
             gc_frame_init (&frame, GC_OP_HISTORY);
             s_start_history (slot, &frame);
             break;
-        case GC_REQ_LEAVE:
+        case GC_CLIENT_LEAVE:
             s_leave (member);
-            gc_json_ok (&slot->out, request, NULL);
+            gc_out_ok (&slot->out, request, NULL);
             s_slot_set_state (slot, SLOT_READY);
             break;
         default:
@@ -405,7 +405,7 @@ s_dispatch (gc_conn_t *self)
         s_slot_t *slot = lws_container_of (node, s_slot_t, in_conn);
         if (slot->state != SLOT_WAITING)
             continue;           //  a `left` event, ready from the start
-        bool say = slot->request.op == GC_REQ_SAY;
+        bool say = slot->request.op == GC_CLIENT_SAY;
         if (self->in_flight && !(say && self->in_flight_others == 0))
             break;
         s_start (slot);
@@ -442,7 +442,7 @@ s_queue_request (gc_conn_t *self, const char *data, size_t size, bool binary)
     if (binary)
         s_slot_error (slot, GC_BAD_REQUEST, "binary frames are not part of the protocol");
     else
-    if (gc_json_parse (data, size, &slot->request, &why) != GC_OK)
+    if (gc_request_parse (data, size, &slot->request, &why) != GC_OK)
         s_slot_error (slot, GC_BAD_REQUEST, why);
     else
     if (!s_take_token (self, slot->arrived_ms))
@@ -565,7 +565,7 @@ static void
 s_reply_sent (gc_conn_t *self, s_slot_t *slot)
 {
     //  Pushes of a newly joined room wait until its join reply is out
-    if (slot->request.op == GC_REQ_JOIN && slot->request.room) {
+    if (slot->request.op == GC_CLIENT_JOIN && slot->request.room) {
         gc_member_t *member = s_member (self, slot->request.room);
         if (member)
             member->announced = true;
@@ -598,7 +598,7 @@ s_sent (gc_conn_t *self, s_slot_t *slot, gc_member_t *member)
         s_push_sent (self, member);
 }
 
-//  The frames are whole WebSocket frames already (json.c): lws sends them
+//  The frames are whole WebSocket frames already (out.c): lws sends them
 //  as they are, and keeps what the socket did not take for the next turn
 static int
 s_write_raw (gc_conn_t *self, unsigned char *data, size_t size)

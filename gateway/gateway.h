@@ -11,7 +11,7 @@
 #include <czmq.h>
 #include <libwebsockets.h>
 #include "gc_codec.h"
-#include "json.h"
+#include "out.h"
 #include "link.h"
 #include "gc_limits.h"
 

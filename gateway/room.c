@@ -134,7 +134,7 @@ s_append (gc_room_t *self, const gc_message_t *message)
 {
     s_entry_t *entry = &self->ring [message->seq & (GC_ROOM_RING - 1)];
     gc_out_free (&entry->frame);
-    if (gc_json_message (&entry->frame, message))
+    if (gc_out_message (&entry->frame, message))
         gc_warn ("out of memory encoding room=\"%s\" seq=%lu",
                  self->name, (unsigned long) message->seq);
     entry->seq = message->seq;
@@ -304,7 +304,7 @@ s_on_catchup (void *arg, const gc_frame_t *reply)
         s_catchup_free (member);
         member->catchup = calloc (reply->history_size, sizeof (gc_out_t));
         for (size_t index = 0; member->catchup && index < reply->history_size; index++)
-            if (gc_json_message (&member->catchup [index], &reply->history [index]) == 0)
+            if (gc_out_message (&member->catchup [index], &reply->history [index]) == 0)
                 member->catchup_size = index + 1;
             else
                 break;

@@ -1,9 +1,13 @@
 /*  gc_error.h: the stable error codes of the client protocol.
 
     Broker and gateway speak of errors by these codes only; the table in
-    gc_error.c maps each to its wire name and a default human message. */
+    gc_error.c maps each to its wire name, the server's default message and the
+    sentence a client shows a person. */
 #ifndef GC_ERROR_H_INCLUDED
 #define GC_ERROR_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
 
 typedef enum {
     GC_OK = 0,
@@ -31,5 +35,11 @@ gc_error_t gc_error_from_name (const char *name, size_t len);
 
 //  A short human sentence for a code, used when nothing better is known.
 const char *gc_error_text (gc_error_t code);
+
+//  What a client shows a person for a code, in the person's words, or
+//  NULL when the server's message for it says more than the code does.
+const char *gc_error_person_text (gc_error_t code);
+
+void gc_error_test (bool verbose);
 
 #endif

@@ -6,8 +6,10 @@
 #include <string.h>
 #include "gc_codec.h"
 #include "gc_text.h"
+#include "gc_request.h"
+#include "gc_reply.h"
 #include "gc_metrics.h"
-#include "../gateway/json.h"
+#include "../gateway/out.h"
 #include "../broker/store.h"
 #include "../broker/store_backend.h"
 #include "../broker/hasher.h"
@@ -19,6 +21,7 @@
 #include "../broker/broker.h"
 #include "../client/format.h"
 #include "../client/wsconn.h"
+#include "../client/session.h"
 #include "../bench/histogram.h"
 #include "../bench/order.h"
 #include "../bench/wire.h"
@@ -33,9 +36,12 @@ typedef struct {
 
 static const s_test_t s_tests [] = {
     { "gc_codec", gc_codec_test },
+    { "gc_error", gc_error_test },
     { "gc_text", gc_text_test },
     { "gc_metrics", gc_metrics_test },
-    { "gc_json", gc_json_test },
+    { "gc_request", gc_request_test },
+    { "gc_reply", gc_reply_test },
+    { "gc_out", gc_out_test },
     { "gc_store", gc_store_test },
     { "gc_store_sqlite", gc_store_sqlite_test },
     { "gc_hasher", gc_hasher_test },
@@ -47,6 +53,7 @@ static const s_test_t s_tests [] = {
     { "gc_broker", gc_broker_test },
     { "gc_format", gc_format_test },
     { "gc_wsconn", gc_wsconn_test },
+    { "gc_session", gc_session_test },
     { "gc_hist", gc_hist_test },
     { "gc_order", gc_order_test },
     { "gc_wire", gc_wire_test },

@@ -1,0 +1,42 @@
+/*  gc_reply.h: the JSON text of what a server sends a client: ok and
+    error replies, message pushes and left events (docs/protocol.md).
+
+    Each encoder returns a heap buffer (gc_malloc) holding the JSON text
+    at `offset`, so that a caller can put its own bytes in front (the
+    gateway writes a WebSocket frame header there) without copying the
+    text again; *size is the text's length. NULL only when jansson
+    refuses a value (text that is not UTF-8). */
+#ifndef GC_REPLY_H_INCLUDED
+#define GC_REPLY_H_INCLUDED
+
+#include <stddef.h>
+#include <jansson.h>
+#include "gc_codec.h"
+#include "gc_error.h"
+#include "gc_request.h"
+
+//  {"op":"error", id, code, message}; the code's text when message is NULL.
+unsigned char *gc_reply_error (const gc_request_t *request, gc_error_t code,
+                               const char *message, size_t offset, size_t *size);
+
+//  {"op":"ok", id, ...fields}; takes fields, which may be NULL.
+unsigned char *gc_reply_ok (const gc_request_t *request, json_t *fields,
+                            size_t offset, size_t *size);
+
+//  {"op":"message", room, seq, from, text, ts}: a push.
+unsigned char *gc_reply_message (const gc_message_t *message, size_t offset, size_t *size);
+
+//  {"op":"left", room, reason}: the connection was put out of a room.
+unsigned char *gc_reply_left (const char *room, const char *reason,
+                              size_t offset, size_t *size);
+
+//  The ok fields answering request, from the broker's reply frame.
+json_t *gc_reply_fields (const gc_request_t *request, const gc_frame_t *reply,
+                         const char *user);
+
+//  The MESSAGE object of a stored message (shared by pushes and history).
+json_t *gc_reply_message_object (const gc_message_t *message);
+
+void gc_reply_test (bool verbose);
+
+#endif
