@@ -7,6 +7,8 @@
 #include "gc_codec.h"
 #include "gc_text.h"
 #include "gc_metrics.h"
+#include "gc_options.h"
+#include "gc_stop.h"
 #include "../gateway/json.h"
 #include "../broker/store.h"
 #include "../broker/hasher.h"
@@ -29,6 +31,8 @@ static const s_test_t s_tests [] = {
     { "gc_codec", gc_codec_test },
     { "gc_text", gc_text_test },
     { "gc_metrics", gc_metrics_test },
+    { "gc_options", gc_options_test },
+    { "gc_stop", gc_stop_test },
     { "gc_json", gc_json_test },
     { "gc_store", gc_store_test },
     { "gc_hasher", gc_hasher_test },
