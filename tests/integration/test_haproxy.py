@@ -75,7 +75,7 @@ class Haproxy:
             self.popen = subprocess.Popen(
                 [haproxy_program(), "-db", "-f", self.config], stdin=subprocess.DEVNULL,
                 stdout=log, stderr=subprocess.STDOUT,
-                preexec_fn=harness._die_with_parent)
+                preexec_fn=harness.die_with_parent)
         return self
 
     async def __aexit__(self, *_):
