@@ -33,12 +33,11 @@ main (int argc, char *argv [])
     gc_broker_config_t config = {
         .db = "./groupchat.db", .requests = "tcp://*:5555", .events = "tcp://*:5556"
     };
-    const char *level = "info";
     gc_option_t table [] = {
         { .name = "db", .env = "GROUPCHAT_DB", .text = &config.db },
         { .name = "requests", .env = "GROUPCHAT_REQUESTS", .text = &config.requests },
         { .name = "events", .env = "GROUPCHAT_EVENTS", .text = &config.events },
-        { .name = "log-level", .env = "GROUPCHAT_LOG_LEVEL", .text = &level },
+        GC_OPTION_LOG_LEVEL ("broker"),
         { NULL }
     };
     gc_options_t options = {
@@ -46,8 +45,6 @@ main (int argc, char *argv [])
         .stray = "unexpected argument"
     };
     int status = gc_options_parse (&options, argc, argv);
-    if (status == GC_OPTIONS_GO_ON)
-        status = gc_options_log (&options, level, "broker");
     if (status != GC_OPTIONS_GO_ON)
         return status;
 

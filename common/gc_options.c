@@ -69,6 +69,41 @@ s_take_flag (const gc_option_t *option, const char *value)
     return NULL;
 }
 
+//  A whole number from min to max written in text; -1 when it is not one
+static long
+s_number (const char *text, long min, long max)
+{
+    char *end;
+    long value = strtol (text, &end, 10);
+    return *text && !*end && value >= min && value <= max? value: -1;
+}
+
+//  Checks the values that must mean something (numbers, the log level)
+//  and sets up the log; returns GC_OPTIONS_GO_ON or GC_OPTIONS_USAGE
+static int
+s_check_values (gc_options_t *self)
+{
+    char why [128];
+    for (const gc_option_t *option = self->options; option->name; option++)
+        if (option->number) {
+            long value = s_number (*option->text, option->min, option->max);
+            if (value < 0) {
+                snprintf (why, sizeof why, "--%s must be %ld to %ld",
+                          option->name, option->min, option->max);
+                return gc_options_error (self, why);
+            }
+            *option->number = (int) value;
+        }
+        else
+        if (option->log) {
+            int level = gc_log_level_parse (*option->text);
+            if (level < 0)
+                return gc_options_error (self, "--log-level must be error, warn, info or debug");
+            gc_log_init (option->log, (gc_log_level_t) level);
+        }
+    return GC_OPTIONS_GO_ON;
+}
+
 int
 gc_options_parse (gc_options_t *self, int argc, char **argv)
 {
@@ -98,26 +133,11 @@ gc_options_parse (gc_options_t *self, int argc, char **argv)
     self->first = optind;
     if (status == GC_OPTIONS_GO_ON && self->stray && optind < argc)
         status = gc_options_error (self, self->stray);
+    if (status == GC_OPTIONS_GO_ON)
+        status = s_check_values (self);
     return status;
 }
 
-int
-gc_options_log (gc_options_t *self, const char *text, const char *process)
-{
-    int level = gc_log_level_parse (text);
-    if (level < 0)
-        return gc_options_error (self, "--log-level must be error, warn, info or debug");
-    gc_log_init (process, (gc_log_level_t) level);
-    return GC_OPTIONS_GO_ON;
-}
-
-long
-gc_options_number (const char *text, long min, long max)
-{
-    char *end;
-    long value = strtol (text, &end, 10);
-    return *text && !*end && value >= min && value <= max? value: -1;
-}
 
 
 //  --------------------------------------------------------------------------
@@ -144,14 +164,15 @@ void
 gc_options_test (bool verbose)
 {
     printf (" * gc_options: ");
-    const char *port = "8080", *level = "info";
+    const char *name = "nobody";
+    int port = 0, taken = 0;
     bool json = false;
-    int taken = 0;
     gc_option_t table [] = {
-        { .name = "port", .env = "GC_OPTIONS_TEST_PORT", .text = &port },
-        { .name = "log-level", .env = "GC_OPTIONS_TEST_LEVEL", .text = &level },
+        GC_OPTION_NUMBER ("port", "GC_OPTIONS_TEST_PORT", "8080", &port, 1, 65535),
+        { .name = "name", .env = "GC_OPTIONS_TEST_NAME", .text = &name },
         { .name = "json", .set = &json },
         { .name = "url", .take = s_test_take, .arg = &taken },
+        GC_OPTION_LOG_LEVEL ("test"),
         { NULL }
     };
     gc_options_t options = {
@@ -160,53 +181,56 @@ gc_options_test (bool verbose)
     };
     opterr = 0;                 //  keep getopt's messages out of the output
 
+    //  Built-in defaults, unless the environment says otherwise
+    char *bare [] = { "test", NULL };
+    assert (gc_options_parse (&options, 1, bare) == GC_OPTIONS_GO_ON);
+    assert (port == 8080 && !strcmp (name, "nobody") && !json && taken == 0);
+    assert (!gc_log_enabled (GC_LOG_DEBUG));
+
     //  The environment gives defaults, and a flag wins over it
     setenv ("GC_OPTIONS_TEST_PORT", "9000", 1);
-    setenv ("GC_OPTIONS_TEST_LEVEL", "debug", 1);
+    setenv ("GC_OPTIONS_TEST_NAME", "Sue", 1);
+    setenv ("GROUPCHAT_LOG_LEVEL", "debug", 1);
     char *flags [] = { "test", "--port", "9001", "--json", "--url", "a", "--url=b", NULL };
     assert (gc_options_parse (&options, 7, flags) == GC_OPTIONS_GO_ON);
-    assert (!strcmp (port, "9001") && !strcmp (level, "debug"));
+    assert (port == 9001 && !strcmp (name, "Sue") && gc_log_enabled (GC_LOG_DEBUG));
     assert (json && taken == 2 && options.first == 7);
     unsetenv ("GC_OPTIONS_TEST_PORT");
-    unsetenv ("GC_OPTIONS_TEST_LEVEL");
+    unsetenv ("GC_OPTIONS_TEST_NAME");
+    unsetenv ("GROUPCHAT_LOG_LEVEL");
 
     //  --help prints the help and ends the program with 0
     char *help [] = { "test", "--json", "--help", "--nonsense", NULL };
     assert (gc_options_parse (&options, 4, help) == 0 && s_helped == 1);
 
-    //  Usage errors: unknown flag, missing value, bad value, stray word
-    char *unknown [] = { "test", "--nonsense", NULL };
-    char *missing [] = { "test", "--port", NULL };
-    char *bad [] = { "test", "--url", "bad", NULL };
-    char *stray [] = { "test", "word", NULL };
-    char *short_flag [] = { "test", "-z", NULL };
+    //  Usage errors: unknown flag, missing value, bad value, stray word,
+    //  a number out of range or not a number, no such log level
+    char *wrong [] [4] = {
+        { "test", "--nonsense" }, { "test", "--port" }, { "test", "--url", "bad" },
+        { "test", "word" }, { "test", "-z" }, { "test", "--port", "0" },
+        { "test", "--port", "65536" }, { "test", "--port", "80x" },
+        { "test", "--port", "" }, { "test", "--log-level", "loud" }
+    };
     FILE *saved = stderr;
     stderr = fopen ("/dev/null", "w");
-    assert (gc_options_parse (&options, 2, unknown) == GC_OPTIONS_USAGE);
-    assert (gc_options_parse (&options, 2, missing) == GC_OPTIONS_USAGE);
-    assert (gc_options_parse (&options, 3, bad) == GC_OPTIONS_USAGE);
-    assert (gc_options_parse (&options, 2, stray) == GC_OPTIONS_USAGE);
-    assert (gc_options_parse (&options, 2, short_flag) == GC_OPTIONS_USAGE);
-    assert (gc_options_log (&options, "loud", "test") == GC_OPTIONS_USAGE);
+    for (size_t index = 0; index < sizeof wrong / sizeof wrong [0]; index++) {
+        int argc = wrong [index] [2]? 3: 2;
+        assert (gc_options_parse (&options, argc, wrong [index]) == GC_OPTIONS_USAGE);
+    }
     fclose (stderr);
     stderr = saved;
-    assert (gc_options_log (&options, "info", "test") == GC_OPTIONS_GO_ON);
 
     //  In order: flags end at the first word, which the program takes
     options.in_order = true;
     options.stray = NULL;
-    char *command [] = { "test", "--port", "1", "user", "--json", NULL };
+    char *command [] = { "test", "--log-level=info", "--port", "1", "user", "--json", NULL };
     json = false;
-    assert (gc_options_parse (&options, 5, command) == GC_OPTIONS_GO_ON);
-    assert (options.first == 3 && !json && !strcmp (port, "1"));
+    assert (gc_options_parse (&options, 6, command) == GC_OPTIONS_GO_ON);
+    assert (options.first == 4 && !json && port == 1);
 
-    assert (gc_options_number ("65535", 1, 65535) == 65535);
-    assert (gc_options_number ("0", 1, 65535) == -1);
-    assert (gc_options_number ("12x", 0, 100) == -1);
-    assert (gc_options_number ("", 0, 100) == -1);
-    assert (gc_options_number ("-1", 0, 100) == -1);
     opterr = 1;
+    gc_log_init ("groupchat", GC_LOG_INFO);
     if (verbose)
-        printf ("(defaults, flags, help, usage errors) ");
+        printf ("(defaults, environment, flags, help, usage errors) ");
     printf ("OK\n");
 }

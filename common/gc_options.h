@@ -33,7 +33,20 @@ struct _gc_option_t {
     bool *set;                  //  a flag without value: true once given
     gc_option_take_fn *take;    //  or: called with each value given
     void *arg;                  //  what take fills
+    int *number;                //  gets the text as a whole number,
+    long min, max;              //  which must be from min to max
+    const char *log;            //  --log-level: sets up gc_log for this process
 };
+
+//  A whole number from min to max; fallback is its default, as text
+#define GC_OPTION_NUMBER(flag, variable, fallback, target, lowest, highest) \
+    { .name = (flag), .env = (variable), .text = &(const char *) { fallback }, \
+      .number = (target), .min = (lowest), .max = (highest) }
+
+//  The servers' --log-level (error, warn, info or debug; info by default)
+#define GC_OPTION_LOG_LEVEL(process) \
+    { .name = "log-level", .env = "GROUPCHAT_LOG_LEVEL", \
+      .text = &(const char *) { "info" }, .log = (process) }
 
 typedef struct {
     const char *program;        //  its name, first word of each error
@@ -46,7 +59,9 @@ typedef struct {
     int first;                  //  set by parse: argv index of the first argument
 } gc_options_t;
 
-//  Parses argv against self's table; --help is always a flag. Returns
+//  Parses argv against self's table; --help is always a flag. Once the
+//  flags are read, numbers and the log level are checked, in table order,
+//  and the log is set up. Returns
 //  GC_OPTIONS_GO_ON when the program should run, else the status main
 //  returns: 0 after printing the help, GC_OPTIONS_USAGE after a usage
 //  error (said on stderr).
@@ -55,13 +70,6 @@ int gc_options_parse (gc_options_t *self, int argc, char **argv);
 //  Prints "program: why" (when why) and the usage to stderr; returns
 //  GC_OPTIONS_USAGE.
 int gc_options_error (gc_options_t *self, const char *why);
-
-//  Sets up the log (gc_log) at the level named by text, tagged process;
-//  returns GC_OPTIONS_GO_ON, or GC_OPTIONS_USAGE when text names no level.
-int gc_options_log (gc_options_t *self, const char *text, const char *process);
-
-//  A whole number from min to max written in text; -1 when it is not one.
-long gc_options_number (const char *text, long min, long max);
 
 //  The variable's value, or fallback when it is unset or empty.
 const char *gc_env (const char *name, const char *fallback);

@@ -42,17 +42,18 @@ s_raise_fd_limit (void)
 int
 main (int argc, char *argv [])
 {
-    const char *port = "8080", *rate = "1000", *ping = "20", *level = "info";
     gc_server_config_t config = {
         .requests = "tcp://localhost:5555", .events = "tcp://localhost:5556"
     };
     gc_option_t table [] = {
-        { .name = "port", .env = "GROUPCHAT_PORT", .text = &port },
+        GC_OPTION_NUMBER ("port", "GROUPCHAT_PORT", "8080", &config.port, 1, 65535),
         { .name = "requests", .env = "GROUPCHAT_REQUESTS", .text = &config.requests },
         { .name = "events", .env = "GROUPCHAT_EVENTS", .text = &config.events },
-        { .name = "rate-limit", .env = "GROUPCHAT_RATE_LIMIT", .text = &rate },
-        { .name = "ping-interval", .env = "GROUPCHAT_PING_INTERVAL", .text = &ping },
-        { .name = "log-level", .env = "GROUPCHAT_LOG_LEVEL", .text = &level },
+        GC_OPTION_NUMBER ("rate-limit", "GROUPCHAT_RATE_LIMIT", "1000", &config.rate_limit,
+                          0, 1000000),
+        GC_OPTION_NUMBER ("ping-interval", "GROUPCHAT_PING_INTERVAL", "20", &config.ping_seconds,
+                          1, 3600),
+        GC_OPTION_LOG_LEVEL ("gateway"),
         { NULL }
     };
     gc_options_t options = {
@@ -60,18 +61,6 @@ main (int argc, char *argv [])
         .stray = "unexpected argument"
     };
     int status = gc_options_parse (&options, argc, argv);
-    if (status != GC_OPTIONS_GO_ON)
-        return status;
-    config.port = (int) gc_options_number (port, 1, 65535);
-    config.rate_limit = (int) gc_options_number (rate, 0, 1000000);
-    config.ping_seconds = (int) gc_options_number (ping, 1, 3600);
-    if (config.port < 0)
-        return gc_options_error (&options, "--port must be 1 to 65535");
-    if (config.rate_limit < 0)
-        return gc_options_error (&options, "--rate-limit must be 0 to 1000000");
-    if (config.ping_seconds < 0)
-        return gc_options_error (&options, "--ping-interval must be 1 to 3600");
-    status = gc_options_log (&options, level, "gateway");
     if (status != GC_OPTIONS_GO_ON)
         return status;
     config.fd_limit = s_raise_fd_limit ();
