@@ -21,7 +21,7 @@ from .checks import assert_contiguous, check_message, seq_of
 from .client import Client, ServerError
 from .cluster import Cluster
 from .config import CONFIG, configure, deadline
-from .process import (Process, describe_exit, die_with_parent, free_port,
+from .process import (Process, describe_exit, free_port, run_command,
                       run_program, server_environment)
 from .scope import begin_test, end_test, log_tails
 from .seed import PASSWORD, ROOM, ROOMS_OF, USERS
@@ -30,7 +30,7 @@ from .web import http_get
 __all__ = [
     "CONFIG", "Client", "Cluster", "PASSWORD", "Process", "ROOM", "ROOMS_OF",
     "USERS", "ServerError", "assert_contiguous", "begin_test", "check_message",
-    "configure", "deadline", "describe_exit", "die_with_parent", "end_test",
-    "free_port", "http_get", "log_tails", "run_program", "seq_of",
+    "configure", "deadline", "describe_exit", "end_test",
+    "free_port", "http_get", "log_tails", "run_command", "run_program", "seq_of",
     "server_environment",
 ]

@@ -36,18 +36,20 @@ _PR_SET_PDEATHSIG = 1
 
 
 def die_with_parent():
-    """Runs in a child between fork and exec (preexec_fn)."""
-    #  Runs in the child between fork and exec: if the test process dies
-    #  (crash, timeout kill), its servers die with it instead of lingering.
+    """A preexec_fn: the child dies with the test process.
+
+    Runs in the child between fork and exec, so that when the test process
+    dies (crash, timeout kill) its servers die with it instead of lingering."""
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class Process:
     """A server program run under the optional wrapper, logging to a file."""
 
-    def __init__(self, name, program, args, log_path, env=None):
+    def __init__(self, name, program, args, log_path, env=None, wrapped=True):
         self.name = name            # e.g. "broker", "gateway-1"
-        self.program = program      # file name in CONFIG.bin
+        self.program = program      # file name in CONFIG.bin, or a full path
+        self.wrapped = wrapped      # run under CONFIG.wrap (ours, not others')
         self.args = list(args)      # flags
         self.log_path = log_path    # stdout and stderr, appended across runs
         self.env = env or {}        # extra environment
@@ -59,7 +61,8 @@ class Process:
         return self.popen.pid
 
     def argv(self):
-        return CONFIG.wrap + [os.path.join(CONFIG.bin, self.program)] + self.args
+        wrap = CONFIG.wrap if self.wrapped else []
+        return wrap + [os.path.join(CONFIG.bin, self.program)] + self.args
 
     def start(self):
         """Starts the program (again); its log file is appended to."""
@@ -177,16 +180,25 @@ def describe_exit(code):
 
 async def run_program(program, args, timeout=10.0, env=None):
     """Runs a program (wrapped) to completion; returns (code, stdout, stderr)."""
-    full_env = server_environment(env)
+    return await run_command(
+        CONFIG.wrap + [os.path.join(CONFIG.bin, program)] + list(args),
+        server_environment(env), timeout)
+
+
+async def run_command(argv, env, timeout, cwd=None, merge_output=False):
+    """Runs argv to completion within deadline(timeout); returns (code,
+    stdout, stderr), stderr empty when `merge_output` sends it to stdout.
+
+    Raises AssertionError (after killing it) when it takes longer."""
     proc = await asyncio.create_subprocess_exec(
-        *CONFIG.wrap, os.path.join(CONFIG.bin, program), *args,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, env=full_env)
+        *argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merge_output else subprocess.PIPE)
     try:
         out, err = await asyncio.wait_for(proc.communicate(), deadline(timeout))
     except asyncio.TimeoutError:
         proc.kill()
         await proc.wait()
-        raise AssertionError("%s %s did not exit within %.0f s" % (
-            program, shlex.join(args), deadline(timeout)))
-    return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+        raise AssertionError("%s did not exit within %.0f s" % (
+            shlex.join(argv), deadline(timeout)))
+    return (proc.returncode, out.decode("utf-8", "replace"),
+            (err or b"").decode("utf-8", "replace"))
