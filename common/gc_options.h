@@ -4,10 +4,11 @@
     A program describes its flags in a table: each flag's long name, the
     environment variable that gives its default, and where its value goes.
     gc_options_parse fills the values (built-in default, then variable,
-    then flag: a flag wins over its variable), answers --help, and turns a
-    bad flag or a stray argument into a usage error: "program: why" and
-    the usage on stderr, exit status 2. A main then only checks what its
-    values mean and wires them up. */
+    then flag: a flag wins over its variable), answers --help, checks
+    numbers against their range and the log level, and turns a bad flag,
+    a bad value or a stray argument into a usage error: "program: why" and
+    the usage on stderr, exit status 2. A main then only wires its values
+    up. */
 #ifndef GC_OPTIONS_H_INCLUDED
 #define GC_OPTIONS_H_INCLUDED
 
