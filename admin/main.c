@@ -5,7 +5,6 @@
     right: a member removed from a group is put out of the group's room at
     once on every gateway. Passwords are hashed here (argon2id), so the
     slow hash never runs in the broker's loop. */
-#include <getopt.h>
 #include <termios.h>
 #include <unistd.h>
 #include <czmq.h>
@@ -174,28 +173,26 @@ s_call (const char *endpoint, gc_frame_t *request, int timeout)
 int
 main (int argc, char *argv [])
 {
-    const char *endpoint = gc_env ("GROUPCHAT_REQUESTS", "tcp://localhost:5555");
-    int timeout = 10;
-    static const struct option options [] = {
-        { "requests", required_argument, NULL, 'r' },
-        { "timeout", required_argument, NULL, 't' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
+    const char *endpoint = "tcp://localhost:5555", *timeout_text = "10";
+    gc_option_t table [] = {
+        { .name = "requests", .env = "GROUPCHAT_REQUESTS", .text = &endpoint },
+        { .name = "timeout", .text = &timeout_text },
+        { NULL }
     };
-    int option;
-    while ((option = getopt_long (argc, argv, "+", options, NULL)) != -1)
-        switch (option) {
-            case 'r': endpoint = optarg; break;
-            case 't': timeout = atoi (optarg); break;
-            case 'h': fputs (s_usage, stdout); return 0;
-            default:  return gc_usage_error ("groupchat-admin", s_usage, NULL);
-        }
+    //  In order: a command's names may start with a dash
+    gc_options_t options = {
+        .program = "groupchat-admin", .usage = s_usage, .options = table, .in_order = true
+    };
+    int status = gc_options_parse (&options, argc, argv);
+    if (status != GC_OPTIONS_GO_ON)
+        return status;
+    int timeout = atoi (timeout_text);
     char **names;
-    const s_command_t *command = s_command (argc - optind, argv + optind, &names);
+    const s_command_t *command = s_command (argc - options.first, argv + options.first, &names);
     if (!command)
-        return gc_usage_error ("groupchat-admin", s_usage, optind < argc? "unknown command or wrong arguments": "no command");
+        return gc_options_error (&options, options.first < argc? "unknown command or wrong arguments": "no command");
     if (timeout < 1)
-        return gc_usage_error ("groupchat-admin", s_usage, "--timeout must be at least 1");
+        return gc_options_error (&options, "--timeout must be at least 1");
     if (sodium_init () < 0)
         return 1;
     zsys_handler_set (NULL);
@@ -203,7 +200,7 @@ main (int argc, char *argv [])
     char hash [crypto_pwhash_STRBYTES];
     if (s_fill (&request, command, names, hash))
         return 1;
-    int status = s_call (endpoint, &request, timeout);
+    status = s_call (endpoint, &request, timeout);
     zsys_shutdown ();
     return status;
 }

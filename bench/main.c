@@ -2,14 +2,14 @@
     raises the file limit, runs one scenario against running gateways and
     prints its report. It starts no server itself (scripts/bench.sh
     does, for `make bench`). */
-#include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include "scenario.h"
 #include "gc_alloc.h"
+#include "gc_options.h"
+#include "gc_stop.h"
 
 #define S_URLS_MAX  64
 #define S_ROOMS_MAX 16
@@ -53,15 +53,9 @@ s_help (FILE *stream)
     fputs ("\nExit status: 0 when every check passed, 1 when one failed, 2 usage.\n", stream);
 }
 
-static int
-s_usage_error (const char *why)
-{
-    if (why)
-        fprintf (stderr, "groupchat-bench: %s\n", why);
-    fprintf (stderr, "usage: groupchat-bench [--url ws://HOST:PORT/ ...] [--scenario NAME] "
-                     "[options]; see --help\n");
-    return 2;
-}
+//  Said under a usage error; --help prints the whole text
+static const char *s_short_usage =
+    "usage: groupchat-bench [--url ws://HOST:PORT/ ...] [--scenario NAME] [options]; see --help\n";
 
 //  A number in [0, max]; -1 when text is not one
 static double
@@ -109,49 +103,68 @@ s_raise_fd_limit (void)
     }
 }
 
-static const struct option s_options [] = {
-    { "url", required_argument, NULL, 'u' },
-    { "scenario", required_argument, NULL, 's' },
-    { "rooms", required_argument, NULL, 'R' },
-    { "room", required_argument, NULL, 'r' },
-    { "members", required_argument, NULL, 'm' },
-    { "senders", required_argument, NULL, 'S' },
-    { "rate", required_argument, NULL, 'x' },
-    { "bytes", required_argument, NULL, 'b' },
-    { "duration", required_argument, NULL, 'd' },
-    { "connections", required_argument, NULL, 'n' },
-    { "inflight", required_argument, NULL, 'i' },
-    { "user", required_argument, NULL, 'U' },
-    { "password", required_argument, NULL, 'P' },
-    { "pids", required_argument, NULL, 'p' },
-    { "json-only", no_argument, NULL, 'j' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 }
-};
+//  A repeatable flag's values
+typedef struct {
+    const char **items;         //  the values, in order
+    size_t count;               //  how many were given
+    size_t max;                 //  how many items holds
+    const char *full;           //  the usage error for one more
+} s_list_t;
+
+static const char *
+s_take_item (const gc_option_t *option, const char *value)
+{
+    s_list_t *list = option->arg;
+    if (list->count == list->max)
+        return list->full;
+    list->items [list->count++] = value;
+    return NULL;
+}
+
+static const char *
+s_take_pids (const gc_option_t *option, const char *value)
+{
+    return s_parse_pids (option->arg, value)?
+        "--pids wants NAME=PID or PID, comma-separated (at most 16)": NULL;
+}
 
 //  The largest value a numeric flag takes
 static double
-s_limit (int flag)
+s_limit (const char *name)
 {
-    return flag == 'x'? 1e7: flag == 'd'? 86400: flag == 'b'? GC_TEXT_MAX: 1e6;
+    return strcmp (name, "rate") == 0? 1e7: strcmp (name, "duration") == 0? 86400:
+           strcmp (name, "bytes") == 0? GC_TEXT_MAX: 1e6;
 }
 
-//  Sets the numeric option of flag; 0, or -1 when its value is bad
-static int
-s_set_number (gc_bench_config_t *config, int flag, const char *text)
+//  A numeric flag's value; NULL, or why it is wrong
+static const char *
+s_check_number (const gc_option_t *option, const char *value, double *number)
 {
-    double value = s_number (text, s_limit (flag));
-    switch (flag) {
-        case 'R': config->rooms_used = (long) value; break;
-        case 'm': config->members = (long) value; break;
-        case 'S': config->senders = (long) value; break;
-        case 'x': config->rate = value; break;
-        case 'b': config->bytes = (long) value; break;
-        case 'd': config->duration = value; break;
-        case 'n': config->connections = (long) value; break;
-        case 'i': config->inflight = (long) value; break;
-    }
-    return value < 0? -1: 0;
+    static char why [128];
+    *number = s_number (value, s_limit (option->name));
+    if (*number >= 0)
+        return NULL;
+    snprintf (why, sizeof why, "--%s wants a number from 0 to %.0f",
+              option->name, s_limit (option->name));
+    return why;
+}
+
+static const char *
+s_take_whole (const gc_option_t *option, const char *value)
+{
+    double number;
+    const char *why = s_check_number (option, value, &number);
+    *(long *) option->arg = (long) number;
+    return why;
+}
+
+static const char *
+s_take_real (const gc_option_t *option, const char *value)
+{
+    double number;
+    const char *why = s_check_number (option, value, &number);
+    *(double *) option->arg = number;
+    return why;
 }
 
 int
@@ -159,7 +172,8 @@ main (int argc, char *argv [])
 {
     static const char *seeded [] = { "Taskmaster", "8 out of 10 cats", "Quite Interesting" };
     const char *urls [S_URLS_MAX], *rooms [S_ROOMS_MAX];
-    size_t url_count = 0, room_count = 0;
+    s_list_t url_list = { urls, 0, S_URLS_MAX, "too many --url" };
+    s_list_t room_list = { rooms, 0, S_ROOMS_MAX, "too many --room" };
     const char *scenario_name = "fanout";
     bool json_only = false;
     gc_bench_config_t config = {
@@ -167,46 +181,35 @@ main (int argc, char *argv [])
         .duration = -1, .connections = -1, .inflight = -1,
         .user = "Sue", .password = "password"
     };
-    int flag, option = 0;
-    char why [128];
-    while ((flag = getopt_long (argc, argv, "", s_options, &option)) != -1) {
-        switch (flag) {
-            case 'u':
-                if (url_count == S_URLS_MAX)
-                    return s_usage_error ("too many --url");
-                urls [url_count++] = optarg;
-                break;
-            case 'r':
-                if (room_count == S_ROOMS_MAX)
-                    return s_usage_error ("too many --room");
-                rooms [room_count++] = optarg;
-                break;
-            case 's': scenario_name = optarg; break;
-            case 'U': config.user = optarg; break;
-            case 'P': config.password = optarg; break;
-            case 'j': json_only = true; break;
-            case 'p':
-                if (s_parse_pids (&config, optarg))
-                    return s_usage_error ("--pids wants NAME=PID or PID, comma-separated (at most 16)");
-                break;
-            case 'h':
-                s_help (stdout);
-                return 0;
-            case '?':
-                return s_usage_error (NULL);    //  getopt_long said what was wrong
-            default:
-                if (s_set_number (&config, flag, optarg)) {
-                    snprintf (why, sizeof why, "--%s wants a number from 0 to %.0f",
-                              s_options [option].name, s_limit (flag));
-                    return s_usage_error (why);
-                }
-        }
-    }
-    if (optind < argc)
-        return s_usage_error ("unexpected arguments");
+    gc_option_t table [] = {
+        { .name = "url", .take = s_take_item, .arg = &url_list },
+        { .name = "scenario", .text = &scenario_name },
+        { .name = "rooms", .take = s_take_whole, .arg = &config.rooms_used },
+        { .name = "room", .take = s_take_item, .arg = &room_list },
+        { .name = "members", .take = s_take_whole, .arg = &config.members },
+        { .name = "senders", .take = s_take_whole, .arg = &config.senders },
+        { .name = "rate", .take = s_take_real, .arg = &config.rate },
+        { .name = "bytes", .take = s_take_whole, .arg = &config.bytes },
+        { .name = "duration", .take = s_take_real, .arg = &config.duration },
+        { .name = "connections", .take = s_take_whole, .arg = &config.connections },
+        { .name = "inflight", .take = s_take_whole, .arg = &config.inflight },
+        { .name = "user", .text = &config.user },
+        { .name = "password", .text = &config.password },
+        { .name = "pids", .take = s_take_pids, .arg = &config },
+        { .name = "json-only", .set = &json_only },
+        { NULL }
+    };
+    gc_options_t options = {
+        .program = "groupchat-bench", .usage = s_short_usage, .help = s_help,
+        .options = table, .stray = "unexpected arguments"
+    };
+    int status = gc_options_parse (&options, argc, argv);
+    if (status != GC_OPTIONS_GO_ON)
+        return status;
     const gc_bench_scenario_t *scenario = gc_bench_scenario_find (scenario_name);
     if (!scenario)
-        return s_usage_error ("no such scenario");
+        return gc_options_error (&options, "no such scenario");
+    size_t url_count = url_list.count, room_count = room_list.count;
     if (url_count == 0)
         urls [url_count++] = "ws://localhost:8080/";
     config.urls = urls;
@@ -215,7 +218,7 @@ main (int argc, char *argv [])
     config.room_names = room_count? room_count: 3;
 
     s_raise_fd_limit ();
-    signal (SIGPIPE, SIG_IGN);
+    gc_stop_ignore_pipe ();
     lws_set_log_level (LLL_ERR, NULL);
     gc_bench_report_t *report = gc_bench_report_new (scenario->name);
     scenario->run (&config, report);

@@ -2,8 +2,6 @@
 
     Only wiring: flags into either the interactive client (ui.c) or the
     plain mode for scripts (plain.c). */
-#include <getopt.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,41 +44,15 @@ typedef struct {
 } s_flags_t;
 
 static int
-s_parse (int argc, char **argv, s_flags_t *flags)
-{
-    static const struct option options [] = {
-        { "user", required_argument, NULL, 'u' },
-        { "room", required_argument, NULL, 'r' },
-        { "say", required_argument, NULL, 's' },
-        { "follow", no_argument, NULL, 'f' },
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
-    int option;
-    while ((option = getopt_long (argc, argv, "", options, NULL)) != -1)
-        switch (option) {
-            case 'u': flags->user = optarg; break;
-            case 'r': flags->room = optarg; break;
-            case 's': flags->say = optarg; break;
-            case 'f': flags->follow = true; break;
-            case 'j': flags->json = true; break;
-            case 'h': fputs (s_usage, stdout); exit (0);
-            default:  return -1;
-        }
-    return 0;
-}
-
-static int
-s_plain (const s_flags_t *flags, char **urls, int url_count)
+s_plain (gc_options_t *options, const s_flags_t *flags, char **urls, int url_count)
 {
     const char *password = getenv ("GROUPCHAT_PASSWORD");
     if (!flags->user || !flags->room)
-        return gc_usage_error ("groupchat", s_usage, "--say and --follow need --user and --room");
+        return gc_options_error (options, "--say and --follow need --user and --room");
     if (flags->say && flags->follow)
-        return gc_usage_error ("groupchat", s_usage, "--say or --follow, not both");
+        return gc_options_error (options, "--say or --follow, not both");
     if (!password)
-        return gc_usage_error ("groupchat", s_usage, "plain mode takes the password from GROUPCHAT_PASSWORD");
+        return gc_options_error (options, "plain mode takes the password from GROUPCHAT_PASSWORD");
     gc_plain_config_t config = {
         urls, url_count, flags->user, password, flags->room, flags->say, flags->json
     };
@@ -91,21 +63,32 @@ int
 main (int argc, char *argv [])
 {
     s_flags_t flags = { 0 };
-    if (s_parse (argc, argv, &flags))
-        return gc_usage_error ("groupchat", s_usage, NULL);
+    gc_option_t table [] = {
+        { .name = "user", .text = &flags.user },
+        { .name = "room", .text = &flags.room },
+        { .name = "say", .text = &flags.say },
+        { .name = "follow", .set = &flags.follow },
+        { .name = "json", .set = &flags.json },
+        { NULL }
+    };
+    gc_options_t options = { .program = "groupchat", .usage = s_usage, .options = table };
+    int status = gc_options_parse (&options, argc, argv);
+    if (status != GC_OPTIONS_GO_ON)
+        return status;
     static char *default_url [] = { "ws://localhost:8080" };
-    char **urls = optind < argc? argv + optind: default_url;
-    int url_count = optind < argc? argc - optind: 1;
+    int first = options.first;
+    char **urls = first < argc? argv + first: default_url;
+    int url_count = first < argc? argc - first: 1;
     for (int index = 0; index < url_count; index++)
         if (strncmp (urls [index], "ws://", 5) && strncmp (urls [index], "wss://", 6))
-            return gc_usage_error ("groupchat", s_usage, "a URL starts with ws:// or wss://");
+            return gc_options_error (&options, "a URL starts with ws:// or wss://");
     if (flags.say || flags.follow)
-        return s_plain (&flags, urls, url_count);
+        return s_plain (&options, &flags, urls, url_count);
     if (flags.room || flags.json)
-        return gc_usage_error ("groupchat", s_usage, "--room and --json go with --say or --follow");
+        return gc_options_error (&options, "--room and --json go with --say or --follow");
     if (!isatty (STDIN_FILENO))
-        return gc_usage_error ("groupchat", s_usage,
-                               "the interactive client needs a terminal; use --say or --follow");
+        return gc_options_error (&options,
+                                 "the interactive client needs a terminal; use --say or --follow");
     gc_ui_config_t config = { urls, url_count, flags.user, getenv ("GROUPCHAT_PASSWORD") };
     return gc_ui_run (&config);
 }

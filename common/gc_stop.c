@@ -1,5 +1,9 @@
-/*  gc_stop.c: signal handling for the programs built on an lws loop. */
+/*  gc_stop.c: the programs' signal handling, for lws loops and for the
+    broker's main thread alike. */
+#include <assert.h>
 #include <signal.h>
+#include <stdio.h>
+#include <czmq.h>
 #include "gc_stop.h"
 
 static volatile sig_atomic_t s_requested;
@@ -21,7 +25,7 @@ gc_stop_on_signals (struct lws_context *context)
     struct sigaction action = { .sa_handler = s_on_signal };
     sigaction (SIGINT, &action, NULL);
     sigaction (SIGTERM, &action, NULL);
-    signal (SIGPIPE, SIG_IGN);
+    gc_stop_ignore_pipe ();
 }
 
 bool
@@ -34,4 +38,75 @@ void
 gc_stop_forget (void)
 {
     s_context = NULL;
+}
+
+//  The signals that stop a program
+static sigset_t
+s_stop_signals (void)
+{
+    sigset_t signals;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGTERM);
+    return signals;
+}
+
+void
+gc_stop_block (void)
+{
+    sigset_t signals = s_stop_signals ();
+    pthread_sigmask (SIG_BLOCK, &signals, NULL);
+    zsys_handler_set (NULL);
+}
+
+int
+gc_stop_wait (void)
+{
+    sigset_t signals = s_stop_signals ();
+    int which = 0;
+    sigwait (&signals, &which);
+    return which;
+}
+
+void
+gc_stop_ignore_pipe (void)
+{
+    signal (SIGPIPE, SIG_IGN);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+void
+gc_stop_test (bool verbose)
+{
+    printf (" * gc_stop: ");
+    sigset_t saved;
+    pthread_sigmask (SIG_SETMASK, NULL, &saved);
+
+    //  Blocked, a stop signal waits for gc_stop_wait instead of killing us
+    gc_stop_block ();
+    raise (SIGTERM);
+    assert (gc_stop_wait () == SIGTERM);
+    raise (SIGINT);
+    assert (gc_stop_wait () == SIGINT);
+    pthread_sigmask (SIG_SETMASK, &saved, NULL);
+
+    //  Handled, it sets the flag the loop looks at
+    assert (!gc_stop_requested ());
+    gc_stop_on_signals (NULL);
+    raise (SIGINT);
+    assert (gc_stop_requested ());
+    struct sigaction pipe_action;
+    sigaction (SIGPIPE, NULL, &pipe_action);
+    assert (pipe_action.sa_handler == SIG_IGN);
+    gc_stop_forget ();
+    signal (SIGINT, SIG_DFL);
+    signal (SIGTERM, SIG_DFL);
+    signal (SIGPIPE, SIG_DFL);
+    s_requested = 0;
+    if (verbose)
+        printf ("(block and wait, handler, SIGPIPE) ");
+    printf ("OK\n");
 }

@@ -1,16 +1,18 @@
-/*  gc_stop.h: stopping an lws event loop cleanly on SIGINT or SIGTERM.
+/*  gc_stop.h: how the programs stop on SIGINT or SIGTERM, written once.
 
-    The handler only sets a flag and wakes the loop with
-    lws_cancel_service, the one lws call that is safe from a signal
-    handler; the loop sees gc_stop_requested() and winds down itself. */
+    A program on an lws event loop (gateway, client) installs a handler
+    that only sets a flag and wakes the loop with lws_cancel_service, the
+    one lws call that is safe from a signal handler; the loop sees
+    gc_stop_requested() and winds down itself. A program whose work runs
+    in other threads (the broker's actor) blocks both signals before it
+    starts them and waits for one in main with gc_stop_wait. */
 #ifndef GC_STOP_H_INCLUDED
 #define GC_STOP_H_INCLUDED
 
 #include <stdbool.h>
 #include <libwebsockets.h>
 
-//  Installs the handlers for context (and ignores SIGPIPE: a peer that
-//  went away is an error return from a write, not a reason to die).
+//  Installs the handlers for context (and ignores SIGPIPE).
 void gc_stop_on_signals (struct lws_context *context);
 
 //  True once SIGINT or SIGTERM arrived.
@@ -18,5 +20,20 @@ bool gc_stop_requested (void);
 
 //  Forgets the context before it is destroyed.
 void gc_stop_forget (void);
+
+//  Blocks SIGINT and SIGTERM in this thread and in every thread it starts
+//  from now on, and keeps czmq from installing handlers of its own, so
+//  that the signals wait for gc_stop_wait. Call it before any thread starts.
+void gc_stop_block (void);
+
+//  Waits for SIGINT or SIGTERM (blocked by gc_stop_block); returns which.
+int gc_stop_wait (void);
+
+//  Ignores SIGPIPE: a peer that went away is an error return from a
+//  write, not a reason to die.
+void gc_stop_ignore_pipe (void);
+
+//  Self test of this class.
+void gc_stop_test (bool verbose);
 
 #endif

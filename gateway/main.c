@@ -2,9 +2,6 @@
 
     Only wiring: flags and environment into a configuration, then the
     server loop until SIGINT or SIGTERM. */
-#include <getopt.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <sys/resource.h>
 #include "server.h"
 #include "gc_log.h"
@@ -29,15 +26,6 @@ static const char *s_usage =
     "\n"
     "A flag wins over its environment variable.\n";
 
-//  Parses a whole non-negative number; -1 when it is not one
-static long
-s_number (const char *text)
-{
-    char *end;
-    long value = strtol (text, &end, 10);
-    return *text && !*end && value >= 0? value: -1;
-}
-
 //  Each connection is a file descriptor: take all the kernel allows
 static unsigned
 s_raise_fd_limit (void)
@@ -54,54 +42,28 @@ s_raise_fd_limit (void)
 int
 main (int argc, char *argv [])
 {
-    const char *port = gc_env ("GROUPCHAT_PORT", "8080");
-    const char *rate = gc_env ("GROUPCHAT_RATE_LIMIT", "1000");
-    const char *ping = gc_env ("GROUPCHAT_PING_INTERVAL", "20");
-    const char *level = gc_env ("GROUPCHAT_LOG_LEVEL", "info");
     gc_server_config_t config = {
-        .requests = gc_env ("GROUPCHAT_REQUESTS", "tcp://localhost:5555"),
-        .events = gc_env ("GROUPCHAT_EVENTS", "tcp://localhost:5556"),
+        .requests = "tcp://localhost:5555", .events = "tcp://localhost:5556"
     };
-    static const struct option options [] = {
-        { "port", required_argument, NULL, 'p' },
-        { "requests", required_argument, NULL, 'r' },
-        { "events", required_argument, NULL, 'e' },
-        { "rate-limit", required_argument, NULL, 'l' },
-        { "ping-interval", required_argument, NULL, 'i' },
-        { "log-level", required_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
+    gc_option_t table [] = {
+        GC_OPTION_NUMBER ("port", "GROUPCHAT_PORT", "8080", &config.port, 1, 65535),
+        { .name = "requests", .env = "GROUPCHAT_REQUESTS", .text = &config.requests },
+        { .name = "events", .env = "GROUPCHAT_EVENTS", .text = &config.events },
+        GC_OPTION_NUMBER ("rate-limit", "GROUPCHAT_RATE_LIMIT", "1000", &config.rate_limit,
+                          0, 1000000),
+        GC_OPTION_NUMBER ("ping-interval", "GROUPCHAT_PING_INTERVAL", "20", &config.ping_seconds,
+                          1, 3600),
+        GC_OPTION_LOG_LEVEL ("gateway"),
+        { NULL }
     };
-    int option;
-    while ((option = getopt_long (argc, argv, "", options, NULL)) != -1)
-        switch (option) {
-            case 'p': port = optarg; break;
-            case 'r': config.requests = optarg; break;
-            case 'e': config.events = optarg; break;
-            case 'l': rate = optarg; break;
-            case 'i': ping = optarg; break;
-            case 'v': level = optarg; break;
-            case 'h': fputs (s_usage, stdout); return 0;
-            default:  return gc_usage_error ("groupchat-gateway", s_usage, NULL);
-        }
-    if (optind < argc)
-        return gc_usage_error ("groupchat-gateway", s_usage, "unexpected argument");
-    long port_number = s_number (port), rate_number = s_number (rate);
-    long ping_number = s_number (ping);
-    int log_level = gc_log_level_parse (level);
-    if (port_number < 1 || port_number > 65535)
-        return gc_usage_error ("groupchat-gateway", s_usage, "--port must be 1 to 65535");
-    if (rate_number < 0 || rate_number > 1000000)
-        return gc_usage_error ("groupchat-gateway", s_usage, "--rate-limit must be 0 to 1000000");
-    if (ping_number < 1 || ping_number > 3600)
-        return gc_usage_error ("groupchat-gateway", s_usage, "--ping-interval must be 1 to 3600");
-    if (log_level < 0)
-        return gc_usage_error ("groupchat-gateway", s_usage, "--log-level must be error, warn, info or debug");
-    config.port = (int) port_number;
-    config.rate_limit = (int) rate_number;
-    config.ping_seconds = (int) ping_number;
+    gc_options_t options = {
+        .program = "groupchat-gateway", .usage = s_usage, .options = table,
+        .stray = "unexpected argument"
+    };
+    int status = gc_options_parse (&options, argc, argv);
+    if (status != GC_OPTIONS_GO_ON)
+        return status;
     config.fd_limit = s_raise_fd_limit ();
-    gc_log_init ("gateway", (gc_log_level_t) log_level);
     lws_set_log_level (LLL_ERR, NULL);
 
     gc_gateway_t *gateway = gc_server_new (&config);

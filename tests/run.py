@@ -7,7 +7,7 @@ Runs (1) each unit self-test of DIR/groupchat-selftest (`--list` names
 them; each runs as `groupchat-selftest NAME`) and (2) each `async def
 test_*` of tests/integration/test_*.py. Every integration module runs in
 its own Python process, so a crash or a hang stays inside it, with a fresh
-cluster (tests/harness.py) shared by those of its tests that take a
+cluster (tests/harness/) shared by those of its tests that take a
 `cluster` argument; N modules run at once. Prints one line per test, the
 reason and the server logs under each failure, then `N passed, N failed`;
 exits 1 when anything failed. See docs/testing.md.

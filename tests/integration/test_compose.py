@@ -9,7 +9,6 @@ the built programs really load, and deploy/healthz.sh, the containers'
 health check, is run against a real broker and gateway.
 """
 
-import asyncio
 import os
 import re
 import shutil
@@ -17,7 +16,7 @@ import subprocess
 import tempfile
 
 import harness
-from harness import Cluster, deadline, free_port
+from harness import Cluster, free_port, run_command
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMPOSE_FILE = os.path.join(ROOT, "docker-compose.yml")
@@ -47,16 +46,8 @@ async def run(argv, cwd=ROOT, env=None, timeout=60.0):
         #  Nothing from the shell may change what is checked
         env = {name: value for name, value in os.environ.items()
                if not name.startswith(("GROUPCHAT_", "COMPOSE_", "DOCKER_"))}
-    proc = await asyncio.create_subprocess_exec(
-        *argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), deadline(timeout))
-    except asyncio.TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise AssertionError("%s did not finish within %.0f s" % (argv, deadline(timeout)))
-    return proc.returncode, out.decode("utf-8", "replace")
+    code, out, _ = await run_command(argv, env, timeout, cwd=cwd, merge_output=True)
+    return code, out
 
 
 def tool(name, package):

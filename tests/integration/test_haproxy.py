@@ -15,9 +15,7 @@ import io
 import os
 import re
 import shutil
-import signal
 import socket
-import subprocess
 import tempfile
 
 import websockets
@@ -64,35 +62,25 @@ class Haproxy:
         self.port = free_port()
         self.socket_path = os.path.join(self.dir, "stats.sock")
         self.config = os.path.join(self.dir, "haproxy.cfg")
-        self.log_path = os.path.join(self.dir, "haproxy.log")
         with open(self.config, "w", encoding="utf-8") as config:
             config.write(local_config(self.port, gateway_ports, self.socket_path))
         self.names = ["gateway%d" % index for index in range(len(gateway_ports))]
-        self.popen = None
+        #  Not ours: never under GROUPCHAT_TEST_WRAP
+        self.process = Process("haproxy", haproxy_program(), ["-db", "-f", self.config],
+                               os.path.join(self.dir, "haproxy.log"), wrapped=False)
 
     async def __aenter__(self):
-        with open(self.log_path, "ab") as log:
-            self.popen = subprocess.Popen(
-                [haproxy_program(), "-db", "-f", self.config], stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT,
-                preexec_fn=harness._die_with_parent)
+        self.process.start()
         return self
 
     async def __aexit__(self, *_):
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(asyncio.to_thread(self.popen.wait), 10)
-            except asyncio.TimeoutError:
-                self.popen.kill()
-                self.popen.wait()
+        await self.process.stop()
 
     def url(self):
         return "ws://127.0.0.1:%d/" % self.port
 
-    def log_tail(self, lines=30):
-        with open(self.log_path, "rb") as log:
-            return "\n".join(log.read().decode("utf-8", "replace").splitlines()[-lines:])
+    def log_tail(self):
+        return self.process.log_tail()
 
     def _ask(self, command):
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as stats:
@@ -119,8 +107,7 @@ class Haproxy:
         end = asyncio.get_running_loop().time() + deadline(within)
         last = None
         while True:
-            assert self.popen.poll() is None, "haproxy exited %d:\n%s" % (
-                self.popen.returncode, self.log_tail())
+            assert self.process.running(), self.log_tail()
             try:
                 last = await self.servers()
                 if all(last[name]["status"].split()[0] == state

@@ -1,0 +1,240 @@
+"""cluster.py: a real broker and real gateways on free loopback ports,
+started and stopped together, with the database and every process's log
+in a fresh temporary folder; the broker killed, stopped and restarted on
+the same database; clients connected to its gateways.
+"""
+
+import asyncio
+import os
+import signal
+import tempfile
+import time
+
+from .client import Client
+from .config import CONFIG, deadline
+from .process import Process, describe_exit, free_port
+from .scope import SCOPE
+from .seed import PASSWORD
+from .web import http_get
+
+
+class Cluster:
+    """A broker and `gateways` gateways on free loopback ports.
+
+    Use as `async with Cluster() as cluster:`; leaving the block stops every
+    process with SIGTERM and asserts each exits 0 within 10 s. Gateways are
+    started before the broker, as they may be in production."""
+
+    def __init__(self, gateways=2, start_broker=True, broker_env=None,
+                 gateway_env=None, gateway_args=(), broker_args=(), by_env=False):
+        """`by_env` configures the programs by environment variables only
+        (GROUPCHAT_DB, ...) instead of flags; extra env and args win."""
+        self.dir = tempfile.mkdtemp(prefix="cluster-", dir=CONFIG.tmp_root)
+        self.db = os.path.join(self.dir, "groupchat.db")
+        self.requests_port = free_port()
+        self.events_port = free_port()
+        self.ports = [free_port() for _ in range(gateways)]
+        self.start_broker_too = start_broker
+        requests = "tcp://127.0.0.1:%d" % self.requests_port
+        events = "tcp://127.0.0.1:%d" % self.events_port
+
+        def settings(pairs, extra_env, extra_args):
+            if by_env:
+                env = {name: value for _, name, value in pairs}
+                args = []
+            else:
+                env = {}
+                args = [word for flag, _, value in pairs for word in (flag, value)]
+            env.update(extra_env or {})
+            return env, args + list(extra_args)
+
+        env, args = settings([("--db", "GROUPCHAT_DB", self.db),
+                              ("--requests", "GROUPCHAT_REQUESTS", requests),
+                              ("--events", "GROUPCHAT_EVENTS", events)],
+                             broker_env, broker_args)
+        self.broker = Process("broker", "groupchat-broker", args,
+                              os.path.join(self.dir, "broker.log"), env)
+        self.gateways = []
+        for i, port in enumerate(self.ports):
+            env, args = settings([("--port", "GROUPCHAT_PORT", str(port)),
+                                  ("--requests", "GROUPCHAT_REQUESTS", requests),
+                                  ("--events", "GROUPCHAT_EVENTS", events)],
+                                 gateway_env, gateway_args)
+            self.gateways.append(Process("gateway-%d" % i, "groupchat-gateway", args,
+                                         os.path.join(self.dir, "gateway-%d.log" % i),
+                                         env))
+        self.started = False
+        self.stopped = False
+        self.owned_by_test = True   # the runner stops it after the test
+        self.tokens = {}            # user -> token, for logins under a wrapper
+        SCOPE.clusters.append(self)
+
+    @property
+    def processes(self):
+        return self.gateways + [self.broker]
+
+    # Lifecycle ------------------------------------------------------------
+
+    async def start(self):
+        """Starts the gateways, then the broker; waits until all are ready."""
+        self.started = True
+        for gateway in self.gateways:
+            gateway.start()
+        if self.start_broker_too:
+            self.broker.start()
+            await self.wait_healthy()
+        return self
+
+    async def __aenter__(self):
+        return await self.start()
+
+    async def __aexit__(self, kind, value, trace):
+        if kind is None:
+            await self.stop()
+        else:
+            #  The body failed: stop anyway, and report the body's error
+            #  with what the stop found (a crash often explains the error)
+            try:
+                await self.stop()
+            except AssertionError as error:
+                if isinstance(value, BaseException):
+                    value.add_note(str(error))
+
+    async def stop(self):
+        """SIGTERMs every running process; asserts each exits 0 within 10 s.
+
+        Also fails when a process had died before without being told to."""
+        self.stopped = True
+        problems = self._unexpected_exits()
+        running = [p for p in self.processes if p.running()]
+
+        async def stop_one(process):
+            try:
+                code = await process.stop(signal.SIGTERM, 10)
+            except AssertionError as error:
+                return str(error)
+            if code != 0:
+                return "%s: %s on SIGTERM, expected exit 0" % (
+                    process.name, describe_exit(code))
+            return None
+
+        results = await asyncio.gather(*(stop_one(p) for p in running))
+        problems += [r for r in results if r]
+        if problems:
+            raise AssertionError("cluster in %s did not stop cleanly:\n%s"
+                                 % (self.dir, "\n".join(problems)))
+
+    def _unexpected_exits(self):
+        """What says each process that died without being told to."""
+        return ["%s died during the test: %s" % (
+                    p.name, describe_exit(p.popen.returncode))
+                for p in self.processes
+                if p.popen is not None and not p.expect_exit and not p.running()]
+
+    def check_alive(self):
+        """Asserts that no process died unless the test stopped it."""
+        problems = self._unexpected_exits()
+        if problems:
+            raise AssertionError("\n".join(problems))
+
+    # The broker ------------------------------------------------------------
+
+    async def kill_broker(self):
+        """SIGKILLs the broker, as a crash or power cut would."""
+        await self.broker.kill()
+
+    async def stop_broker(self, signum=signal.SIGTERM):
+        """Stops the broker with `signum`; asserts it exits 0 within 10 s."""
+        code = await self.broker.stop(signum, 10)
+        assert code == 0, "broker: %s on %s, expected exit 0" % (
+            describe_exit(code), signal.Signals(signum).name)
+
+    async def start_broker(self, wait=True):
+        """(Re)starts the broker on the same database and endpoints."""
+        assert not self.broker.running(), "broker is already running"
+        self.broker.start()
+        if wait:
+            await self.wait_healthy()
+
+    # Readiness -------------------------------------------------------------
+
+    async def healthz(self, gateway=0, timeout=2.0):
+        """The status of GET /healthz on a gateway."""
+        status, _ = await http_get(self.ports[gateway], "/healthz", timeout)
+        return status
+
+    async def wait_healthy(self, gateways=None, status=200, within=20.0):
+        """Polls /healthz on the gateways until each answers `status`.
+
+        Fails early when a process has died; returns the seconds it took."""
+        started = time.monotonic()
+        end = started + deadline(within)
+        indexes = range(len(self.gateways)) if gateways is None else gateways
+        last = {}
+        for index in indexes:
+            while True:
+                self.check_alive()
+                try:
+                    last[index] = await self.healthz(index, 1.0)
+                    if last[index] == status:
+                        break
+                except (OSError, asyncio.TimeoutError, AssertionError,
+                        ValueError) as error:
+                    last[index] = repr(error)
+                if time.monotonic() > end:
+                    raise AssertionError(
+                        "gateway-%d: /healthz did not answer %d within %.0f s "
+                        "(last: %s)" % (index, status, deadline(within), last[index]))
+                await asyncio.sleep(0.05)
+        return time.monotonic() - started
+
+    # Clients ---------------------------------------------------------------
+
+    def url(self, gateway=0):
+        return "ws://127.0.0.1:%d/" % self.ports[gateway]
+
+    async def client(self, gateway=0, name=None, **options):
+        """A connected, not logged in Client on a gateway."""
+        return await Client.connect(self.url(gateway),
+                                    name=name or "client@gw%d" % gateway, **options)
+
+    async def login(self, user, gateway=0, password=PASSWORD, **options):
+        """A Client on a gateway, logged in as `user` with the password.
+
+        Under a wrapper (valgrind) a password hash takes seconds and can
+        outlast the gateway's 4.5 s: there this logs in with a token of an
+        earlier login when it can, and retries a password login that came
+        back `unavailable`. Tests of login itself use Client.login()."""
+        client = await self.client(gateway, name="%s@gw%d" % (user, gateway), **options)
+        if not CONFIG.wrap:
+            await client.login(user, password)
+            return client
+        token = self.tokens.get(user)
+        if token and password == PASSWORD:
+            reply = await client.request("login", token=token)
+            if reply["op"] == "ok":
+                client.user, client.token = user, reply["token"]
+                return client
+        for attempt in range(3):
+            reply = await client.request("login", user=user, password=password)
+            if reply.get("code") != "unavailable":
+                break
+        assert reply["op"] == "ok", "login %s: %r" % (user, reply)
+        client.user, client.token = user, reply["token"]
+        if password == PASSWORD:
+            self.tokens[user] = reply["token"]
+        return client
+
+    # Diagnostics -----------------------------------------------------------
+
+    def gateway_rss(self, gateway=0):
+        """The gateway's resident set size in bytes (/proc/PID/status VmRSS)."""
+        with open("/proc/%d/status" % self.gateways[gateway].pid) as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        raise AssertionError("no VmRSS for gateway-%d" % gateway)
+
+    def log_tails(self, lines=30):
+        return "\n".join(p.log_tail(lines) for p in self.processes
+                         if p.popen is not None)

@@ -1,0 +1,34 @@
+"""config.py: where the programs are and how slowly they run.
+
+tests/run.py calls configure() before a module's tests (or call it by hand
+when importing the harness); everything else reads CONFIG.
+"""
+
+import os
+import shlex
+
+
+class _Config:
+    bin = os.path.abspath("bin")    # folder holding the built programs
+    wrap = []                       # command prefix, from GROUPCHAT_TEST_WRAP
+    tmp_root = None                 # parent of every cluster's folder
+    slow = 1                        # deadline multiplier (valgrind is slow)
+
+
+CONFIG = _Config()
+
+
+def configure(bin_dir, tmp_root=None):
+    """Points the harness at a folder of programs; reads GROUPCHAT_TEST_WRAP."""
+    CONFIG.bin = os.path.abspath(bin_dir)
+    CONFIG.wrap = shlex.split(os.environ.get("GROUPCHAT_TEST_WRAP", ""))
+    CONFIG.tmp_root = tmp_root
+    #  Under valgrind a process runs tens of times slower: stretch the
+    #  deadlines that only bound how long we wait, never the ones the
+    #  contract sets (those are asserted as they are).
+    CONFIG.slow = 10 if CONFIG.wrap else 1
+
+
+def deadline(seconds):
+    """A waiting bound, stretched when the servers run under a wrapper."""
+    return seconds * CONFIG.slow

@@ -1,0 +1,204 @@
+"""process.py: one program run by the tests: started under the optional
+wrapper with its output in a log file, waited for (event-driven, through
+a pidfd), stopped or killed; free ports for it to listen on; a program run
+to completion (run_program) for the tests of flags and commands.
+"""
+
+import asyncio
+import ctypes
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import time
+
+from .config import CONFIG, deadline
+
+_ports_given = set()
+
+
+def free_port():
+    """A loopback TCP port nobody listens on right now (bind port 0)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        #  Never hand out one port twice in this process, even if the
+        #  kernel offers it again after the probe closed.
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent():
+    """A preexec_fn: the child dies with the test process.
+
+    Runs in the child between fork and exec, so that when the test process
+    dies (crash, timeout kill) its servers die with it instead of lingering."""
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class Process:
+    """A server program run under the optional wrapper, logging to a file."""
+
+    def __init__(self, name, program, args, log_path, env=None, wrapped=True):
+        self.name = name            # e.g. "broker", "gateway-1"
+        self.program = program      # file name in CONFIG.bin, or a full path
+        self.wrapped = wrapped      # run under CONFIG.wrap (ours, not others')
+        self.args = list(args)      # flags
+        self.log_path = log_path    # stdout and stderr, appended across runs
+        self.env = env or {}        # extra environment
+        self.popen = None           # the running or last run
+        self.expect_exit = False    # True once we stopped or killed it
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def argv(self):
+        wrap = CONFIG.wrap if self.wrapped else []
+        return wrap + [os.path.join(CONFIG.bin, self.program)] + self.args
+
+    def start(self):
+        """Starts the program (again); its log file is appended to."""
+        env = server_environment(self.env)
+        with open(self.log_path, "ab") as log:
+            log.write(("=== %s: %s\n" % (time.strftime("%H:%M:%S"),
+                                         shlex.join(self.argv()))).encode())
+            log.flush()
+            self.popen = subprocess.Popen(
+                self.argv(), stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, env=env,
+                preexec_fn=die_with_parent)
+        self.expect_exit = False
+
+    def running(self):
+        return self.popen is not None and self.popen.poll() is None
+
+    def send_signal(self, signum):
+        if self.running():
+            self.popen.send_signal(signum)
+
+    async def wait(self, timeout):
+        """Waits for the exit; returns the exit code or None on timeout.
+
+        Event-driven: a pidfd becomes readable when the process exits."""
+        if self.popen.poll() is not None:
+            return self.popen.returncode
+        loop = asyncio.get_running_loop()
+        try:
+            pidfd = os.pidfd_open(self.popen.pid)
+        except (OSError, AttributeError):
+            pidfd = None
+        if pidfd is None:
+            #  No pidfd (old kernel): poll with a deadline instead
+            end = time.monotonic() + timeout
+            while self.popen.poll() is None and time.monotonic() < end:
+                await asyncio.sleep(0.02)
+            return self.popen.poll()
+        exited = loop.create_future()
+        loop.add_reader(pidfd, lambda: exited.done() or exited.set_result(True))
+        try:
+            await asyncio.wait_for(exited, timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+        return self.popen.poll()
+
+    async def stop(self, signum=signal.SIGTERM, timeout=10.0):
+        """Sends `signum` and waits for the exit; returns the exit code.
+
+        Raises AssertionError (after SIGKILL) when it does not exit in time."""
+        self.expect_exit = True
+        self.send_signal(signum)
+        code = await self.wait(deadline(timeout))
+        if code is None:
+            self.popen.kill()
+            await self.wait(5)
+            raise AssertionError("%s did not exit within %.0f s of %s" % (
+                self.name, deadline(timeout), signal.Signals(signum).name))
+        return code
+
+    async def kill(self):
+        """SIGKILL, as a crash would; returns once the process is gone."""
+        self.expect_exit = True
+        self.send_signal(signal.SIGKILL)
+        await self.wait(10)
+
+    def log_tail(self, lines=30):
+        """The last lines of the log; a sanitizer or valgrind report's
+        first lines too, since they say what went wrong and where."""
+        try:
+            with open(self.log_path, "rb") as log:
+                everything = log.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            everything = ["(no log)"]
+        tail = everything[-lines:]
+        for index, line in enumerate(everything):
+            if any(marker in line for marker in _REPORT_MARKERS):
+                if index < len(everything) - lines:
+                    tail = everything[index:index + lines] + ["..."] + tail
+                break
+        state = ""
+        if self.popen is not None and not self.running():
+            state = ", %s%s" % ("" if self.expect_exit else "DIED: ",
+                                describe_exit(self.popen.returncode))
+        return "--- %s (%s%s), last %d lines:\n%s" % (
+            self.name, self.log_path, state, len(tail),
+            "\n".join("    " + l for l in tail))
+
+
+#  Lines that open a report of a memory or undefined-behaviour error
+_REPORT_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:", "Invalid read", "Invalid write",
+                   "uninitialised", "are definitely lost", "Invalid free")
+
+
+def server_environment(extra=None):
+    """Our environment without GROUPCHAT_* settings, plus `extra`: a test
+    sets what it means to, nothing leaks in from the shell."""
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith("GROUPCHAT_")}
+    env.update(extra or {})
+    return env
+
+
+def describe_exit(code):
+    if code is None:
+        return "still running"
+    if code < 0:
+        return "killed by %s" % signal.Signals(-code).name
+    return "exit code %d" % code
+
+
+async def run_program(program, args, timeout=10.0, env=None):
+    """Runs a program (wrapped) to completion; returns (code, stdout, stderr)."""
+    return await run_command(
+        CONFIG.wrap + [os.path.join(CONFIG.bin, program)] + list(args),
+        server_environment(env), timeout)
+
+
+async def run_command(argv, env, timeout, cwd=None, merge_output=False):
+    """Runs argv to completion within deadline(timeout); returns (code,
+    stdout, stderr), stderr empty when `merge_output` sends it to stdout.
+
+    Raises AssertionError (after killing it) when it takes longer."""
+    proc = await asyncio.create_subprocess_exec(
+        *argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merge_output else subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), deadline(timeout))
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise AssertionError("%s did not exit within %.0f s" % (
+            shlex.join(argv), deadline(timeout)))
+    return (proc.returncode, out.decode("utf-8", "replace"),
+            (err or b"").decode("utf-8", "replace"))

@@ -1,0 +1,33 @@
+"""web.py: a plain HTTP GET, for the gateways' /healthz and /metrics."""
+
+import asyncio
+
+
+async def http_get(port, path="/healthz", timeout=2.0):
+    """GET http://127.0.0.1:port/path; returns (status, body bytes)."""
+    async with asyncio.timeout(timeout):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                          "Connection: close\r\n\r\n" % (path, port)).encode())
+            await writer.drain()
+            status_line = await reader.readline()
+            parts = status_line.split()
+            if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+                raise AssertionError("not an HTTP response: %r" % status_line)
+            status = int(parts[1])
+            length = None
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b"\n", b""):
+                    break
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value.strip())
+            if length is not None:
+                body = await reader.readexactly(length)
+            else:
+                body = await reader.read()
+            return status, body
+        finally:
+            writer.close()
