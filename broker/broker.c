@@ -4,7 +4,7 @@
     out, subscriptions in), the hash workers' verdicts and a one-second
     clock. Each request goes to its handler through s_routes, the table
     below; the handlers live in a file each by what happens (login.c,
-    rooms.c, commit.c, admin.c) and answer through the replier (replier.c).
+    reader.c, commit.c, admin.c) and answer through the replier (replier.c).
     Says are not stored one by one: the ROUTER handler drains every
     request waiting, the say handler queues the valid ones, and they are
     all committed in one transaction at the end of the turn (commit.c). */
@@ -15,7 +15,7 @@
 #include "login.h"
 #include "replier.h"
 #include "rig.h"
-#include "rooms.h"
+#include "reader.h"
 #include "store.h"
 #include "gc_alloc.h"
 #include "gc_clock.h"
@@ -23,7 +23,7 @@
 #include "gc_log.h"
 
 //  The objects handlers belong to, as s_routes names them
-typedef enum { S_ROOM, S_LOGIN, S_COMMIT, S_ADMIN, S_HANDLERS } s_handler_t;
+typedef enum { S_READER, S_LOGIN, S_COMMIT, S_ADMIN, S_HANDLERS } s_handler_t;
 
 struct gc_broker_t {
     gc_store_t *store;
@@ -31,7 +31,7 @@ struct gc_broker_t {
     zsock_t *xpub;              //  events to gateways, subscriptions from them
     zactor_t *actor;
     gc_replier_t *reply;          //  the one writer to both sockets
-    gc_rooms_t *room;
+    gc_reader_t *reader;
     gc_login_t *login;
     gc_commit_t *commit;
     gc_admin_t *admin;
@@ -51,21 +51,21 @@ typedef struct {
 
 //  Indexed by op, so a request finds its handler in one step
 static const s_route_t s_routes [GC_OP_COUNT] = {
-    [GC_OP_PING]          = { gc_admin_ping,    S_ADMIN,  false },
-    [GC_OP_LOGIN]         = { gc_login_handle,  S_LOGIN,  false },
-    [GC_OP_LOGOUT]        = { gc_login_logout,  S_LOGIN,  false },
-    [GC_OP_ROOMS]         = { gc_rooms_list,     S_ROOM,   false },
-    [GC_OP_JOIN]          = { gc_rooms_join,     S_ROOM,   false },
-    [GC_OP_HISTORY]       = { gc_rooms_history,  S_ROOM,   false },
-    [GC_OP_SAY]           = { gc_commit_say,    S_COMMIT, false },
-    [GC_OP_STATS]         = { gc_admin_stats,   S_ADMIN,  true },
-    [GC_OP_BACKUP]        = { gc_admin_backup,  S_ADMIN,  true },
-    [GC_OP_USER_ADD]      = { gc_admin_change,  S_ADMIN,  true },
-    [GC_OP_USER_REMOVE]   = { gc_admin_change,  S_ADMIN,  true },
-    [GC_OP_PASSWORD_SET]  = { gc_admin_change,  S_ADMIN,  true },
-    [GC_OP_ROOM_ADD]      = { gc_admin_change,  S_ADMIN,  true },
-    [GC_OP_MEMBER_ADD]    = { gc_admin_change,  S_ADMIN,  true },
-    [GC_OP_MEMBER_REMOVE] = { gc_admin_change,  S_ADMIN,  true },
+    [GC_OP_PING]          = { gc_admin_ping,      S_ADMIN,  false },
+    [GC_OP_LOGIN]         = { gc_login_handle,    S_LOGIN,  false },
+    [GC_OP_LOGOUT]        = { gc_login_logout,    S_LOGIN,  false },
+    [GC_OP_ROOMS]         = { gc_reader_rooms,    S_READER, false },
+    [GC_OP_JOIN]          = { gc_reader_join,     S_READER, false },
+    [GC_OP_HISTORY]       = { gc_reader_history,  S_READER, false },
+    [GC_OP_SAY]           = { gc_commit_say,      S_COMMIT, false },
+    [GC_OP_STATS]         = { gc_admin_stats,     S_ADMIN,  true },
+    [GC_OP_BACKUP]        = { gc_admin_backup,    S_ADMIN,  true },
+    [GC_OP_USER_ADD]      = { gc_admin_change,    S_ADMIN,  true },
+    [GC_OP_USER_REMOVE]   = { gc_admin_change,    S_ADMIN,  true },
+    [GC_OP_PASSWORD_SET]  = { gc_admin_change,    S_ADMIN,  true },
+    [GC_OP_ROOM_ADD]      = { gc_admin_change,    S_ADMIN,  true },
+    [GC_OP_MEMBER_ADD]    = { gc_admin_change,    S_ADMIN,  true },
+    [GC_OP_MEMBER_REMOVE] = { gc_admin_change,    S_ADMIN,  true },
 };
 
 //  A request past its deadline was answered unavailable by the gateway
@@ -249,10 +249,10 @@ gc_broker_new (const gc_broker_config_t *config)
         gc_broker_destroy (&self);
         return NULL;
     }
-    self->room = gc_rooms_new (self->store, self->reply);
+    self->reader = gc_reader_new (self->store, self->reply);
     self->commit = gc_commit_new (self->store, self->reply);
     self->admin = gc_admin_new (self->store, self->reply, self->login, self->commit);
-    self->handlers [S_ROOM] = self->room;
+    self->handlers [S_READER] = self->reader;
     self->handlers [S_LOGIN] = self->login;
     self->handlers [S_COMMIT] = self->commit;
     self->handlers [S_ADMIN] = self->admin;
@@ -270,7 +270,7 @@ gc_broker_destroy (gc_broker_t **self_p)
     zactor_destroy (&self->actor);      //  the last turn has committed
     gc_admin_destroy (&self->admin);
     gc_commit_destroy (&self->commit);
-    gc_rooms_destroy (&self->room);
+    gc_reader_destroy (&self->reader);
     gc_login_destroy (&self->login);
     gc_replier_destroy (&self->reply);
     zsock_destroy (&self->router);

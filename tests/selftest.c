@@ -17,7 +17,7 @@
 #include "../broker/hasher.h"
 #include "../broker/replier.h"
 #include "../broker/login.h"
-#include "../broker/rooms.h"
+#include "../broker/reader.h"
 #include "../broker/commit.h"
 #include "../broker/admin.h"
 #include "../broker/broker.h"
@@ -51,7 +51,7 @@ static const s_test_t s_tests [] = {
     { "gc_hasher", gc_hasher_test },
     { "gc_replier", gc_replier_test },
     { "gc_login", gc_login_test },
-    { "gc_rooms", gc_rooms_test },
+    { "gc_reader", gc_reader_test },
     { "gc_commit", gc_commit_test },
     { "gc_admin", gc_admin_test },
     { "gc_broker", gc_broker_test },

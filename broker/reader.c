@@ -1,32 +1,32 @@
-/*  rooms.c: rooms, join and history requests; all read, none writes. */
-#include "rooms.h"
+/*  reader.c: rooms, join and history requests; all read, none writes. */
+#include "reader.h"
 #include "rig.h"
 #include "gc_alloc.h"
 #include "gc_limits.h"
 
-struct gc_rooms_t {
+struct gc_reader_t {
     gc_store_t *store;
     gc_replier_t *reply;
 };
 
-gc_rooms_t *
-gc_rooms_new (gc_store_t *store, gc_replier_t *reply)
+gc_reader_t *
+gc_reader_new (gc_store_t *store, gc_replier_t *reply)
 {
-    gc_rooms_t *self = gc_calloc (1, sizeof *self);
+    gc_reader_t *self = gc_calloc (1, sizeof *self);
     self->store = store;
     self->reply = reply;
     return self;
 }
 
 void
-gc_rooms_destroy (gc_rooms_t **self_p)
+gc_reader_destroy (gc_reader_t **self_p)
 {
     free (*self_p);
     *self_p = NULL;
 }
 
 int
-gc_rooms_check (gc_store_t *store, gc_replier_t *reply, const gc_broker_request_t *request,
+gc_reader_check (gc_store_t *store, gc_replier_t *reply, const gc_broker_request_t *request,
                bool member_only, char *user, char *room)
 {
     const gc_frame_t *frame = &request->frame;
@@ -54,9 +54,9 @@ gc_rooms_check (gc_store_t *store, gc_replier_t *reply, const gc_broker_request_
 }
 
 void
-gc_rooms_list (void *arg, const gc_broker_request_t *request)
+gc_reader_rooms (void *arg, const gc_broker_request_t *request)
 {
-    gc_rooms_t *self = arg;
+    gc_reader_t *self = arg;
     char user [GC_NAME_MAX + 1];
     if (!gc_request_cstr (request->frame.user, user, sizeof user)) {
         gc_replier_error (self->reply, &request->identity, request->frame.rid,
@@ -82,7 +82,7 @@ gc_rooms_list (void *arg, const gc_broker_request_t *request)
 //  Sends a history reply, or internal when the query failed; a join's
 //  carries the head, and with since whether nothing was left out
 static void
-s_send_history (gc_rooms_t *self, const gc_broker_request_t *request, int rc,
+s_send_history (gc_reader_t *self, const gc_broker_request_t *request, int rc,
                 gc_history_t *history, const char *room, uint64_t head)
 {
     const gc_frame_t *frame = &request->frame;
@@ -107,12 +107,12 @@ s_send_history (gc_rooms_t *self, const gc_broker_request_t *request, int rc,
 }
 
 void
-gc_rooms_join (void *arg, const gc_broker_request_t *request)
+gc_reader_join (void *arg, const gc_broker_request_t *request)
 {
-    gc_rooms_t *self = arg;
+    gc_reader_t *self = arg;
     const gc_frame_t *frame = &request->frame;
     char user [GC_NAME_MAX + 1], room [GC_NAME_MAX + 1];
-    if (gc_rooms_check (self->store, self->reply, request, true, user, room))
+    if (gc_reader_check (self->store, self->reply, request, true, user, room))
         return;
     uint64_t head = 0;
     gc_store_room (self->store, room, &head);
@@ -124,9 +124,9 @@ gc_rooms_join (void *arg, const gc_broker_request_t *request)
 }
 
 void
-gc_rooms_history (void *arg, const gc_broker_request_t *request)
+gc_reader_history (void *arg, const gc_broker_request_t *request)
 {
-    gc_rooms_t *self = arg;
+    gc_reader_t *self = arg;
     const gc_frame_t *frame = &request->frame;
     char room [GC_NAME_MAX + 1];
     uint32_t limit = frame->fields & GC_F_LIMIT? frame->limit: GC_HISTORY_DEFAULT;
@@ -135,7 +135,7 @@ gc_rooms_history (void *arg, const gc_broker_request_t *request)
                         GC_BAD_REQUEST, "limit out of range");
         return;
     }
-    if (gc_rooms_check (self->store, self->reply, request, false, NULL, room))
+    if (gc_reader_check (self->store, self->reply, request, false, NULL, room))
         return;
     gc_history_t history;
     int rc = frame->fields & GC_F_SINCE?
@@ -151,7 +151,7 @@ gc_rooms_history (void *arg, const gc_broker_request_t *request)
 //  Calls a handler and returns the reply's code; the reply is kept in
 //  reply and holder when they are given
 static gc_error_t
-s_test_call (gc_rig_t *rig, gc_handler_fn *handle, gc_rooms_t *self, gc_broker_request_t *request,
+s_test_call (gc_rig_t *rig, gc_handler_fn *handle, gc_reader_t *self, gc_broker_request_t *request,
              gc_frame_t *reply, zmsg_t **holder)
 {
     handle (self, request);
@@ -163,75 +163,75 @@ s_test_call (gc_rig_t *rig, gc_handler_fn *handle, gc_rooms_t *self, gc_broker_r
 }
 
 static void
-s_test_checks (gc_rig_t *rig, gc_rooms_t *self)
+s_test_checks (gc_rig_t *rig, gc_reader_t *self)
 {
     gc_broker_request_t request;
     gc_rig_request (rig, &request, GC_OP_ROOMS, NULL, NULL);
     gc_frame_set_str (&request.frame, GC_F_USER, "Sue\0", 4);
-    assert (s_test_call (rig, gc_rooms_list, self, &request, NULL, NULL) == GC_BAD_REQUEST);
+    assert (s_test_call (rig, gc_reader_rooms, self, &request, NULL, NULL) == GC_BAD_REQUEST);
     gc_rig_request (rig, &request, GC_OP_JOIN, "Sandy", "8 out of 10 cats");
-    assert (s_test_call (rig, gc_rooms_join, self, &request, NULL, NULL) == GC_NOT_MEMBER);
+    assert (s_test_call (rig, gc_reader_join, self, &request, NULL, NULL) == GC_NOT_MEMBER);
     gc_rig_request (rig, &request, GC_OP_JOIN, "Sandy", "Nowhere");
-    assert (s_test_call (rig, gc_rooms_join, self, &request, NULL, NULL) == GC_NO_SUCH_ROOM);
+    assert (s_test_call (rig, gc_reader_join, self, &request, NULL, NULL) == GC_NO_SUCH_ROOM);
     gc_rig_request (rig, &request, GC_OP_JOIN, NULL, "Taskmaster");
-    assert (s_test_call (rig, gc_rooms_join, self, &request, NULL, NULL) == GC_BAD_REQUEST);
+    assert (s_test_call (rig, gc_reader_join, self, &request, NULL, NULL) == GC_BAD_REQUEST);
     gc_rig_request (rig, &request, GC_OP_HISTORY, NULL, "Taskmaster");
     gc_frame_set_uint (&request.frame, GC_F_LIMIT, GC_SINCE_MAX + 1);
-    assert (s_test_call (rig, gc_rooms_history, self, &request, NULL, NULL) == GC_BAD_REQUEST);
+    assert (s_test_call (rig, gc_reader_history, self, &request, NULL, NULL) == GC_BAD_REQUEST);
     gc_rig_request (rig, &request, GC_OP_HISTORY, NULL, "Taskmaster");
     gc_frame_set_uint (&request.frame, GC_F_LIMIT, 0);
-    assert (s_test_call (rig, gc_rooms_history, self, &request, NULL, NULL) == GC_BAD_REQUEST);
+    assert (s_test_call (rig, gc_reader_history, self, &request, NULL, NULL) == GC_BAD_REQUEST);
 }
 
 static void
-s_test_reads (gc_rig_t *rig, gc_rooms_t *self)
+s_test_reads (gc_rig_t *rig, gc_reader_t *self)
 {
     gc_broker_request_t request;
     gc_frame_t reply;
     zmsg_t *holder;
     gc_rig_request (rig, &request, GC_OP_ROOMS, "Sandy", NULL);
-    assert (s_test_call (rig, gc_rooms_list, self, &request, &reply, &holder) == GC_OK);
+    assert (s_test_call (rig, gc_reader_rooms, self, &request, &reply, &holder) == GC_OK);
     assert (reply.rooms_size == 2 && gc_str_eq (reply.rooms [0], "Quite Interesting"));
     gc_frame_release (&reply), zmsg_destroy (&holder);
     gc_rig_request (rig, &request, GC_OP_JOIN, "Alex", "Taskmaster");
-    assert (s_test_call (rig, gc_rooms_join, self, &request, &reply, &holder) == GC_OK);
+    assert (s_test_call (rig, gc_reader_join, self, &request, &reply, &holder) == GC_OK);
     assert (reply.head == 11 && reply.history_size == 10 && !(reply.fields & GC_F_COMPLETE));
     assert (reply.history [0].seq == 2 && reply.history [9].seq == 11);
     gc_frame_release (&reply), zmsg_destroy (&holder);
     gc_rig_request (rig, &request, GC_OP_JOIN, "Alex", "Taskmaster");
     gc_frame_set_uint (&request.frame, GC_F_SINCE, 5);
-    assert (s_test_call (rig, gc_rooms_join, self, &request, &reply, &holder) == GC_OK);
+    assert (s_test_call (rig, gc_reader_join, self, &request, &reply, &holder) == GC_OK);
     assert (reply.history_size == 6 && reply.history [0].seq == 6 && reply.complete);
     gc_frame_release (&reply), zmsg_destroy (&holder);
     gc_rig_request (rig, &request, GC_OP_HISTORY, NULL, "Taskmaster");
     gc_frame_set_uint (&request.frame, GC_F_BEFORE, 4);
     gc_frame_set_uint (&request.frame, GC_F_LIMIT, 2);
-    assert (s_test_call (rig, gc_rooms_history, self, &request, &reply, &holder) == GC_OK);
+    assert (s_test_call (rig, gc_reader_history, self, &request, &reply, &holder) == GC_OK);
     assert (reply.history_size == 2 && reply.history [0].seq == 2 && reply.history [1].seq == 3);
     assert (!(reply.fields & GC_F_HEAD));
     gc_frame_release (&reply), zmsg_destroy (&holder);
     gc_rig_request (rig, &request, GC_OP_HISTORY, NULL, "Taskmaster");
     gc_frame_set_uint (&request.frame, GC_F_SINCE, 9);
-    assert (s_test_call (rig, gc_rooms_history, self, &request, &reply, &holder) == GC_OK);
+    assert (s_test_call (rig, gc_reader_history, self, &request, &reply, &holder) == GC_OK);
     assert (reply.history_size == 2 && reply.history [0].seq == 10);
     gc_frame_release (&reply), zmsg_destroy (&holder);
 }
 
 void
-gc_rooms_test (bool verbose)
+gc_reader_test (bool verbose)
 {
     if (verbose)
-        printf (" * gc_rooms: ");
+        printf (" * gc_reader: ");
     gc_rig_t *rig = gc_rig_new ();
-    gc_rooms_t *self = gc_rooms_new (rig->store, rig->reply);
+    gc_reader_t *self = gc_reader_new (rig->store, rig->reply);
     gc_store_say_t says [11];
     for (int index = 0; index < 11; index++)
         says [index] = (gc_store_say_t) { "Taskmaster", "Sue", "hello", 5, 0, 0, 0 };
     assert (gc_store_append (rig->store, says, 11, 1000) == 0);
     s_test_checks (rig, self);
     s_test_reads (rig, self);
-    gc_rooms_destroy (&self);
-    gc_rooms_destroy (&self);
+    gc_reader_destroy (&self);
+    gc_reader_destroy (&self);
     gc_rig_destroy (&rig);
     if (verbose)
         printf ("OK\n");
