@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <czmq.h>
 #include <sodium.h>
+#include "gc_alloc.h"
 #include "gc_codec.h"
 #include "gc_log.h"
 #include "gc_options.h"
@@ -74,7 +75,7 @@ s_password (void)
 {
     const char *given = getenv ("GROUPCHAT_PASSWORD");
     if (given)
-        return strdup (given);
+        return gc_strdup (given);
     struct termios saved, quiet;
     bool terminal = tcgetattr (STDIN_FILENO, &saved) == 0;
     if (terminal) {

@@ -10,6 +10,7 @@
 #include <assert.h>
 #include <stdio.h>
 #include "gc_codec.h"
+#include "gc_alloc.h"
 
 typedef enum { K_STR, K_UINT, K_INT, K_BOOL, K_CODE, K_HISTORY, K_ROOMS } s_kind_t;
 
@@ -88,11 +89,9 @@ gc_str_eq (gc_str_t str, const char *cstr)
 char *
 gc_str_dup (gc_str_t str)
 {
-    char *copy = malloc (str.len + 1);
-    if (copy) {
-        memcpy (copy, str.ptr, str.len);
-        copy [str.len] = 0;
-    }
+    char *copy = gc_malloc (str.len + 1);
+    memcpy (copy, str.ptr, str.len);
+    copy [str.len] = 0;
     return copy;
 }
 
@@ -250,7 +249,9 @@ gc_frame_encode (const gc_frame_t *self, msgpack_sbuffer *buffer)
         }
     //  sbuffer's write callback fails only when realloc fails, leaving
     //  data NULL; the packer has no other way to report it
-    return buffer->data || buffer->size == 0? 0: -1;
+    if (!buffer->data && buffer->size)
+        gc_alloc_fail (__FILE__, __LINE__);
+    return 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -328,9 +329,7 @@ s_decode_history (gc_frame_t *self, const msgpack_object *value)
     if (value->type != MSGPACK_OBJECT_ARRAY)
         return false;
     size_t size = value->via.array.size;
-    self->history = size? msgpack_zone_malloc (&self->zone, size * sizeof (gc_message_t)): NULL;
-    if (size && !self->history)
-        return false;
+    self->history = size? gc_alloc_checked (msgpack_zone_malloc (&self->zone, size * sizeof (gc_message_t))): NULL;
     for (size_t index = 0; index < size; index++)
         if (!s_decode_message (&value->via.array.ptr [index], &self->history [index]))
             return false;
@@ -344,9 +343,7 @@ s_decode_rooms (gc_frame_t *self, const msgpack_object *value)
     if (value->type != MSGPACK_OBJECT_ARRAY)
         return false;
     size_t size = value->via.array.size;
-    self->rooms = size? msgpack_zone_malloc (&self->zone, size * sizeof (gc_str_t)): NULL;
-    if (size && !self->rooms)
-        return false;
+    self->rooms = size? gc_alloc_checked (msgpack_zone_malloc (&self->zone, size * sizeof (gc_str_t))): NULL;
     for (size_t index = 0; index < size; index++)
         if (!s_obj_is_str (&value->via.array.ptr [index], &self->rooms [index]))
             return false;
@@ -427,7 +424,7 @@ gc_frame_decode (gc_frame_t *self, const void *data, size_t size)
 {
     gc_frame_init (self, GC_OP_NONE);
     if (!msgpack_zone_init (&self->zone, S_ZONE_CHUNK))
-        return -1;
+        gc_alloc_fail (__FILE__, __LINE__);
     msgpack_object root;
     size_t offset = 0;
     //  SUCCESS only when the buffer held one object and nothing more
