@@ -11,6 +11,7 @@
 #include "gc_log.h"
 #include "gc_metrics.h"
 #include "gc_clock.h"
+#include "gc_alloc.h"
 
 
 typedef struct {
@@ -195,7 +196,7 @@ s_send (gc_link_t *self, gc_frame_t *request, int64_t giveup_ms,
     ||  zmq_send (zsock_resolve (self->dealer), self->buffer.data, self->buffer.size,
                   ZMQ_DONTWAIT) < 0)
         return 0;               //  no broker connection: ZMQ_IMMEDIATE is set
-    s_pending_t *pending = malloc (sizeof *pending);
+    s_pending_t *pending = gc_malloc (sizeof *pending);
     *pending = (s_pending_t) { request->rid, giveup_ms, gc_clock_mono_us (), fn, arg };
     zhashx_insert (self->pending, (void *) (uintptr_t) request->rid, pending);
     s_schedule_drain (self);
@@ -211,6 +212,18 @@ gc_link_request (gc_link_t *self, gc_frame_t *request, int64_t arrived_ms,
         return 0;
     gc_frame_set_uint (request, GC_F_DEADLINE, arrived_ms + GC_REQUEST_DEADLINE_MS);
     return s_send (self, request, arrived_ms + GC_REQUEST_GIVEUP_MS, fn, arg);
+}
+
+uint64_t
+gc_link_history (gc_link_t *self, const char *room, size_t size,
+                 uint64_t since, uint32_t limit, gc_link_reply_fn *fn, void *arg)
+{
+    gc_frame_t request;
+    gc_frame_init (&request, GC_OP_HISTORY);
+    gc_frame_set_str (&request, GC_F_ROOM, room, size);
+    gc_frame_set_uint (&request, GC_F_SINCE, since);
+    gc_frame_set_uint (&request, GC_F_LIMIT, limit);
+    return gc_link_request (self, &request, gc_clock_wall_ms (), fn, arg);
 }
 
 void
@@ -362,9 +375,7 @@ gc_link_new (struct lws_context *context, struct lws_vhost *vhost,
              const char *requests, const char *events,
              gc_link_event_fn *on_event, void *arg)
 {
-    gc_link_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
+    gc_link_t *self = gc_calloc (1, sizeof *self);
     self->context = context;
     self->on_event = on_event;
     self->event_arg = arg;

@@ -41,6 +41,12 @@ void gc_link_destroy (gc_link_t **self_p);
 uint64_t gc_link_request (gc_link_t *self, gc_frame_t *request, int64_t arrived_ms,
                           gc_link_reply_fn *fn, void *arg);
 
+//  Asks for up to limit messages of the room after seq since, as
+//  gc_link_request does (the request arrives now).
+uint64_t gc_link_history (gc_link_t *self, const char *room, size_t size,
+                          uint64_t since, uint32_t limit,
+                          gc_link_reply_fn *fn, void *arg);
+
 //  The requester went away: drop the request's callback.
 void gc_link_forget (gc_link_t *self, uint64_t rid);
 
