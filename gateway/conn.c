@@ -49,8 +49,8 @@ struct gc_conn_t {
     size_t rx_size;
     bool rx_paused;             //  reading stopped: too many slots queued
     double tokens;              //  rate limit bucket
-    int64_t tokens_ms;
-    int64_t waiting_since;      //  data ready but the socket not writable
+    int64_t tokens_ms;          //  monotonic, when last filled
+    int64_t waiting_since;      //  monotonic ms: data ready, socket not writable
     s_slot_t *next_slot;        //  what gc_conn_peek chose: a reply,
     gc_member_t *next_member;   //  or a room's next message
 };
@@ -70,7 +70,7 @@ s_wake (gc_conn_t *self)
         return;
     lws_callback_on_writable (self->wsi);
     if (!self->waiting_since)
-        self->waiting_since = gc_clock_wall_ms ();
+        self->waiting_since = gc_clock_mono_us () / 1000;
 }
 
 //  --------------------------------------------------------------------------
@@ -447,7 +447,7 @@ s_queue_request (gc_conn_t *self, const char *data, size_t size, bool binary)
     if (gc_json_parse (data, size, &slot->request, &why) != GC_OK)
         s_slot_error (slot, GC_BAD_REQUEST, why);
     else
-    if (!s_take_token (self, slot->arrived_ms))
+    if (!s_take_token (self, gc_clock_mono_us () / 1000))
         s_slot_error (slot, GC_RATE_LIMITED, NULL);
     if (!self->first_waiting && slot->state == SLOT_WAITING)
         self->first_waiting = slot;
@@ -492,7 +492,7 @@ gc_conn_open (gc_conn_t *self, gc_gateway_t *gateway, struct lws *wsi)
     self->wsi = wsi;
     self->id = gc_counters_count (self->counters, GC_COUNTER_CONNECTIONS_OPENED);
     self->tokens = 2.0 * gc_gateway_rate_limit (gateway);
-    self->tokens_ms = gc_clock_wall_ms ();
+    self->tokens_ms = gc_clock_mono_us () / 1000;
     lws_dll2_add_tail (&self->in_gateway, gc_gateway_conns (gateway));
     gc_debug ("open conn=%lu", (unsigned long) self->id);
 }
@@ -527,8 +527,9 @@ gc_conn_receive (gc_conn_t *self, const void *data, size_t size)
         self->rx_size = 0;
     if (self->rx_size + size + lws_remaining_packet_payload (wsi) > GC_FRAME_MAX) {
         gc_info ("frame too large conn=%lu", (unsigned long) self->id);
+        static const char reason [] = "frame too large";
         lws_close_reason (wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-                          (unsigned char *) "frame too large", 15);
+                          (unsigned char *) reason, sizeof reason - 1);
         return -1;
     }
     if (first && final) {
@@ -666,8 +667,8 @@ gc_conn_writable (gc_conn_t *self)
     return 0;
 }
 
-//  Closes connections that made no write progress for GC_STALL_MS, and
-//  wakes members whose catch-up failed so they try again
+//  Closes connections that made no write progress for GC_STALL_MS (now
+//  is monotonic ms), and wakes members whose catch-up failed to try again
 void
 gc_conn_sweep (lws_dll2_owner_t *conns, int64_t now)
 {
@@ -687,4 +688,156 @@ gc_conn_sweep (lws_dll2_owner_t *conns, int64_t now)
                 s_wake (self);
         } lws_end_foreach_dll (at);
     } lws_end_foreach_dll (node);
+}
+
+//  --------------------------------------------------------------------------
+//  Self-test: a connection with no socket on a gateway with no listener,
+//  against a real broker in this process. Requests go in whole and frames
+//  come out through gc_conn_peek / gc_conn_sent, as a write would take them.
+
+#include <assert.h>
+#include "server.h"
+#include "testbed.h"
+
+typedef struct {
+    int64_t id;                 //  of a reply, -1 for a push
+    const char *op;             //  "ok", "error", "message", "left"
+    json_int_t seq;             //  a push's, or a say reply's
+    size_t history;             //  messages in a reply's history
+} s_test_frame_t;
+
+//  Newest seq pushed of Taskmaster [0] and of Quite Interesting [1]
+static json_int_t s_test_pushed [2];
+
+//  Takes the next frame, if one is ready, into *taken
+static bool
+s_test_take (gc_conn_t *self, s_test_frame_t *taken)
+{
+    const gc_out_t *frame = gc_conn_peek (self);
+    if (!frame)
+        return false;
+    json_t *root = gc_testbed_frame (frame);
+    json_t *id = json_object_get (root, "id");
+    static char op [16];
+    snprintf (op, sizeof op, "%s", json_string_value (json_object_get (root, "op")));
+    taken->op = op;
+    taken->id = id? json_integer_value (id): -1;
+    taken->seq = json_integer_value (json_object_get (root, "seq"));
+    taken->history = json_array_size (json_object_get (root, "history"));
+    if (strcmp (op, "message") == 0) {
+        //  Pushes come in order, nothing lost, nothing twice
+        int room = strcmp (json_string_value (json_object_get (root, "room")), "Taskmaster")? 1: 0;
+        assert (taken->seq == s_test_pushed [room] + 1);
+        s_test_pushed [room] = taken->seq;
+    }
+    json_decref (root);
+    gc_conn_sent (self);
+    return true;
+}
+
+//  Waits for the next reply, skipping pushes; checks it is ok and has id
+static s_test_frame_t
+s_test_reply (struct lws_context *context, gc_conn_t *self, int64_t id, const char *op)
+{
+    s_test_frame_t taken = { 0 };
+    GC_TESTBED_UNTIL (context, s_test_take (self, &taken) && taken.id >= 0);
+    assert (taken.id == id && strcmp (taken.op, op) == 0);
+    return taken;
+}
+
+static void
+s_test_send (gc_conn_t *self, const char *request)
+{
+    gc_conn_request (self, request, strlen (request));
+}
+
+//  Only consecutive says go together; anything else waits for what is
+//  before it, and makes what comes after it wait
+static void
+s_test_order (struct lws_context *context, gc_conn_t *self)
+{
+    s_test_send (self, "{\"op\":\"say\",\"id\":10,\"room\":\"Taskmaster\",\"text\":\"a\"}");
+    s_test_send (self, "{\"op\":\"say\",\"id\":11,\"room\":\"Taskmaster\",\"text\":\"b\"}");
+    s_test_send (self, "{\"op\":\"history\",\"id\":12,\"room\":\"Taskmaster\"}");
+    s_test_send (self, "{\"op\":\"say\",\"id\":13,\"room\":\"Taskmaster\",\"text\":\"c\"}");
+    assert (gc_conn_in_flight (self) == 2);
+    json_int_t seq = s_test_reply (context, self, 10, "ok").seq;
+    assert (s_test_reply (context, self, 11, "ok").seq == seq + 1);
+    //  The history started once both says were stored: it holds them
+    s_test_frame_t history = s_test_reply (context, self, 12, "ok");
+    assert (history.history == (size_t) seq + 1);
+    assert (s_test_reply (context, self, 13, "ok").seq == seq + 2);
+    //  A say right after a join is in the room: it waited for the join
+    s_test_send (self, "{\"op\":\"join\",\"id\":14,\"room\":\"Quite Interesting\"}");
+    s_test_send (self, "{\"op\":\"say\",\"id\":15,\"room\":\"Quite Interesting\",\"text\":\"d\"}");
+    assert (gc_conn_in_flight (self) == 1);
+    s_test_reply (context, self, 14, "ok");
+    assert (s_test_reply (context, self, 15, "ok").seq == 1);
+    //  Every message of both rooms is pushed, in order (s_test_take)
+    s_test_frame_t taken;
+    GC_TESTBED_UNTIL (context, (s_test_take (self, &taken),
+                                s_test_pushed [0] == seq + 2 && s_test_pushed [1] == 1));
+    assert (s_test_pushed [0] == seq + 2 && s_test_pushed [1] == 1);
+    assert (!gc_conn_peek (self));
+}
+
+//  Replies wait for those before them, in arrival order, and reading
+//  pauses while GC_CONN_SLOTS_MAX requests are queued
+static void
+s_test_backpressure (gc_conn_t *self)
+{
+    for (int id = 0; id < GC_CONN_SLOTS_MAX; id++) {
+        assert (gc_conn_reading (self));
+        char request [64];
+        snprintf (request, sizeof request, "{\"op\":\"nonsense\",\"id\":%d}", 1000 + id);
+        s_test_send (self, request);
+    }
+    assert (!gc_conn_reading (self));
+    s_test_frame_t taken;
+    for (int id = 0; id < GC_CONN_SLOTS_MAX; id++) {
+        assert (gc_conn_reading (self) == (GC_CONN_SLOTS_MAX - id < GC_CONN_SLOTS_MAX / 2));
+        assert (s_test_take (self, &taken));
+        assert (taken.id == 1000 + id && strcmp (taken.op, "error") == 0);
+    }
+    assert (gc_conn_reading (self) && !gc_conn_peek (self));
+}
+
+void
+gc_conn_test (bool verbose)
+{
+    if (verbose)
+        printf (" * gc_conn: ");
+    gc_testbed_t *testbed = gc_testbed_new ();
+    gc_server_config_t config = {
+        .port = CONTEXT_PORT_NO_LISTEN, .ping_seconds = 20,
+        .requests = gc_testbed_requests (testbed), .events = gc_testbed_events (testbed),
+    };
+    gc_gateway_t *gateway = gc_server_new (&config);
+    assert (gateway);
+    struct lws_context *context = gc_gateway_context (gateway);
+    GC_TESTBED_UNTIL (context, gc_link_reachable (gc_gateway_link (gateway)));
+    gc_conn_t *self = gc_malloc (gc_conn_size ());
+    gc_conn_open (self, gateway, NULL);
+
+    //  Before login, every request but login is refused, in order
+    s_test_send (self, "{\"op\":\"rooms\",\"id\":1}");
+    s_test_send (self, "{\"op\":\"login\",\"id\":2,\"user\":\"Sue\",\"password\":\"password\"}");
+    s_test_send (self, "{\"op\":\"join\",\"id\":3,\"room\":\"Taskmaster\"}");
+    assert (gc_conn_in_flight (self) == 1);
+    s_test_reply (context, self, 1, "error");
+    s_test_reply (context, self, 2, "ok");
+    s_test_reply (context, self, 3, "ok");
+    s_test_order (context, self);
+    s_test_backpressure (self);
+
+    gc_conn_close (self);
+    gc_conn_close (self);
+    free (self);
+    assert (gc_rooms_size (gc_gateway_rooms (gateway)) == 0);
+    assert (gc_counters_get (gc_gateway_counters (gateway), GC_COUNTER_LOGINS_OK) == 1);
+    gc_server_destroy (&gateway);
+    gc_server_destroy (&gateway);
+    gc_testbed_destroy (&testbed);
+    if (verbose)
+        printf ("OK\n");
 }

@@ -41,7 +41,8 @@ bool gc_conn_reading (gc_conn_t *self);
 unsigned gc_conn_in_flight (gc_conn_t *self);
 
 //  Closes connections of the list that made no write progress for
-//  GC_STALL_MS, and wakes those whose catch-up failed, to try again.
+//  GC_STALL_MS (now: gc_clock_mono_us () / 1000), and wakes those whose
+//  catch-up failed, to try again.
 void gc_conn_sweep (lws_dll2_owner_t *conns, int64_t now);
 
 void gc_conn_test (bool verbose);

@@ -30,8 +30,8 @@ struct gc_link_t {
     uint64_t next_rid;
     gc_link_event_fn *on_event;
     void *event_arg;
-    int64_t last_reply_ms;      //  any reply proves the broker is there
-    int64_t ping_sent_ms;
+    int64_t last_reply_ms;      //  monotonic: any reply proves the broker is there
+    int64_t ping_sent_ms;       //  monotonic
     int64_t rtt_ms;
     unsigned ticks;
     lws_sorted_usec_list_t tick;    //  periodic sweep and heartbeat
@@ -82,7 +82,7 @@ s_pending_table_new (void)
 static void
 s_on_reply (gc_link_t *self, const gc_frame_t *reply)
 {
-    int64_t now = gc_clock_wall_ms ();
+    int64_t now = gc_clock_mono_us () / 1000;
     self->last_reply_ms = now;
     void *key = (void *) (uintptr_t) reply->rid;
     s_pending_t *pending = zhashx_lookup (self->pending, key);
@@ -183,6 +183,17 @@ s_on_drain (lws_sorted_usec_list_t *sul)
     gc_link_service (lws_container_of (sul, gc_link_t, drain));
 }
 
+int
+gc_link_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                  void *in, size_t len)
+{
+    (void) user, (void) in, (void) len;
+    gc_link_t *self = lws_get_opaque_user_data (wsi);
+    if (reason == LWS_CALLBACK_RAW_RX_FILE && self)
+        gc_link_service (self);
+    return 0;
+}
+
 //  --------------------------------------------------------------------------
 //  Sending
 
@@ -259,7 +270,7 @@ gc_link_unsubscribe (gc_link_t *self, const char *room, size_t size)
 bool
 gc_link_reachable (gc_link_t *self)
 {
-    return gc_clock_wall_ms () - self->last_reply_ms < GC_HEARTBEAT_DEAD_MS;
+    return gc_clock_mono_us () / 1000 - self->last_reply_ms < GC_HEARTBEAT_DEAD_MS;
 }
 
 int64_t
@@ -312,7 +323,7 @@ s_ping (gc_link_t *self, int64_t now)
     gc_frame_init (&ping, GC_OP_PING);
     gc_frame_set_uint (&ping, GC_F_DEADLINE, now + GC_HEARTBEAT_DEAD_MS);
     if (s_send (self, &ping, now + GC_HEARTBEAT_DEAD_MS, NULL, NULL))
-        self->ping_sent_ms = now;
+        self->ping_sent_ms = gc_clock_mono_us () / 1000;
 }
 
 static void
@@ -320,7 +331,8 @@ s_on_tick (lws_sorted_usec_list_t *sul)
 {
     gc_link_t *self = lws_container_of (sul, gc_link_t, tick);
     int64_t now = gc_clock_wall_ms ();
-    bool was_reachable = now - GC_LINK_TICK_MS - self->last_reply_ms < GC_HEARTBEAT_DEAD_MS;
+    bool was_reachable = gc_clock_mono_us () / 1000 - GC_LINK_TICK_MS - self->last_reply_ms
+                       < GC_HEARTBEAT_DEAD_MS;
     s_give_up_expired (self, now);
     if (self->ticks++ % (GC_HEARTBEAT_MS / GC_LINK_TICK_MS) == 0)
         s_ping (self, now);
@@ -357,8 +369,8 @@ s_socket_new (int type, const char *endpoint)
     zsock_set_linger (sock, 0);
     zsock_set_rcvhwm (sock, GC_LINK_HWM);
     zsock_set_sndhwm (sock, GC_LINK_HWM);
-    zsock_set_reconnect_ivl (sock, 100);
-    zsock_set_reconnect_ivl_max (sock, 1000);
+    zsock_set_reconnect_ivl (sock, GC_LINK_RECONNECT_MS);
+    zsock_set_reconnect_ivl_max (sock, GC_LINK_RECONNECT_MAX_MS);
     zsock_set_heartbeat_ivl (sock, GC_HEARTBEAT_MS);
     zsock_set_heartbeat_timeout (sock, GC_HEARTBEAT_DEAD_MS);
     if (type == ZMQ_DEALER)

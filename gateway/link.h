@@ -22,9 +22,11 @@ typedef void (gc_link_reply_fn) (void *arg, const gc_frame_t *reply);
 //  Called for each event (message, head) from the broker.
 typedef void (gc_link_event_fn) (void *arg, const gc_frame_t *event);
 
-//  The name of the lws protocol whose raw-file callbacks must call
-//  gc_link_service (lws_get_opaque_user_data (wsi)).
+//  The name of the lws protocol the link's sockets are adopted into; the
+//  context's protocol of that name has gc_link_callback as its callback.
 #define GC_LINK_PROTOCOL "gc-broker-link"
+int gc_link_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                      void *in, size_t len);
 
 //  Creates the link and adopts its sockets into vhost's loop. Returns
 //  NULL when the endpoints are invalid.

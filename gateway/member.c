@@ -129,3 +129,46 @@ gc_member_fetching (gc_member_t *self)
 {
     return self->catchup_rid != 0;
 }
+
+//  --------------------------------------------------------------------------
+//  Self-test: a member's own state, without a room or a network (room.c's
+//  test reads members through a real room and broker)
+
+#include <assert.h>
+
+static void
+s_test_count (void *owner, gc_member_t *member)
+{
+    (void) member;
+    (*(int *) owner)++;
+}
+
+void
+gc_member_test (bool verbose)
+{
+    if (verbose)
+        printf (" * gc_member: ");
+    int calls = 0;
+    char room [] = "Taskmaster";
+    gc_member_t *self = gc_member_new (NULL, room, room, strlen (room), "Sue", 7,
+                                       s_test_count, s_test_count, &calls);
+    gc_member_place_t *place = gc_member_place (self);
+    assert (place->room == room && place->owner == &calls);
+    assert (place->cursor == 7 && !place->announced);
+    assert (gc_member_of_room_link (&place->in_room) == self);
+    assert (gc_member_of_owner_link (&place->in_owner) == self);
+    assert (strcmp (gc_member_user (self), "Sue") == 0);
+    gc_member_delivered (self);
+    assert (place->cursor == 8);
+    gc_member_wake (self);
+    gc_member_kick (self);
+    assert (calls == 2);
+    assert (!gc_member_fetching (self));
+    assert (gc_member_catchup_frame (self, 9) == NULL);
+    gc_member_catchup_drop (self);
+    gc_member_destroy (&self);
+    gc_member_destroy (&self);
+    assert (self == NULL);
+    if (verbose)
+        printf ("OK\n");
+}

@@ -338,3 +338,223 @@ gc_rooms_on_event (gc_rooms_t *self, const gc_frame_t *event)
         s_refill (room);
     }
 }
+
+//  --------------------------------------------------------------------------
+//  Self-test, against a real broker in this process. The test's link drops
+//  the events it is told to, as a SUB socket under load does.
+
+#include "testbed.h"
+
+typedef struct {
+    gc_rooms_t *rooms;
+    uint64_t drop_first;        //  events of seqs in [first, last] are lost
+    uint64_t drop_last;
+    bool drop_heads;            //  head beacons are lost too
+    int wakes;
+    int kicks;
+    int replies;                //  replies to the test's own requests
+    int failed;                 //  of which not ok
+    uint64_t head;              //  the join reply's
+} s_test_t;
+
+static void
+s_test_on_event (void *arg, const gc_frame_t *event)
+{
+    s_test_t *test = arg;
+    if (event->op == GC_OP_MESSAGE && event->seq >= test->drop_first
+    &&  event->seq <= test->drop_last)
+        return;
+    if (event->op == GC_OP_HEAD && test->drop_heads)
+        return;
+    gc_rooms_on_event (test->rooms, event);
+}
+
+static void
+s_test_on_reply (void *arg, const gc_frame_t *reply)
+{
+    s_test_t *test = arg;
+    test->replies++;
+    if (!reply || reply->op != GC_OP_OK)
+        test->failed++;
+    else
+    if (reply->fields & GC_F_HEAD)
+        test->head = reply->head;
+}
+
+static void
+s_test_wake (void *owner, gc_member_t *member)
+{
+    (void) member;
+    ((s_test_t *) owner)->wakes++;
+}
+
+static void
+s_test_kick (void *owner, gc_member_t *member)
+{
+    (void) member;
+    ((s_test_t *) owner)->kicks++;
+}
+
+//  Sends says seqs first..last to Taskmaster through the link and waits
+//  for every ack, so the broker has stored them all
+static void
+s_test_say (struct lws_context *context, gc_link_t *link, s_test_t *test,
+            uint64_t first, uint64_t last)
+{
+    int expected = test->replies;
+    for (uint64_t seq = first; seq <= last; seq++) {
+        char text [32];
+        snprintf (text, sizeof text, "m%lu", (unsigned long) seq);
+        gc_frame_t say;
+        gc_frame_init (&say, GC_OP_SAY);
+        gc_frame_set_cstr (&say, GC_F_USER, "Sue");
+        gc_frame_set_cstr (&say, GC_F_ROOM, "Taskmaster");
+        gc_frame_set_cstr (&say, GC_F_TEXT, text);
+        assert (gc_link_request (link, &say, gc_clock_wall_ms (), s_test_on_reply, test));
+        expected++;
+    }
+    GC_TESTBED_UNTIL (context, test->replies == expected);
+    assert (test->replies == expected && test->failed == 0);
+}
+
+//  Reads what the member has ready, checking each frame is the next seq
+//  and says what was said (not a copy's text); returns the frames read
+static int
+s_test_read (gc_member_t *member)
+{
+    int count = 0;
+    const gc_out_t *frame;
+    while ((frame = gc_room_next_frame (member))) {
+        uint64_t seq = gc_member_place (member)->cursor + 1;
+        json_t *root = gc_testbed_frame (frame);
+        char text [32];
+        snprintf (text, sizeof text, "m%lu", (unsigned long) seq);
+        assert (json_integer_value (json_object_get (root, "seq")) == (json_int_t) seq);
+        assert (streq (json_string_value (json_object_get (root, "text")), text));
+        assert (streq (json_string_value (json_object_get (root, "room")), "Taskmaster"));
+        json_decref (root);
+        gc_member_delivered (member);
+        count++;
+    }
+    return count;
+}
+
+//  Reads until the member's cursor reaches seq, servicing the loop
+static void
+s_test_read_to (struct lws_context *context, gc_member_t *member, uint64_t seq)
+{
+    GC_TESTBED_UNTIL (context, (s_test_read (member), gc_member_place (member)->cursor >= seq));
+    assert (gc_member_place (member)->cursor == seq);
+}
+
+static void
+s_test_duplicate (gc_rooms_t *rooms, gc_member_t *member, uint64_t seq)
+{
+    gc_frame_t event;
+    gc_frame_init (&event, GC_OP_MESSAGE);
+    gc_frame_set_cstr (&event, GC_F_ROOM, "Taskmaster");
+    gc_frame_set_uint (&event, GC_F_SEQ, seq);
+    gc_frame_set_cstr (&event, GC_F_FROM, "Sue");
+    gc_frame_set_cstr (&event, GC_F_TEXT, "a copy");
+    gc_frame_set_uint (&event, GC_F_TS, 1);
+    gc_rooms_on_event (rooms, &event);
+    assert (gc_room_next_frame (member) == NULL);
+}
+
+void
+gc_room_test (bool verbose)
+{
+    if (verbose)
+        printf (" * gc_room: ");
+    gc_testbed_t *testbed = gc_testbed_new ();
+    struct lws_context *context = gc_testbed_context ();
+    s_test_t test = { 0 };
+    gc_link_t *link = gc_link_new (context, lws_get_vhost_by_name (context, "default"),
+                                   gc_testbed_requests (testbed), gc_testbed_events (testbed),
+                                   s_test_on_event, &test);
+    assert (link);
+    gc_counters_t counters = { { 0 } };
+    gc_rooms_t *rooms = gc_rooms_new (link, &counters);
+    test.rooms = rooms;
+    GC_TESTBED_UNTIL (context, gc_link_reachable (link));
+    assert (gc_link_reachable (link));
+
+    //  Join as the gateway does: subscribe, then ask, then take the head
+    gc_room_t *room = gc_rooms_require (rooms, "Taskmaster", 10);
+    assert (gc_rooms_require (rooms, "Taskmaster", 10) == room);
+    gc_room_hold (room, 1);
+    gc_frame_t join;
+    gc_frame_init (&join, GC_OP_JOIN);
+    gc_frame_set_cstr (&join, GC_F_USER, "Sue");
+    gc_frame_set_cstr (&join, GC_F_ROOM, "Taskmaster");
+    test.head = 99;
+    assert (gc_link_request (link, &join, gc_clock_wall_ms (), s_test_on_reply, &test));
+    GC_TESTBED_UNTIL (context, test.replies == 1);
+    assert (test.replies == 1 && test.failed == 0 && test.head == 0);
+    gc_room_joined (room, test.head);
+    gc_member_t *fast = gc_room_join (room, "Sue", test.head, s_test_wake, s_test_kick, &test);
+    gc_member_t *slow = gc_room_join (room, "Sue", test.head, s_test_wake, s_test_kick, &test);
+    gc_room_hold (room, -1);
+    gc_room_release_if_empty (room);
+    assert (gc_rooms_size (rooms) == 1);
+    //  No pushes before the join reply is out (announced)
+    s_test_say (context, link, &test, 1, 1);
+    gc_member_place (slow)->announced = true;
+    s_test_read_to (context, slow, 1);
+    assert (gc_room_next_frame (fast) == NULL && !gc_room_member_behind (fast));
+    gc_member_place (fast)->announced = true;
+    s_test_read_to (context, fast, 1);
+
+    //  In order, woken, and a copy of a seq already held is dropped
+    s_test_say (context, link, &test, 2, 5);
+    s_test_read_to (context, fast, 5);
+    assert (test.wakes > 0);
+    s_test_duplicate (rooms, fast, 3);
+    s_test_duplicate (rooms, fast, 5);
+    s_test_read_to (context, slow, 5);
+
+    //  Lost events: a later message shows the gap, which is refilled
+    //  (with no head beacon to show it instead)
+    test.drop_first = 6, test.drop_last = 8;
+    test.drop_heads = true;
+    s_test_say (context, link, &test, 6, 10);
+    s_test_read_to (context, fast, 10);
+    test.drop_heads = false;
+    assert (gc_counters_get (&counters, GC_COUNTER_GAPS_REFILLED) >= 1);
+    //  The last message lost: the broker's head beacon shows the gap
+    test.drop_first = 11, test.drop_last = 11;
+    s_test_say (context, link, &test, 11, 11);
+    s_test_read_to (context, fast, 11);
+    assert (gc_counters_get (&counters, GC_COUNTER_GAPS_REFILLED) >= 2);
+    test.drop_first = test.drop_last = 0;
+
+    //  A slow reader: the ring moves on past its cursor while it reads
+    //  nothing, and it catches up from the broker's history
+    uint64_t head = 11 + GC_ROOM_RING + GC_CATCHUP_BATCH + 5;
+    for (uint64_t seq = 12; seq <= head; seq += 100) {
+        s_test_say (context, link, &test, seq, seq + 99 < head? seq + 99: head);
+        s_test_read (fast);
+    }
+    s_test_read_to (context, fast, head);
+    assert (gc_room_member_behind (slow));
+    s_test_read_to (context, slow, head);
+    assert (gc_counters_get (&counters, GC_COUNTER_CATCHUPS) >= 2);
+    assert (!gc_room_member_behind (slow) && !gc_room_member_behind (fast));
+
+    //  The last member out frees the room
+    gc_room_leave (&fast);
+    assert (gc_rooms_size (rooms) == 1);
+    gc_room_leave (&slow);
+    gc_room_leave (&slow);
+    assert (gc_rooms_size (rooms) == 0);
+    assert (test.kicks == 0);
+
+    gc_rooms_destroy (&rooms);
+    gc_rooms_destroy (&rooms);
+    gc_link_stop (link);
+    lws_context_destroy (context);
+    gc_link_destroy (&link);
+    gc_testbed_destroy (&testbed);
+    if (verbose)
+        printf ("OK\n");
+}

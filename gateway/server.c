@@ -135,22 +135,11 @@ s_on_client (struct lws *wsi, enum lws_callback_reasons reason, void *user,
     }
 }
 
-static int
-s_on_link (struct lws *wsi, enum lws_callback_reasons reason, void *user,
-           void *in, size_t len)
-{
-    (void) user, (void) in, (void) len;
-    gc_link_t *link = lws_get_opaque_user_data (wsi);
-    if (reason == LWS_CALLBACK_RAW_RX_FILE && link)
-        gc_link_service (link);
-    return 0;
-}
-
 static void
 s_on_sweep (lws_sorted_usec_list_t *sul)
 {
     gc_gateway_t *gateway = lws_container_of (sul, gc_gateway_t, sweep);
-    gc_conn_sweep (&gateway->conns, gc_clock_wall_ms ());
+    gc_conn_sweep (&gateway->conns, gc_clock_mono_us () / 1000);
     lws_sul_schedule (gateway->context, 0, &gateway->sweep, s_on_sweep,
                       GC_GATEWAY_SWEEP_MS * LWS_US_PER_MS);
 }
@@ -179,7 +168,7 @@ s_protocols_init (void)
         .tx_packet_size = GC_FRAME_MAX,
     };
     s_protocols [0].per_session_data_size = sizeof (s_session_t) + gc_conn_size ();
-    s_protocols [1] = (struct lws_protocols) { .name = GC_LINK_PROTOCOL, .callback = s_on_link };
+    s_protocols [1] = (struct lws_protocols) { .name = GC_LINK_PROTOCOL, .callback = gc_link_callback };
 }
 
 gc_gateway_t *
@@ -198,7 +187,7 @@ gc_server_new (const gc_server_config_t *config)
         .user = self,
         .retry_and_idle_policy = &self->idle_policy,
         .fd_limit_per_thread = config->fd_limit,
-        .timeout_secs = 30,
+        .timeout_secs = GC_GATEWAY_IO_TIMEOUT_S,
     };
     self->context = lws_create_context (&info);
     self->vhost = self->context? lws_get_vhost_by_name (self->context, "default"): NULL;

@@ -8,6 +8,9 @@
 #include "gc_text.h"
 #include "gc_metrics.h"
 #include "../gateway/json.h"
+#include "../gateway/member.h"
+#include "../gateway/room.h"
+#include "../gateway/conn.h"
 #include "../broker/store.h"
 #include "../broker/hasher.h"
 #include "../broker/broker.h"
@@ -30,6 +33,9 @@ static const s_test_t s_tests [] = {
     { "gc_text", gc_text_test },
     { "gc_metrics", gc_metrics_test },
     { "gc_json", gc_json_test },
+    { "gc_member", gc_member_test },
+    { "gc_room", gc_room_test },
+    { "gc_conn", gc_conn_test },
     { "gc_store", gc_store_test },
     { "gc_hasher", gc_hasher_test },
     { "gc_broker", gc_broker_test },
