@@ -160,7 +160,7 @@ s_set_user (gc_conn_t *self, const char *user, gc_str_t token)
     free (self->user);
     free (self->token);
     self->user = user? gc_strdup (user): NULL;
-    self->token = user? gc_str_dup (token): NULL;
+    self->token = user? gc_alloc_checked (gc_str_dup (token)): NULL;
 }
 
 //  --------------------------------------------------------------------------
@@ -215,7 +215,7 @@ s_apply (s_slot_t *slot, const gc_frame_t *reply)
     gc_conn_t *self = slot->conn;
     const gc_request_t *request = &slot->request;
     if (request->op == GC_REQ_LOGIN) {
-        char *user = gc_str_dup (reply->user);
+        char *user = gc_alloc_checked (gc_str_dup (reply->user));
         s_set_user (self, user, reply->token);
         free (user);
         gc_counters_count (self->counters, GC_COUNTER_LOGINS_OK);
@@ -251,7 +251,7 @@ s_on_reply (void *arg, const gc_frame_t *reply)
     if (reply->op != GC_OP_OK) {
         gc_error_t code = s_broker_error (reply);
         char *message = code == reply->code && (reply->fields & GC_F_MESSAGE)?
-                        gc_str_dup (reply->message): NULL;
+                        gc_alloc_checked (gc_str_dup (reply->message)): NULL;
         s_slot_error (slot, code, message);
         free (message);
         if (slot->request.op == GC_REQ_LOGIN && code == GC_BAD_CREDENTIALS)
@@ -807,6 +807,7 @@ gc_conn_test (bool verbose)
 {
     if (verbose)
         printf (" * gc_conn: ");
+    memset (s_test_pushed, 0, sizeof s_test_pushed);
     gc_testbed_t *testbed = gc_testbed_new ();
     gc_server_config_t config = {
         .port = CONTEXT_PORT_NO_LISTEN, .ping_seconds = 20,

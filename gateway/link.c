@@ -93,7 +93,7 @@ s_on_reply (gc_link_t *self, const gc_frame_t *reply)
         self->rtt_ms = now - self->ping_sent_ms;
         if (reply->fields & GC_F_TEXT) {
             free (self->broker_metrics);
-            self->broker_metrics = gc_str_dup (reply->text);
+            self->broker_metrics = gc_alloc_checked (gc_str_dup (reply->text));
         }
     }
     gc_link_reply_fn *fn = pending->fn;
@@ -166,8 +166,9 @@ s_schedule_drain (gc_link_t *self)
         lws_sul_schedule (self->context, 0, &self->drain, s_on_drain, 1);
 }
 
-void
-gc_link_service (gc_link_t *self)
+//  Reads everything the sockets have; called when their fds are readable
+static void
+s_service (gc_link_t *self)
 {
     bool dealer_empty = s_drain_dealer (self);
     bool sub_empty = s_drain_sub (self);
@@ -180,7 +181,7 @@ gc_link_service (gc_link_t *self)
 static void
 s_on_drain (lws_sorted_usec_list_t *sul)
 {
-    gc_link_service (lws_container_of (sul, gc_link_t, drain));
+    s_service (lws_container_of (sul, gc_link_t, drain));
 }
 
 int
@@ -190,7 +191,7 @@ gc_link_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
     (void) user, (void) in, (void) len;
     gc_link_t *self = lws_get_opaque_user_data (wsi);
     if (reason == LWS_CALLBACK_RAW_RX_FILE && self)
-        gc_link_service (self);
+        s_service (self);
     return 0;
 }
 
@@ -338,7 +339,7 @@ s_on_tick (lws_sorted_usec_list_t *sul)
         s_ping (self, now);
     if (was_reachable && !gc_link_reachable (self))
         gc_warn ("broker unreachable: no reply for %d ms", GC_HEARTBEAT_DEAD_MS);
-    gc_link_service (self);
+    s_service (self);
     lws_sul_schedule (self->context, 0, &self->tick, s_on_tick, GC_LINK_TICK_MS * LWS_US_PER_MS);
 }
 

@@ -69,7 +69,4 @@ const gc_histogram_t *gc_link_rtt (gc_link_t *self);
 //  NULL while the broker is unreachable.
 const char *gc_link_broker_metrics (gc_link_t *self);
 
-//  Reads everything the sockets have; called when their fds are readable.
-void gc_link_service (gc_link_t *self);
-
 #endif

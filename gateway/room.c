@@ -346,7 +346,12 @@ gc_rooms_on_event (gc_rooms_t *self, const gc_frame_t *event)
 #include "testbed.h"
 
 typedef struct {
+    struct lws_context *context;
+    gc_link_t *link;            //  the test's, to the real broker
     gc_rooms_t *rooms;
+    gc_counters_t counters;
+    gc_member_t *fast;          //  reads everything as it comes
+    gc_member_t *slow;          //  falls behind the ring
     uint64_t drop_first;        //  events of seqs in [first, last] are lost
     uint64_t drop_last;
     bool drop_heads;            //  head beacons are lost too
@@ -388,18 +393,19 @@ s_test_wake (void *owner, gc_member_t *member)
     ((s_test_t *) owner)->wakes++;
 }
 
+//  An owner leaves the room when put out of it
 static void
 s_test_kick (void *owner, gc_member_t *member)
 {
-    (void) member;
-    ((s_test_t *) owner)->kicks++;
+    s_test_t *test = owner;
+    test->kicks++;
+    gc_room_leave (member == test->fast? &test->fast: &test->slow);
 }
 
 //  Sends says seqs first..last to Taskmaster through the link and waits
 //  for every ack, so the broker has stored them all
 static void
-s_test_say (struct lws_context *context, gc_link_t *link, s_test_t *test,
-            uint64_t first, uint64_t last)
+s_test_say (s_test_t *test, uint64_t first, uint64_t last)
 {
     int expected = test->replies;
     for (uint64_t seq = first; seq <= last; seq++) {
@@ -410,10 +416,10 @@ s_test_say (struct lws_context *context, gc_link_t *link, s_test_t *test,
         gc_frame_set_cstr (&say, GC_F_USER, "Sue");
         gc_frame_set_cstr (&say, GC_F_ROOM, "Taskmaster");
         gc_frame_set_cstr (&say, GC_F_TEXT, text);
-        assert (gc_link_request (link, &say, gc_clock_wall_ms (), s_test_on_reply, test));
+        assert (gc_link_request (test->link, &say, gc_clock_wall_ms (), s_test_on_reply, test));
         expected++;
     }
-    GC_TESTBED_UNTIL (context, test->replies == expected);
+    GC_TESTBED_UNTIL (test->context, test->replies == expected);
     assert (test->replies == expected && test->failed == 0);
 }
 
@@ -441,24 +447,119 @@ s_test_read (gc_member_t *member)
 
 //  Reads until the member's cursor reaches seq, servicing the loop
 static void
-s_test_read_to (struct lws_context *context, gc_member_t *member, uint64_t seq)
+s_test_read_to (s_test_t *test, gc_member_t *member, uint64_t seq)
 {
-    GC_TESTBED_UNTIL (context, (s_test_read (member), gc_member_place (member)->cursor >= seq));
+    GC_TESTBED_UNTIL (test->context,
+                      (s_test_read (member), gc_member_place (member)->cursor >= seq));
     assert (gc_member_place (member)->cursor == seq);
 }
 
+//  An event as the broker sends it
 static void
-s_test_duplicate (gc_rooms_t *rooms, gc_member_t *member, uint64_t seq)
+s_test_event (s_test_t *test, gc_op_t op, uint64_t seq, const char *user)
 {
     gc_frame_t event;
-    gc_frame_init (&event, GC_OP_MESSAGE);
+    gc_frame_init (&event, op);
     gc_frame_set_cstr (&event, GC_F_ROOM, "Taskmaster");
-    gc_frame_set_uint (&event, GC_F_SEQ, seq);
-    gc_frame_set_cstr (&event, GC_F_FROM, "Sue");
-    gc_frame_set_cstr (&event, GC_F_TEXT, "a copy");
-    gc_frame_set_uint (&event, GC_F_TS, 1);
-    gc_rooms_on_event (rooms, &event);
-    assert (gc_room_next_frame (member) == NULL);
+    if (op == GC_OP_KICK)
+        gc_frame_set_cstr (&event, GC_F_USER, user);
+    else {
+        gc_frame_set_uint (&event, GC_F_SEQ, seq);
+        gc_frame_set_cstr (&event, GC_F_FROM, user);
+        gc_frame_set_cstr (&event, GC_F_TEXT, "a copy");
+        gc_frame_set_uint (&event, GC_F_TS, 1);
+    }
+    gc_rooms_on_event (test->rooms, &event);
+}
+
+//  Joins as the gateway does: subscribe, then ask, then take the head;
+//  no pushes before the join reply is out (announced)
+static void
+s_test_join (s_test_t *test)
+{
+    gc_room_t *room = gc_rooms_require (test->rooms, "Taskmaster", 10);
+    assert (gc_rooms_require (test->rooms, "Taskmaster", 10) == room);
+    gc_room_hold (room, 1);
+    gc_frame_t join;
+    gc_frame_init (&join, GC_OP_JOIN);
+    gc_frame_set_cstr (&join, GC_F_USER, "Sue");
+    gc_frame_set_cstr (&join, GC_F_ROOM, "Taskmaster");
+    test->head = 99;
+    assert (gc_link_request (test->link, &join, gc_clock_wall_ms (), s_test_on_reply, test));
+    GC_TESTBED_UNTIL (test->context, test->replies == 1);
+    assert (test->replies == 1 && test->failed == 0 && test->head == 0);
+    gc_room_joined (room, test->head);
+    test->fast = gc_room_join (room, "Sue", test->head, s_test_wake, s_test_kick, test);
+    test->slow = gc_room_join (room, "Sue", test->head, s_test_wake, s_test_kick, test);
+    gc_room_hold (room, -1);
+    gc_room_release_if_empty (room);
+    assert (gc_rooms_size (test->rooms) == 1);
+    s_test_say (test, 1, 1);
+    gc_member_place (test->slow)->announced = true;
+    s_test_read_to (test, test->slow, 1);
+    assert (gc_room_next_frame (test->fast) == NULL && !gc_room_member_behind (test->fast));
+    gc_member_place (test->fast)->announced = true;
+    s_test_read_to (test, test->fast, 1);
+}
+
+//  In order, woken, and a copy of a seq already held is dropped
+static void
+s_test_ring (s_test_t *test)
+{
+    s_test_say (test, 2, 5);
+    s_test_read_to (test, test->fast, 5);
+    assert (test->wakes > 0);
+    s_test_event (test, GC_OP_MESSAGE, 3, "Sue");
+    s_test_event (test, GC_OP_MESSAGE, 5, "Sue");
+    assert (gc_room_next_frame (test->fast) == NULL);
+    s_test_read_to (test, test->slow, 5);
+}
+
+//  Lost events: a later message shows the gap (with no head beacon to
+//  show it instead); when the last message is lost, the beacon does
+static void
+s_test_gaps (s_test_t *test)
+{
+    test->drop_first = 6, test->drop_last = 8;
+    test->drop_heads = true;
+    s_test_say (test, 6, 10);
+    s_test_read_to (test, test->fast, 10);
+    test->drop_heads = false;
+    assert (gc_counters_get (&test->counters, GC_COUNTER_GAPS_REFILLED) >= 1);
+    test->drop_first = 11, test->drop_last = 11;
+    s_test_say (test, 11, 11);
+    s_test_read_to (test, test->fast, 11);
+    assert (gc_counters_get (&test->counters, GC_COUNTER_GAPS_REFILLED) >= 2);
+    test->drop_first = test->drop_last = 0;
+}
+
+//  A slow reader: the ring moves on past its cursor while it reads
+//  nothing, and it catches up from the broker's history
+static void
+s_test_slow_reader (s_test_t *test)
+{
+    uint64_t head = 11 + GC_ROOM_RING + GC_CATCHUP_BATCH + 5;
+    for (uint64_t seq = 12; seq <= head; seq += 100) {
+        s_test_say (test, seq, seq + 99 < head? seq + 99: head);
+        s_test_read (test->fast);
+    }
+    s_test_read_to (test, test->fast, head);
+    assert (gc_room_member_behind (test->slow));
+    s_test_read_to (test, test->slow, head);
+    assert (gc_counters_get (&test->counters, GC_COUNTER_CATCHUPS) >= 2);
+    assert (!gc_room_member_behind (test->slow) && !gc_room_member_behind (test->fast));
+}
+
+//  A kick puts the user's members out; the last one out frees the room
+static void
+s_test_kicks (s_test_t *test)
+{
+    s_test_event (test, GC_OP_KICK, 0, "Alex");
+    assert (test->kicks == 0 && gc_rooms_size (test->rooms) == 1);
+    s_test_event (test, GC_OP_KICK, 0, "Sue");
+    assert (test->kicks == 2 && !test->fast && !test->slow);
+    assert (gc_rooms_size (test->rooms) == 0);
+    gc_room_leave (&test->slow);
 }
 
 void
@@ -467,93 +568,26 @@ gc_room_test (bool verbose)
     if (verbose)
         printf (" * gc_room: ");
     gc_testbed_t *testbed = gc_testbed_new ();
-    struct lws_context *context = gc_testbed_context ();
-    s_test_t test = { 0 };
-    gc_link_t *link = gc_link_new (context, lws_get_vhost_by_name (context, "default"),
-                                   gc_testbed_requests (testbed), gc_testbed_events (testbed),
-                                   s_test_on_event, &test);
-    assert (link);
-    gc_counters_t counters = { { 0 } };
-    gc_rooms_t *rooms = gc_rooms_new (link, &counters);
-    test.rooms = rooms;
-    GC_TESTBED_UNTIL (context, gc_link_reachable (link));
-    assert (gc_link_reachable (link));
+    s_test_t test = { .context = gc_testbed_context () };
+    test.link = gc_link_new (test.context, lws_get_vhost_by_name (test.context, "default"),
+                             gc_testbed_requests (testbed), gc_testbed_events (testbed),
+                             s_test_on_event, &test);
+    assert (test.link);
+    test.rooms = gc_rooms_new (test.link, &test.counters);
+    GC_TESTBED_UNTIL (test.context, gc_link_reachable (test.link));
+    assert (gc_link_reachable (test.link));
 
-    //  Join as the gateway does: subscribe, then ask, then take the head
-    gc_room_t *room = gc_rooms_require (rooms, "Taskmaster", 10);
-    assert (gc_rooms_require (rooms, "Taskmaster", 10) == room);
-    gc_room_hold (room, 1);
-    gc_frame_t join;
-    gc_frame_init (&join, GC_OP_JOIN);
-    gc_frame_set_cstr (&join, GC_F_USER, "Sue");
-    gc_frame_set_cstr (&join, GC_F_ROOM, "Taskmaster");
-    test.head = 99;
-    assert (gc_link_request (link, &join, gc_clock_wall_ms (), s_test_on_reply, &test));
-    GC_TESTBED_UNTIL (context, test.replies == 1);
-    assert (test.replies == 1 && test.failed == 0 && test.head == 0);
-    gc_room_joined (room, test.head);
-    gc_member_t *fast = gc_room_join (room, "Sue", test.head, s_test_wake, s_test_kick, &test);
-    gc_member_t *slow = gc_room_join (room, "Sue", test.head, s_test_wake, s_test_kick, &test);
-    gc_room_hold (room, -1);
-    gc_room_release_if_empty (room);
-    assert (gc_rooms_size (rooms) == 1);
-    //  No pushes before the join reply is out (announced)
-    s_test_say (context, link, &test, 1, 1);
-    gc_member_place (slow)->announced = true;
-    s_test_read_to (context, slow, 1);
-    assert (gc_room_next_frame (fast) == NULL && !gc_room_member_behind (fast));
-    gc_member_place (fast)->announced = true;
-    s_test_read_to (context, fast, 1);
+    s_test_join (&test);
+    s_test_ring (&test);
+    s_test_gaps (&test);
+    s_test_slow_reader (&test);
+    s_test_kicks (&test);
 
-    //  In order, woken, and a copy of a seq already held is dropped
-    s_test_say (context, link, &test, 2, 5);
-    s_test_read_to (context, fast, 5);
-    assert (test.wakes > 0);
-    s_test_duplicate (rooms, fast, 3);
-    s_test_duplicate (rooms, fast, 5);
-    s_test_read_to (context, slow, 5);
-
-    //  Lost events: a later message shows the gap, which is refilled
-    //  (with no head beacon to show it instead)
-    test.drop_first = 6, test.drop_last = 8;
-    test.drop_heads = true;
-    s_test_say (context, link, &test, 6, 10);
-    s_test_read_to (context, fast, 10);
-    test.drop_heads = false;
-    assert (gc_counters_get (&counters, GC_COUNTER_GAPS_REFILLED) >= 1);
-    //  The last message lost: the broker's head beacon shows the gap
-    test.drop_first = 11, test.drop_last = 11;
-    s_test_say (context, link, &test, 11, 11);
-    s_test_read_to (context, fast, 11);
-    assert (gc_counters_get (&counters, GC_COUNTER_GAPS_REFILLED) >= 2);
-    test.drop_first = test.drop_last = 0;
-
-    //  A slow reader: the ring moves on past its cursor while it reads
-    //  nothing, and it catches up from the broker's history
-    uint64_t head = 11 + GC_ROOM_RING + GC_CATCHUP_BATCH + 5;
-    for (uint64_t seq = 12; seq <= head; seq += 100) {
-        s_test_say (context, link, &test, seq, seq + 99 < head? seq + 99: head);
-        s_test_read (fast);
-    }
-    s_test_read_to (context, fast, head);
-    assert (gc_room_member_behind (slow));
-    s_test_read_to (context, slow, head);
-    assert (gc_counters_get (&counters, GC_COUNTER_CATCHUPS) >= 2);
-    assert (!gc_room_member_behind (slow) && !gc_room_member_behind (fast));
-
-    //  The last member out frees the room
-    gc_room_leave (&fast);
-    assert (gc_rooms_size (rooms) == 1);
-    gc_room_leave (&slow);
-    gc_room_leave (&slow);
-    assert (gc_rooms_size (rooms) == 0);
-    assert (test.kicks == 0);
-
-    gc_rooms_destroy (&rooms);
-    gc_rooms_destroy (&rooms);
-    gc_link_stop (link);
-    lws_context_destroy (context);
-    gc_link_destroy (&link);
+    gc_rooms_destroy (&test.rooms);
+    gc_rooms_destroy (&test.rooms);
+    gc_link_stop (test.link);
+    lws_context_destroy (test.context);
+    gc_link_destroy (&test.link);
     gc_testbed_destroy (&testbed);
     if (verbose)
         printf ("OK\n");
