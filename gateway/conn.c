@@ -90,6 +90,9 @@ s_member (gc_conn_t *self, const char *room)
 static void
 s_leave (gc_member_t *member)
 {
+    gc_conn_t *self = gc_member_place (member)->owner;
+    if (self->next_member == member)
+        self->next_member = NULL;
     lws_dll2_remove (&gc_member_place (member)->in_owner);
     gc_room_leave (&member);
 }
@@ -197,6 +200,8 @@ static void
 s_slot_free (s_slot_t *slot)
 {
     s_slot_set_state (slot, SLOT_READY);
+    if (slot->conn->next_slot == slot)
+        slot->conn->next_slot = NULL;
     lws_dll2_remove (&slot->in_conn);
     gc_link_forget (slot->conn->link, slot->rid);
     if (slot->held_room) {

@@ -84,6 +84,8 @@ gc_member_catchup_frame (gc_member_t *self, uint64_t seq)
 void
 gc_member_catchup_drop (gc_member_t *self)
 {
+    if (!self->catchup)
+        return;                 //  the common case: called for every ring frame
     for (size_t index = 0; index < self->catchup_size; index++)
         gc_out_free (&self->catchup [index]);
     free (self->catchup);

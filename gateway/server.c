@@ -3,8 +3,9 @@
     The gateway holds the pieces (link, rooms, connections) and what they
     share (counters, policy, the write batch); it is private to this file
     and reached through gateway.h. Callbacks are thin switches that hand
-    each event to conn.c, room.c or link.c. Plain HTTP on the same port answers GET /healthz (200 while the
-    broker answers heartbeats, 503 otherwise) and GET /metrics. */
+    each event to conn.c, room.c or link.c. Plain HTTP on the same port
+    answers GET /healthz (200 while the broker answers heartbeats, 503
+    otherwise) and GET /metrics. */
 #include <stddef.h>
 #include "server.h"
 #include "conn.h"
