@@ -77,7 +77,7 @@ s_http_request (struct lws *wsi, s_session_t *session, const char *path)
 {
     gc_gateway_t *gateway = s_gateway (wsi);
     session->http_status = s_http_body (gateway, path, &session->http_body);
-    unsigned char headers [LWS_PRE + 512];
+    unsigned char headers [LWS_PRE + GC_GATEWAY_HTTP_HEADERS];
     unsigned char *start = headers + LWS_PRE, *at = start, *end = headers + sizeof headers - 1;
     const char *type = strcmp (path, "/metrics") == 0?
                        "text/plain; version=0.0.4; charset=utf-8": "text/plain; charset=utf-8";
