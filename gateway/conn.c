@@ -36,6 +36,7 @@ struct gc_conn_t {
     gc_link_t *link;            //  the gateway's, to the broker
     gc_rooms_t *rooms;          //  the gateway's
     gc_counters_t *counters;    //  the gateway's
+    unsigned char *batch;       //  the gateway's write batch
     struct lws *wsi;            //  NULL for plain HTTP requests
     uint64_t id;                //  for log lines
     char *user;                 //  logged in as, NULL before login
@@ -494,6 +495,7 @@ gc_conn_open (gc_conn_t *self, gc_gateway_t *gateway, struct lws *wsi)
     self->link = gc_gateway_link (gateway);
     self->rooms = gc_gateway_rooms (gateway);
     self->counters = gc_gateway_counters (gateway);
+    self->batch = gc_gateway_batch (gateway);
     self->wsi = wsi;
     self->id = gc_counters_count (self->counters, GC_COUNTER_CONNECTIONS_OPENED);
     self->tokens = 2.0 * gc_gateway_rate_limit (gateway);
@@ -577,8 +579,9 @@ s_ready_member (gc_conn_t *self, const gc_out_t **frame)
     return NULL;
 }
 
-const gc_out_t *
-gc_conn_peek (gc_conn_t *self)
+//  Static, so that the write loop pays no call for it per frame
+static const gc_out_t *
+s_peek (gc_conn_t *self)
 {
     const gc_out_t *frame = NULL;
     self->next_slot = s_ready_slot (self);
@@ -614,8 +617,8 @@ s_push_sent (gc_conn_t *self, gc_member_t *member)
     lws_dll2_add_tail (in_owner, &self->members);
 }
 
-void
-gc_conn_sent (gc_conn_t *self)
+static void
+s_sent (gc_conn_t *self)
 {
     gc_counters_count (self->counters, GC_COUNTER_FRAMES_OUT);
     if (self->next_slot)
@@ -625,6 +628,18 @@ gc_conn_sent (gc_conn_t *self)
         s_push_sent (self, self->next_member);
     self->next_slot = NULL;
     self->next_member = NULL;
+}
+
+const gc_out_t *
+gc_conn_peek (gc_conn_t *self)
+{
+    return s_peek (self);
+}
+
+void
+gc_conn_sent (gc_conn_t *self)
+{
+    s_sent (self);
 }
 
 //  The frames are whole WebSocket frames already (json.c): lws sends them
@@ -645,10 +660,10 @@ s_write_raw (gc_conn_t *self, unsigned char *data, size_t size)
 int
 gc_conn_writable (gc_conn_t *self)
 {
-    unsigned char *batch = gc_gateway_batch (self->gateway);
+    unsigned char *batch = self->batch;
     size_t size = 0;
     for (int count = 0; count < GC_BATCH_FRAMES; count++) {
-        const gc_out_t *frame = gc_conn_peek (self);
+        const gc_out_t *frame = s_peek (self);
         if (!frame)
             break;
         size_t wire = gc_out_wire_size (frame);
@@ -657,17 +672,17 @@ gc_conn_writable (gc_conn_t *self)
                 break;
             if (s_write_raw (self, gc_out_wire (frame), wire))
                 return -1;
-            gc_conn_sent (self);
+            s_sent (self);
             break;
         }
         memcpy (batch + size, gc_out_wire (frame), wire);
         size += wire;
-        gc_conn_sent (self);
+        s_sent (self);
     }
     if (size && s_write_raw (self, batch, size))
         return -1;
     self->waiting_since = 0;
-    if (gc_conn_peek (self))
+    if (s_peek (self))
         s_wake (self);
     return 0;
 }

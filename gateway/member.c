@@ -15,7 +15,6 @@ struct gc_member_t {
     const char *room_name;      //  the room's, which outlives the member
     size_t room_name_len;
     char *user;                 //  the owner's user, a copy
-    gc_member_fn *wake;
     gc_member_fn *kick;
     uint64_t catchup_rid;       //  history request in flight, 0 if none
     gc_out_t *catchup;          //  frames fetched for seqs the ring lost
@@ -36,7 +35,7 @@ gc_member_new (gc_link_t *link, void *room, const char *room_name,
     self->room_name = room_name;
     self->room_name_len = room_name_len;
     self->user = gc_strdup (user);
-    self->wake = wake;
+    self->place.wake = wake;
     self->kick = kick;
     return self;
 }
@@ -58,12 +57,6 @@ const char *
 gc_member_user (gc_member_t *self)
 {
     return self->user;
-}
-
-void
-gc_member_wake (gc_member_t *self)
-{
-    self->wake (self->place.owner, self);
 }
 
 void

@@ -30,6 +30,7 @@ typedef struct {
     lws_dll2_t in_owner;        //  link in its owner's list of rooms
     void *room;                 //  the room it is in (room.c's)
     void *owner;                //  the owner's arg to wake and kick
+    gc_member_fn *wake;         //  the owner's: something to receive
     uint64_t cursor;            //  newest seq the owner has been given
     bool announced;             //  join reply written: pushes may flow
 } gc_member_place_t;
@@ -71,8 +72,14 @@ gc_member_delivered (gc_member_t *self)
 //  The user the member is for: a kick names a user.
 const char *gc_member_user (gc_member_t *self);
 
-//  Tells the owner there is something to receive.
-void gc_member_wake (gc_member_t *self);
+//  Tells the owner there is something to receive: the one call per
+//  member that a room's new message costs.
+static inline void
+gc_member_wake (gc_member_t *self)
+{
+    gc_member_place (self)->wake (gc_member_place (self)->owner, self);
+}
+
 //  Tells the owner it is put out of the room; the owner leaves it.
 void gc_member_kick (gc_member_t *self);
 
