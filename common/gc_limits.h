@@ -67,6 +67,10 @@
 #define GC_LINK_TICK_MS         200     //  request timeouts and heartbeat clock
 #define GC_LINK_DRAIN_BUDGET    4096    //  messages per socket per turn, for fairness
 #define GC_LINK_HWM             100000  //  messages queued to or from the broker
+#define GC_LINK_RECONNECT_MS    100     //  first retry after the broker went away
+#define GC_LINK_RECONNECT_MAX_MS 1000   //  retries back off to this
+#define GC_GATEWAY_IO_TIMEOUT_S 30      //  lws's limit on a stalled handshake or HTTP exchange
+#define GC_GATEWAY_HTTP_HEADERS 512     //  bytes of headers of a /healthz or /metrics reply
 
 //  ----------------------------------------------------------------------
 //  Client

@@ -10,7 +10,8 @@
     Writing takes the oldest finished reply first, then the next message
     of one of the connection's rooms, taking the rooms in turn, and sends
     what is ready in one write. */
-#include "gateway.h"
+#include "conn.h"
+#include "gc_alloc.h"
 #include "gc_limits.h"
 #include "gc_text.h"
 #include "gc_log.h"
@@ -32,6 +33,10 @@ typedef struct {
 struct gc_conn_t {
     lws_dll2_t in_gateway;      //  link in the gateway's connection list
     gc_gateway_t *gateway;
+    gc_link_t *link;            //  the gateway's, to the broker
+    gc_rooms_t *rooms;          //  the gateway's
+    gc_counters_t *counters;    //  the gateway's
+    unsigned char *batch;       //  the gateway's write batch
     struct lws *wsi;            //  NULL for plain HTTP requests
     uint64_t id;                //  for log lines
     char *user;                 //  logged in as, NULL before login
@@ -45,8 +50,10 @@ struct gc_conn_t {
     size_t rx_size;
     bool rx_paused;             //  reading stopped: too many slots queued
     double tokens;              //  rate limit bucket
-    int64_t tokens_ms;
-    int64_t waiting_since;      //  data ready but the socket not writable
+    int64_t tokens_ms;          //  monotonic, when last filled
+    int64_t waiting_since;      //  monotonic ms: data ready, socket not writable
+    s_slot_t *next_slot;        //  what gc_conn_peek chose: a reply,
+    gc_member_t *next_member;   //  or a room's next message
 };
 
 static void s_dispatch (gc_conn_t *self);
@@ -57,14 +64,14 @@ gc_conn_size (void)
     return sizeof (gc_conn_t);
 }
 
-void
-gc_conn_wake (gc_conn_t *self)
+static void
+s_wake (gc_conn_t *self)
 {
     if (!self->wsi)
         return;
     lws_callback_on_writable (self->wsi);
     if (!self->waiting_since)
-        self->waiting_since = gc_clock_wall_ms ();
+        self->waiting_since = gc_clock_mono_us () / 1000;
 }
 
 //  --------------------------------------------------------------------------
@@ -74,8 +81,8 @@ static gc_member_t *
 s_member (gc_conn_t *self, const char *room)
 {
     lws_start_foreach_dll (struct lws_dll2 *, node, lws_dll2_get_head (&self->members)) {
-        gc_member_t *member = lws_container_of (node, gc_member_t, in_conn);
-        if (strcmp (gc_room_name (member->room), room) == 0)
+        gc_member_t *member = gc_member_of_owner_link (node);
+        if (strcmp (gc_room_name (gc_member_place (member)->room), room) == 0)
             return member;
     } lws_end_foreach_dll (node);
     return NULL;
@@ -84,9 +91,11 @@ s_member (gc_conn_t *self, const char *room)
 static void
 s_leave (gc_member_t *member)
 {
-    lws_dll2_remove (&member->in_conn);
-    gc_room_remove (member->room, member);
-    free (member);
+    gc_conn_t *self = gc_member_place (member)->owner;
+    if (self->next_member == member)
+        self->next_member = NULL;
+    lws_dll2_remove (&gc_member_place (member)->in_owner);
+    gc_room_leave (&member);
 }
 
 static void
@@ -94,9 +103,19 @@ s_leave_all (gc_conn_t *self)
 {
     lws_start_foreach_dll_safe (struct lws_dll2 *, node, next,
                                 lws_dll2_get_head (&self->members)) {
-        s_leave (lws_container_of (node, gc_member_t, in_conn));
+        s_leave (gc_member_of_owner_link (node));
     } lws_end_foreach_dll_safe (node, next);
 }
+
+//  The room has something for the member to receive
+static void
+s_on_wake (void *owner, gc_member_t *member)
+{
+    (void) member;
+    s_wake (owner);
+}
+
+static void s_on_kick (void *owner, gc_member_t *member);
 
 //  Joins, or joins again: pushes go on from the newest seq either the
 //  connection was given or the join reply covers, so nothing repeats
@@ -109,42 +128,33 @@ s_joined (gc_conn_t *self, gc_room_t *room, const gc_request_t *request,
         covered = reply->history [reply->history_size - 1].seq;
     gc_member_t *member = s_member (self, gc_room_name (room));
     if (!member) {
-        member = calloc (1, sizeof *member);
-        member->room = room;
-        member->conn = self;
-        member->cursor = covered;
-        lws_dll2_add_tail (&member->in_conn, &self->members);
-        gc_room_add (room, member);
+        member = gc_room_join (room, self->user, covered, s_on_wake, s_on_kick, self);
+        lws_dll2_add_tail (&gc_member_place (member)->in_owner, &self->members);
     }
     else
-    if (covered > member->cursor)
-        member->cursor = covered;
+    if (covered > gc_member_place (member)->cursor)
+        gc_member_place (member)->cursor = covered;
     gc_room_joined (room, reply->head);
     gc_info ("joined conn=%lu user=%s room=\"%s\" seq=%lu", (unsigned long) self->id,
-             self->user, gc_room_name (room), (unsigned long) member->cursor);
+             self->user, gc_room_name (room), (unsigned long) gc_member_place (member)->cursor);
 }
 
 //  The user was removed from the room's group: leave it, and tell the
 //  client with a `left` event, in order with its replies
-void
-gc_conn_kick (gc_member_t *member)
+static void
+s_on_kick (void *owner, gc_member_t *member)
 {
-    gc_conn_t *self = member->conn;
-    s_slot_t *slot = calloc (1, sizeof *slot);
+    gc_conn_t *self = owner;
+    const char *room = gc_room_name (gc_member_place (member)->room);
+    s_slot_t *slot = gc_calloc (1, sizeof *slot);
     slot->conn = self;
     slot->state = SLOT_READY;
-    gc_out_left (&slot->out, gc_room_name (member->room), "removed from the group");
+    gc_out_left (&slot->out, room, "removed from the group");
     lws_dll2_add_tail (&slot->in_conn, &self->slots);
     gc_info ("put out conn=%lu user=%s room=\"%s\"", (unsigned long) self->id,
-             self->user, gc_room_name (member->room));
+             self->user, room);
     s_leave (member);
-    gc_conn_wake (self);
-}
-
-const char *
-gc_conn_user (gc_conn_t *self)
-{
-    return self->user;
+    s_wake (self);
 }
 
 static void
@@ -153,8 +163,8 @@ s_set_user (gc_conn_t *self, const char *user, gc_str_t token)
     s_leave_all (self);
     free (self->user);
     free (self->token);
-    self->user = user? strdup (user): NULL;
-    self->token = user? gc_str_dup (token): NULL;
+    self->user = user? gc_strdup (user): NULL;
+    self->token = user? gc_alloc_checked (gc_str_dup (token)): NULL;
 }
 
 //  --------------------------------------------------------------------------
@@ -182,7 +192,7 @@ static void
 s_slot_error (s_slot_t *slot, gc_error_t code, const char *message)
 {
     if (code == GC_UNAVAILABLE)
-        slot->conn->gateway->counters.unavailable++;
+        gc_counters_count (slot->conn->counters, GC_COUNTER_UNAVAILABLE);
     gc_out_error (&slot->out, &slot->request, code, message);
     s_slot_set_state (slot, SLOT_READY);
 }
@@ -191,8 +201,10 @@ static void
 s_slot_free (s_slot_t *slot)
 {
     s_slot_set_state (slot, SLOT_READY);
+    if (slot->conn->next_slot == slot)
+        slot->conn->next_slot = NULL;
     lws_dll2_remove (&slot->in_conn);
-    gc_link_forget (slot->conn->gateway->link, slot->rid);
+    gc_link_forget (slot->conn->link, slot->rid);
     if (slot->held_room) {
         gc_room_hold (slot->held_room, -1);
         gc_room_release_if_empty (slot->held_room);
@@ -209,10 +221,10 @@ s_apply (s_slot_t *slot, const gc_frame_t *reply)
     gc_conn_t *self = slot->conn;
     const gc_request_t *request = &slot->request;
     if (request->op == GC_CLIENT_LOGIN) {
-        char *user = gc_str_dup (reply->user);
+        char *user = gc_alloc_checked (gc_str_dup (reply->user));
         s_set_user (self, user, reply->token);
         free (user);
-        self->gateway->counters.logins_ok++;
+        gc_counters_count (self->counters, GC_COUNTER_LOGINS_OK);
         gc_info ("login conn=%lu user=%s", (unsigned long) self->id, self->user);
     }
     else
@@ -245,16 +257,16 @@ s_on_reply (void *arg, const gc_frame_t *reply)
     if (reply->op != GC_OP_OK) {
         gc_error_t code = s_broker_error (reply);
         char *message = code == reply->code && (reply->fields & GC_F_MESSAGE)?
-                        gc_str_dup (reply->message): NULL;
+                        gc_alloc_checked (gc_str_dup (reply->message)): NULL;
         s_slot_error (slot, code, message);
         free (message);
         if (slot->request.op == GC_CLIENT_LOGIN && code == GC_BAD_CREDENTIALS)
-            self->gateway->counters.logins_failed++;
+            gc_counters_count (self->counters, GC_COUNTER_LOGINS_FAILED);
     }
     else {
         s_apply (slot, reply);
         gc_out_ok (&slot->out, &slot->request,
-                   gc_reply_fields (&slot->request, reply, self->user));
+                    gc_reply_fields (&slot->request, reply, self->user));
         s_slot_set_state (slot, SLOT_READY);
     }
     if (slot->held_room) {
@@ -263,7 +275,7 @@ s_on_reply (void *arg, const gc_frame_t *reply)
         slot->held_room = NULL;
     }
     s_dispatch (self);
-    gc_conn_wake (self);
+    s_wake (self);
 }
 
 //  Sends the slot's broker request; answers unavailable if it cannot go
@@ -273,7 +285,7 @@ s_send (s_slot_t *slot, gc_frame_t *frame)
     gc_conn_t *self = slot->conn;
     if (self->user && frame->op != GC_OP_LOGIN && frame->op != GC_OP_HISTORY)
         gc_frame_set_cstr (frame, GC_F_USER, self->user);
-    slot->rid = gc_link_request (self->gateway->link, frame, slot->arrived_ms, s_on_reply, slot);
+    slot->rid = gc_link_request (self->link, frame, slot->arrived_ms, s_on_reply, slot);
     if (slot->rid)
         s_slot_set_state (slot, SLOT_IN_FLIGHT);
     else
@@ -297,11 +309,7 @@ static void
 s_start_join (s_slot_t *slot, gc_frame_t *frame)
 {
     const gc_request_t *request = &slot->request;
-    gc_room_t *room = gc_room_require (slot->conn->gateway, request->room, request->room_len);
-    if (!room) {
-        s_slot_error (slot, GC_UNAVAILABLE, "out of memory");
-        return;
-    }
+    gc_room_t *room = gc_rooms_require (slot->conn->rooms, request->room, request->room_len);
     gc_room_hold (room, 1);
     slot->held_room = room;
     gc_frame_set_str (frame, GC_F_ROOM, request->room, request->room_len);
@@ -417,7 +425,7 @@ s_dispatch (gc_conn_t *self)
 static bool
 s_take_token (gc_conn_t *self, int64_t now)
 {
-    int rate = self->gateway->rate_limit;
+    int rate = gc_gateway_rate_limit (self->gateway);
     if (rate <= 0)
         return true;
     self->tokens += (double) (now - self->tokens_ms) * rate / 1000.0;
@@ -433,8 +441,8 @@ s_take_token (gc_conn_t *self, int64_t now)
 static void
 s_queue_request (gc_conn_t *self, const char *data, size_t size, bool binary)
 {
-    self->gateway->counters.frames_in++;
-    s_slot_t *slot = calloc (1, sizeof *slot);
+    gc_counters_count (self->counters, GC_COUNTER_FRAMES_IN);
+    s_slot_t *slot = gc_calloc (1, sizeof *slot);
     slot->conn = self;
     slot->arrived_ms = gc_clock_wall_ms ();
     lws_dll2_add_tail (&slot->in_conn, &self->slots);
@@ -445,16 +453,35 @@ s_queue_request (gc_conn_t *self, const char *data, size_t size, bool binary)
     if (gc_request_parse (data, size, &slot->request, &why) != GC_OK)
         s_slot_error (slot, GC_BAD_REQUEST, why);
     else
-    if (!s_take_token (self, slot->arrived_ms))
+    if (!s_take_token (self, gc_clock_mono_us () / 1000))
         s_slot_error (slot, GC_RATE_LIMITED, NULL);
     if (!self->first_waiting && slot->state == SLOT_WAITING)
         self->first_waiting = slot;
     s_dispatch (self);
-    gc_conn_wake (self);
+    s_wake (self);
     if (self->slots.count >= GC_CONN_SLOTS_MAX && !self->rx_paused) {
         self->rx_paused = true;
-        lws_rx_flow_control (self->wsi, 0);
+        if (self->wsi)
+            lws_rx_flow_control (self->wsi, 0);
     }
+}
+
+void
+gc_conn_request (gc_conn_t *self, const char *data, size_t size)
+{
+    s_queue_request (self, data, size, false);
+}
+
+bool
+gc_conn_reading (gc_conn_t *self)
+{
+    return !self->rx_paused;
+}
+
+unsigned
+gc_conn_in_flight (gc_conn_t *self)
+{
+    return self->in_flight;
 }
 
 //  --------------------------------------------------------------------------
@@ -465,11 +492,15 @@ gc_conn_open (gc_conn_t *self, gc_gateway_t *gateway, struct lws *wsi)
 {
     memset (self, 0, sizeof *self);
     self->gateway = gateway;
+    self->link = gc_gateway_link (gateway);
+    self->rooms = gc_gateway_rooms (gateway);
+    self->counters = gc_gateway_counters (gateway);
+    self->batch = gc_gateway_batch (gateway);
     self->wsi = wsi;
-    self->id = ++gateway->counters.connections_opened;
-    self->tokens = 2.0 * gateway->rate_limit;
-    self->tokens_ms = gc_clock_wall_ms ();
-    lws_dll2_add_tail (&self->in_gateway, &gateway->conns);
+    self->id = gc_counters_count (self->counters, GC_COUNTER_CONNECTIONS_OPENED);
+    self->tokens = 2.0 * gc_gateway_rate_limit (gateway);
+    self->tokens_ms = gc_clock_mono_us () / 1000;
+    lws_dll2_add_tail (&self->in_gateway, gc_gateway_conns (gateway));
     gc_debug ("open conn=%lu", (unsigned long) self->id);
 }
 
@@ -486,7 +517,7 @@ gc_conn_close (gc_conn_t *self)
     s_set_user (self, NULL, (gc_str_t) { NULL, 0 });
     free (self->rx);
     lws_dll2_remove (&self->in_gateway);
-    self->gateway->counters.connections_closed++;
+    gc_counters_count (self->counters, GC_COUNTER_CONNECTIONS_CLOSED);
     gc_debug ("close conn=%lu", (unsigned long) self->id);
     self->gateway = NULL;
     self->wsi = NULL;
@@ -503,18 +534,16 @@ gc_conn_receive (gc_conn_t *self, const void *data, size_t size)
         self->rx_size = 0;
     if (self->rx_size + size + lws_remaining_packet_payload (wsi) > GC_FRAME_MAX) {
         gc_info ("frame too large conn=%lu", (unsigned long) self->id);
+        static const char reason [] = "frame too large";
         lws_close_reason (wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-                          (unsigned char *) "frame too large", 15);
+                          (unsigned char *) reason, sizeof reason - 1);
         return -1;
     }
     if (first && final) {
         s_queue_request (self, data, size, lws_frame_is_binary (wsi));
         return 0;
     }
-    unsigned char *rx = realloc (self->rx, self->rx_size + size);
-    if (!rx)
-        return -1;
-    self->rx = rx;
+    self->rx = gc_realloc (self->rx, self->rx_size + size);
     memcpy (self->rx + self->rx_size, data, size);
     self->rx_size += size;
     if (final) {
@@ -542,23 +571,22 @@ static gc_member_t *
 s_ready_member (gc_conn_t *self, const gc_out_t **frame)
 {
     lws_start_foreach_dll (struct lws_dll2 *, node, lws_dll2_get_head (&self->members)) {
-        gc_member_t *member = lws_container_of (node, gc_member_t, in_conn);
-        *frame = gc_room_next_frame (member->room, member);
+        gc_member_t *member = gc_member_of_owner_link (node);
+        *frame = gc_room_next_frame (member);
         if (*frame)
             return member;
     } lws_end_foreach_dll (node);
     return NULL;
 }
 
-//  What goes out next: the oldest finished reply, else the next message
-//  of one of the connection's rooms
+//  Static, so that the write loop pays no call for it per frame
 static const gc_out_t *
-s_next_frame (gc_conn_t *self, s_slot_t **slot, gc_member_t **member)
+s_peek (gc_conn_t *self)
 {
     const gc_out_t *frame = NULL;
-    *slot = s_ready_slot (self);
-    *member = *slot? NULL: s_ready_member (self, &frame);
-    return *slot? &(*slot)->out: frame;
+    self->next_slot = s_ready_slot (self);
+    self->next_member = self->next_slot? NULL: s_ready_member (self, &frame);
+    return self->next_slot? &self->next_slot->out: frame;
 }
 
 static void
@@ -568,34 +596,50 @@ s_reply_sent (gc_conn_t *self, s_slot_t *slot)
     if (slot->request.op == GC_CLIENT_JOIN && slot->request.room) {
         gc_member_t *member = s_member (self, slot->request.room);
         if (member)
-            member->announced = true;
+            gc_member_place (member)->announced = true;
     }
     s_slot_free (slot);
     if (self->rx_paused && self->slots.count < GC_CONN_SLOTS_MAX / 2) {
         self->rx_paused = false;
-        lws_rx_flow_control (self->wsi, 1);
+        if (self->wsi)
+            lws_rx_flow_control (self->wsi, 1);
     }
 }
 
 static void
 s_push_sent (gc_conn_t *self, gc_member_t *member)
 {
-    member->cursor++;
-    self->gateway->counters.messages_delivered++;
+    gc_member_delivered (member);
+    gc_counters_count (self->counters, GC_COUNTER_MESSAGES_DELIVERED);
     //  Take rooms in turn: the one just served goes to the back
-    lws_dll2_remove (&member->in_conn);
-    lws_dll2_add_tail (&member->in_conn, &self->members);
+    lws_dll2_t *in_owner = &gc_member_place (member)->in_owner;
+    lws_dll2_remove (in_owner);
+    lws_dll2_add_tail (in_owner, &self->members);
 }
 
-//  Called once the frame is in the batch or written
 static void
-s_sent (gc_conn_t *self, s_slot_t *slot, gc_member_t *member)
+s_sent (gc_conn_t *self)
 {
-    self->gateway->counters.frames_out++;
-    if (slot)
-        s_reply_sent (self, slot);
+    gc_counters_count (self->counters, GC_COUNTER_FRAMES_OUT);
+    if (self->next_slot)
+        s_reply_sent (self, self->next_slot);
     else
-        s_push_sent (self, member);
+    if (self->next_member)
+        s_push_sent (self, self->next_member);
+    self->next_slot = NULL;
+    self->next_member = NULL;
+}
+
+const gc_out_t *
+gc_conn_peek (gc_conn_t *self)
+{
+    return s_peek (self);
+}
+
+void
+gc_conn_sent (gc_conn_t *self)
+{
+    s_sent (self);
 }
 
 //  The frames are whole WebSocket frames already (out.c): lws sends them
@@ -603,7 +647,7 @@ s_sent (gc_conn_t *self, s_slot_t *slot, gc_member_t *member)
 static int
 s_write_raw (gc_conn_t *self, unsigned char *data, size_t size)
 {
-    self->gateway->counters.writes++;
+    gc_counters_count (self->counters, GC_COUNTER_WRITES);
     return lws_write (self->wsi, data, size, LWS_WRITE_RAW) < 0? -1: 0;
 }
 
@@ -616,12 +660,10 @@ s_write_raw (gc_conn_t *self, unsigned char *data, size_t size)
 int
 gc_conn_writable (gc_conn_t *self)
 {
-    unsigned char *batch = self->gateway->batch;
+    unsigned char *batch = self->batch;
     size_t size = 0;
     for (int count = 0; count < GC_BATCH_FRAMES; count++) {
-        s_slot_t *slot;
-        gc_member_t *member;
-        const gc_out_t *frame = s_next_frame (self, &slot, &member);
+        const gc_out_t *frame = s_peek (self);
         if (!frame)
             break;
         size_t wire = gc_out_wire_size (frame);
@@ -630,32 +672,30 @@ gc_conn_writable (gc_conn_t *self)
                 break;
             if (s_write_raw (self, gc_out_wire (frame), wire))
                 return -1;
-            s_sent (self, slot, member);
+            s_sent (self);
             break;
         }
         memcpy (batch + size, gc_out_wire (frame), wire);
         size += wire;
-        s_sent (self, slot, member);
+        s_sent (self);
     }
     if (size && s_write_raw (self, batch, size))
         return -1;
     self->waiting_since = 0;
-    s_slot_t *slot;
-    gc_member_t *member;
-    if (s_next_frame (self, &slot, &member))
-        gc_conn_wake (self);
+    if (s_peek (self))
+        s_wake (self);
     return 0;
 }
 
-//  Closes connections that made no write progress for GC_STALL_MS, and
-//  wakes members whose catch-up failed so they try again
+//  Closes connections that made no write progress for GC_STALL_MS (now
+//  is monotonic ms), and wakes members whose catch-up failed to try again
 void
-gc_conn_sweep (gc_gateway_t *gateway, int64_t now)
+gc_conn_sweep (lws_dll2_owner_t *conns, int64_t now)
 {
-    lws_start_foreach_dll (struct lws_dll2 *, node, lws_dll2_get_head (&gateway->conns)) {
+    lws_start_foreach_dll (struct lws_dll2 *, node, lws_dll2_get_head (conns)) {
         gc_conn_t *self = lws_container_of (node, gc_conn_t, in_gateway);
         if (self->wsi && self->waiting_since && now - self->waiting_since > GC_STALL_MS) {
-            gateway->counters.slow_readers_closed++;
+            gc_counters_count (self->counters, GC_COUNTER_SLOW_READERS_CLOSED);
             gc_warn ("slow reader disconnected conn=%lu user=%s stalled_ms=%ld",
                      (unsigned long) self->id, self->user? self->user: "-",
                      (long) (now - self->waiting_since));
@@ -664,8 +704,161 @@ gc_conn_sweep (gc_gateway_t *gateway, int64_t now)
             continue;
         }
         lws_start_foreach_dll (struct lws_dll2 *, at, lws_dll2_get_head (&self->members)) {
-            if (gc_room_member_behind (lws_container_of (at, gc_member_t, in_conn)))
-                gc_conn_wake (self);
+            if (gc_room_member_behind (gc_member_of_owner_link (at)))
+                s_wake (self);
         } lws_end_foreach_dll (at);
     } lws_end_foreach_dll (node);
+}
+
+//  --------------------------------------------------------------------------
+//  Self-test: a connection with no socket on a gateway with no listener,
+//  against a real broker in this process. Requests go in whole and frames
+//  come out through gc_conn_peek / gc_conn_sent, as a write would take them.
+
+#include <assert.h>
+#include "server.h"
+#include "testbed.h"
+
+typedef struct {
+    int64_t id;                 //  of a reply, -1 for a push
+    const char *op;             //  "ok", "error", "message", "left"
+    json_int_t seq;             //  a push's, or a say reply's
+    size_t history;             //  messages in a reply's history
+} s_test_frame_t;
+
+//  Newest seq pushed of Taskmaster [0] and of Quite Interesting [1]
+static json_int_t s_test_pushed [2];
+
+//  Takes the next frame, if one is ready, into *taken
+static bool
+s_test_take (gc_conn_t *self, s_test_frame_t *taken)
+{
+    const gc_out_t *frame = gc_conn_peek (self);
+    if (!frame)
+        return false;
+    json_t *root = gc_testbed_frame (frame);
+    json_t *id = json_object_get (root, "id");
+    static char op [16];
+    snprintf (op, sizeof op, "%s", json_string_value (json_object_get (root, "op")));
+    taken->op = op;
+    taken->id = id? json_integer_value (id): -1;
+    taken->seq = json_integer_value (json_object_get (root, "seq"));
+    taken->history = json_array_size (json_object_get (root, "history"));
+    if (strcmp (op, "message") == 0) {
+        //  Pushes come in order, nothing lost, nothing twice
+        int room = strcmp (json_string_value (json_object_get (root, "room")), "Taskmaster")? 1: 0;
+        assert (taken->seq == s_test_pushed [room] + 1);
+        s_test_pushed [room] = taken->seq;
+    }
+    json_decref (root);
+    gc_conn_sent (self);
+    return true;
+}
+
+//  Waits for the next reply, skipping pushes; checks it is ok and has id
+static s_test_frame_t
+s_test_reply (struct lws_context *context, gc_conn_t *self, int64_t id, const char *op)
+{
+    s_test_frame_t taken = { 0 };
+    GC_TESTBED_UNTIL (context, s_test_take (self, &taken) && taken.id >= 0);
+    assert (taken.id == id && strcmp (taken.op, op) == 0);
+    return taken;
+}
+
+static void
+s_test_send (gc_conn_t *self, const char *request)
+{
+    gc_conn_request (self, request, strlen (request));
+}
+
+//  Only consecutive says go together; anything else waits for what is
+//  before it, and makes what comes after it wait
+static void
+s_test_order (struct lws_context *context, gc_conn_t *self)
+{
+    s_test_send (self, "{\"op\":\"say\",\"id\":10,\"room\":\"Taskmaster\",\"text\":\"a\"}");
+    s_test_send (self, "{\"op\":\"say\",\"id\":11,\"room\":\"Taskmaster\",\"text\":\"b\"}");
+    s_test_send (self, "{\"op\":\"history\",\"id\":12,\"room\":\"Taskmaster\"}");
+    s_test_send (self, "{\"op\":\"say\",\"id\":13,\"room\":\"Taskmaster\",\"text\":\"c\"}");
+    assert (gc_conn_in_flight (self) == 2);
+    json_int_t seq = s_test_reply (context, self, 10, "ok").seq;
+    assert (s_test_reply (context, self, 11, "ok").seq == seq + 1);
+    //  The history started once both says were stored: it holds them
+    s_test_frame_t history = s_test_reply (context, self, 12, "ok");
+    assert (history.history == (size_t) seq + 1);
+    assert (s_test_reply (context, self, 13, "ok").seq == seq + 2);
+    //  A say right after a join is in the room: it waited for the join
+    s_test_send (self, "{\"op\":\"join\",\"id\":14,\"room\":\"Quite Interesting\"}");
+    s_test_send (self, "{\"op\":\"say\",\"id\":15,\"room\":\"Quite Interesting\",\"text\":\"d\"}");
+    assert (gc_conn_in_flight (self) == 1);
+    s_test_reply (context, self, 14, "ok");
+    assert (s_test_reply (context, self, 15, "ok").seq == 1);
+    //  Every message of both rooms is pushed, in order (s_test_take)
+    s_test_frame_t taken;
+    GC_TESTBED_UNTIL (context, (s_test_take (self, &taken),
+                                s_test_pushed [0] == seq + 2 && s_test_pushed [1] == 1));
+    assert (s_test_pushed [0] == seq + 2 && s_test_pushed [1] == 1);
+    assert (!gc_conn_peek (self));
+}
+
+//  Replies wait for those before them, in arrival order, and reading
+//  pauses while GC_CONN_SLOTS_MAX requests are queued
+static void
+s_test_backpressure (gc_conn_t *self)
+{
+    for (int id = 0; id < GC_CONN_SLOTS_MAX; id++) {
+        assert (gc_conn_reading (self));
+        char request [64];
+        snprintf (request, sizeof request, "{\"op\":\"nonsense\",\"id\":%d}", 1000 + id);
+        s_test_send (self, request);
+    }
+    assert (!gc_conn_reading (self));
+    s_test_frame_t taken;
+    for (int id = 0; id < GC_CONN_SLOTS_MAX; id++) {
+        assert (gc_conn_reading (self) == (GC_CONN_SLOTS_MAX - id < GC_CONN_SLOTS_MAX / 2));
+        assert (s_test_take (self, &taken));
+        assert (taken.id == 1000 + id && strcmp (taken.op, "error") == 0);
+    }
+    assert (gc_conn_reading (self) && !gc_conn_peek (self));
+}
+
+void
+gc_conn_test (bool verbose)
+{
+    if (verbose)
+        printf (" * gc_conn: ");
+    memset (s_test_pushed, 0, sizeof s_test_pushed);
+    gc_testbed_t *testbed = gc_testbed_new ();
+    gc_server_config_t config = {
+        .port = CONTEXT_PORT_NO_LISTEN, .ping_seconds = 20,
+        .requests = gc_testbed_requests (testbed), .events = gc_testbed_events (testbed),
+    };
+    gc_gateway_t *gateway = gc_server_new (&config);
+    assert (gateway);
+    struct lws_context *context = gc_gateway_context (gateway);
+    GC_TESTBED_UNTIL (context, gc_link_reachable (gc_gateway_link (gateway)));
+    gc_conn_t *self = gc_malloc (gc_conn_size ());
+    gc_conn_open (self, gateway, NULL);
+
+    //  Before login, every request but login is refused, in order
+    s_test_send (self, "{\"op\":\"rooms\",\"id\":1}");
+    s_test_send (self, "{\"op\":\"login\",\"id\":2,\"user\":\"Sue\",\"password\":\"password\"}");
+    s_test_send (self, "{\"op\":\"join\",\"id\":3,\"room\":\"Taskmaster\"}");
+    assert (gc_conn_in_flight (self) == 1);
+    s_test_reply (context, self, 1, "error");
+    s_test_reply (context, self, 2, "ok");
+    s_test_reply (context, self, 3, "ok");
+    s_test_order (context, self);
+    s_test_backpressure (self);
+
+    gc_conn_close (self);
+    gc_conn_close (self);
+    free (self);
+    assert (gc_rooms_size (gc_gateway_rooms (gateway)) == 0);
+    assert (gc_counters_get (gc_gateway_counters (gateway), GC_COUNTER_LOGINS_OK) == 1);
+    gc_server_destroy (&gateway);
+    gc_server_destroy (&gateway);
+    gc_testbed_destroy (&testbed);
+    if (verbose)
+        printf ("OK\n");
 }

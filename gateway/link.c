@@ -11,6 +11,7 @@
 #include "gc_log.h"
 #include "gc_metrics.h"
 #include "gc_clock.h"
+#include "gc_alloc.h"
 
 
 typedef struct {
@@ -29,8 +30,8 @@ struct gc_link_t {
     uint64_t next_rid;
     gc_link_event_fn *on_event;
     void *event_arg;
-    int64_t last_reply_ms;      //  any reply proves the broker is there
-    int64_t ping_sent_ms;
+    int64_t last_reply_ms;      //  monotonic: any reply proves the broker is there
+    int64_t ping_sent_ms;       //  monotonic
     int64_t rtt_ms;
     unsigned ticks;
     lws_sorted_usec_list_t tick;    //  periodic sweep and heartbeat
@@ -81,7 +82,7 @@ s_pending_table_new (void)
 static void
 s_on_reply (gc_link_t *self, const gc_frame_t *reply)
 {
-    int64_t now = gc_clock_wall_ms ();
+    int64_t now = gc_clock_mono_us () / 1000;
     self->last_reply_ms = now;
     void *key = (void *) (uintptr_t) reply->rid;
     s_pending_t *pending = zhashx_lookup (self->pending, key);
@@ -92,7 +93,7 @@ s_on_reply (gc_link_t *self, const gc_frame_t *reply)
         self->rtt_ms = now - self->ping_sent_ms;
         if (reply->fields & GC_F_TEXT) {
             free (self->broker_metrics);
-            self->broker_metrics = gc_str_dup (reply->text);
+            self->broker_metrics = gc_alloc_checked (gc_str_dup (reply->text));
         }
     }
     gc_link_reply_fn *fn = pending->fn;
@@ -165,8 +166,9 @@ s_schedule_drain (gc_link_t *self)
         lws_sul_schedule (self->context, 0, &self->drain, s_on_drain, 1);
 }
 
-void
-gc_link_service (gc_link_t *self)
+//  Reads everything the sockets have; called when their fds are readable
+static void
+s_service (gc_link_t *self)
 {
     bool dealer_empty = s_drain_dealer (self);
     bool sub_empty = s_drain_sub (self);
@@ -179,7 +181,18 @@ gc_link_service (gc_link_t *self)
 static void
 s_on_drain (lws_sorted_usec_list_t *sul)
 {
-    gc_link_service (lws_container_of (sul, gc_link_t, drain));
+    s_service (lws_container_of (sul, gc_link_t, drain));
+}
+
+int
+gc_link_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                  void *in, size_t len)
+{
+    (void) user, (void) in, (void) len;
+    gc_link_t *self = lws_get_opaque_user_data (wsi);
+    if (reason == LWS_CALLBACK_RAW_RX_FILE && self)
+        s_service (self);
+    return 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -195,7 +208,7 @@ s_send (gc_link_t *self, gc_frame_t *request, int64_t giveup_ms,
     ||  zmq_send (zsock_resolve (self->dealer), self->buffer.data, self->buffer.size,
                   ZMQ_DONTWAIT) < 0)
         return 0;               //  no broker connection: ZMQ_IMMEDIATE is set
-    s_pending_t *pending = malloc (sizeof *pending);
+    s_pending_t *pending = gc_malloc (sizeof *pending);
     *pending = (s_pending_t) { request->rid, giveup_ms, gc_clock_mono_us (), fn, arg };
     zhashx_insert (self->pending, (void *) (uintptr_t) request->rid, pending);
     s_schedule_drain (self);
@@ -211,6 +224,18 @@ gc_link_request (gc_link_t *self, gc_frame_t *request, int64_t arrived_ms,
         return 0;
     gc_frame_set_uint (request, GC_F_DEADLINE, arrived_ms + GC_REQUEST_DEADLINE_MS);
     return s_send (self, request, arrived_ms + GC_REQUEST_GIVEUP_MS, fn, arg);
+}
+
+uint64_t
+gc_link_history (gc_link_t *self, const char *room, size_t size,
+                 uint64_t since, uint32_t limit, gc_link_reply_fn *fn, void *arg)
+{
+    gc_frame_t request;
+    gc_frame_init (&request, GC_OP_HISTORY);
+    gc_frame_set_str (&request, GC_F_ROOM, room, size);
+    gc_frame_set_uint (&request, GC_F_SINCE, since);
+    gc_frame_set_uint (&request, GC_F_LIMIT, limit);
+    return gc_link_request (self, &request, gc_clock_wall_ms (), fn, arg);
 }
 
 void
@@ -246,7 +271,7 @@ gc_link_unsubscribe (gc_link_t *self, const char *room, size_t size)
 bool
 gc_link_reachable (gc_link_t *self)
 {
-    return gc_clock_wall_ms () - self->last_reply_ms < GC_HEARTBEAT_DEAD_MS;
+    return gc_clock_mono_us () / 1000 - self->last_reply_ms < GC_HEARTBEAT_DEAD_MS;
 }
 
 int64_t
@@ -299,7 +324,7 @@ s_ping (gc_link_t *self, int64_t now)
     gc_frame_init (&ping, GC_OP_PING);
     gc_frame_set_uint (&ping, GC_F_DEADLINE, now + GC_HEARTBEAT_DEAD_MS);
     if (s_send (self, &ping, now + GC_HEARTBEAT_DEAD_MS, NULL, NULL))
-        self->ping_sent_ms = now;
+        self->ping_sent_ms = gc_clock_mono_us () / 1000;
 }
 
 static void
@@ -307,13 +332,14 @@ s_on_tick (lws_sorted_usec_list_t *sul)
 {
     gc_link_t *self = lws_container_of (sul, gc_link_t, tick);
     int64_t now = gc_clock_wall_ms ();
-    bool was_reachable = now - GC_LINK_TICK_MS - self->last_reply_ms < GC_HEARTBEAT_DEAD_MS;
+    bool was_reachable = gc_clock_mono_us () / 1000 - GC_LINK_TICK_MS - self->last_reply_ms
+                       < GC_HEARTBEAT_DEAD_MS;
     s_give_up_expired (self, now);
     if (self->ticks++ % (GC_HEARTBEAT_MS / GC_LINK_TICK_MS) == 0)
         s_ping (self, now);
     if (was_reachable && !gc_link_reachable (self))
         gc_warn ("broker unreachable: no reply for %d ms", GC_HEARTBEAT_DEAD_MS);
-    gc_link_service (self);
+    s_service (self);
     lws_sul_schedule (self->context, 0, &self->tick, s_on_tick, GC_LINK_TICK_MS * LWS_US_PER_MS);
 }
 
@@ -344,8 +370,8 @@ s_socket_new (int type, const char *endpoint)
     zsock_set_linger (sock, 0);
     zsock_set_rcvhwm (sock, GC_LINK_HWM);
     zsock_set_sndhwm (sock, GC_LINK_HWM);
-    zsock_set_reconnect_ivl (sock, 100);
-    zsock_set_reconnect_ivl_max (sock, 1000);
+    zsock_set_reconnect_ivl (sock, GC_LINK_RECONNECT_MS);
+    zsock_set_reconnect_ivl_max (sock, GC_LINK_RECONNECT_MAX_MS);
     zsock_set_heartbeat_ivl (sock, GC_HEARTBEAT_MS);
     zsock_set_heartbeat_timeout (sock, GC_HEARTBEAT_DEAD_MS);
     if (type == ZMQ_DEALER)
@@ -362,9 +388,7 @@ gc_link_new (struct lws_context *context, struct lws_vhost *vhost,
              const char *requests, const char *events,
              gc_link_event_fn *on_event, void *arg)
 {
-    gc_link_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
+    gc_link_t *self = gc_calloc (1, sizeof *self);
     self->context = context;
     self->on_event = on_event;
     self->event_arg = arg;

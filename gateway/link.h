@@ -22,9 +22,11 @@ typedef void (gc_link_reply_fn) (void *arg, const gc_frame_t *reply);
 //  Called for each event (message, head) from the broker.
 typedef void (gc_link_event_fn) (void *arg, const gc_frame_t *event);
 
-//  The name of the lws protocol whose raw-file callbacks must call
-//  gc_link_service (lws_get_opaque_user_data (wsi)).
+//  The name of the lws protocol the link's sockets are adopted into; the
+//  context's protocol of that name has gc_link_callback as its callback.
 #define GC_LINK_PROTOCOL "gc-broker-link"
+int gc_link_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                      void *in, size_t len);
 
 //  Creates the link and adopts its sockets into vhost's loop. Returns
 //  NULL when the endpoints are invalid.
@@ -39,6 +41,12 @@ void gc_link_destroy (gc_link_t **self_p);
 //  client's request reached the gateway). Returns the rid, or 0 when it
 //  cannot be sent now (broker unreachable): then fn is never called.
 uint64_t gc_link_request (gc_link_t *self, gc_frame_t *request, int64_t arrived_ms,
+                          gc_link_reply_fn *fn, void *arg);
+
+//  Asks for up to limit messages of the room after seq since, as
+//  gc_link_request does (the request arrives now).
+uint64_t gc_link_history (gc_link_t *self, const char *room, size_t size,
+                          uint64_t since, uint32_t limit,
                           gc_link_reply_fn *fn, void *arg);
 
 //  The requester went away: drop the request's callback.
@@ -60,8 +68,5 @@ const gc_histogram_t *gc_link_rtt (gc_link_t *self);
 //  The broker's own figures in Prometheus text, as of the last heartbeat;
 //  NULL while the broker is unreachable.
 const char *gc_link_broker_metrics (gc_link_t *self);
-
-//  Reads everything the sockets have; called when their fds are readable.
-void gc_link_service (gc_link_t *self);
 
 #endif

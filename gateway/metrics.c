@@ -1,50 +1,48 @@
 /*  metrics.c: the gateway's figures in Prometheus text exposition format,
     served at GET /metrics, followed by the broker's own figures as the
-    last heartbeat brought them. Counters are a table over gc_counters_t,
+    last heartbeat brought them. Counters are a table over gc_counter_t,
     so adding one is one line. */
-#include <stddef.h>
 #include "server.h"
+#include "room.h"
 
 static const struct {
     const char *name;
     const char *help;
-    size_t offset;              //  of the uint64_t in gc_counters_t
+    gc_counter_t counter;
 } s_counters [] = {
-#define COUNTER(name, help, member) { name, help, offsetof (gc_counters_t, member) }
-    COUNTER ("groupchat_connections_total", "Client WebSocket connections accepted.", connections_opened),
-    COUNTER ("groupchat_logins_ok_total", "Successful logins.", logins_ok),
-    COUNTER ("groupchat_logins_failed_total", "Logins refused for bad credentials.", logins_failed),
-    COUNTER ("groupchat_frames_in_total", "Client frames received.", frames_in),
-    COUNTER ("groupchat_frames_out_total", "Client frames sent.", frames_out),
-    COUNTER ("groupchat_writes_total", "Writes to client sockets; each carries one or more frames.", writes),
-    COUNTER ("groupchat_messages_delivered_total", "Room messages pushed to connections.", messages_delivered),
-    COUNTER ("groupchat_slow_readers_closed_total", "Connections closed for making no read progress.", slow_readers_closed),
-    COUNTER ("groupchat_gaps_refilled_total", "Room gaps refilled from the broker's history.", gaps_refilled),
-    COUNTER ("groupchat_catchups_total", "Lagging connections caught up from the broker's history.", catchups),
-    COUNTER ("groupchat_unavailable_total", "Requests answered unavailable.", unavailable),
-#undef COUNTER
+    { "groupchat_connections_total", "Client WebSocket connections accepted.", GC_COUNTER_CONNECTIONS_OPENED },
+    { "groupchat_logins_ok_total", "Successful logins.", GC_COUNTER_LOGINS_OK },
+    { "groupchat_logins_failed_total", "Logins refused for bad credentials.", GC_COUNTER_LOGINS_FAILED },
+    { "groupchat_frames_in_total", "Client frames received.", GC_COUNTER_FRAMES_IN },
+    { "groupchat_frames_out_total", "Client frames sent.", GC_COUNTER_FRAMES_OUT },
+    { "groupchat_writes_total", "Writes to client sockets; each carries one or more frames.", GC_COUNTER_WRITES },
+    { "groupchat_messages_delivered_total", "Room messages pushed to connections.", GC_COUNTER_MESSAGES_DELIVERED },
+    { "groupchat_slow_readers_closed_total", "Connections closed for making no read progress.", GC_COUNTER_SLOW_READERS_CLOSED },
+    { "groupchat_gaps_refilled_total", "Room gaps refilled from the broker's history.", GC_COUNTER_GAPS_REFILLED },
+    { "groupchat_catchups_total", "Lagging connections caught up from the broker's history.", GC_COUNTER_CATCHUPS },
+    { "groupchat_unavailable_total", "Requests answered unavailable.", GC_COUNTER_UNAVAILABLE },
 };
 
 void
 gc_metrics_write (gc_gateway_t *gateway, FILE *stream)
 {
-    for (size_t index = 0; index < sizeof s_counters / sizeof s_counters [0]; index++) {
-        const uint64_t *value = (const uint64_t *) ((const char *) &gateway->counters
-                                                    + s_counters [index].offset);
-        gc_metric_write (stream, s_counters [index].name, "counter",
-                         s_counters [index].help, (double) *value);
-    }
+    const gc_counters_t *counters = gc_gateway_counters (gateway);
+    for (size_t index = 0; index < sizeof s_counters / sizeof s_counters [0]; index++)
+        gc_metric_write (stream, s_counters [index].name, "counter", s_counters [index].help,
+                         (double) gc_counters_get (counters, s_counters [index].counter));
+    gc_link_t *link = gc_gateway_link (gateway);
+    gc_rooms_t *rooms = gc_gateway_rooms (gateway);
     gc_metric_write (stream, "groupchat_connections_open", "gauge",
-                     "Open client WebSocket connections.", gateway->conns.count);
+                     "Open client WebSocket connections.", gc_gateway_conns (gateway)->count);
     gc_metric_write (stream, "groupchat_broker_reachable", "gauge",
-                     "1 while the broker answers heartbeats.", gc_link_reachable (gateway->link));
+                     "1 while the broker answers heartbeats.", gc_link_reachable (link));
     gc_metric_write (stream, "groupchat_rooms_active", "gauge",
-                     "Rooms with members on this gateway.", zhashx_size (gateway->rooms));
-    gc_room_write_members (gateway, stream);
-    gc_histogram_write (gc_link_rtt (gateway->link), stream,
+                     "Rooms with members on this gateway.", gc_rooms_size (rooms));
+    gc_rooms_write_members (rooms, stream);
+    gc_histogram_write (gc_link_rtt (link), stream,
                         "groupchat_broker_round_trip_seconds",
                         "Time from a request to the broker until its reply.");
-    const char *broker = gc_link_broker_metrics (gateway->link);
+    const char *broker = gc_link_broker_metrics (link);
     if (broker)
         fputs (broker, stream);
 }

@@ -1,4 +1,4 @@
-/*  room.c: one room as seen by one gateway.
+/*  room.c: one room as seen by one gateway, and the gateway's set of them.
 
     The room is how the gateway turns the broker's lossy PUB stream into
     an exact one, as the ZeroMQ guide's Clone pattern does: subscribe
@@ -7,24 +7,31 @@
     missing range from the broker's history before going on. Each message
     is encoded to a client frame once and kept in a ring; members read
     from the ring at their own pace, and a member that fell behind the
-    ring fetches what it missed from the broker (see gc_room_next_frame). */
-#include "gateway.h"
+    ring reads from its own catch-up (member.c; see gc_room_next_frame). */
+#include <czmq.h>
+#include "room.h"
+#include "gc_alloc.h"
 #include "gc_limits.h"
 #include "gc_log.h"
-#include "gc_clock.h"
 
 typedef struct {
     uint64_t seq;
     gc_out_t frame;
 } s_entry_t;
 
+struct gc_rooms_t {
+    gc_link_t *link;            //  to the broker
+    gc_counters_t *counters;    //  the gateway's
+    zhashx_t *rooms;            //  name -> gc_room_t
+};
+
 struct gc_room_t {
-    gc_gateway_t *gateway;
+    gc_rooms_t *rooms;          //  the set it is in
     char *name;
     size_t name_len;
-    bool synced;                //  head is a baseline from the broker
-    uint64_t head;              //  newest seq held, with no gap before it
-    uint64_t known;             //  newest seq heard of
+    bool synced;                //  held is a baseline from the broker
+    uint64_t held;              //  newest seq held, with no gap before it
+    uint64_t head;              //  newest seq heard of: the room's head
     uint64_t refill_rid;        //  refill in flight, 0 if none
     int holds;                  //  joins in flight that will add members
     lws_dll2_owner_t members;
@@ -33,29 +40,23 @@ struct gc_room_t {
 
 static void s_refill (gc_room_t *self);
 
-gc_room_t *
-gc_room_require (gc_gateway_t *gateway, const char *name, size_t size)
+//  --------------------------------------------------------------------------
+//  The set of rooms
+
+gc_rooms_t *
+gc_rooms_new (gc_link_t *link, gc_counters_t *counters)
 {
-    gc_room_t *self = zhashx_lookup (gateway->rooms, name);
-    if (self)
-        return self;
-    self = calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
-    self->gateway = gateway;
-    self->name = strndup (name, size);
-    self->name_len = size;
-    zhashx_insert (gateway->rooms, self->name, self);
-    //  Subscribe before the join asks for history, so nothing published
-    //  after the history falls between the two
-    gc_link_subscribe (gateway->link, name, size);
+    gc_rooms_t *self = gc_calloc (1, sizeof *self);
+    self->link = link;
+    self->counters = counters;
+    self->rooms = zhashx_new ();
     return self;
 }
 
 static void
 s_room_free (gc_room_t *self)
 {
-    gc_link_forget (self->gateway->link, self->refill_rid);
+    gc_link_forget (self->rooms->link, self->refill_rid);
     for (size_t index = 0; index < GC_ROOM_RING; index++)
         gc_out_free (&self->ring [index].frame);
     free (self->name);
@@ -63,23 +64,58 @@ s_room_free (gc_room_t *self)
 }
 
 void
-gc_room_release_if_empty (gc_room_t *self)
+gc_rooms_destroy (gc_rooms_t **self_p)
 {
-    if (self->members.count || self->holds)
+    gc_rooms_t *self = *self_p;
+    if (!self)
         return;
-    gc_link_unsubscribe (self->gateway->link, self->name, self->name_len);
-    zhashx_delete (self->gateway->rooms, self->name);
-    s_room_free (self);
+    for (gc_room_t *room = zhashx_first (self->rooms); room;
+         room = zhashx_next (self->rooms))
+        s_room_free (room);
+    zhashx_destroy (&self->rooms);
+    free (self);
+    *self_p = NULL;
+}
+
+gc_room_t *
+gc_rooms_require (gc_rooms_t *self, const char *name, size_t size)
+{
+    gc_room_t *room = zhashx_lookup (self->rooms, name);
+    if (room)
+        return room;
+    room = gc_calloc (1, sizeof *room);
+    room->rooms = self;
+    room->name = gc_strndup (name, size);
+    room->name_len = size;
+    zhashx_insert (self->rooms, room->name, room);
+    //  Subscribe before the join asks for history, so nothing published
+    //  after the history falls between the two
+    gc_link_subscribe (self->link, name, size);
+    return room;
+}
+
+size_t
+gc_rooms_size (gc_rooms_t *self)
+{
+    return zhashx_size (self->rooms);
 }
 
 void
-gc_room_destroy_all (gc_gateway_t *gateway)
+gc_rooms_write_members (gc_rooms_t *self, FILE *stream)
 {
-    for (gc_room_t *room = zhashx_first (gateway->rooms); room;
-         room = zhashx_next (gateway->rooms))
-        s_room_free (room);
-    zhashx_purge (gateway->rooms);
+    fprintf (stream, "# HELP groupchat_room_connections Connections joined to each room here.\n"
+                     "# TYPE groupchat_room_connections gauge\n");
+    for (gc_room_t *room = zhashx_first (self->rooms); room;
+         room = zhashx_next (self->rooms)) {
+        fprintf (stream, "groupchat_room_connections{room=\"");
+        for (const char *at = room->name; *at; at++)
+            fprintf (stream, *at == '"' || *at == '\\'? "\\%c": *at == '\n'? "\\n": "%c", *at);
+        fprintf (stream, "\"} %u\n", room->members.count);
+    }
 }
+
+//  --------------------------------------------------------------------------
+//  A room's life
 
 const char *
 gc_room_name (gc_room_t *self)
@@ -94,31 +130,45 @@ gc_room_hold (gc_room_t *self, int delta)
 }
 
 void
-gc_room_add (gc_room_t *self, gc_member_t *member)
+gc_room_release_if_empty (gc_room_t *self)
 {
-    lws_dll2_add_tail (&member->in_room, &self->members);
+    if (self->members.count || self->holds)
+        return;
+    gc_link_unsubscribe (self->rooms->link, self->name, self->name_len);
+    zhashx_delete (self->rooms->rooms, self->name);
+    s_room_free (self);
+}
+
+gc_member_t *
+gc_room_join (gc_room_t *self, const char *user, uint64_t cursor,
+              gc_member_fn *wake, gc_member_fn *kick, void *owner)
+{
+    gc_member_t *member = gc_member_new (self->rooms->link, self, self->name,
+                                         self->name_len, user, cursor, wake, kick, owner);
+    lws_dll2_add_tail (&gc_member_place (member)->in_room, &self->members);
+    return member;
 }
 
 void
-gc_room_remove (gc_room_t *self, gc_member_t *member)
+gc_room_leave (gc_member_t **member_p)
 {
-    lws_dll2_remove (&member->in_room);
-    gc_member_forget (member);
+    gc_member_t *member = *member_p;
+    if (!member)
+        return;
+    gc_room_t *self = gc_member_place (member)->room;
+    lws_dll2_remove (&gc_member_place (member)->in_room);
+    gc_member_destroy (member_p);
     gc_room_release_if_empty (self);
 }
 
-bool
-gc_room_member_behind (gc_member_t *member)
-{
-    return member->announced && member->room->synced
-        && member->cursor < member->room->head && !member->catchup_rid;
-}
+//  --------------------------------------------------------------------------
+//  The ring
 
 //  The oldest seq the ring still holds
 static uint64_t
 s_oldest (gc_room_t *self)
 {
-    return self->head >= GC_ROOM_RING? self->head - GC_ROOM_RING + 1: 1;
+    return self->held >= GC_ROOM_RING? self->held - GC_ROOM_RING + 1: 1;
 }
 
 static s_entry_t *
@@ -138,40 +188,50 @@ s_append (gc_room_t *self, const gc_message_t *message)
         gc_warn ("out of memory encoding room=\"%s\" seq=%lu",
                  self->name, (unsigned long) message->seq);
     entry->seq = message->seq;
-    self->head = message->seq;
+    self->held = message->seq;
     lws_start_foreach_dll (struct lws_dll2 *, node, lws_dll2_get_head (&self->members)) {
-        gc_member_t *member = lws_container_of (node, gc_member_t, in_room);
-        if (member->cursor + 1 == message->seq && member->announced)
-            gc_conn_wake (member->conn);
+        gc_member_t *member = gc_member_of_room_link (node);
+        gc_member_place_t *place = gc_member_place (member);
+        if (place->cursor + 1 == message->seq && place->announced)
+            gc_member_wake (member);
     } lws_end_foreach_dll (node);
 }
 
-void
-gc_room_joined (gc_room_t *self, uint64_t last)
+const gc_out_t *
+gc_room_next_frame (gc_member_t *member)
 {
-    if (!self->synced) {
-        self->synced = true;
-        self->head = last;
+    gc_member_place_t *place = gc_member_place (member);
+    gc_room_t *self = place->room;
+    uint64_t seq = place->cursor + 1;
+    if (!place->announced || !self->synced || seq > self->held)
+        return NULL;
+    if (seq >= s_oldest (self)) {
+        s_entry_t *entry = s_entry (self, seq);
+        if (entry) {
+            gc_member_catchup_drop (member);
+            return &entry->frame;
+        }
     }
-    if (last > self->known)
-        self->known = last;
-    s_refill (self);
+    const gc_out_t *frame = gc_member_catchup_frame (member, seq);
+    if (frame)
+        return frame;
+    gc_member_catchup_drop (member);
+    if (gc_member_catchup_start (member))
+        gc_counters_count (self->rooms->counters, GC_COUNTER_CATCHUPS);
+    return NULL;
 }
 
-//  Asks the broker for the room's messages after since; returns the rid
-static uint64_t
-s_fetch (gc_room_t *self, uint64_t since, uint32_t limit, gc_link_reply_fn *fn, void *arg)
+bool
+gc_room_member_behind (gc_member_t *member)
 {
-    gc_frame_t request;
-    gc_frame_init (&request, GC_OP_HISTORY);
-    gc_frame_set_str (&request, GC_F_ROOM, self->name, self->name_len);
-    gc_frame_set_uint (&request, GC_F_SINCE, since);
-    gc_frame_set_uint (&request, GC_F_LIMIT, limit);
-    return gc_link_request (self->gateway->link, &request, gc_clock_wall_ms (), fn, arg);
+    gc_member_place_t *place = gc_member_place (member);
+    gc_room_t *self = place->room;
+    return place->announced && self->synced && place->cursor < self->held
+        && !gc_member_fetching (member);
 }
 
 //  --------------------------------------------------------------------------
-//  Gap refill: fetch (head, known] from the broker
+//  Gap refill: fetch (held, head] from the broker
 
 static void
 s_on_refill (void *arg, const gc_frame_t *reply)
@@ -180,16 +240,16 @@ s_on_refill (void *arg, const gc_frame_t *reply)
     self->refill_rid = 0;
     if (!reply || reply->op != GC_OP_OK)
         return;                 //  the next head beacon tries again
-    uint64_t head = self->head;
+    uint64_t held = self->held;
     for (size_t index = 0; index < reply->history_size; index++)
-        if (reply->history [index].seq == self->head + 1)
+        if (reply->history [index].seq == self->held + 1)
             s_append (self, &reply->history [index]);
     //  No progress means the broker has nothing more than we do (a head
     //  from before a restart on another database): wait for the next event
-    if (self->head == head)
-        self->known = head;
+    if (self->held == held)
+        self->head = held;
     else {
-        self->gateway->counters.gaps_refilled++;
+        gc_counters_count (self->rooms->counters, GC_COUNTER_GAPS_REFILLED);
         s_refill (self);
     }
 }
@@ -197,11 +257,24 @@ s_on_refill (void *arg, const gc_frame_t *reply)
 static void
 s_refill (gc_room_t *self)
 {
-    if (!self->synced || self->refill_rid || self->known <= self->head)
+    if (!self->synced || self->refill_rid || self->head <= self->held)
         return;
-    gc_debug ("refill room=\"%s\" since=%lu known=%lu", self->name,
-              (unsigned long) self->head, (unsigned long) self->known);
-    self->refill_rid = s_fetch (self, self->head, GC_REFILL_BATCH, s_on_refill, self);
+    gc_debug ("refill room=\"%s\" since=%lu head=%lu", self->name,
+              (unsigned long) self->held, (unsigned long) self->head);
+    self->refill_rid = gc_link_history (self->rooms->link, self->name, self->name_len,
+                                        self->held, GC_REFILL_BATCH, s_on_refill, self);
+}
+
+void
+gc_room_joined (gc_room_t *self, uint64_t head)
+{
+    if (!self->synced) {
+        self->synced = true;
+        self->held = head;
+    }
+    if (head > self->head)
+        self->head = head;
+    s_refill (self);
 }
 
 //  --------------------------------------------------------------------------
@@ -210,11 +283,11 @@ s_refill (gc_room_t *self)
 static void
 s_on_message (gc_room_t *self, const gc_frame_t *event)
 {
-    if (event->seq > self->known)
-        self->known = event->seq;
-    if (!self->synced || event->seq <= self->head)
+    if (event->seq > self->head)
+        self->head = event->seq;
+    if (!self->synced || event->seq <= self->held)
         return;                 //  no baseline yet, or a duplicate
-    if (event->seq == self->head + 1) {
+    if (event->seq == self->held + 1) {
         gc_message_t message = {
             event->room, event->seq, event->from, event->text, event->ts
         };
@@ -224,39 +297,24 @@ s_on_message (gc_room_t *self, const gc_frame_t *event)
         s_refill (self);
 }
 
-//  Puts the user's connections out of the room. Held meanwhile, so that
-//  the last one leaving does not free the room under the walk.
+//  Puts the user's members out of the room. Held meanwhile, so that the
+//  last one leaving does not free the room under the walk.
 static void
 s_kick (gc_room_t *self, gc_str_t user)
 {
     self->holds++;
     lws_start_foreach_dll_safe (struct lws_dll2 *, node, next,
                                 lws_dll2_get_head (&self->members)) {
-        gc_member_t *member = lws_container_of (node, gc_member_t, in_room);
-        const char *name = gc_conn_user (member->conn);
-        if (name && gc_str_eq (user, name))
-            gc_conn_kick (member);
+        gc_member_t *member = gc_member_of_room_link (node);
+        if (gc_str_eq (user, gc_member_user (member)))
+            gc_member_kick (member);
     } lws_end_foreach_dll_safe (node, next);
     self->holds--;
     gc_room_release_if_empty (self);
 }
 
 void
-gc_room_write_members (gc_gateway_t *gateway, FILE *stream)
-{
-    fprintf (stream, "# HELP groupchat_room_connections Connections joined to each room here.\n"
-                     "# TYPE groupchat_room_connections gauge\n");
-    for (gc_room_t *room = zhashx_first (gateway->rooms); room;
-         room = zhashx_next (gateway->rooms)) {
-        fprintf (stream, "groupchat_room_connections{room=\"");
-        for (const char *at = room->name; *at; at++)
-            fprintf (stream, *at == '"' || *at == '\\'? "\\%c": *at == '\n'? "\\n": "%c", *at);
-        fprintf (stream, "\"} %u\n", room->members.count);
-    }
-}
-
-void
-gc_room_on_event (gc_gateway_t *gateway, const gc_frame_t *event)
+gc_rooms_on_event (gc_rooms_t *self, const gc_frame_t *event)
 {
     if (!(event->fields & GC_F_ROOM) || event->room.len > GC_NAME_MAX
     ||  (event->op != GC_OP_KICK && !(event->fields & GC_F_SEQ)))
@@ -264,92 +322,273 @@ gc_room_on_event (gc_gateway_t *gateway, const gc_frame_t *event)
     char name [GC_NAME_MAX + 1];
     memcpy (name, event->room.ptr, event->room.len);
     name [event->room.len] = 0;
-    gc_room_t *self = zhashx_lookup (gateway->rooms, name);
-    if (!self)
+    gc_room_t *room = zhashx_lookup (self->rooms, name);
+    if (!room)
         return;                 //  a room we just left
     if (event->op == GC_OP_KICK && (event->fields & GC_F_USER))
-        s_kick (self, event->user);
+        s_kick (room, event->user);
     else
     if (event->op == GC_OP_MESSAGE
     &&  (event->fields & (GC_F_FROM | GC_F_TEXT | GC_F_TS)) == (GC_F_FROM | GC_F_TEXT | GC_F_TS))
-        s_on_message (self, event);
+        s_on_message (room, event);
     else
     if (event->op == GC_OP_HEAD) {
-        if (event->seq > self->known)
-            self->known = event->seq;
-        s_refill (self);
+        if (event->seq > room->head)
+            room->head = event->seq;
+        s_refill (room);
     }
 }
 
 //  --------------------------------------------------------------------------
-//  Members reading the room
+//  Self-test, against a real broker in this process. The test's link drops
+//  the events it is told to, as a SUB socket under load does.
+
+#include "testbed.h"
+
+typedef struct {
+    struct lws_context *context;
+    gc_link_t *link;            //  the test's, to the real broker
+    gc_rooms_t *rooms;
+    gc_counters_t counters;
+    gc_member_t *fast;          //  reads everything as it comes
+    gc_member_t *slow;          //  falls behind the ring
+    uint64_t drop_first;        //  events of seqs in [first, last] are lost
+    uint64_t drop_last;
+    bool drop_heads;            //  head beacons are lost too
+    int wakes;
+    int kicks;
+    int replies;                //  replies to the test's own requests
+    int failed;                 //  of which not ok
+    uint64_t head;              //  the join reply's
+} s_test_t;
 
 static void
-s_catchup_free (gc_member_t *member)
+s_test_on_event (void *arg, const gc_frame_t *event)
 {
-    for (size_t index = 0; index < member->catchup_size; index++)
-        gc_out_free (&member->catchup [index]);
-    free (member->catchup);
-    member->catchup = NULL;
-    member->catchup_size = 0;
-}
-
-static void
-s_on_catchup (void *arg, const gc_frame_t *reply)
-{
-    gc_member_t *member = arg;
-    member->catchup_rid = 0;
-    if (reply && reply->op == GC_OP_OK && reply->history_size
-    &&  reply->history [0].seq == member->cursor + 1) {
-        s_catchup_free (member);
-        member->catchup = calloc (reply->history_size, sizeof (gc_out_t));
-        for (size_t index = 0; member->catchup && index < reply->history_size; index++)
-            if (gc_out_message (&member->catchup [index], &reply->history [index]) == 0)
-                member->catchup_size = index + 1;
-            else
-                break;
-        member->catchup_first = reply->history [0].seq;
-    }
-    //  On failure the member stays behind until the connection sweep
-    //  wakes it again, so a broken broker is not asked in a tight loop
-    if (member->catchup_size)
-        gc_conn_wake (member->conn);
-}
-
-static void
-s_catchup (gc_room_t *self, gc_member_t *member)
-{
-    if (member->catchup_rid)
+    s_test_t *test = arg;
+    if (event->op == GC_OP_MESSAGE && event->seq >= test->drop_first
+    &&  event->seq <= test->drop_last)
         return;
-    self->gateway->counters.catchups++;
-    member->catchup_rid = s_fetch (self, member->cursor, GC_CATCHUP_BATCH, s_on_catchup, member);
+    if (event->op == GC_OP_HEAD && test->drop_heads)
+        return;
+    gc_rooms_on_event (test->rooms, event);
 }
 
-const gc_out_t *
-gc_room_next_frame (gc_room_t *self, gc_member_t *member)
+static void
+s_test_on_reply (void *arg, const gc_frame_t *reply)
 {
-    uint64_t seq = member->cursor + 1;
-    if (!member->announced || !self->synced || seq > self->head)
-        return NULL;
-    if (seq >= s_oldest (self)) {
-        s_entry_t *entry = s_entry (self, seq);
-        if (entry) {
-            s_catchup_free (member);
-            return &entry->frame;
-        }
+    s_test_t *test = arg;
+    test->replies++;
+    if (!reply || reply->op != GC_OP_OK)
+        test->failed++;
+    else
+    if (reply->fields & GC_F_HEAD)
+        test->head = reply->head;
+}
+
+static void
+s_test_wake (void *owner, gc_member_t *member)
+{
+    (void) member;
+    ((s_test_t *) owner)->wakes++;
+}
+
+//  An owner leaves the room when put out of it
+static void
+s_test_kick (void *owner, gc_member_t *member)
+{
+    s_test_t *test = owner;
+    test->kicks++;
+    gc_room_leave (member == test->fast? &test->fast: &test->slow);
+}
+
+//  Sends says seqs first..last to Taskmaster through the link and waits
+//  for every ack, so the broker has stored them all
+static void
+s_test_say (s_test_t *test, uint64_t first, uint64_t last)
+{
+    int expected = test->replies;
+    for (uint64_t seq = first; seq <= last; seq++) {
+        char text [32];
+        snprintf (text, sizeof text, "m%lu", (unsigned long) seq);
+        gc_frame_t say;
+        gc_frame_init (&say, GC_OP_SAY);
+        gc_frame_set_cstr (&say, GC_F_USER, "Sue");
+        gc_frame_set_cstr (&say, GC_F_ROOM, "Taskmaster");
+        gc_frame_set_cstr (&say, GC_F_TEXT, text);
+        assert (gc_link_request (test->link, &say, gc_clock_wall_ms (), s_test_on_reply, test));
+        expected++;
     }
-    if (member->catchup_size && seq >= member->catchup_first
-    &&  seq < member->catchup_first + member->catchup_size)
-        return &member->catchup [seq - member->catchup_first];
-    s_catchup_free (member);
-    s_catchup (self, member);
-    return NULL;
+    GC_TESTBED_UNTIL (test->context, test->replies == expected);
+    assert (test->replies == expected && test->failed == 0);
+}
+
+//  Reads what the member has ready, checking each frame is the next seq
+//  and says what was said (not a copy's text); returns the frames read
+static int
+s_test_read (gc_member_t *member)
+{
+    int count = 0;
+    const gc_out_t *frame;
+    while ((frame = gc_room_next_frame (member))) {
+        uint64_t seq = gc_member_place (member)->cursor + 1;
+        json_t *root = gc_testbed_frame (frame);
+        char text [32];
+        snprintf (text, sizeof text, "m%lu", (unsigned long) seq);
+        assert (json_integer_value (json_object_get (root, "seq")) == (json_int_t) seq);
+        assert (streq (json_string_value (json_object_get (root, "text")), text));
+        assert (streq (json_string_value (json_object_get (root, "room")), "Taskmaster"));
+        json_decref (root);
+        gc_member_delivered (member);
+        count++;
+    }
+    return count;
+}
+
+//  Reads until the member's cursor reaches seq, servicing the loop
+static void
+s_test_read_to (s_test_t *test, gc_member_t *member, uint64_t seq)
+{
+    GC_TESTBED_UNTIL (test->context,
+                      (s_test_read (member), gc_member_place (member)->cursor >= seq));
+    assert (gc_member_place (member)->cursor == seq);
+}
+
+//  An event as the broker sends it
+static void
+s_test_event (s_test_t *test, gc_op_t op, uint64_t seq, const char *user)
+{
+    gc_frame_t event;
+    gc_frame_init (&event, op);
+    gc_frame_set_cstr (&event, GC_F_ROOM, "Taskmaster");
+    if (op == GC_OP_KICK)
+        gc_frame_set_cstr (&event, GC_F_USER, user);
+    else {
+        gc_frame_set_uint (&event, GC_F_SEQ, seq);
+        gc_frame_set_cstr (&event, GC_F_FROM, user);
+        gc_frame_set_cstr (&event, GC_F_TEXT, "a copy");
+        gc_frame_set_uint (&event, GC_F_TS, 1);
+    }
+    gc_rooms_on_event (test->rooms, &event);
+}
+
+//  Joins as the gateway does: subscribe, then ask, then take the head;
+//  no pushes before the join reply is out (announced)
+static void
+s_test_join (s_test_t *test)
+{
+    gc_room_t *room = gc_rooms_require (test->rooms, "Taskmaster", 10);
+    assert (gc_rooms_require (test->rooms, "Taskmaster", 10) == room);
+    gc_room_hold (room, 1);
+    gc_frame_t join;
+    gc_frame_init (&join, GC_OP_JOIN);
+    gc_frame_set_cstr (&join, GC_F_USER, "Sue");
+    gc_frame_set_cstr (&join, GC_F_ROOM, "Taskmaster");
+    test->head = 99;
+    assert (gc_link_request (test->link, &join, gc_clock_wall_ms (), s_test_on_reply, test));
+    GC_TESTBED_UNTIL (test->context, test->replies == 1);
+    assert (test->replies == 1 && test->failed == 0 && test->head == 0);
+    gc_room_joined (room, test->head);
+    test->fast = gc_room_join (room, "Sue", test->head, s_test_wake, s_test_kick, test);
+    test->slow = gc_room_join (room, "Sue", test->head, s_test_wake, s_test_kick, test);
+    gc_room_hold (room, -1);
+    gc_room_release_if_empty (room);
+    assert (gc_rooms_size (test->rooms) == 1);
+    s_test_say (test, 1, 1);
+    gc_member_place (test->slow)->announced = true;
+    s_test_read_to (test, test->slow, 1);
+    assert (gc_room_next_frame (test->fast) == NULL && !gc_room_member_behind (test->fast));
+    gc_member_place (test->fast)->announced = true;
+    s_test_read_to (test, test->fast, 1);
+}
+
+//  In order, woken, and a copy of a seq already held is dropped
+static void
+s_test_ring (s_test_t *test)
+{
+    s_test_say (test, 2, 5);
+    s_test_read_to (test, test->fast, 5);
+    assert (test->wakes > 0);
+    s_test_event (test, GC_OP_MESSAGE, 3, "Sue");
+    s_test_event (test, GC_OP_MESSAGE, 5, "Sue");
+    assert (gc_room_next_frame (test->fast) == NULL);
+    s_test_read_to (test, test->slow, 5);
+}
+
+//  Lost events: a later message shows the gap (with no head beacon to
+//  show it instead); when the last message is lost, the beacon does
+static void
+s_test_gaps (s_test_t *test)
+{
+    test->drop_first = 6, test->drop_last = 8;
+    test->drop_heads = true;
+    s_test_say (test, 6, 10);
+    s_test_read_to (test, test->fast, 10);
+    test->drop_heads = false;
+    assert (gc_counters_get (&test->counters, GC_COUNTER_GAPS_REFILLED) >= 1);
+    test->drop_first = 11, test->drop_last = 11;
+    s_test_say (test, 11, 11);
+    s_test_read_to (test, test->fast, 11);
+    assert (gc_counters_get (&test->counters, GC_COUNTER_GAPS_REFILLED) >= 2);
+    test->drop_first = test->drop_last = 0;
+}
+
+//  A slow reader: the ring moves on past its cursor while it reads
+//  nothing, and it catches up from the broker's history
+static void
+s_test_slow_reader (s_test_t *test)
+{
+    uint64_t head = 11 + GC_ROOM_RING + GC_CATCHUP_BATCH + 5;
+    for (uint64_t seq = 12; seq <= head; seq += 100) {
+        s_test_say (test, seq, seq + 99 < head? seq + 99: head);
+        s_test_read (test->fast);
+    }
+    s_test_read_to (test, test->fast, head);
+    assert (gc_room_member_behind (test->slow));
+    s_test_read_to (test, test->slow, head);
+    assert (gc_counters_get (&test->counters, GC_COUNTER_CATCHUPS) >= 2);
+    assert (!gc_room_member_behind (test->slow) && !gc_room_member_behind (test->fast));
+}
+
+//  A kick puts the user's members out; the last one out frees the room
+static void
+s_test_kicks (s_test_t *test)
+{
+    s_test_event (test, GC_OP_KICK, 0, "Alex");
+    assert (test->kicks == 0 && gc_rooms_size (test->rooms) == 1);
+    s_test_event (test, GC_OP_KICK, 0, "Sue");
+    assert (test->kicks == 2 && !test->fast && !test->slow);
+    assert (gc_rooms_size (test->rooms) == 0);
+    gc_room_leave (&test->slow);
 }
 
 void
-gc_member_forget (gc_member_t *member)
+gc_room_test (bool verbose)
 {
-    gc_link_forget (member->room->gateway->link, member->catchup_rid);
-    member->catchup_rid = 0;
-    s_catchup_free (member);
+    if (verbose)
+        printf (" * gc_room: ");
+    gc_testbed_t *testbed = gc_testbed_new ();
+    s_test_t test = { .context = gc_testbed_context () };
+    test.link = gc_link_new (test.context, lws_get_vhost_by_name (test.context, "default"),
+                             gc_testbed_requests (testbed), gc_testbed_events (testbed),
+                             s_test_on_event, &test);
+    assert (test.link);
+    test.rooms = gc_rooms_new (test.link, &test.counters);
+    GC_TESTBED_UNTIL (test.context, gc_link_reachable (test.link));
+    assert (gc_link_reachable (test.link));
+
+    s_test_join (&test);
+    s_test_ring (&test);
+    s_test_gaps (&test);
+    s_test_slow_reader (&test);
+    s_test_kicks (&test);
+
+    gc_rooms_destroy (&test.rooms);
+    gc_rooms_destroy (&test.rooms);
+    gc_link_stop (test.link);
+    lws_context_destroy (test.context);
+    gc_link_destroy (&test.link);
+    gc_testbed_destroy (&testbed);
+    if (verbose)
+        printf ("OK\n");
 }

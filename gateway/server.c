@@ -1,15 +1,33 @@
-/*  server.c: the gateway's libwebsockets context and its callbacks.
+/*  server.c: the gateway object, its libwebsockets context and callbacks.
 
-    Callbacks are thin switches that hand each event to conn.c, room.c or
-    link.c. Plain HTTP on the same port answers GET /healthz (200 while the
-    broker answers heartbeats, 503 otherwise) and GET /metrics. */
+    The gateway holds the pieces (link, rooms, connections) and what they
+    share (counters, policy, the write batch); it is private to this file
+    and reached through gateway.h. Callbacks are thin switches that hand
+    each event to conn.c, room.c or link.c. Plain HTTP on the same port
+    answers GET /healthz (200 while the broker answers heartbeats, 503
+    otherwise) and GET /metrics. */
 #include <stddef.h>
 #include "server.h"
+#include "conn.h"
+#include "room.h"
+#include "gc_alloc.h"
 #include "gc_limits.h"
 #include "gc_log.h"
 #include "gc_stop.h"
 #include "gc_clock.h"
 
+struct gc_gateway_t {
+    struct lws_context *context;
+    struct lws_vhost *vhost;
+    gc_link_t *link;            //  to the broker
+    gc_rooms_t *rooms;          //  rooms with members here
+    lws_dll2_owner_t conns;     //  every open client connection
+    int rate_limit;             //  requests per second per connection, 0: none
+    gc_counters_t counters;
+    lws_sorted_usec_list_t sweep;   //  stalled-reader check
+    lws_retry_bo_t idle_policy;     //  pings and dead-peer hangup
+    unsigned char batch [GC_BATCH_MAX];     //  frames gathered for one write
+};
 
 //  Per-session data: lws allocates it for every connection, HTTP or
 //  WebSocket; only WebSocket connections use the gc_conn_t part
@@ -34,9 +52,7 @@ s_http_body (gc_gateway_t *gateway, const char *path, gc_out_t *out)
     char *text = NULL;
     size_t size = 0;
     int status = 200;
-    FILE *stream = open_memstream (&text, &size);
-    if (!stream)
-        return 500;
+    FILE *stream = gc_alloc_checked (open_memstream (&text, &size));
     if (strcmp (path, "/healthz") == 0) {
         status = gc_link_reachable (gateway->link)? 200: 503;
         fprintf (stream, status == 200? "ok\n": "broker unreachable\n");
@@ -49,12 +65,11 @@ s_http_body (gc_gateway_t *gateway, const char *path, gc_out_t *out)
         fprintf (stream, "not found\n");
     }
     fclose (stream);
-    out->data = malloc (LWS_PRE + size);
-    if (out->data)
-        memcpy (out->data + LWS_PRE, text, size);
+    out->data = gc_malloc (LWS_PRE + size);
+    memcpy (out->data + LWS_PRE, text, size);
     out->size = size;
     free (text);
-    return out->data? status: 500;
+    return status;
 }
 
 static int
@@ -62,7 +77,7 @@ s_http_request (struct lws *wsi, s_session_t *session, const char *path)
 {
     gc_gateway_t *gateway = s_gateway (wsi);
     session->http_status = s_http_body (gateway, path, &session->http_body);
-    unsigned char headers [LWS_PRE + 512];
+    unsigned char headers [LWS_PRE + GC_GATEWAY_HTTP_HEADERS];
     unsigned char *start = headers + LWS_PRE, *at = start, *end = headers + sizeof headers - 1;
     const char *type = strcmp (path, "/metrics") == 0?
                        "text/plain; version=0.0.4; charset=utf-8": "text/plain; charset=utf-8";
@@ -121,22 +136,11 @@ s_on_client (struct lws *wsi, enum lws_callback_reasons reason, void *user,
     }
 }
 
-static int
-s_on_link (struct lws *wsi, enum lws_callback_reasons reason, void *user,
-           void *in, size_t len)
-{
-    (void) user, (void) in, (void) len;
-    gc_link_t *link = lws_get_opaque_user_data (wsi);
-    if (reason == LWS_CALLBACK_RAW_RX_FILE && link)
-        gc_link_service (link);
-    return 0;
-}
-
 static void
 s_on_sweep (lws_sorted_usec_list_t *sul)
 {
     gc_gateway_t *gateway = lws_container_of (sul, gc_gateway_t, sweep);
-    gc_conn_sweep (gateway, gc_clock_wall_ms ());
+    gc_conn_sweep (&gateway->conns, gc_clock_mono_us () / 1000);
     lws_sul_schedule (gateway->context, 0, &gateway->sweep, s_on_sweep,
                       GC_GATEWAY_SWEEP_MS * LWS_US_PER_MS);
 }
@@ -144,7 +148,8 @@ s_on_sweep (lws_sorted_usec_list_t *sul)
 static void
 s_on_event (void *arg, const gc_frame_t *event)
 {
-    gc_room_on_event (arg, event);
+    gc_gateway_t *gateway = arg;
+    gc_rooms_on_event (gateway->rooms, event);
 }
 
 //  --------------------------------------------------------------------------
@@ -164,21 +169,18 @@ s_protocols_init (void)
         .tx_packet_size = GC_FRAME_MAX,
     };
     s_protocols [0].per_session_data_size = sizeof (s_session_t) + gc_conn_size ();
-    s_protocols [1] = (struct lws_protocols) { .name = GC_LINK_PROTOCOL, .callback = s_on_link };
+    s_protocols [1] = (struct lws_protocols) { .name = GC_LINK_PROTOCOL, .callback = gc_link_callback };
 }
 
 gc_gateway_t *
 gc_server_new (const gc_server_config_t *config)
 {
-    gc_gateway_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
+    gc_gateway_t *self = gc_calloc (1, sizeof *self);
     self->rate_limit = config->rate_limit;
     //  Pings keep idle connections alive through proxies; a peer that
     //  answers nothing for 2.5 ping intervals is gone and is dropped
     self->idle_policy.secs_since_valid_ping = (uint16_t) config->ping_seconds;
     self->idle_policy.secs_since_valid_hangup = (uint16_t) (config->ping_seconds * 5 / 2);
-    self->rooms = zhashx_new ();
     s_protocols_init ();
     struct lws_context_creation_info info = {
         .port = config->port,
@@ -186,7 +188,7 @@ gc_server_new (const gc_server_config_t *config)
         .user = self,
         .retry_and_idle_policy = &self->idle_policy,
         .fd_limit_per_thread = config->fd_limit,
-        .timeout_secs = 30,
+        .timeout_secs = GC_GATEWAY_IO_TIMEOUT_S,
     };
     self->context = lws_create_context (&info);
     self->vhost = self->context? lws_get_vhost_by_name (self->context, "default"): NULL;
@@ -197,6 +199,7 @@ gc_server_new (const gc_server_config_t *config)
         gc_server_destroy (&self);
         return NULL;
     }
+    self->rooms = gc_rooms_new (self->link, &self->counters);
     lws_sul_schedule (self->context, 0, &self->sweep, s_on_sweep, GC_GATEWAY_SWEEP_MS * LWS_US_PER_MS);
     return self;
 }
@@ -213,11 +216,8 @@ gc_server_destroy (gc_gateway_t **self_p)
             gc_link_stop (self->link);
         lws_context_destroy (self->context);    //  closes every connection
     }
+    gc_rooms_destroy (&self->rooms);
     gc_link_destroy (&self->link);
-    if (self->rooms) {
-        gc_room_destroy_all (self);
-        zhashx_destroy (&self->rooms);
-    }
     free (self);
     *self_p = NULL;
 }
@@ -231,4 +231,49 @@ gc_server_run (gc_gateway_t *self)
         rc = lws_service (self->context, 0);
     gc_stop_forget ();
     return rc < 0? -1: 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Accessors (gateway.h)
+
+gc_counters_t *
+gc_gateway_counters (gc_gateway_t *self)
+{
+    return &self->counters;
+}
+
+gc_link_t *
+gc_gateway_link (gc_gateway_t *self)
+{
+    return self->link;
+}
+
+gc_rooms_t *
+gc_gateway_rooms (gc_gateway_t *self)
+{
+    return self->rooms;
+}
+
+struct lws_context *
+gc_gateway_context (gc_gateway_t *self)
+{
+    return self->context;
+}
+
+int
+gc_gateway_rate_limit (gc_gateway_t *self)
+{
+    return self->rate_limit;
+}
+
+lws_dll2_owner_t *
+gc_gateway_conns (gc_gateway_t *self)
+{
+    return &self->conns;
+}
+
+unsigned char *
+gc_gateway_batch (gc_gateway_t *self)
+{
+    return self->batch;
 }

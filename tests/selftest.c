@@ -12,6 +12,9 @@
 #include "gc_options.h"
 #include "gc_stop.h"
 #include "../gateway/out.h"
+#include "../gateway/member.h"
+#include "../gateway/room.h"
+#include "../gateway/conn.h"
 #include "../broker/store.h"
 #include "../broker/store_backend.h"
 #include "../broker/hasher.h"
@@ -46,6 +49,9 @@ static const s_test_t s_tests [] = {
     { "gc_request", gc_request_test },
     { "gc_reply", gc_reply_test },
     { "gc_out", gc_out_test },
+    { "gc_member", gc_member_test },
+    { "gc_room", gc_room_test },
+    { "gc_conn", gc_conn_test },
     { "gc_store", gc_store_test },
     { "gc_store_sqlite", gc_store_sqlite_test },
     { "gc_hasher", gc_hasher_test },

@@ -1,0 +1,41 @@
+/*  testbed.h: a real broker in this process, for the gateway's self-tests.
+
+    The gateway's classes are tested against the real broker, never a
+    mock: the testbed starts one (broker.c's actor) on tcp://127.0.0.1:*
+    with a fresh database, which the store seeds with protocol.md's users
+    (Alex, Sue, Sandy; password "password") and rooms. It can also give a
+    libwebsockets context with no listener, for a link of the test's own. */
+#ifndef GC_TESTBED_H_INCLUDED
+#define GC_TESTBED_H_INCLUDED
+
+#include <libwebsockets.h>
+#include "gc_clock.h"
+#include "out.h"
+
+typedef struct gc_testbed_t gc_testbed_t;
+
+//  Starts the broker; aborts the test when it cannot.
+gc_testbed_t *gc_testbed_new (void);
+//  Stops the broker and removes its database.
+void gc_testbed_destroy (gc_testbed_t **self_p);
+
+//  The endpoints the broker bound.
+const char *gc_testbed_requests (gc_testbed_t *self);
+const char *gc_testbed_events (gc_testbed_t *self);
+
+//  A context with no listener whose protocols serve a link
+//  (GC_LINK_PROTOCOL); the caller destroys it.
+struct lws_context *gc_testbed_context (void);
+
+//  The JSON of a client frame, to look into; the caller json_decrefs it.
+json_t *gc_testbed_frame (const gc_out_t *frame);
+
+//  Services context until condition holds or GC_TESTBED_WAIT_MS pass;
+//  the caller then asserts the condition, so a hang fails the test.
+#define GC_TESTBED_WAIT_MS 10000
+#define GC_TESTBED_UNTIL(context, condition) \
+    for (int64_t until_us_ = gc_clock_mono_us () + GC_TESTBED_WAIT_MS * 1000LL; \
+         !(condition) && gc_clock_mono_us () < until_us_; ) \
+        lws_service ((context), 0)
+
+#endif
