@@ -45,7 +45,7 @@ $(BUILD)/%.o: %.c
 
 $(BIN)/groupchat-broker: $(call obj, broker/main.c $(BROKER) $(COMMON))
 #  The gateway's self-tests start a broker in-process: its objects come along
-$(BIN)/groupchat-gateway: $(call obj, gateway/main.c $(GATEWAY) $(BROKER) $(COMMON))
+$(BIN)/groupchat-gateway: $(call obj, gateway/main.c $(GATEWAY) $(COMMON))
 $(BIN)/groupchat: $(call obj, client/main.c $(CLIENT) $(COMMON))
 $(BIN)/groupchat-admin: $(call obj, admin/main.c $(COMMON))
 $(BIN)/groupchat-selftest: $(call obj, tests/selftest.c $(BROKER) $(GATEWAY) $(CLIENT) $(BENCH) $(COMMON))

@@ -1,15 +1,89 @@
-/*  testbed.c: a real broker in this process, for the gateway's self-tests. */
+/*  testbed.c: a real broker beside this process, for the gateway's
+    self-tests.
+
+    The broker runs as its own program (groupchat-broker, found beside
+    the running binary), as it does in production: the gateway binary
+    carries no broker code, and the tests cross a real TCP link. The
+    child dies with its parent (PR_SET_PDEATHSIG), so a failed assertion
+    never leaves a broker behind. */
 #include <assert.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <czmq.h>
 #include "testbed.h"
+#include "gc_codec.h"
 #include "link.h"
 #include "gc_alloc.h"
-#include "../broker/broker.h"
 
 struct gc_testbed_t {
     char path [32];             //  the broker's database
-    gc_broker_t *broker;
+    pid_t broker;               //  the broker's process
+    char requests [32];         //  tcp://127.0.0.1:PORT
+    char events [32];
 };
+
+//  Two loopback ports free at this moment (the kernel's choice; both
+//  held while choosing, so they differ)
+static void
+s_free_ports (int *first, int *second)
+{
+    int fds [2], *ports [2] = { first, second };
+    for (int index = 0; index < 2; index++) {
+        struct sockaddr_in address = { .sin_family = AF_INET,
+                                       .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+        socklen_t size = sizeof address;
+        fds [index] = socket (AF_INET, SOCK_STREAM, 0);
+        assert (fds [index] >= 0 && bind (fds [index], (struct sockaddr *) &address, size) == 0);
+        assert (getsockname (fds [index], (struct sockaddr *) &address, &size) == 0);
+        *ports [index] = ntohs (address.sin_port);
+    }
+    close (fds [0]), close (fds [1]);
+}
+
+//  Waits for the broker's answer to a ping: then both its sockets are
+//  bound and it serves. False when none came in time.
+static bool
+s_answers (const char *requests)
+{
+    zsock_t *dealer = zsock_new_dealer (requests);
+    gc_frame_t ping;
+    gc_frame_init (&ping, GC_OP_PING);
+    gc_frame_set_uint (&ping, GC_F_RID, 1);
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    gc_frame_encode (&ping, &buffer);
+    zsock_set_rcvtimeo (dealer, GC_TESTBED_WAIT_MS);
+    zmq_send (zsock_resolve (dealer), buffer.data, buffer.size, 0);
+    msgpack_sbuffer_destroy (&buffer);
+    zframe_t *reply = zframe_recv (dealer);
+    bool answered = reply != NULL;
+    zframe_destroy (&reply);
+    zsock_destroy (&dealer);
+    return answered;
+}
+
+static void
+s_exec_broker (gc_testbed_t *self)
+{
+    prctl (PR_SET_PDEATHSIG, SIGTERM);
+    char program [PATH_MAX];
+    ssize_t size = readlink ("/proc/self/exe", program, sizeof program - 32);
+    assert (size > 0);
+    program [size] = 0;
+    strcat (dirname (program), "/groupchat-broker");
+    int null = open ("/dev/null", O_WRONLY);
+    dup2 (null, STDOUT_FILENO);
+    execl (program, program, "--db", self->path, "--requests", self->requests,
+           "--events", self->events, "--log-level", "error", (char *) NULL);
+    _exit (127);
+}
 
 gc_testbed_t *
 gc_testbed_new (void)
@@ -20,9 +94,15 @@ gc_testbed_new (void)
     int fd = mkstemp (self->path);
     assert (fd >= 0);
     close (fd);
-    gc_broker_config_t config = { self->path, "tcp://127.0.0.1:*", "tcp://127.0.0.1:*" };
-    self->broker = gc_broker_new (&config);
-    assert (self->broker);
+    int requests_port, events_port;
+    s_free_ports (&requests_port, &events_port);
+    snprintf (self->requests, sizeof self->requests, "tcp://127.0.0.1:%d", requests_port);
+    snprintf (self->events, sizeof self->events, "tcp://127.0.0.1:%d", events_port);
+    self->broker = fork ();
+    assert (self->broker >= 0);
+    if (self->broker == 0)
+        s_exec_broker (self);
+    assert (s_answers (self->requests));
     return self;
 }
 
@@ -32,7 +112,10 @@ gc_testbed_destroy (gc_testbed_t **self_p)
     gc_testbed_t *self = *self_p;
     if (!self)
         return;
-    gc_broker_destroy (&self->broker);
+    int status = 0;
+    kill (self->broker, SIGTERM);
+    assert (waitpid (self->broker, &status, 0) == self->broker);
+    assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
     char other [sizeof self->path + 4];
     unlink (self->path);
     snprintf (other, sizeof other, "%s-wal", self->path), unlink (other);
@@ -44,13 +127,13 @@ gc_testbed_destroy (gc_testbed_t **self_p)
 const char *
 gc_testbed_requests (gc_testbed_t *self)
 {
-    return gc_broker_requests_endpoint (self->broker);
+    return self->requests;
 }
 
 const char *
 gc_testbed_events (gc_testbed_t *self)
 {
-    return gc_broker_events_endpoint (self->broker);
+    return self->events;
 }
 
 struct lws_context *

@@ -1,7 +1,7 @@
-/*  testbed.h: a real broker in this process, for the gateway's self-tests.
+/*  testbed.h: a real broker beside this process, for the gateway's self-tests.
 
     The gateway's classes are tested against the real broker, never a
-    mock: the testbed starts one (broker.c's actor) on tcp://127.0.0.1:*
+    mock: the testbed starts one (the groupchat-broker program) on loopback
     with a fresh database, which the store seeds with protocol.md's users
     (Alex, Sue, Sandy; password "password") and rooms. It can also give a
     libwebsockets context with no listener, for a link of the test's own. */
