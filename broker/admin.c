@@ -114,7 +114,7 @@ gc_admin_backup (void *arg, const gc_broker_request_t *request)
     gc_admin_t *self = arg;
     const gc_frame_t *frame = &request->frame;
     char path [PATH_MAX];
-    if (!(frame->fields & GC_F_PATH) || !gc_request_cstr (frame->path, path, sizeof path))
+    if (!(frame->fields & GC_F_PATH) || !gc_str_copy (frame->path, path, sizeof path))
         gc_replier_error (self->reply, &request->identity, frame->rid, GC_BAD_REQUEST, "path missing");
     else
     if (gc_store_backup (self->store, path))
@@ -172,9 +172,9 @@ s_fields (const gc_frame_t *frame, char *user, char *room, char *hash)
     bool needs_user = op != GC_OP_ROOM_ADD;
     bool needs_room = op == GC_OP_ROOM_ADD || op == GC_OP_MEMBER_ADD || op == GC_OP_MEMBER_REMOVE;
     bool needs_hash = op == GC_OP_USER_ADD || op == GC_OP_PASSWORD_SET;
-    return !(needs_user && (!gc_request_cstr (frame->user, user, GC_NAME_MAX + 1) || !*user))
-        && !(needs_room && (!gc_request_cstr (frame->room, room, GC_NAME_MAX + 1) || !*room))
-        && !(needs_hash && (!gc_request_cstr (frame->hash, hash, crypto_pwhash_STRBYTES)
+    return !(needs_user && (!gc_str_copy (frame->user, user, GC_NAME_MAX + 1) || !*user))
+        && !(needs_room && (!gc_str_copy (frame->room, room, GC_NAME_MAX + 1) || !*room))
+        && !(needs_hash && (!gc_str_copy (frame->hash, hash, crypto_pwhash_STRBYTES)
                             || strncmp (hash, "$argon2id$", 10) != 0));
 }
 

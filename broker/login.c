@@ -70,7 +70,7 @@ static void
 s_login_with_token (gc_login_t *self, const gc_broker_request_t *request)
 {
     char token [GC_TOKEN_LEN + 1];
-    char *user = gc_request_cstr (request->frame.token, token, sizeof token)?
+    char *user = gc_str_copy (request->frame.token, token, sizeof token)?
                  gc_store_token_user (self->store, token, gc_clock_wall_ms ()): NULL;
     if (user)
         s_welcome (self, &request->identity, request->frame.rid, user, token, "token");
@@ -91,7 +91,7 @@ s_login_with_password (gc_login_t *self, const gc_broker_request_t *request)
         .identity = request->identity, .rid = frame->rid,
         .has_deadline = (frame->fields & GC_F_DEADLINE) != 0, .deadline = frame->deadline
     };
-    char *hash = gc_request_cstr (frame->user, job.user, sizeof job.user)?
+    char *hash = gc_str_copy (frame->user, job.user, sizeof job.user)?
                  gc_store_password_hash (self->store, job.user): NULL;
     job.known = hash != NULL;
     gc_hasher_job_t check = {
@@ -145,7 +145,7 @@ gc_login_logout (void *arg, const gc_broker_request_t *request)
 {
     gc_login_t *self = arg;
     char token [GC_TOKEN_LEN + 1];
-    if (gc_request_cstr (request->frame.token, token, sizeof token))
+    if (gc_str_copy (request->frame.token, token, sizeof token))
         gc_store_token_delete (self->store, token);
     gc_replier_ok (self->reply, request);
 }
@@ -191,7 +191,7 @@ s_test_password (gc_rig_t *rig, gc_login_t *self, const char *user, const char *
     gc_error_t code = reply.op == GC_OP_OK? GC_OK: reply.code;
     if (code == GC_OK) {
         assert (gc_str_eq (reply.user, user) && reply.token.len == GC_TOKEN_LEN);
-        gc_request_cstr (reply.token, token, GC_TOKEN_LEN + 1);
+        gc_str_copy (reply.token, token, GC_TOKEN_LEN + 1);
     }
     gc_frame_release (&reply);
     zmsg_destroy (&holder);

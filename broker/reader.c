@@ -33,9 +33,9 @@ gc_reader_check (gc_store_t *store, gc_replier_t *reply, const gc_broker_request
     gc_error_t code = GC_OK;
     const char *message = NULL;
     char text [2 * GC_NAME_MAX + 32];
-    if (!(frame->fields & GC_F_ROOM) || !gc_request_cstr (frame->room, room, GC_NAME_MAX + 1)
+    if (!(frame->fields & GC_F_ROOM) || !gc_str_copy (frame->room, room, GC_NAME_MAX + 1)
     ||  (member_only && (!(frame->fields & GC_F_USER)
-                         || !gc_request_cstr (frame->user, user, GC_NAME_MAX + 1)))) {
+                         || !gc_str_copy (frame->user, user, GC_NAME_MAX + 1)))) {
         code = GC_BAD_REQUEST;
         message = "room or user missing or invalid";
     }
@@ -58,7 +58,7 @@ gc_reader_rooms (void *arg, const gc_broker_request_t *request)
 {
     gc_reader_t *self = arg;
     char user [GC_NAME_MAX + 1];
-    if (!gc_request_cstr (request->frame.user, user, sizeof user)) {
+    if (!gc_str_copy (request->frame.user, user, sizeof user)) {
         gc_replier_error (self->reply, &request->identity, request->frame.rid,
                         GC_BAD_REQUEST, "user missing or invalid");
         return;

@@ -99,17 +99,6 @@ gc_replier_kick (gc_replier_t *self, const char *user, const char *room)
     gc_replier_publish (self, &event);
 }
 
-bool
-gc_request_cstr (gc_str_t str, char *buffer, size_t size)
-{
-    if (str.len >= size || (str.len && memchr (str.ptr, 0, str.len)))
-        return false;
-    if (str.len)
-        memcpy (buffer, str.ptr, str.len);
-    buffer [str.len] = 0;
-    return true;
-}
-
 //  --------------------------------------------------------------------------
 //  Self test: replies and events read back through the codec
 
@@ -146,9 +135,9 @@ gc_replier_test (bool verbose)
     gc_frame_release (&got), zmsg_destroy (&holder);
 
     char buffer [4];
-    assert (gc_request_cstr ((gc_str_t) { "abc", 3 }, buffer, sizeof buffer) && streq (buffer, "abc"));
-    assert (!gc_request_cstr ((gc_str_t) { "abcd", 4 }, buffer, sizeof buffer));
-    assert (!gc_request_cstr ((gc_str_t) { "a\0b", 3 }, buffer, sizeof buffer));
+    assert (gc_str_copy ((gc_str_t) { "abc", 3 }, buffer, sizeof buffer) && streq (buffer, "abc"));
+    assert (!gc_str_copy ((gc_str_t) { "abcd", 4 }, buffer, sizeof buffer));
+    assert (!gc_str_copy ((gc_str_t) { "a\0b", 3 }, buffer, sizeof buffer));
     gc_replier_destroy (&rig->reply);
     gc_replier_destroy (&rig->reply);
     gc_rig_destroy (&rig);

@@ -56,9 +56,6 @@ void gc_replier_head (gc_replier_t *self, const char *room, uint64_t head);
 //  Publishes that user is no longer in room, so gateways put it out.
 void gc_replier_kick (gc_replier_t *self, const char *user, const char *room);
 
-//  Copies a wire string into buffer as a C string; false when it does
-//  not fit or holds a NUL (no name, token or path of ours may).
-bool gc_request_cstr (gc_str_t str, char *buffer, size_t size);
 
 void gc_replier_test (bool verbose);
 

@@ -95,6 +95,17 @@ gc_str_dup (gc_str_t str)
     return copy;
 }
 
+bool
+gc_str_copy (gc_str_t str, char *buffer, size_t size)
+{
+    if (str.len >= size || (str.len && memchr (str.ptr, 0, str.len)))
+        return false;
+    if (str.len)
+        memcpy (buffer, str.ptr, str.len);
+    buffer [str.len] = 0;
+    return true;
+}
+
 size_t
 gc_topic (gc_str_t room, char *buf, size_t size)
 {

@@ -147,8 +147,12 @@ void gc_frame_error (gc_frame_t *self, const gc_frame_t *request,
 //  Returns true when the string equals the C string.
 bool gc_str_eq (gc_str_t str, const char *cstr);
 
-//  Copies str into a fresh NUL-terminated heap string; NULL on failure.
+//  Copies str into a fresh NUL-terminated heap string.
 char *gc_str_dup (gc_str_t str);
+
+//  Copies str into buffer as a C string; false when it does not fit or
+//  holds a NUL (no name, token or path of ours may).
+bool gc_str_copy (gc_str_t str, char *buffer, size_t size);
 
 //  Writes the PUB/SUB topic of a room into buf: the name and a NUL byte,
 //  so that a prefix subscription to "Taskmaster" never matches
