@@ -34,8 +34,7 @@ gc_replier_destroy (gc_replier_t **self_p)
 void
 gc_replier_send (gc_replier_t *self, const gc_identity_t *identity, const gc_frame_t *frame)
 {
-    if (gc_frame_encode (frame, &self->buffer))
-        return;
+    gc_frame_encode (frame, &self->buffer);
     void *router = zsock_resolve (self->router);
     if (zmq_send (router, identity->data, identity->size, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
         zmq_send (router, self->buffer.data, self->buffer.size, ZMQ_DONTWAIT);
@@ -72,8 +71,9 @@ gc_replier_publish (gc_replier_t *self, const gc_frame_t *event)
 {
     char topic [GC_NAME_MAX + 1];
     size_t size = gc_topic (event->room, topic, sizeof topic);
-    if (!size || gc_frame_encode (event, &self->buffer))
+    if (!size)
         return;
+    gc_frame_encode (event, &self->buffer);
     void *xpub = zsock_resolve (self->xpub);
     zmq_send (xpub, topic, size, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_send (xpub, self->buffer.data, self->buffer.size, ZMQ_DONTWAIT);

@@ -204,8 +204,8 @@ s_send (gc_link_t *self, gc_frame_t *request, int64_t giveup_ms,
 {
     request->rid = ++self->next_rid;
     request->fields |= GC_F_RID;
-    if (gc_frame_encode (request, &self->buffer)
-    ||  zmq_send (zsock_resolve (self->dealer), self->buffer.data, self->buffer.size,
+    gc_frame_encode (request, &self->buffer);
+    if (zmq_send (zsock_resolve (self->dealer), self->buffer.data, self->buffer.size,
                   ZMQ_DONTWAIT) < 0)
         return 0;               //  no broker connection: ZMQ_IMMEDIATE is set
     s_pending_t *pending = gc_malloc (sizeof *pending);

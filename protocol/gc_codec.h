@@ -132,8 +132,8 @@ int gc_frame_decode (gc_frame_t *self, const void *data, size_t size);
 void gc_frame_release (gc_frame_t *self);
 
 //  Encodes the present fields of self into buffer (which is cleared
-//  first). Returns 0, or -1 on allocation failure.
-int gc_frame_encode (const gc_frame_t *self, msgpack_sbuffer *buffer);
+//  first).
+void gc_frame_encode (const gc_frame_t *self, msgpack_sbuffer *buffer);
 
 //  Convenience setters: set the member and its bit
 void gc_frame_set_str (gc_frame_t *self, uint32_t field, const char *ptr, size_t len);
