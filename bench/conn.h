@@ -20,9 +20,8 @@
 #include <stdint.h>
 #include "order.h"
 #include "wire.h"
+#include "gc_limits.h"
 
-#define GC_BENCH_CONN_ROOMS 4       //  rooms one connection may be in
-#define GC_BENCH_CONN_QUEUE 65536   //  frames waiting to be written, at most
 
 typedef struct gc_bench_conn_t gc_bench_conn_t;
 typedef struct gc_bench_pool_t gc_bench_pool_t;

@@ -8,11 +8,9 @@
 #include <sys/resource.h>
 #include "scenario.h"
 #include "gc_alloc.h"
+#include "gc_limits.h"
 #include "gc_options.h"
 #include "gc_stop.h"
-
-#define S_URLS_MAX  64
-#define S_ROOMS_MAX 16
 
 static const char *s_usage =
     "usage: groupchat-bench [--url ws://HOST:PORT/ ...] [--scenario NAME] [options]\n"
@@ -171,9 +169,9 @@ int
 main (int argc, char *argv [])
 {
     static const char *seeded [] = { "Taskmaster", "8 out of 10 cats", "Quite Interesting" };
-    const char *urls [S_URLS_MAX], *rooms [S_ROOMS_MAX];
-    s_list_t url_list = { urls, 0, S_URLS_MAX, "too many --url" };
-    s_list_t room_list = { rooms, 0, S_ROOMS_MAX, "too many --room" };
+    const char *urls [GC_BENCH_URLS_MAX], *rooms [GC_BENCH_ROOMS_MAX];
+    s_list_t url_list = { urls, 0, GC_BENCH_URLS_MAX, "too many --url" };
+    s_list_t room_list = { rooms, 0, GC_BENCH_ROOMS_MAX, "too many --room" };
     const char *scenario_name = "fanout";
     bool json_only = false;
     gc_bench_config_t config = {

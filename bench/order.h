@@ -12,8 +12,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "gc_limits.h"
 
-#define GC_ORDER_WINDOW 512
 
 typedef struct {
     int64_t next;               //  the seq expected next

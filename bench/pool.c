@@ -206,11 +206,11 @@ gc_bench_pool_destroy (gc_bench_pool_t **self_p)
 //  --------------------------------------------------------------------------
 //  Connections
 
-//  Starts connections until GC_BENCH_CONNECTING are opening
+//  Starts connections until GC_BENCH_OPENING_MAX are opening
 static void
 s_open_more (gc_bench_pool_t *self)
 {
-    while (self->connecting < GC_BENCH_CONNECTING && self->next_to_open < self->size) {
+    while (self->connecting < GC_BENCH_OPENING_MAX && self->next_to_open < self->size) {
         gc_bench_conn_t *conn = self->conns [self->next_to_open++];
         s_url_t *url = &self->urls [gc_bench_conn_url (conn)];
         struct lws_client_connect_info info = {

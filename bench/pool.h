@@ -16,9 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "conn.h"
+#include "gc_limits.h"
 
-#define GC_BENCH_SCRATCH    (3 * GC_FRAME_MAX)  //  largest request encoded
-#define GC_BENCH_CONNECTING 256                 //  connections opening at once
 
 //  Counters over every connection of the pool; only ever incremented
 typedef struct {

@@ -15,8 +15,8 @@
 #include "pool.h"
 #include "report.h"
 #include "traffic.h"
+#include "gc_limits.h"
 
-#define GC_BENCH_PIDS_MAX   16
 
 //  A process whose memory the idle scenario watches
 typedef struct {

@@ -78,4 +78,16 @@
 #define GC_CLIENT_PENDING       256     //  requests remembered by id (ids modulo this)
 #define GC_CLIENT_RECEIVE_MAX   (64 * 1024 * 1024)  //  a join with since can be large
 
+//  ----------------------------------------------------------------------
+//  Bench (groupchat-bench)
+
+#define GC_BENCH_URLS_MAX       64      //  --url given at most
+#define GC_BENCH_ROOMS_MAX      16      //  --room given at most
+#define GC_BENCH_PIDS_MAX       16      //  server processes watched for memory
+#define GC_BENCH_CONN_ROOMS     4       //  rooms one connection may be in
+#define GC_BENCH_CONN_QUEUE     65536   //  frames waiting to be written, at most
+#define GC_BENCH_SCRATCH        (3 * GC_FRAME_MAX)  //  largest request encoded
+#define GC_BENCH_OPENING_MAX    256     //  connections opening at once
+#define GC_ORDER_WINDOW         512     //  seqs ahead an order check remembers
+
 #endif
