@@ -5,9 +5,11 @@
     it. Every statement, schema, migrations, seeding and sizing included,
     is in s_sql, so the SQL of the whole product reads in one screen.
 
-    The schema is versioned with PRAGMA user_version: a new database is
-    made at the newest version; an older one is brought up to it on open,
-    one migration per version, in one transaction. */
+    The schema is versioned with PRAGMA user_version. Version 0 is the
+    first schema, frozen; every later version is one migration on top of
+    it. A new database is made as version 0 and migrated like any older
+    one, in the same transaction, so every database in the field took
+    the very path the tests take. */
 #include <czmq.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -19,7 +21,7 @@
 
 typedef enum {
     //  Run once with sqlite3_exec, in this order
-    Q_PRAGMAS, Q_SCHEMA, Q_MIGRATE_1,
+    Q_PRAGMAS, Q_SCHEMA_0, Q_MIGRATE_1,
     //  Prepared once, for the store's whole life: first those that work
     //  on any schema, then (from Q_TABLES) those that need the newest
     Q_PREPARED, Q_VERSION = Q_PREPARED, Q_HAS_TABLES, Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
@@ -29,12 +31,13 @@ typedef enum {
     Q_ROOM_ADD, Q_MEMBER_ADD, Q_MEMBER_REMOVE, Q_USER_EXISTS, Q_COUNT
 } s_query_t;
 
-//  The newest schema version: Q_SCHEMA makes it, Q_MIGRATE_n reach it
+//  The newest schema version: Q_SCHEMA_0, then Q_MIGRATE_1 .. _n
 #define S_VERSION 1
 
 static const char *s_sql [Q_COUNT] = {
     [Q_PRAGMAS]      = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON",
-    [Q_SCHEMA]       = "CREATE TABLE users ("
+    //  Version 0, as the first release made it; never edit, migrate
+    [Q_SCHEMA_0]     = "CREATE TABLE users ("
                        "  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL);"
                        "CREATE TABLE rooms (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
                        "CREATE TABLE members ("
@@ -43,13 +46,12 @@ static const char *s_sql [Q_COUNT] = {
                        "  PRIMARY KEY (user_id, room_id)) WITHOUT ROWID;"
                        "CREATE TABLE messages ("
                        "  room_id INTEGER NOT NULL REFERENCES rooms (id),"
-                       "  seq INTEGER NOT NULL, \"from\" TEXT NOT NULL, text TEXT NOT NULL,"
+                       "  seq INTEGER NOT NULL, sender TEXT NOT NULL, text TEXT NOT NULL,"
                        "  ts INTEGER NOT NULL, PRIMARY KEY (room_id, seq)) WITHOUT ROWID;"
                        "CREATE TABLE tokens ("
                        "  hash BLOB PRIMARY KEY,"
                        "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
-                       "  last_used INTEGER NOT NULL) WITHOUT ROWID;"
-                       "PRAGMA user_version = 1",
+                       "  last_used INTEGER NOT NULL) WITHOUT ROWID;",
     //  Version 0 called a message's author its sender
     [Q_MIGRATE_1]    = "ALTER TABLE messages RENAME COLUMN sender TO \"from\";"
                        "PRAGMA user_version = 1",
@@ -161,8 +163,8 @@ s_exec (s_sqlite_t *self, s_query_t query)
     return -1;
 }
 
-//  Makes the newest schema in an empty database, or migrates an older
-//  one version by version, all in one transaction
+//  Makes version 0 in an empty database, then migrates version by
+//  version to the newest, all in one transaction
 static int
 s_upgrade (s_sqlite_t *self)
 {
@@ -170,16 +172,17 @@ s_upgrade (s_sqlite_t *self)
         return -1;
     int rc = 0;
     int64_t version = s_integer (self, Q_VERSION, NULL);
-    if (s_integer (self, Q_HAS_TABLES, NULL) == 0)
-        rc = s_exec (self, Q_SCHEMA);
-    else
+    bool empty = s_integer (self, Q_HAS_TABLES, NULL) == 0;
+    if (empty)
+        rc = s_exec (self, Q_SCHEMA_0);
     if (version > S_VERSION) {
         gc_error ("store: the database is at version=%" PRId64 ", newer than this broker's", version);
         rc = -1;
     }
     else
     for (int64_t next = version + 1; rc == 0 && next <= S_VERSION; next++) {
-        gc_info ("store: migrating the database to version=%" PRId64, next);
+        if (!empty)
+            gc_info ("store: migrating the database to version=%" PRId64, next);
         rc = s_exec (self, Q_MIGRATE_1 + (s_query_t) (next - 1));
     }
     return s_change (self, rc? Q_ROLLBACK: Q_COMMIT, NULL, NULL) < 0 || rc? -1: 0;
@@ -530,22 +533,8 @@ const gc_store_backend_t gc_store_sqlite = {
 //  Self test: a database made by the version 0 schema is migrated on
 //  open, and its messages read back under the new column name
 
-static const char *s_test_schema_0 =
-    "CREATE TABLE users ("
-    "  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL);"
-    "CREATE TABLE rooms (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
-    "CREATE TABLE members ("
-    "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
-    "  room_id INTEGER NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,"
-    "  PRIMARY KEY (user_id, room_id)) WITHOUT ROWID;"
-    "CREATE TABLE messages ("
-    "  room_id INTEGER NOT NULL REFERENCES rooms (id),"
-    "  seq INTEGER NOT NULL, sender TEXT NOT NULL, text TEXT NOT NULL, ts INTEGER NOT NULL,"
-    "  PRIMARY KEY (room_id, seq)) WITHOUT ROWID;"
-    "CREATE TABLE tokens ("
-    "  hash BLOB PRIMARY KEY,"
-    "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
-    "  last_used INTEGER NOT NULL) WITHOUT ROWID;"
+//  Version 0's data: what a database of the first release held
+static const char *s_test_data_0 =
     "INSERT INTO users (name, password_hash) VALUES ('Sue', '$argon2id$old');"
     "INSERT INTO rooms (name) VALUES ('Taskmaster');"
     "INSERT INTO members VALUES (1, 1);"
@@ -592,7 +581,8 @@ gc_store_sqlite_test (bool verbose)
     close (mkstemp (path));
     sqlite3 *old;
     assert (sqlite3_open (path, &old) == SQLITE_OK);
-    assert (sqlite3_exec (old, s_test_schema_0, NULL, NULL, NULL) == SQLITE_OK);
+    assert (sqlite3_exec (old, s_sql [Q_SCHEMA_0], NULL, NULL, NULL) == SQLITE_OK);
+    assert (sqlite3_exec (old, s_test_data_0, NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close (old);
     assert (s_test_version (path) == 0);
     s_test_read_back (path, 2);
