@@ -32,11 +32,11 @@ typedef struct {
 
 struct gc_conn_t {
     lws_dll2_t in_gateway;      //  link in the gateway's connection list
-    gc_gateway_t *gateway;
-    gc_link_t *link;            //  the gateway's, to the broker
-    gc_rooms_t *rooms;          //  the gateway's
-    gc_counters_t *counters;    //  the gateway's
-    unsigned char *batch;       //  the gateway's write batch
+    gc_gateway_parts_t *parts;  //  the gateway's; NULL once closed
+    gc_link_t *link;            //  parts->link, to the broker
+    gc_rooms_t *rooms;          //  parts->rooms
+    gc_counters_t *counters;    //  &parts->counters
+    unsigned char *batch;       //  parts->batch, the write batch
     struct lws *wsi;            //  NULL for plain HTTP requests
     uint64_t id;                //  for log lines
     char *user;                 //  logged in as, NULL before login
@@ -425,7 +425,7 @@ s_dispatch (gc_conn_t *self)
 static bool
 s_take_token (gc_conn_t *self, int64_t now)
 {
-    int rate = gc_gateway_rate_limit (self->gateway);
+    int rate = self->parts->rate_limit;
     if (rate <= 0)
         return true;
     self->tokens += (double) (now - self->tokens_ms) * rate / 1000.0;
@@ -488,26 +488,26 @@ gc_conn_in_flight (gc_conn_t *self)
 //  lws events
 
 void
-gc_conn_open (gc_conn_t *self, gc_gateway_t *gateway, struct lws *wsi)
+gc_conn_open (gc_conn_t *self, gc_gateway_parts_t *parts, struct lws *wsi)
 {
     memset (self, 0, sizeof *self);
-    self->gateway = gateway;
-    self->link = gc_gateway_link (gateway);
-    self->rooms = gc_gateway_rooms (gateway);
-    self->counters = gc_gateway_counters (gateway);
-    self->batch = gc_gateway_batch (gateway);
+    self->parts = parts;
+    self->link = parts->link;
+    self->rooms = parts->rooms;
+    self->counters = &parts->counters;
+    self->batch = parts->batch;
     self->wsi = wsi;
     self->id = gc_counters_count (self->counters, GC_COUNTER_CONNECTIONS_OPENED);
-    self->tokens = 2.0 * gc_gateway_rate_limit (gateway);
+    self->tokens = 2.0 * parts->rate_limit;
     self->tokens_ms = gc_clock_mono_us () / 1000;
-    lws_dll2_add_tail (&self->in_gateway, gc_gateway_conns (gateway));
+    lws_dll2_add_tail (&self->in_gateway, &parts->conns);
     gc_debug ("open conn=%lu", (unsigned long) self->id);
 }
 
 void
 gc_conn_close (gc_conn_t *self)
 {
-    if (!self->gateway)
+    if (!self->parts)
         return;                 //  never opened, or closed already
     lws_start_foreach_dll_safe (struct lws_dll2 *, node, next,
                                 lws_dll2_get_head (&self->slots)) {
@@ -519,7 +519,7 @@ gc_conn_close (gc_conn_t *self)
     lws_dll2_remove (&self->in_gateway);
     gc_counters_count (self->counters, GC_COUNTER_CONNECTIONS_CLOSED);
     gc_debug ("close conn=%lu", (unsigned long) self->id);
-    self->gateway = NULL;
+    self->parts = NULL;
     self->wsi = NULL;
 }
 
@@ -716,7 +716,6 @@ gc_conn_sweep (lws_dll2_owner_t *conns, int64_t now)
 //  come out through gc_conn_peek / gc_conn_sent, as a write would take them.
 
 #include <assert.h>
-#include "server.h"
 #include "testbed.h"
 
 typedef struct {
@@ -728,6 +727,14 @@ typedef struct {
 
 //  Newest seq pushed of Taskmaster [0] and of Quite Interesting [1]
 static json_int_t s_test_pushed [2];
+
+//  The link's events go to the rooms, as the gateway's server sends them
+static void
+s_test_on_event (void *arg, const gc_frame_t *event)
+{
+    gc_gateway_parts_t *parts = arg;
+    gc_rooms_on_event (parts->rooms, event);
+}
 
 //  Takes the next frame, if one is ready, into *taken
 static bool
@@ -829,16 +836,16 @@ gc_conn_test (bool verbose)
         printf (" * gc_conn: ");
     memset (s_test_pushed, 0, sizeof s_test_pushed);
     gc_testbed_t *testbed = gc_testbed_new ();
-    gc_server_config_t config = {
-        .port = CONTEXT_PORT_NO_LISTEN, .ping_seconds = 20,
-        .requests = gc_testbed_requests (testbed), .events = gc_testbed_events (testbed),
-    };
-    gc_gateway_t *gateway = gc_server_new (&config);
-    assert (gateway);
-    struct lws_context *context = gc_gateway_context (gateway);
-    GC_TESTBED_UNTIL (context, gc_link_reachable (gc_gateway_link (gateway)));
+    struct lws_context *context = gc_testbed_context ();
+    gc_gateway_parts_t *parts = gc_calloc (1, sizeof *parts);
+    parts->link = gc_link_new (context, lws_get_vhost_by_name (context, "default"),
+                               gc_testbed_requests (testbed), gc_testbed_events (testbed),
+                               s_test_on_event, parts);
+    assert (parts->link);
+    parts->rooms = gc_rooms_new (parts->link, &parts->counters);
+    GC_TESTBED_UNTIL (context, gc_link_reachable (parts->link));
     gc_conn_t *self = gc_malloc (gc_conn_size ());
-    gc_conn_open (self, gateway, NULL);
+    gc_conn_open (self, parts, NULL);
 
     //  Before login, every request but login is refused, in order
     s_test_send (self, "{\"op\":\"rooms\",\"id\":1}");
@@ -854,10 +861,13 @@ gc_conn_test (bool verbose)
     gc_conn_close (self);
     gc_conn_close (self);
     free (self);
-    assert (gc_rooms_size (gc_gateway_rooms (gateway)) == 0);
-    assert (gc_counters_get (gc_gateway_counters (gateway), GC_COUNTER_LOGINS_OK) == 1);
-    gc_server_destroy (&gateway);
-    gc_server_destroy (&gateway);
+    assert (gc_rooms_size (parts->rooms) == 0);
+    assert (gc_counters_get (&parts->counters, GC_COUNTER_LOGINS_OK) == 1);
+    gc_link_stop (parts->link);
+    lws_context_destroy (context);
+    gc_rooms_destroy (&parts->rooms);
+    gc_link_destroy (&parts->link);
+    free (parts);
     gc_testbed_destroy (&testbed);
     if (verbose)
         printf ("OK\n");

@@ -17,8 +17,9 @@ typedef struct gc_conn_t gc_conn_t;
 //  Bytes the caller provides for one connection.
 size_t gc_conn_size (void);
 
-//  Starts a connection in self's memory, for wsi (NULL: no socket).
-void gc_conn_open (gc_conn_t *self, gc_gateway_t *gateway, struct lws *wsi);
+//  Starts a connection in self's memory, for wsi (NULL: no socket),
+//  with the gateway's parts (which outlive it).
+void gc_conn_open (gc_conn_t *self, gc_gateway_parts_t *parts, struct lws *wsi);
 //  Leaves its rooms and drops its requests; safe to call twice.
 void gc_conn_close (gc_conn_t *self);
 

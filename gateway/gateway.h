@@ -4,16 +4,16 @@
     (conn.h), the rooms those connections are in (room.h, each member of
     a room a member.h), and one link to the broker (link.h), all on one
     thread and one event loop. The gateway object itself is private to
-    server.c; the pieces get what they need from it through the accessors
-    below, and count what happens in its counters. */
+    server.c; the pieces are lent the parts they need (gc_gateway_parts_t)
+    and count what happens in its counters. */
 #ifndef GC_GATEWAY_H_INCLUDED
 #define GC_GATEWAY_H_INCLUDED
 
 #include <stdint.h>
 #include <libwebsockets.h>
 #include "link.h"
+#include "gc_limits.h"
 
-typedef struct gc_gateway_t gc_gateway_t;
 typedef struct gc_rooms_t gc_rooms_t;
 
 //  What the gateway counts, for logs and metrics (metrics.c's table)
@@ -52,17 +52,19 @@ gc_counters_get (const gc_counters_t *self, gc_counter_t counter)
     return self->value [counter];
 }
 
-//  Accessors (server.c)
-gc_counters_t *gc_gateway_counters (gc_gateway_t *self);
-gc_link_t *gc_gateway_link (gc_gateway_t *self);
-gc_rooms_t *gc_gateway_rooms (gc_gateway_t *self);
-struct lws_context *gc_gateway_context (gc_gateway_t *self);
-//  Requests per second per connection, 0: no limit
-int gc_gateway_rate_limit (gc_gateway_t *self);
-//  Every open client connection (conn.c keeps it)
-lws_dll2_owner_t *gc_gateway_conns (gc_gateway_t *self);
-//  The buffer one write's frames are gathered in; shared, since the
-//  gateway writes to one connection at a time
-unsigned char *gc_gateway_batch (gc_gateway_t *self);
+//  What the gateway lends its pieces: every connection is given it at
+//  open and the figures are read from it, so neither needs the gateway
+//  object itself (private to server.c), and nothing calls back up.
+//  lws's per-vhost data plays the same part in its examples.
+typedef struct {
+    gc_link_t *link;            //  to the broker
+    gc_rooms_t *rooms;          //  rooms with members here
+    gc_counters_t counters;
+    lws_dll2_owner_t conns;     //  every open client connection
+    int rate_limit;             //  requests per second per connection, 0: none
+    //  Frames gathered for one write; shared, since the gateway writes
+    //  to one connection at a time
+    unsigned char batch [GC_BATCH_MAX];
+} gc_gateway_parts_t;
 
 #endif

@@ -24,16 +24,16 @@ static const struct {
 };
 
 void
-gc_metrics_write (gc_gateway_t *gateway, FILE *stream)
+gc_metrics_write (const gc_gateway_parts_t *parts, FILE *stream)
 {
-    const gc_counters_t *counters = gc_gateway_counters (gateway);
+    const gc_counters_t *counters = &parts->counters;
     for (size_t index = 0; index < sizeof s_counters / sizeof s_counters [0]; index++)
         gc_metric_write (stream, s_counters [index].name, "counter", s_counters [index].help,
                          (double) gc_counters_get (counters, s_counters [index].counter));
-    gc_link_t *link = gc_gateway_link (gateway);
-    gc_rooms_t *rooms = gc_gateway_rooms (gateway);
+    gc_link_t *link = parts->link;
+    gc_rooms_t *rooms = parts->rooms;
     gc_metric_write (stream, "groupchat_connections_open", "gauge",
-                     "Open client WebSocket connections.", gc_gateway_conns (gateway)->count);
+                     "Open client WebSocket connections.", parts->conns.count);
     gc_metric_write (stream, "groupchat_broker_reachable", "gauge",
                      "1 while the broker answers heartbeats.", gc_link_reachable (link));
     gc_metric_write (stream, "groupchat_rooms_active", "gauge",

@@ -19,14 +19,9 @@
 struct gc_gateway_t {
     struct lws_context *context;
     struct lws_vhost *vhost;
-    gc_link_t *link;            //  to the broker
-    gc_rooms_t *rooms;          //  rooms with members here
-    lws_dll2_owner_t conns;     //  every open client connection
-    int rate_limit;             //  requests per second per connection, 0: none
-    gc_counters_t counters;
+    gc_gateway_parts_t parts;   //  lent to every connection
     lws_sorted_usec_list_t sweep;   //  stalled-reader check
     lws_retry_bo_t idle_policy;     //  pings and dead-peer hangup
-    unsigned char batch [GC_BATCH_MAX];     //  frames gathered for one write
 };
 
 //  Per-session data: lws allocates it for every connection, HTTP or
@@ -54,12 +49,12 @@ s_http_body (gc_gateway_t *gateway, const char *path, gc_out_t *out)
     int status = 200;
     FILE *stream = gc_alloc_checked (open_memstream (&text, &size));
     if (strcmp (path, "/healthz") == 0) {
-        status = gc_link_reachable (gateway->link)? 200: 503;
+        status = gc_link_reachable (gateway->parts.link)? 200: 503;
         fprintf (stream, status == 200? "ok\n": "broker unreachable\n");
     }
     else
     if (strcmp (path, "/metrics") == 0)
-        gc_metrics_write (gateway, stream);
+        gc_metrics_write (&gateway->parts, stream);
     else {
         status = 404;
         fprintf (stream, "not found\n");
@@ -122,7 +117,7 @@ s_on_client (struct lws *wsi, enum lws_callback_reasons reason, void *user,
                 gc_out_free (&session->http_body);
             return 0;
         case LWS_CALLBACK_ESTABLISHED:
-            gc_conn_open (conn, s_gateway (wsi), wsi);
+            gc_conn_open (conn, &s_gateway (wsi)->parts, wsi);
             return 0;
         case LWS_CALLBACK_RECEIVE:
             return gc_conn_receive (conn, in, len);
@@ -140,7 +135,7 @@ static void
 s_on_sweep (lws_sorted_usec_list_t *sul)
 {
     gc_gateway_t *gateway = lws_container_of (sul, gc_gateway_t, sweep);
-    gc_conn_sweep (&gateway->conns, gc_clock_mono_us () / 1000);
+    gc_conn_sweep (&gateway->parts.conns, gc_clock_mono_us () / 1000);
     lws_sul_schedule (gateway->context, 0, &gateway->sweep, s_on_sweep,
                       GC_GATEWAY_SWEEP_MS * LWS_US_PER_MS);
 }
@@ -149,7 +144,7 @@ static void
 s_on_event (void *arg, const gc_frame_t *event)
 {
     gc_gateway_t *gateway = arg;
-    gc_rooms_on_event (gateway->rooms, event);
+    gc_rooms_on_event (gateway->parts.rooms, event);
 }
 
 //  --------------------------------------------------------------------------
@@ -176,7 +171,7 @@ gc_gateway_t *
 gc_server_new (const gc_server_config_t *config)
 {
     gc_gateway_t *self = gc_calloc (1, sizeof *self);
-    self->rate_limit = config->rate_limit;
+    self->parts.rate_limit = config->rate_limit;
     //  Pings keep idle connections alive through proxies; a peer that
     //  answers nothing for 2.5 ping intervals is gone and is dropped
     self->idle_policy.secs_since_valid_ping = (uint16_t) config->ping_seconds;
@@ -193,13 +188,13 @@ gc_server_new (const gc_server_config_t *config)
     self->context = lws_create_context (&info);
     self->vhost = self->context? lws_get_vhost_by_name (self->context, "default"): NULL;
     if (self->vhost)
-        self->link = gc_link_new (self->context, self->vhost, config->requests,
+        self->parts.link = gc_link_new (self->context, self->vhost, config->requests,
                                   config->events, s_on_event, self);
-    if (!self->link) {
+    if (!self->parts.link) {
         gc_server_destroy (&self);
         return NULL;
     }
-    self->rooms = gc_rooms_new (self->link, &self->counters);
+    self->parts.rooms = gc_rooms_new (self->parts.link, &self->parts.counters);
     lws_sul_schedule (self->context, 0, &self->sweep, s_on_sweep, GC_GATEWAY_SWEEP_MS * LWS_US_PER_MS);
     return self;
 }
@@ -212,12 +207,12 @@ gc_server_destroy (gc_gateway_t **self_p)
         return;
     if (self->context) {
         lws_sul_cancel (&self->sweep);
-        if (self->link)
-            gc_link_stop (self->link);
+        if (self->parts.link)
+            gc_link_stop (self->parts.link);
         lws_context_destroy (self->context);    //  closes every connection
     }
-    gc_rooms_destroy (&self->rooms);
-    gc_link_destroy (&self->link);
+    gc_rooms_destroy (&self->parts.rooms);
+    gc_link_destroy (&self->parts.link);
     free (self);
     *self_p = NULL;
 }
@@ -231,49 +226,4 @@ gc_server_run (gc_gateway_t *self)
         rc = lws_service (self->context, 0);
     gc_stop_forget ();
     return rc < 0? -1: 0;
-}
-
-//  --------------------------------------------------------------------------
-//  Accessors (gateway.h)
-
-gc_counters_t *
-gc_gateway_counters (gc_gateway_t *self)
-{
-    return &self->counters;
-}
-
-gc_link_t *
-gc_gateway_link (gc_gateway_t *self)
-{
-    return self->link;
-}
-
-gc_rooms_t *
-gc_gateway_rooms (gc_gateway_t *self)
-{
-    return self->rooms;
-}
-
-struct lws_context *
-gc_gateway_context (gc_gateway_t *self)
-{
-    return self->context;
-}
-
-int
-gc_gateway_rate_limit (gc_gateway_t *self)
-{
-    return self->rate_limit;
-}
-
-lws_dll2_owner_t *
-gc_gateway_conns (gc_gateway_t *self)
-{
-    return &self->conns;
-}
-
-unsigned char *
-gc_gateway_batch (gc_gateway_t *self)
-{
-    return self->batch;
 }

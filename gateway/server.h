@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include "gateway.h"
 
+typedef struct gc_gateway_t gc_gateway_t;
+
 typedef struct {
     int port;                   //  WebSocket and HTTP port
     const char *requests;       //  broker's ROUTER endpoint
@@ -22,7 +24,8 @@ void gc_server_destroy (gc_gateway_t **self_p);
 //  Serves until SIGINT or SIGTERM; returns 0, or -1 on a loop failure.
 int gc_server_run (gc_gateway_t *self);
 
-//  Writes the gateway's figures in Prometheus text format.
-void gc_metrics_write (gc_gateway_t *gateway, FILE *stream);
+//  Writes the figures of the gateway's parts in Prometheus text format
+//  (metrics.c).
+void gc_metrics_write (const gc_gateway_parts_t *parts, FILE *stream);
 
 #endif
