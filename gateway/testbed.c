@@ -7,6 +7,8 @@
     child dies with its parent (PR_SET_PDEATHSIG), so a failed assertion
     never leaves a broker behind. */
 #include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
@@ -29,20 +31,40 @@ struct gc_testbed_t {
     char events [32];
 };
 
-//  Two loopback ports free at this moment (the kernel's choice; both
-//  held while choosing, so they differ)
+//  The lowest port the kernel gives outgoing connections
+static int
+s_ephemeral_low (void)
+{
+    int low = 32768;
+    FILE *file = fopen ("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (file) {
+        if (fscanf (file, "%d", &low) != 1)
+            low = 32768;
+        fclose (file);
+    }
+    return low;
+}
+
+//  Two loopback ports free at this moment, below the ephemeral range:
+//  a port from that range can be taken, before the broker binds it, by
+//  a client connecting early that is given it as its own local port
+//  (TCP simultaneous open on loopback). Both are held while choosing,
+//  so they differ.
 static void
 s_free_ports (int *first, int *second)
 {
     int fds [2], *ports [2] = { first, second };
+    unsigned seed = (unsigned) getpid () ^ (unsigned) gc_clock_mono_us ();
+    int span = s_ephemeral_low () - 10000;
     for (int index = 0; index < 2; index++) {
+        fds [index] = socket (AF_INET, SOCK_STREAM, 0);
+        assert (fds [index] >= 0 && span > 0);
         struct sockaddr_in address = { .sin_family = AF_INET,
                                        .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-        socklen_t size = sizeof address;
-        fds [index] = socket (AF_INET, SOCK_STREAM, 0);
-        assert (fds [index] >= 0 && bind (fds [index], (struct sockaddr *) &address, size) == 0);
-        assert (getsockname (fds [index], (struct sockaddr *) &address, &size) == 0);
-        *ports [index] = ntohs (address.sin_port);
+        do
+            *ports [index] = 10000 + rand_r (&seed) % span;
+        while (address.sin_port = htons ((uint16_t) *ports [index]),
+               bind (fds [index], (struct sockaddr *) &address, sizeof address) != 0);
     }
     close (fds [0]), close (fds [1]);
 }

@@ -7,6 +7,7 @@ to completion (run_program) for the tests of flags and commands.
 import asyncio
 import ctypes
 import os
+import random
 import shlex
 import signal
 import socket
@@ -18,17 +19,39 @@ from .config import CONFIG, deadline
 _ports_given = set()
 
 
+def _ephemeral_low():
+    """The lowest port the kernel hands out for outgoing connections."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
+            return int(ports.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_random = random.Random(os.getpid())
+
+
 def free_port():
-    """A loopback TCP port nobody listens on right now (bind port 0)."""
+    """A loopback TCP port nobody listens on right now, chosen BELOW the
+    kernel's ephemeral range. A port from that range (what bind to port
+    0 gives) can be taken before the server binds it: a client that
+    connects to it early, as a gateway started before its broker does
+    every 100 ms, may be given that very port as its own local port and
+    connect to itself (TCP simultaneous open on loopback), and the
+    server then finds its port in use."""
+    high = _ephemeral_low() - 1
     while True:
+        port = _random.randint(10000, high)
+        if port in _ports_given:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        #  Never hand out one port twice in this process, even if the
-        #  kernel offers it again after the probe closed.
-        if port not in _ports_given:
-            _ports_given.add(port)
-            return port
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        #  Never hand out one port twice in this process
+        _ports_given.add(port)
+        return port
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
