@@ -58,7 +58,7 @@ deps:
 	sh scripts/deps.sh
 
 run:
-	@sh scripts/deps.sh
+	@sh scripts/deps.sh build
 	@$(MAKE) --no-print-directory all
 	@sh scripts/run.sh
 

@@ -3,7 +3,9 @@
 # and test. Installs only what is missing, so it is cheap to run each time.
 # The Dockerfile's build stage runs this same script.
 #   scripts/deps.sh          build and test dependencies
+#   scripts/deps.sh build    only what building and running need (make run)
 #   scripts/deps.sh runtime  only the runtime libraries (the slim image)
+#   scripts/deps.sh list [SET]   prints the set's packages, installs nothing
 set -eu
 
 build="build-essential pkg-config libzmq3-dev libczmq-dev libwebsockets-dev
@@ -13,11 +15,20 @@ test="python3 python3-websockets tmux valgrind docker-compose sqlite3 procps hap
 runtime="libzmq5 libczmq4 libwebsockets17 libmsgpackc2 libsqlite3-0
          libsodium23 libjansson4 libreadline8 ca-certificates"
 
-case "${1:-all}" in
-    runtime) wanted="$runtime" ;;
-    build)   wanted="$build" ;;
-    *)       wanted="$build $test" ;;
-esac
+s_wanted () {
+    case "$1" in
+        runtime) echo $runtime ;;
+        build)   echo $build ;;
+        all)     echo $build $test ;;
+        *)       echo "deps: unknown set '$1' (all, build or runtime)" >&2; exit 2 ;;
+    esac
+}
+
+if [ "${1:-}" = list ]; then
+    s_wanted "${2:-all}"
+    exit 0
+fi
+wanted=$(s_wanted "${1:-all}")
 
 missing=""
 for package in $wanted; do

@@ -149,13 +149,12 @@ class RunScript:
                 pass
 
 
-async def started_and_ready():
-    """run.sh started and past its banner, with its three programs found."""
-    run = await RunScript().start()
+async def started_and_ready(gateways=2):
+    """run.sh started and past its banner, with its programs found."""
+    run = await RunScript(gateways).start()
     await run.wait_for_line(r"^Ctrl-C stops everything")
     children = run.find_children()
-    assert sorted(children.values()) == ["groupchat-broker", "groupchat-gateway",
-                                         "groupchat-gateway"], \
+    assert sorted(children.values()) == ["groupchat-broker"] + ["groupchat-gateway"] * gateways, \
         "run.sh's programs: %r\n%s" % (children, run.output())
     return run
 
@@ -239,3 +238,37 @@ async def test_a_port_in_use_stops_run_sh_before_anything_starts():
         code, run.ports[1], run.output())
     assert "port %d is already in use" % run.ports[1] in run.output(), run.output()
     assert not os.path.exists(run.db), "the broker was started anyway"
+
+
+async def test_three_gateways_on_ports_of_ones_choice():
+    """README's recipe for other ports: one gateway per port given."""
+    run = await started_and_ready(gateways=3)
+    try:
+        urls = re.findall(r"groupchat (ws://localhost:\d+)", run.output())
+        assert urls == ["ws://localhost:%d" % port for port in run.ports], run.output()
+        for port in run.ports:
+            status, _ = await http_get(port, "/healthz")
+            assert status == 200, "gateway on %d: /healthz %d" % (port, status)
+        os.killpg(run.proc.pid, signal.SIGINT)
+        assert await run.wait_exit() == 0, run.output()
+    finally:
+        run.cleanup()
+
+
+async def test_make_run_installs_only_what_building_and_running_need():
+    """make run asks deps.sh for the build set, and that set holds none of
+    the test tools."""
+    root = ROOT
+    dry = subprocess.run(["make", "-n", "-C", root, "run"], capture_output=True,
+                         text=True, timeout=60)
+    assert "scripts/deps.sh build" in dry.stdout, dry.stdout + dry.stderr
+    listed = subprocess.run(["sh", os.path.join(root, "scripts", "deps.sh"), "list", "build"],
+                            capture_output=True, text=True, timeout=10)
+    assert listed.returncode == 0, listed.stderr
+    packages = listed.stdout.split()
+    assert "libczmq-dev" in packages and "libwebsockets-dev" in packages, packages
+    for tool in ("valgrind", "haproxy", "docker-compose", "tmux", "python3"):
+        assert tool not in packages, "%s in the build set: %r" % (tool, packages)
+    everything = subprocess.run(["sh", os.path.join(root, "scripts", "deps.sh"), "list"],
+                                capture_output=True, text=True, timeout=10).stdout.split()
+    assert set(packages) < set(everything) and "valgrind" in everything, everything
