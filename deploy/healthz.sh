@@ -5,9 +5,14 @@
 #
 #   healthz.sh [PORT]      a gateway: exits 0 when GET /healthz answers 200
 #                          (PORT defaults to $GROUPCHAT_PORT, then 8080)
-#   healthz.sh --broker    a broker: exits 0 when the port of its request
-#                          endpoint ($GROUPCHAT_REQUESTS, tcp://*:5555)
-#                          accepts connections
+#   healthz.sh --broker    a broker: exits 0 when it answers a request (its
+#                          figures, asked with groupchat-admin stats) on
+#                          the port of its request endpoint
+#                          ($GROUPCHAT_REQUESTS, tcp://*:5555); an open
+#                          port alone is not enough
+#
+# groupchat-admin is $GROUPCHAT_ADMIN, else the one on PATH, else the
+# one in bin/ beside this script's folder (a checkout).
 #
 # Prints one line saying what it saw (Docker keeps it with the health
 # state); exits 1 when unhealthy, 2 on bad usage. Every read is bounded,
@@ -52,11 +57,19 @@ s_broker () {
             echo "broker: $endpoint is not a TCP endpoint, not checked"
             exit 0 ;;
     esac
-    if s_connect "$port"; then
-        echo "broker: port $port accepts connections"
+    if ! s_connect "$port"; then
+        echo "broker: nothing listens on port $port"
+        exit 1
+    fi
+    exec 3>&-
+    local admin=${GROUPCHAT_ADMIN:-$(command -v groupchat-admin)}
+    admin=${admin:-$(dirname "$0")/../bin/groupchat-admin}
+    local said
+    if said=$("$admin" --requests "tcp://$host:$port" --timeout "$limit" stats 2>&1 >/dev/null); then
+        echo "broker: answers requests on port $port"
         exit 0
     fi
-    echo "broker: nothing listens on port $port"
+    echo "broker: port $port is open but no request was answered: ${said:-no answer}"
     exit 1
 }
 

@@ -10,13 +10,14 @@ health check, is run against a real broker and gateway.
 """
 
 import os
+import socket
 import re
 import shutil
 import subprocess
 import tempfile
 
 import harness
-from harness import Cluster, free_port, run_command
+from harness import CONFIG, Cluster, free_port, run_command
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMPOSE_FILE = os.path.join(ROOT, "docker-compose.yml")
@@ -363,13 +364,14 @@ async def healthz(*args, env=None):
 async def test_healthz_script_follows_gateway_and_broker():
     async with Cluster(gateways=1) as cluster:
         port = str(cluster.ports[0])
-        requests = {"PATH": "/usr/bin:/bin",
+        admin = os.path.join(CONFIG.bin, "groupchat-admin")
+        requests = {"PATH": "/usr/bin:/bin", "GROUPCHAT_ADMIN": admin,
                     "GROUPCHAT_REQUESTS": "tcp://*:%d" % cluster.requests_port}
         assert await healthz(port) == (0, "gateway: HTTP/1.1 200 OK")
         code, out = await healthz(env={"PATH": "/usr/bin:/bin", "GROUPCHAT_PORT": port})
         assert code == 0, "GROUPCHAT_PORT not used: %s" % out
         code, out = await healthz("--broker", env=requests)
-        assert code == 0, out
+        assert (code, out) == (0, "broker: answers requests on port %d" % cluster.requests_port)
 
         await cluster.kill_broker()
         await cluster.wait_healthy(status=503)
@@ -377,6 +379,16 @@ async def test_healthz_script_follows_gateway_and_broker():
         assert (code, out.split()[:3]) == (1, ["gateway:", "HTTP/1.1", "503"]), (code, out)
         code, out = await healthz("--broker", env=requests)
         assert code == 1, "broker down, yet: %s" % out
+
+    #  An open port that answers nothing is not a healthy broker
+    silent_port = free_port()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
+        silent.bind(("127.0.0.1", silent_port))
+        silent.listen()
+        code, out = await healthz("--broker", env={
+            "PATH": "/usr/bin:/bin", "GROUPCHAT_ADMIN": os.path.join(CONFIG.bin, "groupchat-admin"),
+            "GROUPCHAT_REQUESTS": "tcp://*:%d" % silent_port})
+    assert code == 1 and "no request was answered" in out, (code, out)
 
     closed = str(free_port())
     code, out = await healthz(closed)
