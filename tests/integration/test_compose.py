@@ -58,16 +58,38 @@ def tool(name, package):
     return found
 
 
-async def compose_config(path=COMPOSE_FILE):
-    """`docker-compose -f path config`, parsed; asserts that `config -q`
-    accepts the file first."""
+async def compose_config(path=COMPOSE_FILE, settings=None):
+    """`docker-compose -f path config`, parsed, with the given GROUPCHAT_*
+    settings in the environment; asserts that `config -q` accepts the
+    file first."""
     compose = tool("docker-compose", "docker-compose")
-    code, out = await run([compose, "-f", path, "config", "-q"])
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("GROUPCHAT_", "COMPOSE_", "DOCKER_"))}
+    env.update(settings or {})
+    code, out = await run([compose, "-f", path, "config", "-q"], env=env)
     assert code == 0, "docker-compose config -q rejects %s:\n%s" % (path, out)
-    code, out = await run([compose, "-f", path, "config"])
+    code, out = await run([compose, "-f", path, "config"], env=env)
     assert code == 0, "docker-compose config: exit %d\n%s" % (code, out)
     import yaml     # python3-yaml, a dependency of docker-compose
     return yaml.safe_load(out)
+
+
+def open_files(service):
+    """(soft, hard) open-file limits a service asks for, or None."""
+    nofile = service.get("ulimits", {}).get("nofile")
+    return None if nofile is None else (int(nofile["soft"]), int(nofile["hard"]))
+
+
+async def test_open_file_limit_starts_anywhere_and_can_be_raised():
+    """Docker refuses to start a container whose limit is above its
+    daemon's own hard limit (20,000 on the machines here): the default
+    stays under it, and GROUPCHAT_NOFILE raises it."""
+    services = (await compose_config())["services"]
+    limited = {name: open_files(s) for name, s in services.items() if open_files(s)}
+    assert {"gateway1", "gateway2", "lb"} <= set(limited), limited
+    assert all(soft == hard and hard <= 20000 for soft, hard in limited.values()), limited
+    services = (await compose_config(settings={"GROUPCHAT_NOFILE": "65536"}))["services"]
+    assert all(open_files(services[name]) == (65536, 65536) for name in limited), services
 
 
 def published(service):
