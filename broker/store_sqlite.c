@@ -356,10 +356,7 @@ s_names (s_sqlite_t *self, s_query_t query, const char *first, char ***names)
     sqlite3_reset (stmt);
     if (rc == SQLITE_DONE)
         return count;
-    while (count)
-        free ((*names) [--count]);
-    free (*names);
-    *names = NULL;
+    gc_store_names_free (names, count);
     return -1;
 }
 
