@@ -67,7 +67,7 @@ static const s_command_t s_commands [] = {
 };
 
 static bool
-s_lists (const s_command_t *command)
+s_is_listing (const s_command_t *command)
 {
     return command->op == GC_OP_USER_LIST || command->op == GC_OP_ROOM_LIST
         || command->op == GC_OP_MEMBER_LIST;
@@ -304,7 +304,7 @@ main (int argc, char *argv [])
     char **listed;
     if (argc > options.first && streq (argv [argc - 1], "--json")) {
         const s_command_t *listing = s_command (argc - 1 - options.first, argv + options.first, &listed);
-        if (listing && s_lists (listing))
+        if (listing && s_is_listing (listing))
             command = listing, names = listed, json = true;
     }
     if (!command)
