@@ -4,10 +4,12 @@
     database behind its back, so the broker's state and its gateways stay
     right: a member removed from a group is put out of the group's room at
     once on every gateway. Passwords are hashed here (argon2id), so the
-    slow hash never runs in the broker's loop. */
+    slow hash never runs in the broker's loop. Names listed come from the
+    network: they are printed escaped, never as terminal controls. */
 #include <termios.h>
 #include <unistd.h>
 #include <czmq.h>
+#include <jansson.h>
 #include <sodium.h>
 #include "gc_alloc.h"
 #include "gc_codec.h"
@@ -16,11 +18,14 @@
 #include "gc_clock.h"
 
 static const char *s_usage =
-    "usage: groupchat-admin [--requests ENDPOINT] [--timeout SECONDS] COMMAND\n"
+    "usage: groupchat-admin [--requests ENDPOINT] [--timeout SECONDS] [--json] COMMAND\n"
     "\n"
     "Commands (a group and its chat room share one name):\n"
+    "  users                    list every user\n"
+    "  groups [USER]            list every group, or the groups USER is a member of\n"
+    "  members GROUP            list the members of GROUP\n"
     "  user add NAME            add a user; password from GROUPCHAT_PASSWORD,\n"
-    "                           else read from the terminal without echo\n"
+    "                           else asked twice on the terminal without echo\n"
     "  user remove NAME         remove a user (puts them out of every room)\n"
     "  password NAME            set a user's password (ends their sessions)\n"
     "  group add NAME           add a group and its chat room\n"
@@ -32,6 +37,9 @@ static const char *s_usage =
     "\n"
     "  --requests ENDPOINT  broker's request socket  GROUPCHAT_REQUESTS (tcp://localhost:5555)\n"
     "  --timeout SECONDS    how long to wait for the broker (10)\n"
+    "  --json               a list as one JSON array of strings (may also end\n"
+    "                       a listing command); else one name a line, control\n"
+    "                       characters and backslashes escaped (\\x1b, \\\\)\n"
     "\n"
     "Exit status: 0 done, 1 refused or the broker did not answer, 2 usage.\n";
 
@@ -39,19 +47,31 @@ typedef struct {
     const char *words [2];      //  the command's words
     gc_op_t op;
     int arguments;              //  how many names follow
+    uint32_t fields [2];        //  the request field each name goes in
     bool password;              //  needs a password
 } s_command_t;
 
 static const s_command_t s_commands [] = {
-    { { "user", "add" }, GC_OP_USER_ADD, 1, true },
-    { { "user", "remove" }, GC_OP_USER_REMOVE, 1, false },
-    { { "password", NULL }, GC_OP_PASSWORD_SET, 1, true },
-    { { "group", "add" }, GC_OP_ROOM_ADD, 1, false },
-    { { "member", "add" }, GC_OP_MEMBER_ADD, 2, false },
-    { { "member", "remove" }, GC_OP_MEMBER_REMOVE, 2, false },
-    { { "backup", NULL }, GC_OP_BACKUP, 1, false },
-    { { "stats", NULL }, GC_OP_STATS, 0, false },
+    { { "users", NULL }, GC_OP_USER_LIST, 0, { 0 }, false },
+    { { "groups", NULL }, GC_OP_ROOM_LIST, 0, { 0 }, false },
+    { { "groups", NULL }, GC_OP_ROOM_LIST, 1, { GC_F_USER }, false },
+    { { "members", NULL }, GC_OP_MEMBER_LIST, 1, { GC_F_ROOM }, false },
+    { { "user", "add" }, GC_OP_USER_ADD, 1, { GC_F_USER }, true },
+    { { "user", "remove" }, GC_OP_USER_REMOVE, 1, { GC_F_USER }, false },
+    { { "password", NULL }, GC_OP_PASSWORD_SET, 1, { GC_F_USER }, true },
+    { { "group", "add" }, GC_OP_ROOM_ADD, 1, { GC_F_ROOM }, false },
+    { { "member", "add" }, GC_OP_MEMBER_ADD, 2, { GC_F_USER, GC_F_ROOM }, false },
+    { { "member", "remove" }, GC_OP_MEMBER_REMOVE, 2, { GC_F_USER, GC_F_ROOM }, false },
+    { { "backup", NULL }, GC_OP_BACKUP, 1, { GC_F_PATH }, false },
+    { { "stats", NULL }, GC_OP_STATS, 0, { 0 }, false },
 };
+
+static bool
+s_is_listing (const s_command_t *command)
+{
+    return command->op == GC_OP_USER_LIST || command->op == GC_OP_ROOM_LIST
+        || command->op == GC_OP_MEMBER_LIST;
+}
 
 //  Finds the command named by argv; NULL if none or wrong argument count
 static const s_command_t *
@@ -69,20 +89,19 @@ s_command (int argc, char **argv, char ***names)
     return NULL;
 }
 
-//  The password from GROUPCHAT_PASSWORD, or one line read without echo
+//  One line from stdin, after prompt and without echo on a terminal; NULL
+//  at the end of input
 static char *
-s_password (void)
+s_line (const char *prompt, bool terminal)
 {
-    const char *given = getenv ("GROUPCHAT_PASSWORD");
-    if (given)
-        return gc_strdup (given);
     struct termios saved, quiet;
-    bool terminal = tcgetattr (STDIN_FILENO, &saved) == 0;
+    //  Echo goes off before the prompt shows, so nothing typed after it echoes
     if (terminal) {
-        fprintf (stderr, "Password: ");
+        tcgetattr (STDIN_FILENO, &saved);
         quiet = saved;
         quiet.c_lflag &= ~(tcflag_t) ECHO;
         tcsetattr (STDIN_FILENO, TCSANOW, &quiet);
+        fprintf (stderr, "%s", prompt);
     }
     char *line = NULL;
     size_t size = 0;
@@ -99,40 +118,125 @@ s_password (void)
     return line;
 }
 
+static void
+s_forget (char *password)
+{
+    if (password)
+        sodium_memzero (password, strlen (password));
+    free (password);
+}
+
+//  The password from GROUPCHAT_PASSWORD, or read from stdin; asked twice
+//  on a terminal, where a typing mistake would go unseen. NULL, after
+//  saying why, when there is none
+static char *
+s_password (void)
+{
+    const char *given = getenv ("GROUPCHAT_PASSWORD");
+    if (given)
+        return gc_strdup (given);
+    bool terminal = isatty (STDIN_FILENO);
+    char *password = s_line ("Password: ", terminal);
+    if (!password || !*password) {
+        fprintf (stderr, "groupchat-admin: no password given\n");
+        s_forget (password);
+        return NULL;
+    }
+    char *again = terminal? s_line ("Password again: ", terminal): NULL;
+    bool differ = terminal && (!again || strcmp (password, again) != 0);
+    s_forget (again);
+    if (differ) {
+        fprintf (stderr, "groupchat-admin: the passwords differ, nothing changed\n");
+        s_forget (password);
+        return NULL;
+    }
+    return password;
+}
+
 //  Fills the request's fields from the command's names and password
 static int
 s_fill (gc_frame_t *request, const s_command_t *command, char **names, char *hash)
 {
     gc_frame_init (request, command->op);
-    if (command->op == GC_OP_BACKUP)
-        gc_frame_set_cstr (request, GC_F_PATH, names [0]);
-    else
-    if (command->op == GC_OP_ROOM_ADD)
-        gc_frame_set_cstr (request, GC_F_ROOM, names [0]);
-    else
-    if (command->arguments >= 1)
-        gc_frame_set_cstr (request, GC_F_USER, names [0]);
-    if (command->arguments == 2)
-        gc_frame_set_cstr (request, GC_F_ROOM, names [1]);
+    for (int index = 0; index < command->arguments; index++)
+        gc_frame_set_cstr (request, command->fields [index], names [index]);
     if (!command->password)
         return 0;
     char *password = s_password ();
-    if (!password || !*password
-    ||  crypto_pwhash_str (hash, password, strlen (password),
-                           crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE)) {
-        fprintf (stderr, "groupchat-admin: no password given\n");
-        free (password);
+    if (!password)
+        return -1;
+    int rc = crypto_pwhash_str (hash, password, strlen (password),
+                                crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    s_forget (password);
+    if (rc) {
+        fprintf (stderr, "groupchat-admin: cannot hash the password (out of memory)\n");
         return -1;
     }
-    sodium_memzero (password, strlen (password));
-    free (password);
     gc_frame_set_cstr (request, GC_F_HASH, hash);
     return 0;
 }
 
+//  --------------------------------------------------------------------------
+//  Printing names
+
+//  Writes name with C0 controls, DEL and backslash escaped (\x1b, \\),
+//  so a name can never drive the terminal it is shown on; ascii escapes
+//  every byte from 0x80 too
+static void
+s_escape (FILE *stream, gc_str_t name, bool ascii)
+{
+    for (size_t index = 0; index < name.len; index++) {
+        unsigned char byte = (unsigned char) name.ptr [index];
+        if (byte == '\\')
+            fputs ("\\\\", stream);
+        else
+        if (byte < 0x20 || byte == 0x7f || (ascii && byte >= 0x80))
+            fprintf (stream, "\\x%02x", byte);
+        else
+            fputc (byte, stream);
+    }
+}
+
+//  One JSON string; a name that is not UTF-8 goes escaped, as ASCII
+static json_t *
+s_json_name (gc_str_t name)
+{
+    json_t *string = json_stringn (name.ptr, name.len);
+    if (string)
+        return string;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *stream = gc_alloc_checked (open_memstream (&text, &size));
+    s_escape (stream, name, true);
+    fclose (stream);
+    string = gc_alloc_checked (json_string (text));
+    free (text);
+    return string;
+}
+
+static void
+s_print_names (const gc_frame_t *reply, bool json)
+{
+    if (!json) {
+        for (size_t index = 0; index < reply->names_size; index++) {
+            s_escape (stdout, reply->names [index], false);
+            fputc ('\n', stdout);
+        }
+        return;
+    }
+    json_t *array = gc_alloc_checked (json_array ());
+    for (size_t index = 0; index < reply->names_size; index++)
+        if (json_array_append_new (array, s_json_name (reply->names [index])))
+            gc_alloc_fail (__FILE__, __LINE__);
+    char *text = gc_alloc_checked (json_dumps (array, JSON_COMPACT));
+    printf ("%s\n", text);
+    free (text);
+    json_decref (array);
+}
+
 //  Sends the request and prints the outcome; returns the exit status
 static int
-s_call (const char *endpoint, gc_frame_t *request, int timeout)
+s_call (const char *endpoint, gc_frame_t *request, int timeout, bool json)
 {
     zsock_t *dealer = zsock_new_dealer (endpoint);
     if (!dealer)
@@ -155,6 +259,9 @@ s_call (const char *endpoint, gc_frame_t *request, int timeout)
     if (gc_frame_decode (&reply, zframe_data (frame), zframe_size (frame)) == 0) {
         if (reply.op == GC_OP_OK) {
             status = 0;
+            if (reply.fields & GC_F_NAMES)
+                s_print_names (&reply, json);
+            else
             if (reply.fields & GC_F_TEXT)
                 fwrite (reply.text.ptr, 1, reply.text.len, stdout);
             else
@@ -175,9 +282,11 @@ int
 main (int argc, char *argv [])
 {
     const char *endpoint = "tcp://localhost:5555", *timeout_text = "10";
+    bool json = false;
     gc_option_t table [] = {
         { .name = "requests", .env = "GROUPCHAT_REQUESTS", .text = &endpoint },
         { .name = "timeout", .text = &timeout_text },
+        { .name = "json", .set = &json },
         { NULL }
     };
     //  In order: a command's names may start with a dash
@@ -190,6 +299,14 @@ main (int argc, char *argv [])
     int timeout = atoi (timeout_text);
     char **names;
     const s_command_t *command = s_command (argc - options.first, argv + options.first, &names);
+    //  A listing command may end with --json ("groups --json"); a name
+    //  it would leave missing stays a name ("members --json")
+    char **listed;
+    if (argc > options.first && streq (argv [argc - 1], "--json")) {
+        const s_command_t *listing = s_command (argc - 1 - options.first, argv + options.first, &listed);
+        if (listing && s_is_listing (listing))
+            command = listing, names = listed, json = true;
+    }
     if (!command)
         return gc_options_error (&options, options.first < argc? "unknown command or wrong arguments": "no command");
     if (timeout < 1)
@@ -201,7 +318,7 @@ main (int argc, char *argv [])
     char hash [crypto_pwhash_STRBYTES];
     if (s_fill (&request, command, names, hash))
         return 1;
-    status = s_call (endpoint, &request, timeout);
+    status = s_call (endpoint, &request, timeout, json);
     zsys_shutdown ();
     return status;
 }

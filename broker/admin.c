@@ -201,6 +201,71 @@ gc_admin_change (void *arg, const gc_broker_request_t *request)
 }
 
 //  --------------------------------------------------------------------------
+//  Queries: who and what there is
+
+//  The names a user_list, room_list or member_list asks for: the count,
+//  or -1 with *code saying why
+static int
+s_list (gc_admin_t *self, const gc_frame_t *frame, char ***names, gc_error_t *code)
+{
+    gc_op_t op = frame->op;
+    uint32_t field = op == GC_OP_MEMBER_LIST? GC_F_ROOM: GC_F_USER;
+    char name [GC_NAME_MAX + 1];
+    *names = NULL;
+    *code = GC_BAD_REQUEST;
+    if ((frame->fields & field)
+    &&  !gc_str_copy (field == GC_F_ROOM? frame->room: frame->user, name, sizeof name))
+        return -1;
+    int count;
+    if (op == GC_OP_USER_LIST)
+        count = gc_store_users (self->store, names);
+    else
+    if (op == GC_OP_ROOM_LIST && !(frame->fields & GC_F_USER))
+        count = gc_store_all_rooms (self->store, names);
+    else
+    if (op == GC_OP_ROOM_LIST) {
+        *code = GC_NO_SUCH_USER;
+        count = gc_store_user_exists (self->store, name)? gc_store_rooms (self->store, name, names): -2;
+    }
+    else
+    if (op == GC_OP_MEMBER_LIST && (frame->fields & GC_F_ROOM)) {
+        *code = GC_NO_SUCH_ROOM;
+        count = gc_store_room (self->store, name, NULL)? gc_store_members (self->store, name, names): -2;
+    }
+    else
+        return -1;
+    if (count == -1)
+        *code = GC_INTERNAL;
+    return count < 0? -1: count;
+}
+
+void
+gc_admin_list (void *arg, const gc_broker_request_t *request)
+{
+    gc_admin_t *self = arg;
+    const gc_frame_t *frame = &request->frame;
+    char **names;
+    gc_error_t code;
+    int count = s_list (self, frame, &names, &code);
+    if (count < 0) {
+        gc_replier_error (self->reply, &request->identity, frame->rid, code,
+                          code == GC_BAD_REQUEST? "missing or invalid user or room": NULL);
+        return;
+    }
+    gc_str_t *list = gc_calloc (count + 1, sizeof *list);
+    for (int index = 0; index < count; index++)
+        list [index] = (gc_str_t) { names [index], strlen (names [index]) };
+    gc_frame_t reply;
+    gc_replier_init (&reply, frame->rid);
+    reply.names = list;
+    reply.names_size = (size_t) count;
+    reply.fields |= GC_F_NAMES;
+    gc_replier_send (self->reply, &request->identity, &reply);
+    free (list);
+    gc_store_names_free (&names, count);
+}
+
+//  --------------------------------------------------------------------------
 //  Self test
 
 static gc_error_t
@@ -249,16 +314,68 @@ s_test_changes (gc_rig_t *rig, gc_admin_t *self)
     assert (s_test_change (rig, self, GC_OP_PING, "Greg", NULL, NULL) == GC_BAD_REQUEST);
 }
 
+//  Calls handler with a new request and receives its reply; holder keeps
+//  the reply's bytes
+static void
+s_test_ask (gc_rig_t *rig, gc_handler_fn *handler, gc_admin_t *self, gc_op_t op,
+            const char *user, const char *room, gc_frame_t *reply, zmsg_t **holder)
+{
+    gc_broker_request_t request;
+    gc_rig_request (rig, &request, op, user, room);
+    handler (self, &request);
+    gc_rig_recv (rig->dealer, reply, holder);
+    assert (reply->rid == rig->rid);
+}
+
+//  Asks for a list; on ok, the names joined by commas into joined
+static gc_error_t
+s_test_list (gc_rig_t *rig, gc_admin_t *self, gc_op_t op, const char *user,
+             const char *room, char *joined, size_t size)
+{
+    gc_frame_t reply;
+    zmsg_t *holder;
+    s_test_ask (rig, gc_admin_list, self, op, user, room, &reply, &holder);
+    gc_error_t code = reply.op == GC_OP_OK? GC_OK: reply.code;
+    assert (code != GC_OK || (reply.fields & GC_F_NAMES));
+    joined [0] = 0;
+    for (size_t index = 0; index < reply.names_size; index++)
+        snprintf (joined + strlen (joined), size - strlen (joined), "%s%.*s", index? ",": "",
+                  (int) reply.names [index].len, reply.names [index].ptr);
+    gc_frame_release (&reply), zmsg_destroy (&holder);
+    return code;
+}
+
+static void
+s_test_lists (gc_rig_t *rig, gc_admin_t *self)
+{
+    char names [256];
+    assert (s_test_list (rig, self, GC_OP_USER_LIST, NULL, NULL, names, sizeof names) == GC_OK);
+    assert (streq (names, "Alex,Sandy,Sue"));
+    assert (s_test_list (rig, self, GC_OP_ROOM_LIST, NULL, NULL, names, sizeof names) == GC_OK);
+    assert (streq (names, "8 out of 10 cats,Bake Off,Quite Interesting,Taskmaster"));
+    assert (s_test_list (rig, self, GC_OP_ROOM_LIST, "Sandy", NULL, names, sizeof names) == GC_OK);
+    assert (streq (names, "Quite Interesting,Taskmaster"));
+    assert (s_test_list (rig, self, GC_OP_ROOM_LIST, "Nobody", NULL, names, sizeof names)
+            == GC_NO_SUCH_USER);
+    assert (s_test_list (rig, self, GC_OP_MEMBER_LIST, NULL, "8 out of 10 cats", names, sizeof names)
+            == GC_OK);
+    assert (streq (names, "Alex,Sue"));
+    assert (s_test_list (rig, self, GC_OP_MEMBER_LIST, NULL, "Bake Off", names, sizeof names) == GC_OK);
+    assert (streq (names, ""));
+    assert (s_test_list (rig, self, GC_OP_MEMBER_LIST, NULL, "Nowhere", names, sizeof names)
+            == GC_NO_SUCH_ROOM);
+    assert (s_test_list (rig, self, GC_OP_MEMBER_LIST, NULL, NULL, names, sizeof names)
+            == GC_BAD_REQUEST);
+    assert (s_test_list (rig, self, GC_OP_PING, "Sue", NULL, names, sizeof names) == GC_BAD_REQUEST);
+}
+
 static void
 s_test_figures (gc_rig_t *rig, gc_admin_t *self)
 {
-    gc_broker_request_t request;
-    gc_rig_request (rig, &request, GC_OP_PING, NULL, NULL);
-    gc_admin_ping (self, &request);
     gc_frame_t reply;
     zmsg_t *holder;
-    gc_rig_recv (rig->dealer, &reply, &holder);
-    assert (reply.op == GC_OP_OK && reply.rid == rig->rid && (reply.fields & GC_F_TEXT));
+    s_test_ask (rig, gc_admin_ping, self, GC_OP_PING, NULL, NULL, &reply, &holder);
+    assert (reply.op == GC_OP_OK && (reply.fields & GC_F_TEXT));
     fwrite (reply.text.ptr, 1, reply.text.len, gc_rig_capture (rig));
     assert (gc_rig_captured (rig, "groupchat_broker_gateways_connected 1"));
     assert (gc_rig_captured (rig, "groupchat_broker_rooms 4"));
@@ -266,6 +383,7 @@ s_test_figures (gc_rig_t *rig, gc_admin_t *self)
     assert (gc_rig_captured (rig, "groupchat_broker_messages_stored_total 0"));
     gc_frame_release (&reply), zmsg_destroy (&holder);
 
+    gc_broker_request_t request;
     char copy [80];
     snprintf (copy, sizeof copy, "%s.copy", rig->path);
     gc_rig_request (rig, &request, GC_OP_BACKUP, NULL, NULL);
@@ -293,6 +411,7 @@ gc_admin_test (bool verbose)
     gc_commit_t *commit = gc_commit_new (rig->store, rig->reply);
     gc_admin_t *self = gc_admin_new (rig->store, rig->reply, login, commit);
     s_test_changes (rig, self);
+    s_test_lists (rig, self);
     s_test_figures (rig, self);
     gc_admin_destroy (&self);
     gc_admin_destroy (&self);

@@ -25,6 +25,8 @@ void gc_admin_stats (void *self, const gc_broker_request_t *request);
 void gc_admin_backup (void *self, const gc_broker_request_t *request);
 //  user_add, user_remove, password_set, room_add, member_add, member_remove
 void gc_admin_change (void *self, const gc_broker_request_t *request);
+//  user_list, room_list (every room, or a user's), member_list: names
+void gc_admin_list (void *self, const gc_broker_request_t *request);
 
 void gc_admin_test (bool verbose);
 

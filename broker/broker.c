@@ -66,6 +66,9 @@ static const s_route_t s_routes [GC_OP_COUNT] = {
     [GC_OP_ROOM_ADD]      = { gc_admin_change,    S_ADMIN,  true },
     [GC_OP_MEMBER_ADD]    = { gc_admin_change,    S_ADMIN,  true },
     [GC_OP_MEMBER_REMOVE] = { gc_admin_change,    S_ADMIN,  true },
+    [GC_OP_USER_LIST]     = { gc_admin_list,      S_ADMIN,  true },
+    [GC_OP_ROOM_LIST]     = { gc_admin_list,      S_ADMIN,  true },
+    [GC_OP_MEMBER_LIST]   = { gc_admin_list,      S_ADMIN,  true },
 };
 
 //  A request past its deadline was answered unavailable by the gateway

@@ -196,6 +196,39 @@ gc_store_rooms (gc_store_t *self, const char *user, char ***names)
     return self->backend->rooms_of (self->db, user, names);
 }
 
+int
+gc_store_users (gc_store_t *self, char ***names)
+{
+    return self->backend->users (self->db, names);
+}
+
+int
+gc_store_all_rooms (gc_store_t *self, char ***names)
+{
+    return self->backend->rooms (self->db, names);
+}
+
+int
+gc_store_members (gc_store_t *self, const char *room, char ***names)
+{
+    return self->backend->members (self->db, room, names);
+}
+
+void
+gc_store_names_free (char ***names, int count)
+{
+    for (int index = 0; index < count; index++)
+        free ((*names) [index]);
+    free (*names);
+    *names = NULL;
+}
+
+bool
+gc_store_user_exists (gc_store_t *self, const char *user)
+{
+    return self->backend->user_exists (self->db, user);
+}
+
 bool
 gc_store_room (gc_store_t *self, const char *room, uint64_t *head)
 {
@@ -356,7 +389,7 @@ gc_store_room_add (gc_store_t *self, const char *room)
 gc_error_t
 gc_store_member_set (gc_store_t *self, const char *user, const char *room, bool member)
 {
-    if (!self->backend->user_exists (self->db, user))
+    if (!gc_store_user_exists (self, user))
         return GC_NO_SUCH_USER;
     if (!zhashx_lookup (self->rooms, room))
         return GC_NO_SUCH_ROOM;
@@ -499,6 +532,29 @@ s_test_admin (gc_store_t *self)
     s_test_long_names (self);
 }
 
+//  Every name list is sorted, whatever order the names came in
+static void
+s_test_lists (gc_store_t *self)
+{
+    assert (gc_store_user_add (self, "Aaron", "$argon2id$fake") == GC_OK);
+    assert (gc_store_user_exists (self, "Aaron") && !gc_store_user_exists (self, "Nobody"));
+    char **names;
+    int count = gc_store_users (self, &names);
+    assert (count == 4 && streq (names [0], "Aaron") && streq (names [1], "Alex"));
+    assert (streq (names [2], "Sandy") && streq (names [3], "Sue"));
+    gc_store_names_free (&names, count);
+    assert (names == NULL);
+    count = gc_store_all_rooms (self, &names);    //  the long names sort last
+    assert (count == 6 && streq (names [0], "8 out of 10 cats") && streq (names [1], "Bake Off"));
+    assert (streq (names [2], "Quite Interesting") && streq (names [3], "Taskmaster"));
+    gc_store_names_free (&names, count);
+    assert (gc_store_member_set (self, "Aaron", "Taskmaster", true) == GC_OK);
+    count = gc_store_members (self, "Taskmaster", &names);
+    assert (count == 4 && streq (names [0], "Aaron") && streq (names [3], "Sue"));
+    gc_store_names_free (&names, count);
+    assert (gc_store_members (self, "Nowhere", &names) == 0 && names == NULL);
+}
+
 void
 gc_store_test (bool verbose)
 {
@@ -514,6 +570,7 @@ gc_store_test (bool verbose)
     s_test_messages (self);
     s_test_tokens (self);
     s_test_admin (self);
+    s_test_lists (self);
     char copy [64];
     snprintf (copy, sizeof copy, "%s.copy", path);
     assert (gc_store_backup (self, copy) == 0);

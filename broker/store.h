@@ -52,9 +52,18 @@ char *gc_store_token_user (gc_store_t *self, const char *token, int64_t now);
 
 int gc_store_token_delete (gc_store_t *self, const char *token);
 
-//  Names of the rooms the user is a member of, sorted; caller frees each
-//  and the array. Returns the count, or -1.
+//  Name lists, sorted; the caller frees each name and the array (with
+//  gc_store_names_free). Each returns the count, or -1 (*names NULL).
+//  The rooms the user is a member of
 int gc_store_rooms (gc_store_t *self, const char *user, char ***names);
+//  Every user, every room, the members of a room
+int gc_store_users (gc_store_t *self, char ***names);
+int gc_store_all_rooms (gc_store_t *self, char ***names);
+int gc_store_members (gc_store_t *self, const char *room, char ***names);
+void gc_store_names_free (char ***names, int count);
+
+//  True when the user exists
+bool gc_store_user_exists (gc_store_t *self, const char *user);
 
 //  True when the room exists; *head (if not NULL) gets its newest seq.
 bool gc_store_room (gc_store_t *self, const char *room, uint64_t *head);

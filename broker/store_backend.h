@@ -35,7 +35,11 @@ typedef struct {
     char *(*token_user) (void *db, const unsigned char *hash, int64_t *last_used);
     int (*token_touch) (void *db, const unsigned char *hash, int64_t now);
     int (*token_delete) (void *db, const unsigned char *hash);
+    //  Name lists, sorted; the count, or -1 (then *names is NULL)
     int (*rooms_of) (void *db, const char *user, char ***names);
+    int (*users) (void *db, char ***names);
+    int (*rooms) (void *db, char ***names);
+    int (*members) (void *db, const char *room, char ***names);
     int (*is_member) (void *db, const char *user, const char *room);    //  1, 0 or -1
     //  seq < bound newest first, or seq > bound oldest first (since)
     int (*messages) (void *db, int64_t room_id, const char *room, bool since,

@@ -28,7 +28,8 @@ typedef enum {
     Q_TABLES, Q_USER_COUNT = Q_TABLES, Q_ROOMS_LOAD, Q_SIZE,
     Q_PASSWORD, Q_TOKEN_INSERT, Q_TOKEN_USER, Q_TOKEN_TOUCH, Q_TOKEN_DELETE,
     Q_ROOMS_OF, Q_IS_MEMBER, Q_BEFORE, Q_SINCE, Q_INSERT, Q_USER_ADD, Q_USER_REMOVE, Q_PASSWORD_SET, Q_TOKENS_OF_USER,
-    Q_ROOM_ADD, Q_MEMBER_ADD, Q_MEMBER_REMOVE, Q_USER_EXISTS, Q_COUNT
+    Q_ROOM_ADD, Q_MEMBER_ADD, Q_MEMBER_REMOVE, Q_USER_EXISTS, Q_USERS, Q_ROOMS, Q_MEMBERS,
+    Q_COUNT
 } s_query_t;
 
 //  The newest schema version: Q_SCHEMA_0, then Q_MIGRATE_1 .. _n
@@ -91,6 +92,10 @@ static const char *s_sql [Q_COUNT] = {
     [Q_MEMBER_REMOVE] = "DELETE FROM members WHERE user_id = (SELECT id FROM users WHERE name = ?1)"
                        " AND room_id = (SELECT id FROM rooms WHERE name = ?2)",
     [Q_USER_EXISTS]  = "SELECT 1 FROM users WHERE name = ?1",
+    [Q_USERS]        = "SELECT name FROM users ORDER BY name",
+    [Q_ROOMS]        = "SELECT name FROM rooms ORDER BY name",
+    [Q_MEMBERS]      = "SELECT u.name FROM users u JOIN members m ON m.user_id = u.id"
+                       " JOIN rooms r ON r.id = m.room_id WHERE r.name = ?1 ORDER BY u.name",
 };
 
 typedef struct {
@@ -336,19 +341,47 @@ s_token_delete (void *db, const unsigned char *hash)
 //  --------------------------------------------------------------------------
 //  Rooms and messages
 
+//  The first column of every row, as heap strings: the count, or -1
+//  with nothing kept when the query failed part way
 static int
-s_rooms_of (void *db, const char *user, char ***names)
+s_names (s_sqlite_t *self, s_query_t query, const char *first, char ***names)
 {
-    s_sqlite_t *self = db;
-    sqlite3_stmt *stmt = self->stmt [Q_ROOMS_OF];
-    int count = 0;
+    sqlite3_stmt *stmt = self->stmt [query];
+    int count = 0, rc;
     *names = NULL;
-    for (int rc = s_step (self, Q_ROOMS_OF, user, NULL); rc == SQLITE_ROW; rc = sqlite3_step (stmt)) {
+    for (rc = s_step (self, query, first, NULL); rc == SQLITE_ROW; rc = sqlite3_step (stmt)) {
         *names = gc_realloc (*names, (count + 1) * sizeof (char *));
         (*names) [count++] = s_text (stmt, rc);
     }
     sqlite3_reset (stmt);
-    return count;
+    if (rc == SQLITE_DONE)
+        return count;
+    gc_store_names_free (names, count);
+    return -1;
+}
+
+static int
+s_rooms_of (void *db, const char *user, char ***names)
+{
+    return s_names (db, Q_ROOMS_OF, user, names);
+}
+
+static int
+s_users (void *db, char ***names)
+{
+    return s_names (db, Q_USERS, NULL, names);
+}
+
+static int
+s_rooms (void *db, char ***names)
+{
+    return s_names (db, Q_ROOMS, NULL, names);
+}
+
+static int
+s_members (void *db, const char *room, char ***names)
+{
+    return s_names (db, Q_MEMBERS, room, names);
 }
 
 static int
@@ -516,6 +549,9 @@ const gc_store_backend_t gc_store_sqlite = {
     .token_touch = s_token_touch,
     .token_delete = s_token_delete,
     .rooms_of = s_rooms_of,
+    .users = s_users,
+    .rooms = s_rooms,
+    .members = s_members,
     .is_member = s_is_member,
     .messages = s_messages,
     .append = s_append,

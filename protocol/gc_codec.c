@@ -12,16 +12,19 @@
 #include "gc_codec.h"
 #include "gc_alloc.h"
 
-typedef enum { K_STR, K_UINT, K_INT, K_BOOL, K_CODE, K_HISTORY, K_ROOMS } s_kind_t;
+typedef enum { K_STR, K_UINT, K_INT, K_BOOL, K_CODE, K_HISTORY, K_NAMES } s_kind_t;
 
 typedef struct {
     const char *name;       //  key on the wire
     uint32_t bit;           //  GC_F_* bit
     s_kind_t kind;          //  type of the value
     size_t offset;          //  where the member lives in gc_frame_t
+    size_t size_offset;     //  K_NAMES: where the array's size lives
 } s_key_t;
 
-#define KEY(name, bit, kind, member) { name, bit, kind, offsetof (gc_frame_t, member) }
+#define KEY(name, bit, kind, member) { name, bit, kind, offsetof (gc_frame_t, member), 0 }
+#define KEY_NAMES(name, bit, member) \
+    { name, bit, K_NAMES, offsetof (gc_frame_t, member), offsetof (gc_frame_t, member##_size) }
 static const s_key_t s_keys [] = {
     KEY ("rid",      GC_F_RID,      K_UINT,    rid),
     KEY ("deadline", GC_F_DEADLINE, K_INT,     deadline),
@@ -41,9 +44,10 @@ static const s_key_t s_keys [] = {
     KEY ("head",     GC_F_HEAD,     K_UINT,    head),
     KEY ("complete", GC_F_COMPLETE, K_BOOL,    complete),
     KEY ("history",  GC_F_HISTORY,  K_HISTORY, history),
-    KEY ("rooms",    GC_F_ROOMS,    K_ROOMS,   rooms),
+    KEY_NAMES ("rooms", GC_F_ROOMS, rooms),
     KEY ("hash",     GC_F_HASH,     K_STR,     hash),
     KEY ("path",     GC_F_PATH,     K_STR,     path),
+    KEY_NAMES ("names", GC_F_NAMES, names),
 };
 #define KEY_COUNT (sizeof (s_keys) / sizeof (s_keys [0]))
 
@@ -56,6 +60,8 @@ static const char *s_op_names [GC_OP_COUNT] = {
     [GC_OP_PASSWORD_SET] = "password_set", [GC_OP_ROOM_ADD] = "room_add",
     [GC_OP_MEMBER_ADD] = "member_add", [GC_OP_MEMBER_REMOVE] = "member_remove",
     [GC_OP_BACKUP] = "backup", [GC_OP_STATS] = "stats", [GC_OP_KICK] = "kick",
+    [GC_OP_USER_LIST] = "user_list", [GC_OP_ROOM_LIST] = "room_list",
+    [GC_OP_MEMBER_LIST] = "member_list",
 };
 
 const char *
@@ -231,11 +237,14 @@ s_pack_value (msgpack_packer *pk, const gc_frame_t *self, const s_key_t *key)
             for (size_t index = 0; index < self->history_size; index++)
                 s_pack_message (pk, &self->history [index]);
             break;
-        case K_ROOMS:
-            msgpack_pack_array (pk, self->rooms_size);
-            for (size_t index = 0; index < self->rooms_size; index++)
-                s_pack_str (pk, self->rooms [index].ptr, self->rooms [index].len);
+        case K_NAMES: {
+            const gc_str_t *names = *(gc_str_t *const *) member;
+            size_t size = *(const size_t *) ((const char *) self + key->size_offset);
+            msgpack_pack_array (pk, size);
+            for (size_t index = 0; index < size; index++)
+                s_pack_str (pk, names [index].ptr, names [index].len);
             break;
+        }
     }
 }
 
@@ -347,17 +356,19 @@ s_decode_history (gc_frame_t *self, const msgpack_object *value)
     return true;
 }
 
+//  An array of strings (rooms, names) into the key's two members
 static bool
-s_decode_rooms (gc_frame_t *self, const msgpack_object *value)
+s_decode_names (gc_frame_t *self, const s_key_t *key, const msgpack_object *value)
 {
     if (value->type != MSGPACK_OBJECT_ARRAY)
         return false;
     size_t size = value->via.array.size;
-    self->rooms = size? gc_alloc_checked (msgpack_zone_malloc (&self->zone, size * sizeof (gc_str_t))): NULL;
+    gc_str_t *names = size? gc_alloc_checked (msgpack_zone_malloc (&self->zone, size * sizeof (gc_str_t))): NULL;
+    *(gc_str_t **) ((char *) self + key->offset) = names;
     for (size_t index = 0; index < size; index++)
-        if (!s_obj_is_str (&value->via.array.ptr [index], &self->rooms [index]))
+        if (!s_obj_is_str (&value->via.array.ptr [index], &names [index]))
             return false;
-    self->rooms_size = size;
+    *(size_t *) ((char *) self + key->size_offset) = size;
     return true;
 }
 
@@ -395,8 +406,8 @@ s_decode_value (gc_frame_t *self, const s_key_t *key, const msgpack_object *valu
             return true;
         case K_HISTORY:
             return s_decode_history (self, value);
-        case K_ROOMS:
-            return s_decode_rooms (self, value);
+        case K_NAMES:
+            return s_decode_names (self, key, value);
     }
     return false;
 }
@@ -518,7 +529,7 @@ s_test_history (msgpack_sbuffer *buffer)
 }
 
 static void
-s_test_rooms_and_error (msgpack_sbuffer *buffer)
+s_test_names_and_error (msgpack_sbuffer *buffer)
 {
     gc_str_t names [2] = { { "8 out of 10 cats", 16 }, { "Taskmaster", 10 } };
     gc_frame_t reply, got, request, error;
@@ -528,6 +539,28 @@ s_test_rooms_and_error (msgpack_sbuffer *buffer)
     reply.fields |= GC_F_ROOMS;
     s_roundtrip (&reply, &got, buffer);
     assert (got.rooms_size == 2 && gc_str_eq (got.rooms [0], "8 out of 10 cats"));
+    assert (got.fields == GC_F_ROOMS && got.names_size == 0);
+    gc_frame_release (&got);
+
+    //  names: any strings, an escape byte included, and none at all
+    gc_str_t users [3] = { { "Alex", 4 }, { "Eve\x1b[31m", 8 }, { "Sue", 3 } };
+    gc_frame_init (&reply, GC_OP_OK);
+    reply.names = users;
+    reply.names_size = 3;
+    reply.fields |= GC_F_NAMES;
+    s_roundtrip (&reply, &got, buffer);
+    assert (got.fields == GC_F_NAMES && got.names_size == 3 && got.rooms_size == 0);
+    assert (gc_str_eq (got.names [1], "Eve\x1b[31m") && gc_str_eq (got.names [2], "Sue"));
+    gc_frame_release (&got);
+    reply.names_size = 0;
+    s_roundtrip (&reply, &got, buffer);
+    assert (got.fields == GC_F_NAMES && got.names_size == 0);
+    gc_frame_release (&got);
+    //  {"op":"ok","names":[1]}: not a string
+    assert (gc_frame_decode (&got, "\x82\xa2op\xa2ok\xa5names\x91\x01", 15) == -1);
+    gc_frame_init (&request, GC_OP_MEMBER_LIST);
+    s_roundtrip (&request, &got, buffer);
+    assert (got.op == GC_OP_MEMBER_LIST && strcmp (gc_op_name (got.op), "member_list") == 0);
     gc_frame_release (&got);
 
     gc_frame_init (&request, GC_OP_JOIN);
@@ -581,7 +614,7 @@ gc_codec_test (bool verbose)
     msgpack_sbuffer_init (&buffer);
     s_test_say (&buffer);
     s_test_history (&buffer);
-    s_test_rooms_and_error (&buffer);
+    s_test_names_and_error (&buffer);
     s_test_malformed (&buffer);
     s_test_topic ();
     msgpack_sbuffer_destroy (&buffer);

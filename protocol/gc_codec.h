@@ -46,6 +46,10 @@ typedef enum {
     GC_OP_STATS,            //  reply text: the broker's metrics
     //  Event: user is no longer a member of room; gateways put it out
     GC_OP_KICK,             //  room, user
+    //  Administration queries; the reply's names are sorted
+    GC_OP_USER_LIST,        //  reply names: every user
+    GC_OP_ROOM_LIST,        //  [user]: every room, or the user's rooms
+    GC_OP_MEMBER_LIST,      //  room: reply names: its members
     GC_OP_COUNT
 } gc_op_t;
 
@@ -71,6 +75,7 @@ typedef enum {
 #define GC_F_ROOMS      (1u << 18)
 #define GC_F_HASH       (1u << 19)
 #define GC_F_PATH       (1u << 20)
+#define GC_F_NAMES      (1u << 21)
 
 //  A byte string that is not NUL-terminated
 typedef struct {
@@ -113,6 +118,8 @@ typedef struct {
     size_t rooms_size;
     gc_str_t hash;          //  administration: an argon2id password hash
     gc_str_t path;          //  backup: where the broker writes the copy
+    gc_str_t *names;        //  administration queries' reply, sorted
+    size_t names_size;
     msgpack_zone zone;      //  holds the decoded objects and arrays
     bool owns_zone;         //  true after a successful decode
 } gc_frame_t;

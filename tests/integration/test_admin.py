@@ -4,23 +4,51 @@ Changes go through the broker and take effect at once on every gateway:
 a member removed from a group is put out of its room, a new member can
 join, a new user can log in, a changed password ends old tokens. A backup
 taken while messages flow holds every message acknowledged before it.
+The listings (users, groups, members) print names from the network
+escaped, never as terminal controls. The tests share one cluster, so a
+listing is checked against what this module's tests may have added.
 """
 
 import asyncio
+import json
 import os
+import pty
 import sqlite3
 
-from harness import run_program
+from harness import CONFIG, ROOMS_OF, USERS, deadline, run_program, server_environment
 
 
-async def admin(cluster, *args, password=None, expect=0):
+async def admin_output(cluster, *args, password=None, expect=0):
+    """Runs groupchat-admin; returns (stdout, stderr) after checking its exit."""
     env = {"GROUPCHAT_PASSWORD": password} if password else {}
     code, out, err = await run_program(
         "groupchat-admin",
         ["--requests", "tcp://127.0.0.1:%d" % cluster.requests_port, *args], env=env)
     assert code == expect, "groupchat-admin %s: exit %d, expected %d; %s%s" % (
         " ".join(args), code, expect, out, err)
+    return out, err
+
+
+async def admin(cluster, *args, password=None, expect=0):
+    out, err = await admin_output(cluster, *args, password=password, expect=expect)
     return out + err
+
+
+def escaped(name):
+    """A name as a plain listing shows it: controls and backslash escaped."""
+    return "".join("\\\\" if char == "\\" else "\\x%02x" % ord(char)
+                   if ord(char) < 0x20 or ord(char) == 0x7f else char for char in name)
+
+
+async def listing(cluster, *args):
+    """A listing's names, from --json, checked against the plain listing."""
+    out, _ = await admin_output(cluster, *args, "--json")
+    assert out.endswith("\n") and out.count("\n") == 1, "--json: %r" % out
+    names = json.loads(out)
+    plain, _ = await admin_output(cluster, *args)
+    assert plain == "".join(escaped(name) + "\n" for name in names), (
+        "plain %r, --json %r" % (plain, out))
+    return names
 
 
 async def test_new_user_group_and_member_live_on_both_gateways(cluster):
@@ -134,3 +162,117 @@ async def test_stats_counts_stored_messages(cluster):
     out = await admin(cluster, "stats")
     assert stored(out) == before + 5, out
     assert "groupchat_broker_commit_seconds_count" in out, out
+
+
+async def test_listings_of_users_groups_and_members(cluster):
+    await admin(cluster, "user", "add", "Quinn", password="q")
+    for group in ("Quiz Night", "Pub Quiz"):
+        await admin(cluster, "group", "add", group)
+        await admin(cluster, "member", "add", "Quinn", group)
+    await admin(cluster, "member", "add", "Sue", "Quiz Night")
+    users = await listing(cluster, "users")
+    assert users == sorted(users) and set(USERS) | {"Quinn"} <= set(users), users
+    groups = await listing(cluster, "groups")
+    rooms = {room for rooms in ROOMS_OF.values() for room in rooms}
+    assert groups == sorted(groups) and rooms | {"Quiz Night", "Pub Quiz"} <= set(groups), groups
+    assert await listing(cluster, "groups", "Quinn") == ["Pub Quiz", "Quiz Night"]
+    assert await listing(cluster, "members", "Quiz Night") == ["Quinn", "Sue"]
+    assert await listing(cluster, "members", "Pub Quiz") == ["Quinn"]
+    assert await listing(cluster, "members", "Quite Interesting") == ["Sandy", "Sue"]
+    #  --json as a flag before the command, and an empty list
+    await admin(cluster, "group", "add", "Empty Room")
+    out, _ = await admin_output(cluster, "--json", "members", "Empty Room")
+    assert out == "[]\n", out
+    out, _ = await admin_output(cluster, "members", "Empty Room")
+    assert out == "", out
+    out, _ = await admin_output(cluster, "--json", "users")
+    assert json.loads(out) == users, out
+
+
+async def test_listing_unknown_group_or_user_is_refused(cluster):
+    out = await admin(cluster, "members", "Nowhere", expect=1)
+    assert "no_such_room" in out, out
+    out = await admin(cluster, "groups", "Nobody", expect=1)
+    assert "no_such_user" in out, out
+    out = await admin(cluster, "members", expect=2)
+    assert "usage" in out, out
+
+
+async def test_names_from_the_network_are_shown_escaped(cluster):
+    name = "Eve\x1b[31m"
+    await admin(cluster, "user", "add", name, password="eve")
+    await admin(cluster, "group", "add", "Back\\slash\x7f")
+    await admin(cluster, "member", "add", name, "Back\\slash\x7f")
+    out, _ = await admin_output(cluster, "users")
+    assert "\x1b" not in out and "Eve\\x1b[31m\n" in out, "users: %r" % out
+    out, _ = await admin_output(cluster, "members", "Back\\slash\x7f")
+    assert out == "Eve\\x1b[31m\n", out
+    out, _ = await admin_output(cluster, "groups", name)
+    assert out == "Back\\\\slash\\x7f\n", out
+    #  JSON escapes them its own way: the names come back exact
+    out, _ = await admin_output(cluster, "users", "--json")
+    assert "\x1b" not in out and name in json.loads(out), out
+
+
+async def read_until(fd, text, timeout=10.0):
+    """Reads the pty's master end until text shows; returns all read."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline(timeout)
+    seen = b""
+    while text not in seen:
+        ready = loop.create_future()
+        loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+        try:
+            await asyncio.wait_for(ready, max(0.0, end - loop.time()))
+        except asyncio.TimeoutError:
+            raise AssertionError("no %r on the terminal; saw %r" % (text, seen))
+        finally:
+            loop.remove_reader(fd)
+        try:
+            seen += os.read(fd, 4096)
+        except OSError:                 # the program has gone: EIO
+            raise AssertionError("no %r on the terminal; saw %r" % (text, seen))
+    return seen
+
+
+async def add_on_terminal(cluster, user, first, second):
+    """user add on a pseudo-terminal, typing the two passwords; returns
+    the exit code and what the terminal showed."""
+    master, slave = pty.openpty()
+    proc = await asyncio.create_subprocess_exec(
+        *CONFIG.wrap, os.path.join(CONFIG.bin, "groupchat-admin"),
+        "--requests", "tcp://127.0.0.1:%d" % cluster.requests_port, "user", "add", user,
+        stdin=slave, stdout=slave, stderr=slave, env=server_environment())
+    os.close(slave)
+    try:
+        shown = await read_until(master, b"Password: ")
+        os.write(master, first.encode() + b"\n")
+        shown += await read_until(master, b"again: ")
+        os.write(master, second.encode() + b"\n")
+        code = await asyncio.wait_for(proc.wait(), deadline(30.0))
+        while True:
+            try:
+                more = os.read(master, 4096)
+            except OSError:
+                break
+            if not more:
+                break
+            shown += more
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        os.close(master)
+    return code, shown.decode("utf-8", "replace")
+
+
+async def test_user_add_asks_the_password_twice_on_a_terminal(cluster):
+    code, shown = await add_on_terminal(cluster, "Tess", "secret one", "secret two")
+    assert code == 1 and "passwords differ" in shown, (code, shown)
+    assert "secret" not in shown, "echoed: %r" % shown
+    assert "Tess" not in await listing(cluster, "users")
+    code, shown = await add_on_terminal(cluster, "Tess", "secret one", "secret one")
+    assert code == 0 and "done" in shown and "secret" not in shown, (code, shown)
+    await admin(cluster, "member", "add", "Tess", "Taskmaster")
+    tess = await cluster.login("Tess", password="secret one")
+    await tess.join("Taskmaster")
