@@ -1,8 +1,13 @@
 /*  gc_log.c: timestamped, levelled log lines on stderr.
 
     Each line is formatted whole and written with one call, so lines from
-    the broker's worker threads never interleave mid-line. */
+    the broker's worker threads never interleave mid-line. Log lines carry
+    names and texts from the network: their control characters (C0, DEL)
+    are written as \xHH, so that a name can neither drive the terminal of
+    whoever reads the log nor forge a line of its own. */
+#include <assert.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -35,6 +40,24 @@ gc_log_enabled (gc_log_level_t level)
     return level <= s_level;
 }
 
+//  Appends text to line [size..limit), control characters as \xHH; cuts
+//  what does not fit. Returns the new size.
+static int
+s_append_escaped (char *line, int size, int limit, const char *text, int text_size)
+{
+    for (int index = 0; index < text_size; index++) {
+        unsigned char byte = (unsigned char) text [index];
+        bool control = byte < 0x20 || byte == 0x7f;
+        if (size + (control? 4: 1) > limit)
+            break;
+        if (control)
+            size += snprintf (line + size, 5, "\\x%02x", byte);
+        else
+            line [size++] = (char) byte;
+    }
+    return size;
+}
+
 void
 gc_log (gc_log_level_t level, const char *format, ...)
 {
@@ -48,14 +71,56 @@ gc_log (gc_log_level_t level, const char *format, ...)
     int size = (int) strftime (line, sizeof line, "%Y-%m-%dT%H:%M:%S", &utc);
     size += snprintf (line + size, sizeof line - size, ".%03ldZ %-5s %s: ",
                       now.tv_nsec / 1000000, s_names [level], s_process);
+    char body [sizeof line];
     va_list args;
     va_start (args, format);
-    int body = vsnprintf (line + size, sizeof line - size - 1, format, args);
+    int body_size = vsnprintf (body, sizeof body, format, args);
     va_end (args);
-    size = body < 0? size: size + body;
-    if (size > (int) sizeof line - 2)
-        size = (int) sizeof line - 2;   //  cut, but keep the newline
+    if (body_size > (int) sizeof body - 1)
+        body_size = (int) sizeof body - 1;
+    size = s_append_escaped (line, size, (int) sizeof line - 1, body, body_size);
     line [size++] = '\n';
     if (write (STDERR_FILENO, line, size) < 0)
         return;                 //  nowhere left to report it
+}
+
+void
+gc_log_test (bool verbose)
+{
+    if (verbose)
+        printf (" * gc_log: ");
+    //  Catch what a log line writes to stderr
+    int pipe_fds [2], saved = dup (STDERR_FILENO);
+    assert (pipe (pipe_fds) == 0 && saved >= 0);
+    dup2 (pipe_fds [1], STDERR_FILENO);
+    gc_log_init ("test", GC_LOG_INFO);
+    gc_info ("user=%s said=%s", "Eve\x1b[31m", "two\nlines\x7f");
+    gc_debug ("not written at level info");
+    dup2 (saved, STDERR_FILENO);
+    close (saved), close (pipe_fds [1]);
+    char line [512];
+    ssize_t size = read (pipe_fds [0], line, sizeof line - 1);
+    close (pipe_fds [0]);
+    assert (size > 0);
+    line [size] = 0;
+    assert (strstr (line, " info  test: user=Eve\\x1b[31m said=two\\x0alines\\x7f\n"));
+    assert (strchr (line, '\n') == line + size - 1);     //  one line, ended once
+    for (ssize_t index = 0; index < size - 1; index++)
+        assert ((unsigned char) line [index] >= 0x20 && line [index] != 0x7f);
+    //  A body longer than a line is cut, still one line
+    char long_text [4000];
+    memset (long_text, '\x1b', sizeof long_text - 1);
+    long_text [sizeof long_text - 1] = 0;
+    assert (pipe (pipe_fds) == 0 && (saved = dup (STDERR_FILENO)) >= 0);
+    dup2 (pipe_fds [1], STDERR_FILENO);
+    gc_info ("%s", long_text);
+    dup2 (saved, STDERR_FILENO);
+    close (saved), close (pipe_fds [1]);
+    char whole [4096];
+    size = read (pipe_fds [0], whole, sizeof whole);
+    close (pipe_fds [0]);
+    assert (size > 1000 && size <= 2048 && whole [size - 1] == '\n');
+    assert (memchr (whole, '\n', (size_t) size - 1) == NULL);
+    if (verbose)
+        printf ("OK\n");
 }

@@ -7,6 +7,8 @@
 #ifndef GC_LOG_H_INCLUDED
 #define GC_LOG_H_INCLUDED
 
+#include <stdbool.h>
+
 typedef enum { GC_LOG_ERROR, GC_LOG_WARN, GC_LOG_INFO, GC_LOG_DEBUG } gc_log_level_t;
 
 //  Sets the process name shown in each line and the lowest level shown.
@@ -25,5 +27,8 @@ void gc_log (gc_log_level_t level, const char *format, ...)
 #define gc_warn(...)    gc_log (GC_LOG_WARN, __VA_ARGS__)
 #define gc_info(...)    gc_log (GC_LOG_INFO, __VA_ARGS__)
 #define gc_debug(...)   gc_log (GC_LOG_DEBUG, __VA_ARGS__)
+
+//  Self test: control characters escaped, one line per call
+void gc_log_test (bool verbose);
 
 #endif
