@@ -132,12 +132,9 @@ s_user_remove (gc_admin_t *self, const char *user)
     char **rooms;
     int count = gc_store_rooms (self->store, user, &rooms);
     gc_error_t code = gc_store_user_remove (self->store, user);
-    for (int index = 0; index < count; index++) {
-        if (code == GC_OK)
-            gc_replier_kick (self->reply, user, rooms [index]);
-        free (rooms [index]);
-    }
-    free (rooms);
+    for (int index = 0; code == GC_OK && index < count; index++)
+        gc_replier_kick (self->reply, user, rooms [index]);
+    gc_store_names_free (&rooms, count);
     return code;
 }
 
@@ -252,16 +249,7 @@ gc_admin_list (void *arg, const gc_broker_request_t *request)
                           code == GC_BAD_REQUEST? "missing or invalid user or room": NULL);
         return;
     }
-    gc_str_t *list = gc_calloc (count + 1, sizeof *list);
-    for (int index = 0; index < count; index++)
-        list [index] = (gc_str_t) { names [index], strlen (names [index]) };
-    gc_frame_t reply;
-    gc_replier_init (&reply, frame->rid);
-    reply.names = list;
-    reply.names_size = (size_t) count;
-    reply.fields |= GC_F_NAMES;
-    gc_replier_send (self->reply, &request->identity, &reply);
-    free (list);
+    gc_replier_names (self->reply, request, GC_F_NAMES, names, count);
     gc_store_names_free (&names, count);
 }
 

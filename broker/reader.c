@@ -65,18 +65,8 @@ gc_reader_rooms (void *arg, const gc_broker_request_t *request)
     }
     char **names;
     int count = gc_store_rooms (self->store, user, &names);
-    gc_str_t rooms [count > 0? count: 1];
-    for (int index = 0; index < count; index++)
-        rooms [index] = (gc_str_t) { names [index], strlen (names [index]) };
-    gc_frame_t reply;
-    gc_replier_init (&reply, request->frame.rid);
-    reply.rooms = rooms;
-    reply.rooms_size = count > 0? (size_t) count: 0;
-    reply.fields |= GC_F_ROOMS;
-    gc_replier_send (self->reply, &request->identity, &reply);
-    for (int index = 0; index < count; index++)
-        free (names [index]);
-    free (names);
+    gc_replier_names (self->reply, request, GC_F_ROOMS, names, count);
+    gc_store_names_free (&names, count);
 }
 
 //  Sends a history reply, or internal when the query failed; a join's

@@ -56,6 +56,28 @@ gc_replier_ok (gc_replier_t *self, const gc_broker_request_t *request)
 }
 
 void
+gc_replier_names (gc_replier_t *self, const gc_broker_request_t *request,
+                  uint32_t field, char *const *names, int count)
+{
+    if (count < 0) {
+        gc_replier_error (self, &request->identity, request->frame.rid, GC_INTERNAL, NULL);
+        return;
+    }
+    gc_str_t *list = gc_calloc ((size_t) count + 1, sizeof *list);
+    for (int index = 0; index < count; index++)
+        list [index] = (gc_str_t) { names [index], strlen (names [index]) };
+    gc_frame_t reply;
+    gc_replier_init (&reply, request->frame.rid);
+    reply.fields |= field;
+    if (field == GC_F_ROOMS)
+        reply.rooms = list, reply.rooms_size = (size_t) count;
+    else
+        reply.names = list, reply.names_size = (size_t) count;
+    gc_replier_send (self, &request->identity, &reply);
+    free (list);
+}
+
+void
 gc_replier_error (gc_replier_t *self, const gc_identity_t *identity, uint64_t rid,
                 gc_error_t code, const char *message)
 {

@@ -43,6 +43,11 @@ void gc_replier_init (gc_frame_t *reply, uint64_t rid);
 //  Sends a bare ok to the requester.
 void gc_replier_ok (gc_replier_t *self, const gc_broker_request_t *request);
 
+//  Sends an ok carrying names (a store list, count of them) in field,
+//  GC_F_ROOMS or GC_F_NAMES; count -1 (the query failed) sends internal.
+void gc_replier_names (gc_replier_t *self, const gc_broker_request_t *request,
+                       uint32_t field, char *const *names, int count);
+
 //  Sends an error with that rid; message NULL: the code's own text.
 void gc_replier_error (gc_replier_t *self, const gc_identity_t *identity, uint64_t rid,
                      gc_error_t code, const char *message);
