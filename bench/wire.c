@@ -135,6 +135,9 @@ gc_wire_parse (gc_wire_frame_t *frame, const char *data, size_t size)
     frame->op = gc_client_op_from_name (parse.op, parse.op_size);
     if (parse.code_size)
         frame->code = gc_error_from_name (parse.code, parse.code_size);
+    else
+    if (frame->op == GC_CLIENT_ERROR)
+        frame->code = GC_INTERNAL;      //  an error without its code is still an error
     return rc < 0? -1: 0;
 }
 
@@ -271,6 +274,8 @@ s_test_replies (void)
     assert (strcmp (frame.token, "3q2-7w") == 0);
     assert (s_parse_string (&frame, "{\"op\":\"error\",\"id\":5,\"code\":\"not_member\",\"message\":\"no\"}") == 0);
     assert (frame.op == GC_CLIENT_ERROR && frame.id == 5 && frame.code == GC_NOT_MEMBER);
+    assert (s_parse_string (&frame, "{\"op\":\"error\",\"id\":6}") == 0);
+    assert (frame.op == GC_CLIENT_ERROR && frame.code == GC_INTERNAL);
     assert (s_parse_string (&frame, "{\"op\":\"presence\"}") == 0 && frame.op == GC_CLIENT_NONE);
 
     //  A long room name and a long text arrive in chunks

@@ -6,6 +6,10 @@
 #ifndef GC_LIMITS_H_INCLUDED
 #define GC_LIMITS_H_INCLUDED
 
+//  A limit as text, for messages that state it: GC_STR (GC_TEXT_MAX)
+#define GC_STRINGIFY(x)         #x
+#define GC_STR(x)               GC_STRINGIFY (x)
+
 #define GC_TEXT_MAX             4096    //  bytes of UTF-8 in one say
 #define GC_FRAME_MAX            65536   //  bytes in one client frame
 #define GC_JOIN_HISTORY         10      //  messages in a plain join reply

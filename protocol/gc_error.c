@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "gc_error.h"
+#include "gc_limits.h"
 
 //  name: on the wire; text: the server's default message; person: what
 //  the client shows a person instead of the server's message, when the
@@ -23,8 +24,8 @@ static const struct {
                              "you are not a member of that group" },
     [GC_NOT_IN_ROOM]     = { "not_in_room", "join that room first",
                              "join the room first" },
-    [GC_TOO_LONG]        = { "too_long", "the text is longer than 4096 bytes",
-                             "that message is too long (4096 bytes at most)" },
+    [GC_TOO_LONG]        = { "too_long", "the text is longer than " GC_STR (GC_TEXT_MAX) " bytes",
+                             "that message is too long (" GC_STR (GC_TEXT_MAX) " bytes at most)" },
     [GC_EMPTY_TEXT]      = { "empty_text", "the text is empty", "nothing to send" },
     [GC_RATE_LIMITED]    = { "rate_limited", "too many requests, slow down",
                              "slow down: too many messages at once" },

@@ -10,8 +10,6 @@
 #include "gc_alloc.h"
 #include "gc_limits.h"
 
-#define S_STRINGIFY(x)  #x
-#define S_STR(x)        S_STRINGIFY (x)
 
 //  The fields of requests, in the order they are written
 typedef enum {
@@ -142,7 +140,7 @@ s_check_fields (gc_request_t *request)
         return s_ops [request->op].missing;
     int64_t limit_max = s_ops [request->op].limit_max;
     if (limit_max && (request->limit < 1 || request->limit > limit_max))
-        return "limit must be 1 to " S_STR (GC_HISTORY_MAX);
+        return "limit must be 1 to " GC_STR (GC_HISTORY_MAX);
     return NULL;
 }
 
