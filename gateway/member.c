@@ -96,10 +96,8 @@ s_on_catchup (void *arg, const gc_frame_t *reply)
         gc_member_catchup_drop (self);
         self->catchup = gc_calloc (reply->history_size, sizeof (gc_out_t));
         for (size_t index = 0; index < reply->history_size; index++)
-            if (gc_out_message (&self->catchup [index], &reply->history [index]) == 0)
-                self->catchup_size = index + 1;
-            else
-                break;
+            gc_out_message (&self->catchup [index], &reply->history [index]);
+        self->catchup_size = reply->history_size;
         self->catchup_first = reply->history [0].seq;
     }
     //  On failure the member stays behind until its owner's sweep wakes

@@ -32,47 +32,44 @@ s_out_seal (gc_out_t *out)
 }
 
 //  Takes an encoded text's buffer into out and seals it
-static int
+static void
 s_out_take (gc_out_t *out, unsigned char *data, size_t size)
 {
-    *out = (gc_out_t) { data, data? size: 0, 0 };
-    if (!data)
-        return -1;
+    *out = (gc_out_t) { data, size, 0 };
     s_out_seal (out);
-    return 0;
 }
 
-int
+void
 gc_out_error (gc_out_t *out, const gc_request_t *request, gc_error_t code,
               const char *message)
 {
     size_t size;
     unsigned char *data = gc_reply_error (request, code, message, LWS_PRE, &size);
-    return s_out_take (out, data, size);
+    s_out_take (out, data, size);
 }
 
-int
+void
 gc_out_ok (gc_out_t *out, const gc_request_t *request, json_t *fields)
 {
     size_t size;
     unsigned char *data = gc_reply_ok (request, fields, LWS_PRE, &size);
-    return s_out_take (out, data, size);
+    s_out_take (out, data, size);
 }
 
-int
+void
 gc_out_message (gc_out_t *out, const gc_message_t *message)
 {
     size_t size;
     unsigned char *data = gc_reply_message (message, LWS_PRE, &size);
-    return s_out_take (out, data, size);
+    s_out_take (out, data, size);
 }
 
-int
+void
 gc_out_left (gc_out_t *out, const char *room, const char *reason)
 {
     size_t size;
     unsigned char *data = gc_reply_left (room, reason, LWS_PRE, &size);
-    return s_out_take (out, data, size);
+    s_out_take (out, data, size);
 }
 
 void
@@ -117,7 +114,7 @@ s_test_encode (void)
         { "Taskmaster", 10 }, 42, { "Sue", 3 }, { "hi", 2 }, 1795962000123
     };
     gc_out_t out;
-    assert (gc_out_message (&out, &message) == 0);
+    gc_out_message (&out, &message);
     const char *expected = "{\"op\":\"message\",\"room\":\"Taskmaster\",\"seq\":42,"
                            "\"from\":\"Sue\",\"text\":\"hi\",\"ts\":1795962000123}";
     assert (out.size == strlen (expected) && out.head == 2);
@@ -125,17 +122,17 @@ s_test_encode (void)
     assert (memcmp (out.data + LWS_PRE, expected, out.size) == 0);
     gc_out_free (&out);
 
-    assert (gc_out_left (&out, "Taskmaster", "removed from the group") == 0);
+    gc_out_left (&out, "Taskmaster", "removed from the group");
     expected = "{\"op\":\"left\",\"room\":\"Taskmaster\",\"reason\":\"removed from the group\"}";
     assert (out.size == strlen (expected) && memcmp (out.data + LWS_PRE, expected, out.size) == 0);
     gc_out_free (&out);
 
-    assert (gc_out_error (&out, NULL, GC_RATE_LIMITED, NULL) == 0);
+    gc_out_error (&out, NULL, GC_RATE_LIMITED, NULL);
     expected = "{\"op\":\"error\",\"code\":\"rate_limited\",\"message\":\"too many requests, slow down\"}";
     assert (out.size == strlen (expected) && memcmp (out.data + LWS_PRE, expected, out.size) == 0);
     gc_out_free (&out);
 
-    assert (gc_out_ok (&out, NULL, NULL) == 0);
+    gc_out_ok (&out, NULL, NULL);
     assert (out.size == 11 && memcmp (out.data + LWS_PRE, "{\"op\":\"ok\"}", 11) == 0);
     gc_out_free (&out);
 }

@@ -34,13 +34,12 @@ gc_out_wire_size (const gc_out_t *out)
     return out->head + out->size;
 }
 
-//  Encoders, as gc_reply's; each returns 0, or -1 when the text could
-//  not be encoded (out is then empty).
-int gc_out_error (gc_out_t *out, const gc_request_t *request, gc_error_t code,
+//  Encoders, as gc_reply's: each fills out with a whole frame.
+void gc_out_error (gc_out_t *out, const gc_request_t *request, gc_error_t code,
                   const char *message);
-int gc_out_ok (gc_out_t *out, const gc_request_t *request, json_t *fields);
-int gc_out_message (gc_out_t *out, const gc_message_t *message);
-int gc_out_left (gc_out_t *out, const char *room, const char *reason);
+void gc_out_ok (gc_out_t *out, const gc_request_t *request, json_t *fields);
+void gc_out_message (gc_out_t *out, const gc_message_t *message);
+void gc_out_left (gc_out_t *out, const char *room, const char *reason);
 
 void gc_out_free (gc_out_t *out);
 

@@ -184,9 +184,7 @@ s_append (gc_room_t *self, const gc_message_t *message)
 {
     s_entry_t *entry = &self->ring [message->seq & (GC_ROOM_RING - 1)];
     gc_out_free (&entry->frame);
-    if (gc_out_message (&entry->frame, message))
-        gc_warn ("out of memory encoding room=\"%s\" seq=%lu",
-                 self->name, (unsigned long) message->seq);
+    gc_out_message (&entry->frame, message);
     entry->seq = message->seq;
     self->held = message->seq;
     lws_start_foreach_dll (struct lws_dll2 *, node, lws_dll2_get_head (&self->members)) {

@@ -13,20 +13,21 @@
 #include "gc_alloc.h"
 #include "gc_limits.h"
 
-//  Encodes and takes json; the buffer, or NULL when jansson refused it
+//  Encodes and takes json, an object, which dumps to at least "{}": a
+//  size of 0 is jansson out of memory. The scratch is static, so these
+//  encoders serve one thread (each gateway, client and bench has one).
 static unsigned char *
 s_dump (json_t *json, size_t offset, size_t *size)
 {
     static char scratch [GC_FRAME_MAX];
-    *size = json? json_dumpb (json, scratch, sizeof scratch, JSON_COMPACT): 0;
-    unsigned char *buffer = NULL;
-    if (*size) {
-        buffer = gc_malloc (offset + *size);
-        if (*size <= sizeof scratch)
-            memcpy (buffer + offset, scratch, *size);
-        else
-            json_dumpb (json, (char *) buffer + offset, *size, JSON_COMPACT);
-    }
+    *size = json_dumpb (json, scratch, sizeof scratch, JSON_COMPACT);
+    if (*size == 0)
+        gc_alloc_fail (__FILE__, __LINE__);
+    unsigned char *buffer = gc_malloc (offset + *size);
+    if (*size <= sizeof scratch)
+        memcpy (buffer + offset, scratch, *size);
+    else
+        json_dumpb (json, (char *) buffer + offset, *size, JSON_COMPACT);
     json_decref (json);
     return buffer;
 }

@@ -4,8 +4,9 @@
     Each encoder returns a heap buffer (gc_malloc) holding the JSON text
     at `offset`, so that a caller can put its own bytes in front (the
     gateway writes a WebSocket frame header there) without copying the
-    text again; *size is the text's length. NULL only when jansson
-    refuses a value (text that is not UTF-8). */
+    text again; *size is the text's length. Never NULL. A value jansson
+    refuses (a string that is not UTF-8, which neither the gateway nor
+    the broker lets through) is left out of the object. */
 #ifndef GC_REPLY_H_INCLUDED
 #define GC_REPLY_H_INCLUDED
 
