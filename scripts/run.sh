@@ -35,6 +35,7 @@ names=()        # "broker", "gateway-8080", ...: index-aligned with pids
 pids=()
 prefixers=()    # the s_prefix processes
 stopping=""     # set by the signal trap
+starting=""     # set while the programs start, until all are ready
 
 s_say () {
     printf 'run: %s\n' "$*" >&2
@@ -79,12 +80,18 @@ s_start () {
     exec {out}>&-
 }
 
-#  The index of the first program that is no longer running, or nothing
+#  Sets dead to the index of the first program no longer running, or to
+#  nothing. A variable, not $(...): bash drops a trapped Ctrl-C that comes
+#  while it waits for a foreground child which then exits normally (it
+#  takes the child to have handled it), so the loops below run no
+#  foreground command but builtins, and wait for children with `wait`,
+#  which a trapped signal interrupts.
 s_first_dead () {
     local i
+    dead=""
     for i in "${!pids[@]}"; do
         if ! kill -0 "${pids[$i]}" 2>/dev/null; then
-            echo "$i"
+            dead=$i
             return
         fi
     done
@@ -127,6 +134,9 @@ s_stop_some () {
         fi
         wait "${pids[$i]}"
         code=$?
+        #  Stopped while starting, a program may die of our SIGTERM
+        #  before it has set up its own stop: that is the stop we asked for
+        [ -n "$starting" ] && [ "$code" = 143 ] && code=0
         if [ "$code" != 0 ]; then
             s_say "${names[$i]} exited with code $code"
             failed=1
@@ -140,9 +150,11 @@ s_stop_some () {
 s_wait_ready () {
     local port dead deadline=$((SECONDS + timeout + 1))    # at least $timeout s
     for port in $ports; do
-        until bash "$healthz" "$port" >/dev/null 2>&1; do
+        while :; do
+            bash "$healthz" "$port" >/dev/null 2>&1 &
+            wait $! && break
             [ -n "$stopping" ] && return 1
-            dead=$(s_first_dead)
+            s_first_dead
             if [ -n "$dead" ]; then
                 s_say "${names[$dead]} exited during startup"
                 return 1
@@ -152,7 +164,8 @@ s_wait_ready () {
                 s_say "not ready within $timeout s; see $logs/*.log"
                 return 1
             fi
-            sleep 0.1
+            sleep 0.1 &
+            wait $!
         done
     done
 }
@@ -191,6 +204,7 @@ done
 mkdir -p "$logs" || s_die "cannot create $logs/"
 
 trap 'stopping=1' INT TERM HUP
+starting=1
 
 s_start broker "$bin/groupchat-broker" --db "$db" \
     --requests "tcp://127.0.0.1:$requests_port" --events "tcp://127.0.0.1:$events_port"
@@ -206,13 +220,14 @@ if ! s_wait_ready; then
     [ -n "$stopping" ] && exit "$stopped"
     exit 1
 fi
+starting=""
 s_banner
 
 #  Sleep until a program exits or a signal comes (a trapped signal ends
 #  the wait at once). A one-second ticker bounds each wait: a program that
 #  died before the wait began, already reaped, is seen on the next turn.
 while [ -z "$stopping" ]; do
-    dead=$(s_first_dead)
+    s_first_dead
     if [ -n "$dead" ]; then
         wait "${pids[$dead]}" 2>/dev/null
         code=$?
