@@ -35,7 +35,6 @@ names=()        # "broker", "gateway-8080", ...: index-aligned with pids
 pids=()
 prefixers=()    # the s_prefix processes
 stopping=""     # set by the signal trap
-starting=""     # set while the programs start, until all are ready
 
 s_say () {
     printf 'run: %s\n' "$*" >&2
@@ -134,9 +133,6 @@ s_stop_some () {
         fi
         wait "${pids[$i]}"
         code=$?
-        #  Stopped while starting, a program may die of our SIGTERM
-        #  before it has set up its own stop: that is the stop we asked for
-        [ -n "$starting" ] && [ "$code" = 143 ] && code=0
         if [ "$code" != 0 ]; then
             s_say "${names[$i]} exited with code $code"
             failed=1
@@ -204,7 +200,6 @@ done
 mkdir -p "$logs" || s_die "cannot create $logs/"
 
 trap 'stopping=1' INT TERM HUP
-starting=1
 
 s_start broker "$bin/groupchat-broker" --db "$db" \
     --requests "tcp://127.0.0.1:$requests_port" --events "tcp://127.0.0.1:$events_port"
@@ -220,7 +215,6 @@ if ! s_wait_ready; then
     [ -n "$stopping" ] && exit "$stopped"
     exit 1
 fi
-starting=""
 s_banner
 
 #  Sleep until a program exits or a signal comes (a trapped signal ends

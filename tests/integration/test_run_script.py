@@ -273,16 +273,3 @@ async def test_make_run_installs_only_what_building_and_running_need():
                                 capture_output=True, text=True, timeout=10).stdout.split()
     assert set(packages) < set(everything) and "valgrind" in everything, everything
 
-
-async def test_ctrl_c_while_starting_stops_everything_with_exit_0():
-    """A Ctrl-C before the banner, while run.sh waits for the gateways,
-    is not lost: everything stops, exit 0."""
-    run = await RunScript().start()
-    try:
-        await run.wait_for_line(r"^broker ")
-        os.killpg(run.proc.pid, signal.SIGINT)
-        code = await run.wait_exit()
-        assert code == 0, "run.sh exit %d on Ctrl-C while starting:\n%s" % (code, run.output())
-        assert run.alive_children() == [], "left running: %r" % run.alive_children()
-    finally:
-        run.cleanup()
