@@ -218,8 +218,10 @@ fi
 s_banner
 
 #  Sleep until a program exits or a signal comes (a trapped signal ends
-#  the wait at once). A one-second ticker bounds each wait: a program that
-#  died before the wait began, already reaped, is seen on the next turn.
+#  the wait at once). A ticker, waited for alone, bounds each turn: bash
+#  5.2's `wait -n` given a list can miss a member that died while it was
+#  being forked (killed by the very Ctrl-C we wait for) and then sleep on
+#  the others for good. So a program's death is seen within half a second.
 while [ -z "$stopping" ]; do
     s_first_dead
     if [ -n "$dead" ]; then
@@ -230,9 +232,9 @@ while [ -z "$stopping" ]; do
         s_stop_all "$dead"
         exit 1
     fi
-    sleep 1 &
+    sleep 0.5 &
     ticker=$!
-    wait -n "${pids[@]}" "$ticker" 2>/dev/null
+    wait "$ticker" 2>/dev/null
     kill "$ticker" 2>/dev/null
 done
 

@@ -197,15 +197,18 @@ async def test_run_sh_starts_a_broker_and_two_gateways_and_says_how_to_connect()
 
 
 async def test_ctrl_c_stops_everything_with_exit_0():
-    run = await started_and_ready()
-    try:
-        #  A terminal's Ctrl-C: SIGINT to every process of the group
-        os.killpg(run.proc.pid, signal.SIGINT)
-        code = await run.wait_exit()
-        assert code == 0, "run.sh exit %d on Ctrl-C:\n%s" % (code, run.output())
-        assert run.alive_children() == [], "left running: %r" % run.alive_children()
-    finally:
-        run.cleanup()
+    #  Three times, each the moment the banner is out: a Ctrl-C that comes
+    #  while run.sh forks its first wait was once lost (one try in ten)
+    for _ in range(3):
+        run = await started_and_ready()
+        try:
+            #  A terminal's Ctrl-C: SIGINT to every process of the group
+            os.killpg(run.proc.pid, signal.SIGINT)
+            code = await run.wait_exit()
+            assert code == 0, "run.sh exit %d on Ctrl-C:\n%s" % (code, run.output())
+            assert run.alive_children() == [], "left running: %r" % run.alive_children()
+        finally:
+            run.cleanup()
 
 
 async def test_when_a_gateway_dies_the_others_stop_and_run_sh_exits_1():
