@@ -30,6 +30,8 @@ static const char *s_usage =
 int
 main (int argc, char *argv [])
 {
+    //  Before anything: a SIGTERM that comes while we start waits for us
+    gc_stop_block ();
     gc_broker_config_t config = {
         .db = "./groupchat.db", .requests = "tcp://*:5555", .events = "tcp://*:5556"
     };
@@ -48,7 +50,6 @@ main (int argc, char *argv [])
     if (status != GC_OPTIONS_GO_ON)
         return status;
 
-    gc_stop_block ();           //  before the actor's threads start
     gc_broker_t *broker = gc_broker_new (&config);
     if (!broker)
         return 1;

@@ -140,7 +140,8 @@ gc_plain_run (const gc_plain_config_t *config)
     s_context = gc_wsconn_context_new (NULL);
     if (!s_context)
         return 1;
-    gc_stop_on_signals (s_context);
+    gc_stop_on_signals ();
+    gc_stop_wakes (s_context);
     gc_session_events_t events = {
         s_logged_in, s_login_failed, s_ignore_rooms, s_joined, s_message,
         s_ignore_older, s_said, s_failed, s_notice, &self
@@ -150,7 +151,7 @@ gc_plain_run (const gc_plain_config_t *config)
     while (self.status < 0 && !gc_stop_requested ())
         lws_service (s_context, 0);
     gc_session_destroy (&self.session);
-    gc_stop_forget ();
+    gc_stop_wakes (NULL);
     lws_context_destroy (s_context);
     s_context = NULL;
     for (size_t index = 0; index < self.line_count; index++)

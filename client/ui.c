@@ -336,7 +336,8 @@ gc_ui_run (const gc_ui_config_t *config)
     s_ui.context = gc_wsconn_context_new (&stdin_protocol);
     if (!s_ui.context || s_adopt_stdin ())
         return 1;
-    gc_stop_on_signals (s_ui.context);
+    gc_stop_on_signals ();
+    gc_stop_wakes (s_ui.context);
     gc_session_events_t events = {
         s_logged_in, s_login_failed, s_rooms, s_joined, s_message,
         s_older, s_said, s_failed, s_notice, NULL
@@ -362,7 +363,7 @@ gc_ui_run (const gc_ui_config_t *config)
     rl_callback_handler_remove ();
     printf ("\nBye.\n");
     gc_session_destroy (&s_ui.session);
-    gc_stop_forget ();
+    gc_stop_wakes (NULL);
     lws_context_destroy (s_ui.context);
     json_decref (s_ui.rooms);
     free (s_ui.user);

@@ -1,9 +1,11 @@
 /*  gc_stop.h: how the programs stop on SIGINT or SIGTERM, written once.
 
-    A program on an lws event loop (gateway, client) installs a handler
-    that only sets a flag and wakes the loop with lws_cancel_service, the
-    one lws call that is safe from a signal handler; the loop sees
-    gc_stop_requested() and winds down itself. A program whose work runs
+    A program on an lws event loop (gateway, client) installs, first thing
+    in main, a handler that only sets a flag and, once a loop runs, wakes
+    it with lws_cancel_service, the one lws call that is safe from a signal
+    handler; the loop sees gc_stop_requested() and winds down itself. A
+    signal that comes before the loop runs is kept in the flag, so none is
+    lost however early it comes. A program whose work runs
     in other threads (the broker's actor) blocks both signals before it
     starts them and waits for one in main with gc_stop_wait. */
 #ifndef GC_STOP_H_INCLUDED
@@ -12,14 +14,15 @@
 #include <stdbool.h>
 #include <libwebsockets.h>
 
-//  Installs the handlers for context (and ignores SIGPIPE).
-void gc_stop_on_signals (struct lws_context *context);
+//  Installs the handlers, keeps czmq from replacing them when it starts
+//  (it would swallow the signal) and ignores SIGPIPE. Call it first.
+void gc_stop_on_signals (void);
+
+//  The loop a stop signal wakes from now on; NULL before it is destroyed.
+void gc_stop_wakes (struct lws_context *context);
 
 //  True once SIGINT or SIGTERM arrived.
 bool gc_stop_requested (void);
-
-//  Forgets the context before it is destroyed.
-void gc_stop_forget (void);
 
 //  Blocks SIGINT and SIGTERM in this thread and in every thread it starts
 //  from now on, and keeps czmq from installing handlers of its own, so

@@ -6,6 +6,7 @@
 #include "server.h"
 #include "gc_log.h"
 #include "gc_options.h"
+#include "gc_stop.h"
 
 static const char *s_usage =
     "usage: groupchat-gateway [--port N] [--requests ENDPOINT] [--events ENDPOINT]\n"
@@ -42,6 +43,8 @@ s_raise_fd_limit (void)
 int
 main (int argc, char *argv [])
 {
+    //  Before anything: a SIGTERM that comes while we start must stop us
+    gc_stop_on_signals ();
     gc_server_config_t config = {
         .requests = "tcp://localhost:5555", .events = "tcp://localhost:5556"
     };

@@ -220,10 +220,10 @@ gc_server_destroy (gc_gateway_t **self_p)
 int
 gc_server_run (gc_gateway_t *self)
 {
-    gc_stop_on_signals (self->context);
+    gc_stop_wakes (self->context);
     int rc = 0;
     while (!gc_stop_requested () && rc >= 0)
         rc = lws_service (self->context, 0);
-    gc_stop_forget ();
+    gc_stop_wakes (NULL);
     return rc < 0? -1: 0;
 }

@@ -8,8 +8,9 @@ connected, /healthz, and passwords never stored in clear.
 import os
 import signal
 import sqlite3
+import time
 
-from harness import Cluster, free_port, http_get, run_program
+from harness import CONFIG, Cluster, Process, describe_exit, free_port, http_get, run_program
 
 PROGRAMS = ("groupchat-broker", "groupchat-gateway")
 
@@ -63,6 +64,32 @@ async def test_sigterm_exits_0():
 
 async def test_sigint_exits_0():
     await stop_busy_cluster(signal.SIGINT)
+
+
+async def test_a_stop_signal_while_starting_is_never_lost():
+    """SIGTERM at many moments of a program's start, from before main to
+    serving: each time it stops, exit 0 (or killed outright when the signal
+    beat main to it), never a program that goes on serving. A gateway once
+    lost one that came ~20 ms in: its moments are a millisecond apart; the
+    broker, whose start hashes the seed passwords, gets fewer, further apart."""
+    for program, moments, step in (("groupchat-gateway", 50, 0.001),
+                                   ("groupchat-broker", 10, 0.005)):
+        for moment in range(moments):
+            first, second, third = free_port(), free_port(), free_port()
+            if program.endswith("gateway"):
+                args = ["--port", str(first)]
+            else:
+                args = ["--db", os.path.join(CONFIG.tmp_root, "starting-%d.db" % moment)]
+            args += ["--requests", "tcp://127.0.0.1:%d" % second,
+                     "--events", "tcp://127.0.0.1:%d" % third]
+            process = Process("%s-%d" % (program, moment), program, args,
+                              os.path.join(CONFIG.tmp_root, "starting.log"))
+            process.start()
+            #  Spread over the first 50 ms, where handlers and threads are set up
+            time.sleep(moment * step)
+            code = await process.stop(signal.SIGTERM)
+            assert code in (0, -signal.SIGTERM), "%s: SIGTERM %.0f ms into its start: %s\n%s" % (
+                program, moment * step * 1000, describe_exit(code), process.log_tail())
 
 
 async def test_environment_variables_configure_both_programs():
