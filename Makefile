@@ -7,6 +7,7 @@
 #   make test       unit self-tests and integration scenarios
 #   make test SANITIZE=1   the same under AddressSanitizer and UBSan
 #   make test VALGRIND=1   the same with every server under valgrind
+#   make test-compose      docker-compose.yml up for real, tested (Docker)
 #   make deps       install missing Debian packages (as root)
 
 PKGS     = libczmq libzmq libwebsockets msgpack jansson libsodium sqlite3
@@ -71,7 +72,11 @@ test:
 	@$(MAKE) --no-print-directory all
 	@GROUPCHAT_TEST_WRAP="$(TEST_WRAP)" /usr/bin/python3 tests/run.py --bin $(BIN)
 
-.PHONY: bench
+#  docker-compose.yml up for real on this machine's Docker engine
+test-compose:
+	@bash scripts/test-compose.sh
+
+.PHONY: bench test-compose
 bench: all
 	sh scripts/bench.sh
 

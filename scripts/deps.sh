@@ -5,6 +5,8 @@
 #   scripts/deps.sh          build and test dependencies
 #   scripts/deps.sh build    only what building and running need (make run)
 #   scripts/deps.sh runtime  only the runtime libraries (the slim image)
+#   scripts/deps.sh compose  Docker's engine, docker-compose and debootstrap
+#                            (make test-compose)
 #   scripts/deps.sh list [SET]   prints the set's packages, installs nothing
 set -eu
 
@@ -12,6 +14,7 @@ build="build-essential pkg-config libzmq3-dev libczmq-dev libwebsockets-dev
        libmsgpack-dev libsqlite3-dev libsodium-dev libjansson-dev
        libreadline-dev"
 test="python3 python3-websockets tmux valgrind docker-compose sqlite3 procps haproxy"
+compose="docker.io docker-compose debootstrap"
 runtime="libzmq5 libczmq4 libwebsockets17 libmsgpackc2 libsqlite3-0
          libsodium23 libjansson4 libreadline8 ca-certificates"
 
@@ -19,8 +22,9 @@ s_wanted () {
     case "$1" in
         runtime) echo $runtime ;;
         build)   echo $build ;;
+        compose) echo $compose ;;
         all)     echo $build $test ;;
-        *)       echo "deps: unknown set '$1' (all, build or runtime)" >&2; exit 2 ;;
+        *)       echo "deps: unknown set '$1' (all, build, compose or runtime)" >&2; exit 2 ;;
     esac
 }
 

@@ -2,10 +2,12 @@
 """run.py: groupchat's test runner.
 
     tests/run.py --bin DIR [--filter SUBSTRING] [--jobs N] [--timeout S]
+                 [--suite NAME]
 
 Runs (1) each unit self-test of DIR/groupchat-selftest (`--list` names
 them; each runs as `groupchat-selftest NAME`) and (2) each `async def
-test_*` of tests/integration/test_*.py. Every integration module runs in
+test_*` of tests/integration/test_*.py. `--suite compose` runs those of
+tests/compose/ instead, and no self-test (`make test-compose`). Every integration module runs in
 its own Python process, so a crash or a hang stays inside it, with a fresh
 cluster (tests/harness/) shared by those of its tests that take a
 `cluster` argument; N modules run at once. Prints one line per test, the
@@ -36,7 +38,7 @@ import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-INTEGRATION = os.path.join(HERE, "integration")
+SUITE = os.path.join(HERE, "integration")   # the folder of the suite run (--suite)
 
 
 # --------------------------------------------------------------------------
@@ -48,10 +50,10 @@ def discover_modules():
     Reads the source with ast instead of importing, so a module that fails
     to import is reported by its worker as a failure, not by the runner."""
     found = {}
-    for name in sorted(os.listdir(INTEGRATION)):
+    for name in sorted(os.listdir(SUITE)):
         if not (name.startswith("test_") and name.endswith(".py")):
             continue
-        path = os.path.join(INTEGRATION, name)
+        path = os.path.join(SUITE, name)
         with open(path, encoding="utf-8") as source:
             try:
                 tree = ast.parse(source.read(), path)
@@ -66,7 +68,7 @@ def discover_modules():
 
 def module_weight(name):
     """Modules that declare `SLOW = True` are started first."""
-    with open(os.path.join(INTEGRATION, name), encoding="utf-8") as source:
+    with open(os.path.join(SUITE, name), encoding="utf-8") as source:
         return 0 if "\nSLOW = True" in source.read() else 1
 
 
@@ -145,7 +147,7 @@ def run_module(args, module, tests, report):
     """Runs one module's tests in a worker process and reports each."""
     read_fd, write_fd = os.pipe()
     argv = [sys.executable, os.path.abspath(__file__), "--bin", args.bin,
-            "--timeout", str(args.timeout), "--module", module,
+            "--suite", args.suite, "--timeout", str(args.timeout), "--module", module,
             "--tests", ",".join(tests), "--results-fd", str(write_fd)]
     log = tempfile.TemporaryFile()
     started = time.monotonic()
@@ -225,7 +227,7 @@ async def run_with_timeout(coroutine, timeout):
     if task in done:
         return task.result()
     where = [frame for frame in task.get_stack(limit=20)
-             if os.path.dirname(frame.f_code.co_filename) == INTEGRATION]
+             if os.path.dirname(frame.f_code.co_filename) == SUITE]
     task.cancel()
     try:
         await task
@@ -245,7 +247,7 @@ def describe_failure(error, harness, timeout):
     elif isinstance(error, AssertionError) and str(error):
         text = "%s\n" % error
         frames = traceback.extract_tb(error.__traceback__)
-        here = [f for f in frames if os.path.dirname(f.filename) == INTEGRATION]
+        here = [f for f in frames if os.path.dirname(f.filename) == SUITE]
         if here:
             text += "at %s:%d in %s\n" % (os.path.basename(here[-1].filename),
                                           here[-1].lineno, here[-1].name)
@@ -257,7 +259,7 @@ def describe_failure(error, harness, timeout):
 
 
 async def worker_run(args, harness, results):
-    path = os.path.join(INTEGRATION, args.module)
+    path = os.path.join(SUITE, args.module)
     timeout = args.timeout
     started = time.monotonic()
     try:
@@ -335,6 +337,8 @@ def parse_args():
                         help="modules run at once (default 2)")
     parser.add_argument("--timeout", type=float, default=None,
                         help="seconds per test (default 60, 600 when wrapped)")
+    parser.add_argument("--suite", default="integration", choices=("integration", "compose"),
+                        help="the folder of tests/ to run (default integration)")
     parser.add_argument("--module", help=argparse.SUPPRESS)
     parser.add_argument("--tests", help=argparse.SUPPRESS)
     parser.add_argument("--results-fd", type=int, help=argparse.SUPPRESS)
@@ -342,6 +346,8 @@ def parse_args():
     if args.timeout is None:
         args.timeout = 600.0 if os.environ.get("GROUPCHAT_TEST_WRAP") else 60.0
     args.bin = os.path.abspath(args.bin)
+    global SUITE
+    SUITE = os.path.join(HERE, args.suite)
     return args
 
 
@@ -358,7 +364,8 @@ def main():
         tests = [t for t in modules[module] if args.filter in "%s::%s" % (module, t)]
         if tests:
             jobs.append(lambda m=module, t=tests: run_module(args, m, t, report))
-    for name in selftest_names(args.bin, report, args.filter):
+    selftests = selftest_names(args.bin, report, args.filter) if args.suite == "integration" else []
+    for name in selftests:
         if args.filter in "selftest " + name:
             jobs.append(lambda n=name: run_selftest(args.bin, n, args.timeout, report))
 

@@ -166,11 +166,20 @@ async def test_compose_file_is_valid_and_describes_the_cluster():
         assert services[name].get("restart") == "unless-stopped", \
             "%s restart: %r" % (name, services[name].get("restart"))
 
+    #  The load balancer is built here too, from Debian's haproxy: no
+    #  image comes from a registry
     lb = services["lb"]
-    assert lb["image"].startswith("haproxy:2.6"), lb["image"]
-    mounts = [str(v) for v in lb["volumes"]]
-    assert any(v.startswith(HAPROXY_FILE + ":/usr/local/etc/haproxy/haproxy.cfg")
-               for v in mounts), "lb volumes: %r" % mounts
+    assert lb["build"]["context"] == os.path.join(ROOT, "deploy"), lb["build"]
+    assert lb["build"]["dockerfile"] == "lb.Dockerfile", lb["build"]
+    assert healthcheck_command(lb) == ["groupchat-healthz", "8080"]
+    with open(os.path.join(ROOT, "deploy", "lb.Dockerfile"), encoding="utf-8") as source:
+        lines = [l.strip() for l in source if l.strip() and not l.startswith("#")]
+    assert lines[0] == "FROM debian:bookworm-slim", lines[0]
+    assert any("apt-get install" in l and "haproxy" in l for l in lines), lines
+    assert "COPY haproxy.cfg /etc/haproxy/haproxy.cfg" in lines, lines
+    for name, service in services.items():
+        assert "build" in service, "%s uses an image built elsewhere: %r" % (
+            name, service.get("image"))
 
     client = services["client"]
     assert client["entrypoint"] == ["groupchat"] and client["command"] == ["ws://lb:8080"], \

@@ -1,0 +1,276 @@
+"""test_stack.py: docker-compose.yml, up for real (`make test-compose`).
+
+The stack is built from this checkout and brought up on a Docker engine
+under a project name of its own, on free host ports; then, against the
+real containers: every service healthy; the seed's use case through the
+load balancer; a gateway container killed under connected clients; the
+broker restarted under a stream of says; `compose run` of the client and
+of groupchat-admin; and `down` then `up` keeping the history, `down -v`
+removing it. The tests run in this order and share the stack; the last
+takes it down with its volume.
+"""
+
+import asyncio
+import json
+import os
+import re
+import signal
+import time
+
+from harness import CONFIG, PASSWORD, ROOMS_OF, Client, ServerError, deadline, http_get
+from harness.stack import Stack
+
+SLOW = True
+STACK = Stack()
+ROOM = "Taskmaster"
+
+
+async def login(user, through="lb"):
+    client = await Client.connect(STACK.url(through), name=user)
+    await client.login(user)
+    return client
+
+
+def room_names(reply):
+    return [room["name"] for room in reply["rooms"]]
+
+
+async def test_up_builds_the_images_and_every_service_becomes_healthy():
+    await STACK.down(volumes=True)          # whatever an interrupted run left
+    started = time.monotonic()
+    await STACK.up(build=True)
+    built = time.monotonic() - started
+    healthy = await STACK.wait_healthy(within=180)
+    print("build and up %.1f s, then healthy in %.1f s" % (built, healthy))
+    for service in ("broker", "gateway1", "gateway2", "lb"):
+        status, health, _, _ = await STACK.state(service)
+        assert (status, health) == ("running", "healthy"), (service, status, health)
+
+
+async def test_the_use_case_through_the_load_balancer():
+    await STACK.ready()
+    alex, sue, sandy = [await login(user) for user in ("Alex", "Sue", "Sandy")]
+    for client in (alex, sue, sandy):
+        assert room_names(await client.call("rooms")) == ROOMS_OF[client.name], client.name
+
+    #  Twelve messages: a joiner sees the last 10
+    await sue.join(ROOM)
+    first = await sue.say("opening line")
+    for number in range(2, 13):
+        await sue.say("line %d" % number)
+    history = (await alex.join(ROOM))["history"]
+    assert [m["seq"] for m in history] == list(range(first + 2, first + 12)), history
+    assert history[-1]["text"] == "line 12" and history[-1]["from"] == "Sue", history[-1]
+
+    #  Only members: Alex is not in Quite Interesting
+    await alex.expect_error("not_member", "join", room="Quite Interesting")
+
+    #  Only in-room: Sandy, in Quite Interesting, hears nothing of Taskmaster
+    await sandy.join("Quite Interesting")
+    seq = await alex.say("for Taskmaster only")
+    got = await sue.messages_until(ROOM, seq)
+    assert got[-1]["text"] == "for Taskmaster only" and got[-1]["from"] == "Alex", got
+    await sandy.expect_no_message(0.5)
+    for client in (alex, sue, sandy):
+        await client.close()
+
+
+class Follower:
+    """`groupchat --follow --json` on this host, through the load balancer:
+    the command-line client, with its own reconnecting."""
+
+    def __init__(self, user):
+        self.user = user
+        self.messages = []
+        self.changed = asyncio.Event()
+        self.proc = None
+
+    async def start(self):
+        env = dict(os.environ, GROUPCHAT_PASSWORD=PASSWORD)
+        self.proc = await asyncio.create_subprocess_exec(
+            os.path.join(CONFIG.bin, "groupchat"), "--user", self.user, "--room", ROOM,
+            "--follow", "--json", STACK.url(), env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        asyncio.ensure_future(self._read())
+        return self
+
+    async def _read(self):
+        async for line in self.proc.stdout:
+            try:
+                self.messages.append(json.loads(line))
+            except ValueError:
+                pass            # its notices, e.g. "reconnecting"
+            self.changed.set()
+        self.changed.set()
+
+    async def wait_for(self, text, within=60.0):
+        end = time.monotonic() + deadline(within)
+        while not any(m.get("text") == text for m in self.messages):
+            assert self.proc.returncode is None, "%s's follower ended: %r" % (
+                self.user, self.messages[-5:])
+            left = end - time.monotonic()
+            assert left > 0, "%s's follower never showed %r; last: %r" % (
+                self.user, text, self.messages[-5:])
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    def texts_from(self, text):
+        """What it printed from the message `text` on, as (seq, text)."""
+        index = next(i for i, m in enumerate(self.messages) if m.get("text") == text)
+        return [(m["seq"], m["text"]) for m in self.messages[index:]]
+
+    async def stop(self):
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGINT)
+            await asyncio.wait_for(self.proc.wait(), deadline(10))
+
+
+async def open_connections(port):
+    status, body = await http_get(port, "/metrics")
+    assert status == 200, status
+    match = re.search(rb"^groupchat_connections_open (\d+)", body, re.M)
+    assert match, body[:500]
+    return int(match.group(1))
+
+
+async def test_a_gateway_that_dies_loses_no_client_and_restarts_by_its_policy():
+    """The gateway container dies as in a crash (SIGKILL to its first
+    process, from this host). Not `docker kill`: Docker takes that for a
+    manual stop and leaves the container down whatever its policy."""
+    await STACK.ready()
+    _, _, started_before, restarts_before = await STACK.state("gateway1")
+    followers = [await Follower(user).start() for user in ("Alex", "Sue", "Sandy", "Sue")]
+    #  The speaker is on gateway2 itself, which stays up
+    speaker = await login("Alex", through="gateway2")
+    await speaker.join(ROOM)
+    marker = "before the death %d" % time.time()
+    said = [(await speaker.say(marker), marker)]
+    for follower in followers:
+        await follower.wait_for(marker)
+    assert await open_connections(STACK.gateway_ports[0]) >= 1, \
+        "the load balancer put no follower on gateway1: nothing to test"
+
+    for number in range(60):
+        if number == 10:
+            os.kill(await STACK.first_pid("gateway1"), signal.SIGKILL)
+        text = "while gateway1 dies %d" % number
+        said.append((await speaker.say(text), text))
+        await asyncio.sleep(0.05)       # a stream over ~3 s, not a burst
+    last = said[-1][1]
+    for follower in followers:
+        await follower.wait_for(last)
+        got = follower.texts_from(marker)
+        assert got[:len(said)] == said, "%s's follower: %r" % (follower.user, got)
+    for follower in followers:
+        await follower.stop()
+    await speaker.close()
+
+    #  Restarted by Docker, as its restart policy says, and healthy again
+    await STACK.wait_healthy(("gateway1",), within=60)
+    _, _, started_after, restarts_after = await STACK.state("gateway1")
+    assert started_after != started_before, "gateway1 was not restarted"
+    assert restarts_after == restarts_before + 1, (restarts_before, restarts_after)
+
+
+async def say_acknowledged(client, text):
+    """The seq a say was acknowledged with, or None when refused or cut."""
+    try:
+        return await client.say(text)
+    except ServerError as error:
+        assert error.code == "unavailable", error
+    except (AssertionError, ConnectionError):
+        pass            # the connection closed under it
+    return None
+
+
+async def test_the_broker_restarted_under_says_keeps_every_acknowledged_one():
+    await STACK.ready()
+    speaker = await login("Sue")
+    await speaker.join(ROOM)
+    acknowledged = []
+    restart = None
+    number = 0
+    while restart is None or not restart.done() or len(acknowledged) < 40:
+        text = "stream %d" % number
+        number += 1
+        seq = await say_acknowledged(speaker, text)
+        if seq is None:
+            await asyncio.sleep(0.05)   # a client's pace while the broker is away
+            if speaker.closed.is_set():
+                speaker = await login("Sue")
+                await speaker.join(ROOM)
+            continue
+        acknowledged.append((seq, text))
+        if len(acknowledged) == 20 and restart is None:
+            restart = asyncio.ensure_future(STACK.run("restart", "broker", timeout=90))
+        assert number < 5000, "the stream never resumed after the restart"
+    await restart
+    await STACK.wait_healthy()
+    seqs = [seq for seq, _ in acknowledged]
+    assert seqs == sorted(set(seqs)), "seqs went back or repeated: %r" % seqs
+
+    reader = await login("Sandy")
+    await reader.join(ROOM)
+    stored = {}
+    before = seqs[-1] + 1
+    while before > seqs[0]:
+        page = await reader.history(ROOM, before=before, limit=50)
+        assert page, "no history before %d" % before
+        stored.update((m["seq"], m["text"]) for m in page)
+        before = page[0]["seq"]
+    missing = [(seq, text) for seq, text in acknowledged if stored.get(seq) != text]
+    assert not missing, "acknowledged but not stored after the restart: %r" % missing
+    for client in (speaker, reader):
+        await client.close()
+
+
+async def test_compose_run_of_the_client_says_into_a_room():
+    await STACK.ready()
+    listener = await login("Alex")
+    await listener.join(ROOM)
+    text = "said by compose run %d" % time.time()
+    await STACK.one_off("--user", "Sue", "--room", ROOM, "--say", text, "ws://lb:8080",
+                        env={"GROUPCHAT_PASSWORD": PASSWORD})
+    message = await listener.next_message(deadline(30))
+    assert (message["from"], message["text"]) == ("Sue", text), message
+    await listener.close()
+
+
+async def test_groupchat_admin_in_a_container_lists_users_and_members():
+    await STACK.ready()
+    env = {"GROUPCHAT_REQUESTS": "tcp://broker:5555"}
+    users = await STACK.one_off("--json", "users", entrypoint="groupchat-admin", env=env)
+    names = sorted(json.loads(users.strip().splitlines()[-1]))
+    assert names == ["Alex", "Sandy", "Sue"], users
+    members = await STACK.one_off("members", ROOM, entrypoint="groupchat-admin", env=env)
+    assert all(name in members for name in ("Alex", "Sue", "Sandy")), members
+
+
+async def test_down_and_up_keep_the_history_and_down_v_removes_it():
+    await STACK.ready()
+    speaker = await login("Sue")
+    await speaker.join(ROOM)
+    text = "kept across down and up %d" % time.time()
+    await speaker.say(text)
+    await speaker.close()
+
+    await STACK.down()
+    assert await STACK.volume_exists(), "down removed the data volume"
+    await STACK.up()
+    await STACK.wait_healthy()
+    reader = await login("Alex")
+    history = (await reader.join(ROOM))["history"]
+    assert history and history[-1]["text"] == text, history[-3:]
+    await reader.close()
+
+    await STACK.down(volumes=True)
+    assert not await STACK.volume_exists(), "down -v left the data volume"
+    await STACK.up()
+    await STACK.wait_healthy()
+    reader = await login("Alex")
+    assert (await reader.join(ROOM))["history"] == [], "a new volume has history"
+    await reader.close()
+    await STACK.down(volumes=True)

@@ -1,0 +1,140 @@
+"""stack.py: docker-compose.yml brought up for real, as a test's subject.
+
+A Stack is the project's compose file run under a project name of its own
+on free host ports, by `docker compose` where that plugin exists, else by
+Debian's `docker-compose`. It waits for Docker's own health states, finds
+a service's container and its main process, and runs one-off containers.
+Everything it runs is bounded by a deadline (scaled like every other).
+"""
+
+import asyncio
+import os
+import shutil
+import subprocess
+import time
+
+from .config import deadline
+from .process import free_port, run_command
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SERVICES = ("broker", "gateway1", "gateway2", "lb")
+
+
+def compose_command():
+    """The compose program: the plugin when the docker CLI has it."""
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True,
+                                 timeout=30).returncode == 0:
+        return [docker, "compose"]
+    found = shutil.which("docker-compose")
+    assert found, "neither `docker compose` nor docker-compose is installed"
+    return [found]
+
+
+class Stack:
+    """The compose project `name`, its lb and gateways on free host ports."""
+
+    def __init__(self, name="groupchat-test"):
+        self.name = name
+        self.compose = compose_command()
+        self.lb_port, self.gateway_ports = free_port(), (free_port(), free_port())
+        self.env = {key: value for key, value in os.environ.items()
+                    if not key.startswith(("GROUPCHAT_", "COMPOSE_"))}
+        self.env.update({
+            "COMPOSE_PROJECT_NAME": name,
+            "GROUPCHAT_LB_PORT": str(self.lb_port),
+            "GROUPCHAT_GATEWAY1_PORT": str(self.gateway_ports[0]),
+            "GROUPCHAT_GATEWAY2_PORT": str(self.gateway_ports[1]),
+        })
+
+    def url(self, through="lb"):
+        """A client's URL: through the load balancer or to one gateway."""
+        port = self.lb_port if through == "lb" else self.gateway_ports[int(through[-1]) - 1]
+        return "ws://127.0.0.1:%d/" % port
+
+    async def run(self, *args, timeout=120.0, check=True):
+        """`compose ARGS` in the checkout; returns its output."""
+        code, out, _ = await run_command(self.compose + list(args), self.env,
+                                         deadline(timeout), cwd=ROOT, merge_output=True)
+        assert not check or code == 0, "%s %s: exit %s\n%s" % (
+            " ".join(self.compose), " ".join(args), code, out[-4000:])
+        return out
+
+    async def docker(self, *args, timeout=60.0, check=True):
+        code, out, _ = await run_command(["docker"] + list(args), self.env,
+                                         deadline(timeout), merge_output=True)
+        assert not check or code == 0, "docker %s: exit %s\n%s" % (
+            " ".join(args), code, out[-4000:])
+        return out
+
+    async def container(self, service):
+        """The id of the service's container (running or not)."""
+        out = await self.run("ps", "-a", "-q", service)
+        ids = out.split()
+        assert len(ids) == 1, "%s: containers %r" % (service, ids)
+        return ids[0]
+
+    async def state(self, service):
+        """(status, health, started at, restart count) of its container."""
+        out = await self.docker("inspect", "--format",
+                                "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}"
+                                "{{else}}none{{end}} {{.State.StartedAt}} {{.RestartCount}}",
+                                await self.container(service))
+        status, health, started, restarts = out.split()
+        return status, health, started, int(restarts)
+
+    async def first_pid(self, service):
+        """The host pid of the container's first process (its init)."""
+        out = await self.docker("inspect", "--format", "{{.State.Pid}}",
+                                await self.container(service))
+        assert int(out) > 0, "%s is not running" % service
+        return int(out)
+
+    async def wait_healthy(self, services=SERVICES, within=120.0):
+        """Waits until Docker says each service is healthy; returns the
+        seconds it took. Polls the engine's state every half second: Docker
+        itself runs the health checks only every few seconds."""
+        started = time.monotonic()
+        end = started + deadline(within)
+        states = {}
+        while True:
+            states = {service: await self.state(service) for service in services}
+            if all(state[1] == "healthy" for state in states.values()):
+                return time.monotonic() - started
+            if time.monotonic() > end:
+                logs = await self.run("logs", "--tail", "20", check=False)
+                raise AssertionError("not healthy within %.0f s: %r\n%s" % (
+                    deadline(within), states, logs[-6000:]))
+            await asyncio.sleep(0.5)
+
+    async def ready(self):
+        """The stack up and healthy: brought up (no build) if a service is
+        missing or stopped, so that a test also runs on its own."""
+        out = await self.run("ps", "-q", *SERVICES)
+        running = len(out.split()) == len(SERVICES)
+        for service in SERVICES if running else ():
+            running = running and (await self.state(service))[0] == "running"
+        if not running:
+            await self.up()
+        return await self.wait_healthy()
+
+    async def up(self, build=False):
+        await self.run("up", "-d", *(["--build"] if build else []), timeout=600.0)
+
+    async def down(self, volumes=False):
+        await self.run("down", *(["-v"] if volumes else []), "--remove-orphans",
+                       timeout=120.0)
+
+    async def volume_exists(self):
+        out = await self.docker("volume", "ls", "-q", "--filter",
+                                "name=%s_groupchat-data" % self.name)
+        return bool(out.split())
+
+    async def one_off(self, *args, env=None, entrypoint=None, timeout=60.0, check=True):
+        """`compose run --rm -T` of the client service; returns its output."""
+        flags = ["run", "--rm", "-T"]
+        for key, value in (env or {}).items():
+            flags += ["-e", "%s=%s" % (key, value)]
+        if entrypoint:
+            flags += ["--entrypoint", entrypoint]
+        return await self.run(*flags, "client", *args, timeout=timeout, check=check)
