@@ -73,7 +73,8 @@ async def test_metrics_parse_and_move_when_messages_flow(cluster):
             before[gateway]["groupchat_messages_delivered_total"]
         assert moved == 10, "gateway %d delivered %d more" % (gateway, moved)
         assert after[gateway]['groupchat_room_connections{room="Taskmaster"}'] == 1
-        assert after[gateway]["groupchat_broker_reachable"] == 1
+        assert after[gateway]["groupchat_gateway_broker_up"] == 1
+        assert after[gateway]["groupchat_gateway_requests_waiting"] == 0
         assert after[gateway]["groupchat_connections_open"] >= 1
         assert after[gateway]["groupchat_broker_gateways_connected"] >= 1
     assert after[0]["groupchat_frames_in_total"] - before[0]["groupchat_frames_in_total"] >= 12
