@@ -148,7 +148,11 @@ class Cluster:
         await self.broker.kill()
 
     async def stop_broker(self, signum=signal.SIGTERM):
-        """Stops the broker with `signum`; asserts it exits 0 within 10 s."""
+        """Stops the broker with `signum`; asserts it exits 0 within 10 s.
+        SIGKILL kills it instead, as kill_broker() does."""
+        if signum == signal.SIGKILL:
+            await self.kill_broker()
+            return
         code = await self.broker.stop(signum, 10)
         assert code == 0, "broker: %s on %s, expected exit 0" % (
             describe_exit(code), signal.Signals(signum).name)

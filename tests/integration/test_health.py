@@ -56,14 +56,6 @@ async def waiting_requests(cluster, count, within=2.0):
         await asyncio.sleep(POLL)   # poll interval, not a wait for an event
 
 
-async def broker_goes_away(cluster, signum):
-    """Stops the broker with SIGTERM (asserting exit 0) or kills it."""
-    if signum == signal.SIGKILL:
-        await cluster.kill_broker()
-    else:
-        await cluster.stop_broker(signum)
-
-
 async def login_at_first_200(cluster, round_name):
     """Waits for /healthz to say 200 and logs Alex in at that moment."""
     client = await cluster.client(0, name="Alex@%s" % round_name)
@@ -81,7 +73,7 @@ async def test_healthz_200_means_served_after_every_broker_restart():
         for signum in (signal.SIGTERM, signal.SIGKILL):
             for index in range(rounds):
                 name = "%s round %d" % (signal.Signals(signum).name, index + 1)
-                await broker_goes_away(cluster, signum)
+                await cluster.stop_broker(signum)
                 if index % 2:
                     #  The broker stays away until /healthz says so
                     seconds = await healthz_says(cluster, 503, DOWN_WITHIN)
