@@ -31,8 +31,9 @@
 #define GC_REQUEST_DEADLINE_MS  3000
 #define GC_REQUEST_GIVEUP_MS    4500
 
-//  Heartbeat between gateway and broker: a gateway calls the broker
-//  unreachable when no reply came for GC_HEARTBEAT_DEAD_MS.
+//  Heartbeat between gateway and broker: a gateway's link to the broker
+//  is no longer up when no reply came for GC_HEARTBEAT_DEAD_MS (a broker
+//  that hangs without closing its connections).
 #define GC_HEARTBEAT_MS         1000
 #define GC_HEARTBEAT_DEAD_MS    3000
 
@@ -73,6 +74,10 @@
 #define GC_LINK_HWM             100000  //  messages queued to or from the broker
 #define GC_LINK_RECONNECT_MS    100     //  first retry after the broker went away
 #define GC_LINK_RECONNECT_MAX_MS 1000   //  retries back off to this
+//  Requests waiting for the broker link to be up (a broker restarting);
+//  one more is answered unavailable at once. Each holds its encoded
+//  frame, at most a say's text and names, so all of them under 20 MiB.
+#define GC_LINK_WAITING_MAX     4096
 #define GC_GATEWAY_IO_TIMEOUT_S 30      //  lws's limit on a stalled handshake or HTTP exchange
 #define GC_GATEWAY_HTTP_HEADERS 512     //  bytes of headers of a /healthz or /metrics reply
 

@@ -843,7 +843,7 @@ gc_conn_test (bool verbose)
                                s_test_on_event, parts);
     assert (parts->link);
     parts->rooms = gc_rooms_new (parts->link, &parts->counters);
-    GC_TESTBED_UNTIL (context, gc_link_reachable (parts->link));
+    GC_TESTBED_UNTIL (context, gc_link_up (parts->link));
     gc_conn_t *self = gc_malloc (gc_conn_size ());
     gc_conn_open (self, parts, NULL);
 

@@ -2,9 +2,31 @@
 
     ZMQ_FD is edge-triggered: it signals only when the socket's state
     changes, and any zmq call (a send included) may consume that signal.
-    So the link drains both sockets completely whenever the fd fires and
+    So the link drains its sockets completely whenever an fd fires and
     again, on the next loop turn, after every send; a slow periodic drain
-    is the last line of defence against a missed edge. */
+    is the last line of defence against a missed edge.
+
+    The link's state (linkstate.c) is known, not guessed: a ZeroMQ socket
+    monitor on the DEALER reports each connection made and lost, read
+    from a PAIR socket adopted into the loop like the other two. A new
+    connection is pinged at once and is up when the ping (or anything
+    sent on it) is answered.
+
+    While the link is not up, requests wait here, in a bounded queue, and
+    go out once it is; a request whose deadline passes first is answered
+    unavailable then. They do not wait inside ZeroMQ: the DEALER keeps
+    ZMQ_IMMEDIATE, so it queues nothing for a connection it does not
+    have. Without it, requests would sit on the pipe of a connection that
+    may turn out dead: when that connection fails ZeroMQ drops what its
+    engine had already taken from the pipe and sends the rest on whatever
+    connection comes next, however late. The gateway could not tell which
+    requests left, could not withdraw one whose client was answered, and
+    could not bound them by count. Here a request is either waiting
+    (ours, withdrawn at its deadline) or sent (the broker's, answered or
+    given up on at GC_REQUEST_GIVEUP_MS, once the broker can no longer
+    act on it). A sent request is not answered sooner when its connection
+    closes: the broker may still act on it until its deadline, and a
+    client told `unavailable` is promised that nothing was done. */
 #include <czmq.h>
 #include "link.h"
 #include "gc_limits.h"
@@ -16,23 +38,30 @@
 
 typedef struct {
     uint64_t rid;
-    int64_t giveup_ms;          //  when the gateway stops waiting
+    int64_t deadline_ms;        //  the broker acts on it until then: a waiting one expires
+    int64_t giveup_ms;          //  when the gateway stops waiting for a reply
     int64_t sent_us;            //  for the round-trip histogram
+    uint64_t connection;        //  the connection it went out on, 0 while waiting
     gc_link_reply_fn *fn;       //  NULL for heartbeats
     void *arg;
+    lws_dll2_t in_waiting;      //  in the link's waiting queue until sent
+    unsigned char *frame;       //  the encoded request, kept while it waits
+    size_t size;
 } s_pending_t;
 
 struct gc_link_t {
     struct lws_context *context;
     zsock_t *dealer;            //  requests to the broker's ROUTER
     zsock_t *sub;               //  events from the broker's XPUB
-    zhashx_t *pending;          //  rid -> s_pending_t
+    zsock_t *monitor;           //  the DEALER's connection events (PAIR)
+    gc_linkstate_t *state;      //  down, connecting, up
+    zhashx_t *pending;          //  rid -> s_pending_t, waiting or sent
+    lws_dll2_owner_t waiting;   //  requests waiting for the link, oldest first
     uint64_t next_rid;
     gc_link_event_fn *on_event;
     void *event_arg;
-    int64_t last_reply_ms;      //  monotonic: any reply proves the broker is there
-    int64_t ping_sent_ms;       //  monotonic
-    int64_t rtt_ms;
+    int64_t last_answer_ms;     //  monotonic: the last reply on the current connection
+    bool probed;                //  a ping went out on the current connection
     unsigned ticks;
     lws_sorted_usec_list_t tick;    //  periodic sweep and heartbeat
     lws_sorted_usec_list_t drain;   //  drain on the next loop turn
@@ -41,6 +70,9 @@ struct gc_link_t {
     char *broker_metrics;       //  the broker's figures, from the last heartbeat
     bool stopped;               //  timers off: the lws context is going away
 };
+
+static void s_flush (gc_link_t *self);
+static void s_ping (gc_link_t *self);
 
 //  --------------------------------------------------------------------------
 //  Pending requests, keyed by rid
@@ -58,9 +90,18 @@ s_rid_compare (const void *a, const void *b)
 }
 
 static void
+s_pending_destroy (s_pending_t *pending)
+{
+    if (!lws_dll2_is_detached (&pending->in_waiting))
+        lws_dll2_remove (&pending->in_waiting);
+    free (pending->frame);
+    free (pending);
+}
+
+static void
 s_pending_free (void **item_p)
 {
-    free (*item_p);
+    s_pending_destroy (*item_p);
     *item_p = NULL;
 }
 
@@ -76,29 +117,95 @@ s_pending_table_new (void)
     return table;
 }
 
+static bool
+s_waits (const s_pending_t *pending)
+{
+    return !lws_dll2_is_detached (&pending->in_waiting);
+}
+
+//  --------------------------------------------------------------------------
+//  The link's state
+
+static int64_t
+s_mono_ms (void)
+{
+    return gc_clock_mono_us () / 1000;
+}
+
+//  Logs a change of state once, and sends what waited once the link is up
+static void
+s_changed (gc_link_t *self, gc_link_state_t before, gc_link_event_t event)
+{
+    gc_link_state_t after = gc_linkstate_state (self->state);
+    if (after == before)
+        return;
+    gc_log (after == GC_LINK_DOWN? GC_LOG_WARN: GC_LOG_INFO,
+            "broker link state=%s event=%s connection=%lu waiting=%u",
+            gc_link_state_name (after), gc_link_event_name (event),
+            (unsigned long) gc_linkstate_connection (self->state),
+            (unsigned) self->waiting.count);
+    if (after == GC_LINK_UP)
+        s_flush (self);
+}
+
+//  What ZeroMQ reports of the connection, a silent broker, a refused send
+static void
+s_link_event (gc_link_t *self, gc_link_event_t event)
+{
+    gc_link_state_t before = gc_linkstate_state (self->state);
+    gc_linkstate_apply (self->state, event);
+    if (event == GC_LINK_CONNECTED) {
+        //  Prove the new connection at once rather than at the next beat
+        self->probed = false;
+        s_ping (self);
+    }
+    s_changed (self, before, event);
+}
+
+//  A reply to a request that went out on connection
+static void
+s_answered (gc_link_t *self, uint64_t connection)
+{
+    gc_link_state_t before = gc_linkstate_state (self->state);
+    if (connection == gc_linkstate_connection (self->state))
+        self->last_answer_ms = s_mono_ms ();
+    gc_linkstate_answered (self->state, connection);
+    s_changed (self, before, GC_LINK_ANSWERED);
+}
+
+//  The state now: an up link whose broker stopped answering, on a
+//  connection ZeroMQ still holds open (a hung broker), is up no more
+static gc_link_state_t
+s_state_now (gc_link_t *self)
+{
+    if (gc_linkstate_state (self->state) == GC_LINK_UP
+    &&  s_mono_ms () - self->last_answer_ms >= GC_HEARTBEAT_DEAD_MS)
+        s_link_event (self, GC_LINK_SILENT);
+    return gc_linkstate_state (self->state);
+}
+
 //  --------------------------------------------------------------------------
 //  Receiving
 
 static void
 s_on_reply (gc_link_t *self, const gc_frame_t *reply)
 {
-    int64_t now = gc_clock_mono_us () / 1000;
-    self->last_reply_ms = now;
     void *key = (void *) (uintptr_t) reply->rid;
     s_pending_t *pending = zhashx_lookup (self->pending, key);
     if (!pending)
         return;                 //  given up on, or forgotten
-    gc_histogram_add (&self->rtt, (double) (gc_clock_mono_us () - pending->sent_us) / 1e6);
-    if (!pending->fn) {
-        self->rtt_ms = now - self->ping_sent_ms;
-        if (reply->fields & GC_F_TEXT) {
-            free (self->broker_metrics);
-            self->broker_metrics = gc_alloc_checked (gc_str_dup (reply->text));
-        }
+    int64_t took_us = gc_clock_mono_us () - pending->sent_us;
+    gc_histogram_add (&self->rtt, (double) took_us / 1e6);
+    if (!pending->fn && (reply->fields & GC_F_TEXT)) {
+        free (self->broker_metrics);
+        self->broker_metrics = gc_alloc_checked (gc_str_dup (reply->text));
     }
     gc_link_reply_fn *fn = pending->fn;
     void *arg = pending->arg;
+    uint64_t connection = pending->connection;
     zhashx_delete (self->pending, key);
+    //  The state first: what the callback sends goes out if the link is up
+    s_answered (self, connection);
     if (fn)
         fn (arg, reply);
 }
@@ -157,6 +264,30 @@ s_drain_sub (gc_link_t *self)
     return false;
 }
 
+//  The monitor's events are two frames: the event's number (16 bits,
+//  then a 32-bit value) and the endpoint. Only the two it was asked for
+//  come, a few per reconnect, so it is drained without a budget.
+static void
+s_drain_monitor (gc_link_t *self)
+{
+    void *monitor = zsock_resolve (self->monitor);
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    while (zmq_msg_recv (&frame, monitor, ZMQ_DONTWAIT) >= 0) {
+        uint16_t event = 0;
+        if (zmq_msg_size (&frame) >= sizeof event)
+            memcpy (&event, zmq_msg_data (&frame), sizeof event);
+        while (zmq_msg_more (&frame) && zmq_msg_recv (&frame, monitor, ZMQ_DONTWAIT) >= 0)
+            ;                   //  the endpoint, which we know
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            s_link_event (self, GC_LINK_CONNECTED);
+        else
+        if (event == ZMQ_EVENT_DISCONNECTED)
+            s_link_event (self, GC_LINK_DISCONNECTED);
+    }
+    zmq_msg_close (&frame);
+}
+
 static void s_on_drain (lws_sorted_usec_list_t *sul);
 
 static void
@@ -170,6 +301,10 @@ s_schedule_drain (gc_link_t *self)
 static void
 s_service (gc_link_t *self)
 {
+    //  Connection events first, so that the state is current before the
+    //  replies are read (a reply from a connection that is gone must
+    //  find it gone)
+    s_drain_monitor (self);
     bool dealer_empty = s_drain_dealer (self);
     bool sub_empty = s_drain_sub (self);
     //  Budget spent with more waiting: come back next turn, since the fd
@@ -198,32 +333,85 @@ gc_link_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
 //  --------------------------------------------------------------------------
 //  Sending
 
-static uint64_t
-s_send (gc_link_t *self, gc_frame_t *request, int64_t giveup_ms,
-        gc_link_reply_fn *fn, void *arg)
+//  A pending request for frame, given its rid and deadline and encoded
+//  into the link's buffer
+static s_pending_t *
+s_pending_new (gc_link_t *self, gc_frame_t *request, int64_t deadline_ms,
+               int64_t giveup_ms, gc_link_reply_fn *fn, void *arg)
 {
     request->rid = ++self->next_rid;
     request->fields |= GC_F_RID;
+    gc_frame_set_uint (request, GC_F_DEADLINE, deadline_ms);
     gc_frame_encode (request, &self->buffer);
-    if (zmq_send (zsock_resolve (self->dealer), self->buffer.data, self->buffer.size,
-                  ZMQ_DONTWAIT) < 0)
-        return 0;               //  no broker connection: ZMQ_IMMEDIATE is set
-    s_pending_t *pending = gc_malloc (sizeof *pending);
-    *pending = (s_pending_t) { request->rid, giveup_ms, gc_clock_mono_us (), fn, arg };
-    zhashx_insert (self->pending, (void *) (uintptr_t) request->rid, pending);
+    s_pending_t *pending = gc_calloc (1, sizeof *pending);
+    pending->rid = request->rid;
+    pending->deadline_ms = deadline_ms;
+    pending->giveup_ms = giveup_ms;
+    pending->fn = fn;
+    pending->arg = arg;
+    return pending;
+}
+
+//  Hands the encoded request to the DEALER; false when ZeroMQ has no
+//  connection to send it on (ZMQ_IMMEDIATE), which the state learns
+static bool
+s_transmit (gc_link_t *self, s_pending_t *pending, const void *data, size_t size)
+{
+    if (zmq_send (zsock_resolve (self->dealer), data, size, ZMQ_DONTWAIT) < 0) {
+        s_link_event (self, GC_LINK_REFUSED);
+        return false;
+    }
+    pending->connection = gc_linkstate_connection (self->state);
+    pending->sent_us = gc_clock_mono_us ();
     s_schedule_drain (self);
-    return request->rid;
+    return true;
+}
+
+//  Keeps the encoded request (in the link's buffer) until the link is up
+static void
+s_wait (gc_link_t *self, s_pending_t *pending)
+{
+    pending->size = self->buffer.size;
+    pending->frame = gc_malloc (pending->size);
+    memcpy (pending->frame, self->buffer.data, pending->size);
+    lws_dll2_add_tail (&pending->in_waiting, &self->waiting);
+}
+
+static void s_give_up_expired (gc_link_t *self, int64_t now);
+
+//  Sends what waited for the link, oldest first, while it stays up
+static void
+s_flush (gc_link_t *self)
+{
+    //  What waited past its deadline is answered, not sent
+    s_give_up_expired (self, gc_clock_wall_ms ());
+    while (gc_linkstate_state (self->state) == GC_LINK_UP && self->waiting.head) {
+        s_pending_t *pending = lws_container_of (self->waiting.head, s_pending_t, in_waiting);
+        if (!s_transmit (self, pending, pending->frame, pending->size))
+            return;
+        lws_dll2_remove (&pending->in_waiting);
+        free (pending->frame);
+        pending->frame = NULL;
+    }
 }
 
 uint64_t
 gc_link_request (gc_link_t *self, gc_frame_t *request, int64_t arrived_ms,
                  gc_link_reply_fn *fn, void *arg)
 {
-    int64_t now = gc_clock_wall_ms ();
-    if (!gc_link_reachable (self) || now >= arrived_ms + GC_REQUEST_DEADLINE_MS)
+    int64_t deadline_ms = arrived_ms + GC_REQUEST_DEADLINE_MS;
+    if (gc_clock_wall_ms () >= deadline_ms)
         return 0;
-    gc_frame_set_uint (request, GC_F_DEADLINE, arrived_ms + GC_REQUEST_DEADLINE_MS);
-    return s_send (self, request, arrived_ms + GC_REQUEST_GIVEUP_MS, fn, arg);
+    //  Behind others that wait, a request waits too: they keep their order
+    bool direct = s_state_now (self) == GC_LINK_UP && self->waiting.count == 0;
+    if (!direct && self->waiting.count >= GC_LINK_WAITING_MAX)
+        return 0;
+    s_pending_t *pending = s_pending_new (self, request, deadline_ms,
+                                          arrived_ms + GC_REQUEST_GIVEUP_MS, fn, arg);
+    if (!direct || !s_transmit (self, pending, self->buffer.data, self->buffer.size))
+        s_wait (self, pending);
+    zhashx_insert (self->pending, (void *) (uintptr_t) pending->rid, pending);
+    return pending->rid;
 }
 
 uint64_t
@@ -269,15 +457,27 @@ gc_link_unsubscribe (gc_link_t *self, const char *room, size_t size)
 }
 
 bool
-gc_link_reachable (gc_link_t *self)
+gc_link_up (gc_link_t *self)
 {
-    return gc_clock_mono_us () / 1000 - self->last_reply_ms < GC_HEARTBEAT_DEAD_MS;
+    return s_state_now (self) == GC_LINK_UP;
 }
 
-int64_t
-gc_link_rtt_ms (gc_link_t *self)
+gc_link_state_t
+gc_link_state (gc_link_t *self)
 {
-    return self->rtt_ms;
+    return s_state_now (self);
+}
+
+uint64_t
+gc_link_reconnects (gc_link_t *self)
+{
+    return gc_linkstate_reconnects (self->state);
+}
+
+size_t
+gc_link_waiting (gc_link_t *self)
+{
+    return self->waiting.count;
 }
 
 const gc_histogram_t *
@@ -289,11 +489,20 @@ gc_link_rtt (gc_link_t *self)
 const char *
 gc_link_broker_metrics (gc_link_t *self)
 {
-    return gc_link_reachable (self)? self->broker_metrics: NULL;
+    return gc_link_up (self)? self->broker_metrics: NULL;
 }
 
 //  --------------------------------------------------------------------------
 //  Clock: heartbeats and giving up on requests
+
+//  A waiting request is withdrawn at its deadline, since the broker would
+//  refuse it after; a sent one is waited for until the broker can no
+//  longer act on it
+static bool
+s_expired (const s_pending_t *pending, int64_t now)
+{
+    return (s_waits (pending)? pending->deadline_ms: pending->giveup_ms) <= now;
+}
 
 static void
 s_give_up_expired (gc_link_t *self, int64_t now)
@@ -301,7 +510,7 @@ s_give_up_expired (gc_link_t *self, int64_t now)
     zlistx_t *expired = zlistx_new ();
     for (s_pending_t *pending = zhashx_first (self->pending); pending;
          pending = zhashx_next (self->pending))
-        if (pending->giveup_ms <= now)
+        if (s_expired (pending, now))
             zlistx_add_end (expired, (void *) (uintptr_t) pending->rid);
     //  Callbacks may send new requests, so call them after the walk
     for (void *key = zlistx_first (expired); key; key = zlistx_next (expired)) {
@@ -317,28 +526,37 @@ s_give_up_expired (gc_link_t *self, int64_t now)
     zlistx_destroy (&expired);
 }
 
+//  A heartbeat on the current connection; its reply keeps the link up,
+//  or takes a new connection up. Not queued: a ping only means
+//  something on the connection it went out on.
 static void
-s_ping (gc_link_t *self, int64_t now)
+s_ping (gc_link_t *self)
 {
+    if (gc_linkstate_state (self->state) == GC_LINK_DOWN)
+        return;                 //  no connection to ping on
+    int64_t now = gc_clock_wall_ms ();
     gc_frame_t ping;
     gc_frame_init (&ping, GC_OP_PING);
-    gc_frame_set_uint (&ping, GC_F_DEADLINE, now + GC_HEARTBEAT_DEAD_MS);
-    if (s_send (self, &ping, now + GC_HEARTBEAT_DEAD_MS, NULL, NULL))
-        self->ping_sent_ms = gc_clock_mono_us () / 1000;
+    s_pending_t *pending = s_pending_new (self, &ping, now + GC_HEARTBEAT_DEAD_MS,
+                                          now + GC_HEARTBEAT_DEAD_MS, NULL, NULL);
+    if (!s_transmit (self, pending, self->buffer.data, self->buffer.size)) {
+        s_pending_destroy (pending);
+        return;
+    }
+    zhashx_insert (self->pending, (void *) (uintptr_t) pending->rid, pending);
+    self->probed = true;
 }
 
 static void
 s_on_tick (lws_sorted_usec_list_t *sul)
 {
     gc_link_t *self = lws_container_of (sul, gc_link_t, tick);
-    int64_t now = gc_clock_wall_ms ();
-    bool was_reachable = gc_clock_mono_us () / 1000 - GC_LINK_TICK_MS - self->last_reply_ms
-                       < GC_HEARTBEAT_DEAD_MS;
-    s_give_up_expired (self, now);
-    if (self->ticks++ % (GC_HEARTBEAT_MS / GC_LINK_TICK_MS) == 0)
-        s_ping (self, now);
-    if (was_reachable && !gc_link_reachable (self))
-        gc_warn ("broker unreachable: no reply for %d ms", GC_HEARTBEAT_DEAD_MS);
+    s_give_up_expired (self, gc_clock_wall_ms ());
+    s_state_now (self);
+    //  A connection whose first ping could not go out is pinged again
+    //  at the next tick, not the next beat
+    if (self->ticks++ % (GC_HEARTBEAT_MS / GC_LINK_TICK_MS) == 0 || !self->probed)
+        s_ping (self);
     s_service (self);
     lws_sul_schedule (self->context, 0, &self->tick, s_on_tick, GC_LINK_TICK_MS * LWS_US_PER_MS);
 }
@@ -362,7 +580,7 @@ s_adopt (gc_link_t *self, struct lws_vhost *vhost, zsock_t *sock)
 }
 
 static zsock_t *
-s_socket_new (int type, const char *endpoint)
+s_socket_new (int type)
 {
     zsock_t *sock = zsock_new (type);
     if (!sock)
@@ -374,13 +592,35 @@ s_socket_new (int type, const char *endpoint)
     zsock_set_reconnect_ivl_max (sock, GC_LINK_RECONNECT_MAX_MS);
     zsock_set_heartbeat_ivl (sock, GC_HEARTBEAT_MS);
     zsock_set_heartbeat_timeout (sock, GC_HEARTBEAT_DEAD_MS);
+    //  Requests wait in the link, not in ZeroMQ: see the top of this file
     if (type == ZMQ_DEALER)
         zsock_set_immediate (sock, 1);
-    if (zsock_connect (sock, "%s", endpoint) != 0) {
-        gc_error ("cannot connect to endpoint=%s: %s", endpoint, zmq_strerror (zmq_errno ()));
-        zsock_destroy (&sock);
-    }
     return sock;
+}
+
+static int
+s_connect (zsock_t *sock, const char *endpoint)
+{
+    if (zsock_connect (sock, "%s", endpoint) == 0)
+        return 0;
+    gc_error ("cannot connect to endpoint=%s: %s", endpoint, zmq_strerror (zmq_errno ()));
+    return -1;
+}
+
+//  A PAIR that receives the DEALER's connection events. Made before the
+//  DEALER connects, so that it sees the first connection too.
+static zsock_t *
+s_monitor_new (gc_link_t *self)
+{
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "inproc://gc-link-monitor-%p", (void *) self);
+    if (zmq_socket_monitor (zsock_resolve (self->dealer), endpoint,
+                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0)
+        return NULL;
+    zsock_t *monitor = zsock_new (ZMQ_PAIR);
+    if (monitor && zsock_connect (monitor, "%s", endpoint) != 0)
+        zsock_destroy (&monitor);
+    return monitor;
 }
 
 gc_link_t *
@@ -392,14 +632,17 @@ gc_link_new (struct lws_context *context, struct lws_vhost *vhost,
     self->context = context;
     self->on_event = on_event;
     self->event_arg = arg;
-    self->last_reply_ms = -GC_HEARTBEAT_DEAD_MS;
+    self->state = gc_linkstate_new ();
     self->pending = s_pending_table_new ();
     gc_histogram_init (&self->rtt, gc_metrics_seconds, 12);
     msgpack_sbuffer_init (&self->buffer);
-    self->dealer = s_socket_new (ZMQ_DEALER, requests);
-    self->sub = s_socket_new (ZMQ_SUB, events);
-    if (!self->dealer || !self->sub
-    ||  s_adopt (self, vhost, self->dealer) || s_adopt (self, vhost, self->sub)) {
+    self->dealer = s_socket_new (ZMQ_DEALER);
+    self->sub = s_socket_new (ZMQ_SUB);
+    self->monitor = self->dealer? s_monitor_new (self): NULL;
+    if (!self->sub || !self->monitor
+    ||  s_connect (self->dealer, requests) || s_connect (self->sub, events)
+    ||  s_adopt (self, vhost, self->dealer) || s_adopt (self, vhost, self->sub)
+    ||  s_adopt (self, vhost, self->monitor)) {
         gc_link_destroy (&self);
         return NULL;
     }
@@ -424,10 +667,144 @@ gc_link_destroy (gc_link_t **self_p)
     if (!self->stopped)
         gc_link_stop (self);
     zhashx_destroy (&self->pending);
+    if (self->dealer)
+        zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
+    zsock_destroy (&self->monitor);
     zsock_destroy (&self->dealer);
     zsock_destroy (&self->sub);
+    gc_linkstate_destroy (&self->state);
     msgpack_sbuffer_destroy (&self->buffer);
     free (self->broker_metrics);
     free (self);
     *self_p = NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Self-test: a link to the real broker program (testbed.c), which dies
+//  and comes back under it
+
+#include <assert.h>
+#include <signal.h>
+#include "testbed.h"
+
+typedef struct {
+    int answered;               //  replies
+    int given_up;               //  NULL callbacks
+} s_test_calls_t;
+
+static void
+s_test_on_reply (void *arg, const gc_frame_t *reply)
+{
+    s_test_calls_t *calls = arg;
+    if (reply) {
+        assert (reply->op == GC_OP_OK);
+        calls->answered++;
+    }
+    else
+        calls->given_up++;
+}
+
+static void
+s_test_on_event (void *arg, const gc_frame_t *event)
+{
+    (void) arg, (void) event;
+}
+
+static uint64_t
+s_test_history (gc_link_t *self, int64_t arrived_ms, s_test_calls_t *calls)
+{
+    gc_frame_t request;
+    gc_frame_init (&request, GC_OP_HISTORY);
+    gc_frame_set_cstr (&request, GC_F_ROOM, "Taskmaster");
+    gc_frame_set_uint (&request, GC_F_LIMIT, 1);
+    return gc_link_request (self, &request, arrived_ms, s_test_on_reply, calls);
+}
+
+//  The broker is killed: the link is down at once, from the closed
+//  connection, not connecting after a heartbeat's silence
+static void
+s_test_broker_dies (struct lws_context *context, gc_link_t *self, gc_testbed_t *testbed,
+                    int signum)
+{
+    gc_testbed_stop_broker (testbed, signum);
+    GC_TESTBED_UNTIL (context, gc_link_state (self) == GC_LINK_DOWN);
+    assert (gc_link_state (self) == GC_LINK_DOWN && !gc_link_up (self));
+    assert (!gc_link_broker_metrics (self));
+}
+
+//  Requests wait for the broker: one is sent once it is back, one whose
+//  deadline passes first is given up on; each is called back once
+static void
+s_test_requests_wait (struct lws_context *context, gc_link_t *self, gc_testbed_t *testbed)
+{
+    s_test_calls_t served = { 0 }, expiring = { 0 };
+    int64_t now = gc_clock_wall_ms ();
+    assert (s_test_history (self, now, &served));
+    assert (s_test_history (self, now - GC_REQUEST_DEADLINE_MS + 300, &expiring));
+    assert (!s_test_history (self, now - GC_REQUEST_DEADLINE_MS, &expiring));
+    assert (gc_link_waiting (self) == 2);
+    GC_TESTBED_UNTIL (context, expiring.given_up);
+    assert (expiring.given_up == 1 && served.answered + served.given_up == 0);
+    assert (gc_link_waiting (self) == 1);
+
+    gc_testbed_start_broker (testbed);
+    GC_TESTBED_UNTIL (context, served.answered);
+    assert (served.answered == 1 && gc_link_up (self) && gc_link_waiting (self) == 0);
+    assert (gc_link_reconnects (self) == 1);
+    //  A later request answered: nothing earlier is answered again
+    s_test_calls_t later = { 0 };
+    assert (s_test_history (self, gc_clock_wall_ms (), &later));
+    GC_TESTBED_UNTIL (context, later.answered);
+    assert (later.answered == 1);
+    assert (served.answered == 1 && served.given_up == 0);
+    assert (expiring.given_up == 1 && expiring.answered == 0);
+}
+
+//  At most GC_LINK_WAITING_MAX requests wait; a forgotten one is never
+//  called back
+static void
+s_test_waiting_is_bounded (gc_link_t *self)
+{
+    s_test_calls_t calls = { 0 };
+    uint64_t *rids = gc_calloc (GC_LINK_WAITING_MAX, sizeof *rids);
+    int64_t now = gc_clock_wall_ms ();
+    for (size_t index = 0; index < GC_LINK_WAITING_MAX; index++)
+        assert ((rids [index] = s_test_history (self, now, &calls)));
+    assert (!s_test_history (self, now, &calls));
+    assert (gc_link_waiting (self) == GC_LINK_WAITING_MAX);
+    for (size_t index = 0; index < GC_LINK_WAITING_MAX; index++)
+        gc_link_forget (self, rids [index]);
+    assert (gc_link_waiting (self) == 0);
+    assert (calls.answered + calls.given_up == 0);
+    free (rids);
+}
+
+void
+gc_link_test (bool verbose)
+{
+    if (verbose)
+        printf (" * gc_link: ");
+    gc_testbed_t *testbed = gc_testbed_new ();
+    struct lws_context *context = gc_testbed_context ();
+    gc_link_t *self = gc_link_new (context, lws_get_vhost_by_name (context, "default"),
+                                   gc_testbed_requests (testbed), gc_testbed_events (testbed),
+                                   s_test_on_event, NULL);
+    assert (self);
+    GC_TESTBED_UNTIL (context, gc_link_up (self));
+    assert (gc_link_up (self) && gc_link_reconnects (self) == 0);
+    GC_TESTBED_UNTIL (context, gc_link_broker_metrics (self));
+    assert (gc_link_broker_metrics (self));
+
+    s_test_broker_dies (context, self, testbed, SIGKILL);
+    s_test_requests_wait (context, self, testbed);
+    s_test_broker_dies (context, self, testbed, SIGTERM);
+    s_test_waiting_is_bounded (self);
+
+    gc_link_stop (self);
+    lws_context_destroy (context);
+    gc_link_destroy (&self);
+    gc_link_destroy (&self);
+    gc_testbed_destroy (&testbed);
+    if (verbose)
+        printf ("OK\n");
 }

@@ -3,8 +3,10 @@
     Requests go out on a DEALER and come back matched by rid; events come
     in on a SUB. Both ZeroMQ sockets live inside the gateway's one
     libwebsockets event loop: their ZMQ_FDs are adopted as raw files.
-    The link owns the request deadlines (docs/broker-protocol.md) and the
-    heartbeat that says whether the broker is reachable. */
+    The link owns the request deadlines (docs/broker-protocol.md), the
+    link's state (linkstate.h: down, connecting, up; known from ZeroMQ's
+    socket monitor and from replies, with a heartbeat for a broker that
+    hangs) and the requests waiting for it to be up. */
 #ifndef GC_LINK_H_INCLUDED
 #define GC_LINK_H_INCLUDED
 
@@ -12,6 +14,7 @@
 #include <libwebsockets.h>
 #include "gc_codec.h"
 #include "gc_metrics.h"
+#include "linkstate.h"
 
 typedef struct gc_link_t gc_link_t;
 
@@ -38,8 +41,11 @@ void gc_link_stop (gc_link_t *self);
 void gc_link_destroy (gc_link_t **self_p);
 
 //  Sends request, setting its rid and deadline from arrived_ms (when the
-//  client's request reached the gateway). Returns the rid, or 0 when it
-//  cannot be sent now (broker unreachable): then fn is never called.
+//  client's request reached the gateway). While the link is not up the
+//  request waits (GC_LINK_WAITING_MAX at most) and goes out once it is;
+//  fn is called with NULL when its deadline passes first. Returns the
+//  rid, or 0 when the deadline has passed or too many requests wait
+//  already: then fn is never called.
 uint64_t gc_link_request (gc_link_t *self, gc_frame_t *request, int64_t arrived_ms,
                           gc_link_reply_fn *fn, void *arg);
 
@@ -56,17 +62,26 @@ void gc_link_forget (gc_link_t *self, uint64_t rid);
 void gc_link_subscribe (gc_link_t *self, const char *room, size_t size);
 void gc_link_unsubscribe (gc_link_t *self, const char *room, size_t size);
 
-//  True while the broker answered a heartbeat recently.
-bool gc_link_reachable (gc_link_t *self);
+//  True while the link is up: a request sent now goes out at once, on a
+//  connection the broker has answered on, within GC_HEARTBEAT_DEAD_MS.
+bool gc_link_up (gc_link_t *self);
 
-//  Round trip of the last heartbeat, in ms (for metrics and logs).
-int64_t gc_link_rtt_ms (gc_link_t *self);
+//  The link's state (up only as gc_link_up says).
+gc_link_state_t gc_link_state (gc_link_t *self);
+
+//  Connections to the broker made after the first one.
+uint64_t gc_link_reconnects (gc_link_t *self);
+
+//  Requests waiting for the link to be up.
+size_t gc_link_waiting (gc_link_t *self);
 
 //  Round trips of every request answered, in seconds.
 const gc_histogram_t *gc_link_rtt (gc_link_t *self);
 
 //  The broker's own figures in Prometheus text, as of the last heartbeat;
-//  NULL while the broker is unreachable.
+//  NULL while the link is not up.
 const char *gc_link_broker_metrics (gc_link_t *self);
+
+void gc_link_test (bool verbose);
 
 #endif

@@ -13,7 +13,7 @@ static const char *s_usage =
     "                         [--rate-limit N] [--ping-interval SECONDS] [--log-level LEVEL]\n"
     "\n"
     "Serves groupchat protocol v1 over WebSocket on ws://HOST:PORT/, and\n"
-    "GET /healthz (200 while the broker answers, else 503) and GET /metrics.\n"
+    "GET /healthz (200 while the broker link is up, else 503) and GET /metrics.\n"
     "\n"
     "  --port N             listening port             GROUPCHAT_PORT (8080)\n"
     "  --requests ENDPOINT  broker's request socket    GROUPCHAT_REQUESTS (tcp://localhost:5555)\n"

@@ -114,7 +114,7 @@ gc_member_catchup_start (gc_member_t *self)
     self->catchup_rid = gc_link_history (self->link, self->room_name, self->room_name_len,
                                          self->place.cursor, GC_CATCHUP_BATCH,
                                          s_on_catchup, self);
-    return self->catchup_rid != 0;      //  0: the broker is out of reach
+    return self->catchup_rid != 0;      //  0: the link took no more (too many wait)
 }
 
 bool

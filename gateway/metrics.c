@@ -34,8 +34,15 @@ gc_metrics_write (const gc_gateway_parts_t *parts, FILE *stream)
     gc_rooms_t *rooms = parts->rooms;
     gc_metric_write (stream, "groupchat_connections_open", "gauge",
                      "Open client WebSocket connections.", parts->conns.count);
-    gc_metric_write (stream, "groupchat_broker_reachable", "gauge",
-                     "1 while the broker answers heartbeats.", gc_link_reachable (link));
+    gc_metric_write (stream, "groupchat_gateway_broker_up", "gauge",
+                     "1 while the broker link is up: a request sent now is served.",
+                     gc_link_up (link));
+    gc_metric_write (stream, "groupchat_gateway_broker_reconnects_total", "counter",
+                     "Connections to the broker made after the first.",
+                     (double) gc_link_reconnects (link));
+    gc_metric_write (stream, "groupchat_gateway_requests_waiting", "gauge",
+                     "Requests waiting for the broker link to be up.",
+                     (double) gc_link_waiting (link));
     gc_metric_write (stream, "groupchat_rooms_active", "gauge",
                      "Rooms with members on this gateway.", gc_rooms_size (rooms));
     gc_rooms_write_members (rooms, stream);

@@ -572,8 +572,8 @@ gc_room_test (bool verbose)
                              s_test_on_event, &test);
     assert (test.link);
     test.rooms = gc_rooms_new (test.link, &test.counters);
-    GC_TESTBED_UNTIL (test.context, gc_link_reachable (test.link));
-    assert (gc_link_reachable (test.link));
+    GC_TESTBED_UNTIL (test.context, gc_link_up (test.link));
+    assert (gc_link_up (test.link));
 
     s_test_join (&test);
     s_test_ring (&test);

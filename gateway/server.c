@@ -4,8 +4,8 @@
     share (counters, policy, the write batch); it is private to this file
     and reached through gateway.h. Callbacks are thin switches that hand
     each event to conn.c, room.c or link.c. Plain HTTP on the same port
-    answers GET /healthz (200 while the broker answers heartbeats, 503
-    otherwise) and GET /metrics. */
+    answers GET /healthz (200 while the broker link is up, so that a
+    request sent now is served; 503 otherwise) and GET /metrics. */
 #include <stddef.h>
 #include "server.h"
 #include "conn.h"
@@ -49,8 +49,12 @@ s_http_body (gc_gateway_t *gateway, const char *path, gc_out_t *out)
     int status = 200;
     FILE *stream = gc_alloc_checked (open_memstream (&text, &size));
     if (strcmp (path, "/healthz") == 0) {
-        status = gc_link_reachable (gateway->parts.link)? 200: 503;
-        fprintf (stream, status == 200? "ok\n": "broker unreachable\n");
+        gc_link_state_t state = gc_link_state (gateway->parts.link);
+        status = state == GC_LINK_UP? 200: 503;
+        if (status == 200)
+            fputs ("ok\n", stream);
+        else
+            fprintf (stream, "broker link %s\n", gc_link_state_name (state));
     }
     else
     if (strcmp (path, "/metrics") == 0)

@@ -26,7 +26,7 @@
 
 struct gc_testbed_t {
     char path [32];             //  the broker's database
-    pid_t broker;               //  the broker's process
+    pid_t broker;               //  the broker's process, 0 while stopped
     char requests [32];         //  tcp://127.0.0.1:PORT
     char events [32];
 };
@@ -120,11 +120,7 @@ gc_testbed_new (void)
     s_free_ports (&requests_port, &events_port);
     snprintf (self->requests, sizeof self->requests, "tcp://127.0.0.1:%d", requests_port);
     snprintf (self->events, sizeof self->events, "tcp://127.0.0.1:%d", events_port);
-    self->broker = fork ();
-    assert (self->broker >= 0);
-    if (self->broker == 0)
-        s_exec_broker (self);
-    assert (s_answers (self->requests));
+    gc_testbed_start_broker (self);
     return self;
 }
 
@@ -134,16 +130,37 @@ gc_testbed_destroy (gc_testbed_t **self_p)
     gc_testbed_t *self = *self_p;
     if (!self)
         return;
-    int status = 0;
-    kill (self->broker, SIGTERM);
-    assert (waitpid (self->broker, &status, 0) == self->broker);
-    assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    if (self->broker)
+        gc_testbed_stop_broker (self, SIGTERM);
     char other [sizeof self->path + 4];
     unlink (self->path);
     snprintf (other, sizeof other, "%s-wal", self->path), unlink (other);
     snprintf (other, sizeof other, "%s-shm", self->path), unlink (other);
     free (self);
     *self_p = NULL;
+}
+
+void
+gc_testbed_stop_broker (gc_testbed_t *self, int signum)
+{
+    assert (self->broker);
+    int status = 0;
+    kill (self->broker, signum);
+    assert (waitpid (self->broker, &status, 0) == self->broker);
+    if (signum == SIGTERM)
+        assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    self->broker = 0;
+}
+
+void
+gc_testbed_start_broker (gc_testbed_t *self)
+{
+    assert (!self->broker);
+    self->broker = fork ();
+    assert (self->broker >= 0);
+    if (self->broker == 0)
+        s_exec_broker (self);
+    assert (s_answers (self->requests));
 }
 
 const char *

@@ -19,6 +19,13 @@ gc_testbed_t *gc_testbed_new (void);
 //  Stops the broker and removes its database.
 void gc_testbed_destroy (gc_testbed_t **self_p);
 
+//  Stops the broker with signum and waits for it (SIGTERM: asserts a
+//  clean exit), as a crash (SIGKILL) or a restart would.
+void gc_testbed_stop_broker (gc_testbed_t *self, int signum);
+//  Starts the broker again, on the same database and endpoints; returns
+//  once it answers.
+void gc_testbed_start_broker (gc_testbed_t *self);
+
 //  The endpoints the broker bound.
 const char *gc_testbed_requests (gc_testbed_t *self);
 const char *gc_testbed_events (gc_testbed_t *self);

@@ -13,6 +13,8 @@
 #include "gc_options.h"
 #include "gc_stop.h"
 #include "../gateway/out.h"
+#include "../gateway/linkstate.h"
+#include "../gateway/link.h"
 #include "../gateway/member.h"
 #include "../gateway/room.h"
 #include "../gateway/conn.h"
@@ -51,6 +53,8 @@ static const s_test_t s_tests [] = {
     { "gc_request", gc_request_test },
     { "gc_reply", gc_reply_test },
     { "gc_out", gc_out_test },
+    { "gc_linkstate", gc_linkstate_test },
+    { "gc_link", gc_link_test },
     { "gc_member", gc_member_test },
     { "gc_room", gc_room_test },
     { "gc_conn", gc_conn_test },

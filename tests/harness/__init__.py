@@ -5,7 +5,8 @@ ports, with the database and every process's log in a temporary folder;
 each program in it is a Process (process.py). A Client (client.py) is a
 WebSocket connection speaking protocol v1 (docs/protocol.md). checks.py
 holds the protocol's assertions, seed.py what an empty database starts
-with, web.py the HTTP GET for /healthz and /metrics.
+with, web.py the HTTP GET for /healthz and /metrics and the parser of
+the metrics' text.
 
 Everything that waits, waits for an event with a deadline: a reply, a
 push, a process exit, /healthz answering. Readiness is polled with a
@@ -25,12 +26,13 @@ from .process import (Process, describe_exit, free_port, run_command,
                       run_program, server_environment)
 from .scope import begin_test, end_test, log_tails
 from .seed import PASSWORD, ROOM, ROOMS_OF, USERS
-from .web import http_get
+from .web import http_get, parse_metrics
 
 __all__ = [
     "CONFIG", "Client", "Cluster", "PASSWORD", "Process", "ROOM", "ROOMS_OF",
     "USERS", "ServerError", "assert_contiguous", "begin_test", "check_message",
     "configure", "deadline", "describe_exit", "end_test",
-    "free_port", "http_get", "log_tails", "run_command", "run_program", "seq_of",
+    "free_port", "http_get", "log_tails", "parse_metrics", "run_command",
+    "run_program", "seq_of",
     "server_environment",
 ]

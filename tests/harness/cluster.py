@@ -15,7 +15,7 @@ from .config import CONFIG, deadline
 from .process import Process, describe_exit, free_port
 from .scope import SCOPE
 from .seed import PASSWORD
-from .web import http_get
+from .web import http_get, parse_metrics
 
 
 class Cluster:
@@ -26,9 +26,13 @@ class Cluster:
     started before the broker, as they may be in production."""
 
     def __init__(self, gateways=2, start_broker=True, broker_env=None,
-                 gateway_env=None, gateway_args=(), broker_args=(), by_env=False):
+                 gateway_env=None, gateway_args=(), broker_args=(), by_env=False,
+                 wrap_broker=True):
         """`by_env` configures the programs by environment variables only
-        (GROUPCHAT_DB, ...) instead of flags; extra env and args win."""
+        (GROUPCHAT_DB, ...) instead of flags; extra env and args win.
+        `wrap_broker=False` runs the broker without the wrapper, for tests
+        of the gateways that need the broker back within a request's 3 s
+        (under valgrind it takes about 5 s to start)."""
         self.dir = tempfile.mkdtemp(prefix="cluster-", dir=CONFIG.tmp_root)
         self.db = os.path.join(self.dir, "groupchat.db")
         self.requests_port = free_port()
@@ -53,7 +57,7 @@ class Cluster:
                               ("--events", "GROUPCHAT_EVENTS", events)],
                              broker_env, broker_args)
         self.broker = Process("broker", "groupchat-broker", args,
-                              os.path.join(self.dir, "broker.log"), env)
+                              os.path.join(self.dir, "broker.log"), env, wrap_broker)
         self.gateways = []
         for i, port in enumerate(self.ports):
             env, args = settings([("--port", "GROUPCHAT_PORT", str(port)),
@@ -144,7 +148,11 @@ class Cluster:
         await self.broker.kill()
 
     async def stop_broker(self, signum=signal.SIGTERM):
-        """Stops the broker with `signum`; asserts it exits 0 within 10 s."""
+        """Stops the broker with `signum`; asserts it exits 0 within 10 s.
+        SIGKILL kills it instead, as kill_broker() does."""
+        if signum == signal.SIGKILL:
+            await self.kill_broker()
+            return
         code = await self.broker.stop(signum, 10)
         assert code == 0, "broker: %s on %s, expected exit 0" % (
             describe_exit(code), signal.Signals(signum).name)
@@ -187,6 +195,12 @@ class Cluster:
                         "(last: %s)" % (index, status, deadline(within), last[index]))
                 await asyncio.sleep(0.05)
         return time.monotonic() - started
+
+    async def metrics(self, gateway=0):
+        """The figures of GET /metrics on a gateway: {sample: value}."""
+        status, body = await http_get(self.ports[gateway], "/metrics")
+        assert status == 200, "gateway-%d: /metrics answered %d" % (gateway, status)
+        return parse_metrics(body.decode("utf-8"))[0]
 
     # Clients ---------------------------------------------------------------
 

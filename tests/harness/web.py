@@ -1,6 +1,8 @@
-"""web.py: a plain HTTP GET, for the gateways' /healthz and /metrics."""
+"""web.py: a plain HTTP GET, for the gateways' /healthz and /metrics, and
+the Prometheus text of /metrics parsed."""
 
 import asyncio
+import re
 
 
 async def http_get(port, path="/healthz", timeout=2.0):
@@ -31,3 +33,30 @@ async def http_get(port, path="/healthz", timeout=2.0):
             return status, body
         finally:
             writer.close()
+
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? '
+                    r'(-?[0-9.eE+-]+|\+Inf|NaN)$')
+
+
+def parse_metrics(text):
+    """The Prometheus text of /metrics as ({sample name with labels: value},
+    {metric name: type}), asserting the format on the way."""
+    samples, types = {}, {}
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            assert len(line.split(" ", 3)) == 4, "HELP without text: %r" % line
+        elif line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            assert kind in ("counter", "gauge", "histogram"), line
+            assert name not in types, "TYPE twice for %s" % name
+            types[name] = kind
+        else:
+            match = SAMPLE.match(line)
+            assert match, "not a Prometheus sample line: %r" % line
+            name = line.rsplit(" ", 1)[0]
+            base = match.group(1)
+            family = re.sub(r"_(bucket|sum|count)$", "", base)
+            assert base in types or family in types, "sample %s without TYPE" % base
+            samples[name] = float(line.rsplit(" ", 1)[1])
+    return samples, types
