@@ -25,11 +25,13 @@
 //  reconnect would cost an fsync each
 #define GC_TOKEN_TOUCH_MS       (60 * 1000)
 
-//  A gateway answers unavailable this long after a request arrived; the
-//  broker refuses to act on a request past its deadline, which is set
-//  early enough that anything the broker does act on is answered first.
+//  A gateway answers unavailable this long after a request arrived (the
+//  default of its --request-deadline); the broker refuses to act on a
+//  request past its deadline, which is set early enough that anything
+//  the broker does act on is answered first: a sent request is given up
+//  on at half as long again.
 #define GC_REQUEST_DEADLINE_MS  3000
-#define GC_REQUEST_GIVEUP_MS    4500
+#define GC_REQUEST_GIVEUP(deadline_ms)  ((deadline_ms) * 3 / 2)
 
 //  Heartbeat between gateway and broker: a gateway's link to the broker
 //  is no longer up when no reply came for GC_HEARTBEAT_DEAD_MS (a broker

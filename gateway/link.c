@@ -23,7 +23,7 @@
     requests left, could not withdraw one whose client was answered, and
     could not bound them by count. Here a request is either waiting
     (ours, withdrawn at its deadline) or sent (the broker's, answered or
-    given up on at GC_REQUEST_GIVEUP_MS, once the broker can no longer
+    given up on at half its deadline again, once the broker can no longer
     act on it). A sent request is not answered sooner when its connection
     closes: the broker may still act on it until its deadline, and a
     client told `unavailable` is promised that nothing was done. */
@@ -51,6 +51,7 @@ typedef struct {
 
 struct gc_link_t {
     struct lws_context *context;
+    int64_t request_deadline_ms;    //  a request's time to be answered
     zsock_t *dealer;            //  requests to the broker's ROUTER
     zsock_t *sub;               //  events from the broker's XPUB
     zsock_t *monitor;           //  the DEALER's connection events (PAIR)
@@ -395,19 +396,25 @@ s_flush (gc_link_t *self)
     }
 }
 
+void
+gc_link_set_request_deadline (gc_link_t *self, int deadline_ms)
+{
+    self->request_deadline_ms = deadline_ms;
+}
+
 uint64_t
 gc_link_request (gc_link_t *self, gc_frame_t *request, int64_t arrived_ms,
                  gc_link_reply_fn *fn, void *arg)
 {
-    int64_t deadline_ms = arrived_ms + GC_REQUEST_DEADLINE_MS;
+    int64_t deadline_ms = arrived_ms + self->request_deadline_ms;
     if (gc_clock_wall_ms () >= deadline_ms)
         return 0;
     //  Behind others that wait, a request waits too: they keep their order
     bool direct = s_state_now (self) == GC_LINK_UP && self->waiting.count == 0;
     if (!direct && self->waiting.count >= GC_LINK_WAITING_MAX)
         return 0;
-    s_pending_t *pending = s_pending_new (self, request, deadline_ms,
-                                          arrived_ms + GC_REQUEST_GIVEUP_MS, fn, arg);
+    int64_t giveup_ms = arrived_ms + GC_REQUEST_GIVEUP (self->request_deadline_ms);
+    s_pending_t *pending = s_pending_new (self, request, deadline_ms, giveup_ms, fn, arg);
     if (!direct || !s_transmit (self, pending, self->buffer.data, self->buffer.size))
         s_wait (self, pending);
     zhashx_insert (self->pending, (void *) (uintptr_t) pending->rid, pending);
@@ -630,6 +637,7 @@ gc_link_new (struct lws_context *context, struct lws_vhost *vhost,
 {
     gc_link_t *self = gc_calloc (1, sizeof *self);
     self->context = context;
+    self->request_deadline_ms = GC_REQUEST_DEADLINE_MS;
     self->on_event = on_event;
     self->event_arg = arg;
     self->state = gc_linkstate_new ();

@@ -36,6 +36,10 @@ int gc_link_callback (struct lws *wsi, enum lws_callback_reasons reason, void *u
 gc_link_t *gc_link_new (struct lws_context *context, struct lws_vhost *vhost,
                         const char *requests, const char *events,
                         gc_link_event_fn *on_event, void *arg);
+//  How long a request may take to be answered (GC_REQUEST_DEADLINE_MS
+//  unless set): past it, the client is told unavailable.
+void gc_link_set_request_deadline (gc_link_t *self, int deadline_ms);
+
 //  Stops the link's timers; call before the lws context is destroyed.
 void gc_link_stop (gc_link_t *self);
 void gc_link_destroy (gc_link_t **self_p);

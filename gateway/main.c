@@ -4,13 +4,15 @@
     server loop until SIGINT or SIGTERM. */
 #include <sys/resource.h>
 #include "server.h"
+#include "gc_limits.h"
 #include "gc_log.h"
 #include "gc_options.h"
 #include "gc_stop.h"
 
 static const char *s_usage =
     "usage: groupchat-gateway [--port N] [--requests ENDPOINT] [--events ENDPOINT]\n"
-    "                         [--rate-limit N] [--ping-interval SECONDS] [--log-level LEVEL]\n"
+    "                         [--rate-limit N] [--ping-interval SECONDS]\n"
+    "                         [--request-deadline MS] [--log-level LEVEL]\n"
     "\n"
     "Serves groupchat protocol v1 over WebSocket on ws://HOST:PORT/, and\n"
     "GET /healthz (200 while the broker link is up, else 503) and GET /metrics.\n"
@@ -22,6 +24,8 @@ static const char *s_usage =
     "                                                  GROUPCHAT_RATE_LIMIT (1000)\n"
     "  --ping-interval S    ping idle connections after S seconds; drop a peer\n"
     "                       silent for 2.5 x S       GROUPCHAT_PING_INTERVAL (20)\n"
+    "  --request-deadline MS  answer unavailable when the broker has not\n"
+    "                       answered a request in MS   GROUPCHAT_REQUEST_DEADLINE (3000)\n"
     "  --log-level LEVEL    error, warn, info, debug   GROUPCHAT_LOG_LEVEL (info)\n"
     "  --help               this text\n"
     "\n"
@@ -56,6 +60,9 @@ main (int argc, char *argv [])
                           0, 1000000),
         GC_OPTION_NUMBER ("ping-interval", "GROUPCHAT_PING_INTERVAL", "20", &config.ping_seconds,
                           1, 3600),
+        GC_OPTION_NUMBER ("request-deadline", "GROUPCHAT_REQUEST_DEADLINE",
+                          GC_STR (GC_REQUEST_DEADLINE_MS), &config.request_deadline_ms,
+                          100, 600000),
         GC_OPTION_LOG_LEVEL ("gateway"),
         { NULL }
     };

@@ -198,6 +198,8 @@ gc_server_new (const gc_server_config_t *config)
         gc_server_destroy (&self);
         return NULL;
     }
+    if (config->request_deadline_ms > 0)
+        gc_link_set_request_deadline (self->parts.link, config->request_deadline_ms);
     self->parts.rooms = gc_rooms_new (self->parts.link, &self->parts.counters);
     lws_sul_schedule (self->context, 0, &self->sweep, s_on_sweep, GC_GATEWAY_SWEEP_MS * LWS_US_PER_MS);
     return self;

@@ -14,6 +14,7 @@ typedef struct {
     int rate_limit;             //  requests/s per connection, 0: unlimited
     unsigned fd_limit;          //  connections + a few, 0: lws default
     int ping_seconds;           //  idle time before a ping; dead after 2.5 x
+    int request_deadline_ms;    //  a request's time to be answered
 } gc_server_config_t;
 
 //  Creates the lws context, listens, connects to the broker. NULL on

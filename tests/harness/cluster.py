@@ -64,6 +64,9 @@ class Cluster:
                                   ("--requests", "GROUPCHAT_REQUESTS", requests),
                                   ("--events", "GROUPCHAT_EVENTS", events)],
                                  gateway_env, gateway_args)
+            if CONFIG.wrap:
+                env.setdefault("GROUPCHAT_REQUEST_DEADLINE",
+                               str(int(CONFIG.request_deadline * 1000)))
             self.gateways.append(Process("gateway-%d" % i, "groupchat-gateway", args,
                                          os.path.join(self.dir, "gateway-%d.log" % i),
                                          env))

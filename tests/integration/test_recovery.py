@@ -12,11 +12,13 @@ import os
 import signal
 import time
 
-from harness import Cluster, ServerError, assert_contiguous, deadline, seq_of
+from harness import CONFIG, Cluster, ServerError, assert_contiguous, deadline, seq_of
 
 SLOW = True
 
-UNAVAILABLE_WITHIN = 5.5    # protocol.md: "sent within 5 s", plus our slack
+#  protocol.md: "sent within 5 s", plus our slack (a request's deadline is
+#  longer under a wrapper, see harness/config.py)
+UNAVAILABLE_WITHIN = CONFIG.request_deadline * 1.5 + 1.0
 
 
 async def until_available(client, within=15.0):
@@ -58,8 +60,8 @@ async def all_threads_stopped(pid, within=5.0):
 def assert_unavailable(reply, seconds, what):
     assert reply["op"] == "error" and reply.get("code") == "unavailable", \
         "%s with the broker down: %r" % (what, reply)
-    assert seconds < UNAVAILABLE_WITHIN, "%s: unavailable after %.2f s, not within 5 s" % (
-        what, seconds)
+    assert seconds < UNAVAILABLE_WITHIN, "%s: unavailable after %.2f s, not within %.1f s" % (
+        what, seconds, UNAVAILABLE_WITHIN)
 
 
 async def test_acknowledged_messages_survive_kill_9():
