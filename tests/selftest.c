@@ -11,6 +11,7 @@
 #include "gc_metrics.h"
 #include "gc_log.h"
 #include "gc_options.h"
+#include "gc_pem.h"
 #include "gc_stop.h"
 #include "../gateway/out.h"
 #include "../gateway/member.h"
@@ -47,6 +48,7 @@ static const s_test_t s_tests [] = {
     { "gc_metrics", gc_metrics_test },
     { "gc_log", gc_log_test },
     { "gc_options", gc_options_test },
+    { "gc_pem", gc_pem_test },
     { "gc_stop", gc_stop_test },
     { "gc_request", gc_request_test },
     { "gc_reply", gc_reply_test },
