@@ -5,7 +5,8 @@
     and reached through gateway.h. Callbacks are thin switches that hand
     each event to conn.c, room.c or link.c. Plain HTTP on the same port
     answers GET /healthz (200 while the broker answers heartbeats, 503
-    otherwise) and GET /metrics. */
+    otherwise) and GET /metrics. With TLS (listen.c) all of it is served
+    over TLS instead. */
 #include <stddef.h>
 #include "server.h"
 #include "conn.h"
@@ -178,14 +179,14 @@ gc_server_new (const gc_server_config_t *config)
     self->idle_policy.secs_since_valid_hangup = (uint16_t) (config->ping_seconds * 5 / 2);
     s_protocols_init ();
     struct lws_context_creation_info info = {
-        .port = config->port,
         .protocols = s_protocols,
         .user = self,
         .retry_and_idle_policy = &self->idle_policy,
         .fd_limit_per_thread = config->fd_limit,
         .timeout_secs = GC_GATEWAY_IO_TIMEOUT_S,
     };
-    self->context = lws_create_context (&info);
+    self->context = gc_listen_setup (&config->listen, &info) == 0?
+                    lws_create_context (&info): NULL;
     self->vhost = self->context? lws_get_vhost_by_name (self->context, "default"): NULL;
     if (self->vhost)
         self->parts.link = gc_link_new (self->context, self->vhost, config->requests,
