@@ -10,7 +10,7 @@
 
 static const char *s_usage =
     "usage: groupchat-gateway [--port N] [--listen ADDRESS] [--tls-cert FILE --tls-key FILE]\n"
-    "                         [--requests ENDPOINT] [--events ENDPOINT]\n"
+    "                         [--allow-origin ORIGIN ...] [--requests ENDPOINT] [--events ENDPOINT]\n"
     "                         [--rate-limit N] [--ping-interval SECONDS] [--log-level LEVEL]\n"
     "\n"
     "Serves groupchat protocol v1 over WebSocket on ws://HOST:PORT/ (wss:// with\n"
@@ -23,6 +23,10 @@ static const char *s_usage =
     "  --tls-cert FILE      PEM certificate (chain): serve wss:// and https://\n"
     "                                                  GROUPCHAT_TLS_CERT\n"
     "  --tls-key FILE       its PEM private key        GROUPCHAT_TLS_KEY\n"
+    "  --allow-origin ORIGIN  a web page origin (scheme://host[:port]) that may\n"
+    "                       connect; repeatable. Set: a browser upgrade from any\n"
+    "                       other origin gets 403   GROUPCHAT_ALLOW_ORIGIN (comma-\n"
+    "                                                  separated; none: any origin)\n"
     "  --requests ENDPOINT  broker's request socket    GROUPCHAT_REQUESTS (tcp://localhost:5555)\n"
     "  --events ENDPOINT    broker's event socket      GROUPCHAT_EVENTS (tcp://localhost:5556)\n"
     "  --rate-limit N       requests per second per connection, 0 for none\n"
@@ -46,6 +50,12 @@ s_raise_fd_limit (void)
     setrlimit (RLIMIT_NOFILE, &limit);
     getrlimit (RLIMIT_NOFILE, &limit);
     return limit.rlim_cur > 1000000? 1000000: (unsigned) limit.rlim_cur;
+}
+
+static const char *
+s_take_origins (const gc_option_t *option, const char *value)
+{
+    return gc_origins_add (option->arg, value);
 }
 
 //  What the flags cannot check alone; returns GC_OPTIONS_GO_ON or the
@@ -72,28 +82,30 @@ s_serve (const gc_server_config_t *config)
                   listen->port);
         return 1;
     }
-    gc_info ("listening address=%s port=%d tls=%s requests=%s events=%s",
+    gc_info ("listening address=%s port=%d tls=%s origins=%zu requests=%s events=%s",
              listen->address? listen->address: "*", listen->port,
-             gc_listen_is_tls (listen)? "on": "off", config->requests, config->events);
+             gc_listen_is_tls (listen)? "on": "off", gc_origins_count (config->origins),
+             config->requests, config->events);
     int rc = gc_server_run (gateway);
     gc_info ("stopping");
     gc_server_destroy (&gateway);
     return rc? 1: 0;
 }
 
-int
-main (int argc, char *argv [])
+//  Flags and environment into a configuration, then the server
+static int
+s_main (int argc, char *argv [], gc_origins_t *origins)
 {
-    //  Before anything: a SIGTERM that comes while we start must stop us
-    gc_stop_on_signals ();
     gc_server_config_t config = {
-        .requests = "tcp://localhost:5555", .events = "tcp://localhost:5556"
+        .requests = "tcp://localhost:5555", .events = "tcp://localhost:5556", .origins = origins
     };
     gc_option_t table [] = {
         GC_OPTION_NUMBER ("port", "GROUPCHAT_PORT", "8080", &config.listen.port, 1, 65535),
         { .name = "listen", .env = "GROUPCHAT_LISTEN", .text = &config.listen.address },
         { .name = "tls-cert", .env = "GROUPCHAT_TLS_CERT", .text = &config.listen.tls_cert },
         { .name = "tls-key", .env = "GROUPCHAT_TLS_KEY", .text = &config.listen.tls_key },
+        { .name = "allow-origin", .env = "GROUPCHAT_ALLOW_ORIGIN", .take = s_take_origins,
+          .arg = origins },
         { .name = "requests", .env = "GROUPCHAT_REQUESTS", .text = &config.requests },
         { .name = "events", .env = "GROUPCHAT_EVENTS", .text = &config.events },
         GC_OPTION_NUMBER ("rate-limit", "GROUPCHAT_RATE_LIMIT", "1000", &config.rate_limit,
@@ -117,3 +129,13 @@ main (int argc, char *argv [])
     return s_serve (&config);
 }
 
+int
+main (int argc, char *argv [])
+{
+    //  Before anything: a SIGTERM that comes while we start must stop us
+    gc_stop_on_signals ();
+    gc_origins_t *origins = gc_origins_new ();
+    int status = s_main (argc, argv, origins);
+    gc_origins_destroy (&origins);
+    return status;
+}

@@ -6,7 +6,7 @@
     each event to conn.c, room.c or link.c. Plain HTTP on the same port
     answers GET /healthz (200 while the broker answers heartbeats, 503
     otherwise) and GET /metrics. With TLS (listen.c) all of it is served
-    over TLS instead. */
+    over TLS instead; origin.c decides which pages may upgrade. */
 #include <stddef.h>
 #include "server.h"
 #include "conn.h"
@@ -23,6 +23,7 @@ struct gc_gateway_t {
     gc_gateway_parts_t parts;   //  lent to every connection
     lws_sorted_usec_list_t sweep;   //  stalled-reader check
     lws_retry_bo_t idle_policy;     //  pings and dead-peer hangup
+    const gc_origins_t *origins;    //  pages that may connect
 };
 
 //  Per-session data: lws allocates it for every connection, HTTP or
@@ -112,6 +113,8 @@ s_on_client (struct lws *wsi, enum lws_callback_reasons reason, void *user,
             return s_http_request (wsi, session, in);
         case LWS_CALLBACK_HTTP_WRITEABLE:
             return s_http_writable (wsi, session);
+        case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+            return gc_origins_confirm_upgrade (s_gateway (wsi)->origins, wsi);
         case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
         case LWS_CALLBACK_CLOSED_HTTP:
             if (session)
@@ -178,6 +181,7 @@ gc_server_new (const gc_server_config_t *config)
     self->idle_policy.secs_since_valid_ping = (uint16_t) config->ping_seconds;
     self->idle_policy.secs_since_valid_hangup = (uint16_t) (config->ping_seconds * 5 / 2);
     s_protocols_init ();
+    self->origins = config->origins;
     struct lws_context_creation_info info = {
         .protocols = s_protocols,
         .user = self,

@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include "gateway.h"
 #include "listen.h"
+#include "origin.h"
 
 typedef struct gc_gateway_t gc_gateway_t;
 
 typedef struct {
     gc_listen_config_t listen;  //  port, address, TLS
+    const gc_origins_t *origins;    //  pages that may connect (origin.h)
     const char *requests;       //  broker's ROUTER endpoint
     const char *events;         //  broker's PUB endpoint
     int rate_limit;             //  requests/s per connection, 0: unlimited

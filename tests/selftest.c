@@ -17,6 +17,7 @@
 #include "../gateway/member.h"
 #include "../gateway/room.h"
 #include "../gateway/conn.h"
+#include "../gateway/origin.h"
 #include "../gateway/listen.h"
 #include "../broker/store.h"
 #include "../broker/store_backend.h"
@@ -57,6 +58,7 @@ static const s_test_t s_tests [] = {
     { "gc_member", gc_member_test },
     { "gc_room", gc_room_test },
     { "gc_conn", gc_conn_test },
+    { "gc_origins", gc_origins_test },
     { "gc_listen", gc_listen_test },
     { "gc_store", gc_store_test },
     { "gc_store_sqlite", gc_store_sqlite_test },
