@@ -176,7 +176,7 @@ async def gateway_exit(args, env=None):
     return code, err
 
 
-async def test_gateway_wants_both_certificate_and_key(cluster):
+async def test_gateway_wants_both_certificate_and_key():
     certs = await certificates()
     cert, key = certs.path("good"), certs.path("good", "key")
     for args, env in ((["--tls-cert", cert], None), (["--tls-key", key], None),
@@ -185,7 +185,7 @@ async def test_gateway_wants_both_certificate_and_key(cluster):
         assert code == 2 and "go together" in err and "usage" in err, (args, env, code, err)
 
 
-async def test_gateway_refuses_a_certificate_or_key_it_cannot_use(cluster):
+async def test_gateway_refuses_a_certificate_or_key_it_cannot_use():
     certs = await certificates()
     cert, key = certs.path("good"), certs.path("good", "key")
     missing = os.path.join(CONFIG.tmp_root, "no-such-key.pem")
