@@ -45,7 +45,7 @@ gc_bench_default_real (double value, double fallback)
 gc_bench_pool_t *
 gc_bench_pool (const gc_bench_config_t *config, gc_bench_report_t *report)
 {
-    gc_bench_pool_t *pool = gc_bench_pool_new (config->urls, config->url_count);
+    gc_bench_pool_t *pool = gc_bench_pool_new (config->urls, config->url_count, config->ca);
     if (!pool)
         gc_bench_report_fail (report, "cannot set up the connections");
     return pool;
