@@ -61,10 +61,19 @@ gc_pem_check (const char *path, const char *label, char *why, size_t why_size)
         return -1;
     }
     bool found = s_has_block (text, label);
+    //  OpenSSL would ask for the passphrase on the terminal, if any, and
+    //  a gateway would wait there: a key must come unencrypted
+    bool encrypted = found && strcmp (label, GC_PEM_PRIVATE_KEY) == 0
+                  && (s_has_block (text, "ENCRYPTED PRIVATE KEY")
+                      || strstr (text, "Proc-Type: 4,ENCRYPTED"));
     free (text);
     if (!found)
         snprintf (why, why_size, "it holds no PEM %s (-----BEGIN ...%s-----)", label, label);
-    return found? 0: -1;
+    else
+    if (encrypted)
+        snprintf (why, why_size, "the key is encrypted; give it unencrypted "
+                  "(openssl pkey -in KEY -out PLAIN_KEY), readable by this user alone");
+    return found && !encrypted? 0: -1;
 }
 
 //  --------------------------------------------------------------------------
@@ -91,7 +100,14 @@ gc_pem_test (bool verbose)
     const char *key = "-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\n";
     const char *other = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"
                         "CERTIFICATE-----\n";
-    char *paths [] = { s_test_file (cert), s_test_file (key), s_test_file (other) };
+    const char *encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIH0\n"
+                            "-----END ENCRYPTED PRIVATE KEY-----\n";
+    const char *traditional = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n"
+                              "DEK-Info: AES-128-CBC,00\n\nMIIE\n-----END RSA PRIVATE KEY-----\n";
+    char *paths [] = {
+        s_test_file (cert), s_test_file (key), s_test_file (other),
+        s_test_file (encrypted), s_test_file (traditional)
+    };
 
     assert (gc_pem_check (paths [0], GC_PEM_CERTIFICATE, why, sizeof why) == 0);
     assert (gc_pem_check (paths [1], GC_PEM_PRIVATE_KEY, why, sizeof why) == 0);
@@ -103,12 +119,17 @@ gc_pem_test (bool verbose)
     assert (strstr (why, "cannot read it: No such file"));
     assert (gc_pem_check ("/tmp", GC_PEM_CERTIFICATE, why, sizeof why) == -1);
     assert (strstr (why, "cannot read it"));
+    //  Encrypted keys, PKCS#8 and traditional, are refused
+    for (size_t index = 3; index < 5; index++) {
+        assert (gc_pem_check (paths [index], GC_PEM_PRIVATE_KEY, why, sizeof why) == -1);
+        assert (strstr (why, "the key is encrypted"));
+    }
 
-    for (size_t index = 0; index < 3; index++) {
+    for (size_t index = 0; index < sizeof paths / sizeof paths [0]; index++) {
         unlink (paths [index]);
         free (paths [index]);
     }
     if (verbose)
-        printf ("(certificate, key, wrong kind, missing, folder) ");
+        printf ("(certificate, key, wrong kind, missing, folder, encrypted key) ");
     printf ("OK\n");
 }

@@ -17,8 +17,9 @@
 #define GC_PEM_PRIVATE_KEY  "PRIVATE KEY"       //  PKCS#8, RSA, EC, ...
 
 //  Checks that path can be read and holds a PEM block labelled ...label
-//  ("-----BEGIN EC PRIVATE KEY-----" is a PRIVATE KEY). Returns 0, or -1
-//  with why (e.g. "cannot read it: No such file or directory") in why.
+//  ("-----BEGIN EC PRIVATE KEY-----" is a PRIVATE KEY), and for a key
+//  that it is not encrypted. Returns 0, or -1 with why (e.g. "cannot
+//  read it: No such file or directory") in why.
 int gc_pem_check (const char *path, const char *label, char *why, size_t why_size);
 
 //  Self test of this class.
