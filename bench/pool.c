@@ -264,6 +264,15 @@ gc_bench_pool_conn (gc_bench_pool_t *self, size_t index)
     return index < self->size? self->conns [index]: NULL;
 }
 
+bool
+gc_bench_pool_tls (const gc_bench_pool_t *self)
+{
+    for (size_t index = 0; index < self->url_count; index++)
+        if (self->urls [index].tls)
+            return true;
+    return false;
+}
+
 size_t
 gc_bench_pool_urls (const gc_bench_pool_t *self)
 {

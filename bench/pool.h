@@ -49,6 +49,8 @@ void gc_bench_pool_destroy (gc_bench_pool_t **self_p);
 size_t gc_bench_pool_add (gc_bench_pool_t *self, size_t count);
 gc_bench_conn_t *gc_bench_pool_conn (gc_bench_pool_t *self, size_t index);
 size_t gc_bench_pool_urls (const gc_bench_pool_t *self);
+//  True when some of its URLs are wss://
+bool gc_bench_pool_tls (const gc_bench_pool_t *self);
 //  True when no connection is opening and every request was answered or
 //  lost (a gc_bench_done_fn)
 bool gc_bench_pool_answered (void *self);
