@@ -289,7 +289,8 @@ s_on_untrusted (void *arg, const char *url, const char *why)
     char text [800];
     snprintf (text, sizeof text, "%s: the server's certificate is not trusted%s%s%s", url,
               why? ": ": "", why? why: "",
-              unknown_ca? " (if you trust the CA that signed it, give it with --ca FILE)": "");
+              unknown_ca? " (to trust it, give its CA certificate, or itself when "
+                          "self-signed, with --ca FILE)": "");
     self->events.untrusted (self->events.arg, text);
 }
 
