@@ -64,7 +64,8 @@ run:
 	@sh scripts/run.sh
 
 ifeq ($(VALGRIND),1)
-TEST_WRAP = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+TEST_WRAP = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+            --suppressions=$(CURDIR)/tests/valgrind.supp
 endif
 
 test:

@@ -10,6 +10,7 @@
 #include "gc_alloc.h"
 #include "gc_limits.h"
 #include "gc_options.h"
+#include "gc_pem.h"
 #include "gc_stop.h"
 
 static const char *s_usage =
@@ -22,6 +23,8 @@ static const char *s_usage =
     "then, so a stalled server cannot hide its stall.\n"
     "\n"
     "  --url URL            a gateway, repeatable        (ws://localhost:8080/)\n"
+    "                       (wss:// too: the certificate is verified)\n"
+    "  --ca FILE            trust the CAs of FILE (PEM) for wss://, not the system's\n"
     "  --scenario NAME      fanout, ack, login, join, idle or max (fanout)\n"
     "  --rooms N            rooms used, of the --room names  (1; idle: all)\n"
     "  --room NAME          a room to use, repeatable; the user must be a member\n"
@@ -194,6 +197,7 @@ main (int argc, char *argv [])
         { .name = "user", .text = &config.user },
         { .name = "password", .text = &config.password },
         { .name = "pids", .take = s_take_pids, .arg = &config },
+        { .name = "ca", .text = &config.ca },
         { .name = "json-only", .set = &json_only },
         { NULL }
     };
@@ -207,6 +211,11 @@ main (int argc, char *argv [])
     const gc_bench_scenario_t *scenario = gc_bench_scenario_find (scenario_name);
     if (!scenario)
         return gc_options_error (&options, "no such scenario");
+    char why [256];
+    if (config.ca && gc_pem_check (config.ca, GC_PEM_CERTIFICATE, why, sizeof why)) {
+        fprintf (stderr, "groupchat-bench: --ca %s: %s\n", config.ca, why);
+        return 1;
+    }
     size_t url_count = url_list.count, room_count = room_list.count;
     if (url_count == 0)
         urls [url_count++] = "ws://localhost:8080/";

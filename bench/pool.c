@@ -18,6 +18,7 @@
 //  A gateway URL taken apart for lws_client_connect_via_info
 typedef struct {
     char *copy;                 //  what lws_parse_uri cut up
+    bool tls;                   //  wss://
     const char *address;
     int port;
     char path [256];            //  with its leading slash
@@ -120,10 +121,11 @@ s_url_parse (s_url_t *url, const char *text)
     url->copy = gc_strdup (text);
     const char *scheme, *path;
     if (lws_parse_uri (url->copy, &scheme, &url->address, &url->port, &path)
-    ||  strcmp (scheme, "ws") || !*url->address || url->port <= 0) {
-        fprintf (stderr, "groupchat-bench: not a ws://HOST:PORT/ URL: %s\n", text);
+    ||  (strcmp (scheme, "ws") && strcmp (scheme, "wss")) || !*url->address || url->port <= 0) {
+        fprintf (stderr, "groupchat-bench: not a ws:// or wss://HOST:PORT/ URL: %s\n", text);
         return -1;
     }
+    url->tls = strcmp (scheme, "wss") == 0;
     snprintf (url->path, sizeof url->path, "/%s", path);
     snprintf (url->host, sizeof url->host, "%s:%d", url->address, url->port);
     return 0;
@@ -146,7 +148,7 @@ s_alarm_start (gc_bench_pool_t *self)
 }
 
 gc_bench_pool_t *
-gc_bench_pool_new (const char *const *urls, size_t url_count)
+gc_bench_pool_new (const char *const *urls, size_t url_count, const char *ca_file)
 {
     gc_bench_pool_t *self = gc_calloc (1, sizeof *self);
     self->alarm_fd = -1;
@@ -163,7 +165,12 @@ gc_bench_pool_new (const char *const *urls, size_t url_count)
         .gid = -1,
         .uid = -1,
         .timeout_secs = 10,
+        .options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT,
+        .client_ssl_ca_filepath = ca_file,
     };
+    //  wss:// is verified as the client does: a CA file replaces the system's
+    if (ca_file)
+        info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
     self->context = lws_create_context (&info);
     if (!self->context || s_alarm_start (self)) {
         fprintf (stderr, "groupchat-bench: cannot start libwebsockets\n");
@@ -219,8 +226,8 @@ s_open_more (gc_bench_pool_t *self)
             .port = url->port,
             .path = url->path,
             .host = url->host,
-            .origin = url->host,
             .protocol = S_PROTOCOL,
+            .ssl_connection = url->tls? LCCSCF_USE_SSL: 0,
         };
         self->connecting++;
         gc_bench_conn_connect (conn, &info);
@@ -255,6 +262,15 @@ gc_bench_conn_t *
 gc_bench_pool_conn (gc_bench_pool_t *self, size_t index)
 {
     return index < self->size? self->conns [index]: NULL;
+}
+
+bool
+gc_bench_pool_tls (const gc_bench_pool_t *self)
+{
+    for (size_t index = 0; index < self->url_count; index++)
+        if (self->urls [index].tls)
+            return true;
+    return false;
 }
 
 size_t
@@ -361,7 +377,7 @@ gc_bench_pool_test (bool verbose)
         printf (" * gc_bench_pool: ");
     lws_set_log_level (LLL_ERR | LLL_WARN, NULL);
     const char *urls [] = { "ws://127.0.0.1:9/" };
-    gc_bench_pool_t *self = gc_bench_pool_new (urls, 1);
+    gc_bench_pool_t *self = gc_bench_pool_new (urls, 1, NULL);
     assert (self);
     alarm (30);
     for (int round = 0; round < 50; round++) {

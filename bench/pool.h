@@ -36,9 +36,12 @@ typedef struct {
 typedef void (gc_bench_alarm_fn) (void *arg, int64_t now);
 typedef bool (gc_bench_done_fn) (void *arg);
 
-//  A pool for the URLs (ws://HOST:PORT/PATH); NULL, with the reason on
-//  stderr, when a URL is not one or libwebsockets cannot start.
-gc_bench_pool_t *gc_bench_pool_new (const char *const *urls, size_t url_count);
+//  A pool for the URLs (ws:// or wss://HOST:PORT/PATH; wss:// servers
+//  verified against the CAs of ca_file, or the system's when NULL); NULL,
+//  with the reason on stderr, when a URL is not one or libwebsockets
+//  cannot start.
+gc_bench_pool_t *gc_bench_pool_new (const char *const *urls, size_t url_count,
+                                    const char *ca_file);
 void gc_bench_pool_destroy (gc_bench_pool_t **self_p);
 
 //  Adds count connections and starts opening them; returns the index of
@@ -46,6 +49,8 @@ void gc_bench_pool_destroy (gc_bench_pool_t **self_p);
 size_t gc_bench_pool_add (gc_bench_pool_t *self, size_t count);
 gc_bench_conn_t *gc_bench_pool_conn (gc_bench_pool_t *self, size_t index);
 size_t gc_bench_pool_urls (const gc_bench_pool_t *self);
+//  True when some of its URLs are wss://
+bool gc_bench_pool_tls (const gc_bench_pool_t *self);
 //  True when no connection is opening and every request was answered or
 //  lost (a gc_bench_done_fn)
 bool gc_bench_pool_answered (void *self);

@@ -45,7 +45,7 @@ gc_bench_default_real (double value, double fallback)
 gc_bench_pool_t *
 gc_bench_pool (const gc_bench_config_t *config, gc_bench_report_t *report)
 {
-    gc_bench_pool_t *pool = gc_bench_pool_new (config->urls, config->url_count);
+    gc_bench_pool_t *pool = gc_bench_pool_new (config->urls, config->url_count, config->ca);
     if (!pool)
         gc_bench_report_fail (report, "cannot set up the connections");
     return pool;
@@ -140,8 +140,10 @@ gc_bench_gather (gc_bench_pool_t *pool, size_t count, const char *const *rooms,
             gc_bench_conn_join (conn, rooms [room], (int) room);
     }
     *first = (size_t) start;
-    //  Opening is paced: allow 2 ms per connection beyond a base
-    return gc_bench_settle (pool, 30 + (double) count * 0.002, report, "connecting")
+    //  Opening is paced: allow 2 ms per connection beyond a base, 10 ms
+    //  over TLS, whose handshakes cost both ends 5 to 8 times as much
+    double each = gc_bench_pool_tls (pool)? 0.010: 0.002;
+    return gc_bench_settle (pool, 30 + (double) count * each, report, "connecting")
         || s_check_setup (pool, &before, report, "connecting")? -1: 0;
 }
 

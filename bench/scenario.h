@@ -25,8 +25,9 @@ typedef struct {
 } gc_bench_pid_t;
 
 typedef struct {
-    const char *const *urls;    //  gateways, ws://HOST:PORT/
+    const char *const *urls;    //  gateways, ws:// or wss://HOST:PORT/
     size_t url_count;
+    const char *ca;             //  --ca: CA file for wss://, NULL: the system's
     const char *const *rooms;   //  room names to use, in order
     size_t room_names;          //  how many names there are
     long rooms_used;            //  --rooms: how many of them

@@ -8,6 +8,7 @@
 #include "plain.h"
 #include "ui.h"
 #include "gc_options.h"
+#include "gc_pem.h"
 
 static const char *s_usage =
     "usage: groupchat [ws://HOST:PORT ...]\n"
@@ -33,13 +34,21 @@ static const char *s_usage =
     "  --follow       print the last 10 messages, then each new one, until\n"
     "                 interrupted (exit 0)\n"
     "  --json         print the protocol's message objects, one per line\n"
+    "\n"
+    "Always:\n"
+    "  --ca FILE      trust the CAs of FILE (PEM) instead of the system's for\n"
+    "                 wss:// servers (GROUPCHAT_CA), e.g. a self-signed\n"
+    "                 gateway's own certificate\n"
     "  --help         this text\n"
     "\n"
-    "The default URL is ws://localhost:8080.\n"
-    "Exit status: 0 done, 1 refused by the server or connection failure, 2 usage.\n";
+    "The default URL is ws://localhost:8080. A wss:// server must have a\n"
+    "certificate that is trusted and names the URL's host; one that does not\n"
+    "is refused, and the client exits.\n"
+    "Exit status: 0 done, 1 refused by the server, connection failure, an\n"
+    "untrusted certificate or an unreadable --ca file, 2 usage.\n";
 
 typedef struct {
-    const char *user, *room, *say;
+    const char *user, *room, *say, *ca;
     bool follow, json;
 } s_flags_t;
 
@@ -54,9 +63,20 @@ s_plain (gc_options_t *options, const s_flags_t *flags, char **urls, int url_cou
     if (!password)
         return gc_options_error (options, "plain mode takes the password from GROUPCHAT_PASSWORD");
     gc_plain_config_t config = {
-        urls, url_count, flags->user, password, flags->room, flags->say, flags->json
+        urls, url_count, flags->user, password, flags->room, flags->say, flags->json, flags->ca
     };
     return gc_plain_run (&config);
+}
+
+//  0 when there is no CA file or it can be used; else -1, said on stderr
+static int
+s_check_ca (const char *path)
+{
+    char why [256];
+    if (!path || gc_pem_check (path, GC_PEM_CERTIFICATE, why, sizeof why) == 0)
+        return 0;
+    fprintf (stderr, "groupchat: --ca %s: %s\n", path, why);
+    return -1;
 }
 
 int
@@ -69,6 +89,7 @@ main (int argc, char *argv [])
         { .name = "say", .text = &flags.say },
         { .name = "follow", .set = &flags.follow },
         { .name = "json", .set = &flags.json },
+        { .name = "ca", .env = "GROUPCHAT_CA", .text = &flags.ca },
         { NULL }
     };
     gc_options_t options = { .program = "groupchat", .usage = s_usage, .options = table };
@@ -82,6 +103,8 @@ main (int argc, char *argv [])
     for (int index = 0; index < url_count; index++)
         if (strncmp (urls [index], "ws://", 5) && strncmp (urls [index], "wss://", 6))
             return gc_options_error (&options, "a URL starts with ws:// or wss://");
+    if (s_check_ca (flags.ca))
+        return 1;
     if (flags.say || flags.follow)
         return s_plain (&options, &flags, urls, url_count);
     if (flags.room || flags.json)
@@ -89,6 +112,6 @@ main (int argc, char *argv [])
     if (!isatty (STDIN_FILENO))
         return gc_options_error (&options,
                                  "the interactive client needs a terminal; use --say or --follow");
-    gc_ui_config_t config = { urls, url_count, flags.user, getenv ("GROUPCHAT_PASSWORD") };
+    gc_ui_config_t config = { urls, url_count, flags.user, getenv ("GROUPCHAT_PASSWORD"), flags.ca };
     return gc_ui_run (&config);
 }

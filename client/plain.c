@@ -105,6 +105,13 @@ s_notice (void *arg, const char *text)
     }
 }
 
+static void
+s_untrusted (void *arg, const char *text)
+{
+    fprintf (stderr, "groupchat: %s\n", text);
+    s_finish (arg, 1);
+}
+
 static void s_ignore_rooms (void *arg, json_t *rooms) { (void) arg, (void) rooms; }
 static void s_ignore_older (void *arg, json_t *older) { (void) arg, (void) older; }
 
@@ -137,14 +144,14 @@ gc_plain_run (const gc_plain_config_t *config)
     s_plain_t self = { .config = config, .status = -1 };
     if (config->say)
         s_read_lines (&self);
-    s_context = gc_wsconn_context_new (NULL);
+    s_context = gc_wsconn_context_new (NULL, config->ca);
     if (!s_context)
         return 1;
     gc_stop_on_signals ();
     gc_stop_wakes (s_context);
     gc_session_events_t events = {
         s_logged_in, s_login_failed, s_ignore_rooms, s_joined, s_message,
-        s_ignore_older, s_said, s_failed, s_notice, &self
+        s_ignore_older, s_said, s_failed, s_notice, s_untrusted, &self
     };
     self.session = gc_session_new (s_context, config->urls, config->url_count, &events);
     gc_session_login (self.session, config->user, config->password);

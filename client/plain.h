@@ -14,6 +14,7 @@ typedef struct {
     const char *room;
     const char *say;            //  text, "-" for stdin lines, NULL to follow
     bool json;                  //  print protocol objects, not lines
+    const char *ca;             //  CA file for wss://, NULL: the system's CAs
 } gc_plain_config_t;
 
 //  Runs plain mode; returns the exit status (0 done, 1 refused or failed).

@@ -279,6 +279,21 @@ s_on_close (void *arg, const char *why)
     self->events.notice (self->events.arg, text);
 }
 
+static void
+s_on_untrusted (void *arg, const char *url, const char *why)
+{
+    gc_session_t *self = arg;
+    //  A CA file helps only a certificate from a CA we do not know
+    bool unknown_ca = why && (strstr (why, "issuer") || strstr (why, "self-signed")
+                              || strstr (why, "self signed"));
+    char text [800];
+    snprintf (text, sizeof text, "%s: the server's certificate is not trusted%s%s%s", url,
+              why? ": ": "", why? why: "",
+              unknown_ca? " (to trust it, give its CA certificate, or itself when "
+                          "self-signed, with --ca FILE)": "");
+    self->events.untrusted (self->events.arg, text);
+}
+
 //  --------------------------------------------------------------------------
 //  Construction and requests
 
@@ -299,7 +314,7 @@ gc_session_new (struct lws_context *context, char **urls, int url_count,
                 const gc_session_events_t *events)
 {
     gc_session_t *self = s_session_new (context, events);
-    gc_wsconn_events_t conn_events = { s_on_open, s_on_frame, s_on_close, self };
+    gc_wsconn_events_t conn_events = { s_on_open, s_on_frame, s_on_close, s_on_untrusted, self };
     self->conn = gc_wsconn_new (context, urls, url_count, &conn_events);
     return self;
 }
@@ -558,7 +573,7 @@ gc_session_test (bool verbose)
     s_capture_t capture = { .sent = gc_alloc_checked (json_array ()) };
     gc_session_events_t events = {
         s_capture_logged_in, s_ignore_text, NULL, s_ignore_joined, s_capture_message,
-        NULL, NULL, s_unexpected_failure, s_ignore_text, &capture
+        NULL, NULL, s_unexpected_failure, s_ignore_text, NULL, &capture
     };
     gc_session_t *self = s_session_new (NULL, &events);
     self->send = s_capture_send;

@@ -27,6 +27,9 @@ typedef struct {
     void (*said) (void *arg, uint64_t seq);
     void (*failed) (void *arg, gc_client_op_t op, gc_error_t code, const char *message);
     void (*notice) (void *arg, const char *text);       //  connection news, removals
+    //  The server's certificate was refused, text says which server and
+    //  why: the session cannot go on (no reconnect follows)
+    void (*untrusted) (void *arg, const char *text);
     void *arg;
 } gc_session_events_t;
 

@@ -28,6 +28,7 @@ static struct {
     json_t *rooms;              //  the last room list, for picking by number
     bool picking;               //  the room list answers the menu's choice
     bool quit;
+    int status;                 //  the exit status once quit
     bool in_handler;            //  inside s_on_line: readline redisplays after
 } s_ui;
 
@@ -208,6 +209,15 @@ s_notice (void *arg, const char *text)
         s_menu ();
 }
 
+static void
+s_untrusted (void *arg, const char *text)
+{
+    (void) arg;
+    s_print (text);
+    s_ui.status = 1;
+    s_ui.quit = true;
+}
+
 //  --------------------------------------------------------------------------
 //  Typed lines
 
@@ -333,14 +343,14 @@ gc_ui_run (const gc_ui_config_t *config)
 {
     static const struct lws_protocols stdin_protocol = { "gc-stdin", s_on_stdin, 0, 0, 0, NULL, 0 };
     s_ui.config = config;
-    s_ui.context = gc_wsconn_context_new (&stdin_protocol);
+    s_ui.context = gc_wsconn_context_new (&stdin_protocol, config->ca);
     if (!s_ui.context || s_adopt_stdin ())
         return 1;
     gc_stop_on_signals ();
     gc_stop_wakes (s_ui.context);
     gc_session_events_t events = {
         s_logged_in, s_login_failed, s_rooms, s_joined, s_message,
-        s_older, s_said, s_failed, s_notice, NULL
+        s_older, s_said, s_failed, s_notice, s_untrusted, NULL
     };
     s_ui.session = gc_session_new (s_ui.context, config->urls, config->url_count, &events);
     rl_callback_handler_install ("", s_on_line);
@@ -367,5 +377,5 @@ gc_ui_run (const gc_ui_config_t *config)
     lws_context_destroy (s_ui.context);
     json_decref (s_ui.rooms);
     free (s_ui.user);
-    return 0;
+    return s_ui.status;
 }

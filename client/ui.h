@@ -9,6 +9,7 @@ typedef struct {
     int url_count;
     const char *user;           //  NULL: ask
     const char *password;       //  NULL: ask
+    const char *ca;             //  CA file for wss://, NULL: the system's CAs
 } gc_ui_config_t;
 
 //  Runs until /quit, Ctrl-D or a signal; returns the exit status.

@@ -1,4 +1,9 @@
-/*  wsconn.c: a reconnecting lws client connection carrying JSON frames. */
+/*  wsconn.c: a reconnecting lws client connection carrying JSON frames.
+
+    Certificates are verified by lws and OpenSSL; what is ours is to
+    notice a refusal (lws's verification callback, with OpenSSL's verdict)
+    and to say why: lws tells only in its log, so its error lines come
+    through s_on_lws_log, which keeps that one for the message. */
 #include <assert.h>
 #include <string.h>
 #include "wsconn.h"
@@ -16,6 +21,7 @@ struct gc_wsconn_t {
     struct lws_context *context;
     struct lws *wsi;            //  NULL while not connected
     bool open;
+    bool untrusted;             //  this attempt's server certificate was refused
     char **urls;
     int url_count;
     int url_next;               //  which URL the next attempt uses
@@ -48,12 +54,38 @@ s_out_clear (gc_wsconn_t *self)
     self->out_tail = NULL;
 }
 
+//  Why lws last refused a server certificate, as OpenSSL put it; empty
+//  when it did not say. lws's log is the process's, so this is too.
+static char s_untrusted_why [160];
+
+//  lws's error lines go to stderr as lws prints them, except the one
+//  that says why a certificate was refused ("SSL error: certificate has
+//  expired (preverify_ok=0;err=10;depth=0)"): that becomes part of our
+//  own message instead
+static void
+s_on_lws_log (int level, const char *line)
+{
+    static const char marker [] = "SSL error: ";
+    const char *why = strstr (line, marker);
+    if (!why) {
+        lwsl_emit_stderr (level, line);
+        return;
+    }
+    why += sizeof marker - 1;
+    size_t size = strcspn (why, "(\n");
+    while (size && why [size - 1] == ' ')
+        size--;
+    snprintf (s_untrusted_why, sizeof s_untrusted_why, "%.*s", (int) size, why);
+}
+
 static void
 s_connect (lws_sorted_usec_list_t *sul)
 {
     gc_wsconn_t *self = lws_container_of (sul, gc_wsconn_t, retry);
     const char *url = self->urls [self->url_next];
     self->url_next = (self->url_next + 1) % self->url_count;
+    self->untrusted = false;
+    s_untrusted_why [0] = 0;
     snprintf (self->url, sizeof self->url, "%s", url);
     const char *scheme, *address, *path;
     int port;
@@ -67,7 +99,7 @@ s_connect (lws_sorted_usec_list_t *sul)
     snprintf (full_path, sizeof full_path, "/%s", path);
     struct lws_client_connect_info info = {
         .context = self->context, .address = address, .port = port,
-        .path = full_path, .host = address, .origin = address,
+        .path = full_path, .host = address,
         .protocol = "groupchat.v1", .local_protocol_name = "gc-client",
         .opaque_user_data = self, .ssl_connection = strcmp (scheme, "wss")? 0: LCCSCF_USE_SSL,
     };
@@ -79,20 +111,36 @@ s_connect (lws_sorted_usec_list_t *sul)
     }
 }
 
+//  Drops what belonged to the connection that ended
 static void
-s_lost (gc_wsconn_t *self, const char *why)
+s_ended (gc_wsconn_t *self)
 {
-    bool was_open = self->open;
     self->wsi = NULL;
     self->open = false;
     s_out_clear (self);
     free (self->in);
     self->in = NULL;
     self->in_size = 0;
+}
+
+static void
+s_lost (gc_wsconn_t *self, const char *why)
+{
+    bool was_open = self->open;
+    s_ended (self);
     if (was_open || self->attempt == 0)
         self->events.closed (self->events.arg, why);
     lws_sul_schedule (self->context, 0, &self->retry, s_connect,
                       gc_wsconn_backoff_ms (self->attempt++) * LWS_US_PER_MS);
+}
+
+//  The server's certificate was refused: the connection ends for good
+static void
+s_refused (gc_wsconn_t *self)
+{
+    s_ended (self);
+    self->events.untrusted (self->events.arg, self->url,
+                            *s_untrusted_why? s_untrusted_why: NULL);
 }
 
 static int
@@ -149,8 +197,16 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
             return s_receive (self, wsi, in, len);
         case LWS_CALLBACK_CLIENT_WRITEABLE:
             return s_writable (self, wsi);
+        case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+            //  len is OpenSSL's verdict on one certificate of the chain
+            if (len == 0)
+                self->untrusted = true;
+            return 0;
         case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-            s_lost (self, in? (const char *) in: "cannot connect");
+            if (self->untrusted)
+                s_refused (self);
+            else
+                s_lost (self, in? (const char *) in: "cannot connect");
             return 0;
         case LWS_CALLBACK_CLIENT_CLOSED:
             s_lost (self, "connection closed");
@@ -163,7 +219,7 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 const struct lws_protocols gc_wsconn_protocol = { "gc-client", s_callback, 0, 0, 0, NULL, 0 };
 
 struct lws_context *
-gc_wsconn_context_new (const struct lws_protocols *extra)
+gc_wsconn_context_new (const struct lws_protocols *extra, const char *ca_file)
 {
     static struct lws_protocols protocols [3];
     protocols [0] = gc_wsconn_protocol;
@@ -173,8 +229,12 @@ gc_wsconn_context_new (const struct lws_protocols *extra)
         .port = CONTEXT_PORT_NO_LISTEN,
         .protocols = protocols,
         .options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT,
+        .client_ssl_ca_filepath = ca_file,
     };
-    lws_set_log_level (LLL_ERR, NULL);
+    //  A CA file replaces the system's CAs: trust exactly what was given
+    if (ca_file)
+        info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+    lws_set_log_level (LLL_ERR, s_on_lws_log);
     return lws_create_context (&info);
 }
 

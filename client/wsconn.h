@@ -3,7 +3,13 @@
     One libwebsockets client connection that comes back by itself: when it
     drops, it is tried again with a growing delay (250 ms doubling to 4 s),
     taking the given URLs in turn. Frames are JSON objects: sent with
-    gc_wsconn_send, received whole (however lws splits them) and parsed. */
+    gc_wsconn_send, received whole (however lws splits them) and parsed.
+
+    wss:// URLs are verified: the server's certificate must chain to the
+    system's CAs, or to those of one CA file when given, and name the
+    host of the URL. A server whose certificate is refused is not tried
+    again: that is an attack or a mistake, neither of which time mends.
+    No Origin header is sent: this is not a web page. */
 #ifndef GC_WSCONN_H_INCLUDED
 #define GC_WSCONN_H_INCLUDED
 
@@ -17,6 +23,9 @@ typedef struct {
     void (*opened) (void *arg, const char *url);
     void (*received) (void *arg, json_t *frame);    //  frame is borrowed
     void (*closed) (void *arg, const char *why);    //  a retry follows
+    //  The server's certificate was refused, why as OpenSSL said it (or
+    //  NULL); no retry follows
+    void (*untrusted) (void *arg, const char *url, const char *why);
     void *arg;
 } gc_wsconn_events_t;
 
@@ -24,8 +33,11 @@ typedef struct {
 extern const struct lws_protocols gc_wsconn_protocol;
 
 //  A client lws context serving gc_wsconn_protocol and, when not NULL,
-//  one more protocol (e.g. for stdin adopted as a raw file).
-struct lws_context *gc_wsconn_context_new (const struct lws_protocols *extra);
+//  one more protocol (e.g. for stdin adopted as a raw file). wss://
+//  servers are verified against the CAs of ca_file (PEM) when not NULL,
+//  else against the system's.
+struct lws_context *gc_wsconn_context_new (const struct lws_protocols *extra,
+                                           const char *ca_file);
 
 //  Creates the connection and starts connecting to urls [0].
 gc_wsconn_t *gc_wsconn_new (struct lws_context *context, char **urls, int url_count,

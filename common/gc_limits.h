@@ -82,6 +82,7 @@
 #define GC_LINK_WAITING_MAX     4096
 #define GC_GATEWAY_IO_TIMEOUT_S 30      //  lws's limit on a stalled handshake or HTTP exchange
 #define GC_GATEWAY_HTTP_HEADERS 512     //  bytes of headers of a /healthz or /metrics reply
+#define GC_ORIGIN_MAX           256     //  bytes of an Origin header compared; longer: refused
 
 //  ----------------------------------------------------------------------
 //  Client

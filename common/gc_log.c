@@ -84,43 +84,59 @@ gc_log (gc_log_level_t level, const char *format, ...)
         return;                 //  nowhere left to report it
 }
 
+size_t
+gc_log_catch (void (*fn) (void *arg), void *arg, char *text, size_t size)
+{
+    int pipe_fds [2], saved = dup (STDERR_FILENO);
+    assert (size > 0 && pipe (pipe_fds) == 0 && saved >= 0);
+    dup2 (pipe_fds [1], STDERR_FILENO);
+    fn (arg);
+    dup2 (saved, STDERR_FILENO);
+    close (saved), close (pipe_fds [1]);
+    ssize_t got = read (pipe_fds [0], text, size - 1);
+    close (pipe_fds [0]);
+    text [got > 0? got: 0] = 0;
+    return got > 0? (size_t) got: 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Self test
+
+static void
+s_test_log_controls (void *arg)
+{
+    (void) arg;
+    gc_log_init ("test", GC_LOG_INFO);
+    gc_info ("user=%s said=%s", "Eve\x1b[31m", "two\nlines\x7f");
+    gc_debug ("not written at level info");
+}
+
+static void
+s_test_log_long (void *arg)
+{
+    gc_info ("%s", (const char *) arg);
+}
+
 void
 gc_log_test (bool verbose)
 {
     if (verbose)
         printf (" * gc_log: ");
-    //  Catch what a log line writes to stderr
-    int pipe_fds [2], saved = dup (STDERR_FILENO);
-    assert (pipe (pipe_fds) == 0 && saved >= 0);
-    dup2 (pipe_fds [1], STDERR_FILENO);
-    gc_log_init ("test", GC_LOG_INFO);
-    gc_info ("user=%s said=%s", "Eve\x1b[31m", "two\nlines\x7f");
-    gc_debug ("not written at level info");
-    dup2 (saved, STDERR_FILENO);
-    close (saved), close (pipe_fds [1]);
     char line [512];
-    ssize_t size = read (pipe_fds [0], line, sizeof line - 1);
-    close (pipe_fds [0]);
+    size_t size = gc_log_catch (s_test_log_controls, NULL, line, sizeof line);
     assert (size > 0);
-    line [size] = 0;
     assert (strstr (line, " info  test: user=Eve\\x1b[31m said=two\\x0alines\\x7f\n"));
     assert (strchr (line, '\n') == line + size - 1);     //  one line, ended once
-    for (ssize_t index = 0; index < size - 1; index++)
+    for (size_t index = 0; index < size - 1; index++)
         assert ((unsigned char) line [index] >= 0x20 && line [index] != 0x7f);
     //  A body longer than a line is cut, still one line
     char long_text [4000];
     memset (long_text, '\x1b', sizeof long_text - 1);
     long_text [sizeof long_text - 1] = 0;
-    assert (pipe (pipe_fds) == 0 && (saved = dup (STDERR_FILENO)) >= 0);
-    dup2 (pipe_fds [1], STDERR_FILENO);
-    gc_info ("%s", long_text);
-    dup2 (saved, STDERR_FILENO);
-    close (saved), close (pipe_fds [1]);
     char whole [4096];
-    size = read (pipe_fds [0], whole, sizeof whole);
-    close (pipe_fds [0]);
+    size = gc_log_catch (s_test_log_long, long_text, whole, sizeof whole);
     assert (size > 1000 && size <= 2048 && whole [size - 1] == '\n');
-    assert (memchr (whole, '\n', (size_t) size - 1) == NULL);
+    assert (memchr (whole, '\n', size - 1) == NULL);
     if (verbose)
         printf ("OK\n");
 }

@@ -8,6 +8,7 @@
 #define GC_LOG_H_INCLUDED
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef enum { GC_LOG_ERROR, GC_LOG_WARN, GC_LOG_INFO, GC_LOG_DEBUG } gc_log_level_t;
 
@@ -27,6 +28,11 @@ void gc_log (gc_log_level_t level, const char *format, ...)
 #define gc_warn(...)    gc_log (GC_LOG_WARN, __VA_ARGS__)
 #define gc_info(...)    gc_log (GC_LOG_INFO, __VA_ARGS__)
 #define gc_debug(...)   gc_log (GC_LOG_DEBUG, __VA_ARGS__)
+
+//  For self-tests of what a class logs: runs fn (arg) with stderr caught
+//  and returns in text what it wrote (at most size - 1 bytes, and less
+//  than a pipe holds), NUL-ended; returns its length.
+size_t gc_log_catch (void (*fn) (void *arg), void *arg, char *text, size_t size);
 
 //  Self test: control characters escaped, one line per call
 void gc_log_test (bool verbose);

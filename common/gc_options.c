@@ -28,13 +28,21 @@ gc_options_error (gc_options_t *self, const char *why)
     return GC_OPTIONS_USAGE;
 }
 
-//  The table in getopt_long's form, --help last; the caller frees it
-static struct option *
-s_getopt_table (const gc_option_t *options)
+//  How many flags the table has
+static size_t
+s_count (const gc_option_t *options)
 {
     size_t count = 0;
     while (options [count].name)
         count++;
+    return count;
+}
+
+//  The table in getopt_long's form, --help last; the caller frees it
+static struct option *
+s_getopt_table (const gc_option_t *options)
+{
+    size_t count = s_count (options);
     struct option *table = gc_calloc (count + 2, sizeof *table);
     for (size_t index = 0; index < count; index++) {
         bool takes_value = !options [index].set;
@@ -53,6 +61,22 @@ s_take_environment (const gc_option_t *options)
     for (const gc_option_t *option = options; option->name; option++)
         if (option->env && option->text)
             *option->text = gc_env (option->env, *option->text);
+}
+
+//  A repeatable flag's variable, for each such flag not given: its whole
+//  value is taken once (the flag's taker splits a list, if it holds one).
+//  Flags are read first so that a flag wins over its variable here too.
+//  Returns NULL or why the value is wrong.
+static const char *
+s_take_listed_environment (const gc_option_t *options, const bool *given)
+{
+    for (const gc_option_t *option = options; option->name; option++) {
+        const char *value = option->take && option->env? gc_env (option->env, NULL): NULL;
+        const char *why = value && !given [option - options]? option->take (option, value): NULL;
+        if (why)
+            return why;
+    }
+    return NULL;
 }
 
 //  Stores one flag's value; returns NULL or why it is wrong
@@ -104,10 +128,11 @@ s_check_values (gc_options_t *self)
     return GC_OPTIONS_GO_ON;
 }
 
-int
-gc_options_parse (gc_options_t *self, int argc, char **argv)
+//  Reads the flags with getopt_long, marking each one given; returns
+//  GC_OPTIONS_GO_ON, or the status of --help or of a usage error
+static int
+s_read_flags (gc_options_t *self, int argc, char **argv, bool *given)
 {
-    s_take_environment (self->options);
     struct option *table = s_getopt_table (self->options);
     int status = GC_OPTIONS_GO_ON, index = 0, found;
     optind = 0;                 //  glibc: start afresh, even on a second parse
@@ -124,6 +149,7 @@ gc_options_parse (gc_options_t *self, int argc, char **argv)
             status = 0;
         }
         else {
+            given [index] = true;
             const char *why = s_take_flag (&self->options [index], optarg);
             if (why)
                 status = gc_options_error (self, why);
@@ -131,8 +157,22 @@ gc_options_parse (gc_options_t *self, int argc, char **argv)
     }
     free (table);
     self->first = optind;
-    if (status == GC_OPTIONS_GO_ON && self->stray && optind < argc)
+    return status;
+}
+
+int
+gc_options_parse (gc_options_t *self, int argc, char **argv)
+{
+    s_take_environment (self->options);
+    bool *given = gc_calloc (s_count (self->options) + 1, sizeof *given);
+    int status = s_read_flags (self, argc, argv, given);
+    if (status == GC_OPTIONS_GO_ON && self->stray && self->first < argc)
         status = gc_options_error (self, self->stray);
+    const char *why = status == GC_OPTIONS_GO_ON?
+                      s_take_listed_environment (self->options, given): NULL;
+    if (why)
+        status = gc_options_error (self, why);
+    free (given);
     if (status == GC_OPTIONS_GO_ON)
         status = s_check_values (self);
     return status;
@@ -171,7 +211,7 @@ gc_options_test (bool verbose)
         GC_OPTION_NUMBER ("port", "GC_OPTIONS_TEST_PORT", "8080", &port, 1, 65535),
         { .name = "name", .env = "GC_OPTIONS_TEST_NAME", .text = &name },
         { .name = "json", .set = &json },
-        { .name = "url", .take = s_test_take, .arg = &taken },
+        { .name = "url", .env = "GC_OPTIONS_TEST_URL", .take = s_test_take, .arg = &taken },
         GC_OPTION_LOG_LEVEL ("test"),
         { NULL }
     };
@@ -195,6 +235,13 @@ gc_options_test (bool verbose)
     assert (gc_options_parse (&options, 7, flags) == GC_OPTIONS_GO_ON);
     assert (port == 9001 && !strcmp (name, "Sue") && gc_log_enabled (GC_LOG_DEBUG));
     assert (json && taken == 2 && options.first == 7);
+
+    //  A repeatable flag's variable is taken only when no flag is given
+    setenv ("GC_OPTIONS_TEST_URL", "c,d", 1);
+    taken = 0;
+    assert (gc_options_parse (&options, 7, flags) == GC_OPTIONS_GO_ON && taken == 2);
+    assert (gc_options_parse (&options, 1, bare) == GC_OPTIONS_GO_ON && taken == 3);
+    unsetenv ("GC_OPTIONS_TEST_URL");
     unsetenv ("GC_OPTIONS_TEST_PORT");
     unsetenv ("GC_OPTIONS_TEST_NAME");
     unsetenv ("GROUPCHAT_LOG_LEVEL");
@@ -217,6 +264,9 @@ gc_options_test (bool verbose)
         int argc = wrong [index] [2]? 3: 2;
         assert (gc_options_parse (&options, argc, wrong [index]) == GC_OPTIONS_USAGE);
     }
+    setenv ("GC_OPTIONS_TEST_URL", "bad", 1);
+    assert (gc_options_parse (&options, 1, bare) == GC_OPTIONS_USAGE);
+    unsetenv ("GC_OPTIONS_TEST_URL");
     fclose (stderr);
     stderr = saved;
 
@@ -231,6 +281,6 @@ gc_options_test (bool verbose)
     opterr = 1;
     gc_log_init ("groupchat", GC_LOG_INFO);
     if (verbose)
-        printf ("(defaults, environment, flags, help, usage errors) ");
+        printf ("(defaults, environment, flags, lists, help, usage errors) ");
     printf ("OK\n");
 }

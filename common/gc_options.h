@@ -4,7 +4,8 @@
     A program describes its flags in a table: each flag's long name, the
     environment variable that gives its default, and where its value goes.
     gc_options_parse fills the values (built-in default, then variable,
-    then flag: a flag wins over its variable), answers --help, checks
+    then flag: a flag wins over its variable; a repeatable flag given
+    once or more replaces its variable's list), answers --help, checks
     numbers against their range and the log level, and turns a bad flag,
     a bad value or a stray argument into a usage error: "program: why" and
     the usage on stderr, exit status 2. A main then only wires its values
@@ -32,7 +33,9 @@ struct _gc_option_t {
     const char *env;            //  the variable that gives its default, or NULL
     const char **text;          //  gets the value; holds the built-in default
     bool *set;                  //  a flag without value: true once given
-    gc_option_take_fn *take;    //  or: called with each value given
+    gc_option_take_fn *take;    //  or: called with each value given; with
+                                //  env, once with the variable's value
+                                //  when the flag is not given at all
     void *arg;                  //  what take fills
     int *number;                //  gets the text as a whole number,
     long min, max;              //  which must be from min to max

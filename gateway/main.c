@@ -10,14 +10,25 @@
 #include "gc_stop.h"
 
 static const char *s_usage =
-    "usage: groupchat-gateway [--port N] [--requests ENDPOINT] [--events ENDPOINT]\n"
+    "usage: groupchat-gateway [--port N] [--listen ADDRESS] [--tls-cert FILE --tls-key FILE]\n"
+    "                         [--allow-origin ORIGIN ...] [--requests ENDPOINT] [--events ENDPOINT]\n"
     "                         [--rate-limit N] [--ping-interval SECONDS]\n"
     "                         [--request-deadline MS] [--log-level LEVEL]\n"
     "\n"
-    "Serves groupchat protocol v1 over WebSocket on ws://HOST:PORT/, and\n"
-    "GET /healthz (200 while the broker link is up, else 503) and GET /metrics.\n"
+    "Serves groupchat protocol v1 over WebSocket on ws://HOST:PORT/ (wss:// with\n"
+    "a certificate), and GET /healthz (200 while the broker link is up, else 503)\n"
+    "and GET /metrics on the same port.\n"
     "\n"
     "  --port N             listening port             GROUPCHAT_PORT (8080)\n"
+    "  --listen ADDRESS     the IP address to listen on, e.g. 127.0.0.1 or ::1\n"
+    "                                                  GROUPCHAT_LISTEN (every address)\n"
+    "  --tls-cert FILE      PEM certificate (chain): serve wss:// and https://\n"
+    "                                                  GROUPCHAT_TLS_CERT\n"
+    "  --tls-key FILE       its PEM private key        GROUPCHAT_TLS_KEY\n"
+    "  --allow-origin ORIGIN  a web page origin (scheme://host[:port]) that may\n"
+    "                       connect; repeatable. Set: a browser upgrade from any\n"
+    "                       other origin gets 403   GROUPCHAT_ALLOW_ORIGIN (comma-\n"
+    "                                                  separated; none: any origin)\n"
     "  --requests ENDPOINT  broker's request socket    GROUPCHAT_REQUESTS (tcp://localhost:5555)\n"
     "  --events ENDPOINT    broker's event socket      GROUPCHAT_EVENTS (tcp://localhost:5556)\n"
     "  --rate-limit N       requests per second per connection, 0 for none\n"
@@ -29,7 +40,8 @@ static const char *s_usage =
     "  --log-level LEVEL    error, warn, info, debug   GROUPCHAT_LOG_LEVEL (info)\n"
     "  --help               this text\n"
     "\n"
-    "A flag wins over its environment variable.\n";
+    "A flag wins over its environment variable. Exit status: 0 stopped by SIGINT\n"
+    "or SIGTERM, 1 could not start (port, address, certificate), 2 usage.\n";
 
 //  Each connection is a file descriptor: take all the kernel allows
 static unsigned
@@ -44,16 +56,60 @@ s_raise_fd_limit (void)
     return limit.rlim_cur > 1000000? 1000000: (unsigned) limit.rlim_cur;
 }
 
-int
-main (int argc, char *argv [])
+static const char *
+s_take_origins (const gc_option_t *option, const char *value)
 {
-    //  Before anything: a SIGTERM that comes while we start must stop us
-    gc_stop_on_signals ();
+    return gc_origins_add (option->arg, value);
+}
+
+//  What the flags cannot check alone; returns GC_OPTIONS_GO_ON or the
+//  usage error's status
+static int
+s_check_config (gc_options_t *options, const gc_server_config_t *config)
+{
+    const gc_listen_config_t *listen = &config->listen;
+    if (listen->address && !gc_listen_is_address (listen->address))
+        return gc_options_error (options, "--listen wants an IP address, such as 127.0.0.1 or ::1");
+    if (!listen->tls_cert != !listen->tls_key)
+        return gc_options_error (options, "--tls-cert and --tls-key go together");
+    return GC_OPTIONS_GO_ON;
+}
+
+//  Serves until stopped; returns the exit status
+static int
+s_serve (const gc_server_config_t *config)
+{
+    const gc_listen_config_t *listen = &config->listen;
+    gc_gateway_t *gateway = gc_server_new (config);
+    if (!gateway) {
+        gc_error ("cannot start on address=%s port=%d", listen->address? listen->address: "*",
+                  listen->port);
+        return 1;
+    }
+    gc_info ("listening address=%s port=%d tls=%s origins=%zu requests=%s events=%s",
+             listen->address? listen->address: "*", listen->port,
+             gc_listen_is_tls (listen)? "on": "off", gc_origins_count (config->origins),
+             config->requests, config->events);
+    int rc = gc_server_run (gateway);
+    gc_info ("stopping");
+    gc_server_destroy (&gateway);
+    return rc? 1: 0;
+}
+
+//  Flags and environment into a configuration, then the server
+static int
+s_main (int argc, char *argv [], gc_origins_t *origins)
+{
     gc_server_config_t config = {
-        .requests = "tcp://localhost:5555", .events = "tcp://localhost:5556"
+        .requests = "tcp://localhost:5555", .events = "tcp://localhost:5556", .origins = origins
     };
     gc_option_t table [] = {
-        GC_OPTION_NUMBER ("port", "GROUPCHAT_PORT", "8080", &config.port, 1, 65535),
+        GC_OPTION_NUMBER ("port", "GROUPCHAT_PORT", "8080", &config.listen.port, 1, 65535),
+        { .name = "listen", .env = "GROUPCHAT_LISTEN", .text = &config.listen.address },
+        { .name = "tls-cert", .env = "GROUPCHAT_TLS_CERT", .text = &config.listen.tls_cert },
+        { .name = "tls-key", .env = "GROUPCHAT_TLS_KEY", .text = &config.listen.tls_key },
+        { .name = "allow-origin", .env = "GROUPCHAT_ALLOW_ORIGIN", .take = s_take_origins,
+          .arg = origins },
         { .name = "requests", .env = "GROUPCHAT_REQUESTS", .text = &config.requests },
         { .name = "events", .env = "GROUPCHAT_EVENTS", .text = &config.events },
         GC_OPTION_NUMBER ("rate-limit", "GROUPCHAT_RATE_LIMIT", "1000", &config.rate_limit,
@@ -71,20 +127,22 @@ main (int argc, char *argv [])
         .stray = "unexpected argument"
     };
     int status = gc_options_parse (&options, argc, argv);
+    if (status == GC_OPTIONS_GO_ON)
+        status = s_check_config (&options, &config);
     if (status != GC_OPTIONS_GO_ON)
         return status;
     config.fd_limit = s_raise_fd_limit ();
     lws_set_log_level (LLL_ERR, NULL);
+    return s_serve (&config);
+}
 
-    gc_gateway_t *gateway = gc_server_new (&config);
-    if (!gateway) {
-        gc_error ("cannot start on port=%d", config.port);
-        return 1;
-    }
-    gc_info ("listening port=%d requests=%s events=%s", config.port,
-             config.requests, config.events);
-    int rc = gc_server_run (gateway);
-    gc_info ("stopping");
-    gc_server_destroy (&gateway);
-    return rc? 1: 0;
+int
+main (int argc, char *argv [])
+{
+    //  Before anything: a SIGTERM that comes while we start must stop us
+    gc_stop_on_signals ();
+    gc_origins_t *origins = gc_origins_new ();
+    int status = s_main (argc, argv, origins);
+    gc_origins_destroy (&origins);
+    return status;
 }

@@ -5,7 +5,9 @@
     and reached through gateway.h. Callbacks are thin switches that hand
     each event to conn.c, room.c or link.c. Plain HTTP on the same port
     answers GET /healthz (200 while the broker link is up, so that a
-    request sent now is served; 503 otherwise) and GET /metrics. */
+    request sent now is served; 503 otherwise) and GET /metrics. With TLS
+    (listen.c) all of it is served over TLS instead; origin.c decides
+    which pages may upgrade. */
 #include <stddef.h>
 #include "server.h"
 #include "conn.h"
@@ -22,6 +24,7 @@ struct gc_gateway_t {
     gc_gateway_parts_t parts;   //  lent to every connection
     lws_sorted_usec_list_t sweep;   //  stalled-reader check
     lws_retry_bo_t idle_policy;     //  pings and dead-peer hangup
+    const gc_origins_t *origins;    //  pages that may connect
 };
 
 //  Per-session data: lws allocates it for every connection, HTTP or
@@ -115,6 +118,8 @@ s_on_client (struct lws *wsi, enum lws_callback_reasons reason, void *user,
             return s_http_request (wsi, session, in);
         case LWS_CALLBACK_HTTP_WRITEABLE:
             return s_http_writable (wsi, session);
+        case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+            return gc_origins_confirm_upgrade (s_gateway (wsi)->origins, wsi);
         case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
         case LWS_CALLBACK_CLOSED_HTTP:
             if (session)
@@ -181,15 +186,16 @@ gc_server_new (const gc_server_config_t *config)
     self->idle_policy.secs_since_valid_ping = (uint16_t) config->ping_seconds;
     self->idle_policy.secs_since_valid_hangup = (uint16_t) (config->ping_seconds * 5 / 2);
     s_protocols_init ();
+    self->origins = config->origins;
     struct lws_context_creation_info info = {
-        .port = config->port,
         .protocols = s_protocols,
         .user = self,
         .retry_and_idle_policy = &self->idle_policy,
         .fd_limit_per_thread = config->fd_limit,
         .timeout_secs = GC_GATEWAY_IO_TIMEOUT_S,
     };
-    self->context = lws_create_context (&info);
+    self->context = gc_listen_setup (&config->listen, &info) == 0?
+                    lws_create_context (&info): NULL;
     self->vhost = self->context? lws_get_vhost_by_name (self->context, "default"): NULL;
     if (self->vhost)
         self->parts.link = gc_link_new (self->context, self->vhost, config->requests,

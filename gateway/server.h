@@ -4,11 +4,14 @@
 
 #include <stdio.h>
 #include "gateway.h"
+#include "listen.h"
+#include "origin.h"
 
 typedef struct gc_gateway_t gc_gateway_t;
 
 typedef struct {
-    int port;                   //  WebSocket and HTTP port
+    gc_listen_config_t listen;  //  port, address, TLS
+    const gc_origins_t *origins;    //  pages that may connect (origin.h)
     const char *requests;       //  broker's ROUTER endpoint
     const char *events;         //  broker's PUB endpoint
     int rate_limit;             //  requests/s per connection, 0: unlimited
@@ -18,7 +21,8 @@ typedef struct {
 } gc_server_config_t;
 
 //  Creates the lws context, listens, connects to the broker. NULL on
-//  failure (port taken, bad endpoint), after logging why.
+//  failure (port taken, address not here, certificate or key refused,
+//  bad endpoint), after logging why.
 gc_gateway_t *gc_server_new (const gc_server_config_t *config);
 void gc_server_destroy (gc_gateway_t **self_p);
 

@@ -17,6 +17,9 @@
 #                          rates before floods)
 #   GROUPCHAT_BENCH_OUT    the results file (bench/results/latest.json)
 #   GROUPCHAT_BENCH_IDLE   connections of the idle scenario (10000)
+#   GROUPCHAT_BENCH_TLS    1: the gateways serve wss:// with a throwaway
+#                          self-signed certificate (openssl), which the
+#                          bench trusts through --ca (0)
 #
 # Exit status: 0 when every scenario passed its checks (no missing,
 # duplicate or out-of-order delivery, no error), 1 otherwise. Missing a
@@ -30,6 +33,8 @@ bin=${GROUPCHAT_BIN:-$root/bin}
 set_=${GROUPCHAT_BENCH_SET:-idle fanout ack-rate ack login join max}
 out=${GROUPCHAT_BENCH_OUT:-$root/bench/results/latest.json}
 idle_connections=${GROUPCHAT_BENCH_IDLE:-10000}
+tls=${GROUPCHAT_BENCH_TLS:-0}
+scheme=ws
 healthz=$root/deploy/healthz.sh
 
 work=""
@@ -69,10 +74,22 @@ s_stop () {
     [ -n "$work" ] && rm -rf "$work"
 }
 
+#  GET /healthz answers 200; over TLS through openssl s_client, since
+#  healthz.sh speaks clear HTTP only
+s_healthy () {
+    if [ "$tls" = 1 ]; then
+        printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' |
+            timeout 5 openssl s_client -quiet -connect "127.0.0.1:$1" 2>/dev/null |
+            head -n 1 | grep -q '^HTTP/1\.[01] 200'
+    else
+        bash "$healthz" "$1" >/dev/null 2>&1
+    fi
+}
+
 s_wait_ready () {
     local port deadline=$((SECONDS + 30))
     for port in "$@"; do
-        until bash "$healthz" "$port" >/dev/null 2>&1; do
+        until s_healthy "$port"; do
             if [ "$SECONDS" -ge "$deadline" ]; then
                 s_say "gateway on port $port not ready within 30 s; logs in $work"
                 return 1
@@ -137,7 +154,8 @@ def process (name):
             return item ["bytes_per_connection"]
 
 machine = doc ["machine"]
-print (f"groupchat {doc ['commit']}: {machine ['cpus']} cores, {machine ['os']}, loopback")
+print (f"groupchat {doc ['commit']}: {machine ['cpus']} cores, {machine ['os']}, loopback, "
+       f"{doc.get ('transport', 'ws')}://")
 p99 = figure ("fanout", "latency_p99_ms")
 line ("fanout 1x200, 1000 msg/s: p99 delivery", p99, "ms", "< 2", p99 is not None and p99 < 2)
 if "fanout" in got:
@@ -167,7 +185,7 @@ PYTHON
 #  --------------------------------------------------------------------------
 
 case "${1:-}" in
-    -h|--help) sed -n '2,24s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27s/^# \{0,1\}//p' "$0"; exit 0 ;;
     "") ;;
     *) s_say "usage: scripts/bench.sh (settings in the environment, see --help)"; exit 2 ;;
 esac
@@ -186,19 +204,36 @@ while [ "$port_b" = "$port_a" ] || [ "$port_b" = "$requests" ] || [ "$port_b" = 
 done
 endpoints=(--requests "tcp://127.0.0.1:$requests" --events "tcp://127.0.0.1:$events")
 
+#  With TLS, one self-signed certificate for 127.0.0.1 serves both
+#  gateways, and the bench trusts exactly it
+tls_flags=()
+ca_flags=()
+if [ "$tls" = 1 ]; then
+    if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+            -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+            -keyout "$work/tls.key" -out "$work/tls.pem" >"$work/openssl.log" 2>&1; then
+        s_say "cannot make a certificate: $(cat "$work/openssl.log")"
+        s_stop
+        exit 1
+    fi
+    tls_flags=(--tls-cert "$work/tls.pem" --tls-key "$work/tls.key")
+    ca_flags=(--ca "$work/tls.pem")
+    scheme=wss
+fi
+
 "$bin/groupchat-broker" --db "$work/bench.db" "${endpoints[@]}" --log-level warn \
     >"$work/broker.log" 2>&1 &
 pids+=("$!")
 for port in "$port_a" "$port_b"; do
-    "$bin/groupchat-gateway" --port "$port" "${endpoints[@]}" --rate-limit 0 --log-level warn \
-        >"$work/gateway-$port.log" 2>&1 &
+    "$bin/groupchat-gateway" --port "$port" "${endpoints[@]}" "${tls_flags[@]}" \
+        --rate-limit 0 --log-level warn >"$work/gateway-$port.log" 2>&1 &
     pids+=("$!")
 done
 if ! s_wait_ready "$port_a" "$port_b"; then
     s_stop
     exit 1
 fi
-both=(--url "ws://127.0.0.1:$port_a/" --url "ws://127.0.0.1:$port_b/")
+both=(--url "$scheme://127.0.0.1:$port_a/" --url "$scheme://127.0.0.1:$port_b/" "${ca_flags[@]}")
 watch="broker=${pids[0]},gateway-a=${pids[1]},gateway-b=${pids[2]}"
 started=$SECONDS
 
@@ -211,7 +246,7 @@ for scenario in $set_; do
         login)    s_run login "${both[@]}" --scenario login --connections 8 --members 20 \
                       --rate 100 --duration 4 ;;
         join)     s_run join "${both[@]}" --scenario join --connections 5000 --duration 5 ;;
-        idle)     s_run idle --url "ws://127.0.0.1:$port_a/" --scenario idle \
+        idle)     s_run idle --url "$scheme://127.0.0.1:$port_a/" "${ca_flags[@]}" --scenario idle \
                       --connections "$idle_connections" --duration 5 --pids "$watch" ;;
         max)      s_run max "${both[@]}" --scenario max --rooms 1 --members 200 --senders 10 \
                       --rate 250 --duration 3 ;;
@@ -223,8 +258,8 @@ trap - INT TERM HUP
 
 mkdir -p "$(dirname "$out")"
 {
-    printf '{"commit":"%s","date":"%s","machine":%s,"seconds":%d,"passed":%s,"scenarios":[' \
-        "$(s_commit)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(s_machine)" \
+    printf '{"commit":"%s","date":"%s","machine":%s,"transport":"%s","seconds":%d,"passed":%s,"scenarios":[' \
+        "$(s_commit)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(s_machine)" "$scheme" \
         "$((SECONDS - started))" "$([ "$failed" = 0 ] && echo true || echo false)"
     separator=""
     for line in "${lines[@]}"; do

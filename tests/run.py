@@ -286,7 +286,9 @@ async def worker_run(args, harness, results):
             kwargs = {}
             if "cluster" in inspect.signature(function).parameters:
                 if shared is None:
-                    shared = harness.Cluster()
+                    #  A module may make its own kind of shared cluster
+                    make = getattr(module, "shared_cluster", None)
+                    shared = await make() if make else harness.Cluster()
                     shared.owned_by_test = False
                     await asyncio.wait_for(shared.start(), timeout)
                 kwargs["cluster"] = shared

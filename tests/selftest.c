@@ -11,6 +11,7 @@
 #include "gc_metrics.h"
 #include "gc_log.h"
 #include "gc_options.h"
+#include "gc_pem.h"
 #include "gc_stop.h"
 #include "../gateway/out.h"
 #include "../gateway/linkstate.h"
@@ -18,6 +19,8 @@
 #include "../gateway/member.h"
 #include "../gateway/room.h"
 #include "../gateway/conn.h"
+#include "../gateway/origin.h"
+#include "../gateway/listen.h"
 #include "../broker/store.h"
 #include "../broker/store_backend.h"
 #include "../broker/hasher.h"
@@ -49,6 +52,7 @@ static const s_test_t s_tests [] = {
     { "gc_metrics", gc_metrics_test },
     { "gc_log", gc_log_test },
     { "gc_options", gc_options_test },
+    { "gc_pem", gc_pem_test },
     { "gc_stop", gc_stop_test },
     { "gc_request", gc_request_test },
     { "gc_reply", gc_reply_test },
@@ -58,6 +62,8 @@ static const s_test_t s_tests [] = {
     { "gc_member", gc_member_test },
     { "gc_room", gc_room_test },
     { "gc_conn", gc_conn_test },
+    { "gc_origins", gc_origins_test },
+    { "gc_listen", gc_listen_test },
     { "gc_store", gc_store_test },
     { "gc_store_sqlite", gc_store_sqlite_test },
     { "gc_hasher", gc_hasher_test },

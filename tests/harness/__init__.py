@@ -5,8 +5,10 @@ ports, with the database and every process's log in a temporary folder;
 each program in it is a Process (process.py). A Client (client.py) is a
 WebSocket connection speaking protocol v1 (docs/protocol.md). checks.py
 holds the protocol's assertions, seed.py what an empty database starts
-with, web.py the HTTP GET for /healthz and /metrics and the parser of
-the metrics' text.
+with, web.py the HTTP(S) GET for /healthz and /metrics and the parser of
+the metrics' text, certs.py the throwaway CAs and certificates of
+gateways that serve wss://, follower.py the command-line client left
+following a room.
 
 Everything that waits, waits for an event with a deadline: a reply, a
 push, a process exit, /healthz answering. Readiness is polled with a
@@ -18,10 +20,12 @@ and stops the clusters a test left behind. Tests import what they use
 from here: `from harness import Cluster, seq_of`. See docs/testing.md.
 """
 
+from .certs import Certificates, unverified_context
 from .checks import assert_contiguous, check_message, seq_of
 from .client import Client, ServerError
 from .cluster import Cluster
 from .config import CONFIG, configure, deadline
+from .follower import Follower
 from .process import (Process, describe_exit, free_port, run_command,
                       run_program, server_environment)
 from .scope import begin_test, end_test, log_tails
@@ -29,10 +33,9 @@ from .seed import PASSWORD, ROOM, ROOMS_OF, USERS
 from .web import http_get, parse_metrics
 
 __all__ = [
-    "CONFIG", "Client", "Cluster", "PASSWORD", "Process", "ROOM", "ROOMS_OF",
+    "CONFIG", "Certificates", "Client", "Cluster", "Follower", "PASSWORD", "Process", "ROOM", "ROOMS_OF",
     "USERS", "ServerError", "assert_contiguous", "begin_test", "check_message",
     "configure", "deadline", "describe_exit", "end_test",
     "free_port", "http_get", "log_tails", "parse_metrics", "run_command",
-    "run_program", "seq_of",
-    "server_environment",
+    "run_program", "seq_of", "server_environment", "unverified_context",
 ]

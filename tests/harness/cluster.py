@@ -10,6 +10,7 @@ import signal
 import tempfile
 import time
 
+from .certs import unverified_context
 from .client import Client
 from .config import CONFIG, deadline
 from .process import Process, describe_exit, free_port
@@ -27,12 +28,15 @@ class Cluster:
 
     def __init__(self, gateways=2, start_broker=True, broker_env=None,
                  gateway_env=None, gateway_args=(), broker_args=(), by_env=False,
-                 wrap_broker=True):
+                 wrap_broker=True, per_gateway=None, tls=False):
         """`by_env` configures the programs by environment variables only
         (GROUPCHAT_DB, ...) instead of flags; extra env and args win.
         `wrap_broker=False` runs the broker without the wrapper, for tests
         of the gateways that need the broker back within a request's 3 s
-        (under valgrind it takes about 5 s to start)."""
+        (under valgrind it takes about 5 s to start). `per_gateway` is a
+        list of extra flags for each gateway, after `gateway_args`; `tls`
+        says the gateways serve wss:// and https:// (their certificates
+        are among those flags, see certs.py)."""
         self.dir = tempfile.mkdtemp(prefix="cluster-", dir=CONFIG.tmp_root)
         self.db = os.path.join(self.dir, "groupchat.db")
         self.requests_port = free_port()
@@ -58,12 +62,14 @@ class Cluster:
                              broker_env, broker_args)
         self.broker = Process("broker", "groupchat-broker", args,
                               os.path.join(self.dir, "broker.log"), env, wrap_broker)
+        self.tls = tls
         self.gateways = []
         for i, port in enumerate(self.ports):
+            own_args = list(gateway_args) + list(per_gateway[i] if per_gateway else [])
             env, args = settings([("--port", "GROUPCHAT_PORT", str(port)),
                                   ("--requests", "GROUPCHAT_REQUESTS", requests),
                                   ("--events", "GROUPCHAT_EVENTS", events)],
-                                 gateway_env, gateway_args)
+                                 gateway_env, own_args)
             if CONFIG.wrap:
                 env.setdefault("GROUPCHAT_REQUEST_DEADLINE",
                                str(int(CONFIG.request_deadline * 1000)))
@@ -170,8 +176,10 @@ class Cluster:
     # Readiness -------------------------------------------------------------
 
     async def healthz(self, gateway=0, timeout=2.0):
-        """The status of GET /healthz on a gateway."""
-        status, _ = await http_get(self.ports[gateway], "/healthz", timeout)
+        """The status of GET /healthz on a gateway (over TLS, unverified:
+        this asks whether it is up, not whether it is trusted)."""
+        status, _ = await http_get(self.ports[gateway], "/healthz", timeout,
+                                   ssl=unverified_context() if self.tls else None)
         return status
 
     async def wait_healthy(self, gateways=None, status=200, within=20.0):
@@ -207,8 +215,8 @@ class Cluster:
 
     # Clients ---------------------------------------------------------------
 
-    def url(self, gateway=0):
-        return "ws://127.0.0.1:%d/" % self.ports[gateway]
+    def url(self, gateway=0, host="127.0.0.1"):
+        return "%s://%s:%d/" % ("wss" if self.tls else "ws", host, self.ports[gateway])
 
     async def client(self, gateway=0, name=None, **options):
         """A connected, not logged in Client on a gateway."""

@@ -1,17 +1,20 @@
-"""web.py: a plain HTTP GET, for the gateways' /healthz and /metrics, and
-the Prometheus text of /metrics parsed."""
+"""web.py: a plain HTTP GET, for the gateways' /healthz and /metrics,
+over TLS too (https://) for gateways that have a certificate, and the
+Prometheus text of /metrics parsed."""
 
 import asyncio
 import re
 
 
-async def http_get(port, path="/healthz", timeout=2.0):
-    """GET http://127.0.0.1:port/path; returns (status, body bytes)."""
+async def http_get(port, path="/healthz", timeout=2.0, ssl=None, host="127.0.0.1"):
+    """GET http://host:port/path, or https:// with `ssl` (an SSLContext,
+    which decides what is verified); returns (status, body bytes)."""
     async with asyncio.timeout(timeout):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await asyncio.open_connection(
+            host, port, ssl=ssl, server_hostname=host if ssl else None)
         try:
-            writer.write(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-                          "Connection: close\r\n\r\n" % (path, port)).encode())
+            writer.write(("GET %s HTTP/1.1\r\nHost: %s:%d\r\n"
+                          "Connection: close\r\n\r\n" % (path, host, port)).encode())
             await writer.drain()
             status_line = await reader.readline()
             parts = status_line.split()

@@ -2,12 +2,14 @@
 
 Short runs, for correctness only: every scenario that sends checks each
 delivery (nothing missing, repeated or out of order) and that every say
-is answered, and reports passed. Figures are for `make bench`, not here.
+is answered, and reports passed, over ws:// and over wss:// (the
+gateways' certificate verified). Figures are for `make bench`, not here.
 """
 
 import json
+import os
 
-from harness import Cluster, run_program
+from harness import CONFIG, Certificates, Cluster, run_program
 
 
 async def bench(cluster, *args, timeout=60):
@@ -35,6 +37,24 @@ async def test_fanout_and_ack_pass_their_checks():
         assert code == 0 and result["passed"], (result, err)
         assert result["results"]["acked_per_s"] > 100, result["results"]
         assert result["checks"]["unanswered"] == 0
+
+
+async def test_fanout_over_wss_verifies_and_passes_its_checks():
+    certs = Certificates(os.path.join(CONFIG.tmp_root, "certs"))
+    await certs.authority("ca")
+    await certs.server("gateway", "ca")
+    async with Cluster(gateway_args=["--rate-limit", "0"] + certs.gateway_args("gateway"),
+                       tls=True) as cluster:
+        code, result, err = await bench(
+            cluster, "--ca", certs.path("ca"), "--scenario", "fanout", "--members", "6",
+            "--senders", "2", "--rate", "100", "--duration", "1")
+        assert code == 0 and result["passed"], (result, err)
+        assert result["results"]["delivered_per_s"] > 0
+        assert all(value == 0 for value in result["checks"].values()), result["checks"]
+        #  The system's CAs do not know the test CA: no connection opens
+        code, result, err = await bench(cluster, "--scenario", "fanout", "--members", "2",
+                                        "--duration", "1")
+        assert code != 0 and "cannot connect" in err, (code, err)
 
 
 async def test_says_refused_by_the_gateway_fail_the_run():

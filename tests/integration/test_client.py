@@ -14,7 +14,7 @@ import subprocess
 import time
 import uuid
 
-from harness import CONFIG, deadline, run_program, server_environment
+from harness import CONFIG, Follower, deadline, run_program, server_environment
 
 
 def url(cluster, gateway):
@@ -31,36 +31,6 @@ async def plain(cluster, *args, gateway=0, password="password", stdin=None):
     return proc.returncode, out.decode(), err.decode()
 
 
-class Follower:
-    """groupchat --follow running in the background, its lines collected."""
-
-    def __init__(self, proc):
-        self.proc = proc
-        self.lines = []
-
-    @classmethod
-    async def start(cls, cluster, user, room, *urls, json_output=True):
-        args = ["--user", user, "--room", room, "--follow"] + (["--json"] if json_output else [])
-        proc = await asyncio.create_subprocess_exec(
-            os.path.join(CONFIG.bin, "groupchat"), *args, *urls,
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=server_environment({"GROUPCHAT_PASSWORD": "password"}))
-        return cls(proc)
-
-    async def until(self, count, timeout=15):
-        """Reads lines until `count` were seen."""
-        while len(self.lines) < count:
-            line = await asyncio.wait_for(self.proc.stdout.readline(), deadline(timeout))
-            assert line, "follow ended early: %r" % (await self.proc.stderr.read())
-            self.lines.append(line.decode().rstrip("\n"))
-        return self.lines
-
-    async def stop(self):
-        self.proc.terminate()
-        code = await asyncio.wait_for(self.proc.wait(), deadline(10))
-        assert code == 0, "follow exited %d on SIGTERM" % code
-
-
 async def test_plain_say_and_follow_with_json(cluster):
     code, out, err = await plain(cluster, "--user", "Sue", "--room", "Taskmaster",
                                  "--say", "Did you see the last task?")
@@ -68,7 +38,7 @@ async def test_plain_say_and_follow_with_json(cluster):
     code, out, err = await plain(cluster, "--user", "Alex", "--room", "Taskmaster",
                                  "--say", "-", gateway=1, stdin=b"one\ntwo\n")
     assert code == 0, (code, out, err)
-    follower = await Follower.start(cluster, "Sandy", "Taskmaster", url(cluster, 1))
+    follower = await Follower.start("Sandy", "Taskmaster", url(cluster, 1))
     lines = await follower.until(3)
     messages = [json.loads(line) for line in lines]
     assert [(m["from"], m["text"]) for m in messages] == [
@@ -85,7 +55,7 @@ async def test_plain_follow_formats_lines(cluster):
     code, out, err = await plain(cluster, "--user", "Sue", "--room", "Quite Interesting",
                                  "--say", "first line\nsecond line")
     assert code == 0, err
-    follower = await Follower.start(cluster, "Sandy", "Quite Interesting",
+    follower = await Follower.start("Sandy", "Quite Interesting",
                                     url(cluster, 0), json_output=False)
     first, second = await follower.until(2)
     assert first.endswith("] Sue: first line") and first.startswith("["), first
@@ -118,7 +88,7 @@ async def test_plain_errors_have_exit_codes_and_human_messages(cluster):
 
 
 async def test_gateway_killed_mid_conversation_loses_nothing(cluster):
-    follower = await Follower.start(cluster, "Alex", "8 out of 10 cats",
+    follower = await Follower.start("Alex", "8 out of 10 cats",
                                     url(cluster, 0), url(cluster, 1))
     said = []
     for i in range(3):
