@@ -381,6 +381,7 @@ s_test_errors (zsock_t *dealer)
 {
     assert (s_test_simple (dealer, GC_OP_JOIN, "Sandy", "8 out of 10 cats", NULL) == GC_NOT_MEMBER);
     assert (s_test_simple (dealer, GC_OP_JOIN, "Sandy", "Nowhere", NULL) == GC_NO_SUCH_ROOM);
+    assert (s_test_simple (dealer, GC_OP_HISTORY, "Sandy", "8 out of 10 cats", NULL) == GC_NOT_MEMBER);
     assert (s_test_simple (dealer, GC_OP_SAY, "Sue", "Taskmaster", " \r\n\t") == GC_EMPTY_TEXT);
     char long_text [GC_TEXT_MAX + 2];
     memset (long_text, 'x', sizeof long_text - 1);
@@ -454,6 +455,7 @@ s_test_joins (zsock_t *dealer)
     gc_frame_release (&reply);
     zmsg_destroy (&holder);
     gc_frame_init (&request, GC_OP_HISTORY);
+    gc_frame_set_cstr (&request, GC_F_USER, "Alex");
     gc_frame_set_cstr (&request, GC_F_ROOM, "Taskmaster");
     gc_frame_set_uint (&request, GC_F_BEFORE, 4);
     gc_frame_set_uint (&request, GC_F_LIMIT, 2);
