@@ -19,21 +19,26 @@ static const char *s_usage =
     "ROUTER socket and publishes every stored message on a PUB socket.\n"
     "\n"
     "  --db PATH            SQLite database        GROUPCHAT_DB (./groupchat.db)\n"
-    "  --requests ENDPOINT  ROUTER to bind         GROUPCHAT_REQUESTS (tcp://*:5555)\n"
-    "  --events ENDPOINT    PUB to bind            GROUPCHAT_EVENTS (tcp://*:5556)\n"
+    "  --requests ENDPOINT  ROUTER to bind         GROUPCHAT_REQUESTS (tcp://127.0.0.1:5555)\n"
+    "  --events ENDPOINT    PUB to bind            GROUPCHAT_EVENTS (tcp://127.0.0.1:5556)\n"
     "  --log-level LEVEL    error, warn, info, debug  GROUPCHAT_LOG_LEVEL (info)\n"
     "  --help               this text\n"
     "\n"
-    "A flag wins over its environment variable. An empty database gets the\n"
-    "initial users Alex, Sue and Sandy and their groups' rooms.\n";
+    "A flag wins over its environment variable. The sockets listen on this\n"
+    "host only unless told otherwise (tcp://*:5555 binds every interface):\n"
+    "whoever reaches them is trusted. An empty database gets the initial\n"
+    "users Alex, Sue and Sandy and their groups' rooms.\n";
 
 int
 main (int argc, char *argv [])
 {
     //  Before anything: a SIGTERM that comes while we start waits for us
     gc_stop_block ();
+    //  Loopback unless the operator says otherwise: the sockets trust
+    //  whoever reaches them
     gc_broker_config_t config = {
-        .db = "./groupchat.db", .requests = "tcp://*:5555", .events = "tcp://*:5556"
+        .db = "./groupchat.db",
+        .requests = "tcp://127.0.0.1:5555", .events = "tcp://127.0.0.1:5556"
     };
     gc_option_t table [] = {
         { .name = "db", .env = "GROUPCHAT_DB", .text = &config.db },

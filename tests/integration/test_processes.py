@@ -1,13 +1,16 @@
 """test_processes.py: the programs as processes.
 
 --help, bad flags, configuration by flag and by environment variable (the
-flag wins), clean exit 0 on SIGTERM and SIGINT even with clients
-connected, /healthz, and passwords never stored in clear.
+flag wins), the broker's loopback-only default endpoints, clean exit 0 on
+SIGTERM and SIGINT even with clients connected, /healthz, and passwords
+never stored in clear.
 """
 
 import os
+import re
 import signal
 import sqlite3
+import tempfile
 import time
 
 from harness import CONFIG, Cluster, Process, describe_exit, free_port, http_get, run_program
@@ -90,6 +93,30 @@ async def test_a_stop_signal_while_starting_is_never_lost():
             code = await process.stop(signal.SIGTERM)
             assert code in (0, -signal.SIGTERM), "%s: SIGTERM %.0f ms into its start: %s\n%s" % (
                 program, moment * step * 1000, describe_exit(code), process.log_tail())
+
+
+async def test_the_broker_listens_on_loopback_by_default():
+    """With no --requests or --events the broker binds 127.0.0.1:5555 and
+    127.0.0.1:5556, never every interface. The ports are fixed, so another
+    program on this machine may hold one: then the broker's refusal names
+    the endpoint it tried, which must be the loopback one."""
+    folder = tempfile.mkdtemp(prefix="defaults-", dir=CONFIG.tmp_root)
+    broker = Process("broker", "groupchat-broker",
+                     ["--db", os.path.join(folder, "groupchat.db")],
+                     os.path.join(folder, "broker.log"))
+    broker.start()
+    try:
+        log = await broker.wait_for_log(" serving ")
+        if broker.running():
+            assert "requests=tcp://127.0.0.1:5555 events=tcp://127.0.0.1:5556" in log, log
+            assert broker.listening() == {("127.0.0.1", 5555), ("127.0.0.1", 5556)}, (
+                broker.listening())
+        else:
+            assert re.search(r"cannot bind endpoint=tcp://127\.0\.0\.1:555[56]: "
+                             r"Address already in use", log), log
+    finally:
+        code = await broker.stop()
+    assert code in (0, 1), "broker: %s\n%s" % (describe_exit(code), broker.log_tail())
 
 
 async def test_environment_variables_configure_both_programs():
