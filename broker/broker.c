@@ -220,7 +220,7 @@ s_bind (int type, const char *endpoint, char **bound)
     if (!sock)
         return NULL;
     zsock_set_linger (sock, 0);
-    zsock_set_sndhwm (sock, GC_BROKER_HWM);
+    zsock_set_sndhwm (sock, type == ZMQ_XPUB? GC_BROKER_PUB_HWM: GC_BROKER_HWM);
     zsock_set_rcvhwm (sock, GC_BROKER_HWM);
     zsock_set_heartbeat_ivl (sock, GC_HEARTBEAT_MS);
     zsock_set_heartbeat_timeout (sock, GC_HEARTBEAT_DEAD_MS);

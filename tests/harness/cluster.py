@@ -229,11 +229,7 @@ class Cluster:
 
     def gateway_rss(self, gateway=0):
         """The gateway's resident set size in bytes (/proc/PID/status VmRSS)."""
-        with open("/proc/%d/status" % self.gateways[gateway].pid) as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        raise AssertionError("no VmRSS for gateway-%d" % gateway)
+        return self.gateways[gateway].rss()
 
     def log_tails(self, lines=30):
         return "\n".join(p.log_tail(lines) for p in self.processes

@@ -171,6 +171,21 @@ class Process:
             await asyncio.sleep(0.05)
         return self.log()
 
+    def rss(self):
+        """The resident set size in bytes (/proc/PID/status VmRSS)."""
+        with open("/proc/%d/status" % self.pid) as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        raise AssertionError("no VmRSS for %s" % self.name)
+
+    def instrumented(self):
+        """True when the program runs under AddressSanitizer (libasan
+        mapped) or a wrapper such as valgrind: its memory costs more."""
+        with open("/proc/%d/maps" % self.pid) as maps:
+            asan = "libasan" in maps.read()
+        return asan or bool(self.wrapped and CONFIG.wrap)
+
     def listening(self):
         """The TCP addresses the program listens on: (address, port) pairs,
         read from /proc (its sockets among its namespace's listeners)."""
