@@ -381,7 +381,7 @@ s_test_figures (gc_rig_t *rig, gc_admin_t *self)
     gc_frame_set_cstr (&request.frame, GC_F_PATH, copy);
     gc_admin_backup (self, &request);
     assert (gc_rig_reply (rig) == GC_OK);
-    gc_store_t *store = gc_store_new (copy);
+    gc_store_t *store = gc_store_new (copy, GC_SEED_NONE);
     assert (store && gc_store_room (store, "Bake Off", NULL));
     gc_store_destroy (&store);
     gc_rig_unlink (copy);

@@ -239,7 +239,7 @@ gc_broker_t *
 gc_broker_new (const gc_broker_config_t *config)
 {
     gc_broker_t *self = gc_calloc (1, sizeof *self);
-    self->store = gc_store_new (config->db);
+    self->store = gc_store_new (config->db, config->seed);
     if (self->store)
         self->router = s_bind (ZMQ_ROUTER, config->requests, &self->requests_endpoint);
     if (self->router)
@@ -485,7 +485,7 @@ s_test_backup (zsock_t *dealer, const char *path)
         gc_frame_release (&reply);
         zmsg_destroy (&holder);
     }
-    gc_store_t *store = gc_store_new (copy);
+    gc_store_t *store = gc_store_new (copy, GC_SEED_NONE);
     uint64_t head = 0;
     assert (store && gc_store_room (store, "Quite Interesting", &head) && head == 1);
     gc_store_destroy (&store);
@@ -499,12 +499,15 @@ gc_broker_test (bool verbose)
         printf (" * gc_broker: ");
     char path [] = "/tmp/gc_broker_test_XXXXXX";
     close (mkstemp (path));
-    gc_store_t *store = gc_store_new (path);
+    gc_store_t *store = gc_store_new (path, GC_SEED_DEMO);
     assert (store && gc_store_room_add (store, "Taskmaster 2") == GC_OK);
     assert (gc_store_member_set (store, "Sue", "Taskmaster 2", true) == GC_OK);
     gc_store_destroy (&store);
 
-    gc_broker_config_t config = { path, "tcp://127.0.0.1:*", "tcp://127.0.0.1:*" };
+    gc_broker_config_t config = {
+        .db = path, .requests = "tcp://127.0.0.1:*", .events = "tcp://127.0.0.1:*",
+        .seed = GC_SEED_DEMO
+    };
     gc_broker_t *self = gc_broker_new (&config);
     assert (self);
     zsock_t *dealer = zsock_new_dealer (gc_broker_requests_endpoint (self));

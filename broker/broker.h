@@ -4,11 +4,13 @@
 #define GC_BROKER_H_INCLUDED
 
 #include <stdbool.h>
+#include "store.h"
 
 typedef struct {
     const char *db;             //  SQLite database path
     const char *requests;       //  ROUTER endpoint to bind
     const char *events;         //  XPUB endpoint to bind
+    gc_seed_t seed;             //  what an empty database starts with
 } gc_broker_config_t;
 
 typedef struct gc_broker_t gc_broker_t;

@@ -13,7 +13,7 @@
 
 static const char *s_usage =
     "usage: groupchat-broker [--db PATH] [--requests ENDPOINT] [--events ENDPOINT]\n"
-    "                        [--log-level LEVEL]\n"
+    "                        [--seed demo|none] [--log-level LEVEL]\n"
     "\n"
     "Holds users, rooms and history in SQLite; answers gateways on a ZeroMQ\n"
     "ROUTER socket and publishes every stored message on a PUB socket.\n"
@@ -21,13 +21,17 @@ static const char *s_usage =
     "  --db PATH            SQLite database        GROUPCHAT_DB (./groupchat.db)\n"
     "  --requests ENDPOINT  ROUTER to bind         GROUPCHAT_REQUESTS (tcp://127.0.0.1:5555)\n"
     "  --events ENDPOINT    PUB to bind            GROUPCHAT_EVENTS (tcp://127.0.0.1:5556)\n"
+    "  --seed demo|none     initial data           GROUPCHAT_SEED (demo)\n"
+    "                       of an empty database: demo, the users Alex, Sue\n"
+    "                       and Sandy (password \"password\") and their groups;\n"
+    "                       none, nobody (add them with groupchat-admin)\n"
     "  --log-level LEVEL    error, warn, info, debug  GROUPCHAT_LOG_LEVEL (info)\n"
     "  --help               this text\n"
     "\n"
     "A flag wins over its environment variable. The sockets listen on this\n"
     "host only unless told otherwise (tcp://*:5555 binds every interface):\n"
-    "whoever reaches them is trusted. An empty database gets the initial\n"
-    "users Alex, Sue and Sandy and their groups' rooms.\n";
+    "whoever reaches them is trusted. A database with any user or group is\n"
+    "never seeded.\n";
 
 int
 main (int argc, char *argv [])
@@ -40,10 +44,12 @@ main (int argc, char *argv [])
         .db = "./groupchat.db",
         .requests = "tcp://127.0.0.1:5555", .events = "tcp://127.0.0.1:5556"
     };
+    const char *seed = "demo";
     gc_option_t table [] = {
         { .name = "db", .env = "GROUPCHAT_DB", .text = &config.db },
         { .name = "requests", .env = "GROUPCHAT_REQUESTS", .text = &config.requests },
         { .name = "events", .env = "GROUPCHAT_EVENTS", .text = &config.events },
+        { .name = "seed", .env = "GROUPCHAT_SEED", .text = &seed },
         GC_OPTION_LOG_LEVEL ("broker"),
         { NULL }
     };
@@ -54,6 +60,8 @@ main (int argc, char *argv [])
     int status = gc_options_parse (&options, argc, argv);
     if (status != GC_OPTIONS_GO_ON)
         return status;
+    if (!gc_seed_parse (seed, &config.seed))
+        return gc_options_error (&options, "--seed must be demo or none");
 
     gc_broker_t *broker = gc_broker_new (&config);
     if (!broker)
