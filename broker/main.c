@@ -13,7 +13,7 @@
 
 static const char *s_usage =
     "usage: groupchat-broker [--db PATH] [--requests ENDPOINT] [--events ENDPOINT]\n"
-    "                        [--seed demo|none] [--log-level LEVEL]\n"
+    "                        [--seed demo|none] [--backup-dir DIR] [--log-level LEVEL]\n"
     "\n"
     "Holds users, rooms and history in SQLite; answers gateways on a ZeroMQ\n"
     "ROUTER socket and publishes every stored message on a PUB socket.\n"
@@ -25,6 +25,10 @@ static const char *s_usage =
     "                       of an empty database: demo, the users Alex, Sue\n"
     "                       and Sandy (password \"password\") and their groups;\n"
     "                       none, nobody (add them with groupchat-admin)\n"
+    "  --backup-dir DIR     backups go here        GROUPCHAT_BACKUP_DIR (none)\n"
+    "                       only (made if missing): groupchat-admin backup NAME\n"
+    "                       writes DIR/NAME, never outside DIR, never over a\n"
+    "                       file; with none, backups are refused\n"
     "  --log-level LEVEL    error, warn, info, debug  GROUPCHAT_LOG_LEVEL (info)\n"
     "  --help               this text\n"
     "\n"
@@ -50,6 +54,7 @@ main (int argc, char *argv [])
         { .name = "requests", .env = "GROUPCHAT_REQUESTS", .text = &config.requests },
         { .name = "events", .env = "GROUPCHAT_EVENTS", .text = &config.events },
         { .name = "seed", .env = "GROUPCHAT_SEED", .text = &seed },
+        { .name = "backup-dir", .env = "GROUPCHAT_BACKUP_DIR", .text = &config.backup_dir },
         GC_OPTION_LOG_LEVEL ("broker"),
         { NULL }
     };
@@ -66,8 +71,9 @@ main (int argc, char *argv [])
     gc_broker_t *broker = gc_broker_new (&config);
     if (!broker)
         return 1;
-    gc_info ("serving db=%s requests=%s events=%s", config.db,
-             gc_broker_requests_endpoint (broker), gc_broker_events_endpoint (broker));
+    gc_info ("serving db=%s requests=%s events=%s backups=%s", config.db,
+             gc_broker_requests_endpoint (broker), gc_broker_events_endpoint (broker),
+             config.backup_dir? config.backup_dir: "off");
     int signal = gc_stop_wait ();
     gc_info ("stopping on signal=%d", signal);
     gc_broker_destroy (&broker);

@@ -26,11 +26,15 @@ class Cluster:
     started before the broker, as they may be in production."""
 
     def __init__(self, gateways=2, start_broker=True, broker_env=None,
-                 gateway_env=None, gateway_args=(), broker_args=(), by_env=False):
+                 gateway_env=None, gateway_args=(), broker_args=(), by_env=False,
+                 backups=True):
         """`by_env` configures the programs by environment variables only
-        (GROUPCHAT_DB, ...) instead of flags; extra env and args win."""
+        (GROUPCHAT_DB, ...) instead of flags; extra env and args win.
+        `backups`: the broker writes backups to `self.backups`, a folder it
+        makes itself; False: backups are off."""
         self.dir = tempfile.mkdtemp(prefix="cluster-", dir=CONFIG.tmp_root)
         self.db = os.path.join(self.dir, "groupchat.db")
+        self.backups = os.path.join(self.dir, "backups") if backups else None
         self.requests_port = free_port()
         self.events_port = free_port()
         self.ports = [free_port() for _ in range(gateways)]
@@ -48,10 +52,12 @@ class Cluster:
             env.update(extra_env or {})
             return env, args + list(extra_args)
 
-        env, args = settings([("--db", "GROUPCHAT_DB", self.db),
-                              ("--requests", "GROUPCHAT_REQUESTS", requests),
-                              ("--events", "GROUPCHAT_EVENTS", events)],
-                             broker_env, broker_args)
+        broker_settings = [("--db", "GROUPCHAT_DB", self.db),
+                           ("--requests", "GROUPCHAT_REQUESTS", requests),
+                           ("--events", "GROUPCHAT_EVENTS", events)]
+        if backups:
+            broker_settings.append(("--backup-dir", "GROUPCHAT_BACKUP_DIR", self.backups))
+        env, args = settings(broker_settings, broker_env, broker_args)
         self.broker = Process("broker", "groupchat-broker", args,
                               os.path.join(self.dir, "broker.log"), env)
         self.gateways = []

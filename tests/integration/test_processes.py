@@ -133,6 +133,19 @@ async def test_environment_variables_configure_both_programs():
             client = await cluster.login("Sandy", gateway=gateway)
             await client.join("Taskmaster")
     assert os.path.exists(cluster.db), "no database at GROUPCHAT_DB=%s" % cluster.db
+    assert os.path.isdir(cluster.backups), "no folder at GROUPCHAT_BACKUP_DIR=%s" % (
+        cluster.backups)
+
+
+async def test_a_backup_directory_that_cannot_be_made_stops_the_broker():
+    folder = tempfile.mkdtemp(prefix="backups-", dir=CONFIG.tmp_root)
+    missing = os.path.join(folder, "missing", "backups")
+    code, out, err = await run_program("groupchat-broker", [
+        "--db", os.path.join(folder, "groupchat.db"), "--seed", "none",
+        "--requests", "tcp://127.0.0.1:%d" % free_port(),
+        "--events", "tcp://127.0.0.1:%d" % free_port(), "--backup-dir", missing])
+    assert code == 1, "broker with --backup-dir %s: exit %d\n%s" % (missing, code, err)
+    assert "cannot create the backup directory dir=%s" % missing in err, err
 
 
 async def test_a_flag_wins_over_its_environment_variable():
