@@ -19,17 +19,20 @@ struct gc_admin_t {
     gc_replier_t *reply;
     gc_login_t *login;          //  for its figures
     gc_commit_t *commit;        //  for its figures
+    gc_backups_t *backups;      //  where backups go; NULL: backups are off
     zhashx_t *gateways;         //  identity (hex) -> last ping, ms
 };
 
 gc_admin_t *
-gc_admin_new (gc_store_t *store, gc_replier_t *reply, gc_login_t *login, gc_commit_t *commit)
+gc_admin_new (gc_store_t *store, gc_replier_t *reply, gc_login_t *login, gc_commit_t *commit,
+              gc_backups_t *backups)
 {
     gc_admin_t *self = gc_calloc (1, sizeof *self);
     self->store = store;
     self->reply = reply;
     self->login = login;
     self->commit = commit;
+    self->backups = backups;
     self->gateways = gc_alloc_checked (zhashx_new ());
     return self;
 }
@@ -107,23 +110,28 @@ gc_admin_ping (void *arg, const gc_broker_request_t *request)
 
 //  The says queued before it were committed first (the dispatch table
 //  marks backup an admin op), so the copy has every message acknowledged
-//  before the backup was asked for
+//  before the backup was asked for. Its path is a name under the backup
+//  directory (backups.c), and there is none unless the operator gave one.
 void
 gc_admin_backup (void *arg, const gc_broker_request_t *request)
 {
     gc_admin_t *self = arg;
     const gc_frame_t *frame = &request->frame;
-    char path [PATH_MAX];
-    if (!(frame->fields & GC_F_PATH) || !gc_str_copy (frame->path, path, sizeof path))
-        gc_replier_error (self->reply, &request->identity, frame->rid, GC_BAD_REQUEST, "path missing");
+    char path [PATH_MAX] = "";
+    gc_error_t code = GC_BAD_REQUEST;
+    const char *why = "backups are off: the broker was started without --backup-dir";
+    if (self->backups && (!(frame->fields & GC_F_PATH)
+                          || !gc_str_copy (frame->path, path, sizeof path)))
+        why = "path missing or invalid";
     else
-    if (gc_store_backup (self->store, path))
-        gc_replier_error (self->reply, &request->identity, frame->rid, GC_INTERNAL,
-                        "the backup failed, see the broker's log");
-    else {
+    if (self->backups)
+        code = gc_backups_write (self->backups, self->store, path, &why);
+    gc_info ("backup path=%s result=%s", path, gc_error_name (code));
+    if (code == GC_OK)
         gc_replier_ok (self->reply, request);
-        gc_info ("backup path=%s", path);
-    }
+    else
+        gc_replier_error (self->reply, &request->identity, frame->rid, code,
+                          code == GC_INTERNAL? "the backup failed, see the broker's log": why);
 }
 
 static gc_error_t
@@ -370,21 +378,44 @@ s_test_figures (gc_rig_t *rig, gc_admin_t *self)
     assert (gc_rig_captured (rig, "groupchat_broker_logins_ok_total 0"));
     assert (gc_rig_captured (rig, "groupchat_broker_messages_stored_total 0"));
     gc_frame_release (&reply), zmsg_destroy (&holder);
+}
 
+//  Asks for a backup named path (NULL: none named); returns the code
+static gc_error_t
+s_test_backup (gc_rig_t *rig, gc_admin_t *self, const char *path)
+{
     gc_broker_request_t request;
-    char copy [80];
-    snprintf (copy, sizeof copy, "%s.copy", rig->path);
     gc_rig_request (rig, &request, GC_OP_BACKUP, NULL, NULL);
+    if (path)
+        gc_frame_set_cstr (&request.frame, GC_F_PATH, path);
     gc_admin_backup (self, &request);
-    assert (gc_rig_reply (rig) == GC_BAD_REQUEST);
-    gc_rig_request (rig, &request, GC_OP_BACKUP, NULL, NULL);
-    gc_frame_set_cstr (&request.frame, GC_F_PATH, copy);
-    gc_admin_backup (self, &request);
-    assert (gc_rig_reply (rig) == GC_OK);
-    gc_store_t *store = gc_store_new (copy);
+    return gc_rig_reply (rig);
+}
+
+//  Backups go under the backup directory (backups.c tests the names);
+//  without one they are refused
+static void
+s_test_backups (gc_rig_t *rig, gc_login_t *login, gc_commit_t *commit)
+{
+    gc_admin_t *self = gc_admin_new (rig->store, rig->reply, login, commit, NULL);
+    assert (s_test_backup (rig, self, "copy.db") == GC_BAD_REQUEST);
+    gc_admin_destroy (&self);
+    char dir [] = "/tmp/gc_admin_backups_XXXXXX", copy [64];
+    assert (mkdtemp (dir));
+    gc_backups_t *backups = gc_backups_new (dir);
+    self = gc_admin_new (rig->store, rig->reply, login, commit, backups);
+    assert (s_test_backup (rig, self, NULL) == GC_BAD_REQUEST);
+    assert (s_test_backup (rig, self, "/tmp/copy.db") == GC_BAD_REQUEST);
+    assert (s_test_backup (rig, self, "copy.db") == GC_OK);
+    assert (s_test_backup (rig, self, "copy.db") == GC_BAD_REQUEST);
+    snprintf (copy, sizeof copy, "%s/copy.db", dir);
+    gc_store_t *store = gc_store_new (copy, GC_SEED_NONE);
     assert (store && gc_store_room (store, "Bake Off", NULL));
     gc_store_destroy (&store);
     gc_rig_unlink (copy);
+    assert (rmdir (dir) == 0);
+    gc_admin_destroy (&self);
+    gc_backups_destroy (&backups);
 }
 
 void
@@ -397,12 +428,13 @@ gc_admin_test (bool verbose)
     gc_rig_subscribe (rig, "Taskmaster");
     gc_login_t *login = gc_login_new (rig->store, rig->reply);
     gc_commit_t *commit = gc_commit_new (rig->store, rig->reply);
-    gc_admin_t *self = gc_admin_new (rig->store, rig->reply, login, commit);
+    gc_admin_t *self = gc_admin_new (rig->store, rig->reply, login, commit, NULL);
     s_test_changes (rig, self);
     s_test_lists (rig, self);
     s_test_figures (rig, self);
     gc_admin_destroy (&self);
     gc_admin_destroy (&self);
+    s_test_backups (rig, login, commit);
     gc_commit_destroy (&commit);
     gc_login_destroy (&login);
     gc_rig_destroy (&rig);

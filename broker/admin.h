@@ -4,6 +4,7 @@
 #ifndef GC_ADMIN_H_INCLUDED
 #define GC_ADMIN_H_INCLUDED
 
+#include "backups.h"
 #include "commit.h"
 #include "login.h"
 #include "replier.h"
@@ -11,9 +12,10 @@
 
 typedef struct gc_admin_t gc_admin_t;
 
-//  login and commit are read for their figures only
+//  login and commit are read for their figures only; backups (NULL when
+//  the operator gave no backup directory) is where backups go
 gc_admin_t *gc_admin_new (gc_store_t *store, gc_replier_t *reply,
-                          gc_login_t *login, gc_commit_t *commit);
+                          gc_login_t *login, gc_commit_t *commit, gc_backups_t *backups);
 void gc_admin_destroy (gc_admin_t **self_p);
 
 //  Handlers (gc_handler_fn)
@@ -21,7 +23,8 @@ void gc_admin_destroy (gc_admin_t **self_p);
 void gc_admin_ping (void *self, const gc_broker_request_t *request);
 //  The figures, Prometheus text, in the reply's text
 void gc_admin_stats (void *self, const gc_broker_request_t *request);
-//  An online copy of the database to the request's path
+//  An online copy of the database under the backup directory, named by
+//  the request's path
 void gc_admin_backup (void *self, const gc_broker_request_t *request);
 //  user_add, user_remove, password_set, room_add, member_add, member_remove
 void gc_admin_change (void *self, const gc_broker_request_t *request);

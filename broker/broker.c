@@ -35,6 +35,7 @@ struct gc_broker_t {
     gc_login_t *login;
     gc_commit_t *commit;
     gc_admin_t *admin;
+    gc_backups_t *backups;      //  the backup directory; NULL: backups are off
     void *handlers [S_HANDLERS];    //  the four above, by s_handler_t
     char *requests_endpoint;
     char *events_endpoint;
@@ -220,7 +221,7 @@ s_bind (int type, const char *endpoint, char **bound)
     if (!sock)
         return NULL;
     zsock_set_linger (sock, 0);
-    zsock_set_sndhwm (sock, GC_BROKER_HWM);
+    zsock_set_sndhwm (sock, type == ZMQ_XPUB? GC_BROKER_PUB_HWM: GC_BROKER_HWM);
     zsock_set_rcvhwm (sock, GC_BROKER_HWM);
     zsock_set_heartbeat_ivl (sock, GC_HEARTBEAT_MS);
     zsock_set_heartbeat_timeout (sock, GC_HEARTBEAT_DEAD_MS);
@@ -235,12 +236,23 @@ s_bind (int type, const char *endpoint, char **bound)
     return sock;
 }
 
+//  The backup directory, when the operator named one (else backups are
+//  off); false when it names one that cannot be used
+static bool
+s_open_backups (gc_broker_t *self, const char *dir)
+{
+    if (!dir || !*dir)
+        return true;
+    self->backups = gc_backups_new (dir);
+    return self->backups != NULL;
+}
+
 gc_broker_t *
 gc_broker_new (const gc_broker_config_t *config)
 {
     gc_broker_t *self = gc_calloc (1, sizeof *self);
-    self->store = gc_store_new (config->db);
-    if (self->store)
+    self->store = gc_store_new (config->db, config->seed);
+    if (self->store && s_open_backups (self, config->backup_dir))
         self->router = s_bind (ZMQ_ROUTER, config->requests, &self->requests_endpoint);
     if (self->router)
         self->xpub = s_bind (ZMQ_XPUB, config->events, &self->events_endpoint);
@@ -254,7 +266,8 @@ gc_broker_new (const gc_broker_config_t *config)
     }
     self->reader = gc_reader_new (self->store, self->reply);
     self->commit = gc_commit_new (self->store, self->reply);
-    self->admin = gc_admin_new (self->store, self->reply, self->login, self->commit);
+    self->admin = gc_admin_new (self->store, self->reply, self->login, self->commit,
+                                self->backups);
     self->handlers [S_READER] = self->reader;
     self->handlers [S_LOGIN] = self->login;
     self->handlers [S_COMMIT] = self->commit;
@@ -272,6 +285,7 @@ gc_broker_destroy (gc_broker_t **self_p)
         return;
     zactor_destroy (&self->actor);      //  the last turn has committed
     gc_admin_destroy (&self->admin);
+    gc_backups_destroy (&self->backups);
     gc_commit_destroy (&self->commit);
     gc_reader_destroy (&self->reader);
     gc_login_destroy (&self->login);
@@ -381,6 +395,7 @@ s_test_errors (zsock_t *dealer)
 {
     assert (s_test_simple (dealer, GC_OP_JOIN, "Sandy", "8 out of 10 cats", NULL) == GC_NOT_MEMBER);
     assert (s_test_simple (dealer, GC_OP_JOIN, "Sandy", "Nowhere", NULL) == GC_NO_SUCH_ROOM);
+    assert (s_test_simple (dealer, GC_OP_HISTORY, "Sandy", "8 out of 10 cats", NULL) == GC_NOT_MEMBER);
     assert (s_test_simple (dealer, GC_OP_SAY, "Sue", "Taskmaster", " \r\n\t") == GC_EMPTY_TEXT);
     char long_text [GC_TEXT_MAX + 2];
     memset (long_text, 'x', sizeof long_text - 1);
@@ -454,6 +469,7 @@ s_test_joins (zsock_t *dealer)
     gc_frame_release (&reply);
     zmsg_destroy (&holder);
     gc_frame_init (&request, GC_OP_HISTORY);
+    gc_frame_set_cstr (&request, GC_F_USER, "Alex");
     gc_frame_set_cstr (&request, GC_F_ROOM, "Taskmaster");
     gc_frame_set_uint (&request, GC_F_BEFORE, 4);
     gc_frame_set_uint (&request, GC_F_LIMIT, 2);
@@ -466,16 +482,14 @@ s_test_joins (zsock_t *dealer)
 //  A say and a backup sent together: the backup holds the say, as an
 //  administration op commits the says received before it
 static void
-s_test_backup (zsock_t *dealer, const char *path)
+s_test_backup (zsock_t *dealer, const char *backup_dir)
 {
     gc_frame_t request, reply;
     zmsg_t *holder;
     s_test_say_frame (&request, "Quite Interesting", "before the backup");
     s_test_send (dealer, &request);
-    char copy [80];
-    snprintf (copy, sizeof copy, "%s.copy", path);
     gc_frame_init (&request, GC_OP_BACKUP);
-    gc_frame_set_cstr (&request, GC_F_PATH, copy);
+    gc_frame_set_cstr (&request, GC_F_PATH, "copy.db");
     s_test_send (dealer, &request);
     for (int count = 0; count < 2; count++) {
         gc_rig_recv (dealer, &reply, &holder);
@@ -483,7 +497,9 @@ s_test_backup (zsock_t *dealer, const char *path)
         gc_frame_release (&reply);
         zmsg_destroy (&holder);
     }
-    gc_store_t *store = gc_store_new (copy);
+    char copy [80];
+    snprintf (copy, sizeof copy, "%s/copy.db", backup_dir);
+    gc_store_t *store = gc_store_new (copy, GC_SEED_NONE);
     uint64_t head = 0;
     assert (store && gc_store_room (store, "Quite Interesting", &head) && head == 1);
     gc_store_destroy (&store);
@@ -497,12 +513,21 @@ gc_broker_test (bool verbose)
         printf (" * gc_broker: ");
     char path [] = "/tmp/gc_broker_test_XXXXXX";
     close (mkstemp (path));
-    gc_store_t *store = gc_store_new (path);
+    gc_store_t *store = gc_store_new (path, GC_SEED_DEMO);
     assert (store && gc_store_room_add (store, "Taskmaster 2") == GC_OK);
     assert (gc_store_member_set (store, "Sue", "Taskmaster 2", true) == GC_OK);
     gc_store_destroy (&store);
 
-    gc_broker_config_t config = { path, "tcp://127.0.0.1:*", "tcp://127.0.0.1:*" };
+    char backup_dir [] = "/tmp/gc_broker_backups_XXXXXX";
+    assert (mkdtemp (backup_dir));
+    gc_broker_config_t config = {
+        .db = path, .requests = "tcp://127.0.0.1:*", .events = "tcp://127.0.0.1:*",
+        .seed = GC_SEED_DEMO, .backup_dir = backup_dir
+    };
+    //  A backup directory that cannot be made stops the broker starting
+    gc_broker_config_t unusable = config;
+    unusable.backup_dir = "/nonexistent/gc_broker_test/backups";
+    assert (gc_broker_new (&unusable) == NULL);
     gc_broker_t *self = gc_broker_new (&config);
     assert (self);
     zsock_t *dealer = zsock_new_dealer (gc_broker_requests_endpoint (self));
@@ -521,12 +546,13 @@ gc_broker_test (bool verbose)
     s_test_says (dealer, sub);
     s_test_joins (dealer);
     s_test_errors (dealer);
-    s_test_backup (dealer, path);
+    s_test_backup (dealer, backup_dir);
     zsock_destroy (&dealer);
     zsock_destroy (&sub);
     gc_broker_destroy (&self);
     gc_broker_destroy (&self);
     gc_rig_unlink (path);
+    assert (rmdir (backup_dir) == 0);
     if (verbose)
         printf ("OK\n");
 }

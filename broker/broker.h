@@ -4,11 +4,14 @@
 #define GC_BROKER_H_INCLUDED
 
 #include <stdbool.h>
+#include "store.h"
 
 typedef struct {
     const char *db;             //  SQLite database path
     const char *requests;       //  ROUTER endpoint to bind
     const char *events;         //  XPUB endpoint to bind
+    gc_seed_t seed;             //  what an empty database starts with
+    const char *backup_dir;     //  where backups may go; NULL or "": nowhere
 } gc_broker_config_t;
 
 typedef struct gc_broker_t gc_broker_t;

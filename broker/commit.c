@@ -80,7 +80,7 @@ gc_commit_say (void *arg, const gc_broker_request_t *request)
         gc_replier_error (self->reply, &request->identity, frame->rid, GC_BAD_REQUEST, "text missing");
         return;
     }
-    if (gc_reader_check (self->store, self->reply, request, true, user, room))
+    if (gc_reader_check (self->store, self->reply, request, user, room))
         return;
     gc_error_t code = gc_text_check (frame->text.ptr, frame->text.len);
     if (code != GC_OK) {

@@ -13,32 +13,48 @@
 
 static const char *s_usage =
     "usage: groupchat-broker [--db PATH] [--requests ENDPOINT] [--events ENDPOINT]\n"
-    "                        [--log-level LEVEL]\n"
+    "                        [--seed demo|none] [--backup-dir DIR] [--log-level LEVEL]\n"
     "\n"
     "Holds users, rooms and history in SQLite; answers gateways on a ZeroMQ\n"
     "ROUTER socket and publishes every stored message on a PUB socket.\n"
     "\n"
     "  --db PATH            SQLite database        GROUPCHAT_DB (./groupchat.db)\n"
-    "  --requests ENDPOINT  ROUTER to bind         GROUPCHAT_REQUESTS (tcp://*:5555)\n"
-    "  --events ENDPOINT    PUB to bind            GROUPCHAT_EVENTS (tcp://*:5556)\n"
+    "  --requests ENDPOINT  ROUTER to bind         GROUPCHAT_REQUESTS (tcp://127.0.0.1:5555)\n"
+    "  --events ENDPOINT    PUB to bind            GROUPCHAT_EVENTS (tcp://127.0.0.1:5556)\n"
+    "  --seed demo|none     initial data           GROUPCHAT_SEED (demo)\n"
+    "                       of an empty database: demo, the users Alex, Sue\n"
+    "                       and Sandy (password \"password\") and their groups;\n"
+    "                       none, nobody (add them with groupchat-admin)\n"
+    "  --backup-dir DIR     backups go here        GROUPCHAT_BACKUP_DIR (none)\n"
+    "                       only (made if missing): groupchat-admin backup NAME\n"
+    "                       writes DIR/NAME, never outside DIR, never over a\n"
+    "                       file; with none, backups are refused\n"
     "  --log-level LEVEL    error, warn, info, debug  GROUPCHAT_LOG_LEVEL (info)\n"
     "  --help               this text\n"
     "\n"
-    "A flag wins over its environment variable. An empty database gets the\n"
-    "initial users Alex, Sue and Sandy and their groups' rooms.\n";
+    "A flag wins over its environment variable. The sockets listen on this\n"
+    "host only unless told otherwise (tcp://*:5555 binds every interface):\n"
+    "whoever reaches them is trusted. A database with any user or group is\n"
+    "never seeded.\n";
 
 int
 main (int argc, char *argv [])
 {
     //  Before anything: a SIGTERM that comes while we start waits for us
     gc_stop_block ();
+    //  Loopback unless the operator says otherwise: the sockets trust
+    //  whoever reaches them
     gc_broker_config_t config = {
-        .db = "./groupchat.db", .requests = "tcp://*:5555", .events = "tcp://*:5556"
+        .db = "./groupchat.db",
+        .requests = "tcp://127.0.0.1:5555", .events = "tcp://127.0.0.1:5556"
     };
+    const char *seed = "demo";
     gc_option_t table [] = {
         { .name = "db", .env = "GROUPCHAT_DB", .text = &config.db },
         { .name = "requests", .env = "GROUPCHAT_REQUESTS", .text = &config.requests },
         { .name = "events", .env = "GROUPCHAT_EVENTS", .text = &config.events },
+        { .name = "seed", .env = "GROUPCHAT_SEED", .text = &seed },
+        { .name = "backup-dir", .env = "GROUPCHAT_BACKUP_DIR", .text = &config.backup_dir },
         GC_OPTION_LOG_LEVEL ("broker"),
         { NULL }
     };
@@ -49,12 +65,15 @@ main (int argc, char *argv [])
     int status = gc_options_parse (&options, argc, argv);
     if (status != GC_OPTIONS_GO_ON)
         return status;
+    if (!gc_seed_parse (seed, &config.seed))
+        return gc_options_error (&options, "--seed must be demo or none");
 
     gc_broker_t *broker = gc_broker_new (&config);
     if (!broker)
         return 1;
-    gc_info ("serving db=%s requests=%s events=%s", config.db,
-             gc_broker_requests_endpoint (broker), gc_broker_events_endpoint (broker));
+    gc_info ("serving db=%s requests=%s events=%s backups=%s", config.db,
+             gc_broker_requests_endpoint (broker), gc_broker_events_endpoint (broker),
+             config.backup_dir? config.backup_dir: "off");
     int signal = gc_stop_wait ();
     gc_info ("stopping on signal=%d", signal);
     gc_broker_destroy (&broker);

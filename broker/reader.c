@@ -27,15 +27,14 @@ gc_reader_destroy (gc_reader_t **self_p)
 
 int
 gc_reader_check (gc_store_t *store, gc_replier_t *reply, const gc_broker_request_t *request,
-               bool member_only, char *user, char *room)
+                 char *user, char *room)
 {
     const gc_frame_t *frame = &request->frame;
     gc_error_t code = GC_OK;
     const char *message = NULL;
     char text [2 * GC_NAME_MAX + 32];
     if (!(frame->fields & GC_F_ROOM) || !gc_str_copy (frame->room, room, GC_NAME_MAX + 1)
-    ||  (member_only && (!(frame->fields & GC_F_USER)
-                         || !gc_str_copy (frame->user, user, GC_NAME_MAX + 1)))) {
+    ||  !(frame->fields & GC_F_USER) || !gc_str_copy (frame->user, user, GC_NAME_MAX + 1)) {
         code = GC_BAD_REQUEST;
         message = "room or user missing or invalid";
     }
@@ -43,7 +42,7 @@ gc_reader_check (gc_store_t *store, gc_replier_t *reply, const gc_broker_request
     if (!gc_store_room (store, room, NULL))
         code = GC_NO_SUCH_ROOM;
     else
-    if (member_only && !gc_store_is_member (store, user, room)) {
+    if (!gc_store_is_member (store, user, room)) {
         code = GC_NOT_MEMBER;
         snprintf (text, sizeof text, "%s is not a member of %s", user, room);
         message = text;
@@ -102,7 +101,7 @@ gc_reader_join (void *arg, const gc_broker_request_t *request)
     gc_reader_t *self = arg;
     const gc_frame_t *frame = &request->frame;
     char user [GC_NAME_MAX + 1], room [GC_NAME_MAX + 1];
-    if (gc_reader_check (self->store, self->reply, request, true, user, room))
+    if (gc_reader_check (self->store, self->reply, request, user, room))
         return;
     uint64_t head = 0;
     gc_store_room (self->store, room, &head);
@@ -118,14 +117,16 @@ gc_reader_history (void *arg, const gc_broker_request_t *request)
 {
     gc_reader_t *self = arg;
     const gc_frame_t *frame = &request->frame;
-    char room [GC_NAME_MAX + 1];
+    char user [GC_NAME_MAX + 1], room [GC_NAME_MAX + 1];
     uint32_t limit = frame->fields & GC_F_LIMIT? frame->limit: GC_HISTORY_DEFAULT;
     if (limit < 1 || limit > GC_SINCE_MAX) {
         gc_replier_error (self->reply, &request->identity, frame->rid,
                         GC_BAD_REQUEST, "limit out of range");
         return;
     }
-    if (gc_reader_check (self->store, self->reply, request, false, NULL, room))
+    //  The gateway checked that its client joined the room; the broker
+    //  checks for itself that the user it names may read the room
+    if (gc_reader_check (self->store, self->reply, request, user, room))
         return;
     gc_history_t history;
     int rc = frame->fields & GC_F_SINCE?
@@ -165,12 +166,21 @@ s_test_checks (gc_rig_t *rig, gc_reader_t *self)
     assert (s_test_call (rig, gc_reader_join, self, &request, NULL, NULL) == GC_NO_SUCH_ROOM);
     gc_rig_request (rig, &request, GC_OP_JOIN, NULL, "Taskmaster");
     assert (s_test_call (rig, gc_reader_join, self, &request, NULL, NULL) == GC_BAD_REQUEST);
-    gc_rig_request (rig, &request, GC_OP_HISTORY, NULL, "Taskmaster");
+    gc_rig_request (rig, &request, GC_OP_HISTORY, "Alex", "Taskmaster");
     gc_frame_set_uint (&request.frame, GC_F_LIMIT, GC_SINCE_MAX + 1);
     assert (s_test_call (rig, gc_reader_history, self, &request, NULL, NULL) == GC_BAD_REQUEST);
-    gc_rig_request (rig, &request, GC_OP_HISTORY, NULL, "Taskmaster");
+    gc_rig_request (rig, &request, GC_OP_HISTORY, "Alex", "Taskmaster");
     gc_frame_set_uint (&request.frame, GC_F_LIMIT, 0);
     assert (s_test_call (rig, gc_reader_history, self, &request, NULL, NULL) == GC_BAD_REQUEST);
+    //  History is for members only, whoever asks: the broker checks
+    gc_rig_request (rig, &request, GC_OP_HISTORY, "Sandy", "8 out of 10 cats");
+    assert (s_test_call (rig, gc_reader_history, self, &request, NULL, NULL) == GC_NOT_MEMBER);
+    gc_rig_request (rig, &request, GC_OP_HISTORY, "Nobody", "Taskmaster");
+    assert (s_test_call (rig, gc_reader_history, self, &request, NULL, NULL) == GC_NOT_MEMBER);
+    gc_rig_request (rig, &request, GC_OP_HISTORY, NULL, "Taskmaster");
+    assert (s_test_call (rig, gc_reader_history, self, &request, NULL, NULL) == GC_BAD_REQUEST);
+    gc_rig_request (rig, &request, GC_OP_HISTORY, "Sandy", "Nowhere");
+    assert (s_test_call (rig, gc_reader_history, self, &request, NULL, NULL) == GC_NO_SUCH_ROOM);
 }
 
 static void
@@ -193,14 +203,14 @@ s_test_reads (gc_rig_t *rig, gc_reader_t *self)
     assert (s_test_call (rig, gc_reader_join, self, &request, &reply, &holder) == GC_OK);
     assert (reply.history_size == 6 && reply.history [0].seq == 6 && reply.complete);
     gc_frame_release (&reply), zmsg_destroy (&holder);
-    gc_rig_request (rig, &request, GC_OP_HISTORY, NULL, "Taskmaster");
+    gc_rig_request (rig, &request, GC_OP_HISTORY, "Alex", "Taskmaster");
     gc_frame_set_uint (&request.frame, GC_F_BEFORE, 4);
     gc_frame_set_uint (&request.frame, GC_F_LIMIT, 2);
     assert (s_test_call (rig, gc_reader_history, self, &request, &reply, &holder) == GC_OK);
     assert (reply.history_size == 2 && reply.history [0].seq == 2 && reply.history [1].seq == 3);
     assert (!(reply.fields & GC_F_HEAD));
     gc_frame_release (&reply), zmsg_destroy (&holder);
-    gc_rig_request (rig, &request, GC_OP_HISTORY, NULL, "Taskmaster");
+    gc_rig_request (rig, &request, GC_OP_HISTORY, "Sandy", "Taskmaster");
     gc_frame_set_uint (&request.frame, GC_F_SINCE, 9);
     assert (s_test_call (rig, gc_reader_history, self, &request, &reply, &holder) == GC_OK);
     assert (reply.history_size == 2 && reply.history [0].seq == 10);

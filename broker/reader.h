@@ -1,7 +1,7 @@
-/*  reader.h: the requests that only read: rooms rooms (a user's list), join
+/*  reader.h: the requests that only read: rooms (a user's list), join
     (membership, then recent history and the head) and history (pages
-    of older or newer messages). And the check every room request makes,
-    which a say makes too. */
+    of older or newer messages), each for a member only. And the check
+    every room request makes, which a say makes too. */
 #ifndef GC_READER_H_INCLUDED
 #define GC_READER_H_INCLUDED
 
@@ -18,11 +18,13 @@ void gc_reader_rooms (void *self, const gc_broker_request_t *request);
 void gc_reader_join (void *self, const gc_broker_request_t *request);
 void gc_reader_history (void *self, const gc_broker_request_t *request);
 
-//  The room (and, when member_only, the user, a member of it) that a
-//  request names, copied into room and user [GC_NAME_MAX + 1]: 0, or -1
-//  after replying bad_request, no_such_room or not_member.
+//  The check of every request that reads or writes a room (join,
+//  history, say): the room exists and the user the request names is a
+//  member of its group. Copies both names into room and user
+//  [GC_NAME_MAX + 1]: 0, or -1 after replying bad_request (a name
+//  missing or invalid), no_such_room or not_member.
 int gc_reader_check (gc_store_t *store, gc_replier_t *reply, const gc_broker_request_t *request,
-                   bool member_only, char *user, char *room);
+                     char *user, char *room);
 
 void gc_reader_test (bool verbose);
 

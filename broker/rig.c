@@ -8,7 +8,7 @@ gc_rig_new (void)
     gc_rig_t *self = gc_calloc (1, sizeof *self);
     snprintf (self->path, sizeof self->path, "/tmp/gc_rig_XXXXXX");
     close (mkstemp (self->path));
-    self->store = gc_store_new (self->path);
+    self->store = gc_store_new (self->path, GC_SEED_DEMO);
     char endpoint [64];
     snprintf (endpoint, sizeof endpoint, "inproc://gc-rig-%p-requests", (void *) self);
     self->router = zsock_new_router (endpoint);

@@ -33,6 +33,7 @@ static const gc_store_seed_t s_seed [] = {
     { "Sandy", NULL, s_sandy_rooms },
 };
 static const char *s_seed_password = "password";
+static const char *const s_seed_names [] = { [GC_SEED_DEMO] = "demo", [GC_SEED_NONE] = "none" };
 
 typedef struct {
     int64_t id;                 //  the backend's key
@@ -77,29 +78,53 @@ s_room_put (void *arg, int64_t id, const char *name, uint64_t head)
     zhashx_update (self->rooms, room->name, room);
 }
 
-//  Each user gets a hash of its own: the same password, another salt
-static int
-s_seed_if_empty (gc_store_t *self)
+bool
+gc_seed_parse (const char *name, gc_seed_t *seed)
 {
-    if (!self->backend->is_empty (self->db))
-        return 0;
-    gc_info ("store: empty database, creating the initial users and rooms");
+    for (size_t index = 0; index < sizeof s_seed_names / sizeof s_seed_names [0]; index++)
+        if (streq (name, s_seed_names [index])) {
+            *seed = (gc_seed_t) index;
+            return true;
+        }
+    return false;
+}
+
+//  The demo users and their rooms. Each user gets a hash of its own: the
+//  same password, another salt
+static int
+s_seed_demo (gc_store_t *self)
+{
+    gc_info ("store: empty database, creating the initial users and rooms (seed=demo)");
     size_t count = sizeof s_seed / sizeof s_seed [0];
-    gc_store_seed_t seed [count];
+    gc_store_seed_t users [count];
     char hashes [count][crypto_pwhash_STRBYTES];
     for (size_t index = 0; index < count; index++) {
         if (crypto_pwhash_str (hashes [index], s_seed_password, strlen (s_seed_password),
                                crypto_pwhash_OPSLIMIT_INTERACTIVE,
                                crypto_pwhash_MEMLIMIT_INTERACTIVE))
             return -1;
-        seed [index] = s_seed [index];
-        seed [index].hash = hashes [index];
+        users [index] = s_seed [index];
+        users [index].hash = hashes [index];
     }
-    return self->backend->seed (self->db, seed, count);
+    return self->backend->seed (self->db, users, count);
+}
+
+//  Only an empty database is seeded: one that has any user or room is an
+//  operator's, however it came to be
+static int
+s_seed_if_empty (gc_store_t *self, gc_seed_t seed)
+{
+    if (!self->backend->is_empty (self->db))
+        return 0;
+    if (seed == GC_SEED_DEMO)
+        return s_seed_demo (self);
+    gc_info ("store: empty database, left empty (seed=none): add users and groups "
+             "with groupchat-admin");
+    return 0;
 }
 
 gc_store_t *
-gc_store_new (const char *database)
+gc_store_new (const char *database, gc_seed_t seed)
 {
     if (sodium_init () < 0)
         return NULL;
@@ -112,7 +137,7 @@ gc_store_new (const char *database)
     zhashx_set_destructor (self->rooms, s_room_free);
     self->membership = zhashx_new ();
     self->db = self->backend->open (database + strlen (s_backends [index].prefix));
-    if (!self->db || s_seed_if_empty (self)
+    if (!self->db || s_seed_if_empty (self, seed)
     ||  self->backend->rooms_load (self->db, s_room_put, self)) {
         gc_error ("store: cannot open db=%s with backend=%s", database, self->backend->name);
         gc_store_destroy (&self);
@@ -555,6 +580,32 @@ s_test_lists (gc_store_t *self)
     assert (gc_store_members (self, "Nowhere", &names) == 0 && names == NULL);
 }
 
+//  seed none leaves an empty database empty; a database with a room but
+//  no user is not empty, so it is never seeded afterwards
+static void
+s_test_seed_none (void)
+{
+    gc_seed_t seed;
+    assert (gc_seed_parse ("demo", &seed) && seed == GC_SEED_DEMO);
+    assert (gc_seed_parse ("none", &seed) && seed == GC_SEED_NONE);
+    assert (!gc_seed_parse ("Demo", &seed) && !gc_seed_parse ("", &seed));
+    char path [] = "/tmp/gc_store_none_XXXXXX";
+    close (mkstemp (path));
+    gc_store_t *self = gc_store_new (path, GC_SEED_NONE);
+    char **names;
+    assert (self && gc_store_users (self, &names) == 0);
+    gc_store_names_free (&names, 0);
+    assert (gc_store_room_count (self) == 0 && !gc_store_password_hash (self, "Sue"));
+    assert (gc_store_room_add (self, "Bake Off") == GC_OK);
+    gc_store_destroy (&self);
+    self = gc_store_new (path, GC_SEED_DEMO);
+    assert (self && gc_store_users (self, &names) == 0);
+    gc_store_names_free (&names, 0);
+    assert (gc_store_room_count (self) == 1);
+    gc_store_destroy (&self);
+    gc_rig_unlink (path);
+}
+
 void
 gc_store_test (bool verbose)
 {
@@ -564,7 +615,7 @@ gc_store_test (bool verbose)
     int fd = mkstemp (path);
     assert (fd >= 0);
     close (fd);
-    gc_store_t *self = gc_store_new (path);
+    gc_store_t *self = gc_store_new (path, GC_SEED_DEMO);
     assert (self);
     s_test_seed (self);
     s_test_messages (self);
@@ -580,19 +631,20 @@ gc_store_test (bool verbose)
     //  argument may name its backend
     char named [80];
     snprintf (named, sizeof named, "sqlite:%s", copy);
-    self = gc_store_new (named);
+    self = gc_store_new (named, GC_SEED_NONE);
     uint64_t copied;
     assert (self && gc_store_room (self, "Taskmaster", &copied) && copied == 15);
     gc_store_destroy (&self);
     gc_rig_unlink (copy);
     //  Reopened, the seqs go on where they were
-    self = gc_store_new (path);
+    self = gc_store_new (path, GC_SEED_DEMO);
     uint64_t head;
     assert (self && gc_store_room (self, "Taskmaster", &head) && head == 15);
     gc_store_say_t say = { "Taskmaster", "Alex", "again", 5, 0, 0, 0 };
     assert (gc_store_append (self, &say, 1, 3000) == 0 && say.seq == 16);
     gc_store_destroy (&self);
     gc_rig_unlink (path);
+    s_test_seed_none ();
     if (verbose)
         printf ("OK\n");
 }

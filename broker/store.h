@@ -35,10 +35,20 @@ typedef struct {
 } gc_history_t;
 
 
+//  What an empty database (no users and no rooms) starts with: the
+//  protocol's users Alex, Sue and Sandy and their groups' rooms, or
+//  nothing (an operator adds users and groups with groupchat-admin)
+typedef enum { GC_SEED_DEMO, GC_SEED_NONE } gc_seed_t;
+
+//  The seed named name ("demo" or "none") into *seed: true, or false
+//  when there is no such seed.
+bool gc_seed_parse (const char *name, gc_seed_t *seed);
+
 //  Opens the database (a path for SQLite), creating it at the newest
-//  schema or migrating an older one, and seeding an empty one with the
-//  protocol's initial users and rooms. NULL on failure, after logging.
-gc_store_t *gc_store_new (const char *database);
+//  schema or migrating an older one. An empty one gets what seed says; a
+//  database that has any user or room is never seeded. NULL on failure,
+//  after logging.
+gc_store_t *gc_store_new (const char *database, gc_seed_t seed);
 void gc_store_destroy (gc_store_t **self_p);
 
 //  The user's password hash (heap copy, caller frees), or NULL.

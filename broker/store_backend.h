@@ -27,7 +27,7 @@ typedef struct {
     const char *name;
     void *(*open) (const char *location);               //  NULL on failure
     void (*close) (void **db_p);
-    bool (*is_empty) (void *db);                        //  no users at all
+    bool (*is_empty) (void *db);                        //  no users and no rooms
     int (*seed) (void *db, const gc_store_seed_t *seed, size_t count);  //  one transaction
     int (*rooms_load) (void *db, gc_store_room_fn *fn, void *arg);
     char *(*password_hash) (void *db, const char *user);

@@ -25,7 +25,7 @@ typedef enum {
     //  Prepared once, for the store's whole life: first those that work
     //  on any schema, then (from Q_TABLES) those that need the newest
     Q_PREPARED, Q_VERSION = Q_PREPARED, Q_HAS_TABLES, Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
-    Q_TABLES, Q_USER_COUNT = Q_TABLES, Q_ROOMS_LOAD, Q_SIZE,
+    Q_TABLES, Q_IS_EMPTY = Q_TABLES, Q_ROOMS_LOAD, Q_SIZE,
     Q_PASSWORD, Q_TOKEN_INSERT, Q_TOKEN_USER, Q_TOKEN_TOUCH, Q_TOKEN_DELETE,
     Q_ROOMS_OF, Q_IS_MEMBER, Q_BEFORE, Q_SINCE, Q_INSERT, Q_USER_ADD, Q_USER_REMOVE, Q_PASSWORD_SET, Q_TOKENS_OF_USER,
     Q_ROOM_ADD, Q_MEMBER_ADD, Q_MEMBER_REMOVE, Q_USER_EXISTS, Q_USERS, Q_ROOMS, Q_MEMBERS,
@@ -58,7 +58,7 @@ static const char *s_sql [Q_COUNT] = {
                        "PRAGMA user_version = 1",
     [Q_VERSION]      = "PRAGMA user_version",
     [Q_HAS_TABLES]   = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'messages'",
-    [Q_USER_COUNT]   = "SELECT count(*) FROM users",
+    [Q_IS_EMPTY]     = "SELECT NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM rooms)",
     [Q_ROOMS_LOAD]   = "SELECT r.id, r.name, (SELECT max(seq) FROM messages m"
                        " WHERE m.room_id = r.id) FROM rooms r",
     [Q_SIZE]         = "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size",
@@ -241,7 +241,7 @@ s_open (const char *path)
 static bool
 s_is_empty (void *db)
 {
-    return s_integer (db, Q_USER_COUNT, NULL) == 0;
+    return s_integer (db, Q_IS_EMPTY, NULL) == 1;
 }
 
 static int
@@ -626,13 +626,13 @@ gc_store_sqlite_test (bool verbose)
     //  Opened again, there is nothing left to migrate
     s_test_read_back (path, 3);
     //  The store opens the migrated database with its heads where they were
-    gc_store_t *store = gc_store_new (path);
+    gc_store_t *store = gc_store_new (path, GC_SEED_DEMO);
     uint64_t head;
     assert (store && gc_store_room (store, "Taskmaster", &head) && head == 3);
     gc_store_destroy (&store);
     gc_rig_unlink (path);
     //  A new database is made at the newest version, seeded
-    store = gc_store_new (path);
+    store = gc_store_new (path, GC_SEED_DEMO);
     assert (store && s_test_version (path) == S_VERSION);
     gc_store_destroy (&store);
     void *db = s_open (path);

@@ -51,9 +51,19 @@
 #define GC_BROKER_TURN_MAX      4096    //  requests per loop turn, so events get a turn too
 #define GC_BROKER_HASH_WORKERS  2       //  argon2id verifications at once
 #define GC_BROKER_IDENTITY_MAX  256     //  bytes of a ZeroMQ routing id we keep
-//  Messages queued per peer on the broker's sockets before ZeroMQ drops
-//  (PUB) or refuses (ROUTER): a burst of says to many rooms must fit
+//  Messages queued per peer on the broker's ROUTER before ZeroMQ drops:
+//  a burst of says to many rooms must fit
 #define GC_BROKER_HWM           1000000
+//  Events queued for one subscriber on the broker's XPUB before ZeroMQ
+//  drops that subscriber's copies. Each is up to a text of GC_TEXT_MAX
+//  and its fields, so a subscriber that never reads costs the broker at
+//  most about 4096 x 4.3 KB = 18 MB, not all it ever publishes. It is
+//  one loop turn of says (GC_BROKER_TURN_MAX), so a gateway that keeps
+//  up loses nothing even when a whole turn is published before ZeroMQ's
+//  I/O thread sends any of it; a gateway that falls further behind loses
+//  the rest at the broker and refills it from the broker's history by
+//  seq, as it does for any gap (docs/architecture.md).
+#define GC_BROKER_PUB_HWM       GC_BROKER_TURN_MAX
 //  How long a statement waits for another process's write lock (a backup
 //  or an operator's sqlite3) before giving up
 #define GC_STORE_BUSY_MS        5000

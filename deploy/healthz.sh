@@ -8,7 +8,7 @@
 #   healthz.sh --broker    a broker: exits 0 when it answers a request (its
 #                          figures, asked with groupchat-admin stats) on
 #                          the port of its request endpoint
-#                          ($GROUPCHAT_REQUESTS, tcp://*:5555); an open
+#                          ($GROUPCHAT_REQUESTS, tcp://127.0.0.1:5555); an open
 #                          port alone is not enough
 #
 # groupchat-admin is $GROUPCHAT_ADMIN, else the one on PATH, else the
@@ -50,7 +50,7 @@ s_gateway () {
 }
 
 s_broker () {
-    endpoint=${GROUPCHAT_REQUESTS:-tcp://*:5555}
+    endpoint=${GROUPCHAT_REQUESTS:-tcp://127.0.0.1:5555}
     case "$endpoint" in
         tcp://*:[0-9]*) port=${endpoint##*:} ;;
         *)  #  ipc:// and the like cannot be probed this way; nothing to check

@@ -283,7 +283,7 @@ static void
 s_send (s_slot_t *slot, gc_frame_t *frame)
 {
     gc_conn_t *self = slot->conn;
-    if (self->user && frame->op != GC_OP_LOGIN && frame->op != GC_OP_HISTORY)
+    if (self->user && frame->op != GC_OP_LOGIN)
         gc_frame_set_cstr (frame, GC_F_USER, self->user);
     slot->rid = gc_link_request (self->link, frame, slot->arrived_ms, s_on_reply, slot);
     if (slot->rid)

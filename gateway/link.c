@@ -422,12 +422,13 @@ gc_link_request (gc_link_t *self, gc_frame_t *request, int64_t arrived_ms,
 }
 
 uint64_t
-gc_link_history (gc_link_t *self, const char *room, size_t size,
+gc_link_history (gc_link_t *self, const char *room, size_t size, const char *user,
                  uint64_t since, uint32_t limit, gc_link_reply_fn *fn, void *arg)
 {
     gc_frame_t request;
     gc_frame_init (&request, GC_OP_HISTORY);
     gc_frame_set_str (&request, GC_F_ROOM, room, size);
+    gc_frame_set_cstr (&request, GC_F_USER, user);
     gc_frame_set_uint (&request, GC_F_SINCE, since);
     gc_frame_set_uint (&request, GC_F_LIMIT, limit);
     return gc_link_request (self, &request, gc_clock_wall_ms (), fn, arg);

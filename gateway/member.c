@@ -91,6 +91,13 @@ s_on_catchup (void *arg, const gc_frame_t *reply)
 {
     gc_member_t *self = arg;
     self->catchup_rid = 0;
+    //  The broker says the user is no member of the room any more: a kick
+    //  this gateway did not hear (events can be lost), so it is one now.
+    //  The owner frees the member: nothing of it is touched after.
+    if (reply && reply->op == GC_OP_ERROR && reply->code == GC_NOT_MEMBER) {
+        gc_member_kick (self);
+        return;
+    }
     if (reply && reply->op == GC_OP_OK && reply->history_size
     &&  reply->history [0].seq == self->place.cursor + 1) {
         gc_member_catchup_drop (self);
@@ -112,7 +119,7 @@ gc_member_catchup_start (gc_member_t *self)
     if (self->catchup_rid)
         return false;
     self->catchup_rid = gc_link_history (self->link, self->room_name, self->room_name_len,
-                                         self->place.cursor, GC_CATCHUP_BATCH,
+                                         self->user, self->place.cursor, GC_CATCHUP_BATCH,
                                          s_on_catchup, self);
     return self->catchup_rid != 0;      //  0: the link took no more (too many wait)
 }

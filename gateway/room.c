@@ -33,12 +33,14 @@ struct gc_room_t {
     uint64_t held;              //  newest seq held, with no gap before it
     uint64_t head;              //  newest seq heard of: the room's head
     uint64_t refill_rid;        //  refill in flight, 0 if none
+    char *refill_user;          //  whose membership the refill asks with
     int holds;                  //  joins in flight that will add members
     lws_dll2_owner_t members;
     s_entry_t ring [GC_ROOM_RING];
 };
 
 static void s_refill (gc_room_t *self);
+static void s_kick (gc_room_t *self, gc_str_t user);
 
 //  --------------------------------------------------------------------------
 //  The set of rooms
@@ -57,6 +59,7 @@ static void
 s_room_free (gc_room_t *self)
 {
     gc_link_forget (self->rooms->link, self->refill_rid);
+    free (self->refill_user);
     for (size_t index = 0; index < GC_ROOM_RING; index++)
         gc_out_free (&self->ring [index].frame);
     free (self->name);
@@ -231,11 +234,33 @@ gc_room_member_behind (gc_member_t *member)
 //  --------------------------------------------------------------------------
 //  Gap refill: fetch (held, head] from the broker
 
+//  The broker refused the refill: the user it asked for is no member of
+//  the room. That is a kick this gateway did not hear (events can be
+//  lost), so the user's members are put out, and the next member asks.
+static void
+s_refill_refused (gc_room_t *self)
+{
+    char *user = self->refill_user;
+    self->refill_user = NULL;
+    self->holds++;              //  the room outlives the kick
+    s_kick (self, (gc_str_t) { user, strlen (user) });
+    free (user);
+    self->holds--;
+    if (self->members.count)
+        s_refill (self);
+    else
+        gc_room_release_if_empty (self);
+}
+
 static void
 s_on_refill (void *arg, const gc_frame_t *reply)
 {
     gc_room_t *self = arg;
     self->refill_rid = 0;
+    if (reply && reply->op == GC_OP_ERROR && reply->code == GC_NOT_MEMBER) {
+        s_refill_refused (self);
+        return;
+    }
     if (!reply || reply->op != GC_OP_OK)
         return;                 //  the next head beacon tries again
     uint64_t held = self->held;
@@ -252,15 +277,22 @@ s_on_refill (void *arg, const gc_frame_t *reply)
     }
 }
 
+//  The broker gives history to members only: the room asks as its first
+//  member's user. A room with no member has no one to refill for; the
+//  next join refills.
 static void
 s_refill (gc_room_t *self)
 {
-    if (!self->synced || self->refill_rid || self->head <= self->held)
+    struct lws_dll2 *first = lws_dll2_get_head (&self->members);
+    if (!self->synced || self->refill_rid || self->head <= self->held || !first)
         return;
     gc_debug ("refill room=\"%s\" since=%lu head=%lu", self->name,
               (unsigned long) self->held, (unsigned long) self->head);
+    free (self->refill_user);
+    self->refill_user = gc_strdup (gc_member_user (gc_member_of_room_link (first)));
     self->refill_rid = gc_link_history (self->rooms->link, self->name, self->name_len,
-                                        self->held, GC_REFILL_BATCH, s_on_refill, self);
+                                        self->refill_user, self->held, GC_REFILL_BATCH,
+                                        s_on_refill, self);
 }
 
 void
@@ -350,6 +382,7 @@ typedef struct {
     gc_counters_t counters;
     gc_member_t *fast;          //  reads everything as it comes
     gc_member_t *slow;          //  falls behind the ring
+    gc_member_t *stranger;      //  for a user the broker says is no member
     uint64_t drop_first;        //  events of seqs in [first, last] are lost
     uint64_t drop_last;
     bool drop_heads;            //  head beacons are lost too
@@ -397,7 +430,8 @@ s_test_kick (void *owner, gc_member_t *member)
 {
     s_test_t *test = owner;
     test->kicks++;
-    gc_room_leave (member == test->fast? &test->fast: &test->slow);
+    gc_room_leave (member == test->fast? &test->fast:
+                   member == test->slow? &test->slow: &test->stranger);
 }
 
 //  Sends says seqs first..last to Taskmaster through the link and waits
@@ -470,6 +504,22 @@ s_test_event (s_test_t *test, gc_op_t op, uint64_t seq, const char *user)
     gc_rooms_on_event (test->rooms, &event);
 }
 
+//  Asks the broker to join Sue to Taskmaster; returns the reply's head
+static uint64_t
+s_test_join_reply (s_test_t *test)
+{
+    int expected = test->replies + 1;
+    gc_frame_t join;
+    gc_frame_init (&join, GC_OP_JOIN);
+    gc_frame_set_cstr (&join, GC_F_USER, "Sue");
+    gc_frame_set_cstr (&join, GC_F_ROOM, "Taskmaster");
+    test->head = 99;
+    assert (gc_link_request (test->link, &join, gc_clock_wall_ms (), s_test_on_reply, test));
+    GC_TESTBED_UNTIL (test->context, test->replies == expected);
+    assert (test->replies == expected && test->failed == 0);
+    return test->head;
+}
+
 //  Joins as the gateway does: subscribe, then ask, then take the head;
 //  no pushes before the join reply is out (announced)
 static void
@@ -478,14 +528,7 @@ s_test_join (s_test_t *test)
     gc_room_t *room = gc_rooms_require (test->rooms, "Taskmaster", 10);
     assert (gc_rooms_require (test->rooms, "Taskmaster", 10) == room);
     gc_room_hold (room, 1);
-    gc_frame_t join;
-    gc_frame_init (&join, GC_OP_JOIN);
-    gc_frame_set_cstr (&join, GC_F_USER, "Sue");
-    gc_frame_set_cstr (&join, GC_F_ROOM, "Taskmaster");
-    test->head = 99;
-    assert (gc_link_request (test->link, &join, gc_clock_wall_ms (), s_test_on_reply, test));
-    GC_TESTBED_UNTIL (test->context, test->replies == 1);
-    assert (test->replies == 1 && test->failed == 0 && test->head == 0);
+    assert (s_test_join_reply (test) == 0);
     gc_room_joined (room, test->head);
     test->fast = gc_room_join (room, "Sue", test->head, s_test_wake, s_test_kick, test);
     test->slow = gc_room_join (room, "Sue", test->head, s_test_wake, s_test_kick, test);
@@ -560,6 +603,37 @@ s_test_kicks (s_test_t *test)
     gc_room_leave (&test->slow);
 }
 
+//  A member for a user the broker says is no member of the room (a kick
+//  this gateway lost): a refill that asked as that user puts the user out
+//  and the next member asks again; a catch-up refused puts it out too
+static void
+s_test_strangers (s_test_t *test)
+{
+    gc_room_t *room = gc_rooms_require (test->rooms, "Taskmaster", 10);
+    gc_room_hold (room, 1);
+    uint64_t head = s_test_join_reply (test);
+    gc_room_joined (room, head);
+    test->stranger = gc_room_join (room, "Nobody", head, s_test_wake, s_test_kick, test);
+    test->fast = gc_room_join (room, "Sue", head, s_test_wake, s_test_kick, test);
+    gc_room_hold (room, -1);
+    gc_member_place (test->stranger)->announced = true;
+    gc_member_place (test->fast)->announced = true;
+    int kicks = test->kicks;
+    test->drop_first = head + 1, test->drop_last = head + 2;
+    s_test_say (test, head + 1, head + 3);
+    s_test_read_to (test, test->fast, head + 3);
+    assert (test->kicks == kicks + 1 && !test->stranger);
+    test->drop_first = test->drop_last = 0;
+
+    test->stranger = gc_room_join (room, "Nobody", head, s_test_wake, s_test_kick, test);
+    gc_member_place (test->stranger)->announced = true;
+    assert (gc_member_catchup_start (test->stranger));
+    GC_TESTBED_UNTIL (test->context, !test->stranger);
+    assert (!test->stranger && test->kicks == kicks + 2);
+    gc_room_leave (&test->fast);
+    assert (gc_rooms_size (test->rooms) == 0);
+}
+
 void
 gc_room_test (bool verbose)
 {
@@ -580,6 +654,7 @@ gc_room_test (bool verbose)
     s_test_gaps (&test);
     s_test_slow_reader (&test);
     s_test_kicks (&test);
+    s_test_strangers (&test);
 
     gc_rooms_destroy (&test.rooms);
     gc_rooms_destroy (&test.rooms);

@@ -28,6 +28,7 @@
 #include "../broker/login.h"
 #include "../broker/reader.h"
 #include "../broker/commit.h"
+#include "../broker/backups.h"
 #include "../broker/admin.h"
 #include "../broker/broker.h"
 #include "../client/format.h"
@@ -71,6 +72,7 @@ static const s_test_t s_tests [] = {
     { "gc_login", gc_login_test },
     { "gc_reader", gc_reader_test },
     { "gc_commit", gc_commit_test },
+    { "gc_backups", gc_backups_test },
     { "gc_admin", gc_admin_test },
     { "gc_broker", gc_broker_test },
     { "gc_format", gc_format_test },

@@ -28,7 +28,7 @@ class Cluster:
 
     def __init__(self, gateways=2, start_broker=True, broker_env=None,
                  gateway_env=None, gateway_args=(), broker_args=(), by_env=False,
-                 wrap_broker=True, per_gateway=None, tls=False):
+                 wrap_broker=True, per_gateway=None, tls=False, backups=True):
         """`by_env` configures the programs by environment variables only
         (GROUPCHAT_DB, ...) instead of flags; extra env and args win.
         `wrap_broker=False` runs the broker without the wrapper, for tests
@@ -36,9 +36,12 @@ class Cluster:
         (under valgrind it takes about 5 s to start). `per_gateway` is a
         list of extra flags for each gateway, after `gateway_args`; `tls`
         says the gateways serve wss:// and https:// (their certificates
-        are among those flags, see certs.py)."""
+        are among those flags, see certs.py). `backups`: the broker writes
+        backups to `self.backups`, a folder it makes itself; False: backups
+        are off."""
         self.dir = tempfile.mkdtemp(prefix="cluster-", dir=CONFIG.tmp_root)
         self.db = os.path.join(self.dir, "groupchat.db")
+        self.backups = os.path.join(self.dir, "backups") if backups else None
         self.requests_port = free_port()
         self.events_port = free_port()
         self.ports = [free_port() for _ in range(gateways)]
@@ -56,10 +59,12 @@ class Cluster:
             env.update(extra_env or {})
             return env, args + list(extra_args)
 
-        env, args = settings([("--db", "GROUPCHAT_DB", self.db),
-                              ("--requests", "GROUPCHAT_REQUESTS", requests),
-                              ("--events", "GROUPCHAT_EVENTS", events)],
-                             broker_env, broker_args)
+        broker_settings = [("--db", "GROUPCHAT_DB", self.db),
+                           ("--requests", "GROUPCHAT_REQUESTS", requests),
+                           ("--events", "GROUPCHAT_EVENTS", events)]
+        if backups:
+            broker_settings.append(("--backup-dir", "GROUPCHAT_BACKUP_DIR", self.backups))
+        env, args = settings(broker_settings, broker_env, broker_args)
         self.broker = Process("broker", "groupchat-broker", args,
                               os.path.join(self.dir, "broker.log"), env, wrap_broker)
         self.tls = tls
@@ -254,11 +259,7 @@ class Cluster:
 
     def gateway_rss(self, gateway=0):
         """The gateway's resident set size in bytes (/proc/PID/status VmRSS)."""
-        with open("/proc/%d/status" % self.gateways[gateway].pid) as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        raise AssertionError("no VmRSS for gateway-%d" % gateway)
+        return self.gateways[gateway].rss()
 
     def log_tails(self, lines=30):
         return "\n".join(p.log_tail(lines) for p in self.processes

@@ -155,6 +155,59 @@ class Process:
         self.send_signal(signal.SIGKILL)
         await self.wait(10)
 
+    def log(self):
+        """The whole log, as text."""
+        with open(self.log_path, "rb") as log:
+            return log.read().decode("utf-8", "replace")
+
+    async def wait_for_log(self, text, within=20.0):
+        """Waits until the log holds `text` or the program has exited;
+        returns the log. Polled with a deadline: a log line is nothing to
+        wait on."""
+        end = time.monotonic() + deadline(within)
+        while text not in self.log() and self.running():
+            assert time.monotonic() < end, "%s: no %r in its log within %.0f s" % (
+                self.name, text, deadline(within))
+            await asyncio.sleep(0.05)
+        return self.log()
+
+    def rss(self):
+        """The resident set size in bytes (/proc/PID/status VmRSS)."""
+        with open("/proc/%d/status" % self.pid) as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        raise AssertionError("no VmRSS for %s" % self.name)
+
+    def instrumented(self):
+        """True when the program runs under AddressSanitizer (libasan
+        mapped) or a wrapper such as valgrind: its memory costs more."""
+        with open("/proc/%d/maps" % self.pid) as maps:
+            asan = "libasan" in maps.read()
+        return asan or bool(self.wrapped and CONFIG.wrap)
+
+    def listening(self):
+        """The TCP addresses the program listens on: (address, port) pairs,
+        read from /proc (its sockets among its namespace's listeners)."""
+        inodes = set()
+        for fd in os.listdir("/proc/%d/fd" % self.pid):
+            try:
+                target = os.readlink("/proc/%d/fd/%s" % (self.pid, fd))
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:["):-1])
+        found = set()
+        for table in ("tcp", "tcp6"):
+            with open("/proc/%d/net/%s" % (self.pid, table)) as rows:
+                for row in list(rows)[1:]:
+                    fields = row.split()
+                    local, state, inode = fields[1], fields[3], fields[9]
+                    if state == "0A" and inode in inodes:
+                        address, port = local.split(":")
+                        found.add((_address(address), int(port, 16)))
+        return found
+
     def log_tail(self, lines=30):
         """The last lines of the log; a sanitizer or valgrind report's
         first lines too, since they say what went wrong and where."""
@@ -182,6 +235,16 @@ class Process:
 _REPORT_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                    "runtime error:", "Invalid read", "Invalid write",
                    "uninitialised", "are definitely lost", "Invalid free")
+
+
+def _address(hex_address):
+    """An address as /proc/net/tcp writes it (hex, in the host's byte
+    order) in the usual notation."""
+    packed = bytes.fromhex(hex_address)
+    if len(packed) == 4:
+        return socket.inet_ntop(socket.AF_INET, packed[::-1])
+    words = b"".join(packed[i:i + 4][::-1] for i in range(0, 16, 4))
+    return socket.inet_ntop(socket.AF_INET6, words)
 
 
 def server_environment(extra=None):

@@ -2,8 +2,9 @@
 its clients, stop the clusters it left running, and show the logs of the
 clusters a failing test used.
 
-tests/run.py calls begin_test() and end_test() around each test; Client
-and Cluster register themselves in SCOPE when they are made.
+tests/run.py calls begin_test() and end_test() around each test; Client,
+Cluster and the raw broker sockets (broker.py) register themselves in
+SCOPE when they are made.
 """
 
 
@@ -11,6 +12,7 @@ class _TestScope:
     def __init__(self):
         self.clients = []           # every Client connected during the test
         self.clusters = []          # every Cluster made or used by the test
+        self.closers = []           # close() of every raw ZeroMQ socket opened
 
 
 SCOPE = _TestScope()
@@ -20,6 +22,7 @@ def begin_test(shared=None):
     """Starts a fresh scope; `shared` is the module's cluster, if any."""
     SCOPE.clients = []
     SCOPE.clusters = [shared] if shared else []
+    SCOPE.closers = []
 
 
 async def end_test():
@@ -28,6 +31,8 @@ async def end_test():
     Raises AssertionError when a left-over cluster did not stop cleanly."""
     for client in SCOPE.clients:
         await client.close()
+    for close in SCOPE.closers:
+        close()
     problems = []
     for cluster in SCOPE.clusters:
         if cluster.owned_by_test and cluster.started and not cluster.stopped:

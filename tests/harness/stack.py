@@ -42,6 +42,8 @@ class Stack:
                     if not key.startswith(("GROUPCHAT_", "COMPOSE_"))}
         self.env.update({
             "COMPOSE_PROJECT_NAME": name,
+            #  The scenarios are the seed's users (compose's default is none)
+            "GROUPCHAT_SEED": "demo",
             "GROUPCHAT_LB_PORT": str(self.lb_port),
             "GROUPCHAT_GATEWAY1_PORT": str(self.gateway_ports[0]),
             "GROUPCHAT_GATEWAY2_PORT": str(self.gateway_ports[1]),

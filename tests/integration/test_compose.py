@@ -157,6 +157,12 @@ async def test_compose_file_is_valid_and_describes_the_cluster():
     broker_env = services["broker"]["environment"]
     assert broker_env["GROUPCHAT_REQUESTS"] == "tcp://*:5555"
     assert broker_env["GROUPCHAT_EVENTS"] == "tcp://*:5556"
+    #  A deployment starts with no users, unless told to seed the demo's
+    assert broker_env["GROUPCHAT_SEED"] == "none", broker_env
+    #  Backups go to a folder of the volume, and only there
+    assert broker_env["GROUPCHAT_BACKUP_DIR"] == "/data/backups", broker_env
+    demo = await compose_config(settings={"GROUPCHAT_SEED": "demo"})
+    assert demo["services"]["broker"]["environment"]["GROUPCHAT_SEED"] == "demo"
 
     #  Configuration only through GROUPCHAT_* variables
     for name, service in services.items():

@@ -1,16 +1,20 @@
 """test_processes.py: the programs as processes.
 
 --help, bad flags, configuration by flag and by environment variable (the
-flag wins), clean exit 0 on SIGTERM and SIGINT even with clients
-connected, /healthz, and passwords never stored in clear.
+flag wins), the broker's loopback-only default endpoints, what an empty
+database starts with (--seed), clean exit 0 on SIGTERM and SIGINT even
+with clients connected, /healthz, and passwords never stored in clear.
 """
 
 import os
+import re
 import signal
 import sqlite3
+import tempfile
 import time
 
 from harness import CONFIG, Cluster, Process, describe_exit, free_port, http_get, run_program
+from harness.broker import BrokerLink
 
 PROGRAMS = ("groupchat-broker", "groupchat-gateway")
 
@@ -30,6 +34,13 @@ async def test_bad_flag_prints_usage_to_stderr_and_exits_2():
             assert code == 2, "%s %s: exit %d, expected 2" % (program, " ".join(args), code)
             assert "usage" in err.lower(), "%s %s: no usage on stderr: %r" % (
                 program, " ".join(args), err)
+
+
+async def test_a_seed_other_than_demo_or_none_is_a_usage_error():
+    for args, env in ((["--seed", "everyone"], None), ([], {"GROUPCHAT_SEED": "Demo"})):
+        code, _, err = await run_program("groupchat-broker", args, env=env)
+        assert code == 2 and "--seed must be demo or none" in err and "usage" in err, (
+            args, env, code, err)
 
 
 async def test_healthz_is_200_with_the_broker_up(cluster):
@@ -92,6 +103,30 @@ async def test_a_stop_signal_while_starting_is_never_lost():
                 program, moment * step * 1000, describe_exit(code), process.log_tail())
 
 
+async def test_the_broker_listens_on_loopback_by_default():
+    """With no --requests or --events the broker binds 127.0.0.1:5555 and
+    127.0.0.1:5556, never every interface. The ports are fixed, so another
+    program on this machine may hold one: then the broker's refusal names
+    the endpoint it tried, which must be the loopback one."""
+    folder = tempfile.mkdtemp(prefix="defaults-", dir=CONFIG.tmp_root)
+    broker = Process("broker", "groupchat-broker",
+                     ["--db", os.path.join(folder, "groupchat.db")],
+                     os.path.join(folder, "broker.log"))
+    broker.start()
+    try:
+        log = await broker.wait_for_log(" serving ")
+        if broker.running():
+            assert "requests=tcp://127.0.0.1:5555 events=tcp://127.0.0.1:5556" in log, log
+            assert broker.listening() == {("127.0.0.1", 5555), ("127.0.0.1", 5556)}, (
+                broker.listening())
+        else:
+            assert re.search(r"cannot bind endpoint=tcp://127\.0\.0\.1:555[56]: "
+                             r"Address already in use", log), log
+    finally:
+        code = await broker.stop()
+    assert code in (0, 1), "broker: %s\n%s" % (describe_exit(code), broker.log_tail())
+
+
 async def test_environment_variables_configure_both_programs():
     async with Cluster(by_env=True) as cluster:
         assert cluster.broker.args == [] and cluster.gateways[0].args == []
@@ -99,6 +134,19 @@ async def test_environment_variables_configure_both_programs():
             client = await cluster.login("Sandy", gateway=gateway)
             await client.join("Taskmaster")
     assert os.path.exists(cluster.db), "no database at GROUPCHAT_DB=%s" % cluster.db
+    assert os.path.isdir(cluster.backups), "no folder at GROUPCHAT_BACKUP_DIR=%s" % (
+        cluster.backups)
+
+
+async def test_a_backup_directory_that_cannot_be_made_stops_the_broker():
+    folder = tempfile.mkdtemp(prefix="backups-", dir=CONFIG.tmp_root)
+    missing = os.path.join(folder, "missing", "backups")
+    code, out, err = await run_program("groupchat-broker", [
+        "--db", os.path.join(folder, "groupchat.db"), "--seed", "none",
+        "--requests", "tcp://127.0.0.1:%d" % free_port(),
+        "--events", "tcp://127.0.0.1:%d" % free_port(), "--backup-dir", missing])
+    assert code == 1, "broker with --backup-dir %s: exit %d\n%s" % (missing, code, err)
+    assert "cannot create the backup directory dir=%s" % missing in err, err
 
 
 async def test_a_flag_wins_over_its_environment_variable():
@@ -118,7 +166,43 @@ async def test_a_flag_wins_over_its_environment_variable():
         assert status is None, "the gateway also listens on its GROUPCHAT_PORT"
 
 
-async def test_passwords_are_not_stored_in_clear():
+async def admin_lines(cluster, *command):
+    """groupchat-admin's output lines, asserting it succeeded."""
+    code, out, err = await run_program("groupchat-admin", [
+        "--requests", "tcp://127.0.0.1:%d" % cluster.requests_port, *command],
+        env={"GROUPCHAT_PASSWORD": "hunter2"})
+    assert code == 0, "groupchat-admin %s: exit %d %s" % (" ".join(command), code, err)
+    return out.splitlines()
+
+
+async def assert_no_such_login(cluster, user):
+    """A password login of the seed's is refused. Asked of the broker
+    itself, without a deadline: under valgrind its hash can outlast a
+    gateway's wait (`unavailable`), never the broker's answer."""
+    link = BrokerLink("tcp://127.0.0.1:%d" % cluster.requests_port)
+    reply = await link.request("login", user=user, password="password")
+    assert reply.get("code") == "bad_credentials", "login %s: %r" % (user, reply)
+
+
+async def test_seed_none_starts_with_nobody_and_a_database_is_seeded_only_when_empty():
+    async with Cluster(gateways=1, broker_env={"GROUPCHAT_SEED": "none"}) as cluster:
+        await assert_no_such_login(cluster, "Alex")
+        assert await admin_lines(cluster, "users") == []
+        assert await admin_lines(cluster, "groups") == []
+        #  The operator's first group, user and member
+        await admin_lines(cluster, "group", "add", "Bake Off")
+        await admin_lines(cluster, "user", "add", "Greg")
+        await admin_lines(cluster, "member", "add", "Greg", "Bake Off")
+        #  Started again with the demo seed, the database is no longer empty
+        await cluster.stop_broker()
+        cluster.broker.args += ["--seed", "demo"]
+        await cluster.start_broker()
+        assert await admin_lines(cluster, "users") == ["Greg"]
+        assert await admin_lines(cluster, "groups") == ["Bake Off"]
+        await assert_no_such_login(cluster, "Sue")
+        greg = await cluster.login("Greg", password="hunter2")
+        await greg.join("Bake Off")
+
     async with Cluster(gateways=1) as cluster:
         for user in ("Alex", "Sue", "Sandy"):
             await cluster.login(user)

@@ -34,13 +34,6 @@ RSS_GROWTH_MAX_INSTRUMENTED = 32 << 20
 LAG_MAX = 3.0
 
 
-def instrumented(pid):
-    """True when the process runs under ASan (libasan mapped) or a wrapper."""
-    with open("/proc/%d/maps" % pid) as maps:
-        asan = "libasan" in maps.read()
-    return asan or bool(CONFIG.wrap)
-
-
 def pending_bytes(client):
     """Bytes the kernel holds for the client's socket that it has not read."""
     sock = client.ws.transport.get_extra_info("socket")
@@ -137,7 +130,7 @@ async def test_slow_reader_does_not_hold_up_others_or_grow_memory():
         done.set()
         await sampler
         growth = peak - baseline
-        bound = RSS_GROWTH_MAX_INSTRUMENTED if instrumented(cluster.gateways[0].pid) \
+        bound = RSS_GROWTH_MAX_INSTRUMENTED if cluster.gateways[0].instrumented() \
             else RSS_GROWTH_MAX
         assert growth < bound, \
             "gateway RSS grew by %.1f MiB (from %.1f MiB, bound %d MiB) with a " \

@@ -1,0 +1,91 @@
+"""broker.py: the broker's own protocol (docs/broker-protocol.md), spoken
+directly, the way a gateway or groupchat-admin does: a DEALER to the
+ROUTER with msgpack maps, and a raw SUB to the event socket. Tests use it
+to show what the broker itself refuses or withstands, whatever a gateway
+would have checked first.
+"""
+
+import asyncio
+
+import msgpack
+import zmq
+import zmq.asyncio
+
+from .config import deadline
+from .scope import SCOPE
+
+_CONTEXT = zmq.asyncio.Context.instance()
+
+
+class BrokerLink:
+    """A DEALER connected to the broker's request socket.
+
+    `request(op, **fields)` sends one request with the next rid and returns
+    its reply as a dict; `send()` and `reply()` pipeline many."""
+
+    REPLY_TIMEOUT = 10.0
+
+    def __init__(self, endpoint):
+        self.socket = _CONTEXT.socket(zmq.DEALER)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.connect(endpoint)
+        self.next_rid = 1
+        SCOPE.closers.append(self.close)
+
+    def send(self, op, **fields):
+        """Sends a request without waiting; returns its rid."""
+        rid = self.next_rid
+        self.next_rid += 1
+        self.socket.send(msgpack.packb(dict(fields, op=op, rid=rid)), copy=False)
+        return rid
+
+    async def reply(self):
+        """The next reply, decoded."""
+        frame = await asyncio.wait_for(self.socket.recv(), deadline(self.REPLY_TIMEOUT))
+        return msgpack.unpackb(frame, raw=False)
+
+    async def request(self, op, **fields):
+        """Sends one request and returns its reply, checking the rid."""
+        rid = self.send(op, **fields)
+        reply = await self.reply()
+        assert reply.get("rid") == rid, "reply %r to rid %d" % (reply, rid)
+        return reply
+
+    async def say_many(self, user, room, texts, window=256):
+        """Says every text as user, with up to `window` in flight; asserts
+        each is acknowledged and returns the seqs, in the order said."""
+        seqs, said, acked = [], 0, 0
+        while acked < len(texts):
+            while said < len(texts) and said - acked < window:
+                self.send("say", user=user, room=room, text=texts[said])
+                said += 1
+            reply = await self.reply()
+            assert reply["op"] == "ok", "say: %r" % reply
+            seqs.append(reply["seq"])
+            acked += 1
+        return seqs
+
+    def close(self):
+        self.socket.close(linger=0)
+
+
+
+
+async def never_reading_subscriber(endpoint, room):
+    """A SUB subscribed to every topic that is not read once subscribed:
+    what a gateway stuck for good looks like to the broker. It buffers as
+    little as ZeroMQ and the kernel let it, so what it does not take
+    stays with the broker. Returns once the broker has its subscription
+    (its `head` for `room` came), so everything said after is meant for it."""
+    socket = _CONTEXT.socket(zmq.SUB)
+    socket.setsockopt(zmq.LINGER, 0)
+    socket.setsockopt(zmq.RCVHWM, 1)
+    socket.setsockopt(zmq.RCVBUF, 4096)
+    socket.setsockopt(zmq.SUBSCRIBE, b"")
+    socket.setsockopt(zmq.SUBSCRIBE, room.encode() + b"\0")
+    socket.connect(endpoint)
+    SCOPE.closers.append(lambda: socket.close(linger=0))
+    topic, body = await asyncio.wait_for(socket.recv_multipart(), deadline(10.0))
+    event = msgpack.unpackb(body, raw=False)
+    assert event["op"] == "head" and event["room"] == room, event
+    return socket

@@ -1,0 +1,102 @@
+"""test_broker.py: the broker spoken to directly, in its own protocol
+(docs/broker-protocol.md), as anything that reaches its ports can: what
+it checks for itself rather than trusting a gateway to have checked, and
+what one peer can cost it.
+"""
+
+import asyncio
+import os
+
+import msgpack
+
+from harness import Cluster, deadline
+from harness.broker import BrokerLink, never_reading_subscriber
+
+#  A subscriber that never reads while this many texts of TEXT_BYTES are
+#  said: 80 MB of events, twice what the bound lets the broker keep for it
+STUCK_MESSAGES = 20000
+TEXT_BYTES = 4000
+#  The broker keeps at most GC_BROKER_PUB_HWM (4096) events for one
+#  subscriber, about 17 MB of these; without a bound it kept them all
+#  and grew by more than 80 MB
+RSS_GROWTH_MAX = 40 << 20
+#  Under AddressSanitizer (redzones, shadow) or valgrind the same events
+#  cost about twice as much: still well below keeping them all
+RSS_GROWTH_MAX_INSTRUMENTED = 64 << 20
+
+
+def requests_link(cluster):
+    return BrokerLink("tcp://127.0.0.1:%d" % cluster.requests_port)
+
+
+async def test_history_is_for_members_only_whoever_asks(cluster):
+    link = requests_link(cluster)
+    sue = await cluster.login("Sue")
+    await sue.join("8 out of 10 cats")
+    seq = await sue.say("only for members", room="8 out of 10 cats")
+    #  A member gets it; the same request naming a non-member is refused
+    #  with the code a client gets for the same thing (protocol.md)
+    reply = await link.request("history", user="Alex", room="8 out of 10 cats", limit=5)
+    assert reply["op"] == "ok", reply
+    assert reply["history"][-1]["seq"] == seq, reply
+    assert reply["history"][-1]["text"] == "only for members", reply
+    for request in ({"user": "Sandy", "before": seq + 1}, {"user": "Sandy", "since": 0},
+                    {"user": "Nobody"}):
+        reply = await link.request("history", room="8 out of 10 cats", **request)
+        assert (reply["op"], reply["code"]) == ("error", "not_member"), (request, reply)
+        assert "history" not in reply, reply
+    #  The same check as a join's: an unknown room, a request naming no one
+    reply = await link.request("join", user="Sandy", room="8 out of 10 cats")
+    assert reply["code"] == "not_member", reply
+    reply = await link.request("history", user="Sandy", room="Nowhere")
+    assert reply["code"] == "no_such_room", reply
+    reply = await link.request("history", room="8 out of 10 cats")
+    assert reply["code"] == "bad_request", reply
+
+
+async def test_members_history_through_a_gateway_still_works(cluster):
+    """The gateway names its client's user in every history request, its
+    own gap refills and catch-ups included."""
+    sandy = await cluster.login("Sandy", gateway=1)
+    await sandy.join("Quite Interesting")
+    seqs = await sandy.say_many(["page %d" % i for i in range(3)], room="Quite Interesting")
+    page = await sandy.history(room="Quite Interesting", before=seqs[-1] + 1, limit=3)
+    assert [message["seq"] for message in page] == seqs, page
+
+
+async def test_a_subscriber_that_never_reads_costs_the_broker_a_bounded_amount():
+    #  A small ASan quarantine, so that freed memory is not counted as growth
+    asan = (os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=4").lstrip(":")
+    async with Cluster(gateways=0, broker_env={"ASAN_OPTIONS": asan}) as cluster:
+        link = requests_link(cluster)
+        events = "tcp://127.0.0.1:%d" % cluster.events_port
+        stuck = await never_reading_subscriber(events, "Taskmaster")
+        text = "x" * TEXT_BYTES
+        warm = await link.say_many("Sue", "Taskmaster", [text] * 200)
+        baseline = cluster.broker.rss()
+        seqs = await link.say_many("Sue", "Taskmaster", [text] * STUCK_MESSAGES)
+        #  Every say was published (or dropped for the stuck subscriber)
+        #  before its ack: nothing more can grow
+        growth = cluster.broker.rss() - baseline
+        bound = RSS_GROWTH_MAX_INSTRUMENTED if cluster.broker.instrumented() else RSS_GROWTH_MAX
+        assert growth < bound, (
+            "broker RSS grew by %.1f MiB (from %.1f MiB, bound %d MiB) with a "
+            "subscriber that never reads" % (growth / 2 ** 20, baseline / 2 ** 20, bound >> 20))
+
+        #  Read at last, the subscriber gets what the broker kept for it, in
+        #  order, the oldest first; the rest was dropped (a gateway refills
+        #  it from history). The broker's `head` of the room, once a second,
+        #  follows: one with the last seq ends what there is to read.
+        kept = []
+        while True:
+            _, body = await asyncio.wait_for(stuck.recv_multipart(), deadline(10.0))
+            event = msgpack.unpackb(body, raw=False)
+            if event["op"] == "message":
+                kept.append(event["seq"])
+            elif event["op"] == "head" and event["seq"] == seqs[-1]:
+                break
+        assert kept[0] == warm[0] and kept == sorted(set(kept)), kept[:5]
+        assert len(kept) < len(warm) + STUCK_MESSAGES, "the broker kept every event"
+        print("broker RSS %.1f MiB, grew %.1f MiB over %d events of %d bytes; the "
+              "subscriber got %d of them" % (baseline / 2 ** 20, growth / 2 ** 20,
+                                              STUCK_MESSAGES, TEXT_BYTES, len(kept)))
