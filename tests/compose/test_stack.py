@@ -17,7 +17,7 @@ import re
 import signal
 import time
 
-from harness import CONFIG, PASSWORD, ROOMS_OF, Client, ServerError, deadline, http_get
+from harness import PASSWORD, ROOMS_OF, Client, Follower, ServerError, deadline, http_get
 from harness.stack import Stack
 
 SLOW = True
@@ -75,57 +75,17 @@ async def test_the_use_case_through_the_load_balancer():
         await client.close()
 
 
-class Follower:
-    """`groupchat --follow --json` on this host, through the load balancer:
-    the command-line client, with its own reconnecting."""
-
-    def __init__(self, user):
-        self.user = user
-        self.messages = []
-        self.changed = asyncio.Event()
-        self.proc = None
-
-    async def start(self):
-        env = dict(os.environ, GROUPCHAT_PASSWORD=PASSWORD)
-        self.proc = await asyncio.create_subprocess_exec(
-            os.path.join(CONFIG.bin, "groupchat"), "--user", self.user, "--room", ROOM,
-            "--follow", "--json", STACK.url(), env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-        asyncio.ensure_future(self._read())
-        return self
-
-    async def _read(self):
-        async for line in self.proc.stdout:
-            try:
-                self.messages.append(json.loads(line))
-            except ValueError:
-                pass            # its notices, e.g. "reconnecting"
-            self.changed.set()
-        self.changed.set()
-
-    async def wait_for(self, text, within=60.0):
-        end = time.monotonic() + deadline(within)
-        while not any(m.get("text") == text for m in self.messages):
-            assert self.proc.returncode is None, "%s's follower ended: %r" % (
-                self.user, self.messages[-5:])
-            left = end - time.monotonic()
-            assert left > 0, "%s's follower never showed %r; last: %r" % (
-                self.user, text, self.messages[-5:])
-            self.changed.clear()
-            try:
-                await asyncio.wait_for(self.changed.wait(), left)
-            except asyncio.TimeoutError:
-                pass
-
-    def texts_from(self, text):
-        """What it printed from the message `text` on, as (seq, text)."""
-        index = next(i for i, m in enumerate(self.messages) if m.get("text") == text)
-        return [(m["seq"], m["text"]) for m in self.messages[index:]]
-
-    async def stop(self):
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGINT)
-            await asyncio.wait_for(self.proc.wait(), deadline(10))
+def printed_from(follower, text):
+    """What a `--follow --json` printed from the message `text` on, as
+    (seq, text); lines that are not messages (its notices) left out."""
+    messages = []
+    for line in follower.lines:
+        try:
+            messages.append(json.loads(line))
+        except ValueError:
+            pass
+    index = next(i for i, m in enumerate(messages) if m.get("text") == text)
+    return [(m["seq"], m["text"]) for m in messages[index:]]
 
 
 async def open_connections(port):
@@ -142,14 +102,16 @@ async def test_a_gateway_that_dies_loses_no_client_and_restarts_by_its_policy():
     manual stop and leaves the container down whatever its policy."""
     await STACK.ready()
     _, _, started_before, restarts_before = await STACK.state("gateway1")
-    followers = [await Follower(user).start() for user in ("Alex", "Sue", "Sandy", "Sue")]
+    #  The command-line client, with its own reconnecting, through haproxy
+    users = ("Alex", "Sue", "Sandy", "Sue")
+    followers = [await Follower.start(user, ROOM, STACK.url()) for user in users]
     #  The speaker is on gateway2 itself, which stays up
     speaker = await login("Alex", through="gateway2")
     await speaker.join(ROOM)
     marker = "before the death %d" % time.time()
     said = [(await speaker.say(marker), marker)]
     for follower in followers:
-        await follower.wait_for(marker)
+        await follower.until_text(marker, timeout=60)
     assert await open_connections(STACK.gateway_ports[0]) >= 1, \
         "the load balancer put no follower on gateway1: nothing to test"
 
@@ -160,10 +122,10 @@ async def test_a_gateway_that_dies_loses_no_client_and_restarts_by_its_policy():
         said.append((await speaker.say(text), text))
         await asyncio.sleep(0.05)       # a stream over ~3 s, not a burst
     last = said[-1][1]
-    for follower in followers:
-        await follower.wait_for(last)
-        got = follower.texts_from(marker)
-        assert got[:len(said)] == said, "%s's follower: %r" % (follower.user, got)
+    for user, follower in zip(users, followers):
+        await follower.until_text(last, timeout=60)
+        got = printed_from(follower, marker)
+        assert got[:len(said)] == said, "%s's follower: %r" % (user, got)
     for follower in followers:
         await follower.stop()
     await speaker.close()
