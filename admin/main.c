@@ -5,7 +5,9 @@
     right: a member removed from a group is put out of the group's room at
     once on every gateway. Passwords are hashed here (argon2id), so the
     slow hash never runs in the broker's loop. Names listed come from the
-    network: they are printed escaped, never as terminal controls. */
+    network: they are printed escaped, never as terminal controls. It also
+    makes the broker link's keys (`keys init`, `keys add`), on this host:
+    they are files, never sent anywhere. */
 #include <termios.h>
 #include <unistd.h>
 #include <czmq.h>
@@ -16,9 +18,11 @@
 #include "gc_log.h"
 #include "gc_options.h"
 #include "gc_clock.h"
+#include "gc_keys.h"
 
 static const char *s_usage =
-    "usage: groupchat-admin [--requests ENDPOINT] [--timeout SECONDS] [--json] COMMAND\n"
+    "usage: groupchat-admin [--requests ENDPOINT] [--keys DIR] [--insecure]\n"
+    "                       [--timeout SECONDS] [--json] COMMAND\n"
     "\n"
     "Commands (a group and its chat room share one name):\n"
     "  users                    list every user\n"
@@ -36,7 +40,20 @@ static const char *s_usage =
     "                           through folders there (no '..'); never over a file\n"
     "  stats                    print the broker's figures (Prometheus text)\n"
     "\n"
+    "Keys of the broker link, made here and never sent (docs/security.md):\n"
+    "  keys init DIR            make what is missing of DIR/broker, DIR/gateway and\n"
+    "                           DIR/admin: each program's key folder; never\n"
+    "                           replaces a key\n"
+    "  keys add gateway|admin NAME DIR\n"
+    "                           one more key: its folder DIR/gateway-NAME (or\n"
+    "                           admin-NAME), trusted as DIR/broker/gateways/NAME.cert\n"
+    "                           (admins/); delete that file to revoke it\n"
+    "\n"
     "  --requests ENDPOINT  broker's request socket  GROUPCHAT_REQUESTS (tcp://localhost:5555)\n"
+    "  --keys DIR           this tool's key folder (admin.cert_secret and broker.cert)\n"
+    "                                                GROUPCHAT_KEYS (none)\n"
+    "  --insecure           allow a broker on another host without keys\n"
+    "                                                GROUPCHAT_INSECURE=1\n"
     "  --timeout SECONDS    how long to wait for the broker (10)\n"
     "  --json               a list as one JSON array of strings (may also end\n"
     "                       a listing command); else one name a line, control\n"
@@ -235,11 +252,30 @@ s_print_names (const gc_frame_t *reply, bool json)
     json_decref (array);
 }
 
+//  A DEALER to the broker, with keys if any, and a PAIR that hears when
+//  the broker refuses the handshake (ZeroMQ then gives up in silence)
+static zsock_t *
+s_dial (const char *endpoint, gc_keys_t *keys, zsock_t **refusals)
+{
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    if (keys)
+        gc_keys_dial (keys, dealer);
+    *refusals = NULL;
+    if (zmq_socket_monitor (zsock_resolve (dealer), "inproc://groupchat-admin-monitor", GC_KEYS_REFUSED) == 0)
+        *refusals = zsock_new_pair (">inproc://groupchat-admin-monitor");
+    if (!*refusals || zsock_connect (dealer, "%s", endpoint) != 0) {
+        zsock_destroy (refusals);
+        zsock_destroy (&dealer);
+    }
+    return dealer;
+}
+
 //  Sends the request and prints the outcome; returns the exit status
 static int
-s_call (const char *endpoint, gc_frame_t *request, int timeout, bool json)
+s_call (const char *endpoint, gc_keys_t *keys, gc_frame_t *request, int timeout, bool json)
 {
-    zsock_t *dealer = zsock_new_dealer (endpoint);
+    zsock_t *refusals;
+    zsock_t *dealer = s_dial (endpoint, keys, &refusals);
     if (!dealer)
         return fprintf (stderr, "groupchat-admin: bad endpoint %s\n", endpoint), 1;
     gc_frame_set_uint (request, GC_F_RID, 1);
@@ -251,9 +287,16 @@ s_call (const char *endpoint, gc_frame_t *request, int timeout, bool json)
     zmq_send (zsock_resolve (dealer), buffer.data, buffer.size, 0);
     msgpack_sbuffer_destroy (&buffer);
     int status = 1;
-    zpoller_t *poller = zpoller_new (dealer, NULL);
-    zframe_t *frame = zpoller_wait (poller, timeout * 1000)? zframe_recv (dealer): NULL;
+    zpoller_t *poller = zpoller_new (dealer, refusals, NULL);
+    void *ready = zpoller_wait (poller, timeout * 1000);
+    zframe_t *frame = ready == dealer? zframe_recv (dealer): NULL;
     gc_frame_t reply;
+    if (ready == refusals)
+        fprintf (stderr, "groupchat-admin: the broker at %s refused the handshake: %s\n", endpoint,
+                 keys? "is this tool's public key in the broker's admins/ folder, and "
+                       "broker.cert the broker's own? (docs/security.md)"
+                     : "it wants keys (--keys DIR)");
+    else
     if (!frame)
         fprintf (stderr, "groupchat-admin: the broker at %s did not answer\n", endpoint);
     else
@@ -275,17 +318,58 @@ s_call (const char *endpoint, gc_frame_t *request, int timeout, bool json)
     }
     zframe_destroy (&frame);
     zpoller_destroy (&poller);
+    zmq_socket_monitor (zsock_resolve (dealer), NULL, 0);
+    zsock_destroy (&refusals);
     zsock_destroy (&dealer);
+    return status;
+}
+
+//  keys init DIR, keys add ROLE NAME DIR: files only, no broker; returns
+//  the exit status
+static int
+s_keys (gc_options_t *options, int argc, char **argv)
+{
+    int rc;
+    if (argc == 3 && streq (argv [1], "init"))
+        rc = gc_keys_init (argv [2], stdout);
+    else
+    if (argc == 5 && streq (argv [1], "add"))
+        rc = gc_keys_add (argv [4], argv [2], argv [3], stdout);
+    else
+        return gc_options_error (options, "keys init DIR, or keys add gateway|admin NAME DIR");
+    fflush (stdout);
+    if (rc)
+        fprintf (stderr, "groupchat-admin: keys %s failed, nothing was replaced\n", argv [1]);
+    return rc? 1: 0;
+}
+
+//  Sends command to the broker at endpoint; returns the exit status
+static int
+s_command_broker (const s_command_t *command, char **names, const char *endpoint,
+                  const char *keys_dir, int timeout, bool json)
+{
+    if (sodium_init () < 0)
+        return 1;
+    gc_keys_t *keys = NULL;
+    if (keys_dir && *keys_dir && !(keys = gc_keys_load (keys_dir, "admin")))
+        return 1;
+    gc_frame_t request;
+    char hash [crypto_pwhash_STRBYTES];
+    int status = s_fill (&request, command, names, hash)? 1
+               : s_call (endpoint, keys, &request, timeout, json);
+    gc_keys_destroy (&keys);
     return status;
 }
 
 int
 main (int argc, char *argv [])
 {
-    const char *endpoint = "tcp://localhost:5555", *timeout_text = "10";
-    bool json = false;
+    const char *endpoint = "tcp://localhost:5555", *timeout_text = "10", *keys = NULL;
+    bool json = false, insecure = false;
     gc_option_t table [] = {
         { .name = "requests", .env = "GROUPCHAT_REQUESTS", .text = &endpoint },
+        { .name = "keys", .env = "GROUPCHAT_KEYS", .text = &keys },
+        { .name = "insecure", .env = "GROUPCHAT_INSECURE", .set = &insecure },
         { .name = "timeout", .text = &timeout_text },
         { .name = "json", .set = &json },
         { NULL }
@@ -298,6 +382,8 @@ main (int argc, char *argv [])
     if (status != GC_OPTIONS_GO_ON)
         return status;
     int timeout = atoi (timeout_text);
+    if (options.first < argc && streq (argv [options.first], "keys"))
+        return s_keys (&options, argc - options.first, argv + options.first);
     char **names;
     const s_command_t *command = s_command (argc - options.first, argv + options.first, &names);
     //  A listing command may end with --json ("groups --json"); a name
@@ -312,14 +398,11 @@ main (int argc, char *argv [])
         return gc_options_error (&options, options.first < argc? "unknown command or wrong arguments": "no command");
     if (timeout < 1)
         return gc_options_error (&options, "--timeout must be at least 1");
-    if (sodium_init () < 0)
-        return 1;
+    char why [400];
+    if (gc_keys_allow (endpoint, keys && *keys, insecure, why, sizeof why))
+        return gc_options_error (&options, why);
     zsys_handler_set (NULL);
-    gc_frame_t request;
-    char hash [crypto_pwhash_STRBYTES];
-    if (s_fill (&request, command, names, hash))
-        return 1;
-    status = s_call (endpoint, &request, timeout, json);
+    status = s_command_broker (command, names, endpoint, keys, timeout, json);
     zsys_shutdown ();
     return status;
 }

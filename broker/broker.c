@@ -5,6 +5,9 @@
     clock. Each request goes to its handler through s_routes, the table
     below; the handlers live in a file each by what happens (login.c,
     reader.c, commit.c, admin.c) and answer through the replier (replier.c).
+    With keys, both sockets speak CURVE and the ZAP handler (zap.c) lets
+    in trusted keys only; each request is then judged by its key's role
+    (keyring.c): a gateway's key serves users, an admin's administers.
     Says are not stored one by one: the ROUTER handler drains every
     request waiting, the say handler queues the valid ones, and they are
     all committed in one transaction at the end of the turn (commit.c). */
@@ -17,6 +20,7 @@
 #include "rig.h"
 #include "reader.h"
 #include "store.h"
+#include "zap.h"
 #include "gc_alloc.h"
 #include "gc_clock.h"
 #include "gc_limits.h"
@@ -37,6 +41,9 @@ struct gc_broker_t {
     gc_admin_t *admin;
     gc_backups_t *backups;      //  the backup directory; NULL: backups are off
     void *handlers [S_HANDLERS];    //  the four above, by s_handler_t
+    gc_keys_t *keys;            //  the broker's pair; NULL: no CURVE
+    gc_keyring_t *keyring;      //  the keys it trusts, by role
+    gc_zap_t *zap;              //  judges handshakes
     char *requests_endpoint;
     char *events_endpoint;
 };
@@ -48,34 +55,40 @@ typedef struct {
     gc_handler_fn *handle;      //  NULL: not a request op
     s_handler_t handler;        //  whose object handle gets
     bool admin;                 //  says received before it are committed first
+    gc_role_t roles;            //  the keys' roles that may ask it
 } s_route_t;
+
+#define S_BY_GATEWAY     GC_ROLE_GATEWAY
+#define S_BY_ADMIN    GC_ROLE_ADMIN
+#define S_BY_EITHER      (GC_ROLE_GATEWAY | GC_ROLE_ADMIN)
 
 //  Indexed by op, so a request finds its handler in one step
 static const s_route_t s_routes [GC_OP_COUNT] = {
-    [GC_OP_PING]          = { gc_admin_ping,      S_ADMIN,  false },
-    [GC_OP_LOGIN]         = { gc_login_handle,    S_LOGIN,  false },
-    [GC_OP_LOGOUT]        = { gc_login_logout,    S_LOGIN,  false },
-    [GC_OP_ROOMS]         = { gc_reader_rooms,    S_READER, false },
-    [GC_OP_JOIN]          = { gc_reader_join,     S_READER, false },
-    [GC_OP_HISTORY]       = { gc_reader_history,  S_READER, false },
-    [GC_OP_SAY]           = { gc_commit_say,      S_COMMIT, false },
-    [GC_OP_STATS]         = { gc_admin_stats,     S_ADMIN,  true },
-    [GC_OP_BACKUP]        = { gc_admin_backup,    S_ADMIN,  true },
-    [GC_OP_USER_ADD]      = { gc_admin_change,    S_ADMIN,  true },
-    [GC_OP_USER_REMOVE]   = { gc_admin_change,    S_ADMIN,  true },
-    [GC_OP_PASSWORD_SET]  = { gc_admin_change,    S_ADMIN,  true },
-    [GC_OP_ROOM_ADD]      = { gc_admin_change,    S_ADMIN,  true },
-    [GC_OP_MEMBER_ADD]    = { gc_admin_change,    S_ADMIN,  true },
-    [GC_OP_MEMBER_REMOVE] = { gc_admin_change,    S_ADMIN,  true },
-    [GC_OP_USER_LIST]     = { gc_admin_list,      S_ADMIN,  true },
-    [GC_OP_ROOM_LIST]     = { gc_admin_list,      S_ADMIN,  true },
-    [GC_OP_MEMBER_LIST]   = { gc_admin_list,      S_ADMIN,  true },
+    [GC_OP_PING]          = { gc_admin_ping,      S_ADMIN,  false, S_BY_EITHER },
+    [GC_OP_LOGIN]         = { gc_login_handle,    S_LOGIN,  false, S_BY_GATEWAY },
+    [GC_OP_LOGOUT]        = { gc_login_logout,    S_LOGIN,  false, S_BY_GATEWAY },
+    [GC_OP_ROOMS]         = { gc_reader_rooms,    S_READER, false, S_BY_GATEWAY },
+    [GC_OP_JOIN]          = { gc_reader_join,     S_READER, false, S_BY_GATEWAY },
+    [GC_OP_HISTORY]       = { gc_reader_history,  S_READER, false, S_BY_GATEWAY },
+    [GC_OP_SAY]           = { gc_commit_say,      S_COMMIT, false, S_BY_GATEWAY },
+    [GC_OP_STATS]         = { gc_admin_stats,     S_ADMIN,  true,  S_BY_ADMIN },
+    [GC_OP_BACKUP]        = { gc_admin_backup,    S_ADMIN,  true,  S_BY_ADMIN },
+    [GC_OP_USER_ADD]      = { gc_admin_change,    S_ADMIN,  true,  S_BY_ADMIN },
+    [GC_OP_USER_REMOVE]   = { gc_admin_change,    S_ADMIN,  true,  S_BY_ADMIN },
+    [GC_OP_PASSWORD_SET]  = { gc_admin_change,    S_ADMIN,  true,  S_BY_ADMIN },
+    [GC_OP_ROOM_ADD]      = { gc_admin_change,    S_ADMIN,  true,  S_BY_ADMIN },
+    [GC_OP_MEMBER_ADD]    = { gc_admin_change,    S_ADMIN,  true,  S_BY_ADMIN },
+    [GC_OP_MEMBER_REMOVE] = { gc_admin_change,    S_ADMIN,  true,  S_BY_ADMIN },
+    [GC_OP_USER_LIST]     = { gc_admin_list,      S_ADMIN,  true,  S_BY_ADMIN },
+    [GC_OP_ROOM_LIST]     = { gc_admin_list,      S_ADMIN,  true,  S_BY_ADMIN },
+    [GC_OP_MEMBER_LIST]   = { gc_admin_list,      S_ADMIN,  true,  S_BY_ADMIN },
 };
 
 //  A request past its deadline was answered unavailable by the gateway
-//  already: it is refused, not carried out late
+//  already: it is refused, not carried out late. role is what the
+//  sender's key may do now.
 static void
-s_dispatch (gc_broker_t *self, const gc_broker_request_t *request)
+s_dispatch (gc_broker_t *self, const gc_broker_request_t *request, gc_role_t role)
 {
     const gc_frame_t *frame = &request->frame;
     const s_route_t *route = frame->op < GC_OP_COUNT? &s_routes [frame->op]: NULL;
@@ -85,6 +98,12 @@ s_dispatch (gc_broker_t *self, const gc_broker_request_t *request)
     if (!route || !route->handle)
         gc_replier_error (self->reply, &request->identity, frame->rid, GC_BAD_REQUEST,
                         "not a request op");
+    else
+    if (!(route->roles & role))
+        gc_replier_error (self->reply, &request->identity, frame->rid, GC_FORBIDDEN,
+                          role == GC_ROLE_NONE? "this key is trusted no more"
+                          : role == GC_ROLE_ADMIN? "an admin key cannot act for users"
+                          : "a gateway key cannot administer");
     else {
         if (route->admin)
             gc_commit_flush (self->commit);
@@ -94,6 +113,15 @@ s_dispatch (gc_broker_t *self, const gc_broker_request_t *request)
 
 //  --------------------------------------------------------------------------
 //  The loop's handlers
+
+//  What the key a message came with may do now; without keys, anything
+static gc_role_t
+s_role (gc_broker_t *self, zmq_msg_t *message)
+{
+    if (!self->keyring)
+        return GC_ROLE_ANY;
+    return gc_keyring_role (self->keyring, zmq_msg_gets (message, "User-Id"));
+}
 
 //  Reads one [identity][body] request and dispatches it; false when none
 //  is waiting. Without a readable rid no reply could be matched to it.
@@ -112,7 +140,7 @@ s_read_request (gc_broker_t *self)
     if (zsock_rcvmore (self->router) && zmq_msg_recv (&body, router, ZMQ_DONTWAIT) >= 0) {
         if (gc_frame_decode (&request.frame, zmq_msg_data (&body), zmq_msg_size (&body)) == 0
         &&  (request.frame.fields & GC_F_RID))
-            s_dispatch (self, &request);
+            s_dispatch (self, &request, s_role (self, &body));
         else
             gc_warn ("dropped a malformed request size=%zu", zmq_msg_size (&body));
         gc_frame_release (&request.frame);
@@ -171,15 +199,54 @@ s_on_subscription (zloop_t *loop, zsock_t *reader, void *arg)
     return 0;
 }
 
+//  Binds the events socket again once ZeroMQ has let go of its port
+//  (unbinding finishes on ZeroMQ's own thread, a moment later)
+static int
+s_on_rebind (zloop_t *loop, int timer_id, void *arg)
+{
+    gc_broker_t *self = arg;
+    if (zsock_bind (self->xpub, "%s", self->events_endpoint) < 0)
+        return 0;
+    gc_info ("events socket rebound after a revocation endpoint=%s", self->events_endpoint);
+    zloop_timer_end (loop, timer_id);
+    return 0;
+}
+
+//  A revoked gateway may still hold a connection to the events socket,
+//  made while its key was trusted. A subscriber cannot be told apart
+//  there, so every connection goes: the others come back by themselves
+//  (and refill from since), the revoked one is refused at its handshake.
+static void
+s_rebind_events (gc_broker_t *self, zloop_t *loop)
+{
+    if (zsock_unbind (self->xpub, "%s", self->events_endpoint) == 0)
+        zloop_timer (loop, GC_BROKER_REBIND_MS, 0, s_on_rebind, self);
+    else
+        gc_error ("cannot unbind endpoint=%s after a revocation: %s", self->events_endpoint,
+                  zmq_strerror (zmq_errno ()));
+}
+
 //  Every second, the heads of rooms that changed lately: a gateway whose
-//  SUB dropped the last message of a burst notices the gap
+//  SUB dropped the last message of a burst notices the gap. And the
+//  trusted keys, read again: a key taken away is revoked within a second.
 static int
 s_on_clock (zloop_t *loop, int timer_id, void *arg)
 {
-    (void) loop, (void) timer_id;
+    (void) timer_id;
     gc_broker_t *self = arg;
+    if (self->keyring && gc_keyring_refresh (self->keyring))
+        s_rebind_events (self, loop);
     gc_store_recent_rooms (self->store, gc_clock_wall_ms () - GC_HEAD_RECENT_MS,
                            s_publish_head, self);
+    return 0;
+}
+
+static int
+s_on_zap (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop, (void) reader;
+    gc_broker_t *self = arg;
+    gc_zap_answer (self->zap);
     return 0;
 }
 
@@ -204,6 +271,8 @@ s_actor (zsock_t *pipe, void *arg)
     zloop_reader (loop, self->router, s_on_requests, self);
     zloop_reader (loop, self->xpub, s_on_subscription, self);
     zloop_reader (loop, gc_login_verdicts (self->login), s_on_verified, self);
+    if (self->zap)
+        zloop_reader (loop, gc_zap_socket (self->zap), s_on_zap, self);
     zloop_timer (loop, GC_HEAD_BEACON_MS, 0, s_on_clock, self);
     zloop_set_nonstop (loop, true);     //  main decides when we stop
     zsock_signal (pipe, 0);
@@ -215,11 +284,13 @@ s_actor (zsock_t *pipe, void *arg)
 //  Construction
 
 static zsock_t *
-s_bind (int type, const char *endpoint, char **bound)
+s_bind (gc_broker_t *self, int type, const char *endpoint, char **bound)
 {
     zsock_t *sock = zsock_new (type);
     if (!sock)
         return NULL;
+    if (self->keys)
+        gc_keys_serve (self->keys, sock, type == ZMQ_XPUB? GC_ZAP_EVENTS: GC_ZAP_REQUESTS);
     zsock_set_linger (sock, 0);
     zsock_set_sndhwm (sock, type == ZMQ_XPUB? GC_BROKER_PUB_HWM: GC_BROKER_HWM);
     zsock_set_rcvhwm (sock, GC_BROKER_HWM);
@@ -247,15 +318,30 @@ s_open_backups (gc_broker_t *self, const char *dir)
     return self->backups != NULL;
 }
 
+//  The key pair, the trusted keys and the ZAP handler, when the operator
+//  gave a key folder; false when it cannot be used
+static bool
+s_open_keys (gc_broker_t *self, const char *dir)
+{
+    if (!dir || !*dir)
+        return true;
+    self->keys = gc_keys_load (dir, "broker");
+    if (self->keys) {
+        self->keyring = gc_keyring_new (dir);
+        self->zap = gc_zap_new (self->keyring);
+    }
+    return self->zap != NULL;
+}
+
 gc_broker_t *
 gc_broker_new (const gc_broker_config_t *config)
 {
     gc_broker_t *self = gc_calloc (1, sizeof *self);
     self->store = gc_store_new (config->db, config->seed);
-    if (self->store && s_open_backups (self, config->backup_dir))
-        self->router = s_bind (ZMQ_ROUTER, config->requests, &self->requests_endpoint);
+    if (self->store && s_open_backups (self, config->backup_dir) && s_open_keys (self, config->keys))
+        self->router = s_bind (self, ZMQ_ROUTER, config->requests, &self->requests_endpoint);
     if (self->router)
-        self->xpub = s_bind (ZMQ_XPUB, config->events, &self->events_endpoint);
+        self->xpub = s_bind (self, ZMQ_XPUB, config->events, &self->events_endpoint);
     if (self->xpub) {
         self->reply = gc_replier_new (self->router, self->xpub);
         self->login = gc_login_new (self->store, self->reply);
@@ -292,6 +378,9 @@ gc_broker_destroy (gc_broker_t **self_p)
     gc_replier_destroy (&self->reply);
     zsock_destroy (&self->router);
     zsock_destroy (&self->xpub);
+    gc_zap_destroy (&self->zap);
+    gc_keyring_destroy (&self->keyring);
+    gc_keys_destroy (&self->keys);
     gc_store_destroy (&self->store);
     zstr_free (&self->requests_endpoint);
     zstr_free (&self->events_endpoint);

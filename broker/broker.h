@@ -12,6 +12,8 @@ typedef struct {
     const char *events;         //  XPUB endpoint to bind
     gc_seed_t seed;             //  what an empty database starts with
     const char *backup_dir;     //  where backups may go; NULL or "": nowhere
+    const char *keys;           //  the broker's key folder (gc_keys.h);
+                                //  NULL or "": no CURVE, whoever reaches it
 } gc_broker_config_t;
 
 typedef struct gc_broker_t gc_broker_t;

@@ -7,13 +7,15 @@
     middle of the broker's work. */
 #include <czmq.h>
 #include "broker.h"
+#include "gc_keys.h"
 #include "gc_log.h"
 #include "gc_options.h"
 #include "gc_stop.h"
 
 static const char *s_usage =
     "usage: groupchat-broker [--db PATH] [--requests ENDPOINT] [--events ENDPOINT]\n"
-    "                        [--seed demo|none] [--backup-dir DIR] [--log-level LEVEL]\n"
+    "                        [--seed demo|none] [--backup-dir DIR] [--keys DIR] [--insecure]\n"
+    "                        [--log-level LEVEL]\n"
     "\n"
     "Holds users, rooms and history in SQLite; answers gateways on a ZeroMQ\n"
     "ROUTER socket and publishes every stored message on a PUB socket.\n"
@@ -29,13 +31,22 @@ static const char *s_usage =
     "                       only (made if missing): groupchat-admin backup NAME\n"
     "                       writes DIR/NAME, never outside DIR, never over a\n"
     "                       file; with none, backups are refused\n"
+    "  --keys DIR           the broker's key folder: CURVE on both sockets, and\n"
+    "                       only the keys in DIR/gateways (users' requests and\n"
+    "                       events) and DIR/admins (administration) get in\n"
+    "                                              GROUPCHAT_KEYS (none)\n"
+    "                       groupchat-admin keys init makes it (docs/security.md)\n"
+    "  --insecure           allow endpoints other hosts can reach without keys\n"
+    "                                              GROUPCHAT_INSECURE=1\n"
     "  --log-level LEVEL    error, warn, info, debug  GROUPCHAT_LOG_LEVEL (info)\n"
     "  --help               this text\n"
     "\n"
-    "A flag wins over its environment variable. The sockets listen on this\n"
-    "host only unless told otherwise (tcp://*:5555 binds every interface):\n"
-    "whoever reaches them is trusted. A database with any user or group is\n"
-    "never seeded.\n";
+    "A flag wins over its environment variable. Without keys, whoever reaches\n"
+    "the sockets is trusted: they may listen on this host only (tcp://127.0.0.1,\n"
+    "localhost, ::1, ipc://) unless --insecure is given. A database with any\n"
+    "user or group is never seeded. Exit status: 0 stopped by SIGINT or\n"
+    "SIGTERM, 1 could not start, 2 usage (also: an endpoint other hosts can\n"
+    "reach without keys).\n";
 
 int
 main (int argc, char *argv [])
@@ -49,12 +60,15 @@ main (int argc, char *argv [])
         .requests = "tcp://127.0.0.1:5555", .events = "tcp://127.0.0.1:5556"
     };
     const char *seed = "demo";
+    bool insecure = false;
     gc_option_t table [] = {
         { .name = "db", .env = "GROUPCHAT_DB", .text = &config.db },
         { .name = "requests", .env = "GROUPCHAT_REQUESTS", .text = &config.requests },
         { .name = "events", .env = "GROUPCHAT_EVENTS", .text = &config.events },
         { .name = "seed", .env = "GROUPCHAT_SEED", .text = &seed },
         { .name = "backup-dir", .env = "GROUPCHAT_BACKUP_DIR", .text = &config.backup_dir },
+        { .name = "keys", .env = "GROUPCHAT_KEYS", .text = &config.keys },
+        { .name = "insecure", .env = "GROUPCHAT_INSECURE", .set = &insecure },
         GC_OPTION_LOG_LEVEL ("broker"),
         { NULL }
     };
@@ -67,13 +81,20 @@ main (int argc, char *argv [])
         return status;
     if (!gc_seed_parse (seed, &config.seed))
         return gc_options_error (&options, "--seed must be demo or none");
+    bool keys = config.keys && *config.keys;
+    char why [400];
+    if (gc_keys_allow (config.requests, keys, insecure, why, sizeof why)
+    ||  gc_keys_allow (config.events, keys, insecure, why, sizeof why))
+        return gc_options_error (&options, why);
 
     gc_broker_t *broker = gc_broker_new (&config);
     if (!broker)
         return 1;
-    gc_info ("serving db=%s requests=%s events=%s backups=%s", config.db,
+    gc_info ("serving db=%s requests=%s events=%s backups=%s curve=%s", config.db,
              gc_broker_requests_endpoint (broker), gc_broker_events_endpoint (broker),
-             config.backup_dir? config.backup_dir: "off");
+             config.backup_dir? config.backup_dir: "off", keys? "on": "off");
+    if (!keys && insecure)
+        gc_warn ("no keys: whoever reaches the sockets is trusted as gateway and admin");
     int signal = gc_stop_wait ();
     gc_info ("stopping on signal=%d", signal);
     gc_broker_destroy (&broker);

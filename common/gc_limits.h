@@ -64,6 +64,7 @@
 //  the rest at the broker and refills it from the broker's history by
 //  seq, as it does for any gap (docs/architecture.md).
 #define GC_BROKER_PUB_HWM       GC_BROKER_TURN_MAX
+#define GC_BROKER_REBIND_MS     10      //  retry binding the events socket after unbinding it
 //  How long a statement waits for another process's write lock (a backup
 //  or an operator's sqlite3) before giving up
 #define GC_STORE_BUSY_MS        5000
@@ -85,6 +86,7 @@
 #define GC_LINK_DRAIN_BUDGET    4096    //  messages per socket per turn, for fairness
 #define GC_LINK_HWM             100000  //  messages queued to or from the broker
 #define GC_LINK_RECONNECT_MS    100     //  first retry after the broker went away
+#define GC_LINK_REDIAL_MS       1000    //  a handshake the broker refused: dial again
 #define GC_LINK_RECONNECT_MAX_MS 1000   //  retries back off to this
 //  Requests waiting for the broker link to be up (a broker restarting);
 //  one more is answered unavailable at once. Each holds its encoded

@@ -58,9 +58,13 @@ s_getopt_table (const gc_option_t *options)
 static void
 s_take_environment (const gc_option_t *options)
 {
-    for (const gc_option_t *option = options; option->name; option++)
+    for (const gc_option_t *option = options; option->name; option++) {
         if (option->env && option->text)
             *option->text = gc_env (option->env, *option->text);
+        //  A flag without value is on when its variable is 1
+        if (option->env && option->set && strcmp (gc_env (option->env, "0"), "1") == 0)
+            *option->set = true;
+    }
 }
 
 //  A repeatable flag's variable, for each such flag not given: its whole
@@ -209,8 +213,8 @@ gc_options_test (bool verbose)
     bool json = false;
     gc_option_t table [] = {
         GC_OPTION_NUMBER ("port", "GC_OPTIONS_TEST_PORT", "8080", &port, 1, 65535),
+        { .name = "json", .env = "GC_OPTIONS_TEST_JSON", .set = &json },
         { .name = "name", .env = "GC_OPTIONS_TEST_NAME", .text = &name },
-        { .name = "json", .set = &json },
         { .name = "url", .env = "GC_OPTIONS_TEST_URL", .take = s_test_take, .arg = &taken },
         GC_OPTION_LOG_LEVEL ("test"),
         { NULL }
@@ -245,6 +249,14 @@ gc_options_test (bool verbose)
     unsetenv ("GC_OPTIONS_TEST_PORT");
     unsetenv ("GC_OPTIONS_TEST_NAME");
     unsetenv ("GROUPCHAT_LOG_LEVEL");
+
+    //  A flag without value is set by its variable when that is 1 only
+    json = false;
+    setenv ("GC_OPTIONS_TEST_JSON", "yes", 1);
+    assert (gc_options_parse (&options, 1, bare) == GC_OPTIONS_GO_ON && !json);
+    setenv ("GC_OPTIONS_TEST_JSON", "1", 1);
+    assert (gc_options_parse (&options, 1, bare) == GC_OPTIONS_GO_ON && json);
+    unsetenv ("GC_OPTIONS_TEST_JSON");
 
     //  --help prints the help and ends the program with 0
     char *help [] = { "test", "--json", "--help", "--nonsense", NULL };

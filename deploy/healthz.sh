@@ -5,11 +5,13 @@
 #
 #   healthz.sh [PORT]      a gateway: exits 0 when GET /healthz answers 200
 #                          (PORT defaults to $GROUPCHAT_PORT, then 8080)
-#   healthz.sh --broker    a broker: exits 0 when it answers a request (its
+#   healthz.sh --broker [KEYS]
+#                          a broker: exits 0 when it answers a request (its
 #                          figures, asked with groupchat-admin stats) on
 #                          the port of its request endpoint
 #                          ($GROUPCHAT_REQUESTS, tcp://127.0.0.1:5555); an open
-#                          port alone is not enough
+#                          port alone is not enough. KEYS: an admin's key
+#                          folder, for a broker with keys (CURVE)
 #
 # groupchat-admin is $GROUPCHAT_ADMIN, else the one on PATH, else the
 # one in bin/ beside this script's folder (a checkout).
@@ -65,7 +67,11 @@ s_broker () {
     local admin=${GROUPCHAT_ADMIN:-$(command -v groupchat-admin)}
     admin=${admin:-$(dirname "$0")/../bin/groupchat-admin}
     local said
-    if said=$("$admin" --requests "tcp://$host:$port" --timeout "$limit" stats 2>&1 >/dev/null); then
+    #  The broker's own GROUPCHAT_KEYS names its folder, not an admin's
+    local keys=()
+    [ -n "$1" ] && keys=(--keys "$1")
+    if said=$(env -u GROUPCHAT_KEYS "$admin" --requests "tcp://$host:$port" "${keys[@]}" \
+                  --timeout "$limit" stats 2>&1 >/dev/null); then
         echo "broker: answers requests on port $port"
         exit 0
     fi
@@ -74,7 +80,7 @@ s_broker () {
 }
 
 case "${1:-}" in
-    --broker) s_broker ;;
-    -h|--help) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    --broker) s_broker "${2:-}" ;;
+    -h|--help) sed -n '2,17s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *)        s_gateway "${1:-${GROUPCHAT_PORT:-8080}}" ;;
 esac

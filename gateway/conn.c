@@ -238,9 +238,11 @@ s_apply (s_slot_t *slot, const gc_frame_t *reply)
 static gc_error_t
 s_broker_error (const gc_frame_t *reply)
 {
-    //  expired and internal both mean nothing was done: to a client that
-    //  is the broker being unavailable
-    if (reply->code == GC_EXPIRED || reply->code == GC_INTERNAL || reply->code >= GC_ERROR_COUNT)
+    //  expired, internal and forbidden (this gateway's key was revoked)
+    //  all mean nothing was done: to a client that is the broker being
+    //  unavailable
+    if (reply->code == GC_EXPIRED || reply->code == GC_INTERNAL
+    ||  reply->code == GC_FORBIDDEN || reply->code >= GC_ERROR_COUNT)
         return GC_UNAVAILABLE;
     return reply->code;
 }
@@ -839,7 +841,7 @@ gc_conn_test (bool verbose)
     struct lws_context *context = gc_testbed_context ();
     gc_gateway_parts_t *parts = gc_calloc (1, sizeof *parts);
     parts->link = gc_link_new (context, lws_get_vhost_by_name (context, "default"),
-                               gc_testbed_requests (testbed), gc_testbed_events (testbed),
+                               gc_testbed_requests (testbed), gc_testbed_events (testbed), NULL,
                                s_test_on_event, parts);
     assert (parts->link);
     parts->rooms = gc_rooms_new (parts->link, &parts->counters);

@@ -35,7 +35,6 @@
 #include "gc_clock.h"
 #include "gc_alloc.h"
 
-
 typedef struct {
     uint64_t rid;
     int64_t deadline_ms;        //  the broker acts on it until then: a waiting one expires
@@ -55,6 +54,9 @@ struct gc_link_t {
     zsock_t *dealer;            //  requests to the broker's ROUTER
     zsock_t *sub;               //  events from the broker's XPUB
     zsock_t *monitor;           //  the DEALER's connection events (PAIR)
+    gc_keys_t *keys;            //  CURVE keys, not ours; NULL: plain
+    char *requests, *events;    //  the broker's endpoints, to dial again
+    bool refused;               //  the broker refused the last handshake
     gc_linkstate_t *state;      //  down, connecting, up
     zhashx_t *pending;          //  rid -> s_pending_t, waiting or sent
     lws_dll2_owner_t waiting;   //  requests waiting for the link, oldest first
@@ -66,6 +68,7 @@ struct gc_link_t {
     unsigned ticks;
     lws_sorted_usec_list_t tick;    //  periodic sweep and heartbeat
     lws_sorted_usec_list_t drain;   //  drain on the next loop turn
+    lws_sorted_usec_list_t redial;  //  a second after a refused handshake
     msgpack_sbuffer buffer;     //  encode buffer, reused
     gc_histogram_t rtt;         //  request round trips, seconds
     char *broker_metrics;       //  the broker's figures, from the last heartbeat
@@ -74,6 +77,7 @@ struct gc_link_t {
 
 static void s_flush (gc_link_t *self);
 static void s_ping (gc_link_t *self);
+static void s_refused (gc_link_t *self, const char *what);
 
 //  --------------------------------------------------------------------------
 //  Pending requests, keyed by rid
@@ -205,8 +209,15 @@ s_on_reply (gc_link_t *self, const gc_frame_t *reply)
     void *arg = pending->arg;
     uint64_t connection = pending->connection;
     zhashx_delete (self->pending, key);
-    //  The state first: what the callback sends goes out if the link is up
-    s_answered (self, connection);
+    //  The state first: what the callback sends goes out if the link is
+    //  up. A key revoked while connected keeps its connection, but the
+    //  broker serves it nothing: that is no link at all
+    if (reply->op == GC_OP_ERROR && reply->code == GC_FORBIDDEN) {
+        s_link_event (self, GC_LINK_DISCONNECTED);
+        s_refused (self, "requests (its key was revoked?)");
+    }
+    else
+        s_answered (self, connection);
     if (fn)
         fn (arg, reply);
 }
@@ -265,6 +276,42 @@ s_drain_sub (gc_link_t *self)
     return false;
 }
 
+//  Dials both endpoints again, a while after a refused handshake
+static void
+s_on_redial (lws_sorted_usec_list_t *sul)
+{
+    gc_link_t *self = lws_container_of (sul, gc_link_t, redial);
+    zsock_disconnect (self->dealer, "%s", self->requests);
+    zsock_disconnect (self->sub, "%s", self->events);
+    zsock_connect (self->dealer, "%s", self->requests);
+    zsock_connect (self->sub, "%s", self->events);
+}
+
+static void
+s_accepted (gc_link_t *self)
+{
+    if (self->refused)
+        gc_info ("the broker accepted this gateway's handshake");
+    self->refused = false;
+    s_link_event (self, GC_LINK_CONNECTED);
+}
+
+//  Said once per run of refusals, not once a second
+static void
+s_refused (gc_link_t *self, const char *what)
+{
+    if (!self->refused)
+        gc_error ("the broker at %s refused this gateway's %s: %s; dialling again "
+                  "every second", self->requests, what, self->keys?
+                  "is this gateway's public key in the broker's gateways/ folder, and "
+                  "broker.cert the broker's own? (docs/security.md)"
+                  : "it wants keys (--keys DIR)");
+    self->refused = true;
+    if (!self->stopped)
+        lws_sul_schedule (self->context, 0, &self->redial, s_on_redial,
+                          GC_LINK_REDIAL_MS * LWS_US_PER_MS);
+}
+
 //  The monitor's events are two frames: the event's number (16 bits,
 //  then a 32-bit value) and the endpoint. Only the two it was asked for
 //  come, a few per reconnect, so it is drained without a budget.
@@ -281,7 +328,10 @@ s_drain_monitor (gc_link_t *self)
         while (zmq_msg_more (&frame) && zmq_msg_recv (&frame, monitor, ZMQ_DONTWAIT) >= 0)
             ;                   //  the endpoint, which we know
         if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
-            s_link_event (self, GC_LINK_CONNECTED);
+            s_accepted (self);
+        else
+        if (event & GC_KEYS_REFUSED)
+            s_refused (self, "handshake");
         else
         if (event == ZMQ_EVENT_DISCONNECTED)
             s_link_event (self, GC_LINK_DISCONNECTED);
@@ -290,6 +340,7 @@ s_drain_monitor (gc_link_t *self)
 }
 
 static void s_on_drain (lws_sorted_usec_list_t *sul);
+
 
 static void
 s_schedule_drain (gc_link_t *self)
@@ -588,11 +639,13 @@ s_adopt (gc_link_t *self, struct lws_vhost *vhost, zsock_t *sock)
 }
 
 static zsock_t *
-s_socket_new (int type)
+s_socket_new (int type, gc_keys_t *keys)
 {
     zsock_t *sock = zsock_new (type);
     if (!sock)
         return NULL;
+    if (keys)
+        gc_keys_dial (keys, sock);
     zsock_set_linger (sock, 0);
     zsock_set_rcvhwm (sock, GC_LINK_HWM);
     zsock_set_sndhwm (sock, GC_LINK_HWM);
@@ -623,7 +676,7 @@ s_monitor_new (gc_link_t *self)
     char endpoint [64];
     snprintf (endpoint, sizeof endpoint, "inproc://gc-link-monitor-%p", (void *) self);
     if (zmq_socket_monitor (zsock_resolve (self->dealer), endpoint,
-                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0)
+                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED | GC_KEYS_REFUSED) != 0)
         return NULL;
     zsock_t *monitor = zsock_new (ZMQ_PAIR);
     if (monitor && zsock_connect (monitor, "%s", endpoint) != 0)
@@ -633,11 +686,14 @@ s_monitor_new (gc_link_t *self)
 
 gc_link_t *
 gc_link_new (struct lws_context *context, struct lws_vhost *vhost,
-             const char *requests, const char *events,
+             const char *requests, const char *events, gc_keys_t *keys,
              gc_link_event_fn *on_event, void *arg)
 {
     gc_link_t *self = gc_calloc (1, sizeof *self);
     self->context = context;
+    self->keys = keys;
+    self->requests = gc_strdup (requests);
+    self->events = gc_strdup (events);
     self->request_deadline_ms = GC_REQUEST_DEADLINE_MS;
     self->on_event = on_event;
     self->event_arg = arg;
@@ -645,8 +701,8 @@ gc_link_new (struct lws_context *context, struct lws_vhost *vhost,
     self->pending = s_pending_table_new ();
     gc_histogram_init (&self->rtt, gc_metrics_seconds, 12);
     msgpack_sbuffer_init (&self->buffer);
-    self->dealer = s_socket_new (ZMQ_DEALER);
-    self->sub = s_socket_new (ZMQ_SUB);
+    self->dealer = s_socket_new (ZMQ_DEALER, keys);
+    self->sub = s_socket_new (ZMQ_SUB, keys);
     self->monitor = self->dealer? s_monitor_new (self): NULL;
     if (!self->sub || !self->monitor
     ||  s_connect (self->dealer, requests) || s_connect (self->sub, events)
@@ -665,6 +721,7 @@ gc_link_stop (gc_link_t *self)
     self->stopped = true;
     lws_sul_cancel (&self->tick);
     lws_sul_cancel (&self->drain);
+    lws_sul_cancel (&self->redial);
 }
 
 void
@@ -684,6 +741,8 @@ gc_link_destroy (gc_link_t **self_p)
     gc_linkstate_destroy (&self->state);
     msgpack_sbuffer_destroy (&self->buffer);
     free (self->broker_metrics);
+    free (self->requests);
+    free (self->events);
     free (self);
     *self_p = NULL;
 }
@@ -801,7 +860,7 @@ gc_link_test (bool verbose)
     gc_testbed_t *testbed = gc_testbed_new ();
     struct lws_context *context = gc_testbed_context ();
     gc_link_t *self = gc_link_new (context, lws_get_vhost_by_name (context, "default"),
-                                   gc_testbed_requests (testbed), gc_testbed_events (testbed),
+                                   gc_testbed_requests (testbed), gc_testbed_events (testbed), NULL,
                                    s_test_on_event, NULL);
     assert (self);
     GC_TESTBED_UNTIL (context, gc_link_up (self));

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <libwebsockets.h>
 #include "gc_codec.h"
+#include "gc_keys.h"
 #include "gc_metrics.h"
 #include "linkstate.h"
 
@@ -31,10 +32,11 @@ typedef void (gc_link_event_fn) (void *arg, const gc_frame_t *event);
 int gc_link_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
                       void *in, size_t len);
 
-//  Creates the link and adopts its sockets into vhost's loop. Returns
-//  NULL when the endpoints are invalid.
+//  Creates the link and adopts its sockets into vhost's loop; with keys
+//  (kept by the caller until the link is destroyed) the sockets speak
+//  CURVE. Returns NULL when the endpoints are invalid.
 gc_link_t *gc_link_new (struct lws_context *context, struct lws_vhost *vhost,
-                        const char *requests, const char *events,
+                        const char *requests, const char *events, gc_keys_t *keys,
                         gc_link_event_fn *on_event, void *arg);
 //  How long a request may take to be answered (GC_REQUEST_DEADLINE_MS
 //  unless set): past it, the client is told unavailable.

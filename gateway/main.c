@@ -13,7 +13,8 @@ static const char *s_usage =
     "usage: groupchat-gateway [--port N] [--listen ADDRESS] [--tls-cert FILE --tls-key FILE]\n"
     "                         [--allow-origin ORIGIN ...] [--requests ENDPOINT] [--events ENDPOINT]\n"
     "                         [--rate-limit N] [--ping-interval SECONDS]\n"
-    "                         [--request-deadline MS] [--log-level LEVEL]\n"
+    "                         [--request-deadline MS] [--keys DIR] [--insecure]\n"
+    "                         [--log-level LEVEL]\n"
     "\n"
     "Serves groupchat protocol v1 over WebSocket on ws://HOST:PORT/ (wss:// with\n"
     "a certificate), and GET /healthz (200 while the broker link is up, else 503)\n"
@@ -37,11 +38,19 @@ static const char *s_usage =
     "                       silent for 2.5 x S       GROUPCHAT_PING_INTERVAL (20)\n"
     "  --request-deadline MS  answer unavailable when the broker has not\n"
     "                       answered a request in MS   GROUPCHAT_REQUEST_DEADLINE (3000)\n"
+    "  --keys DIR           this gateway's key folder (gateway.cert_secret, and\n"
+    "                       the broker's broker.cert): CURVE to the broker\n"
+    "                                                  GROUPCHAT_KEYS (none)\n"
+    "  --insecure           allow a broker on another host without keys\n"
+    "                                                  GROUPCHAT_INSECURE=1\n"
     "  --log-level LEVEL    error, warn, info, debug   GROUPCHAT_LOG_LEVEL (info)\n"
     "  --help               this text\n"
     "\n"
-    "A flag wins over its environment variable. Exit status: 0 stopped by SIGINT\n"
-    "or SIGTERM, 1 could not start (port, address, certificate), 2 usage.\n";
+    "A flag wins over its environment variable. Without keys the broker link\n"
+    "trusts the network: the broker must be on this host (tcp://127.0.0.1,\n"
+    "localhost, ::1, ipc://) unless --insecure is given. Exit status: 0 stopped\n"
+    "by SIGINT or SIGTERM, 1 could not start (port, address, certificate,\n"
+    "keys), 2 usage (also: a broker on another host without keys).\n";
 
 //  Each connection is a file descriptor: take all the kernel allows
 static unsigned
@@ -65,9 +74,15 @@ s_take_origins (const gc_option_t *option, const char *value)
 //  What the flags cannot check alone; returns GC_OPTIONS_GO_ON or the
 //  usage error's status
 static int
-s_check_config (gc_options_t *options, const gc_server_config_t *config)
+s_check_config (gc_options_t *options, const gc_server_config_t *config, const char *keys,
+                bool insecure)
 {
     const gc_listen_config_t *listen = &config->listen;
+    bool curve = keys && *keys;
+    char why [400];
+    if (gc_keys_allow (config->requests, curve, insecure, why, sizeof why)
+    ||  gc_keys_allow (config->events, curve, insecure, why, sizeof why))
+        return gc_options_error (options, why);
     if (listen->address && !gc_listen_is_address (listen->address))
         return gc_options_error (options, "--listen wants an IP address, such as 127.0.0.1 or ::1");
     if (!listen->tls_cert != !listen->tls_key)
@@ -86,10 +101,10 @@ s_serve (const gc_server_config_t *config)
                   listen->port);
         return 1;
     }
-    gc_info ("listening address=%s port=%d tls=%s origins=%zu requests=%s events=%s",
+    gc_info ("listening address=%s port=%d tls=%s origins=%zu requests=%s events=%s curve=%s",
              listen->address? listen->address: "*", listen->port,
              gc_listen_is_tls (listen)? "on": "off", gc_origins_count (config->origins),
-             config->requests, config->events);
+             config->requests, config->events, config->keys? "on": "off");
     int rc = gc_server_run (gateway);
     gc_info ("stopping");
     gc_server_destroy (&gateway);
@@ -103,6 +118,8 @@ s_main (int argc, char *argv [], gc_origins_t *origins)
     gc_server_config_t config = {
         .requests = "tcp://localhost:5555", .events = "tcp://localhost:5556", .origins = origins
     };
+    const char *keys = NULL;
+    bool insecure = false;
     gc_option_t table [] = {
         GC_OPTION_NUMBER ("port", "GROUPCHAT_PORT", "8080", &config.listen.port, 1, 65535),
         { .name = "listen", .env = "GROUPCHAT_LISTEN", .text = &config.listen.address },
@@ -119,6 +136,8 @@ s_main (int argc, char *argv [], gc_origins_t *origins)
         GC_OPTION_NUMBER ("request-deadline", "GROUPCHAT_REQUEST_DEADLINE",
                           GC_STR (GC_REQUEST_DEADLINE_MS), &config.request_deadline_ms,
                           100, 600000),
+        { .name = "keys", .env = "GROUPCHAT_KEYS", .text = &keys },
+        { .name = "insecure", .env = "GROUPCHAT_INSECURE", .set = &insecure },
         GC_OPTION_LOG_LEVEL ("gateway"),
         { NULL }
     };
@@ -128,12 +147,16 @@ s_main (int argc, char *argv [], gc_origins_t *origins)
     };
     int status = gc_options_parse (&options, argc, argv);
     if (status == GC_OPTIONS_GO_ON)
-        status = s_check_config (&options, &config);
+        status = s_check_config (&options, &config, keys, insecure);
     if (status != GC_OPTIONS_GO_ON)
         return status;
+    if (keys && *keys && !(config.keys = gc_keys_load (keys, "gateway")))
+        return 1;
     config.fd_limit = s_raise_fd_limit ();
     lws_set_log_level (LLL_ERR, NULL);
-    return s_serve (&config);
+    status = s_serve (&config);
+    gc_keys_destroy (&config.keys);
+    return status;
 }
 
 int

@@ -642,7 +642,7 @@ gc_room_test (bool verbose)
     gc_testbed_t *testbed = gc_testbed_new ();
     s_test_t test = { .context = gc_testbed_context () };
     test.link = gc_link_new (test.context, lws_get_vhost_by_name (test.context, "default"),
-                             gc_testbed_requests (testbed), gc_testbed_events (testbed),
+                             gc_testbed_requests (testbed), gc_testbed_events (testbed), NULL,
                              s_test_on_event, &test);
     assert (test.link);
     test.rooms = gc_rooms_new (test.link, &test.counters);

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include "gateway.h"
+#include "gc_keys.h"
 #include "listen.h"
 #include "origin.h"
 
@@ -14,6 +15,7 @@ typedef struct {
     const gc_origins_t *origins;    //  pages that may connect (origin.h)
     const char *requests;       //  broker's ROUTER endpoint
     const char *events;         //  broker's PUB endpoint
+    gc_keys_t *keys;            //  CURVE keys for both; NULL: plain
     int rate_limit;             //  requests/s per connection, 0: unlimited
     unsigned fd_limit;          //  connections + a few, 0: lws default
     int ping_seconds;           //  idle time before a ping; dead after 2.5 x

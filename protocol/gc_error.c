@@ -34,6 +34,7 @@ static const struct {
     [GC_EXPIRED]         = { "expired", "the request expired before it was carried out", NULL },
     [GC_NO_SUCH_USER]    = { "no_such_user", "there is no such user", NULL },
     [GC_INTERNAL]        = { "internal", "internal error, nothing was stored", NULL },
+    [GC_FORBIDDEN]       = { "forbidden", "this key may not do that", NULL },
 };
 
 const char *

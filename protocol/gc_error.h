@@ -24,6 +24,7 @@ typedef enum {
     GC_EXPIRED,             //  broker only: request past its deadline, not done
     GC_NO_SUCH_USER,        //  administration only
     GC_INTERNAL,            //  storage failed; nothing was stored
+    GC_FORBIDDEN,           //  broker only: the link's key may not do that
     GC_ERROR_COUNT
 } gc_error_t;
 

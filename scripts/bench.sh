@@ -20,6 +20,8 @@
 #   GROUPCHAT_BENCH_TLS    1: the gateways serve wss:// with a throwaway
 #                          self-signed certificate (openssl), which the
 #                          bench trusts through --ca (0)
+#   GROUPCHAT_BENCH_CURVE  0: the broker link without keys; 1, as make run
+#                          runs it: CURVE with throwaway keys (1)
 #
 # Exit status: 0 when every scenario passed its checks (no missing,
 # duplicate or out-of-order delivery, no error), 1 otherwise. Missing a
@@ -34,6 +36,7 @@ set_=${GROUPCHAT_BENCH_SET:-idle fanout ack-rate ack login join max}
 out=${GROUPCHAT_BENCH_OUT:-$root/bench/results/latest.json}
 idle_connections=${GROUPCHAT_BENCH_IDLE:-10000}
 tls=${GROUPCHAT_BENCH_TLS:-0}
+curve=${GROUPCHAT_BENCH_CURVE:-1}
 scheme=ws
 healthz=$root/deploy/healthz.sh
 
@@ -185,11 +188,11 @@ PYTHON
 #  --------------------------------------------------------------------------
 
 case "${1:-}" in
-    -h|--help) sed -n '2,27s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29s/^# \{0,1\}//p' "$0"; exit 0 ;;
     "") ;;
     *) s_say "usage: scripts/bench.sh (settings in the environment, see --help)"; exit 2 ;;
 esac
-for program in groupchat-broker groupchat-gateway groupchat-bench; do
+for program in groupchat-broker groupchat-gateway groupchat-admin groupchat-bench; do
     [ -x "$bin/$program" ] || { s_say "$bin/$program is missing: run make first"; exit 1; }
 done
 
@@ -221,11 +224,24 @@ if [ "$tls" = 1 ]; then
     scheme=wss
 fi
 
-"$bin/groupchat-broker" --db "$work/bench.db" "${endpoints[@]}" --log-level warn \
-    >"$work/broker.log" 2>&1 &
+#  With CURVE, throwaway keys as make run makes them
+broker_keys=()
+gateway_keys=()
+if [ "$curve" = 1 ]; then
+    if ! "$bin/groupchat-admin" keys init "$work/keys" >"$work/keys.log" 2>&1; then
+        s_say "cannot make the keys: $(cat "$work/keys.log")"
+        s_stop
+        exit 1
+    fi
+    broker_keys=(--keys "$work/keys/broker")
+    gateway_keys=(--keys "$work/keys/gateway")
+fi
+
+"$bin/groupchat-broker" --db "$work/bench.db" "${endpoints[@]}" "${broker_keys[@]}" \
+    --log-level warn >"$work/broker.log" 2>&1 &
 pids+=("$!")
 for port in "$port_a" "$port_b"; do
-    "$bin/groupchat-gateway" --port "$port" "${endpoints[@]}" "${tls_flags[@]}" \
+    "$bin/groupchat-gateway" --port "$port" "${endpoints[@]}" "${tls_flags[@]}" "${gateway_keys[@]}" \
         --rate-limit 0 --log-level warn >"$work/gateway-$port.log" 2>&1 &
     pids+=("$!")
 done

@@ -1,6 +1,8 @@
 #!/bin/bash
 # run.sh: runs groupchat on this machine, as `make run` does after building:
-# one broker and two gateways on localhost, in the foreground.
+# one broker and two gateways on localhost, in the foreground. Everything
+# listens on 127.0.0.1 only, and the broker link uses CURVE keys, made in
+# run/keys on the first start (groupchat-admin keys init; kept after).
 #
 # Waits until every gateway's /healthz answers 200, prints how to connect,
 # then stays until Ctrl-C or SIGTERM, which stops all three cleanly. If one
@@ -14,6 +16,7 @@
 #   GROUPCHAT_REQUESTS_PORT  the broker's request port on 127.0.0.1 (5555)
 #   GROUPCHAT_EVENTS_PORT    the broker's event port on 127.0.0.1 (5556)
 #   GROUPCHAT_LOG_LEVEL      passed on to the programs (info)
+#   GROUPCHAT_KEYS_DIR       the key folders (run/keys)
 #   GROUPCHAT_BIN            where the programs are (bin/ of this checkout)
 #   GROUPCHAT_RUN_TIMEOUT    seconds to wait for readiness (30)
 
@@ -28,6 +31,7 @@ ports=${GROUPCHAT_GATEWAY_PORTS:-8080 8081}
 requests_port=${GROUPCHAT_REQUESTS_PORT:-5555}
 events_port=${GROUPCHAT_EVENTS_PORT:-5556}
 timeout=${GROUPCHAT_RUN_TIMEOUT:-30}
+keys=${GROUPCHAT_KEYS_DIR:-run/keys}
 healthz=$root/deploy/healthz.sh
 logs=run
 
@@ -176,6 +180,7 @@ s_banner () {
         echo "    $client ws://localhost:$port"
     done
     echo "Users Alex, Sue and Sandy, password \"password\". Logs: here and in $logs/*.log."
+    echo "Administer with: ${client%/*}/groupchat-admin --keys $keys/admin users"
     echo "Ctrl-C stops everything."
     echo
 }
@@ -183,12 +188,12 @@ s_banner () {
 #  --------------------------------------------------------------------------
 
 case "${1:-}" in
-    -h|--help) sed -n '2,19s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21s/^# \{0,1\}//p' "$0"; exit 0 ;;
     "") ;;
     *) s_die "usage: scripts/run.sh (settings in the environment, see --help)" ;;
 esac
 
-for program in groupchat-broker groupchat-gateway; do
+for program in groupchat-broker groupchat-gateway groupchat-admin; do
     [ -x "$bin/$program" ] || s_die "$bin/$program is missing: run make first"
 done
 for port in $requests_port $events_port $ports; do
@@ -198,13 +203,17 @@ for port in $requests_port $events_port $ports; do
     s_port_taken "$port" && s_die "port $port is already in use (another make run?)"
 done
 mkdir -p "$logs" || s_die "cannot create $logs/"
+#  What is missing of the keys; a key already there is never replaced
+made=$("$bin/groupchat-admin" keys init "$keys" 2>&1) || s_die "cannot make the keys: $made"
+[ -n "$made" ] && printf '%s\n' "$made" | sed 's/^/run: /' >&2
 
 trap 'stopping=1' INT TERM HUP
 
-s_start broker "$bin/groupchat-broker" --db "$db" \
+s_start broker "$bin/groupchat-broker" --db "$db" --keys "$keys/broker" \
     --requests "tcp://127.0.0.1:$requests_port" --events "tcp://127.0.0.1:$events_port"
 for port in $ports; do
-    s_start "gateway-$port" "$bin/groupchat-gateway" --port "$port" \
+    s_start "gateway-$port" "$bin/groupchat-gateway" --port "$port" --listen 127.0.0.1 \
+        --keys "$keys/gateway" \
         --requests "tcp://127.0.0.1:$requests_port" --events "tcp://127.0.0.1:$events_port"
 done
 

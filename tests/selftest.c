@@ -12,6 +12,7 @@
 #include "gc_log.h"
 #include "gc_options.h"
 #include "gc_pem.h"
+#include "gc_keys.h"
 #include "gc_stop.h"
 #include "../gateway/out.h"
 #include "../gateway/linkstate.h"
@@ -30,6 +31,7 @@
 #include "../broker/commit.h"
 #include "../broker/backups.h"
 #include "../broker/admin.h"
+#include "../broker/keyring.h"
 #include "../broker/broker.h"
 #include "../client/format.h"
 #include "../client/wsconn.h"
@@ -54,6 +56,8 @@ static const s_test_t s_tests [] = {
     { "gc_log", gc_log_test },
     { "gc_options", gc_options_test },
     { "gc_pem", gc_pem_test },
+    { "gc_keys", gc_keys_test },
+    { "gc_keyring", gc_keyring_test },
     { "gc_stop", gc_stop_test },
     { "gc_request", gc_request_test },
     { "gc_reply", gc_reply_test },

@@ -6,15 +6,27 @@ would have checked first.
 """
 
 import asyncio
+import os
 
 import msgpack
 import zmq
 import zmq.asyncio
+import zmq.auth
 
 from .config import deadline
 from .scope import SCOPE
 
 _CONTEXT = zmq.asyncio.Context.instance()
+
+
+def use_keys(socket, folder, own=None):
+    """Makes `socket` a CURVE client with the pair FOLDER/OWN.cert_secret
+    that expects the broker's key FOLDER/broker.cert."""
+    own = own or os.path.basename(folder.rstrip("/"))
+    public, secret = zmq.auth.load_certificate(os.path.join(folder, own + ".cert_secret"))
+    broker, _ = zmq.auth.load_certificate(os.path.join(folder, "broker.cert"))
+    socket.curve_publickey, socket.curve_secretkey = public, secret
+    socket.curve_serverkey = broker
 
 
 class BrokerLink:
@@ -25,9 +37,17 @@ class BrokerLink:
 
     REPLY_TIMEOUT = 10.0
 
-    def __init__(self, endpoint):
+    def __init__(self, endpoint, keys=None, own=None, broker_key=None):
+        """`keys`: a key folder (the admin's, a gateway's, or any holding
+        OWN.cert_secret and broker.cert) to speak CURVE with; `own` names
+        the pair in it, by default the folder's own name. `broker_key`
+        replaces the broker's public key the folder holds."""
         self.socket = _CONTEXT.socket(zmq.DEALER)
         self.socket.setsockopt(zmq.LINGER, 0)
+        if keys:
+            use_keys(self.socket, keys, own)
+        if broker_key:
+            self.socket.curve_serverkey = broker_key
         self.socket.connect(endpoint)
         self.next_rid = 1
         SCOPE.closers.append(self.close)
@@ -71,7 +91,7 @@ class BrokerLink:
 
 
 
-async def never_reading_subscriber(endpoint, room):
+async def never_reading_subscriber(endpoint, room, keys=None):
     """A SUB subscribed to every topic that is not read once subscribed:
     what a gateway stuck for good looks like to the broker. It buffers as
     little as ZeroMQ and the kernel let it, so what it does not take
@@ -79,6 +99,8 @@ async def never_reading_subscriber(endpoint, room):
     (its `head` for `room` came), so everything said after is meant for it."""
     socket = _CONTEXT.socket(zmq.SUB)
     socket.setsockopt(zmq.LINGER, 0)
+    if keys:
+        use_keys(socket, keys)
     socket.setsockopt(zmq.RCVHWM, 1)
     socket.setsockopt(zmq.RCVBUF, 4096)
     socket.setsockopt(zmq.SUBSCRIBE, b"")

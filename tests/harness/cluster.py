@@ -1,15 +1,18 @@
 """cluster.py: a real broker and real gateways on free loopback ports,
-started and stopped together, with the database and every process's log
-in a fresh temporary folder; the broker killed, stopped and restarted on
-the same database; clients connected to its gateways.
+started and stopped together, with the database, the broker link's keys
+and every process's log in a fresh temporary folder; the broker killed,
+stopped and restarted on the same database; clients connected to its
+gateways.
 """
 
 import asyncio
 import os
 import signal
+import subprocess
 import tempfile
 import time
 
+from .broker import BrokerLink
 from .certs import unverified_context
 from .client import Client
 from .config import CONFIG, deadline
@@ -17,6 +20,14 @@ from .process import Process, describe_exit, free_port
 from .scope import SCOPE
 from .seed import PASSWORD
 from .web import http_get, parse_metrics
+
+
+def make_keys(folder):
+    """The broker link's key folders under `folder`, made as `make run`
+    makes them (groupchat-admin keys init); returns `folder`."""
+    subprocess.run([os.path.join(CONFIG.bin, "groupchat-admin"), "keys", "init", folder],
+                   check=True, stdout=subprocess.DEVNULL, timeout=30)
+    return folder
 
 
 class Cluster:
@@ -28,7 +39,8 @@ class Cluster:
 
     def __init__(self, gateways=2, start_broker=True, broker_env=None,
                  gateway_env=None, gateway_args=(), broker_args=(), by_env=False,
-                 wrap_broker=True, per_gateway=None, tls=False, backups=True):
+                 wrap_broker=True, per_gateway=None, tls=False, backups=True,
+                 curve=True):
         """`by_env` configures the programs by environment variables only
         (GROUPCHAT_DB, ...) instead of flags; extra env and args win.
         `wrap_broker=False` runs the broker without the wrapper, for tests
@@ -38,7 +50,9 @@ class Cluster:
         says the gateways serve wss:// and https:// (their certificates
         are among those flags, see certs.py). `backups`: the broker writes
         backups to `self.backups`, a folder it makes itself; False: backups
-        are off."""
+        are off. `curve`: the broker link uses keys made by `groupchat-admin
+        keys init` in `self.keys`, as `make run` does; False: no keys, the
+        link trusts loopback."""
         self.dir = tempfile.mkdtemp(prefix="cluster-", dir=CONFIG.tmp_root)
         self.db = os.path.join(self.dir, "groupchat.db")
         self.backups = os.path.join(self.dir, "backups") if backups else None
@@ -48,6 +62,7 @@ class Cluster:
         self.start_broker_too = start_broker
         requests = "tcp://127.0.0.1:%d" % self.requests_port
         events = "tcp://127.0.0.1:%d" % self.events_port
+        self.keys = make_keys(os.path.join(self.dir, "keys")) if curve else None
 
         def settings(pairs, extra_env, extra_args):
             if by_env:
@@ -64,6 +79,8 @@ class Cluster:
                            ("--events", "GROUPCHAT_EVENTS", events)]
         if backups:
             broker_settings.append(("--backup-dir", "GROUPCHAT_BACKUP_DIR", self.backups))
+        if curve:
+            broker_settings.append(("--keys", "GROUPCHAT_KEYS", self.key_folder("broker")))
         env, args = settings(broker_settings, broker_env, broker_args)
         self.broker = Process("broker", "groupchat-broker", args,
                               os.path.join(self.dir, "broker.log"), env, wrap_broker)
@@ -71,10 +88,12 @@ class Cluster:
         self.gateways = []
         for i, port in enumerate(self.ports):
             own_args = list(gateway_args) + list(per_gateway[i] if per_gateway else [])
-            env, args = settings([("--port", "GROUPCHAT_PORT", str(port)),
-                                  ("--requests", "GROUPCHAT_REQUESTS", requests),
-                                  ("--events", "GROUPCHAT_EVENTS", events)],
-                                 gateway_env, own_args)
+            gateway_settings = [("--port", "GROUPCHAT_PORT", str(port)),
+                                ("--requests", "GROUPCHAT_REQUESTS", requests),
+                                ("--events", "GROUPCHAT_EVENTS", events)]
+            if curve:
+                gateway_settings.append(("--keys", "GROUPCHAT_KEYS", self.key_folder("gateway")))
+            env, args = settings(gateway_settings, gateway_env, own_args)
             if CONFIG.wrap:
                 env.setdefault("GROUPCHAT_REQUEST_DEADLINE",
                                str(int(CONFIG.request_deadline * 1000)))
@@ -86,6 +105,20 @@ class Cluster:
         self.owned_by_test = True   # the runner stops it after the test
         self.tokens = {}            # user -> token, for logins under a wrapper
         SCOPE.clusters.append(self)
+
+    def key_folder(self, program):
+        """The key folder of "broker", "gateway" or "admin"; None without keys."""
+        return os.path.join(self.keys, program) if self.keys else None
+
+    def admin_args(self):
+        """groupchat-admin's flags to reach this cluster's broker as an admin."""
+        keys = ["--keys", self.key_folder("admin")] if self.keys else []
+        return ["--requests", "tcp://127.0.0.1:%d" % self.requests_port] + keys
+
+    def broker_link(self, role="gateway"):
+        """A BrokerLink to this cluster's broker with the key of a
+        "gateway" or an "admin" (no key without keys)."""
+        return BrokerLink("tcp://127.0.0.1:%d" % self.requests_port, self.key_folder(role))
 
     @property
     def processes(self):

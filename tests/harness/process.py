@@ -197,16 +197,8 @@ class Process:
                 continue
             if target.startswith("socket:["):
                 inodes.add(target[len("socket:["):-1])
-        found = set()
-        for table in ("tcp", "tcp6"):
-            with open("/proc/%d/net/%s" % (self.pid, table)) as rows:
-                for row in list(rows)[1:]:
-                    fields = row.split()
-                    local, state, inode = fields[1], fields[3], fields[9]
-                    if state == "0A" and inode in inodes:
-                        address, port = local.split(":")
-                        found.add((_address(address), int(port, 16)))
-        return found
+        return {(address, port) for address, port, inode in tcp_listeners(self.pid)
+                if inode in inodes}
 
     def log_tail(self, lines=30):
         """The last lines of the log; a sanitizer or valgrind report's
@@ -235,6 +227,21 @@ class Process:
 _REPORT_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                    "runtime error:", "Invalid read", "Invalid write",
                    "uninitialised", "are definitely lost", "Invalid free")
+
+
+def tcp_listeners(pid="self"):
+    """Every listening TCP socket of a process's network namespace:
+    (address, port, inode) triples, read from /proc."""
+    found = set()
+    for table in ("tcp", "tcp6"):
+        with open("/proc/%s/net/%s" % (pid, table)) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state == "0A":
+                    address, port = local.split(":")
+                    found.add((_address(address), int(port, 16), inode))
+    return found
 
 
 def _address(hex_address):

@@ -132,11 +132,13 @@ class Stack:
                                 "name=%s_groupchat-data" % self.name)
         return bool(out.split())
 
-    async def one_off(self, *args, env=None, entrypoint=None, timeout=60.0, check=True):
-        """`compose run --rm -T` of the client service; returns its output."""
+    async def one_off(self, *args, env=None, entrypoint=None, timeout=60.0, check=True,
+                      service="client"):
+        """`compose run --rm -T` of a service (the client's unless said);
+        returns its output."""
         flags = ["run", "--rm", "-T"]
         for key, value in (env or {}).items():
             flags += ["-e", "%s=%s" % (key, value)]
         if entrypoint:
             flags += ["--entrypoint", entrypoint]
-        return await self.run(*flags, "client", *args, timeout=timeout, check=check)
+        return await self.run(*flags, service, *args, timeout=timeout, check=check)

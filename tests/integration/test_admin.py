@@ -28,7 +28,7 @@ async def admin_output(cluster, *args, password=None, expect=0):
     env = {"GROUPCHAT_PASSWORD": password} if password else {}
     code, out, err = await run_program(
         "groupchat-admin",
-        ["--requests", "tcp://127.0.0.1:%d" % cluster.requests_port, *args], env=env)
+        [*cluster.admin_args(), *args], env=env)
     assert code == expect, "groupchat-admin %s: exit %d, expected %d; %s%s" % (
         " ".join(args), code, expect, out, err)
     return out, err
@@ -206,7 +206,7 @@ async def test_backups_are_refused_without_a_backup_directory():
         assert "backups are off" in out and "--backup-dir" in out, out
         assert sorted(os.listdir(cluster.dir)) == [
             "broker.log", "gateway-0.log", "groupchat.db", "groupchat.db-shm",
-            "groupchat.db-wal"], os.listdir(cluster.dir)
+            "groupchat.db-wal", "keys"], os.listdir(cluster.dir)
 
 
 def stored(stats):
@@ -303,7 +303,7 @@ async def add_on_terminal(cluster, user, first, second):
     master, slave = pty.openpty()
     proc = await asyncio.create_subprocess_exec(
         *CONFIG.wrap, os.path.join(CONFIG.bin, "groupchat-admin"),
-        "--requests", "tcp://127.0.0.1:%d" % cluster.requests_port, "user", "add", user,
+        *cluster.admin_args(), "user", "add", user,
         stdin=slave, stdout=slave, stderr=slave, env=server_environment())
     os.close(slave)
     try:

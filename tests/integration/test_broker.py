@@ -10,7 +10,7 @@ import os
 import msgpack
 
 from harness import Cluster, deadline
-from harness.broker import BrokerLink, never_reading_subscriber
+from harness.broker import never_reading_subscriber
 
 #  A subscriber that never reads while this many texts of TEXT_BYTES are
 #  said: 80 MB of events, twice what the bound lets the broker keep for it
@@ -26,7 +26,8 @@ RSS_GROWTH_MAX_INSTRUMENTED = 64 << 20
 
 
 def requests_link(cluster):
-    return BrokerLink("tcp://127.0.0.1:%d" % cluster.requests_port)
+    """A link with the cluster's gateway key, as a gateway would have."""
+    return cluster.broker_link()
 
 
 async def test_history_is_for_members_only_whoever_asks(cluster):
@@ -70,7 +71,7 @@ async def test_a_subscriber_that_never_reads_costs_the_broker_a_bounded_amount()
     async with Cluster(gateways=0, broker_env={"ASAN_OPTIONS": asan}) as cluster:
         link = requests_link(cluster)
         events = "tcp://127.0.0.1:%d" % cluster.events_port
-        stuck = await never_reading_subscriber(events, "Taskmaster")
+        stuck = await never_reading_subscriber(events, "Taskmaster", cluster.key_folder("gateway"))
         text = "x" * TEXT_BYTES
         warm = await link.say_many("Sue", "Taskmaster", [text] * 200)
         baseline = cluster.broker.rss()

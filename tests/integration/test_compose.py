@@ -116,10 +116,54 @@ def healthcheck_command(service):
 # --------------------------------------------------------------------------
 #  docker-compose.yml
 
+def mounts(service):
+    """{target: (volume, read_only)} of a service's volumes."""
+    found = {}
+    for volume in service.get("volumes", []):
+        if isinstance(volume, dict):
+            found[volume["target"]] = (volume.get("source"), bool(volume.get("read_only")))
+        else:
+            parts = str(volume).split(":")
+            found[parts[1]] = (parts[0], len(parts) > 2 and parts[2] == "ro")
+    return found
+
+
+def check_keys(config):
+    """The broker link's keys: made by a one-shot service before anyone
+    starts, one volume per program, each service holding its own only."""
+    services = config["services"]
+    keys = services["keys"]
+    assert keys["command"] == ["groupchat-admin", "keys", "init", "/keys"], keys["command"]
+    assert keys.get("restart") == "no", keys.get("restart")
+    folders = {"/keys/%s" % name: ("groupchat-keys-%s" % name, False)
+               for name in ("broker", "gateway", "admin")}
+    assert mounts(keys) == folders, mounts(keys)
+    for name in ("broker", "gateway", "admin"):
+        assert "groupchat-keys-%s" % name in config["volumes"], config["volumes"]
+    for name in ("broker", "gateway1", "gateway2"):
+        depends = services[name]["depends_on"]
+        assert depends["keys"]["condition"] == "service_completed_successfully", depends
+    broker = services["broker"]
+    assert broker["environment"]["GROUPCHAT_KEYS"] == "/keys/broker"
+    assert mounts(broker)["/keys/broker"] == ("groupchat-keys-broker", True)
+    assert mounts(broker)["/keys/admin"] == ("groupchat-keys-admin", True)
+    for name in ("gateway1", "gateway2"):
+        gateway = services[name]
+        assert gateway["environment"]["GROUPCHAT_KEYS"] == "/keys/gateway"
+        assert {target for target in mounts(gateway) if target.startswith("/keys")} \
+            == {"/keys/gateway"}, mounts(gateway)
+    admin = services["admin"]
+    assert admin["entrypoint"] == ["groupchat-admin"], admin["entrypoint"]
+    assert admin["environment"] == {"GROUPCHAT_REQUESTS": "tcp://broker:5555",
+                                    "GROUPCHAT_KEYS": "/keys/admin"}, admin["environment"]
+    assert mounts(admin) == {"/keys/admin": ("groupchat-keys-admin", True)}, mounts(admin)
+    assert admin.get("profiles"), "the admin tool must not start with `up`"
+
+
 async def test_compose_file_is_valid_and_describes_the_cluster():
     config = await compose_config()
     services = config["services"]
-    assert set(services) == {"broker", "gateway1", "gateway2", "lb", "client"}, \
+    assert set(services) == {"keys", "broker", "gateway1", "gateway2", "lb", "client", "admin"}, \
         "services: %r" % sorted(services)
 
     #  Published ports: haproxy on 8080 for everyone; each gateway on its
@@ -141,7 +185,9 @@ async def test_compose_file_is_valid_and_describes_the_cluster():
                for v in volumes), "broker volumes: %r" % volumes
     assert services["broker"]["environment"]["GROUPCHAT_DB"].startswith("/data/")
 
-    assert healthcheck_command(services["broker"]) == ["groupchat-healthz", "--broker"]
+    assert healthcheck_command(services["broker"]) == \
+        ["groupchat-healthz", "--broker", "/keys/admin"]
+    check_keys(config)
     for name in ("gateway1", "gateway2"):
         gateway = services[name]
         assert gateway["command"] == ["groupchat-gateway"], gateway["command"]
@@ -407,14 +453,19 @@ async def test_healthz_script_follows_gateway_and_broker():
         assert await healthz(port) == (0, "gateway: HTTP/1.1 200 OK")
         code, out = await healthz(env={"PATH": "/usr/bin:/bin", "GROUPCHAT_PORT": port})
         assert code == 0, "GROUPCHAT_PORT not used: %s" % out
-        code, out = await healthz("--broker", env=requests)
+        #  The broker has keys: an admin's folder is needed, and its
+        #  own GROUPCHAT_KEYS (the broker's folder) is not taken for one
+        code, out = await healthz("--broker", cluster.key_folder("admin"),
+                                  env=dict(requests, GROUPCHAT_KEYS=cluster.key_folder("broker")))
         assert (code, out) == (0, "broker: answers requests on port %d" % cluster.requests_port)
+        code, out = await healthz("--broker", env=requests)
+        assert code == 1 and "refused the handshake" in out, (code, out)
 
         await cluster.kill_broker()
         await cluster.wait_healthy(status=503)
         code, out = await healthz(port)
         assert (code, out.split()[:3]) == (1, ["gateway:", "HTTP/1.1", "503"]), (code, out)
-        code, out = await healthz("--broker", env=requests)
+        code, out = await healthz("--broker", cluster.key_folder("admin"), env=requests)
         assert code == 1, "broker down, yet: %s" % out
 
     #  An open port that answers nothing is not a healthy broker

@@ -14,7 +14,6 @@ import tempfile
 import time
 
 from harness import CONFIG, Cluster, Process, describe_exit, free_port, http_get, run_program
-from harness.broker import BrokerLink
 
 PROGRAMS = ("groupchat-broker", "groupchat-gateway")
 
@@ -168,8 +167,7 @@ async def test_a_flag_wins_over_its_environment_variable():
 
 async def admin_lines(cluster, *command):
     """groupchat-admin's output lines, asserting it succeeded."""
-    code, out, err = await run_program("groupchat-admin", [
-        "--requests", "tcp://127.0.0.1:%d" % cluster.requests_port, *command],
+    code, out, err = await run_program("groupchat-admin", [*cluster.admin_args(), *command],
         env={"GROUPCHAT_PASSWORD": "hunter2"})
     assert code == 0, "groupchat-admin %s: exit %d %s" % (" ".join(command), code, err)
     return out.splitlines()
@@ -179,7 +177,7 @@ async def assert_no_such_login(cluster, user):
     """A password login of the seed's is refused. Asked of the broker
     itself, without a deadline: under valgrind its hash can outlast a
     gateway's wait (`unavailable`), never the broker's answer."""
-    link = BrokerLink("tcp://127.0.0.1:%d" % cluster.requests_port)
+    link = cluster.broker_link()
     reply = await link.request("login", user=user, password="password")
     assert reply.get("code") == "bad_credentials", "login %s: %r" % (user, reply)
 

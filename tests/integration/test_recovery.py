@@ -14,7 +14,6 @@ import signal
 import time
 
 from harness import CONFIG, Cluster, ServerError, assert_contiguous, deadline, http_get, seq_of
-from harness.broker import BrokerLink
 
 SLOW = True
 
@@ -236,7 +235,7 @@ async def test_a_gateway_whose_events_were_dropped_still_delivers_everything_in_
         alex = await cluster.login("Alex")
         base = seq_of(await alex.join("Taskmaster"))
         refilled = await gaps_refilled(cluster, 0)
-        link = BrokerLink("tcp://127.0.0.1:%d" % cluster.requests_port)
+        link = cluster.broker_link()
         texts = ["%d %s" % (n, "x" * TEXT_BYTES) for n in range(LAGGED_MESSAGES)]
         gateway = cluster.gateways[0]
         gateway.send_signal(signal.SIGSTOP)

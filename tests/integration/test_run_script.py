@@ -18,6 +18,7 @@ import tempfile
 
 import harness
 from harness import Client, deadline, free_port, http_get
+from harness.process import tcp_listeners
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUN_SH = os.path.join(ROOT, "scripts", "run.sh")
@@ -159,6 +160,24 @@ async def started_and_ready(gateways=2):
     return run
 
 
+async def check_secure_by_default(run):
+    """Loopback only, and the broker link has keys, made on the first start:
+    the admin's folder is served, no key is refused, as the banner says."""
+    for port in run.ports:
+        listening = {address for address, bound, _ in tcp_listeners() if bound == port}
+        assert listening == {"127.0.0.1"}, "gateway on %d listens on %r" % (port, listening)
+    keys = os.path.join(run.dir, "run", "keys")
+    for folder in ("broker", "gateway", "admin"):
+        assert os.stat(os.path.join(keys, folder)).st_mode & 0o777 == 0o700, folder
+    requests = ["--requests", "tcp://127.0.0.1:%s" % run.env["GROUPCHAT_REQUESTS_PORT"]]
+    code, out, err = await harness.run_program(
+        "groupchat-admin", requests + ["--keys", os.path.join(keys, "admin"), "users"])
+    assert (code, out.split()) == (0, ["Alex", "Sandy", "Sue"]), (code, out, err)
+    assert "groupchat-admin --keys run/keys/admin users" in run.output(), run.output()
+    code, out, err = await harness.run_program("groupchat-admin", requests + ["users"])
+    assert code == 1 and "refused the handshake" in err, (code, out, err)
+
+
 async def test_run_sh_starts_a_broker_and_two_gateways_and_says_how_to_connect():
     run = await started_and_ready()
     try:
@@ -181,6 +200,7 @@ async def test_run_sh_starts_a_broker_and_two_gateways_and_says_how_to_connect()
         assert (message["seq"], message["text"], message["from"]) == \
             (seq, "through run.sh", "Alex"), "Sue got %r" % (message,)
         assert os.path.exists(run.db), "no database at GROUPCHAT_DB=%s" % run.db
+        await check_secure_by_default(run)
 
         run.proc.send_signal(signal.SIGTERM)
         code = await run.wait_exit()
