@@ -142,34 +142,55 @@ s_acknowledge (gc_commit_t *self, const s_say_t *say, const gc_store_say_t *stor
     gc_replier_publish (self->reply, &frame);
 }
 
+//  Every say queued gets `code`, and none is stored
+static void
+s_refuse_all (gc_commit_t *self, gc_error_t code)
+{
+    for (size_t index = 0; index < self->says_size; index++)
+        gc_replier_error (self->reply, &self->says [index].identity, self->says [index].rid,
+                          code, NULL);
+    s_says_clear (self);
+}
+
+//  Deadlines are checked once the write lock is held: waiting for it (for
+//  another process's transaction) may have outlasted a gateway's wait,
+//  and a client told `unavailable` must find nothing stored
 void
 gc_commit_flush (gc_commit_t *self)
 {
+    if (s_drop_expired (self, gc_clock_wall_ms ()) == 0)
+        return;
+    int64_t started = gc_clock_mono_us ();
+    if (gc_store_begin (self->store)) {
+        s_refuse_all (self, GC_INTERNAL);
+        return;
+    }
     int64_t now = gc_clock_wall_ms ();
     size_t count = s_drop_expired (self, now);
-    if (count == 0)
+    if (count == 0) {
+        gc_store_abandon (self->store);
         return;
+    }
     gc_store_say_t *stored = gc_calloc (count, sizeof *stored);
     for (size_t index = 0; index < count; index++)
         stored [index] = (gc_store_say_t) {
             self->says [index].room, self->says [index].from,
             self->says [index].text, self->says [index].text_size, 0, 0, 0
         };
-    int64_t started = gc_clock_mono_us ();
     int rc = gc_store_append (self->store, stored, count, now);
     gc_histogram_add (&self->commit_seconds, (double) (gc_clock_mono_us () - started) / 1e6);
     gc_histogram_add (&self->batch_sizes, (double) count);
     if (rc == 0)
         self->messages_stored += count;
-    for (size_t index = 0; index < count; index++)
-        if (rc == 0)
-            s_acknowledge (self, &self->says [index], &stored [index]);
-        else
-            gc_replier_error (self->reply, &self->says [index].identity, self->says [index].rid,
-                            GC_INTERNAL, NULL);
     gc_debug ("committed says=%zu rc=%d", count, rc);
+    if (rc == 0) {
+        for (size_t index = 0; index < count; index++)
+            s_acknowledge (self, &self->says [index], &stored [index]);
+        s_says_clear (self);
+    }
+    else
+        s_refuse_all (self, GC_INTERNAL);
     free (stored);
-    s_says_clear (self);
 }
 
 void

@@ -47,6 +47,7 @@ struct gc_store_t {
     void *db;                   //  the backend's connection
     zhashx_t *rooms;            //  name -> s_room_t
     zhashx_t *membership;       //  s_membership_key -> &s_member or &s_not_member
+    bool in_batch;              //  gc_store_begin took the write lock
 };
 
 //  Membership answers, kept because every say asks and only this store
@@ -346,10 +347,33 @@ gc_history_free (gc_history_t *history)
     history->size = 0;
 }
 
+int
+gc_store_begin (gc_store_t *self)
+{
+    if (!self->in_batch && self->backend->begin (self->db) == 0)
+        self->in_batch = true;
+    return self->in_batch? 0: -1;
+}
+
+void
+gc_store_abandon (gc_store_t *self)
+{
+    if (self->in_batch)
+        self->backend->rollback (self->db);
+    self->in_batch = false;
+}
+
 //  Seqs come from the heads in memory; a failed batch gives them back
 int
 gc_store_append (gc_store_t *self, gc_store_say_t *says, size_t count, int64_t now)
 {
+    if (count == 0) {
+        gc_store_abandon (self);
+        return 0;
+    }
+    if (gc_store_begin (self))
+        return -1;
+    self->in_batch = false;     //  append ends the transaction, either way
     size_t index;
     for (index = 0; index < count; index++) {
         s_room_t *room = zhashx_lookup (self->rooms, says [index].room);
@@ -359,7 +383,10 @@ gc_store_append (gc_store_t *self, gc_store_say_t *says, size_t count, int64_t n
         says [index].seq = ++room->head;
         says [index].ts = now;
     }
-    if (index == count && (count == 0 || self->backend->append (self->db, says, count) == 0)) {
+    if (index < count)
+        self->backend->rollback (self->db);
+    else
+    if (self->backend->append (self->db, says, count) == 0) {
         for (index = 0; index < count; index++)
             ((s_room_t *) zhashx_lookup (self->rooms, says [index].room))->changed_ms = now;
         return 0;

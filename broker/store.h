@@ -93,9 +93,20 @@ int gc_store_since (gc_store_t *self, const char *room, uint64_t since,
                     uint32_t limit, gc_history_t *history);
 void gc_history_free (gc_history_t *history);
 
+//  Takes the database's write lock for a batch, waiting for another
+//  writer GC_STORE_BUSY_MS at most: 0, or -1 (nothing can be stored now).
+//  Whatever was decided before the lock came may be stale once it has
+//  (a deadline may have passed meanwhile): decide again, then append or
+//  abandon.
+int gc_store_begin (gc_store_t *self);
+
 //  Appends the says in ONE transaction (group commit), giving each room's
-//  says consecutive seqs. All or nothing: 0, or -1 with nothing stored.
+//  says consecutive seqs; begins it first unless gc_store_begin did. All
+//  or nothing: 0, or -1 with nothing stored.
 int gc_store_append (gc_store_t *self, gc_store_say_t *says, size_t count, int64_t now);
+
+//  Ends a batch begun with nothing appended
+void gc_store_abandon (gc_store_t *self);
 
 //  Administration: GC_OK, or GC_NO_SUCH_USER / GC_NO_SUCH_ROOM, or
 //  GC_BAD_REQUEST when the user or room exists already, or GC_INTERNAL.

@@ -44,7 +44,10 @@ typedef struct {
     //  seq < bound newest first, or seq > bound oldest first (since)
     int (*messages) (void *db, int64_t room_id, const char *room, bool since,
                      uint64_t bound, uint32_t limit, gc_history_t *history);
-    int (*append) (void *db, const gc_store_say_t *says, size_t count);  //  0 or -1, all or nothing
+    int (*begin) (void *db);        //  takes the write lock: 0, or -1 when it stays taken
+    //  Within begin's transaction: 0, committed, or -1, all rolled back
+    int (*append) (void *db, const gc_store_say_t *says, size_t count);
+    void (*rollback) (void *db);    //  ends begin's transaction, nothing written
     bool (*user_exists) (void *db, const char *user);
     int (*user_add) (void *db, const char *user, const char *hash);
     int (*user_remove) (void *db, const char *user);

@@ -16,6 +16,7 @@
 #include "store_backend.h"
 #include "rig.h"
 #include "gc_alloc.h"
+#include "gc_clock.h"
 #include "gc_limits.h"
 #include "gc_log.h"
 
@@ -447,12 +448,28 @@ s_insert (s_sqlite_t *self, const gc_store_say_t *say)
     return rc == SQLITE_DONE? 0: -1;
 }
 
+//  BEGIN IMMEDIATE takes the write lock now, waiting for another writer
+//  at most the busy timeout
+static int
+s_begin (void *db)
+{
+    s_sqlite_t *self = db;
+    if (s_change (self, Q_BEGIN, NULL, NULL) >= 0)
+        return 0;
+    gc_error ("store: cannot take the write lock: %s", sqlite3_errmsg (self->db));
+    return -1;
+}
+
+static void
+s_rollback (void *db)
+{
+    s_change (db, Q_ROLLBACK, NULL, NULL);
+}
+
 static int
 s_append (void *db, const gc_store_say_t *says, size_t count)
 {
     s_sqlite_t *self = db;
-    if (s_change (self, Q_BEGIN, NULL, NULL) < 0)
-        return -1;
     size_t index = 0;
     while (index < count && s_insert (self, &says [index]) == 0)
         index++;
@@ -554,7 +571,9 @@ const gc_store_backend_t gc_store_sqlite = {
     .members = s_members,
     .is_member = s_is_member,
     .messages = s_messages,
+    .begin = s_begin,
     .append = s_append,
+    .rollback = s_rollback,
     .user_exists = s_user_exists,
     .user_add = s_user_add,
     .user_remove = s_user_remove,
@@ -603,8 +622,28 @@ s_test_read_back (const char *path, uint64_t seq)
     assert (gc_str_eq (history.messages [0].text, "from before"));
     gc_history_free (&history);
     gc_store_say_t say = { "Taskmaster", "Sue", "after", 5, seq, 2000, 1 };
-    assert (s_append (db, &say, 1) == 0);
+    assert (s_begin (db) == 0 && s_append (db, &say, 1) == 0);
     s_close (&db);
+    s_close (&db);
+}
+
+//  Another process's write transaction: the write lock is refused after
+//  the busy timeout, not waited for as long as it lasts
+static void
+s_test_locked (const char *path)
+{
+    void *db = s_open (path);
+    sqlite3 *other;
+    assert (sqlite3_open (path, &other) == SQLITE_OK);
+    assert (sqlite3_exec (other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+    int64_t started = gc_clock_mono_us ();
+    assert (s_begin (db) == -1);
+    int64_t waited_ms = (gc_clock_mono_us () - started) / 1000;
+    assert (waited_ms >= GC_STORE_BUSY_MS / 2 && waited_ms < 2 * GC_STORE_BUSY_MS + 1000);
+    assert (sqlite3_exec (other, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close (other);
+    assert (s_begin (db) == 0);
+    s_rollback (db);
     s_close (&db);
 }
 
@@ -625,6 +664,7 @@ gc_store_sqlite_test (bool verbose)
     assert (s_test_version (path) == S_VERSION);
     //  Opened again, there is nothing left to migrate
     s_test_read_back (path, 3);
+    s_test_locked (path);
     //  The store opens the migrated database with its heads where they were
     gc_store_t *store = gc_store_new (path, GC_SEED_DEMO);
     uint64_t head;

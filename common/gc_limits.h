@@ -66,8 +66,10 @@
 #define GC_BROKER_PUB_HWM       GC_BROKER_TURN_MAX
 #define GC_BROKER_REBIND_MS     10      //  retry binding the events socket after unbinding it
 //  How long a statement waits for another process's write lock (a backup
-//  or an operator's sqlite3) before giving up
-#define GC_STORE_BUSY_MS        5000
+//  or an operator's sqlite3) before giving up: well inside a request's
+//  deadline, so that a say that had to wait is still decided in time
+//  (and the broker's loop, which waits with it, is not held for long)
+#define GC_STORE_BUSY_MS        1000
 #define GC_STORE_MEMBERSHIP_MAX 65536   //  membership answers cached before starting over
 
 //  ----------------------------------------------------------------------
