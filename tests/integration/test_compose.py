@@ -6,7 +6,7 @@ and each is shown to reject a broken copy. The Dockerfile's two stages are
 read for what they must do (deps.sh and make; deps.sh runtime and a
 non-root user), the runtime package list is checked against the libraries
 the built programs really load, and deploy/healthz.sh, the containers'
-health check, is run against a real broker and gateway.
+health check, is run against a real broker and gateway, over TLS too.
 """
 
 import os
@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 
 import harness
-from harness import CONFIG, Cluster, free_port, run_command
+from harness import CONFIG, Certificates, Cluster, free_port, run_command
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMPOSE_FILE = os.path.join(ROOT, "docker-compose.yml")
@@ -431,3 +431,24 @@ async def test_healthz_script_follows_gateway_and_broker():
     code, out = await healthz(closed)
     assert code == 1 and "nothing listens" in out, (code, out)
     assert (await healthz("not-a-port"))[0] == 2
+
+
+async def test_healthz_script_asks_over_tls():
+    """`--tls PORT`, lb's check of its wss:// port: TLS served and /healthz
+    200 through it, whatever the certificate (here a self-signed one)."""
+    certs = Certificates(tempfile.mkdtemp(prefix="healthz-", dir=harness.CONFIG.tmp_root))
+    await certs.self_signed("gateway")
+    async with Cluster(gateways=1, tls=True, per_gateway=[certs.gateway_args("gateway")]) \
+            as cluster:
+        port = str(cluster.ports[0])
+        assert await healthz("--tls", port) == (0, "gateway: HTTP/1.1 200 OK")
+        #  Clear text to a TLS port is no answer (and no SIGPIPE either)
+        code, out = await healthz(port)
+        assert code == 1 and "no HTTP answer" in out, (code, out)
+        await cluster.kill_broker()
+        await cluster.wait_healthy(status=503)
+        code, out = await healthz("--tls", port)
+        assert (code, out.split()[:3]) == (1, ["gateway:", "HTTP/1.1", "503"]), (code, out)
+    code, out = await healthz("--tls", str(free_port()))
+    assert code == 1 and "nothing listens" in out, (code, out)
+    assert (await healthz("--tls"))[0] == 2
