@@ -1,10 +1,15 @@
 #!/bin/bash
 # healthz.sh: tells whether a groupchat process on this host is healthy,
 # for container health checks and scripts/run.sh. Needs only bash (its
-# /dev/tcp), because the runtime image has no curl.
+# /dev/tcp), because the runtime image has no curl; --tls also needs
+# openssl (the lb image has it).
 #
 #   healthz.sh [PORT]      a gateway: exits 0 when GET /healthz answers 200
 #                          (PORT defaults to $GROUPCHAT_PORT, then 8080)
+#   healthz.sh --tls PORT  the same over TLS (openssl s_client), e.g.
+#                          haproxy's wss:// port: the certificate is not
+#                          checked, only that TLS is served and /healthz
+#                          answers 200 through it
 #   healthz.sh --broker [KEYS]
 #                          a broker: exits 0 when it answers a request (its
 #                          figures, asked with groupchat-admin stats) on
@@ -23,29 +28,43 @@ set -u
 
 host=127.0.0.1
 limit=5         # seconds allowed for the answer
+#  A server that resets the connection (a TLS port asked in clear text)
+#  must not kill the script on its write: it is unhealthy, and says so
+trap '' PIPE
 
 # Opens fd 3 to host:port, or fails quietly (bash prints connect errors)
 s_connect () {
     { exec 3<>"/dev/tcp/$host/$1"; } 2>/dev/null
 }
 
+s_request () {
+    printf 'GET /healthz HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n\r\n' "$host" "$1"
+}
+
+#  $1: the port; $2: "tls" to ask through openssl s_client (-quiet keeps
+#  reading after the request is sent, until the server closes)
 s_gateway () {
     port=$1
     case "$port" in
-        ''|*[!0-9]*) echo "usage: healthz.sh [PORT] | --broker" >&2; exit 2 ;;
+        ''|*[!0-9]*) echo "usage: healthz.sh [PORT] | --tls PORT | --broker" >&2; exit 2 ;;
     esac
     if ! s_connect "$port"; then
         echo "gateway: nothing listens on port $port"
         exit 1
     fi
-    printf 'GET /healthz HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n\r\n' \
-        "$host" "$port" >&3 2>/dev/null
     status=""
-    IFS= read -r -t "$limit" status <&3
+    if [ "${2:-}" = tls ]; then
+        exec 3>&-
+        status=$(s_request "$port" | timeout "$limit" openssl s_client -quiet \
+                 -connect "$host:$port" 2>/dev/null | head -n 1)
+    else
+        s_request "$port" >&3 2>/dev/null
+        IFS= read -r -t "$limit" status <&3 2>/dev/null
+    fi
     status=${status%$'\r'}
     case "$status" in
         "HTTP/1."[01]" 200"*) echo "gateway: $status"; exit 0 ;;
-        "")                   echo "gateway: no answer within $limit s on port $port" ;;
+        "")                   echo "gateway: no HTTP answer on port $port (within $limit s)" ;;
         *)                    echo "gateway: $status" ;;
     esac
     exit 1
@@ -81,6 +100,7 @@ s_broker () {
 
 case "${1:-}" in
     --broker) s_broker "${2:-}" ;;
-    -h|--help) sed -n '2,17s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    --tls)    s_gateway "${2:-}" tls ;;
+    -h|--help) sed -n '2,22s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *)        s_gateway "${1:-${GROUPCHAT_PORT:-8080}}" ;;
 esac

@@ -5,19 +5,28 @@ under a project name of its own, on free host ports; then, against the
 real containers: every service healthy; the seed's use case through the
 load balancer; a gateway container killed under connected clients; the
 broker restarted under a stream of says; `compose run` of the client and
-of groupchat-admin; and `down` then `up` keeping the history, `down -v`
-removing it. The tests run in this order and share the stack; the last
-takes it down with its volume.
+of groupchat-admin; wss:// ending at the load balancer, with the
+certificate made at the first start or one given in GROUPCHAT_TLS_DIR,
+and its clear port on this host's loopback only; and `down` then `up`
+keeping the history and the certificate, `down -v` removing them. The
+tests run in this order and share the stack; the last takes it down with
+its volumes.
 """
 
 import asyncio
+import errno
 import json
 import os
 import re
 import signal
+import ssl
+import tempfile
 import time
 
-from harness import PASSWORD, ROOMS_OF, Client, Follower, ServerError, deadline, http_get
+import harness
+from harness import (PASSWORD, ROOMS_OF, Certificates, Client, Follower, ServerError,
+                     connect_error, deadline, fingerprint, http_get, other_local_address,
+                     run_program, served_fingerprint)
 from harness.stack import Stack
 
 SLOW = True
@@ -37,6 +46,7 @@ def room_names(reply):
 
 async def test_up_builds_the_images_and_every_service_becomes_healthy():
     await STACK.down(volumes=True)          # whatever an interrupted run left
+    STACK.take_back_certificate()
     started = time.monotonic()
     await STACK.up(build=True)
     built = time.monotonic() - started
@@ -215,28 +225,122 @@ async def test_groupchat_admin_in_a_container_lists_users_and_members():
     assert "refused the handshake" in said, said
 
 
-async def test_down_and_up_keep_the_history_and_down_v_removes_it():
+def scratch_folder(prefix):
+    return tempfile.mkdtemp(prefix=prefix, dir=harness.CONFIG.tmp_root)
+
+
+async def say_over_tls(text, *options):
+    """bin/groupchat on this host says `text` as Sue over wss://localhost
+    through the load balancer; returns (code, stdout, stderr)."""
+    args = ["--user", "Sue", "--room", ROOM, "--say", text] + list(options)
+    return await run_program("groupchat", args + [STACK.tls_url()], timeout=30,
+                             env={"GROUPCHAT_PASSWORD": PASSWORD})
+
+
+async def served_becomes(wanted, within=30.0):
+    """Waits until the load balancer's wss:// port presents the
+    certificate of that fingerprint (a reload or restart takes a moment)."""
+    end = time.monotonic() + deadline(within)
+    served = None
+    while served != wanted:
+        assert time.monotonic() < end, "lb serves %s, not %s" % (served, wanted)
+        try:
+            served = await served_fingerprint(STACK.lb_tls_port)
+        except (OSError, asyncio.TimeoutError, ssl.SSLError):
+            served = None           # haproxy restarting
+        if served != wanted:
+            await asyncio.sleep(0.2)
+
+
+async def test_wss_ends_at_the_load_balancer_with_the_certificate_made_for_localhost():
+    """The CLI on this host, trusting the certificate exported from the
+    volume, says into a room over wss://localhost and a member hears it;
+    without it the CLI refuses the server. The clear port is this host's
+    alone, the TLS port everyone's."""
+    await STACK.ready()
+    made = await STACK.export_certificate(os.path.join(scratch_folder("export-"), "lb.pem"))
+    assert fingerprint(made) == await served_fingerprint(STACK.lb_tls_port)
+    listener = await Client.connect(STACK.tls_url(), name="Alex over wss",
+                                    ssl=ssl.create_default_context(cafile=made))
+    await listener.login("Alex")
+    await listener.join(ROOM)
+    text = "over wss through haproxy %d" % time.time()
+    code, out, err = await say_over_tls(text, "--ca", made)
+    assert code == 0, (code, out, err)
+    message = await listener.next_message(deadline(30))
+    assert (message["from"], message["text"]) == ("Sue", text), message
+
+    code, out, err = await say_over_tls("never stored")
+    assert code == 1 and "certificate is not trusted: self-signed certificate" in err, \
+        (code, out, err)
+    await listener.expect_no_message(1.0)
+    await listener.close()
+
+    lb = await STACK.container("lb")
+    clear = (await STACK.docker("port", lb, "8080/tcp")).split()
+    assert clear == ["127.0.0.1:%d" % STACK.lb_port], clear
+    secure = (await STACK.docker("port", lb, "8443/tcp")).split()
+    assert "0.0.0.0:%d" % STACK.lb_tls_port in secure, secure
+    other = other_local_address()
+    if other:
+        assert await connect_error(other, STACK.lb_port) == errno.ECONNREFUSED, other
+        assert await connect_error(other, STACK.lb_tls_port) is None, other
+
+
+async def test_a_certificate_given_in_GROUPCHAT_TLS_DIR_is_served_instead():
+    """The operator's pair is taken by the tls service and served after a
+    reload of haproxy; taken away, the certificate made first comes back
+    after a restart (the two ways docs/operations.md gives)."""
+    await STACK.ready()
+    made = await served_fingerprint(STACK.lb_tls_port)
+    certs = Certificates(scratch_folder("given-"))
+    await certs.authority("ca")
+    await certs.server("chat", "ca")
+    STACK.give_certificate(certs.path("chat"), certs.path("chat", "key"))
+    try:
+        out = await STACK.run("run", "--rm", "-T", "tls")
+        assert "the certificate given in GROUPCHAT_TLS_DIR" in out, out
+        await STACK.run("kill", "-s", "USR2", "lb")
+        await served_becomes(fingerprint(certs.path("chat")))
+        code, out, err = await say_over_tls("trusting the operator's CA",
+                                            "--ca", certs.path("ca"))
+        assert code == 0, (code, out, err)
+    finally:
+        STACK.take_back_certificate()
+    out = await STACK.run("run", "--rm", "-T", "tls")
+    assert "the self-signed certificate kept" in out, out
+    await STACK.run("restart", "lb")
+    await served_becomes(made)
+    await STACK.wait_healthy(("lb",))
+
+
+async def test_down_and_up_keep_the_history_and_certificate_and_down_v_removes_them():
     await STACK.ready()
     speaker = await login("Sue")
     await speaker.join(ROOM)
     text = "kept across down and up %d" % time.time()
     await speaker.say(text)
     await speaker.close()
+    made = await served_fingerprint(STACK.lb_tls_port)
 
     await STACK.down()
-    assert await STACK.volume_exists(), "down removed the data volume"
+    for volume in ("groupchat-data", "groupchat-tls"):
+        assert await STACK.volume_exists(volume), "down removed the volume %s" % volume
     await STACK.up()
     await STACK.wait_healthy()
     reader = await login("Alex")
     history = (await reader.join(ROOM))["history"]
     assert history and history[-1]["text"] == text, history[-3:]
     await reader.close()
+    assert await served_fingerprint(STACK.lb_tls_port) == made, "a new certificate after up"
 
     await STACK.down(volumes=True)
-    assert not await STACK.volume_exists(), "down -v left the data volume"
+    for volume in ("groupchat-data", "groupchat-tls"):
+        assert not await STACK.volume_exists(volume), "down -v left the volume %s" % volume
     await STACK.up()
     await STACK.wait_healthy()
     reader = await login("Alex")
     assert (await reader.join(ROOM))["history"] == [], "a new volume has history"
     await reader.close()
+    assert await served_fingerprint(STACK.lb_tls_port) != made, "the old certificate after -v"
     await STACK.down(volumes=True)

@@ -20,22 +20,24 @@ and stops the clusters a test left behind. Tests import what they use
 from here: `from harness import Cluster, seq_of`. See docs/testing.md.
 """
 
-from .certs import Certificates, unverified_context
+from .certs import (Certificates, fingerprint, served_fingerprint, tls_init,
+                    unverified_context)
 from .checks import assert_contiguous, check_message, seq_of
 from .client import Client, ServerError
 from .cluster import Cluster
 from .config import CONFIG, configure, deadline
 from .follower import Follower
-from .process import (Process, describe_exit, free_port, run_command,
-                      run_program, server_environment)
+from .process import (Process, connect_error, describe_exit, free_port,
+                      other_local_address, run_command, run_program, server_environment)
 from .scope import begin_test, end_test, log_tails
 from .seed import PASSWORD, ROOM, ROOMS_OF, USERS
 from .web import http_get, parse_metrics
 
 __all__ = [
-    "CONFIG", "Certificates", "Client", "Cluster", "Follower", "PASSWORD", "Process", "ROOM", "ROOMS_OF",
-    "USERS", "ServerError", "assert_contiguous", "begin_test", "check_message",
-    "configure", "deadline", "describe_exit", "end_test",
-    "free_port", "http_get", "log_tails", "parse_metrics", "run_command",
-    "run_program", "seq_of", "server_environment", "unverified_context",
+    "CONFIG", "Certificates", "Client", "Cluster", "Follower", "PASSWORD", "Process",
+    "ROOM", "ROOMS_OF", "USERS", "ServerError", "assert_contiguous", "begin_test",
+    "check_message", "configure", "connect_error", "deadline", "describe_exit",
+    "end_test", "fingerprint", "free_port", "http_get", "log_tails",
+    "other_local_address", "parse_metrics", "run_command", "run_program", "seq_of",
+    "served_fingerprint", "server_environment", "tls_init", "unverified_context",
 ]

@@ -13,15 +13,25 @@ serve wss:// and clients that must trust them, or must not.
 
 Keys are P-256: quick to make, and quick to use under valgrind. Server
 certificates name localhost and 127.0.0.1 unless told otherwise.
+
+Also the load balancer's certificate store as deploy/tls-init.sh makes
+it (`tls_init(store, given)`), and SHA-256 fingerprints, of a PEM file
+(`fingerprint`) or of what a server presents (`served_fingerprint`).
 """
 
+import asyncio
 import datetime
+import hashlib
 import os
+import pwd
+import re
 import ssl
 
 from .process import run_command
 
 HOSTS = ("localhost", "127.0.0.1")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TLS_INIT = os.path.join(ROOT, "deploy", "tls-init.sh")
 
 #  The smallest configuration `openssl ca` runs with: it is the one
 #  command that signs with chosen validity dates (an expired certificate)
@@ -131,3 +141,39 @@ def unverified_context():
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     return context
+
+
+def _der_fingerprint(der):
+    """SHA-256 of a DER certificate as openssl writes it: AB:CD:..."""
+    return ":".join("%02X" % byte for byte in hashlib.sha256(der).digest())
+
+
+def fingerprint(path):
+    """The fingerprint of the first certificate in a PEM file."""
+    with open(path, encoding="ascii") as source:
+        match = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----",
+                          source.read(), re.S)
+    assert match, "%s holds no PEM certificate" % path
+    return _der_fingerprint(ssl.PEM_cert_to_DER_cert(match.group(0)))
+
+
+async def served_fingerprint(port, host="127.0.0.1", timeout=10.0):
+    """The fingerprint of the certificate a TLS server presents, trusted
+    or not (only compared, never relied upon)."""
+    async with asyncio.timeout(timeout):
+        _, writer = await asyncio.open_connection(host, port, ssl=unverified_context(),
+                                                  server_hostname="localhost")
+    try:
+        return _der_fingerprint(writer.get_extra_info("ssl_object").getpeercert(True))
+    finally:
+        writer.close()
+
+
+async def tls_init(store, given):
+    """deploy/tls-init.sh with its store and given folder here, the files
+    handed to whoever runs the tests; returns (exit code, output)."""
+    env = {"PATH": "/usr/bin:/bin", "GROUPCHAT_TLS_STORE": store,
+           "GROUPCHAT_TLS_GIVEN": given,
+           "GROUPCHAT_TLS_OWNER": pwd.getpwuid(os.getuid()).pw_name}
+    code, out, _ = await run_command(["sh", TLS_INIT], env, 30, merge_output=True)
+    return code, out

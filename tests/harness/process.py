@@ -1,7 +1,8 @@
 """process.py: one program run by the tests: started under the optional
 wrapper with its output in a log file, waited for (event-driven, through
-a pidfd), stopped or killed; free ports for it to listen on; a program run
-to completion (run_program) for the tests of flags and commands.
+a pidfd), stopped or killed; free ports for it to listen on, and whether
+a port opens on another address of this machine; a program run to
+completion (run_program) for the tests of flags and commands.
 """
 
 import asyncio
@@ -52,6 +53,30 @@ def free_port():
         #  Never hand out one port twice in this process
         _ports_given.add(port)
         return port
+
+
+def other_local_address():
+    """An IPv4 address of this machine other than loopback, or None. A
+    UDP socket 'connected' to a public address sends nothing but learns
+    which local address the route would use."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.200", 9))
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+async def connect_error(address, port):
+    """None when a TCP connection to address:port opens, else its errno."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(address, port),
+                                           deadline(5))
+    except OSError as error:
+        return error.errno
+    writer.close()
+    return None
 
 
 _libc = ctypes.CDLL(None, use_errno=True)

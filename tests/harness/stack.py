@@ -4,13 +4,16 @@ A Stack is the project's compose file run under a project name of its own
 on free host ports, by `docker compose` where that plugin exists, else by
 Debian's `docker-compose`. It waits for Docker's own health states, finds
 a service's container and its main process, and runs one-off containers.
-Everything it runs is bounded by a deadline (scaled like every other).
+The folder its tls service takes an operator's certificate from
+(GROUPCHAT_TLS_DIR) is its own, empty unless a test gives one. Everything
+it runs is bounded by a deadline (scaled like every other).
 """
 
 import asyncio
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 
 from .config import deadline
@@ -37,7 +40,10 @@ class Stack:
     def __init__(self, name="groupchat-test"):
         self.name = name
         self.compose = compose_command()
-        self.lb_port, self.gateway_ports = free_port(), (free_port(), free_port())
+        self.lb_port, self.lb_tls_port = free_port(), free_port()
+        self.gateway_ports = (free_port(), free_port())
+        self.tls_given = os.path.join(tempfile.gettempdir(), "%s-tls-given" % name)
+        os.makedirs(self.tls_given, exist_ok=True)
         self.env = {key: value for key, value in os.environ.items()
                     if not key.startswith(("GROUPCHAT_", "COMPOSE_"))}
         self.env.update({
@@ -45,6 +51,8 @@ class Stack:
             #  The scenarios are the seed's users (compose's default is none)
             "GROUPCHAT_SEED": "demo",
             "GROUPCHAT_LB_PORT": str(self.lb_port),
+            "GROUPCHAT_LB_TLS_PORT": str(self.lb_tls_port),
+            "GROUPCHAT_TLS_DIR": self.tls_given,
             "GROUPCHAT_GATEWAY1_PORT": str(self.gateway_ports[0]),
             "GROUPCHAT_GATEWAY2_PORT": str(self.gateway_ports[1]),
         })
@@ -53,6 +61,30 @@ class Stack:
         """A client's URL: through the load balancer or to one gateway."""
         port = self.lb_port if through == "lb" else self.gateway_ports[int(through[-1]) - 1]
         return "ws://127.0.0.1:%d/" % port
+
+    def tls_url(self, host="localhost"):
+        """wss:// through the load balancer, which ends TLS."""
+        return "wss://%s:%d/" % (host, self.lb_tls_port)
+
+    def give_certificate(self, cert, key):
+        """Puts an operator's pair where the tls service looks for one."""
+        shutil.copy(cert, os.path.join(self.tls_given, "cert.pem"))
+        shutil.copy(key, os.path.join(self.tls_given, "key.pem"))
+
+    def take_back_certificate(self):
+        for name in ("cert.pem", "key.pem"):
+            path = os.path.join(self.tls_given, name)
+            if os.path.exists(path):
+                os.remove(path)
+
+    async def export_certificate(self, path):
+        """Writes to `path` the certificate lb serves, taken out of its
+        volume the way the README says (`exec -T lb cat ...`)."""
+        pem = await self.run("exec", "-T", "lb", "cat", "/etc/haproxy/tls/cert.pem")
+        assert pem.startswith("-----BEGIN CERTIFICATE-----"), pem[:500]
+        with open(path, "w", encoding="ascii") as exported:
+            exported.write(pem)
+        return path
 
     async def run(self, *args, timeout=120.0, check=True):
         """`compose ARGS` in the checkout; returns its output."""
@@ -127,9 +159,9 @@ class Stack:
         await self.run("down", *(["-v"] if volumes else []), "--remove-orphans",
                        timeout=120.0)
 
-    async def volume_exists(self):
+    async def volume_exists(self, volume="groupchat-data"):
         out = await self.docker("volume", "ls", "-q", "--filter",
-                                "name=%s_groupchat-data" % self.name)
+                                "name=%s_%s" % (self.name, volume))
         return bool(out.split())
 
     async def one_off(self, *args, env=None, entrypoint=None, timeout=60.0, check=True,

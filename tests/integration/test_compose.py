@@ -6,23 +6,31 @@ and each is shown to reject a broken copy. The Dockerfile's two stages are
 read for what they must do (deps.sh and make; deps.sh runtime and a
 non-root user), the runtime package list is checked against the libraries
 the built programs really load, and deploy/healthz.sh, the containers'
-health check, is run against a real broker and gateway.
+health check, is run against a real broker and gateway, over TLS too.
+deploy/tls-init.sh, which gives haproxy its certificate, is run here in
+folders of its own: it makes one, keeps it, takes the operator's instead
+and refuses a pair it cannot use.
 """
 
 import os
 import socket
 import re
 import shutil
+import ssl
 import subprocess
 import tempfile
 
 import harness
-from harness import CONFIG, Cluster, free_port, run_command
+from harness import (CONFIG, Certificates, Cluster, fingerprint, free_port, run_command,
+                     tls_init)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMPOSE_FILE = os.path.join(ROOT, "docker-compose.yml")
 HAPROXY_FILE = os.path.join(ROOT, "deploy", "haproxy.cfg")
 HEALTHZ = os.path.join(ROOT, "deploy", "healthz.sh")
+TLS_INIT = os.path.join(ROOT, "deploy", "tls-init.sh")
+#  Where the lb image keeps haproxy's certificate: the volume groupchat-tls
+TLS_STORE = "/etc/haproxy/tls"
 
 
 def makefile_programs():
@@ -106,6 +114,19 @@ def published(service):
     return ports
 
 
+def mounts(service):
+    """{path in the container: (source, read-only)} of a service's volumes,
+    from either form `config` writes: "source:target:ro" or a mapping."""
+    found = {}
+    for volume in service.get("volumes", []):
+        if isinstance(volume, dict):
+            found[volume["target"]] = (volume.get("source"), bool(volume.get("read_only")))
+        else:
+            parts = str(volume).split(":")
+            found[parts[1]] = (parts[0], len(parts) > 2 and "ro" in parts[2].split(","))
+    return found
+
+
 def healthcheck_command(service):
     test = service.get("healthcheck", {}).get("test")
     assert isinstance(test, list) and test and test[0] in ("CMD", "CMD-SHELL"), \
@@ -115,18 +136,6 @@ def healthcheck_command(service):
 
 # --------------------------------------------------------------------------
 #  docker-compose.yml
-
-def mounts(service):
-    """{target: (volume, read_only)} of a service's volumes."""
-    found = {}
-    for volume in service.get("volumes", []):
-        if isinstance(volume, dict):
-            found[volume["target"]] = (volume.get("source"), bool(volume.get("read_only")))
-        else:
-            parts = str(volume).split(":")
-            found[parts[1]] = (parts[0], len(parts) > 2 and parts[2] == "ro")
-    return found
-
 
 def check_keys(config):
     """The broker link's keys: made by a one-shot service before anyone
@@ -163,13 +172,15 @@ def check_keys(config):
 async def test_compose_file_is_valid_and_describes_the_cluster():
     config = await compose_config()
     services = config["services"]
-    assert set(services) == {"keys", "broker", "gateway1", "gateway2", "lb", "client", "admin"}, \
+    assert set(services) == {"keys", "broker", "gateway1", "gateway2", "tls", "lb", "client",
+                             "admin"}, \
         "services: %r" % sorted(services)
 
-    #  Published ports: haproxy on 8080 for everyone; each gateway on its
-    #  own port for this host only; the broker's unauthenticated ZeroMQ
-    #  ports never
-    assert published(services["lb"]) == {8080: (8080, "")}, services["lb"].get("ports")
+    #  Published ports: haproxy's wss:// on 8443 for everyone, its clear
+    #  ws:// on 8080 and each gateway on its own port for this host only;
+    #  the broker's ZeroMQ ports never
+    assert published(services["lb"]) == {8443: (8443, ""), 8080: (8080, "127.0.0.1")}, \
+        services["lb"].get("ports")
     assert published(services["gateway1"]) == {8081: (8080, "127.0.0.1")}, \
         services["gateway1"].get("ports")
     assert published(services["gateway2"]) == {8082: (8080, "127.0.0.1")}, \
@@ -179,10 +190,8 @@ async def test_compose_file_is_valid_and_describes_the_cluster():
 
     #  The history lives in a named volume, so down and up keep it
     assert "groupchat-data" in config.get("volumes", {}), config.get("volumes")
-    volumes = services["broker"]["volumes"]
-    assert any(str(v).startswith("groupchat-data:/data") if not isinstance(v, dict)
-               else (v.get("source"), v.get("target")) == ("groupchat-data", "/data")
-               for v in volumes), "broker volumes: %r" % volumes
+    assert mounts(services["broker"]).get("/data") == ("groupchat-data", False), \
+        "broker volumes: %r" % services["broker"]["volumes"]
     assert services["broker"]["environment"]["GROUPCHAT_DB"].startswith("/data/")
 
     assert healthcheck_command(services["broker"]) == \
@@ -223,12 +232,16 @@ async def test_compose_file_is_valid_and_describes_the_cluster():
     lb = services["lb"]
     assert lb["build"]["context"] == os.path.join(ROOT, "deploy"), lb["build"]
     assert lb["build"]["dockerfile"] == "lb.Dockerfile", lb["build"]
-    assert healthcheck_command(lb) == ["groupchat-healthz", "8080"]
+    assert healthcheck_command(lb) == ["groupchat-healthz 8080 && groupchat-healthz --tls 8443"]
     with open(os.path.join(ROOT, "deploy", "lb.Dockerfile"), encoding="utf-8") as source:
         lines = [l.strip() for l in source if l.strip() and not l.startswith("#")]
     assert lines[0] == "FROM debian:bookworm-slim", lines[0]
-    assert any("apt-get install" in l and "haproxy" in l for l in lines), lines
+    assert any("apt-get install" in l and "haproxy openssl" in l for l in lines), lines
     assert "COPY haproxy.cfg /etc/haproxy/haproxy.cfg" in lines, lines
+    #  The tls service's script, and the store a new volume copies, haproxy's
+    assert "COPY tls-init.sh /usr/local/bin/groupchat-tls-init" in lines, lines
+    assert any("install -d -o haproxy -g haproxy -m 0700 %s" % TLS_STORE in l
+               for l in lines), lines
     for name, service in services.items():
         assert "build" in service, "%s uses an image built elsewhere: %r" % (
             name, service.get("image"))
@@ -238,6 +251,67 @@ async def test_compose_file_is_valid_and_describes_the_cluster():
         (client["entrypoint"], client["command"])
     assert client.get("stdin_open") and client.get("tty")
     assert client.get("profiles"), "the client must not start with `up`"
+
+
+def haproxy_lines(path=HAPROXY_FILE):
+    """deploy/haproxy.cfg's lines, comments dropped and spaces single."""
+    with open(path, encoding="utf-8") as source:
+        lines = [line.split("#", 1)[0].split() for line in source]
+    return [" ".join(words) for words in lines if words]
+
+
+def ignored(path):
+    """The patterns of a .dockerignore file."""
+    with open(path, encoding="utf-8") as source:
+        return {line.strip() for line in source if line.strip() and not line.startswith("#")}
+
+
+async def test_compose_ends_tls_at_the_load_balancer_with_a_kept_certificate():
+    config = await compose_config()
+    services = config["services"]
+    lb, tls = services["lb"], services["tls"]
+
+    #  A one-shot of lb's own image puts the certificate in place; lb
+    #  starts only once it has ended well
+    assert tls["command"] == ["groupchat-tls-init"] and tls["restart"] == "no", tls
+    assert (tls["build"], tls["image"]) == (lb["build"], lb["image"])
+    assert lb["depends_on"]["tls"] == {"condition": "service_completed_successfully"}, \
+        lb["depends_on"]
+    assert published(tls) == {}, tls.get("ports")
+    #  Root, to read the operator's key whoever owns it, with only the
+    #  capabilities that hand the files to haproxy's user
+    assert tls.get("user") == "root" and tls["cap_drop"] == ["ALL"], tls
+    assert sorted(tls["cap_add"]) == ["CHOWN", "DAC_OVERRIDE", "FOWNER"], tls["cap_add"]
+    for service in (tls, lb):
+        assert service["read_only"] and "no-new-privileges:true" in service["security_opt"]
+
+    #  The certificate lives in a named volume, so down and up keep it;
+    #  tls writes it, lb only reads it
+    assert "groupchat-tls" in config["volumes"], config["volumes"]
+    assert mounts(tls)[TLS_STORE] == ("groupchat-tls", False), tls["volumes"]
+    assert mounts(lb)[TLS_STORE] == ("groupchat-tls", True), lb["volumes"]
+    given = os.path.join(ROOT, "deploy", "tls")
+    assert mounts(tls)["/etc/haproxy/tls-given"] == (given, True), tls["volumes"]
+    assert "/etc/haproxy/tls-given" not in mounts(lb), lb["volumes"]
+    crt = [line.split(" crt ")[1].split()[0] for line in haproxy_lines()
+           if line.startswith("bind ") and " crt " in line]
+    assert len(crt) == 1 and crt[0].startswith(TLS_STORE + "/"), \
+        "haproxy must read its certificate from the volume: %r" % crt
+
+    #  The operator's folder and the host ports are settings
+    elsewhere = tempfile.mkdtemp(prefix="tls-given-", dir=harness.CONFIG.tmp_root)
+    moved = (await compose_config(settings={
+        "GROUPCHAT_TLS_DIR": elsewhere, "GROUPCHAT_LB_TLS_PORT": "9443",
+        "GROUPCHAT_LB_PORT": "9080"}))["services"]
+    assert mounts(moved["tls"])["/etc/haproxy/tls-given"] == (elsewhere, True)
+    assert published(moved["lb"]) == {9443: (8443, ""), 9080: (8080, "127.0.0.1")}, \
+        moved["lb"].get("ports")
+
+    #  The default folder is in the checkout; what is put there goes into
+    #  no image's build context
+    assert os.path.isfile(os.path.join(given, "README.md"))
+    assert "deploy/tls" in ignored(os.path.join(ROOT, ".dockerignore"))
+    assert "tls" in ignored(os.path.join(ROOT, "deploy", ".dockerignore"))
 
 
 async def test_compose_config_rejects_a_broken_file():
@@ -260,14 +334,27 @@ async def test_compose_config_rejects_a_broken_file():
 # --------------------------------------------------------------------------
 #  deploy/haproxy.cfg
 
+async def checkable_haproxy_config():
+    """A copy of deploy/haproxy.cfg that reads its certificate from a store
+    made here by deploy/tls-init.sh, as the tls service makes the volume."""
+    folder = tempfile.mkdtemp(prefix="haproxy-", dir=harness.CONFIG.tmp_root)
+    store = os.path.join(folder, "tls")
+    code, out = await tls_init(store, os.path.join(folder, "nothing-given"))
+    assert code == 0, "tls-init.sh: exit %d\n%s" % (code, out)
+    path = os.path.join(folder, "haproxy.cfg")
+    with open(HAPROXY_FILE, encoding="utf-8") as source, open(path, "w") as copy:
+        copy.write(source.read().replace(TLS_STORE + "/", store + "/"))
+    return path
+
+
 async def test_haproxy_config_is_valid_and_websocket_aware():
     haproxy = tool("haproxy", "haproxy")
-    code, out = await run([haproxy, "-c", "-f", HAPROXY_FILE])
+    checkable = await checkable_haproxy_config()
+    code, out = await run([haproxy, "-c", "-f", checkable])
     assert code == 0, "haproxy -c rejects deploy/haproxy.cfg:\n%s" % out
-    with open(HAPROXY_FILE, encoding="utf-8") as source:
-        lines = [line.split("#", 1)[0].split() for line in source]
-    lines = [" ".join(words) for words in lines if words]
-    for needed in ("bind :8080", "balance leastconn", "option httpchk",
+    lines = haproxy_lines()
+    for needed in ("bind :8080", "bind :8443 ssl crt %s/haproxy.pem" % TLS_STORE,
+                   "balance leastconn", "option httpchk",
                    "http-check expect status 200"):
         assert needed in lines, "deploy/haproxy.cfg lacks %r" % needed
     assert any(re.fullmatch(r"timeout tunnel \d+[smh]", line) for line in lines), \
@@ -278,12 +365,102 @@ async def test_haproxy_config_is_valid_and_websocket_aware():
     assert len(template) == 1 and " gateway:8080 " in template[0] + " ", \
         "servers must be the compose alias gateway:8080: %r" % template
 
-    broken = os.path.join(tempfile.mkdtemp(prefix="haproxy-", dir=harness.CONFIG.tmp_root),
-                          "haproxy.cfg")
-    with open(HAPROXY_FILE, encoding="utf-8") as source, open(broken, "w") as copy:
+    #  One frontend holds both ports, so /metrics is refused on either
+    frontend = lines[lines.index("frontend groupchat"):]
+    frontend = frontend[:next((n for n, line in enumerate(frontend[1:], 1)
+                               if line.split()[0] in ("backend", "frontend", "defaults")),
+                              len(frontend))]
+    assert sum(line.startswith("bind ") for line in frontend) == 2, frontend
+    assert any(line.startswith("http-request deny") and "/metrics" in line
+               for line in frontend), frontend
+
+    broken = checkable + ".broken"
+    with open(checkable, encoding="utf-8") as source, open(broken, "w") as copy:
         copy.write(source.read().replace("balance leastconn", "balance fewest"))
     code, out = await run([haproxy, "-c", "-f", broken])
     assert code != 0, "haproxy -c accepted `balance fewest`:\n%s" % out
+    #  Nor does it start without the certificate that tls-init.sh makes
+    code, out = await run([haproxy, "-c", "-f", HAPROXY_FILE])
+    assert code != 0 and "%s/haproxy.pem" % TLS_STORE in out, out
+
+
+# --------------------------------------------------------------------------
+#  deploy/tls-init.sh, haproxy's certificate
+
+def store_file(store, name):
+    with open(os.path.join(store, name), encoding="ascii") as source:
+        return source.read()
+
+
+async def test_tls_init_makes_a_certificate_keeps_it_and_takes_the_operators():
+    for shell in ("sh", "bash"):
+        code, out = await run([shell, "-n", TLS_INIT])
+        assert code == 0, "%s -n tls-init.sh: %s" % (shell, out)
+    folder = tempfile.mkdtemp(prefix="tls-init-", dir=harness.CONFIG.tmp_root)
+    store, given = os.path.join(folder, "store"), os.path.join(folder, "given")
+    os.mkdir(given)
+
+    #  Nothing given, nothing kept: a new self-signed one for localhost,
+    #  its fingerprint printed
+    code, out = await tls_init(store, given)
+    assert code == 0 and "serving a new self-signed certificate" in out, out
+    made = fingerprint(os.path.join(store, "cert.pem"))
+    assert "SHA-256 fingerprint %s" % made in out, out
+    code, text = await run(["openssl", "x509", "-in", os.path.join(store, "cert.pem"),
+                            "-noout", "-ext", "subjectAltName,basicConstraints",
+                            "-checkend", str(800 * 86400)])
+    assert code == 0, "the certificate ends within 800 days:\n%s" % text
+    assert "DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1" in text, text
+    assert "CA:FALSE" in text, text
+    #  The key is nobody's but the owner's, and haproxy's file pairs them
+    assert os.stat(store).st_mode & 0o777 == 0o700
+    for name in os.listdir(store):
+        status = os.stat(os.path.join(store, name))
+        assert status.st_mode & 0o777 == 0o600 and status.st_uid == os.getuid(), name
+    ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(os.path.join(store, "haproxy.pem"))
+    assert "PRIVATE KEY" not in store_file(store, "cert.pem")
+
+    #  Run again: the same one, kept
+    code, out = await tls_init(store, given)
+    assert code == 0 and "serving the self-signed certificate kept" in out, out
+    assert fingerprint(os.path.join(store, "cert.pem")) == made
+
+    #  The operator's pair, with its chain, wins while it is there
+    certs = Certificates(os.path.join(folder, "certs"))
+    await certs.authority("ca")
+    await certs.server("chat", "ca")
+    await certs.server("other", "ca")
+    with open(os.path.join(given, "cert.pem"), "w") as chain:
+        chain.write(store_file(certs.folder, "chat.pem") + store_file(certs.folder, "ca.pem"))
+    shutil.copy(certs.path("chat", "key"), os.path.join(given, "key.pem"))
+    code, out = await tls_init(store, given)
+    assert code == 0 and "the certificate given in GROUPCHAT_TLS_DIR" in out, out
+    assert fingerprint(os.path.join(store, "cert.pem")) == fingerprint(certs.path("chat"))
+    assert store_file(store, "cert.pem").count("BEGIN CERTIFICATE") == 2, "chain lost"
+    ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(os.path.join(store, "haproxy.pem"))
+
+    #  A pair it cannot use stops it, and what it served stays
+    for cert, key, said in (
+            (certs.path("chat"), None, "both cert.pem and key.pem"),
+            (certs.path("chat"), certs.path("other", "key"), "is not the key"),
+            (certs.path("chat"), certs.path("chat"), "no unencrypted PEM private key"),
+            (certs.path("chat", "key"), certs.path("chat", "key"), "no PEM certificate")):
+        for name in ("cert.pem", "key.pem"):
+            if os.path.exists(os.path.join(given, name)):
+                os.remove(os.path.join(given, name))
+        shutil.copy(cert, os.path.join(given, "cert.pem"))
+        if key:
+            shutil.copy(key, os.path.join(given, "key.pem"))
+        code, out = await tls_init(store, given)
+        assert code == 1 and said in out, (said, code, out)
+        assert fingerprint(os.path.join(store, "cert.pem")) == fingerprint(certs.path("chat"))
+
+    #  Taken away: the self-signed one made first is served again
+    for name in os.listdir(given):
+        os.remove(os.path.join(given, name))
+    code, out = await tls_init(store, given)
+    assert code == 0 and "kept" in out, out
+    assert fingerprint(os.path.join(store, "cert.pem")) == made
 
 
 # --------------------------------------------------------------------------
@@ -341,9 +518,7 @@ async def test_dockerfile_builds_like_a_developer_and_runs_unprivileged():
 
 
 async def test_dockerignore_keeps_local_builds_out_and_the_sources_in():
-    with open(os.path.join(ROOT, ".dockerignore"), encoding="utf-8") as source:
-        patterns = {line.strip() for line in source
-                    if line.strip() and not line.startswith("#")}
+    patterns = ignored(os.path.join(ROOT, ".dockerignore"))
     for local in ("bin", "build", ".git"):
         assert local in patterns, ".dockerignore lets %s/ into the image build" % local
     #  Everything `make` reads must stay in the build context
@@ -482,3 +657,24 @@ async def test_healthz_script_follows_gateway_and_broker():
     code, out = await healthz(closed)
     assert code == 1 and "nothing listens" in out, (code, out)
     assert (await healthz("not-a-port"))[0] == 2
+
+
+async def test_healthz_script_asks_over_tls():
+    """`--tls PORT`, lb's check of its wss:// port: TLS served and /healthz
+    200 through it, whatever the certificate (here a self-signed one)."""
+    certs = Certificates(tempfile.mkdtemp(prefix="healthz-", dir=harness.CONFIG.tmp_root))
+    await certs.self_signed("gateway")
+    async with Cluster(gateways=1, tls=True, per_gateway=[certs.gateway_args("gateway")]) \
+            as cluster:
+        port = str(cluster.ports[0])
+        assert await healthz("--tls", port) == (0, "gateway: HTTP/1.1 200 OK")
+        #  Clear text to a TLS port is no answer (and no SIGPIPE either)
+        code, out = await healthz(port)
+        assert code == 1 and "no HTTP answer" in out, (code, out)
+        await cluster.kill_broker()
+        await cluster.wait_healthy(status=503)
+        code, out = await healthz("--tls", port)
+        assert (code, out.split()[:3]) == (1, ["gateway:", "HTTP/1.1", "503"]), (code, out)
+    code, out = await healthz("--tls", str(free_port()))
+    assert code == 1 and "nothing listens" in out, (code, out)
+    assert (await healthz("--tls"))[0] == 2

@@ -1,12 +1,15 @@
 """test_haproxy.py: deploy/haproxy.cfg in front of real gateways.
 
 The load balancer of docker-compose.yml, run here with the same file: only
-its listening address and its server list (Docker's DNS in a container)
-are rewritten to loopback ports, and a stats socket is added to read each
-gateway's state. WebSocket logins and pushes pass through it, connections
-are spread by count, /metrics is refused, and a gateway whose /healthz is
-not 200 (broker unreachable) or that is down gets no new clients until it
-is back.
+its listening addresses and its server list (Docker's DNS in a container)
+are rewritten to loopback ports, its certificate is one that
+deploy/tls-init.sh makes here as the tls service does in the container,
+and a stats socket is added to read each gateway's state. WebSocket
+logins and pushes pass through it, over TLS too (the command-line client
+trusting that certificate with --ca, and refusing it without), connections
+are spread by count, /metrics is refused on both ports, and a gateway whose
+/healthz is not 200 (broker unreachable) or that is down gets no new
+clients until it is back.
 """
 
 import asyncio
@@ -16,12 +19,14 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import tempfile
 
 import websockets
 
 import harness
-from harness import Client, Cluster, Process, deadline, free_port, http_get
+from harness import (PASSWORD, Client, Cluster, Process, deadline, free_port, http_get,
+                     run_program, tls_init)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG_FILE = os.path.join(ROOT, "deploy", "haproxy.cfg")
@@ -34,8 +39,9 @@ def haproxy_program():
     return program
 
 
-def local_config(listen_port, gateway_ports, stats_socket):
-    """deploy/haproxy.cfg with loopback addresses and a stats socket.
+def local_config(listen_port, tls_port, store, gateway_ports, stats_socket):
+    """deploy/haproxy.cfg with loopback addresses, the certificate in
+    `store` and a stats socket.
 
     Fails when the file no longer has the lines rewritten here, so that a
     change to it is noticed rather than silently not tested."""
@@ -45,6 +51,8 @@ def local_config(listen_port, gateway_ports, stats_socket):
                       for index, port in enumerate(gateway_ports))
     for pattern, replacement in (
             (r"^[ \t]*bind :8080[ \t]*$", "    bind 127.0.0.1:%d" % listen_port),
+            (r"^[ \t]*bind :8443 ssl crt /etc/haproxy/tls/haproxy.pem[ \t]*$",
+             "    bind 127.0.0.1:%d ssl crt %s/haproxy.pem" % (tls_port, store)),
             (r"^[ \t]*server-template gateway .*\n", servers),
             (r"^global[ \t]*$", "global\n    stats socket %s mode 600 level admin"
              % stats_socket)):
@@ -59,17 +67,21 @@ class Haproxy:
 
     def __init__(self, gateway_ports):
         self.dir = tempfile.mkdtemp(prefix="haproxy-", dir=harness.CONFIG.tmp_root)
-        self.port = free_port()
+        self.port, self.tls_port = free_port(), free_port()
+        self.store = os.path.join(self.dir, "tls")
         self.socket_path = os.path.join(self.dir, "stats.sock")
         self.config = os.path.join(self.dir, "haproxy.cfg")
         with open(self.config, "w", encoding="utf-8") as config:
-            config.write(local_config(self.port, gateway_ports, self.socket_path))
+            config.write(local_config(self.port, self.tls_port, self.store, gateway_ports,
+                                      self.socket_path))
         self.names = ["gateway%d" % index for index in range(len(gateway_ports))]
         #  Not ours: never under GROUPCHAT_TEST_WRAP
         self.process = Process("haproxy", haproxy_program(), ["-db", "-f", self.config],
                                os.path.join(self.dir, "haproxy.log"), wrapped=False)
 
     async def __aenter__(self):
+        code, out = await tls_init(self.store, os.path.join(self.dir, "nothing-given"))
+        assert code == 0, "tls-init.sh: exit %d\n%s" % (code, out)
         self.process.start()
         return self
 
@@ -78,6 +90,13 @@ class Haproxy:
 
     def url(self):
         return "ws://127.0.0.1:%d/" % self.port
+
+    def tls_url(self):
+        return "wss://localhost:%d/" % self.tls_port
+
+    def certificate(self):
+        """The certificate it serves, as clients are given it to trust."""
+        return os.path.join(self.store, "cert.pem")
 
     def log_tail(self):
         return self.process.log_tail()
@@ -149,6 +168,31 @@ async def test_websockets_pass_through_and_are_spread_by_count():
             message = await client.next_message()
             assert (message["seq"], message["text"]) == (seq, "through the load balancer"), \
                 "%s got %r" % (client.name, message)
+
+
+async def test_wss_ends_at_haproxy_with_the_certificate_tls_init_made():
+    async with Cluster(gateways=2) as cluster, Haproxy(cluster.ports) as lb:
+        await lb.wait_states({"gateway0": "UP", "gateway1": "UP"})
+        trust = ssl.create_default_context(cafile=lb.certificate())
+        listener = await Client.connect(lb.tls_url(), name="Alex@lb-tls", ssl=trust)
+        await listener.login("Alex")
+        await listener.join("Taskmaster")
+        #  The command-line client trusts it when given it, and only then
+        said = ["--user", "Sue", "--room", "Taskmaster", "--say"]
+        env = {"GROUPCHAT_PASSWORD": PASSWORD}
+        code, out, err = await run_program(
+            "groupchat", said + ["over haproxy's TLS", "--ca", lb.certificate(), lb.tls_url()],
+            timeout=20, env=env)
+        assert code == 0, (code, out, err)
+        message = await listener.next_message()
+        assert (message["from"], message["text"]) == ("Sue", "over haproxy's TLS"), message
+        code, out, err = await run_program("groupchat", said + ["never", lb.tls_url()],
+                                           timeout=20, env=env)
+        assert code == 1 and "certificate is not trusted: self-signed" in err, (code, err)
+        await listener.expect_no_message(0.5)
+        #  The gateways' figures are refused on this port too
+        assert (await http_get(lb.tls_port, "/healthz", ssl=trust, host="localhost"))[0] == 200
+        assert (await http_get(lb.tls_port, "/metrics", ssl=trust, host="localhost"))[0] == 403
 
 
 async def test_a_gateway_without_its_broker_gets_no_clients():

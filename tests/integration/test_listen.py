@@ -7,11 +7,10 @@ nothing keeps listening on every address; one given an address that is
 not an IP address, or not this machine's, refuses to start.
 """
 
-import asyncio
 import errno
 import socket
 
-from harness import Cluster, deadline, free_port, run_program
+from harness import Cluster, connect_error, free_port, other_local_address, run_program
 
 _LISTEN = "0A"      # the TCP state LISTEN in /proc/net/tcp*
 
@@ -31,30 +30,6 @@ def _listening_addresses(port):
     return found
 
 
-def _other_local_address():
-    """An IPv4 address of this machine other than loopback, or None. A
-    UDP socket 'connected' to a public address sends nothing but learns
-    which local address the route would use."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.200", 9))
-        except OSError:
-            return None
-        address = probe.getsockname()[0]
-    return None if address.startswith("127.") or address == "0.0.0.0" else address
-
-
-async def _connect_error(address, port):
-    """None when a TCP connection to address:port opens, else its errno."""
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(address, port),
-                                           deadline(5))
-    except OSError as error:
-        return error.errno
-    writer.close()
-    return None
-
-
 async def test_listen_binds_only_the_loopback_address():
     for by_env in (False, True):
         async with Cluster(gateways=1, start_broker=False, by_env=by_env,
@@ -64,9 +39,9 @@ async def test_listen_binds_only_the_loopback_address():
             await lone.wait_healthy(status=503)
             port = lone.ports[0]
             assert _listening_addresses(port) == ["0100007F"], _listening_addresses(port)
-            other = _other_local_address()
+            other = other_local_address()
             if other:
-                assert await _connect_error(other, port) == errno.ECONNREFUSED, other
+                assert await connect_error(other, port) == errno.ECONNREFUSED, other
 
 
 async def test_without_listen_every_address_is_bound():
