@@ -15,6 +15,7 @@ struct gc_login_t {
     gc_replier_t *reply;
     gc_hasher_t *hasher;        //  argon2id on worker threads
     uint64_t ok, failed;        //  figures for the stats reply
+    uint64_t busy, late;        //  refused: hash queue full; deadline passed first
 };
 
 //  What a password login needs once its verdict is back: the job's
@@ -96,10 +97,14 @@ s_login_with_password (gc_login_t *self, const gc_broker_request_t *request)
     job.known = hash != NULL;
     gc_hasher_job_t check = {
         hash? hash: gc_hasher_dummy (self->hasher),
-        frame->password.ptr, frame->password.len, &job, sizeof job
+        frame->password.ptr, frame->password.len, &job, sizeof job,
+        job.has_deadline? job.deadline: 0
     };
-    if (gc_hasher_submit (self->hasher, &check))
-        gc_replier_error (self->reply, &request->identity, frame->rid, GC_INTERNAL, NULL);
+    if (gc_hasher_submit (self->hasher, &check)) {
+        self->busy++;
+        gc_replier_error (self->reply, &request->identity, frame->rid, GC_UNAVAILABLE,
+                          "too many password logins at once, try again");
+    }
     free (hash);
 }
 
@@ -127,8 +132,10 @@ gc_login_verified (gc_login_t *self)
         return;
     char token [GC_TOKEN_LEN + 1];
     int64_t now = gc_clock_wall_ms ();
-    if (job.has_deadline && now > job.deadline)
+    if (verdict == GC_HASHER_LATE || (job.has_deadline && now > job.deadline)) {
+        self->late++;
         gc_replier_error (self->reply, &job.identity, job.rid, GC_EXPIRED, NULL);
+    }
     else
     if (verdict == 1 && job.known && gc_store_token_new (self->store, job.user, now, token) == 0)
         s_welcome (self, &job.identity, job.rid, job.user, token, "password");
@@ -163,6 +170,15 @@ gc_login_metrics (gc_login_t *self, FILE *stream)
                      "Successful logins.", (double) self->ok);
     gc_metric_write (stream, "groupchat_broker_logins_failed_total", "counter",
                      "Refused password logins.", (double) self->failed);
+    gc_metric_write (stream, "groupchat_broker_logins_busy_total", "counter",
+                     "Password logins refused at once: every hash worker's queue was full.",
+                     (double) self->busy);
+    gc_metric_write (stream, "groupchat_broker_logins_late_total", "counter",
+                     "Password logins whose deadline passed before their hash was checked.",
+                     (double) self->late);
+    gc_metric_write (stream, "groupchat_broker_hash_queue", "gauge",
+                     "Password checks waiting for a hash worker or being checked.",
+                     (double) gc_hasher_waiting (self->hasher));
 }
 
 //  --------------------------------------------------------------------------

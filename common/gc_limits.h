@@ -50,6 +50,11 @@
 
 #define GC_BROKER_TURN_MAX      4096    //  requests per loop turn, so events get a turn too
 #define GC_BROKER_HASH_WORKERS  2       //  argon2id verifications at once
+//  Password checks waiting for a worker, at most: at about 64 ms each on
+//  two workers, a second's work. A login that finds them all taken is
+//  told `unavailable` at once rather than queued for longer than its
+//  deadline allows
+#define GC_HASHER_QUEUE_MAX     32
 #define GC_BROKER_IDENTITY_MAX  256     //  bytes of a ZeroMQ routing id we keep
 //  Messages queued per peer on the broker's ROUTER before ZeroMQ drops:
 //  a burst of says to many rooms must fit

@@ -1,0 +1,65 @@
+"""test_login_flood.py: a flood of password logins costs the broker only
+what its hash workers can do in time.
+
+Replays the report that found it otherwise: 5,000 password logins sent
+straight to the broker made it stop answering pings for 16 s and ignore
+SIGTERM for over a minute, because its loop blocked handing jobs to a
+full hash queue. Now the queue is bounded and never waited on: a login
+that finds it full is told `unavailable` at once, and one whose deadline
+passed before a worker took it is answered without being hashed.
+"""
+
+import collections
+import time
+
+from harness import Cluster, deadline
+
+FLOOD = 5000
+#  A request's time to be carried out, as a gateway gives it
+DEADLINE_MS = 3000
+
+
+async def test_five_thousand_password_logins_do_not_stop_the_broker():
+    async with Cluster(gateways=1) as cluster:
+        sue = await cluster.login("Sue")
+        await sue.join("Taskmaster")
+        flood = cluster.broker_link()
+        until = int(time.time() * 1000) + DEADLINE_MS
+        for index in range(FLOOD):
+            flood.send("login", user="Alex", password="guess %d" % index, deadline=until)
+        #  Meanwhile the broker serves everything else at once
+        started = time.monotonic()
+        ping = await cluster.broker_link().request("ping")
+        assert ping["op"] == "ok", ping
+        assert time.monotonic() - started < deadline(2.0), \
+            "ping answered after %.1f s" % (time.monotonic() - started)
+        seq = await sue.say("said during the flood")
+        assert seq >= 1
+        #  Every login is answered, none hashed past its deadline
+        codes = collections.Counter()
+        for _ in range(FLOOD):
+            reply = await flood.reply()
+            codes[reply.get("code", reply["op"])] += 1
+        assert set(codes) <= {"bad_credentials", "unavailable", "expired"}, codes
+        assert codes.get("unavailable", 0) > FLOOD / 2, \
+            "the hash queue did not refuse the flood: %r" % codes
+        stats = await cluster.broker_link("admin").request("stats")
+        busy = [line for line in stats["text"].splitlines()
+                if line.startswith("groupchat_broker_logins_busy_total ")]
+        assert busy and float(busy[0].split()[1]) == codes["unavailable"], (busy, codes)
+        #  The right password still works once the flood is over
+        alex = await cluster.login("Alex")
+        await alex.join("Taskmaster")
+    #  Leaving the block stopped every process with SIGTERM within 10 s
+
+
+async def test_sigterm_stops_the_broker_in_the_middle_of_a_flood():
+    async with Cluster(gateways=0) as cluster:
+        flood = cluster.broker_link()
+        for index in range(FLOOD):
+            flood.send("login", user="Sue", password="guess %d" % index)
+        #  The first verdicts show the workers busy with the flood
+        await flood.reply()
+        started = time.monotonic()
+        await cluster.stop_broker()
+        assert time.monotonic() - started < deadline(10.0)
