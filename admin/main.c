@@ -318,9 +318,9 @@ s_call (const char *endpoint, gc_keys_t *keys, gc_frame_t *request, int timeout,
     }
     zframe_destroy (&frame);
     zpoller_destroy (&poller);
-    zmq_socket_monitor (zsock_resolve (dealer), NULL, 0);
-    zsock_destroy (&refusals);
+    //  Closing the socket ends its monitor; the monitor's peer goes last
     zsock_destroy (&dealer);
+    zsock_destroy (&refusals);
     return status;
 }
 

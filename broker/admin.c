@@ -102,7 +102,14 @@ gc_admin_ping (void *arg, const gc_broker_request_t *request)
         sprintf (key + 2 * index, "%02x", identity->data [index]);
     key [2 * identity->size] = 0;
     zhashx_update (self->gateways, key, (void *) (intptr_t) gc_clock_wall_ms ());
-    gc_admin_stats (self, request);
+    //  A broker that cannot store says is no service to send clients to:
+    //  gateways take this as not up (their /healthz says 503) and ping on
+    //  until the database takes writes again
+    if (gc_store_writable (self->store))
+        gc_admin_stats (self, request);
+    else
+        gc_replier_error (self->reply, identity, request->frame.rid, GC_UNAVAILABLE,
+                          "the database cannot be written");
 }
 
 //  --------------------------------------------------------------------------

@@ -236,6 +236,7 @@ s_on_clock (zloop_t *loop, int timer_id, void *arg)
     gc_broker_t *self = arg;
     if (self->keyring && gc_keyring_refresh (self->keyring))
         s_rebind_events (self, loop);
+    gc_login_sweep (self->login, gc_clock_wall_ms ());
     gc_store_recent_rooms (self->store, gc_clock_wall_ms () - GC_HEAD_RECENT_MS,
                            s_publish_head, self);
     return 0;

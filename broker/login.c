@@ -1,8 +1,16 @@
 /*  login.c: login by password (verified on the hasher's workers) or by
-    token, and logout. */
+    token, and logout.
+
+    Password logins are throttled (throttle.c) by user name and by the
+    client's address, as its gateway saw it: after a few failures each
+    further one locks the name (or the address) for longer, and a locked
+    one is refused without a hash, the right password too, with
+    `rate_limited` and how long to wait. Names that do not exist are
+    throttled alike, so the answers tell nothing about who exists. */
 #include <sodium.h>
 #include "login.h"
 #include "hasher.h"
+#include "throttle.h"
 #include "rig.h"
 #include "gc_alloc.h"
 #include "gc_clock.h"
@@ -16,6 +24,21 @@ struct gc_login_t {
     gc_hasher_t *hasher;        //  argon2id on worker threads
     uint64_t ok, failed;        //  figures for the stats reply
     uint64_t busy, late;        //  refused: hash queue full; deadline passed first
+    uint64_t throttled;         //  refused: the name or the address was locked
+    gc_throttle_t *by_user;     //  failures per user name
+    gc_throttle_t *by_address;  //  failures per client address
+    int64_t swept_at;           //  the tables' last sweep
+};
+
+//  A few mistakes are people; more are guessing. Addresses allow more,
+//  as many people may share one (NAT, an office)
+static const gc_throttle_policy_t s_user_policy = {
+    GC_LOGIN_FREE_FAILURES, GC_LOGIN_WINDOW_MS, GC_LOGIN_FIRST_LOCK_MS,
+    GC_LOGIN_LONGEST_LOCK_MS, GC_LOGIN_KEYS_MAX
+};
+static const gc_throttle_policy_t s_address_policy = {
+    GC_LOGIN_FREE_FAILURES_PER_ADDRESS, GC_LOGIN_WINDOW_MS, GC_LOGIN_FIRST_LOCK_MS,
+    GC_LOGIN_LONGEST_LOCK_MS, GC_LOGIN_KEYS_MAX
 };
 
 //  What a password login needs once its verdict is back: the job's
@@ -26,6 +49,7 @@ typedef struct {
     bool has_deadline;
     int64_t deadline;
     char user [GC_NAME_MAX + 1];
+    char address [GC_ADDRESS_MAX + 1];  //  "" when the gateway gave none
     bool known;                 //  false: checked against the dummy hash
 } s_job_t;
 
@@ -36,6 +60,8 @@ gc_login_new (gc_store_t *store, gc_replier_t *reply)
     self->store = store;
     self->reply = reply;
     self->hasher = gc_hasher_new (GC_BROKER_HASH_WORKERS);
+    self->by_user = gc_throttle_new (&s_user_policy);
+    self->by_address = gc_throttle_new (&s_address_policy);
     if (!self->hasher)
         gc_login_destroy (&self);
     return self;
@@ -48,6 +74,8 @@ gc_login_destroy (gc_login_t **self_p)
     if (!self)
         return;
     gc_hasher_destroy (&self->hasher);
+    gc_throttle_destroy (&self->by_user);
+    gc_throttle_destroy (&self->by_address);
     free (self);
     *self_p = NULL;
 }
@@ -81,9 +109,30 @@ s_login_with_token (gc_login_t *self, const gc_broker_request_t *request)
     free (user);
 }
 
+//  How long the job's name or address must still wait, in ms
+static int64_t
+s_locked_for (gc_login_t *self, const s_job_t *job, int64_t now)
+{
+    int64_t user = gc_throttle_wait (self->by_user, job->user, now);
+    int64_t address = *job->address? gc_throttle_wait (self->by_address, job->address, now): 0;
+    return user > address? user: address;
+}
+
+static void
+s_refuse_locked (gc_login_t *self, const s_job_t *job, int64_t wait_ms)
+{
+    char why [80];
+    snprintf (why, sizeof why, "too many failed logins: try again in %" PRId64 " s",
+              (wait_ms + 999) / 1000);
+    gc_replier_refuse (self->reply, &job->identity, job->rid, GC_RATE_LIMITED, why,
+                       (uint64_t) wait_ms);
+    self->throttled++;
+}
+
 //  Hands the password check to a hash worker; gc_login_verified
 //  finishes it. Unknown users are checked against a dummy hash, so that
-//  they take as long as real ones.
+//  they take as long as real ones. A locked name or address is refused
+//  first, without a hash.
 static void
 s_login_with_password (gc_login_t *self, const gc_broker_request_t *request)
 {
@@ -92,8 +141,19 @@ s_login_with_password (gc_login_t *self, const gc_broker_request_t *request)
         .identity = request->identity, .rid = frame->rid,
         .has_deadline = (frame->fields & GC_F_DEADLINE) != 0, .deadline = frame->deadline
     };
-    char *hash = gc_str_copy (frame->user, job.user, sizeof job.user)?
-                 gc_store_password_hash (self->store, job.user): NULL;
+    if (!gc_str_copy (frame->user, job.user, sizeof job.user)
+    ||  ((frame->fields & GC_F_ADDRESS) && !gc_str_copy (frame->address, job.address,
+                                                         sizeof job.address))) {
+        gc_replier_error (self->reply, &request->identity, frame->rid, GC_BAD_CREDENTIALS,
+                          "wrong user name or password");
+        return;
+    }
+    int64_t wait_ms = s_locked_for (self, &job, gc_clock_wall_ms ());
+    if (wait_ms > 0) {
+        s_refuse_locked (self, &job, wait_ms);
+        return;
+    }
+    char *hash = gc_store_password_hash (self->store, job.user);
     job.known = hash != NULL;
     gc_hasher_job_t check = {
         hash? hash: gc_hasher_dummy (self->hasher),
@@ -137,11 +197,16 @@ gc_login_verified (gc_login_t *self)
         gc_replier_error (self->reply, &job.identity, job.rid, GC_EXPIRED, NULL);
     }
     else
-    if (verdict == 1 && job.known && gc_store_token_new (self->store, job.user, now, token) == 0)
+    if (verdict == 1 && job.known && gc_store_token_new (self->store, job.user, now, token) == 0) {
+        gc_throttle_succeeded (self->by_user, job.user);
         s_welcome (self, &job.identity, job.rid, job.user, token, "password");
+    }
     else {
         gc_info ("login refused");
         self->failed++;
+        gc_throttle_failed (self->by_user, job.user, now);
+        if (*job.address)
+            gc_throttle_failed (self->by_address, job.address, now);
         gc_replier_error (self->reply, &job.identity, job.rid, GC_BAD_CREDENTIALS,
                         "wrong user name or password");
     }
@@ -155,6 +220,16 @@ gc_login_logout (void *arg, const gc_broker_request_t *request)
     if (gc_str_copy (request->frame.token, token, sizeof token))
         gc_store_token_delete (self->store, token);
     gc_replier_ok (self->reply, request);
+}
+
+void
+gc_login_sweep (gc_login_t *self, int64_t now)
+{
+    if (now - self->swept_at < GC_LOGIN_SWEEP_MS)
+        return;
+    gc_throttle_sweep (self->by_user, now);
+    gc_throttle_sweep (self->by_address, now);
+    self->swept_at = now;
 }
 
 zsock_t *
@@ -176,6 +251,12 @@ gc_login_metrics (gc_login_t *self, FILE *stream)
     gc_metric_write (stream, "groupchat_broker_logins_late_total", "counter",
                      "Password logins whose deadline passed before their hash was checked.",
                      (double) self->late);
+    gc_metric_write (stream, "groupchat_broker_logins_throttled_total", "counter",
+                     "Password logins refused unhashed: the name or address was locked.",
+                     (double) self->throttled);
+    gc_metric_write (stream, "groupchat_broker_login_throttle_keys", "gauge",
+                     "User names and addresses with failed logins counted.",
+                     (double) (gc_throttle_size (self->by_user) + gc_throttle_size (self->by_address)));
     gc_metric_write (stream, "groupchat_broker_hash_queue", "gauge",
                      "Password checks waiting for a hash worker or being checked.",
                      (double) gc_hasher_waiting (self->hasher));
@@ -196,15 +277,20 @@ s_test_password (gc_rig_t *rig, gc_login_t *self, const char *user, const char *
     if (deadline)
         gc_frame_set_uint (&request.frame, GC_F_DEADLINE, (uint64_t) deadline);
     gc_login_handle (self, &request);
-    zpoller_t *poller = zpoller_new (gc_login_verdicts (self), NULL);
-    assert (zpoller_wait (poller, 10000));
+    //  A throttled login is answered at once, with no verdict to wait for
+    zpoller_t *poller = zpoller_new (gc_login_verdicts (self), rig->dealer, NULL);
+    void *ready = zpoller_wait (poller, 10000);
+    assert (ready);
     zpoller_destroy (&poller);
-    gc_login_verified (self);
+    if (ready != rig->dealer)
+        gc_login_verified (self);
     gc_frame_t reply;
     zmsg_t *holder;
     gc_rig_recv (rig->dealer, &reply, &holder);
     assert (reply.rid == rig->rid);
     gc_error_t code = reply.op == GC_OP_OK? GC_OK: reply.code;
+    if (code == GC_RATE_LIMITED)
+        assert ((reply.fields & GC_F_RETRY_AFTER) && reply.retry_after > 0);
     if (code == GC_OK) {
         assert (gc_str_eq (reply.user, user) && reply.token.len == GC_TOKEN_LEN);
         gc_str_copy (reply.token, token, GC_TOKEN_LEN + 1);
@@ -228,6 +314,31 @@ s_test_token (gc_rig_t *rig, gc_login_t *self, gc_op_t op, const char *token)
     return gc_rig_reply (rig);
 }
 
+//  The free failures, then a lock: the right password is refused too,
+//  without a hash, and so is a name that does not exist
+static void
+s_test_throttled (gc_rig_t *rig, gc_login_t *self)
+{
+    char token [GC_TOKEN_LEN + 1];
+    for (int count = 0; count < GC_LOGIN_FREE_FAILURES + 1; count++)
+        assert (s_test_password (rig, self, "Sandy", "guess", 0, token) == GC_BAD_CREDENTIALS);
+    assert (s_test_password (rig, self, "Sandy", "password", 0, token) == GC_RATE_LIMITED);
+    assert (s_test_password (rig, self, "Sue", "password", 0, token) == GC_OK);
+    assert (gc_throttle_wait (self->by_user, "Sandy", gc_clock_wall_ms ()) > 0);
+    //  An address gets as far, then its every login waits, whatever the name
+    for (int count = 0; count < GC_LOGIN_FREE_FAILURES; count++)
+        gc_throttle_failed (self->by_address, "192.0.2.1", gc_clock_wall_ms ());
+    assert (gc_throttle_wait (self->by_address, "192.0.2.1", gc_clock_wall_ms ()) == 0);
+    for (int count = GC_LOGIN_FREE_FAILURES; count <= GC_LOGIN_FREE_FAILURES_PER_ADDRESS; count++)
+        gc_throttle_failed (self->by_address, "192.0.2.1", gc_clock_wall_ms ());
+    gc_broker_request_t request;
+    gc_rig_request (rig, &request, GC_OP_LOGIN, "Alex", NULL);
+    gc_frame_set_cstr (&request.frame, GC_F_PASSWORD, "password");
+    gc_frame_set_cstr (&request.frame, GC_F_ADDRESS, "192.0.2.1");
+    gc_login_handle (self, &request);
+    assert (gc_rig_reply (rig) == GC_RATE_LIMITED);
+}
+
 void
 gc_login_test (bool verbose)
 {
@@ -248,9 +359,11 @@ gc_login_test (bool verbose)
     assert (s_test_token (rig, self, GC_OP_LOGIN, NULL) == GC_BAD_REQUEST);
     assert (s_test_token (rig, self, GC_OP_LOGOUT, token) == GC_OK);
     assert (s_test_token (rig, self, GC_OP_LOGIN, token) == GC_BAD_CREDENTIALS);
+    s_test_throttled (rig, self);
     gc_login_metrics (self, gc_rig_capture (rig));
-    assert (gc_rig_captured (rig, "groupchat_broker_logins_ok_total 2"));
-    assert (gc_rig_captured (rig, "groupchat_broker_logins_failed_total 2"));
+    assert (gc_rig_captured (rig, "groupchat_broker_logins_ok_total 3"));
+    assert (gc_rig_captured (rig, "groupchat_broker_logins_failed_total 8"));
+    assert (gc_rig_captured (rig, "groupchat_broker_logins_throttled_total 2"));
     gc_login_destroy (&self);
     gc_login_destroy (&self);
     gc_rig_destroy (&rig);

@@ -24,6 +24,10 @@ void gc_login_logout (void *self, const gc_broker_request_t *request);
 zsock_t *gc_login_verdicts (gc_login_t *self);
 void gc_login_verified (gc_login_t *self);
 
+//  Forgets failed logins whose time is over; call every second (it
+//  walks its tables once a minute at most)
+void gc_login_sweep (gc_login_t *self, int64_t now);
+
 //  Writes the login figures (Prometheus text) to stream.
 void gc_login_metrics (gc_login_t *self, FILE *stream);
 

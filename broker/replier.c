@@ -81,10 +81,19 @@ void
 gc_replier_error (gc_replier_t *self, const gc_identity_t *identity, uint64_t rid,
                 gc_error_t code, const char *message)
 {
+    gc_replier_refuse (self, identity, rid, code, message, 0);
+}
+
+void
+gc_replier_refuse (gc_replier_t *self, const gc_identity_t *identity, uint64_t rid,
+                   gc_error_t code, const char *message, uint64_t retry_after)
+{
     gc_frame_t request, reply;
     gc_frame_init (&request, GC_OP_NONE);
     gc_frame_set_uint (&request, GC_F_RID, rid);
     gc_frame_error (&reply, &request, code, message);
+    if (retry_after)
+        gc_frame_set_uint (&reply, GC_F_RETRY_AFTER, retry_after);
     gc_replier_send (self, identity, &reply);
 }
 

@@ -51,6 +51,9 @@ void gc_replier_names (gc_replier_t *self, const gc_broker_request_t *request,
 //  Sends an error with that rid; message NULL: the code's own text.
 void gc_replier_error (gc_replier_t *self, const gc_identity_t *identity, uint64_t rid,
                      gc_error_t code, const char *message);
+//  The same, saying how many ms to wait before trying again (0: nothing said)
+void gc_replier_refuse (gc_replier_t *self, const gc_identity_t *identity, uint64_t rid,
+                        gc_error_t code, const char *message, uint64_t retry_after);
 
 //  Publishes event on its room's topic.
 void gc_replier_publish (gc_replier_t *self, const gc_frame_t *event);

@@ -48,6 +48,7 @@ struct gc_store_t {
     zhashx_t *rooms;            //  name -> s_room_t
     zhashx_t *membership;       //  s_membership_key -> &s_member or &s_not_member
     bool in_batch;              //  gc_store_begin took the write lock
+    bool failing;               //  the last write failed; probe before saying it works
 };
 
 //  Membership answers, kept because every say asks and only this store
@@ -352,7 +353,18 @@ gc_store_begin (gc_store_t *self)
 {
     if (!self->in_batch && self->backend->begin (self->db) == 0)
         self->in_batch = true;
+    self->failing |= !self->in_batch;
     return self->in_batch? 0: -1;
+}
+
+bool
+gc_store_writable (gc_store_t *self)
+{
+    if (self->failing && !self->in_batch && self->backend->probe (self->db) == 0) {
+        gc_info ("store: writes work again");
+        self->failing = false;
+    }
+    return !self->failing;
 }
 
 void
@@ -387,11 +399,13 @@ gc_store_append (gc_store_t *self, gc_store_say_t *says, size_t count, int64_t n
         self->backend->rollback (self->db);
     else
     if (self->backend->append (self->db, says, count) == 0) {
+        self->failing = false;
         for (index = 0; index < count; index++)
             ((s_room_t *) zhashx_lookup (self->rooms, says [index].room))->changed_ms = now;
         return 0;
     }
     gc_error ("store: append of %zu messages failed, nothing stored", count);
+    self->failing = true;
     while (index-- > 0)
         ((s_room_t *) zhashx_lookup (self->rooms, says [index].room))->head--;
     return -1;

@@ -108,6 +108,11 @@ int gc_store_append (gc_store_t *self, gc_store_say_t *says, size_t count, int64
 //  Ends a batch begun with nothing appended
 void gc_store_abandon (gc_store_t *self);
 
+//  False while writes fail: the last batch could not be stored (a full
+//  disk, a read-only file, another writer's lock) and a write tried now
+//  fails too. Cheap while writes work; a probe write while they fail.
+bool gc_store_writable (gc_store_t *self);
+
 //  Administration: GC_OK, or GC_NO_SUCH_USER / GC_NO_SUCH_ROOM, or
 //  GC_BAD_REQUEST when the user or room exists already, or GC_INTERNAL.
 gc_error_t gc_store_user_add (gc_store_t *self, const char *user, const char *hash);

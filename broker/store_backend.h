@@ -48,6 +48,7 @@ typedef struct {
     //  Within begin's transaction: 0, committed, or -1, all rolled back
     int (*append) (void *db, const gc_store_say_t *says, size_t count);
     void (*rollback) (void *db);    //  ends begin's transaction, nothing written
+    int (*probe) (void *db);        //  0 when a write commits now; never waits
     bool (*user_exists) (void *db, const char *user);
     int (*user_add) (void *db, const char *user, const char *hash);
     int (*user_remove) (void *db, const char *user);

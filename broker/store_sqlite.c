@@ -219,6 +219,81 @@ s_close (void **db_p)
     *db_p = NULL;
 }
 
+//  A damaged file answers queries wrongly rather than failing them (rooms
+//  missing, every password wrong), so it is looked at before serving:
+//  quick_check reads every page once, seconds for gigabytes
+static int
+s_check_pages (s_sqlite_t *self, const char *path)
+{
+    sqlite3_stmt *stmt;
+    if (sqlite3_prepare_v2 (self->db, "PRAGMA quick_check(1)", -1, &stmt, NULL) != SQLITE_OK)
+        return -1;
+    int64_t started = gc_clock_mono_us ();
+    int rc = sqlite3_step (stmt);
+    const char *verdict = rc == SQLITE_ROW? (const char *) sqlite3_column_text (stmt, 0): NULL;
+    bool sound = verdict && streq (verdict, "ok");
+    if (sound)
+        gc_info ("store: checked path=%s in %" PRId64 " ms", path,
+                 (gc_clock_mono_us () - started) / 1000);
+    else
+        gc_error ("store: the database path=%s is damaged (%s): restore a backup "
+                  "(docs/administration.md)", path,
+                  verdict? verdict: sqlite3_errmsg (self->db));
+    sqlite3_finalize (stmt);
+    return sound? 0: -1;
+}
+
+//  Writes one page and commits it, durably: SQLITE_OK, or why not
+static int
+s_write_page (s_sqlite_t *self)
+{
+    int64_t version = s_integer (self, Q_VERSION, NULL);
+    char *probe = zsys_sprintf ("BEGIN IMMEDIATE; PRAGMA user_version = %" PRId64 "; COMMIT", version);
+    int rc = sqlite3_exec (self->db, probe, NULL, NULL, NULL);
+    zstr_free (&probe);
+    if (rc != SQLITE_OK)
+        sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+//  A read-only file or folder, or a full disk, would otherwise start a
+//  broker that refuses every say
+static int
+s_check_writable (s_sqlite_t *self, const char *path)
+{
+    if (s_write_page (self) == SQLITE_OK)
+        return 0;
+    gc_error ("store: cannot write the database path=%s: %s", path, sqlite3_errmsg (self->db));
+    return -1;
+}
+
+//  The same, at run time, without waiting for another writer: asked
+//  while writes fail, to learn when they work again
+static int
+s_probe (void *db)
+{
+    s_sqlite_t *self = db;
+    sqlite3_busy_timeout (self->db, 0);
+    int rc = s_write_page (self);
+    sqlite3_busy_timeout (self->db, GC_STORE_BUSY_MS);
+    return rc == SQLITE_OK? 0: -1;
+}
+
+//  SQLite says "unable to open database file" for a read-only file or
+//  folder too (WAL needs to write beside the file): say which it is
+static void
+s_say_why_not (s_sqlite_t *self, const char *path)
+{
+    const char *slash = strrchr (path, '/');
+    char *folder = slash? zsys_sprintf ("%.*s", (int) (slash - path), path): zsys_sprintf (".");
+    const char *where = access (path, W_OK) == 0 || errno == ENOENT? folder: path;
+    if (*where && access (where, W_OK) != 0 && errno != ENOENT)
+        gc_error ("store: cannot write the database path=%s: %s: %s", path, where, strerror (errno));
+    else
+        gc_error ("store: cannot open path=%s: %s", path, sqlite3_errmsg (self->db));
+    zstr_free (&folder);
+}
+
 //  The statements that work on any schema are prepared first; the rest
 //  only once the tables are as they expect
 static void *
@@ -229,9 +304,11 @@ s_open (const char *path)
     ||  sqlite3_busy_timeout (self->db, GC_STORE_BUSY_MS) != SQLITE_OK
     ||  s_exec (self, Q_PRAGMAS)
     ||  s_prepare (self, Q_PREPARED, Q_TABLES)
+    ||  s_check_pages (self, path)
     ||  s_upgrade (self)
+    ||  s_check_writable (self, path)
     ||  s_prepare (self, Q_TABLES, Q_COUNT)) {
-        gc_error ("store: cannot open path=%s: %s", path, sqlite3_errmsg (self->db));
+        s_say_why_not (self, path);
         void *db = self;
         s_close (&db);
         return NULL;
@@ -574,6 +651,7 @@ const gc_store_backend_t gc_store_sqlite = {
     .begin = s_begin,
     .append = s_append,
     .rollback = s_rollback,
+    .probe = s_probe,
     .user_exists = s_user_exists,
     .user_add = s_user_add,
     .user_remove = s_user_remove,

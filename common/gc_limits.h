@@ -55,6 +55,21 @@
 //  told `unavailable` at once rather than queued for longer than its
 //  deadline allows
 #define GC_HASHER_QUEUE_MAX     32
+
+//  Password login throttling (broker/throttle.h): failures allowed per
+//  user name, and per client address, within the window before each
+//  further one locks the name (or address) for 1 s, then 2, 4, ... up to
+//  15 minutes; a success clears the name. At most this many names and as
+//  many addresses are counted (about 100 bytes each)
+#define GC_LOGIN_FREE_FAILURES              5
+#define GC_LOGIN_FREE_FAILURES_PER_ADDRESS  20
+#define GC_LOGIN_WINDOW_MS          (15 * 60 * 1000)
+#define GC_LOGIN_FIRST_LOCK_MS      1000
+#define GC_LOGIN_LONGEST_LOCK_MS    (15 * 60 * 1000)
+#define GC_LOGIN_KEYS_MAX           100000
+#define GC_LOGIN_SWEEP_MS           60000
+//  A client address as a gateway writes it (IPv6 text, or a name)
+#define GC_ADDRESS_MAX              64
 #define GC_BROKER_IDENTITY_MAX  256     //  bytes of a ZeroMQ routing id we keep
 //  Messages queued per peer on the broker's ROUTER before ZeroMQ drops:
 //  a burst of says to many rooms must fit

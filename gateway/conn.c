@@ -41,6 +41,7 @@ struct gc_conn_t {
     uint64_t id;                //  for log lines
     char *user;                 //  logged in as, NULL before login
     char *token;                //  the login's token, for logout
+    char address [GC_ADDRESS_MAX + 1];  //  the client's, for login throttling
     lws_dll2_owner_t members;   //  rooms joined, in turn order
     lws_dll2_owner_t slots;     //  requests in arrival order
     s_slot_t *first_waiting;    //  where s_dispatch starts, NULL: none waits
@@ -188,13 +189,20 @@ s_slot_set_state (s_slot_t *slot, s_state_t state)
     slot->state = state;
 }
 
+//  retry_after: ms the client should wait before trying again, 0: none said
 static void
-s_slot_error (s_slot_t *slot, gc_error_t code, const char *message)
+s_slot_refuse (s_slot_t *slot, gc_error_t code, const char *message, uint64_t retry_after)
 {
     if (code == GC_UNAVAILABLE)
         gc_counters_count (slot->conn->counters, GC_COUNTER_UNAVAILABLE);
-    gc_out_error (&slot->out, &slot->request, code, message);
+    gc_out_error (&slot->out, &slot->request, code, message, retry_after);
     s_slot_set_state (slot, SLOT_READY);
+}
+
+static void
+s_slot_error (s_slot_t *slot, gc_error_t code, const char *message)
+{
+    s_slot_refuse (slot, code, message, 0);
 }
 
 static void
@@ -260,7 +268,8 @@ s_on_reply (void *arg, const gc_frame_t *reply)
         gc_error_t code = s_broker_error (reply);
         char *message = code == reply->code && (reply->fields & GC_F_MESSAGE)?
                         gc_alloc_checked (gc_str_dup (reply->message)): NULL;
-        s_slot_error (slot, code, message);
+        s_slot_refuse (slot, code, message,
+                       reply->fields & GC_F_RETRY_AFTER? reply->retry_after: 0);
         free (message);
         if (slot->request.op == GC_CLIENT_LOGIN && code == GC_BAD_CREDENTIALS)
             gc_counters_count (self->counters, GC_COUNTER_LOGINS_FAILED);
@@ -303,6 +312,8 @@ s_start_login (s_slot_t *slot, gc_frame_t *frame)
     else {
         gc_frame_set_str (frame, GC_F_USER, request->user, request->user_len);
         gc_frame_set_str (frame, GC_F_PASSWORD, request->password, request->password_len);
+        if (*slot->conn->address)
+            gc_frame_set_cstr (frame, GC_F_ADDRESS, slot->conn->address);
     }
     s_send (slot, frame);
 }
@@ -502,6 +513,8 @@ gc_conn_open (gc_conn_t *self, gc_gateway_parts_t *parts, struct lws *wsi)
     self->id = gc_counters_count (self->counters, GC_COUNTER_CONNECTIONS_OPENED);
     self->tokens = 2.0 * parts->rate_limit;
     self->tokens_ms = gc_clock_mono_us () / 1000;
+    if (wsi && parts->proxies)
+        gc_proxies_client_of (parts->proxies, wsi, self->address, sizeof self->address);
     lws_dll2_add_tail (&self->in_gateway, &parts->conns);
     gc_debug ("open conn=%lu", (unsigned long) self->id);
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <libwebsockets.h>
 #include "link.h"
+#include "proxies.h"
 #include "gc_limits.h"
 
 typedef struct gc_rooms_t gc_rooms_t;
@@ -62,6 +63,7 @@ typedef struct {
     gc_counters_t counters;
     lws_dll2_owner_t conns;     //  every open client connection
     int rate_limit;             //  requests per second per connection, 0: none
+    const gc_proxies_t *proxies;    //  whose X-Forwarded-For is believed
     //  Frames gathered for one write; shared, since the gateway writes
     //  to one connection at a time
     unsigned char batch [GC_BATCH_MAX];

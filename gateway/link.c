@@ -217,6 +217,12 @@ s_on_reply (gc_link_t *self, const gc_frame_t *reply)
         s_refused (self, "requests (its key was revoked?)");
     }
     else
+    //  A heartbeat answered unavailable: the broker is there but cannot
+    //  serve (its database takes no writes); pinged on until it can
+    if (!fn && reply->op == GC_OP_ERROR && reply->code == GC_UNAVAILABLE
+    &&  connection == gc_linkstate_connection (self->state))
+        s_link_event (self, GC_LINK_UNWELL);
+    else
         s_answered (self, connection);
     if (fn)
         fn (arg, reply);

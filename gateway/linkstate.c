@@ -18,10 +18,10 @@ struct gc_linkstate_t {
 
 //  The next state, by state and event. Rows are states, columns events.
 static const gc_link_state_t s_next [GC_LINK_STATES][GC_LINK_EVENTS] = {
-    //                      connected           disconnected   answered         silent              refused
-    [GC_LINK_DOWN]       = { GC_LINK_CONNECTING, GC_LINK_DOWN, GC_LINK_DOWN,    GC_LINK_DOWN,       GC_LINK_DOWN },
-    [GC_LINK_CONNECTING] = { GC_LINK_CONNECTING, GC_LINK_DOWN, GC_LINK_UP,      GC_LINK_CONNECTING, GC_LINK_CONNECTING },
-    [GC_LINK_UP]         = { GC_LINK_CONNECTING, GC_LINK_DOWN, GC_LINK_UP,      GC_LINK_CONNECTING, GC_LINK_CONNECTING },
+    //                      connected           disconnected   answered         silent              refused             unwell
+    [GC_LINK_DOWN]       = { GC_LINK_CONNECTING, GC_LINK_DOWN, GC_LINK_DOWN,    GC_LINK_DOWN,       GC_LINK_DOWN,       GC_LINK_DOWN },
+    [GC_LINK_CONNECTING] = { GC_LINK_CONNECTING, GC_LINK_DOWN, GC_LINK_UP,      GC_LINK_CONNECTING, GC_LINK_CONNECTING, GC_LINK_CONNECTING },
+    [GC_LINK_UP]         = { GC_LINK_CONNECTING, GC_LINK_DOWN, GC_LINK_UP,      GC_LINK_CONNECTING, GC_LINK_CONNECTING, GC_LINK_CONNECTING },
 };
 
 gc_linkstate_t *
@@ -85,7 +85,7 @@ const char *
 gc_link_event_name (gc_link_event_t event)
 {
     static const char *names [GC_LINK_EVENTS] = {
-        "connected", "disconnected", "answered", "silent", "refused"
+        "connected", "disconnected", "answered", "silent", "refused", "unwell"
     };
     return event < GC_LINK_EVENTS? names [event]: "?";
 }
@@ -136,18 +136,21 @@ s_test_table (void)
         { GC_LINK_DOWN, GC_LINK_ANSWERED, GC_LINK_DOWN },
         { GC_LINK_DOWN, GC_LINK_SILENT, GC_LINK_DOWN },
         { GC_LINK_DOWN, GC_LINK_REFUSED, GC_LINK_DOWN },
+        { GC_LINK_DOWN, GC_LINK_UNWELL, GC_LINK_DOWN },
         //  Connecting: a reply proves the connection
         { GC_LINK_CONNECTING, GC_LINK_CONNECTED, GC_LINK_CONNECTING },
         { GC_LINK_CONNECTING, GC_LINK_DISCONNECTED, GC_LINK_DOWN },
         { GC_LINK_CONNECTING, GC_LINK_ANSWERED, GC_LINK_UP },
         { GC_LINK_CONNECTING, GC_LINK_SILENT, GC_LINK_CONNECTING },
         { GC_LINK_CONNECTING, GC_LINK_REFUSED, GC_LINK_CONNECTING },
+        { GC_LINK_CONNECTING, GC_LINK_UNWELL, GC_LINK_CONNECTING },
         //  Up: anything but a reply takes it back
         { GC_LINK_UP, GC_LINK_CONNECTED, GC_LINK_CONNECTING },
         { GC_LINK_UP, GC_LINK_DISCONNECTED, GC_LINK_DOWN },
         { GC_LINK_UP, GC_LINK_ANSWERED, GC_LINK_UP },
         { GC_LINK_UP, GC_LINK_SILENT, GC_LINK_CONNECTING },
         { GC_LINK_UP, GC_LINK_REFUSED, GC_LINK_CONNECTING },
+        { GC_LINK_UP, GC_LINK_UNWELL, GC_LINK_CONNECTING },
     };
     size_t size = sizeof cases / sizeof cases [0];
     assert (size == GC_LINK_STATES * GC_LINK_EVENTS);

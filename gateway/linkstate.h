@@ -28,6 +28,7 @@ typedef enum {
     GC_LINK_ANSWERED,           //  a reply to a request sent on the current connection
     GC_LINK_SILENT,             //  no reply for GC_HEARTBEAT_DEAD_MS
     GC_LINK_REFUSED,            //  a send found no connection to go out on
+    GC_LINK_UNWELL,             //  the broker answered that it cannot serve now
     GC_LINK_EVENTS
 } gc_link_event_t;
 

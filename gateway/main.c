@@ -11,7 +11,8 @@
 
 static const char *s_usage =
     "usage: groupchat-gateway [--port N] [--listen ADDRESS] [--tls-cert FILE --tls-key FILE]\n"
-    "                         [--allow-origin ORIGIN ...] [--requests ENDPOINT] [--events ENDPOINT]\n"
+    "                         [--allow-origin ORIGIN ...] [--trusted-proxy NETWORK ...]\n"
+    "                         [--requests ENDPOINT] [--events ENDPOINT]\n"
     "                         [--rate-limit N] [--ping-interval SECONDS]\n"
     "                         [--request-deadline MS] [--keys DIR] [--insecure]\n"
     "                         [--log-level LEVEL]\n"
@@ -30,6 +31,10 @@ static const char *s_usage =
     "                       connect; repeatable. Set: a browser upgrade from any\n"
     "                       other origin gets 403   GROUPCHAT_ALLOW_ORIGIN (comma-\n"
     "                                                  separated; none: any origin)\n"
+    "  --trusted-proxy NETWORK  a proxy (10.0.0.7) or network of them (172.16.0.0/12)\n"
+    "                       whose X-Forwarded-For names the client, for login\n"
+    "                       throttling by address; repeatable\n"
+    "                                GROUPCHAT_TRUSTED_PROXY (comma-separated; none)\n"
     "  --requests ENDPOINT  broker's request socket    GROUPCHAT_REQUESTS (tcp://localhost:5555)\n"
     "  --events ENDPOINT    broker's event socket      GROUPCHAT_EVENTS (tcp://localhost:5556)\n"
     "  --rate-limit N       requests per second per connection, 0 for none\n"
@@ -69,6 +74,12 @@ static const char *
 s_take_origins (const gc_option_t *option, const char *value)
 {
     return gc_origins_add (option->arg, value);
+}
+
+static const char *
+s_take_proxies (const gc_option_t *option, const char *value)
+{
+    return gc_proxies_add (option->arg, value);
 }
 
 //  What the flags cannot check alone; returns GC_OPTIONS_GO_ON or the
@@ -113,10 +124,11 @@ s_serve (const gc_server_config_t *config)
 
 //  Flags and environment into a configuration, then the server
 static int
-s_main (int argc, char *argv [], gc_origins_t *origins)
+s_main (int argc, char *argv [], gc_origins_t *origins, gc_proxies_t *proxies)
 {
     gc_server_config_t config = {
-        .requests = "tcp://localhost:5555", .events = "tcp://localhost:5556", .origins = origins
+        .requests = "tcp://localhost:5555", .events = "tcp://localhost:5556", .origins = origins,
+        .proxies = proxies
     };
     const char *keys = NULL;
     bool insecure = false;
@@ -127,6 +139,8 @@ s_main (int argc, char *argv [], gc_origins_t *origins)
         { .name = "tls-key", .env = "GROUPCHAT_TLS_KEY", .text = &config.listen.tls_key },
         { .name = "allow-origin", .env = "GROUPCHAT_ALLOW_ORIGIN", .take = s_take_origins,
           .arg = origins },
+        { .name = "trusted-proxy", .env = "GROUPCHAT_TRUSTED_PROXY", .take = s_take_proxies,
+          .arg = proxies },
         { .name = "requests", .env = "GROUPCHAT_REQUESTS", .text = &config.requests },
         { .name = "events", .env = "GROUPCHAT_EVENTS", .text = &config.events },
         GC_OPTION_NUMBER ("rate-limit", "GROUPCHAT_RATE_LIMIT", "1000", &config.rate_limit,
@@ -165,7 +179,9 @@ main (int argc, char *argv [])
     //  Before anything: a SIGTERM that comes while we start must stop us
     gc_stop_on_signals ();
     gc_origins_t *origins = gc_origins_new ();
-    int status = s_main (argc, argv, origins);
+    gc_proxies_t *proxies = gc_proxies_new ();
+    int status = s_main (argc, argv, origins, proxies);
     gc_origins_destroy (&origins);
+    gc_proxies_destroy (&proxies);
     return status;
 }

@@ -41,10 +41,10 @@ s_out_take (gc_out_t *out, unsigned char *data, size_t size)
 
 void
 gc_out_error (gc_out_t *out, const gc_request_t *request, gc_error_t code,
-              const char *message)
+              const char *message, uint64_t retry_after)
 {
     size_t size;
-    unsigned char *data = gc_reply_error (request, code, message, LWS_PRE, &size);
+    unsigned char *data = gc_reply_error (request, code, message, retry_after, LWS_PRE, &size);
     s_out_take (out, data, size);
 }
 
@@ -127,7 +127,7 @@ s_test_encode (void)
     assert (out.size == strlen (expected) && memcmp (out.data + LWS_PRE, expected, out.size) == 0);
     gc_out_free (&out);
 
-    gc_out_error (&out, NULL, GC_RATE_LIMITED, NULL);
+    gc_out_error (&out, NULL, GC_RATE_LIMITED, NULL, 0);
     expected = "{\"op\":\"error\",\"code\":\"rate_limited\",\"message\":\"too many requests, slow down\"}";
     assert (out.size == strlen (expected) && memcmp (out.data + LWS_PRE, expected, out.size) == 0);
     gc_out_free (&out);

@@ -36,7 +36,7 @@ gc_out_wire_size (const gc_out_t *out)
 
 //  Encoders, as gc_reply's: each fills out with a whole frame.
 void gc_out_error (gc_out_t *out, const gc_request_t *request, gc_error_t code,
-                  const char *message);
+                  const char *message, uint64_t retry_after);
 void gc_out_ok (gc_out_t *out, const gc_request_t *request, json_t *fields);
 void gc_out_message (gc_out_t *out, const gc_message_t *message);
 void gc_out_left (gc_out_t *out, const char *room, const char *reason);

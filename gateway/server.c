@@ -181,6 +181,7 @@ gc_server_new (const gc_server_config_t *config)
 {
     gc_gateway_t *self = gc_calloc (1, sizeof *self);
     self->parts.rate_limit = config->rate_limit;
+    self->parts.proxies = config->proxies;
     //  Pings keep idle connections alive through proxies; a peer that
     //  answers nothing for 2.5 ping intervals is gone and is dropped
     self->idle_policy.secs_since_valid_ping = (uint16_t) config->ping_seconds;

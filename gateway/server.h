@@ -7,12 +7,14 @@
 #include "gc_keys.h"
 #include "listen.h"
 #include "origin.h"
+#include "proxies.h"
 
 typedef struct gc_gateway_t gc_gateway_t;
 
 typedef struct {
     gc_listen_config_t listen;  //  port, address, TLS
     const gc_origins_t *origins;    //  pages that may connect (origin.h)
+    const gc_proxies_t *proxies;    //  proxies that say who the client is (proxies.h)
     const char *requests;       //  broker's ROUTER endpoint
     const char *events;         //  broker's PUB endpoint
     gc_keys_t *keys;            //  CURVE keys for both; NULL: plain

@@ -48,6 +48,8 @@ static const s_key_t s_keys [] = {
     KEY ("hash",     GC_F_HASH,     K_STR,     hash),
     KEY ("path",     GC_F_PATH,     K_STR,     path),
     KEY_NAMES ("names", GC_F_NAMES, names),
+    KEY ("address",  GC_F_ADDRESS,  K_STR,     address),
+    KEY ("retry_after", GC_F_RETRY_AFTER, K_UINT, retry_after),
 };
 #define KEY_COUNT (sizeof (s_keys) / sizeof (s_keys [0]))
 

@@ -76,6 +76,8 @@ typedef enum {
 #define GC_F_HASH       (1u << 19)
 #define GC_F_PATH       (1u << 20)
 #define GC_F_NAMES      (1u << 21)
+#define GC_F_ADDRESS    (1u << 22)
+#define GC_F_RETRY_AFTER (1u << 23)
 
 //  A byte string that is not NUL-terminated
 typedef struct {
@@ -120,6 +122,8 @@ typedef struct {
     gc_str_t path;          //  backup: where the broker writes the copy
     gc_str_t *names;        //  administration queries' reply, sorted
     size_t names_size;
+    gc_str_t address;       //  login: the client's address, as its gateway saw it
+    uint64_t retry_after;   //  rate_limited: ms to wait before trying again
     msgpack_zone zone;      //  holds the decoded objects and arrays
     bool owns_zone;         //  true after a successful decode
 } gc_frame_t;

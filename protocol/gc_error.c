@@ -27,8 +27,9 @@ static const struct {
     [GC_TOO_LONG]        = { "too_long", "the text is longer than " GC_STR (GC_TEXT_MAX) " bytes",
                              "that message is too long (" GC_STR (GC_TEXT_MAX) " bytes at most)" },
     [GC_EMPTY_TEXT]      = { "empty_text", "the text is empty", "nothing to send" },
-    [GC_RATE_LIMITED]    = { "rate_limited", "too many requests, slow down",
-                             "slow down: too many messages at once" },
+    //  Its message says more: a gateway's "slow down", or how long a
+    //  throttled login must wait
+    [GC_RATE_LIMITED]    = { "rate_limited", "too many requests, slow down", NULL },
     [GC_UNAVAILABLE]     = { "unavailable", "the service is unavailable right now, try again",
                              "the service is unavailable right now; try again shortly" },
     [GC_EXPIRED]         = { "expired", "the request expired before it was carried out", NULL },

@@ -45,12 +45,14 @@ s_start (gc_client_op_t op, const gc_request_t *request)
 
 unsigned char *
 gc_reply_error (const gc_request_t *request, gc_error_t code, const char *message,
-                size_t offset, size_t *size)
+                uint64_t retry_after, size_t offset, size_t *size)
 {
     json_t *reply = s_start (GC_CLIENT_ERROR, request);
     json_object_set_new (reply, GC_KEY_CODE, json_string (gc_error_name (code)));
     json_object_set_new (reply, GC_KEY_MESSAGE,
                          json_string (message? message: gc_error_text (code)));
+    if (retry_after)
+        json_object_set_new (reply, GC_KEY_RETRY_AFTER, json_integer ((json_int_t) retry_after));
     return s_dump (reply, offset, size);
 }
 
@@ -206,10 +208,13 @@ s_test_events (void)
 {
     gc_request_t request = { .op = GC_CLIENT_JOIN, .has_id = true, .id = 7 };
     size_t size;
-    unsigned char *buffer = gc_reply_error (&request, GC_NOT_MEMBER, "no", 0, &size);
+    unsigned char *buffer = gc_reply_error (&request, GC_NOT_MEMBER, "no", 0, 0, &size);
     s_expect (buffer, 0, size,
               "{\"op\":\"error\",\"id\":7,\"code\":\"not_member\",\"message\":\"no\"}");
-    buffer = gc_reply_error (NULL, GC_BAD_REQUEST, NULL, 3, &size);
+    buffer = gc_reply_error (&request, GC_RATE_LIMITED, "wait", 1500, 0, &size);
+    s_expect (buffer, 0, size, "{\"op\":\"error\",\"id\":7,\"code\":\"rate_limited\","
+              "\"message\":\"wait\",\"retry_after\":1500}");
+    buffer = gc_reply_error (NULL, GC_BAD_REQUEST, NULL, 0, 3, &size);
     s_expect (buffer, 3, size,
               "{\"op\":\"error\",\"code\":\"bad_request\",\"message\":\"the request is malformed\"}");
     buffer = gc_reply_left ("QI", "removed from the group", 1, &size);

@@ -16,9 +16,11 @@
 #include "gc_error.h"
 #include "gc_request.h"
 
-//  {"op":"error", id, code, message}; the code's text when message is NULL.
+//  {"op":"error", id, code, message[, retry_after]}; the code's text when
+//  message is NULL; retry_after (ms to wait, v1.1) only when not 0.
 unsigned char *gc_reply_error (const gc_request_t *request, gc_error_t code,
-                               const char *message, size_t offset, size_t *size);
+                               const char *message, uint64_t retry_after,
+                               size_t offset, size_t *size);
 
 //  {"op":"ok", id, ...fields}; takes fields, which may be NULL.
 unsigned char *gc_reply_ok (const gc_request_t *request, json_t *fields,

@@ -39,6 +39,7 @@
 #define GC_KEY_CODE         "code"
 #define GC_KEY_MESSAGE      "message"
 #define GC_KEY_REASON       "reason"
+#define GC_KEY_RETRY_AFTER  "retry_after"
 
 typedef enum {
     GC_CLIENT_NONE = 0,     //  not an op of the protocol

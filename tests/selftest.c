@@ -21,10 +21,12 @@
 #include "../gateway/room.h"
 #include "../gateway/conn.h"
 #include "../gateway/origin.h"
+#include "../gateway/proxies.h"
 #include "../gateway/listen.h"
 #include "../broker/store.h"
 #include "../broker/store_backend.h"
 #include "../broker/hasher.h"
+#include "../broker/throttle.h"
 #include "../broker/replier.h"
 #include "../broker/login.h"
 #include "../broker/reader.h"
@@ -68,10 +70,12 @@ static const s_test_t s_tests [] = {
     { "gc_room", gc_room_test },
     { "gc_conn", gc_conn_test },
     { "gc_origins", gc_origins_test },
+    { "gc_proxies", gc_proxies_test },
     { "gc_listen", gc_listen_test },
     { "gc_store", gc_store_test },
     { "gc_store_sqlite", gc_store_sqlite_test },
     { "gc_hasher", gc_hasher_test },
+    { "gc_throttle", gc_throttle_test },
     { "gc_replier", gc_replier_test },
     { "gc_login", gc_login_test },
     { "gc_reader", gc_reader_test },

@@ -40,7 +40,7 @@ class Cluster:
     def __init__(self, gateways=2, start_broker=True, broker_env=None,
                  gateway_env=None, gateway_args=(), broker_args=(), by_env=False,
                  wrap_broker=True, per_gateway=None, tls=False, backups=True,
-                 curve=True):
+                 curve=True, db=None):
         """`by_env` configures the programs by environment variables only
         (GROUPCHAT_DB, ...) instead of flags; extra env and args win.
         `wrap_broker=False` runs the broker without the wrapper, for tests
@@ -52,9 +52,10 @@ class Cluster:
         backups to `self.backups`, a folder it makes itself; False: backups
         are off. `curve`: the broker link uses keys made by `groupchat-admin
         keys init` in `self.keys`, as `make run` does; False: no keys, the
-        link trusts loopback."""
+        link trusts loopback. `db`: the database's path, when it must live
+        elsewhere than in the cluster's folder."""
         self.dir = tempfile.mkdtemp(prefix="cluster-", dir=CONFIG.tmp_root)
-        self.db = os.path.join(self.dir, "groupchat.db")
+        self.db = db or os.path.join(self.dir, "groupchat.db")
         self.backups = os.path.join(self.dir, "backups") if backups else None
         self.requests_port = free_port()
         self.events_port = free_port()

@@ -205,6 +205,8 @@ async def test_compose_file_is_valid_and_describes_the_cluster():
         assert env["GROUPCHAT_REQUESTS"] == "tcp://broker:5555", env
         assert env["GROUPCHAT_EVENTS"] == "tcp://broker:5556", env
         assert env["GROUPCHAT_PORT"] == "8080", env
+        #  haproxy (option forwardfor) names the client for login throttling
+        assert env["GROUPCHAT_TRUSTED_PROXY"] == "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16", env
         #  haproxy finds gateways under this alias (server-template)
         aliases = gateway["networks"]["default"]["aliases"]
         assert "gateway" in aliases, "%s aliases: %r" % (name, aliases)
@@ -354,7 +356,7 @@ async def test_haproxy_config_is_valid_and_websocket_aware():
     assert code == 0, "haproxy -c rejects deploy/haproxy.cfg:\n%s" % out
     lines = haproxy_lines()
     for needed in ("bind :8080", "bind :8443 ssl crt %s/haproxy.pem" % TLS_STORE,
-                   "balance leastconn", "option httpchk",
+                   "balance leastconn", "option httpchk", "option forwardfor",
                    "http-check expect status 200"):
         assert needed in lines, "deploy/haproxy.cfg lacks %r" % needed
     assert any(re.fullmatch(r"timeout tunnel \d+[smh]", line) for line in lines), \

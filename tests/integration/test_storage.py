@@ -1,4 +1,5 @@
-"""test_storage.py: the database as another process can hold it.
+"""test_storage.py: the database as another process holds it, damaged,
+read-only or on a full disk.
 
 `unavailable` promises that nothing was stored. Another process holding
 the database's write lock (a backup tool, an operator's sqlite3) must
@@ -8,10 +9,14 @@ deadline, and decides on each say's deadline once it holds the lock.
 """
 
 import asyncio
+import contextlib
+import os
 import sqlite3
+import subprocess
+import tempfile
 import time
 
-from harness import Cluster, deadline
+from harness import CONFIG, Cluster, deadline, free_port, run_program
 
 
 def hold_write_lock(path):
@@ -59,3 +64,106 @@ async def test_a_lock_held_briefly_delays_a_say_but_stores_it_once(cluster):
     assert reply["op"] == "ok", reply
     history = await sue.history(room="Quite Interesting", before=reply["seq"] + 1, limit=5)
     assert [m["text"] for m in history].count("waited for the lock") == 1, history
+
+
+# --------------------------------------------------------------------------
+#  A database the broker cannot trust or write
+
+@contextlib.contextmanager
+def small_filesystem(size):
+    """A tmpfs of `size` bytes of its own, mounted on a fresh folder (the
+    tests run as root, as CI does); unmounted at the end."""
+    folder = tempfile.mkdtemp(prefix="small-fs-", dir=CONFIG.tmp_root)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d" % size, "tmpfs", folder],
+                   check=True, capture_output=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", folder], check=False, capture_output=True)
+        os.rmdir(folder)
+
+
+async def start_refused(db):
+    """The broker started on db: its exit status and what it said."""
+    code, out, err = await run_program("groupchat-broker", [
+        "--db", db, "--requests", "tcp://127.0.0.1:%d" % free_port(),
+        "--events", "tcp://127.0.0.1:%d" % free_port()], timeout=30)
+    return code, out + err
+
+
+async def database_with_history(db, messages=2000):
+    """A database at db, made by a broker, with `messages` texts in
+    Taskmaster, then closed and checkpointed into the file."""
+    async with Cluster(gateways=0, db=db) as cluster:
+        await cluster.broker_link().say_many("Sue", "Taskmaster", ["x" * 300] * messages)
+    with contextlib.closing(sqlite3.connect(db)) as check:
+        check.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+async def test_a_damaged_database_stops_the_broker_at_start():
+    folder = tempfile.mkdtemp(prefix="damaged-", dir=CONFIG.tmp_root)
+    db = os.path.join(folder, "groupchat.db")
+    await database_with_history(db)
+    with contextlib.closing(sqlite3.connect(db)) as look:
+        root = look.execute("SELECT rootpage FROM sqlite_master WHERE name = 'messages'").fetchone()[0]
+        page_size = look.execute("PRAGMA page_size").fetchone()[0]
+    #  The messages tree's root page overwritten: every room's history gone
+    with open(db, "r+b") as damaged:
+        damaged.seek((root - 1) * page_size)
+        damaged.write(b"\xa5" * page_size)
+    code, said = await start_refused(db)
+    assert code == 1, "broker on a damaged database: exit %d\n%s" % (code, said)
+    assert "damaged" in said and db in said, said
+
+
+async def test_a_read_only_database_stops_the_broker_at_start():
+    with small_filesystem(8 << 20) as folder:
+        db = os.path.join(folder, "groupchat.db")
+        await database_with_history(db, messages=10)
+        subprocess.run(["mount", "-o", "remount,ro", folder], check=True, capture_output=True)
+        code, said = await start_refused(db)
+    assert code == 1, "broker on a read-only database: exit %d\n%s" % (code, said)
+    assert "cannot write the database" in said, said
+
+
+def fill(folder):
+    """Writes a file in folder until the filesystem is full; returns it."""
+    path = os.path.join(folder, "filler")
+    with open(path, "wb", buffering=0) as filler:
+        try:
+            while True:
+                filler.write(b"\0" * 65536)
+        except OSError:
+            pass
+    return path
+
+
+async def test_a_full_disk_refuses_says_loses_nothing_and_recovers_by_itself():
+    with small_filesystem(4 << 20) as folder:
+        async with Cluster(gateways=1, db=os.path.join(folder, "groupchat.db")) as cluster:
+            sue = await cluster.login("Sue")
+            await sue.join("Taskmaster")
+            acked = [await sue.say("before the disk filled %d" % n) for n in range(3)]
+            filler = fill(folder)
+            #  Says fill what room is left, then are refused, never stored
+            refused = None
+            for attempt in range(400):
+                reply = await sue.request("say", room="Taskmaster", text="%d %s" % (attempt, "y" * 3000))
+                if reply["op"] == "ok":
+                    acked.append(reply["seq"])
+                else:
+                    refused = reply
+                    break
+            assert refused and refused.get("code") == "unavailable", refused
+            await cluster.wait_healthy(status=503, within=10)
+            os.unlink(filler)
+            #  Space is back: the broker finds out by itself
+            await cluster.wait_healthy(within=10)
+            sue = await cluster.login("Sue")
+            await sue.join("Taskmaster")
+            last = await sue.say("after the disk had room again")
+            #  Every acknowledged say is there, in order, with no gap: the
+            #  refused ones took no seq
+            assert last == acked[-1] + 1, (last, acked[-5:])
+            history = await sue.history(room="Taskmaster", before=last + 1, limit=len(acked) + 1)
+            assert [m["seq"] for m in history] == acked + [last], [m["seq"] for m in history][:5]
