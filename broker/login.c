@@ -28,6 +28,7 @@ struct gc_login_t {
     gc_throttle_t *by_user;     //  failures per user name
     gc_throttle_t *by_address;  //  failures per client address
     int64_t swept_at;           //  the tables' last sweep
+    int64_t purged_at;          //  expired tokens' last purge
 };
 
 //  A few mistakes are people; more are guessing. Addresses allow more,
@@ -225,6 +226,12 @@ gc_login_logout (void *arg, const gc_broker_request_t *request)
 void
 gc_login_sweep (gc_login_t *self, int64_t now)
 {
+    if (now - self->purged_at >= GC_TOKEN_PURGE_MS) {
+        int purged = gc_store_tokens_purge (self->store, now);
+        if (purged > 0)
+            gc_info ("purged expired tokens=%d", purged);
+        self->purged_at = now;
+    }
     if (now - self->swept_at < GC_LOGIN_SWEEP_MS)
         return;
     gc_throttle_sweep (self->by_user, now);

@@ -24,8 +24,9 @@ void gc_login_logout (void *self, const gc_broker_request_t *request);
 zsock_t *gc_login_verdicts (gc_login_t *self);
 void gc_login_verified (gc_login_t *self);
 
-//  Forgets failed logins whose time is over; call every second (it
-//  walks its tables once a minute at most)
+//  Forgets failed logins whose time is over, and deletes expired tokens;
+//  call every second (it walks its tables once a minute, and the tokens
+//  once an hour, at most)
 void gc_login_sweep (gc_login_t *self, int64_t now);
 
 //  Writes the login figures (Prometheus text) to stream.

@@ -214,6 +214,12 @@ gc_store_token_delete (gc_store_t *self, const char *token)
     return self->backend->token_delete (self->db, hash) < 0? -1: 0;
 }
 
+int
+gc_store_tokens_purge (gc_store_t *self, int64_t now)
+{
+    return self->backend->tokens_purge (self->db, now - GC_TOKEN_TTL_MS);
+}
+
 //  --------------------------------------------------------------------------
 //  Rooms and membership
 
@@ -548,6 +554,15 @@ s_test_tokens (gc_store_t *self)
     assert (gc_store_token_delete (self, token) == 0);
     assert (gc_store_token_user (self, token, 5000) == NULL);
     assert (gc_store_token_new (self, "Nobody", 5000, token) == -1);
+    //  Expired tokens are purged, the others kept
+    char young [GC_TOKEN_LEN + 1];
+    assert (gc_store_token_new (self, "Alex", 1000, token) == 0);
+    assert (gc_store_token_new (self, "Sue", 2000 + GC_TOKEN_TTL_MS, young) == 0);
+    assert (gc_store_tokens_purge (self, 1001 + GC_TOKEN_TTL_MS) == 1);
+    assert (gc_store_tokens_purge (self, 1001 + GC_TOKEN_TTL_MS) == 0);
+    user = gc_store_token_user (self, young, 3000 + GC_TOKEN_TTL_MS);
+    assert (user && streq (user, "Sue"));
+    free (user);
 }
 
 //  Names too long for a membership key are asked of the database each

@@ -62,6 +62,11 @@ char *gc_store_token_user (gc_store_t *self, const char *token, int64_t now);
 
 int gc_store_token_delete (gc_store_t *self, const char *token);
 
+//  Deletes the tokens expired by now (unused for GC_TOKEN_TTL_MS): a
+//  token is refused once expired anyway, this keeps the table to the
+//  sessions that may still come back. How many went, or -1.
+int gc_store_tokens_purge (gc_store_t *self, int64_t now);
+
 //  Name lists, sorted; the caller frees each name and the array (with
 //  gc_store_names_free). Each returns the count, or -1 (*names NULL).
 //  The rooms the user is a member of

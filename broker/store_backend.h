@@ -35,6 +35,7 @@ typedef struct {
     char *(*token_user) (void *db, const unsigned char *hash, int64_t *last_used);
     int (*token_touch) (void *db, const unsigned char *hash, int64_t now);
     int (*token_delete) (void *db, const unsigned char *hash);
+    int (*tokens_purge) (void *db, int64_t unused_since);  //  how many went, or -1
     //  Name lists, sorted; the count, or -1 (then *names is NULL)
     int (*rooms_of) (void *db, const char *user, char ***names);
     int (*users) (void *db, char ***names);

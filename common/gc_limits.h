@@ -24,6 +24,8 @@
 //  A token's last use is written at most this often: a write per
 //  reconnect would cost an fsync each
 #define GC_TOKEN_TOUCH_MS       (60 * 1000)
+//  How often the broker deletes expired tokens
+#define GC_TOKEN_PURGE_MS       (3600 * 1000)
 
 //  A gateway answers unavailable this long after a request arrived (the
 //  default of its --request-deadline); the broker refuses to act on a
