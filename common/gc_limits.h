@@ -117,6 +117,13 @@
 //  frame, at most a say's text and names, so all of them under 20 MiB.
 #define GC_LINK_WAITING_MAX     4096
 #define GC_GATEWAY_IO_TIMEOUT_S 30      //  lws's limit on a stalled handshake or HTTP exchange
+//  Open files a gateway keeps for itself (broker link, listeners, logs)
+//  out of its limit when it sizes --max-connections by it
+#define GC_GATEWAY_FD_RESERVE   64
+#define GC_GATEWAY_CONNECTIONS_DEFAULT  1000    //  when the limit is unknown
+//  Connections from one client address, by default: a household or an
+//  office behind one address, with a few tabs each
+#define GC_GATEWAY_PER_ADDRESS_DEFAULT  256
 #define GC_GATEWAY_HTTP_HEADERS 512     //  bytes of headers of a /healthz or /metrics reply
 #define GC_ORIGIN_MAX           256     //  bytes of an Origin header compared; longer: refused
 

@@ -515,8 +515,16 @@ gc_conn_open (gc_conn_t *self, gc_gateway_parts_t *parts, struct lws *wsi)
     self->tokens_ms = gc_clock_mono_us () / 1000;
     if (wsi && parts->proxies)
         gc_proxies_client_of (parts->proxies, wsi, self->address, sizeof self->address);
+    else
+        snprintf (self->address, sizeof self->address, "%s", "local");
     lws_dll2_add_tail (&self->in_gateway, &parts->conns);
     gc_debug ("open conn=%lu", (unsigned long) self->id);
+}
+
+const char *
+gc_conn_address (gc_conn_t *self)
+{
+    return self->address;
 }
 
 void

@@ -23,6 +23,9 @@ void gc_conn_open (gc_conn_t *self, gc_gateway_parts_t *parts, struct lws *wsi);
 //  Leaves its rooms and drops its requests; safe to call twice.
 void gc_conn_close (gc_conn_t *self);
 
+//  The client's address, as login throttling and admission count it
+const char *gc_conn_address (gc_conn_t *self);
+
 //  lws RECEIVE: a piece of a message. -1: close the connection.
 int gc_conn_receive (gc_conn_t *self, const void *data, size_t size);
 //  One whole text request, as gc_conn_receive hands it on.

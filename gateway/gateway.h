@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <libwebsockets.h>
 #include "link.h"
+#include "admission.h"
 #include "proxies.h"
 #include "gc_limits.h"
 
@@ -64,6 +65,7 @@ typedef struct {
     lws_dll2_owner_t conns;     //  every open client connection
     int rate_limit;             //  requests per second per connection, 0: none
     const gc_proxies_t *proxies;    //  whose X-Forwarded-For is believed
+    gc_admission_t *admission;  //  connections counted, in all and per address
     //  Frames gathered for one write; shared, since the gateway writes
     //  to one connection at a time
     unsigned char batch [GC_BATCH_MAX];

@@ -14,6 +14,7 @@ static const char *s_usage =
     "                         [--allow-origin ORIGIN ...] [--trusted-proxy NETWORK ...]\n"
     "                         [--requests ENDPOINT] [--events ENDPOINT]\n"
     "                         [--rate-limit N] [--ping-interval SECONDS]\n"
+    "                         [--max-connections N] [--max-connections-per-address N]\n"
     "                         [--request-deadline MS] [--keys DIR] [--insecure]\n"
     "                         [--log-level LEVEL]\n"
     "\n"
@@ -39,6 +40,12 @@ static const char *s_usage =
     "  --events ENDPOINT    broker's event socket      GROUPCHAT_EVENTS (tcp://localhost:5556)\n"
     "  --rate-limit N       requests per second per connection, 0 for none\n"
     "                                                  GROUPCHAT_RATE_LIMIT (1000)\n"
+    "  --max-connections N  WebSocket connections at most; past it an upgrade gets\n"
+    "                       HTTP 503        GROUPCHAT_MAX_CONNECTIONS (the open-file\n"
+    "                                       limit less " GC_STR (GC_GATEWAY_FD_RESERVE) ")\n"
+    "  --max-connections-per-address N  from one client address at most; past\n"
+    "                       it HTTP 429     GROUPCHAT_MAX_CONNECTIONS_PER_ADDRESS ("
+                            GC_STR (GC_GATEWAY_PER_ADDRESS_DEFAULT) ")\n"
     "  --ping-interval S    ping idle connections after S seconds; drop a peer\n"
     "                       silent for 2.5 x S       GROUPCHAT_PING_INTERVAL (20)\n"
     "  --request-deadline MS  answer unavailable when the broker has not\n"
@@ -147,6 +154,11 @@ s_main (int argc, char *argv [], gc_origins_t *origins, gc_proxies_t *proxies)
                           0, 1000000),
         GC_OPTION_NUMBER ("ping-interval", "GROUPCHAT_PING_INTERVAL", "20", &config.ping_seconds,
                           1, 3600),
+        GC_OPTION_NUMBER ("max-connections", "GROUPCHAT_MAX_CONNECTIONS", "0",
+                          &config.max_connections, 0, 1000000),
+        GC_OPTION_NUMBER ("max-connections-per-address", "GROUPCHAT_MAX_CONNECTIONS_PER_ADDRESS",
+                          GC_STR (GC_GATEWAY_PER_ADDRESS_DEFAULT), &config.max_per_address,
+                          1, 1000000),
         GC_OPTION_NUMBER ("request-deadline", "GROUPCHAT_REQUEST_DEADLINE",
                           GC_STR (GC_REQUEST_DEADLINE_MS), &config.request_deadline_ms,
                           100, 600000),

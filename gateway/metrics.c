@@ -34,6 +34,10 @@ gc_metrics_write (const gc_gateway_parts_t *parts, FILE *stream)
     gc_rooms_t *rooms = parts->rooms;
     gc_metric_write (stream, "groupchat_connections_open", "gauge",
                      "Open client WebSocket connections.", parts->conns.count);
+    gc_metric_write (stream, "groupchat_connections_refused_total", "counter",
+                     "WebSocket upgrades refused: the gateway, or the client's address, held "
+                     "all the connections it may.",
+                     parts->admission? (double) gc_admission_refused (parts->admission): 0);
     gc_metric_write (stream, "groupchat_gateway_broker_up", "gauge",
                      "1 while the broker link is up: a request sent now is served.",
                      gc_link_up (link));

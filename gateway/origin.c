@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <string.h>
 #include "origin.h"
+#include "admission.h"
 #include "gc_alloc.h"
 #include "gc_limits.h"
 #include "gc_log.h"
@@ -141,24 +142,6 @@ gc_origins_allows (const gc_origins_t *self, const char *origin)
     return false;
 }
 
-//  Answers 403 and ends the exchange; returns what CONFIRM_UPGRADE wants.
-//  Written by hand: lws_return_http_status would say HTTP/1.0, as lws
-//  learns a request's version only after an upgrade is confirmed, and
-//  some WebSocket clients take an HTTP/1.0 answer for no answer at all
-static int
-s_refuse (struct lws *wsi)
-{
-    static const char body [] = "origin not allowed\n";
-    unsigned char response [LWS_PRE + 256];
-    char *text = (char *) response + LWS_PRE;
-    int size = snprintf (text, sizeof response - LWS_PRE,
-                         "HTTP/1.1 403 Forbidden\r\n"
-                         "content-type: text/plain; charset=utf-8\r\n"
-                         "content-length: %zu\r\n"
-                         "connection: close\r\n\r\n%s", sizeof body - 1, body);
-    return lws_write (wsi, (unsigned char *) text, (size_t) size, LWS_WRITE_HTTP_HEADERS) < 0? -1: 1;
-}
-
 int
 gc_origins_confirm_upgrade (const gc_origins_t *self, struct lws *wsi)
 {
@@ -169,7 +152,7 @@ gc_origins_confirm_upgrade (const gc_origins_t *self, struct lws *wsi)
     if (whole && gc_origins_allows (self, origin))
         return 0;
     gc_info ("refused an upgrade origin=%s", whole? origin: "(too long)");
-    return s_refuse (wsi);
+    return gc_http_refuse (wsi, "403 Forbidden", "origin not allowed\n");
 }
 
 //  --------------------------------------------------------------------------

@@ -107,6 +107,14 @@ s_http_writable (struct lws *wsi, s_session_t *session)
 //  --------------------------------------------------------------------------
 //  Callbacks
 
+//  Pages from other sites first (403), then room for one more (503, 429)
+static int
+s_confirm_upgrade (gc_gateway_t *gateway, struct lws *wsi)
+{
+    int refused = gc_origins_confirm_upgrade (gateway->origins, wsi);
+    return refused? refused: gc_admission_confirm_upgrade (gateway->parts.admission, wsi);
+}
+
 static int
 s_on_client (struct lws *wsi, enum lws_callback_reasons reason, void *user,
              void *in, size_t len)
@@ -119,7 +127,7 @@ s_on_client (struct lws *wsi, enum lws_callback_reasons reason, void *user,
         case LWS_CALLBACK_HTTP_WRITEABLE:
             return s_http_writable (wsi, session);
         case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-            return gc_origins_confirm_upgrade (s_gateway (wsi)->origins, wsi);
+            return s_confirm_upgrade (s_gateway (wsi), wsi);
         case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
         case LWS_CALLBACK_CLOSED_HTTP:
             if (session)
@@ -127,12 +135,14 @@ s_on_client (struct lws *wsi, enum lws_callback_reasons reason, void *user,
             return 0;
         case LWS_CALLBACK_ESTABLISHED:
             gc_conn_open (conn, &s_gateway (wsi)->parts, wsi);
+            gc_admission_opened (s_gateway (wsi)->parts.admission, gc_conn_address (conn));
             return 0;
         case LWS_CALLBACK_RECEIVE:
             return gc_conn_receive (conn, in, len);
         case LWS_CALLBACK_SERVER_WRITEABLE:
             return gc_conn_writable (conn);
         case LWS_CALLBACK_CLOSED:
+            gc_admission_closed (s_gateway (wsi)->parts.admission, gc_conn_address (conn));
             gc_conn_close (conn);
             return 0;
         default:
@@ -176,12 +186,26 @@ s_protocols_init (void)
     s_protocols [1] = (struct lws_protocols) { .name = GC_LINK_PROTOCOL, .callback = gc_link_callback };
 }
 
+//  Without a setting, what the open-file limit leaves room for: past it
+//  libwebsockets would drop connections without a word
+static size_t
+s_max_connections (const gc_server_config_t *config)
+{
+    if (config->max_connections > 0)
+        return (size_t) config->max_connections;
+    if (config->fd_limit > GC_GATEWAY_FD_RESERVE)
+        return config->fd_limit - GC_GATEWAY_FD_RESERVE;
+    return GC_GATEWAY_CONNECTIONS_DEFAULT;
+}
+
 gc_gateway_t *
 gc_server_new (const gc_server_config_t *config)
 {
     gc_gateway_t *self = gc_calloc (1, sizeof *self);
     self->parts.rate_limit = config->rate_limit;
     self->parts.proxies = config->proxies;
+    self->parts.admission = gc_admission_new (s_max_connections (config),
+                                              (size_t) config->max_per_address, config->proxies);
     //  Pings keep idle connections alive through proxies; a peer that
     //  answers nothing for 2.5 ping intervals is gone and is dropped
     self->idle_policy.secs_since_valid_ping = (uint16_t) config->ping_seconds;
@@ -226,6 +250,7 @@ gc_server_destroy (gc_gateway_t **self_p)
     }
     gc_rooms_destroy (&self->parts.rooms);
     gc_link_destroy (&self->parts.link);
+    gc_admission_destroy (&self->parts.admission);
     free (self);
     *self_p = NULL;
 }

@@ -20,6 +20,8 @@ typedef struct {
     gc_keys_t *keys;            //  CURVE keys for both; NULL: plain
     int rate_limit;             //  requests/s per connection, 0: unlimited
     unsigned fd_limit;          //  connections + a few, 0: lws default
+    int max_connections;        //  WebSocket connections at most, 0: fd_limit's room
+    int max_per_address;        //  from one client address at most
     int ping_seconds;           //  idle time before a ping; dead after 2.5 x
     int request_deadline_ms;    //  a request's time to be answered
 } gc_server_config_t;

@@ -22,6 +22,7 @@
 #include "../gateway/conn.h"
 #include "../gateway/origin.h"
 #include "../gateway/proxies.h"
+#include "../gateway/admission.h"
 #include "../gateway/listen.h"
 #include "../broker/store.h"
 #include "../broker/store_backend.h"
@@ -71,6 +72,7 @@ static const s_test_t s_tests [] = {
     { "gc_conn", gc_conn_test },
     { "gc_origins", gc_origins_test },
     { "gc_proxies", gc_proxies_test },
+    { "gc_admission", gc_admission_test },
     { "gc_listen", gc_listen_test },
     { "gc_store", gc_store_test },
     { "gc_store_sqlite", gc_store_sqlite_test },

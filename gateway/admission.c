@@ -1,0 +1,139 @@
+/*  admission.c: connections counted in all and per client address. */
+#include <czmq.h>
+#include "admission.h"
+#include "gc_alloc.h"
+#include "gc_limits.h"
+#include "gc_log.h"
+
+struct gc_admission_t {
+    size_t total_max, per_address_max;
+    const gc_proxies_t *proxies;    //  not ours
+    size_t open;                //  connections held
+    zhashx_t *by_address;       //  address -> count (as a pointer-sized integer)
+    uint64_t refused;
+};
+
+gc_admission_t *
+gc_admission_new (size_t total, size_t per_address, const gc_proxies_t *proxies)
+{
+    gc_admission_t *self = gc_calloc (1, sizeof *self);
+    self->total_max = total;
+    self->per_address_max = per_address;
+    self->proxies = proxies;
+    self->by_address = zhashx_new ();
+    return self;
+}
+
+void
+gc_admission_destroy (gc_admission_t **self_p)
+{
+    gc_admission_t *self = *self_p;
+    if (!self)
+        return;
+    zhashx_destroy (&self->by_address);
+    free (self);
+    *self_p = NULL;
+}
+
+static size_t
+s_count (gc_admission_t *self, const char *address)
+{
+    return (size_t) (uintptr_t) zhashx_lookup (self->by_address, address);
+}
+
+//  Written by hand: lws_return_http_status would say HTTP/1.0, as lws
+//  learns a request's version only after an upgrade is confirmed
+int
+gc_http_refuse (struct lws *wsi, const char *status, const char *body)
+{
+    unsigned char response [LWS_PRE + 512];
+    char *text = (char *) response + LWS_PRE;
+    int size = snprintf (text, sizeof response - LWS_PRE,
+                         "HTTP/1.1 %s\r\n"
+                         "content-type: text/plain; charset=utf-8\r\n"
+                         "content-length: %zu\r\n"
+                         "connection: close\r\n\r\n%s", status, strlen (body), body);
+    return lws_write (wsi, (unsigned char *) text, (size_t) size, LWS_WRITE_HTTP_HEADERS) < 0? -1: 1;
+}
+
+int
+gc_admission_confirm_upgrade (gc_admission_t *self, struct lws *wsi)
+{
+    char address [GC_ADDRESS_MAX + 1] = "";
+    gc_proxies_client_of (self->proxies, wsi, address, sizeof address);
+    if (self->open >= self->total_max) {
+        self->refused++;
+        gc_warn ("refused an upgrade: the gateway holds connections=%zu address=%s",
+                 self->open, address);
+        return gc_http_refuse (wsi, "503 Service Unavailable",
+                               "this gateway holds all the connections it may\n");
+    }
+    if (s_count (self, address) >= self->per_address_max) {
+        self->refused++;
+        gc_warn ("refused an upgrade: too many connections from address=%s (if that is a "
+                 "proxy or load balancer, name it with --trusted-proxy)", address);
+        return gc_http_refuse (wsi, "429 Too Many Requests",
+                               "too many connections from your address\n");
+    }
+    return 0;
+}
+
+void
+gc_admission_opened (gc_admission_t *self, const char *address)
+{
+    self->open++;
+    zhashx_update (self->by_address, address, (void *) (uintptr_t) (s_count (self, address) + 1));
+}
+
+void
+gc_admission_closed (gc_admission_t *self, const char *address)
+{
+    size_t count = s_count (self, address);
+    if (self->open)
+        self->open--;
+    if (count > 1)
+        zhashx_update (self->by_address, address, (void *) (uintptr_t) (count - 1));
+    else
+        zhashx_delete (self->by_address, address);
+}
+
+size_t
+gc_admission_open (gc_admission_t *self)
+{
+    return self->open;
+}
+
+uint64_t
+gc_admission_refused (gc_admission_t *self)
+{
+    return self->refused;
+}
+
+//  --------------------------------------------------------------------------
+//  Self test: the counting; refusals are driven over real sockets in
+//  tests/integration/test_limits.py
+
+void
+gc_admission_test (bool verbose)
+{
+    if (verbose)
+        printf (" * gc_admission: ");
+    gc_proxies_t *proxies = gc_proxies_new ();
+    gc_admission_t *self = gc_admission_new (3, 2, proxies);
+    gc_admission_opened (self, "10.0.0.1");
+    gc_admission_opened (self, "10.0.0.1");
+    gc_admission_opened (self, "10.0.0.2");
+    assert (gc_admission_open (self) == 3);
+    assert (s_count (self, "10.0.0.1") == 2 && s_count (self, "10.0.0.2") == 1);
+    gc_admission_closed (self, "10.0.0.1");
+    gc_admission_closed (self, "10.0.0.2");
+    assert (gc_admission_open (self) == 1 && s_count (self, "10.0.0.2") == 0);
+    assert (zhashx_size (self->by_address) == 1);
+    gc_admission_closed (self, "10.0.0.1");
+    assert (gc_admission_open (self) == 0 && zhashx_size (self->by_address) == 0);
+    gc_admission_destroy (&self);
+    gc_admission_destroy (&self);
+    gc_proxies_destroy (&proxies);
+    if (verbose)
+        printf ("OK\n");
+}
