@@ -4,7 +4,8 @@
     to rl_callback_read_char, so there is one thread and one loop. A line
     printed while the person types (an arriving message) first takes the
     half-typed line off the screen, prints, then puts it back: the typed
-    line is never garbled. */
+    line is never garbled. Every name and text from the network is
+    shown through format.c, escaped: it is data, never a terminal control. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -57,12 +58,15 @@ s_print (const char *text)
     free (typed);
 }
 
+//  Prints a line with one value from the network (or typed), escaped
 static void
 s_printf (const char *format, const char *value)
 {
+    char *shown = gc_format_escaped (value);
     char line [1024];
-    snprintf (line, sizeof line, format, value);
+    snprintf (line, sizeof line, format, shown);
     s_print (line);
+    free (shown);
 }
 
 //  Password entry: the prompt only, never the characters
@@ -102,7 +106,9 @@ static void
 s_room_prompt (void)
 {
     static char prompt [300];
-    snprintf (prompt, sizeof prompt, "%s> ", gc_session_room (s_ui.session));
+    char *room = gc_format_escaped (gc_session_room (s_ui.session));
+    snprintf (prompt, sizeof prompt, "%s> ", room);
+    free (room);
     s_prompt (IN_ROOM, prompt);
 }
 
@@ -139,10 +145,11 @@ s_rooms (void *arg, json_t *rooms)
     size_t index;
     json_t *room;
     json_array_foreach (rooms, index, room) {
+        char *name = gc_format_escaped (json_string_value (json_object_get (room, "name")));
         char line [300];
-        snprintf (line, sizeof line, "  %zu) %s", index + 1,
-                  json_string_value (json_object_get (room, "name")));
+        snprintf (line, sizeof line, "  %zu) %s", index + 1, name);
         s_print (line);
+        free (name);
     }
     if (s_ui.picking && json_array_size (rooms))
         s_prompt (PICK_ROOM, "Room number or name: ");
@@ -213,7 +220,7 @@ static void
 s_untrusted (void *arg, const char *text)
 {
     (void) arg;
-    s_print (text);
+    s_printf ("%s", text);
     s_ui.status = 1;
     s_ui.quit = true;
 }

@@ -71,7 +71,7 @@ s_show_escaped (const unsigned char *text, size_t length, uint32_t point, int fl
                 char *shown)
 {
     if (flags & GC_ESCAPE_JSON)
-        snprintf (shown, GC_ESCAPE_CHAR_MAX, "\\u%04x", (unsigned) point);
+        snprintf (shown, GC_ESCAPE_CHAR_MAX, "\\u%04X", (unsigned) point);
     else
     if ((flags & GC_ESCAPE_CARET) && (point < 0x20 || point == 0x7f))
         snprintf (shown, GC_ESCAPE_CHAR_MAX, "^%c", (char) (point ^ 0x40));
@@ -167,9 +167,9 @@ static const s_case_t s_cases [] = {
     { "C:\\x1b\x1b", GC_ESCAPE_HEX | GC_ESCAPE_BACKSLASH, "C:\\\\x1b\\x1b" },
     { "C:\\x1b", GC_ESCAPE_CARET, "C:\\x1b" },
     //  JSON text from jansson: \u escapes, its own escapes and layout kept
-    { "{\"t\":\"\\u001b\xc2\x9b\x7f\xe2\x80\xae\\\\\"}\n", GC_ESCAPE_JSON,
-      "{\"t\":\"\\u001b\\u009b\\u007f\\u202e\\\\\"}\n" },
-    { "\xff", GC_ESCAPE_JSON, "\\ufffd" },
+    { "{\"t\":\"\\u001B\xc2\x9b\x7f\xe2\x80\xae\\\\\"}\n", GC_ESCAPE_JSON,
+      "{\"t\":\"\\u001B\\u009B\\u007F\\u202E\\\\\"}\n" },
+    { "\xff", GC_ESCAPE_JSON, "\\uFFFD" },
 };
 
 static void

@@ -36,7 +36,7 @@ typedef enum {
     //  C0 and DEL in caret notation (ESC ^[, CR ^M, DEL ^?), the rest as
     //  \xHH, as a terminal user knows them (the client's screen)
     GC_ESCAPE_CARET = 1 << 0,
-    //  For JSON text that jansson wrote: \u escapes (\u009b, \u202e), and
+    //  For JSON text that jansson wrote: \u escapes (\u009B, \u202E), and
     //  C0 passes, since jansson escapes C0 inside strings itself and any
     //  other C0 byte is its layout; the JSON stays valid and means the same
     GC_ESCAPE_JSON = 1 << 1,
