@@ -130,12 +130,6 @@ LAIR = "Lair\x1b]0;ROOM\x07\x1b[32m"
 LAIR_SHOWN = "Lair^[]0;ROOM^G^[[32m"
 
 
-async def admin(cluster, *args):
-    code, out, err = await run_program("groupchat-admin", [*cluster.admin_args(), *args],
-                                       env={"GROUPCHAT_PASSWORD": PASSWORD})
-    assert code == 0, (args, out, err)
-
-
 async def pick_the_lair(term):
     """Logged in as EVE: her welcome, the menu's first choice, the room
     list and its first room, LAIR, each shown escaped."""
@@ -146,9 +140,7 @@ async def pick_the_lair(term):
 
 
 async def test_user_and_room_names_are_shown_escaped(cluster):
-    await admin(cluster, "user", "add", EVE)
-    await admin(cluster, "group", "add", LAIR)
-    await admin(cluster, "member", "add", EVE, LAIR)
+    await cluster.add_member(EVE, LAIR)
     eve = await cluster.login(EVE)
     await eve.join(LAIR)
     await eve.say("from the lair", room=LAIR)
