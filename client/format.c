@@ -52,9 +52,9 @@ gc_format_error (gc_client_op_t op, gc_error_t code, const char *message)
 {
     const char *text = gc_error_person_text (code);
     char *shown = gc_format_escaped (text? text: message);
-    char *line = NULL;
+    char *line;
     if (asprintf (&line, "%s failed: %s", gc_client_op_name (op), shown) < 0)
-        line = NULL;
+        gc_alloc_fail (__FILE__, __LINE__);
     free (shown);
     return line;
 }

@@ -6,7 +6,9 @@
     half-typed line off the screen, prints, then puts it back: the typed
     line is never garbled. Every name and text from the network is
     shown through format.c, escaped: it is data, never a terminal control. */
+#define _GNU_SOURCE
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <readline/readline.h>
@@ -58,14 +60,16 @@ s_print (const char *text)
     free (typed);
 }
 
-//  Prints a line with one value from the network (or typed), escaped
+//  Prints a line with one value from the network (or typed), escaped;
+//  whole, however long its escapes made it
 static void
 s_printf (const char *format, const char *value)
 {
-    char *shown = gc_format_escaped (value);
-    char line [1024];
-    snprintf (line, sizeof line, format, shown);
+    char *shown = gc_format_escaped (value), *line;
+    if (asprintf (&line, format, shown) < 0)
+        gc_alloc_fail (__FILE__, __LINE__);
     s_print (line);
+    free (line);
     free (shown);
 }
 
@@ -105,11 +109,13 @@ s_menu (void)
 static void
 s_room_prompt (void)
 {
-    static char prompt [300];
-    char *room = gc_format_escaped (gc_session_room (s_ui.session));
-    snprintf (prompt, sizeof prompt, "%s> ", room);
-    free (room);
+    //  readline keeps a copy of the prompt
+    char *room = gc_format_escaped (gc_session_room (s_ui.session)), *prompt;
+    if (asprintf (&prompt, "%s> ", room) < 0)
+        gc_alloc_fail (__FILE__, __LINE__);
     s_prompt (IN_ROOM, prompt);
+    free (prompt);
+    free (room);
 }
 
 //  --------------------------------------------------------------------------
@@ -146,9 +152,11 @@ s_rooms (void *arg, json_t *rooms)
     json_t *room;
     json_array_foreach (rooms, index, room) {
         char *name = gc_format_escaped (json_string_value (json_object_get (room, "name")));
-        char line [300];
-        snprintf (line, sizeof line, "  %zu) %s", index + 1, name);
+        char *line;
+        if (asprintf (&line, "  %zu) %s", index + 1, name) < 0)
+            gc_alloc_fail (__FILE__, __LINE__);
         s_print (line);
+        free (line);
         free (name);
     }
     if (s_ui.picking && json_array_size (rooms))
