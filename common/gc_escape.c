@@ -87,8 +87,10 @@ gc_escape_char (const char *text, size_t size, int flags, char *shown)
     const unsigned char *bytes = (const unsigned char *) text;
     uint32_t point = 0xfffd;
     size_t length = s_decode (bytes, size, &point);
-    if (length == 0)
-        s_show_escaped (bytes, length = 1, 0xfffd, flags, shown);
+    if (length == 0) {          //  not UTF-8: that one byte is escaped
+        length = 1;
+        s_show_escaped (bytes, length, 0xfffd, flags, shown);
+    }
     else
     if (s_harmful (point, flags))
         s_show_escaped (bytes, length, point, flags, shown);
