@@ -10,6 +10,7 @@ sees that nothing coloured the screen.
 """
 
 import asyncio
+import os
 import subprocess
 import time
 import uuid
@@ -24,6 +25,8 @@ class Terminal:
         self.socket = "gc-test-%s" % uuid.uuid4().hex[:8]
         subprocess.run(["tmux", "-L", self.socket, "new-session", "-d", "-x", str(width),
                         "-y", str(height), command], check=True, env=env)
+        #  tmux leaves its socket file behind when its server ends
+        self.socket_path = self._tmux("display-message", "-p", "#{socket_path}").strip()
 
     def _tmux(self, *args):
         return subprocess.run(["tmux", "-L", self.socket, *args], check=True,
@@ -59,3 +62,8 @@ class Terminal:
 
     def close(self):
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+        if self.socket_path.startswith("/"):
+            try:
+                os.unlink(self.socket_path)
+            except FileNotFoundError:
+                pass
