@@ -5,9 +5,10 @@
     right: a member removed from a group is put out of the group's room at
     once on every gateway. Passwords are hashed here (argon2id), so the
     slow hash never runs in the broker's loop. Names listed come from the
-    network: they are printed escaped, never as terminal controls. It also
-    makes the broker link's keys (`keys init`, `keys add`), on this host:
-    they are files, never sent anywhere. */
+    network: they are printed escaped (common/gc_escape), never as terminal
+    controls, and so are the broker's texts. It also makes the broker
+    link's keys (`keys init`, `keys add`), on this host: they are files,
+    never sent anywhere. */
 #include <termios.h>
 #include <unistd.h>
 #include <czmq.h>
@@ -15,6 +16,7 @@
 #include <sodium.h>
 #include "gc_alloc.h"
 #include "gc_codec.h"
+#include "gc_escape.h"
 #include "gc_log.h"
 #include "gc_options.h"
 #include "gc_clock.h"
@@ -197,25 +199,15 @@ s_fill (gc_frame_t *request, const s_command_t *command, char **names, char *has
 //  --------------------------------------------------------------------------
 //  Printing names
 
-//  Writes name with C0 controls, DEL and backslash escaped (\x1b, \\),
-//  so a name can never drive the terminal it is shown on; ascii escapes
-//  every byte from 0x80 too
+//  Writes name escaped by gc_escape, backslash doubled (\x1b, \\), so a
+//  name can never drive the terminal it is shown on and reads back
 static void
-s_escape (FILE *stream, gc_str_t name, bool ascii)
+s_escape (FILE *stream, gc_str_t name)
 {
-    for (size_t index = 0; index < name.len; index++) {
-        unsigned char byte = (unsigned char) name.ptr [index];
-        if (byte == '\\')
-            fputs ("\\\\", stream);
-        else
-        if (byte < 0x20 || byte == 0x7f || (ascii && byte >= 0x80))
-            fprintf (stream, "\\x%02x", byte);
-        else
-            fputc (byte, stream);
-    }
+    gc_escape_write (stream, name.ptr, name.len, GC_ESCAPE_HEX | GC_ESCAPE_BACKSLASH);
 }
 
-//  One JSON string; a name that is not UTF-8 goes escaped, as ASCII
+//  One JSON string; a name that is not UTF-8 is given escaped, as above
 static json_t *
 s_json_name (gc_str_t name)
 {
@@ -225,7 +217,7 @@ s_json_name (gc_str_t name)
     char *text = NULL;
     size_t size = 0;
     FILE *stream = gc_alloc_checked (open_memstream (&text, &size));
-    s_escape (stream, name, true);
+    s_escape (stream, name);
     fclose (stream);
     string = gc_alloc_checked (json_string (text));
     free (text);
@@ -237,7 +229,7 @@ s_print_names (const gc_frame_t *reply, bool json)
 {
     if (!json) {
         for (size_t index = 0; index < reply->names_size; index++) {
-            s_escape (stdout, reply->names [index], false);
+            s_escape (stdout, reply->names [index]);
             fputc ('\n', stdout);
         }
         return;
@@ -247,7 +239,9 @@ s_print_names (const gc_frame_t *reply, bool json)
         if (json_array_append_new (array, s_json_name (reply->names [index])))
             gc_alloc_fail (__FILE__, __LINE__);
     char *text = gc_alloc_checked (json_dumps (array, JSON_COMPACT));
-    printf ("%s\n", text);
+    char *shown = gc_escape (text, GC_ESCAPE_JSON);
+    printf ("%s\n", shown);
+    free (shown);
     free (text);
     json_decref (array);
 }
@@ -307,13 +301,16 @@ s_call (const char *endpoint, gc_keys_t *keys, gc_frame_t *request, int timeout,
                 s_print_names (&reply, json);
             else
             if (reply.fields & GC_F_TEXT)
-                fwrite (reply.text.ptr, 1, reply.text.len, stdout);
+                gc_escape_write (stdout, reply.text.ptr, reply.text.len,
+                                 GC_ESCAPE_HEX | GC_ESCAPE_LINES);
             else
                 printf ("done\n");
         }
-        else
-            fprintf (stderr, "groupchat-admin: %s: %.*s\n", gc_error_name (reply.code),
-                     (int) reply.message.len, reply.message.ptr);
+        else {
+            fprintf (stderr, "groupchat-admin: %s: ", gc_error_name (reply.code));
+            gc_escape_write (stderr, reply.message.ptr, reply.message.len, GC_ESCAPE_HEX);
+            fputc ('\n', stderr);
+        }
         gc_frame_release (&reply);
     }
     zframe_destroy (&frame);

@@ -1,6 +1,7 @@
 /*  plain.c: --say and --follow. No prompts, one line per message, exit
     status for scripts: 0 when everything said was acknowledged (or a
-    follow was interrupted), 1 with the reason on stderr otherwise. */
+    follow was interrupted), 1 with the reason on stderr otherwise. What
+    came from the network is printed through format.c, escaped. */
 #include <stdio.h>
 #include <string.h>
 #include "plain.h"
@@ -29,6 +30,16 @@ s_finish (s_plain_t *self, int status)
     lws_cancel_service (s_context);
 }
 
+//  Says why on stderr: what, then text (the server's, or naming a
+//  server) escaped
+static void
+s_complain (const char *what, const char *text)
+{
+    char *shown = gc_format_escaped (text);
+    fprintf (stderr, "groupchat: %s%s\n", what, shown);
+    free (shown);
+}
+
 static void
 s_logged_in (void *arg, const char *user, bool again)
 {
@@ -41,7 +52,7 @@ s_logged_in (void *arg, const char *user, bool again)
 static void
 s_login_failed (void *arg, const char *message)
 {
-    fprintf (stderr, "groupchat: login failed: %s\n", message);
+    s_complain ("login failed: ", message);
     s_finish (arg, 1);
 }
 
@@ -64,7 +75,7 @@ s_message (void *arg, json_t *message)
     s_plain_t *self = arg;
     if (self->config->say)
         return;
-    char *line = self->config->json? json_dumps (message, JSON_COMPACT): gc_format_message (message);
+    char *line = self->config->json? gc_format_json (message): gc_format_message (message);
     printf ("%s\n", line? line: "");
     fflush (stdout);
     free (line);
@@ -95,12 +106,12 @@ s_notice (void *arg, const char *text)
     //  A say in flight when the connection drops may or may not be stored:
     //  a script must know, so it is a failure, not a silent retry
     if (strstr (text, "connection lost") && self->config->say) {
-        fprintf (stderr, "groupchat: %s\n", text);
+        s_complain ("", text);
         s_finish (self, 1);
     }
     else
     if (strstr (text, "removed")) {
-        fprintf (stderr, "groupchat: %s\n", text);
+        s_complain ("", text);
         s_finish (self, 1);
     }
 }
@@ -108,7 +119,7 @@ s_notice (void *arg, const char *text)
 static void
 s_untrusted (void *arg, const char *text)
 {
-    fprintf (stderr, "groupchat: %s\n", text);
+    s_complain ("", text);
     s_finish (arg, 1);
 }
 

@@ -4,8 +4,11 @@
     to rl_callback_read_char, so there is one thread and one loop. A line
     printed while the person types (an arriving message) first takes the
     half-typed line off the screen, prints, then puts it back: the typed
-    line is never garbled. */
+    line is never garbled. Every name and text from the network is
+    shown through format.c, escaped: it is data, never a terminal control. */
+#define _GNU_SOURCE
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <readline/readline.h>
@@ -57,12 +60,17 @@ s_print (const char *text)
     free (typed);
 }
 
+//  Prints a line with one value from the network (or typed), escaped;
+//  whole, however long its escapes made it
 static void
 s_printf (const char *format, const char *value)
 {
-    char line [1024];
-    snprintf (line, sizeof line, format, value);
+    char *shown = gc_format_escaped (value), *line;
+    if (asprintf (&line, format, shown) < 0)
+        gc_alloc_fail (__FILE__, __LINE__);
     s_print (line);
+    free (line);
+    free (shown);
 }
 
 //  Password entry: the prompt only, never the characters
@@ -101,9 +109,13 @@ s_menu (void)
 static void
 s_room_prompt (void)
 {
-    static char prompt [300];
-    snprintf (prompt, sizeof prompt, "%s> ", gc_session_room (s_ui.session));
+    //  readline keeps a copy of the prompt
+    char *room = gc_format_escaped (gc_session_room (s_ui.session)), *prompt;
+    if (asprintf (&prompt, "%s> ", room) < 0)
+        gc_alloc_fail (__FILE__, __LINE__);
     s_prompt (IN_ROOM, prompt);
+    free (prompt);
+    free (room);
 }
 
 //  --------------------------------------------------------------------------
@@ -139,10 +151,13 @@ s_rooms (void *arg, json_t *rooms)
     size_t index;
     json_t *room;
     json_array_foreach (rooms, index, room) {
-        char line [300];
-        snprintf (line, sizeof line, "  %zu) %s", index + 1,
-                  json_string_value (json_object_get (room, "name")));
+        char *name = gc_format_escaped (json_string_value (json_object_get (room, "name")));
+        char *line;
+        if (asprintf (&line, "  %zu) %s", index + 1, name) < 0)
+            gc_alloc_fail (__FILE__, __LINE__);
         s_print (line);
+        free (line);
+        free (name);
     }
     if (s_ui.picking && json_array_size (rooms))
         s_prompt (PICK_ROOM, "Room number or name: ");
@@ -213,7 +228,7 @@ static void
 s_untrusted (void *arg, const char *text)
 {
     (void) arg;
-    s_print (text);
+    s_printf ("%s", text);
     s_ui.status = 1;
     s_ui.quit = true;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "wsconn.h"
 #include "gc_alloc.h"
+#include "gc_escape.h"
 #include "gc_limits.h"
 
 
@@ -58,17 +59,20 @@ s_out_clear (gc_wsconn_t *self)
 //  when it did not say. lws's log is the process's, so this is too.
 static char s_untrusted_why [160];
 
-//  lws's error lines go to stderr as lws prints them, except the one
-//  that says why a certificate was refused ("SSL error: certificate has
-//  expired (preverify_ok=0;err=10;depth=0)"): that becomes part of our
-//  own message instead
+//  lws's error lines go to stderr as lws prints them, escaped (one may
+//  hold what a server sent), except the one that says why a certificate
+//  was refused ("SSL error: certificate has expired
+//  (preverify_ok=0;err=10;depth=0)"): that becomes part of our own
+//  message instead, which is escaped where it is shown
 static void
 s_on_lws_log (int level, const char *line)
 {
     static const char marker [] = "SSL error: ";
     const char *why = strstr (line, marker);
     if (!why) {
-        lwsl_emit_stderr (level, line);
+        char *shown = gc_escape (line, GC_ESCAPE_CARET | GC_ESCAPE_LINES);
+        lwsl_emit_stderr (level, shown);
+        free (shown);
         return;
     }
     why += sizeof marker - 1;

@@ -2,9 +2,10 @@
 
     Each line is formatted whole and written with one call, so lines from
     the broker's worker threads never interleave mid-line. Log lines carry
-    names and texts from the network: their control characters (C0, DEL)
-    are written as \xHH, so that a name can neither drive the terminal of
-    whoever reads the log nor forge a line of its own. */
+    names and texts from the network: whatever gc_escape finds harmful in
+    them (C0 and C1 controls, DEL, bidi overrides, bytes that are not
+    UTF-8) is written as \xHH, so that a name can neither drive the
+    terminal of whoever reads the log nor forge a line of its own. */
 #include <assert.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "gc_escape.h"
 #include "gc_log.h"
 
 static const char *s_process = "groupchat";
@@ -40,20 +42,20 @@ gc_log_enabled (gc_log_level_t level)
     return level <= s_level;
 }
 
-//  Appends text to line [size..limit), control characters as \xHH; cuts
-//  what does not fit. Returns the new size.
+//  Appends text to line [size..limit), escaped (gc_escape's \xHH); cuts
+//  what does not fit, never in the middle of an escape. Returns the new size.
 static int
 s_append_escaped (char *line, int size, int limit, const char *text, int text_size)
 {
-    for (int index = 0; index < text_size; index++) {
-        unsigned char byte = (unsigned char) text [index];
-        bool control = byte < 0x20 || byte == 0x7f;
-        if (size + (control? 4: 1) > limit)
+    char shown [GC_ESCAPE_CHAR_MAX];
+    int done = 0;
+    while (done < text_size) {
+        done += (int) gc_escape_char (text + done, text_size - done, GC_ESCAPE_HEX, shown);
+        int length = (int) strlen (shown);
+        if (size + length > limit)
             break;
-        if (control)
-            size += snprintf (line + size, 5, "\\x%02x", byte);
-        else
-            line [size++] = (char) byte;
+        memcpy (line + size, shown, length);
+        size += length;
     }
     return size;
 }
@@ -108,6 +110,7 @@ s_test_log_controls (void *arg)
     (void) arg;
     gc_log_init ("test", GC_LOG_INFO);
     gc_info ("user=%s said=%s", "Eve\x1b[31m", "two\nlines\x7f");
+    gc_info ("room=\"%s\"", "\xc2\x9b" "31m \x9b \xe2\x80\xae" "cba \xff");
     gc_debug ("not written at level info");
 }
 
@@ -126,9 +129,13 @@ gc_log_test (bool verbose)
     size_t size = gc_log_catch (s_test_log_controls, NULL, line, sizeof line);
     assert (size > 0);
     assert (strstr (line, " info  test: user=Eve\\x1b[31m said=two\\x0alines\\x7f\n"));
-    assert (strchr (line, '\n') == line + size - 1);     //  one line, ended once
-    for (size_t index = 0; index < size - 1; index++)
-        assert ((unsigned char) line [index] >= 0x20 && line [index] != 0x7f);
+    assert (strstr (line, " info  test: room=\"\\xc2\\x9b31m \\x9b \\xe2\\x80\\xaecba \\xff\"\n"));
+    size_t lines = 0;
+    for (size_t index = 0; index < size; index++) {
+        lines += line [index] == '\n';
+        assert (line [index] == '\n' || (line [index] >= 0x20 && line [index] < 0x7f));
+    }
+    assert (lines == 2 && line [size - 1] == '\n');    //  one line a call, ended once
     //  A body longer than a line is cut, still one line
     char long_text [4000];
     memset (long_text, '\x1b', sizeof long_text - 1);

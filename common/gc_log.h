@@ -3,7 +3,10 @@
         2026-11-24T18:30:00.123Z info  gateway: joined conn=12 user=Alex room="Taskmaster"
 
     Fields are key=value so that lines can be grepped and parsed. Message
-    texts and passwords are never logged above debug level. */
+    texts and passwords are never logged above debug level. Each line is
+    escaped whole after formatting (gc_escape.h: controls, bidi overrides
+    and bytes that are not UTF-8 as \xHH), so a caller passes names from
+    the network as they are and a line is always one event. */
 #ifndef GC_LOG_H_INCLUDED
 #define GC_LOG_H_INCLUDED
 

@@ -2,6 +2,7 @@
 
     Only wiring: flags and environment into a configuration, then the
     server loop until SIGINT or SIGTERM. */
+#include <string.h>
 #include <sys/resource.h>
 #include "server.h"
 #include "gc_limits.h"
@@ -130,6 +131,19 @@ s_serve (const gc_server_config_t *config)
 }
 
 //  Flags and environment into a configuration, then the server
+//  libwebsockets' error lines become ours: one format, and escaped as
+//  every line is, since a line about a connection may hold what its
+//  peer sent
+static void
+s_on_lws_log (int level, const char *line)
+{
+    (void) level;               //  only errors are asked for
+    int size = (int) strlen (line);
+    while (size > 0 && line [size - 1] == '\n')
+        size--;
+    gc_error ("libwebsockets: %.*s", size, line);
+}
+
 static int
 s_main (int argc, char *argv [], gc_origins_t *origins, gc_proxies_t *proxies)
 {
@@ -179,7 +193,7 @@ s_main (int argc, char *argv [], gc_origins_t *origins, gc_proxies_t *proxies)
     if (keys && *keys && !(config.keys = gc_keys_load (keys, "gateway")))
         return 1;
     config.fd_limit = s_raise_fd_limit ();
-    lws_set_log_level (LLL_ERR, NULL);
+    lws_set_log_level (LLL_ERR, s_on_lws_log);
     status = s_serve (&config);
     gc_keys_destroy (&config.keys);
     return status;

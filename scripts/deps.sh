@@ -14,7 +14,7 @@ build="build-essential pkg-config libzmq3-dev libczmq-dev libwebsockets-dev
        libmsgpack-dev libsqlite3-dev libsodium-dev libjansson-dev
        libreadline-dev"
 test="python3 python3-websockets python3-zmq python3-msgpack tmux valgrind docker-compose
-      sqlite3 procps haproxy openssl"
+      sqlite3 procps haproxy openssl binutils"
 compose="docker.io docker-compose debootstrap"
 runtime="libzmq5 libczmq4 libwebsockets17 libmsgpackc2 libsqlite3-0
          libsodium23 libjansson4 libreadline8 ca-certificates"

@@ -9,6 +9,7 @@
 #include "gc_request.h"
 #include "gc_reply.h"
 #include "gc_metrics.h"
+#include "gc_escape.h"
 #include "gc_log.h"
 #include "gc_options.h"
 #include "gc_pem.h"
@@ -56,6 +57,7 @@ static const s_test_t s_tests [] = {
     { "gc_error", gc_error_test },
     { "gc_text", gc_text_test },
     { "gc_metrics", gc_metrics_test },
+    { "gc_escape", gc_escape_test },
     { "gc_log", gc_log_test },
     { "gc_options", gc_options_test },
     { "gc_pem", gc_pem_test },

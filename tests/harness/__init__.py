@@ -8,7 +8,7 @@ holds the protocol's assertions, seed.py what an empty database starts
 with, web.py the HTTP(S) GET for /healthz and /metrics and the parser of
 the metrics' text, certs.py the throwaway CAs and certificates of
 gateways that serve wss://, follower.py the command-line client left
-following a room.
+following a room, terminal.py the interactive client in a tmux terminal.
 
 Everything that waits, waits for an event with a deadline: a reply, a
 push, a process exit, /healthz answering. Readiness is polled with a
@@ -31,11 +31,12 @@ from .process import (Process, connect_error, describe_exit, free_port,
                       other_local_address, run_command, run_program, server_environment)
 from .scope import begin_test, end_test, log_tails
 from .seed import PASSWORD, ROOM, ROOMS_OF, USERS
+from .terminal import Terminal
 from .web import http_get, parse_metrics
 
 __all__ = [
     "CONFIG", "Certificates", "Client", "Cluster", "Follower", "PASSWORD", "Process",
-    "ROOM", "ROOMS_OF", "USERS", "ServerError", "assert_contiguous", "begin_test",
+    "ROOM", "ROOMS_OF", "USERS", "ServerError", "Terminal", "assert_contiguous", "begin_test",
     "check_message", "configure", "connect_error", "deadline", "describe_exit",
     "end_test", "fingerprint", "free_port", "http_get", "log_tails",
     "other_local_address", "parse_metrics", "run_command", "run_program", "seq_of",

@@ -11,6 +11,7 @@ import socket
 import time
 
 import websockets
+from websockets.frames import Opcode
 
 from .checks import assert_contiguous, check_message, short
 from .config import deadline
@@ -199,6 +200,12 @@ class Client:
     async def send_raw(self, data):
         """Sends one frame as is: str as a text frame, bytes as binary."""
         await self.ws.send(data)
+
+    async def send_text_bytes(self, data):
+        """Sends bytes as one text frame whether or not they are UTF-8,
+        as a client of our own making could (websockets checks what it
+        sends as text; this writes the frame below that check)."""
+        await self.ws.write_frame(True, Opcode.TEXT, data)
 
     async def send_json(self, obj, ensure_ascii=True):
         await self.ws.send(json.dumps(obj, ensure_ascii=ensure_ascii))

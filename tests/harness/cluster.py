@@ -16,7 +16,7 @@ from .broker import BrokerLink
 from .certs import unverified_context
 from .client import Client
 from .config import CONFIG, deadline
-from .process import Process, describe_exit, free_port
+from .process import Process, describe_exit, free_port, run_program
 from .scope import SCOPE
 from .seed import PASSWORD
 from .web import http_get, parse_metrics
@@ -115,6 +115,21 @@ class Cluster:
         """groupchat-admin's flags to reach this cluster's broker as an admin."""
         keys = ["--keys", self.key_folder("admin")] if self.keys else []
         return ["--requests", "tcp://127.0.0.1:%d" % self.requests_port] + keys
+
+    async def admin(self, *args, password=PASSWORD):
+        """Runs groupchat-admin against this cluster's broker (`password`
+        for the commands that take one); asserts exit 0, returns stdout."""
+        code, out, err = await run_program("groupchat-admin", self.admin_args() + list(args),
+                                           env={"GROUPCHAT_PASSWORD": password})
+        assert code == 0, "groupchat-admin %r: exit %d; %s%s" % (args, code, out, err)
+        return out
+
+    async def add_member(self, user, room):
+        """A new user (password PASSWORD) and a new room, the user a member
+        of it, made by groupchat-admin, which takes any name."""
+        await self.admin("user", "add", user)
+        await self.admin("group", "add", room)
+        await self.admin("member", "add", user, room)
 
     def broker_link(self, role="gateway"):
         """A BrokerLink to this cluster's broker with the key of a

@@ -39,10 +39,19 @@ async def admin(cluster, *args, password=None, expect=0):
     return out + err
 
 
+def harmful(char):
+    """C0 and C1 controls, DEL and the bidi controls (common/gc_escape.c)."""
+    code = ord(char)
+    return code < 0x20 or 0x7f <= code <= 0x9f or 0x202a <= code <= 0x202e \
+        or 0x2066 <= code <= 0x2069
+
+
 def escaped(name):
-    """A name as a plain listing shows it: controls and backslash escaped."""
-    return "".join("\\\\" if char == "\\" else "\\x%02x" % ord(char)
-                   if ord(char) < 0x20 or ord(char) == 0x7f else char for char in name)
+    """A name as a plain listing shows it: harmful characters as their
+    UTF-8 bytes in \\xHH, backslash doubled."""
+    return "".join("\\\\" if char == "\\" else
+                   "".join("\\x%02x" % byte for byte in char.encode())
+                   if harmful(char) else char for char in name)
 
 
 async def listing(cluster, *args):
@@ -274,6 +283,14 @@ async def test_names_from_the_network_are_shown_escaped(cluster):
     #  JSON escapes them its own way: the names come back exact
     out, _ = await admin_output(cluster, "users", "--json")
     assert "\x1b" not in out and name in json.loads(out), out
+    #  C1 controls and bidi overrides too, in both forms
+    other = "Ann\u009b2J\u202e"
+    await admin(cluster, "user", "add", other, password="ann")
+    out, _ = await admin_output(cluster, "users")
+    assert "Ann\\xc2\\x9b2J\\xe2\\x80\\xae\n" in out, "users: %r" % out
+    out, _ = await admin_output(cluster, "users", "--json")
+    assert '"Ann\\u009B2J\\u202E"' in out and other in json.loads(out), out
+    assert not any(harmful(char) for char in out.rstrip("\n")), "users --json: %r" % out
 
 
 async def read_until(fd, text, timeout=10.0):

@@ -11,10 +11,8 @@ import json
 import os
 import shutil
 import subprocess
-import time
-import uuid
 
-from harness import CONFIG, Follower, deadline, run_program, server_environment
+from harness import CONFIG, Follower, Terminal, deadline, run_program, server_environment
 
 
 def url(cluster, gateway):
@@ -121,40 +119,6 @@ async def test_gateway_killed_mid_conversation_loses_nothing(cluster):
 
 # --------------------------------------------------------------------------
 #  The interactive client in a terminal
-
-class Terminal:
-    """A tmux session of its own running the interactive client."""
-
-    def __init__(self, command, env):
-        self.socket = "gc-test-%s" % uuid.uuid4().hex[:8]
-        subprocess.run(["tmux", "-L", self.socket, "new-session", "-d", "-x", "120",
-                        "-y", "50", command], check=True, env=env)
-
-    def keys(self, *keys):
-        subprocess.run(["tmux", "-L", self.socket, "send-keys", *keys], check=True)
-
-    def screen(self):
-        return subprocess.run(["tmux", "-L", self.socket, "capture-pane", "-p"],
-                              check=True, capture_output=True, text=True).stdout
-
-    async def wait_for(self, text, timeout=10):
-        end = time.monotonic() + deadline(timeout)
-        while text not in self.screen():
-            assert time.monotonic() < end, "%r not on the screen:\n%s" % (text, self.screen())
-            await asyncio.sleep(0.05)     # screen polling interval
-        return self.screen()
-
-    async def wait_exit(self, timeout=10):
-        """Waits until the client exits (its tmux session ends with it)."""
-        end = time.monotonic() + deadline(timeout)
-        while subprocess.run(["tmux", "-L", self.socket, "has-session"],
-                             capture_output=True).returncode == 0:
-            assert time.monotonic() < end, "still running:\n%s" % self.screen()
-            await asyncio.sleep(0.05)     # session polling interval
-
-    def close(self):
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
-
 
 async def test_interactive_menu_flow(cluster):
     assert shutil.which("tmux"), "tmux is not installed: run scripts/deps.sh"
