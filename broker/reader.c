@@ -95,6 +95,26 @@ s_send_history (gc_reader_t *self, const gc_broker_request_t *request, int rc,
     gc_history_free (history);
 }
 
+//  Keeps the oldest messages whose texts fit in GC_SINCE_BYTES_MAX (one at
+//  least): a reply is held whole at the gateway until its client reads
+//  it, and escaped for JSON a text can grow sixfold. complete then says
+//  false, and the gateway pushes the rest as the client reads
+static void
+s_trim_to_budget (gc_history_t *history)
+{
+    size_t bytes = 0, kept = 0;
+    while (kept < history->size) {
+        const gc_message_t *message = &history->messages [kept];
+        bytes += message->text.len + message->from.len;
+        if (kept > 0 && bytes > GC_SINCE_BYTES_MAX)
+            break;
+        kept++;
+    }
+    for (size_t index = kept; index < history->size; index++)
+        free ((char *) history->messages [index].room.ptr);
+    history->size = kept;
+}
+
 void
 gc_reader_join (void *arg, const gc_broker_request_t *request)
 {
@@ -109,6 +129,8 @@ gc_reader_join (void *arg, const gc_broker_request_t *request)
     int rc = frame->fields & GC_F_SINCE?
              gc_store_since (self->store, room, frame->since, GC_SINCE_MAX, &history):
              gc_store_before (self->store, room, 0, GC_JOIN_HISTORY, &history);
+    if (rc == 0 && (frame->fields & GC_F_SINCE))
+        s_trim_to_budget (&history);
     s_send_history (self, request, rc, &history, room, head);
 }
 
@@ -217,6 +239,38 @@ s_test_reads (gc_rig_t *rig, gc_reader_t *self)
     gc_frame_release (&reply), zmsg_destroy (&holder);
 }
 
+//  A join with since holds GC_SINCE_BYTES_MAX of texts at most, then says
+//  it is not complete; joining again from its last seq gets the rest
+static void
+s_test_budget (gc_rig_t *rig, gc_reader_t *self)
+{
+    static char text [GC_TEXT_MAX];
+    memset (text, 'x', sizeof text);
+    gc_store_say_t says [100];
+    for (int index = 0; index < 100; index++)
+        says [index] = (gc_store_say_t) { "Quite Interesting", "Sue", text, sizeof text, 0, 0, 0 };
+    assert (gc_store_append (rig->store, says, 100, 2000) == 0);
+    uint64_t since = 0;
+    size_t got = 0, replies = 0;
+    bool complete = false;
+    while (!complete) {
+        gc_broker_request_t request;
+        gc_frame_t reply;
+        zmsg_t *holder;
+        gc_rig_request (rig, &request, GC_OP_JOIN, "Sue", "Quite Interesting");
+        gc_frame_set_uint (&request.frame, GC_F_SINCE, since);
+        assert (s_test_call (rig, gc_reader_join, self, &request, &reply, &holder) == GC_OK);
+        assert (reply.history_size >= 1 && reply.history [0].seq == since + 1);
+        assert (reply.history_size * sizeof text <= GC_SINCE_BYTES_MAX);
+        got += reply.history_size;
+        since = reply.history [reply.history_size - 1].seq;
+        complete = reply.complete;
+        replies++;
+        gc_frame_release (&reply), zmsg_destroy (&holder);
+    }
+    assert (got == 100 && replies > 1);
+}
+
 void
 gc_reader_test (bool verbose)
 {
@@ -230,6 +284,7 @@ gc_reader_test (bool verbose)
     assert (gc_store_append (rig->store, says, 11, 1000) == 0);
     s_test_checks (rig, self);
     s_test_reads (rig, self);
+    s_test_budget (rig, self);
     gc_reader_destroy (&self);
     gc_reader_destroy (&self);
     gc_rig_destroy (&rig);

@@ -14,6 +14,7 @@
 #define GC_FRAME_MAX            65536   //  bytes in one client frame
 #define GC_JOIN_HISTORY         10      //  messages in a plain join reply
 #define GC_SINCE_MAX            1000    //  messages in a join-with-since reply
+#define GC_SINCE_BYTES_MAX      (256 * 1024)    //  and bytes of their texts, one message at least
 #define GC_HISTORY_DEFAULT      10      //  history request without limit
 #define GC_HISTORY_MAX          100     //  largest history limit
 #define GC_NAME_MAX             256     //  bytes in a user or room name
