@@ -161,6 +161,39 @@ s_check_op (gc_request_t *request)
     return NULL;
 }
 
+//  True when key names a field of the protocol, its op or its id
+static bool
+s_is_known_key (const char *key)
+{
+    if (strcmp (key, GC_KEY_OP) == 0 || strcmp (key, GC_KEY_ID) == 0)
+        return true;
+    for (s_field_t field = 0; field < S_FIELDS; field++)
+        if (strcmp (key, s_fields [field].name) == 0)
+            return true;
+    return false;
+}
+
+//  A request is held until its reply is written, maybe long after: what
+//  it does not need goes now, so a frame padded with kilobytes of other
+//  members costs no more than its fields. A refused frame keeps nothing
+//  but its id.
+static void
+s_keep_only_what_counts (gc_request_t *request, bool refused)
+{
+    if (refused) {
+        gc_request_t kept = { .has_id = request->has_id, .id = request->id };
+        json_decref (request->root);
+        *request = kept;
+        return;
+    }
+    const char *key;
+    json_t *value;
+    void *next;
+    json_object_foreach_safe (request->root, next, key, value)
+        if (!s_is_known_key (key))
+            json_object_del (request->root, key);
+}
+
 gc_error_t
 gc_request_parse (const char *data, size_t size, gc_request_t *request, const char **why)
 {
@@ -171,11 +204,13 @@ gc_request_parse (const char *data, size_t size, gc_request_t *request, const ch
     request->root = json_loadb (data, size, JSON_ALLOW_NUL, &error);
     if (!json_is_object (request->root)) {
         *why = request->root? "the frame is not a JSON object": "the frame is not valid JSON";
+        s_keep_only_what_counts (request, true);
         return GC_BAD_REQUEST;
     }
     json_t *id = json_object_get (request->root, GC_KEY_ID);
     if (id && !json_is_integer (id)) {
         *why = "id must be an integer";
+        s_keep_only_what_counts (request, true);
         return GC_BAD_REQUEST;
     }
     if (id) {
@@ -185,6 +220,7 @@ gc_request_parse (const char *data, size_t size, gc_request_t *request, const ch
     *why = s_check_op (request);
     if (!*why)
         *why = s_check_fields (request);
+    s_keep_only_what_counts (request, *why != NULL);
     return *why? GC_BAD_REQUEST: GC_OK;
 }
 
@@ -392,6 +428,25 @@ s_test_names (void)
     assert (gc_client_op_from_name ("?", 1) == GC_CLIENT_NONE);
 }
 
+//  A request keeps what it needs only: a refused one its id, a good one
+//  its fields, not the rest of its frame
+static void
+s_test_kept (void)
+{
+    gc_request_t request;
+    const char *why;
+    const char *refused = "{\"op\":\"say\",\"id\":9,\"room\":7,\"junk\":[{},{},{}]}";
+    assert (gc_request_parse (refused, strlen (refused), &request, &why) == GC_BAD_REQUEST);
+    assert (request.root == NULL && request.has_id && request.id == 9 && !request.room);
+    gc_request_release (&request);
+    const char *padded = "{\"op\":\"say\",\"id\":3,\"room\":\"QI\",\"text\":\"hi\","
+                         "\"junk\":[{},{},{}],\"more\":\"x\"}";
+    assert (gc_request_parse (padded, strlen (padded), &request, &why) == GC_OK);
+    assert (json_object_size (request.root) == 4 && !json_object_get (request.root, "junk"));
+    assert (request.room_len == 2 && memcmp (request.text, "hi", 2) == 0);
+    gc_request_release (&request);
+}
+
 void
 gc_request_test (bool verbose)
 {
@@ -401,6 +456,7 @@ gc_request_test (bool verbose)
     s_test_parse_errors ();
     s_test_parse_good ();
     s_test_round_trip ();
+    s_test_kept ();
     if (verbose)
         printf ("OK\n");
 }
