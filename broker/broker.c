@@ -82,6 +82,7 @@ static const s_route_t s_routes [GC_OP_COUNT] = {
     [GC_OP_USER_LIST]     = { gc_admin_list,      S_ADMIN,  true,  S_BY_ADMIN },
     [GC_OP_ROOM_LIST]     = { gc_admin_list,      S_ADMIN,  true,  S_BY_ADMIN },
     [GC_OP_MEMBER_LIST]   = { gc_admin_list,      S_ADMIN,  true,  S_BY_ADMIN },
+    [GC_OP_GENERATIONS]   = { gc_login_generations, S_LOGIN, false, S_BY_GATEWAY },
 };
 
 //  A request past its deadline was answered unavailable by the gateway
@@ -178,8 +179,9 @@ s_publish_head (void *arg, const char *room, uint64_t head)
     gc_replier_head (self->reply, room, head);
 }
 
-//  A gateway subscribed to a room: tell it the room's head, so that it
-//  notices anything published before its subscription took effect
+//  A gateway subscribed to a room, or to the users topic: tell it the
+//  room's head, or the newest generation, so that it notices anything
+//  published before its subscription took effect
 static int
 s_on_subscription (zloop_t *loop, zsock_t *reader, void *arg)
 {
@@ -192,6 +194,10 @@ s_on_subscription (zloop_t *loop, zsock_t *reader, void *arg)
         if (size < 0)
             break;
         uint64_t head;
+        if (size == 1 + GC_TOPIC_USERS_SIZE && message [0] == 1
+        &&  memcmp (message + 1, GC_TOPIC_USERS, GC_TOPIC_USERS_SIZE) == 0)
+            gc_replier_head (self->reply, NULL, gc_store_generation (self->store, NULL));
+        else
         if (size >= 2 && size <= (int) sizeof message && message [0] == 1
         &&  message [size - 1] == 0 && gc_store_room (self->store, message + 1, &head))
             s_publish_head (self, message + 1, head);
@@ -227,8 +233,10 @@ s_rebind_events (gc_broker_t *self, zloop_t *loop)
 }
 
 //  Every second, the heads of rooms that changed lately: a gateway whose
-//  SUB dropped the last message of a burst notices the gap. And the
-//  trusted keys, read again: a key taken away is revoked within a second.
+//  SUB dropped the last message of a burst notices the gap. The same for
+//  the newest generation, so that a gateway whose SUB dropped a closed
+//  event notices. And the trusted keys, read again: a key taken away is
+//  revoked within a second.
 static int
 s_on_clock (zloop_t *loop, int timer_id, void *arg)
 {
@@ -236,8 +244,11 @@ s_on_clock (zloop_t *loop, int timer_id, void *arg)
     gc_broker_t *self = arg;
     if (self->keyring && gc_keyring_refresh (self->keyring))
         s_rebind_events (self, loop);
-    gc_store_recent_rooms (self->store, gc_clock_wall_ms () - GC_HEAD_RECENT_MS,
-                           s_publish_head, self);
+    int64_t since = gc_clock_wall_ms () - GC_HEAD_RECENT_MS, changed;
+    gc_store_recent_rooms (self->store, since, s_publish_head, self);
+    uint64_t generation = gc_store_generation (self->store, &changed);
+    if (changed && changed >= since)
+        gc_replier_head (self->reply, NULL, generation);
     return 0;
 }
 
@@ -467,6 +478,7 @@ s_test_logins (zsock_t *dealer)
     gc_frame_set_cstr (&request, GC_F_USER, "Sue");
     gc_frame_set_cstr (&request, GC_F_PASSWORD, "password");
     assert (s_test_call (dealer, &request, &reply, &holder) == GC_OK);
+    assert (reply.generation == 1);     //  a seeded user's
     char *token = gc_str_dup (reply.token);
     gc_frame_release (&reply);
     zmsg_destroy (&holder);
@@ -628,6 +640,13 @@ gc_broker_test (bool verbose)
     zmsg_t *holder;
     gc_rig_recv (sub, &head, &holder);
     assert (head.op == GC_OP_HEAD && head.seq == 0 && gc_str_eq (head.room, "Taskmaster"));
+    gc_frame_release (&head);
+    zmsg_destroy (&holder);
+    //  The users topic's subscription is answered with the newest generation
+    zmq_setsockopt (zsock_resolve (sub), ZMQ_SUBSCRIBE, GC_TOPIC_USERS, GC_TOPIC_USERS_SIZE);
+    gc_rig_recv (sub, &head, &holder);
+    assert (head.op == GC_OP_HEAD && head.seq == 1 && !(head.fields & GC_F_ROOM));
+    assert (zframe_size (zmsg_first (holder)) == GC_TOPIC_USERS_SIZE);
     gc_frame_release (&head);
     zmsg_destroy (&holder);
 

@@ -1,5 +1,10 @@
 /*  login.c: login by password (verified on the hasher's workers) or by
-    token, and logout. */
+    token, logout, and the users' generations.
+
+    A login's reply carries the user's generation (store.h), which the
+    gateway sends with every request it makes for that login: once the
+    user's password changes, or the name is removed and added again, the
+    broker knows the login for one that is over. */
 #include <sodium.h>
 #include "login.h"
 #include "hasher.h"
@@ -26,6 +31,7 @@ typedef struct {
     int64_t deadline;
     char user [GC_NAME_MAX + 1];
     bool known;                 //  false: checked against the dummy hash
+    uint64_t generation;        //  the user's when the hash was read
 } s_job_t;
 
 gc_login_t *
@@ -52,7 +58,7 @@ gc_login_destroy (gc_login_t **self_p)
 }
 
 //  The one answer to a login that succeeded: a new session's token, or
-//  the token it came with
+//  the token it came with, and the user's generation
 static void
 s_welcome (gc_login_t *self, const gc_identity_t *identity, uint64_t rid,
            const char *user, const char *token, const char *with)
@@ -61,6 +67,7 @@ s_welcome (gc_login_t *self, const gc_identity_t *identity, uint64_t rid,
     gc_replier_init (&reply, rid);
     gc_frame_set_cstr (&reply, GC_F_USER, user);
     gc_frame_set_cstr (&reply, GC_F_TOKEN, token);
+    gc_frame_set_uint (&reply, GC_F_GENERATION, gc_store_user_generation (self->store, user));
     gc_replier_send (self->reply, identity, &reply);
     gc_info ("login user=%s with=%s", user, with);
     self->ok++;
@@ -94,6 +101,7 @@ s_login_with_password (gc_login_t *self, const gc_broker_request_t *request)
     char *hash = gc_str_copy (frame->user, job.user, sizeof job.user)?
                  gc_store_password_hash (self->store, job.user): NULL;
     job.known = hash != NULL;
+    job.generation = hash? gc_store_user_generation (self->store, job.user): 0;
     gc_hasher_job_t check = {
         hash? hash: gc_hasher_dummy (self->hasher),
         frame->password.ptr, frame->password.len, &job, sizeof job
@@ -118,6 +126,9 @@ gc_login_handle (void *arg, const gc_broker_request_t *request)
                         "login needs user and password, or token");
 }
 
+//  The verdict is on the hash read when the login came: it stands only if
+//  the user's password was not set, nor the name removed and added
+//  again, while the hash was checked
 void
 gc_login_verified (gc_login_t *self)
 {
@@ -127,10 +138,11 @@ gc_login_verified (gc_login_t *self)
         return;
     char token [GC_TOKEN_LEN + 1];
     int64_t now = gc_clock_wall_ms ();
+    bool same = job.known && gc_store_user_generation (self->store, job.user) == job.generation;
     if (job.has_deadline && now > job.deadline)
         gc_replier_error (self->reply, &job.identity, job.rid, GC_EXPIRED, NULL);
     else
-    if (verdict == 1 && job.known && gc_store_token_new (self->store, job.user, now, token) == 0)
+    if (verdict == 1 && same && gc_store_token_new (self->store, job.user, now, token) == 0)
         s_welcome (self, &job.identity, job.rid, job.user, token, "password");
     else {
         gc_info ("login refused");
@@ -148,6 +160,32 @@ gc_login_logout (void *arg, const gc_broker_request_t *request)
     if (gc_str_copy (request->frame.token, token, sizeof token))
         gc_store_token_delete (self->store, token);
     gc_replier_ok (self->reply, request);
+}
+
+//  A gateway asks for the generations of the users logged in on it when
+//  it may have missed a closed event; a name no user has is at 0
+void
+gc_login_generations (void *arg, const gc_broker_request_t *request)
+{
+    gc_login_t *self = arg;
+    const gc_frame_t *frame = &request->frame;
+    if (!(frame->fields & GC_F_NAMES)) {
+        gc_replier_error (self->reply, &request->identity, frame->rid, GC_BAD_REQUEST,
+                          "names missing");
+        return;
+    }
+    gc_frame_t reply;
+    gc_replier_init (&reply, frame->rid);
+    reply.generations = gc_calloc (frame->names_size + 1, sizeof (uint64_t));
+    reply.generations_size = frame->names_size;
+    reply.fields |= GC_F_GENERATIONS;
+    for (size_t index = 0; index < frame->names_size; index++) {
+        char user [GC_NAME_MAX + 1];
+        if (gc_str_copy (frame->names [index], user, sizeof user))
+            reply.generations [index] = gc_store_user_generation (self->store, user);
+    }
+    gc_replier_send (self->reply, &request->identity, &reply);
+    free (reply.generations);
 }
 
 zsock_t *
@@ -168,11 +206,10 @@ gc_login_metrics (gc_login_t *self, FILE *stream)
 //  --------------------------------------------------------------------------
 //  Self test
 
-//  A password login: handed to the workers, answered when the verdict
-//  is back; returns the reply's code and copies its token, if any
-static gc_error_t
-s_test_password (gc_rig_t *rig, gc_login_t *self, const char *user, const char *password,
-                 int64_t deadline, char *token)
+//  Hands a password login to the workers (deadline 0: none)
+static void
+s_test_submit (gc_rig_t *rig, gc_login_t *self, const char *user, const char *password,
+               int64_t deadline)
 {
     gc_broker_request_t request;
     gc_rig_request (rig, &request, GC_OP_LOGIN, user, NULL);
@@ -180,6 +217,13 @@ s_test_password (gc_rig_t *rig, gc_login_t *self, const char *user, const char *
     if (deadline)
         gc_frame_set_uint (&request.frame, GC_F_DEADLINE, (uint64_t) deadline);
     gc_login_handle (self, &request);
+}
+
+//  Waits for the verdict and answers; returns the reply's code and copies
+//  its token, if any. An ok carries the user's generation.
+static gc_error_t
+s_test_verdict (gc_rig_t *rig, gc_login_t *self, const char *user, char *token)
+{
     zpoller_t *poller = zpoller_new (gc_login_verdicts (self), NULL);
     assert (zpoller_wait (poller, 10000));
     zpoller_destroy (&poller);
@@ -191,11 +235,58 @@ s_test_password (gc_rig_t *rig, gc_login_t *self, const char *user, const char *
     gc_error_t code = reply.op == GC_OP_OK? GC_OK: reply.code;
     if (code == GC_OK) {
         assert (gc_str_eq (reply.user, user) && reply.token.len == GC_TOKEN_LEN);
+        assert (reply.generation == gc_store_user_generation (rig->store, user));
         gc_str_copy (reply.token, token, GC_TOKEN_LEN + 1);
     }
     gc_frame_release (&reply);
     zmsg_destroy (&holder);
     return code;
+}
+
+static gc_error_t
+s_test_password (gc_rig_t *rig, gc_login_t *self, const char *user, const char *password,
+                 int64_t deadline, char *token)
+{
+    s_test_submit (rig, self, user, password, deadline);
+    return s_test_verdict (rig, self, user, token);
+}
+
+//  A password set while the hash is checked: the verdict was on the old
+//  hash, and the login is refused, even when the new password is the same
+static void
+s_test_changed_meanwhile (gc_rig_t *rig, gc_login_t *self)
+{
+    char token [GC_TOKEN_LEN + 1];
+    s_test_submit (rig, self, "Alex", "password", 0);
+    char *hash = gc_store_password_hash (rig->store, "Alex");
+    assert (gc_store_password_set (rig->store, "Alex", hash) == GC_OK);
+    free (hash);
+    assert (s_test_verdict (rig, self, "Alex", token) == GC_BAD_CREDENTIALS);
+    assert (s_test_password (rig, self, "Alex", "password", 0, token) == GC_OK);
+}
+
+//  The generations of the users named, in order; 0 for a name no one has
+static void
+s_test_generations (gc_rig_t *rig, gc_login_t *self)
+{
+    gc_broker_request_t request;
+    gc_rig_request (rig, &request, GC_OP_GENERATIONS, NULL, NULL);
+    gc_str_t names [3] = { { "Sue", 3 }, { "Nobody", 6 }, { "Alex", 4 } };
+    request.frame.names = names;
+    request.frame.names_size = 3;
+    request.frame.fields |= GC_F_NAMES;
+    gc_login_generations (self, &request);
+    gc_frame_t reply;
+    zmsg_t *holder;
+    gc_rig_recv (rig->dealer, &reply, &holder);
+    assert (reply.op == GC_OP_OK && reply.generations_size == 3);
+    assert (reply.generations [0] == 1 && reply.generations [1] == 0);
+    assert (reply.generations [2] == gc_store_user_generation (rig->store, "Alex"));
+    assert (reply.generations [2] > 1);
+    gc_frame_release (&reply), zmsg_destroy (&holder);
+    gc_rig_request (rig, &request, GC_OP_GENERATIONS, NULL, NULL);
+    gc_login_generations (self, &request);
+    assert (gc_rig_reply (rig) == GC_BAD_REQUEST);
 }
 
 static gc_error_t
@@ -232,9 +323,11 @@ gc_login_test (bool verbose)
     assert (s_test_token (rig, self, GC_OP_LOGIN, NULL) == GC_BAD_REQUEST);
     assert (s_test_token (rig, self, GC_OP_LOGOUT, token) == GC_OK);
     assert (s_test_token (rig, self, GC_OP_LOGIN, token) == GC_BAD_CREDENTIALS);
+    s_test_changed_meanwhile (rig, self);
+    s_test_generations (rig, self);
     gc_login_metrics (self, gc_rig_capture (rig));
-    assert (gc_rig_captured (rig, "groupchat_broker_logins_ok_total 2"));
-    assert (gc_rig_captured (rig, "groupchat_broker_logins_failed_total 2"));
+    assert (gc_rig_captured (rig, "groupchat_broker_logins_ok_total 3"));
+    assert (gc_rig_captured (rig, "groupchat_broker_logins_failed_total 3"));
     gc_login_destroy (&self);
     gc_login_destroy (&self);
     gc_rig_destroy (&rig);

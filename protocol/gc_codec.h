@@ -58,6 +58,13 @@ typedef enum {
     GC_OP_COUNT
 } gc_op_t;
 
+//  Why a user's sessions were closed: the closed event's reason, for
+//  people (a gateway's closed push passes it on), and what a gateway says
+//  when it learns of the end otherwise (a lost event, a refused request)
+#define GC_REASON_REMOVED   "your account was removed"
+#define GC_REASON_PASSWORD  "your password was changed"
+#define GC_REASON_ENDED     "your account was removed or its password was changed"
+
 //  Bits of gc_frame_t.fields: which optional members a frame carries
 #define GC_F_RID        (1u << 0)
 #define GC_F_DEADLINE   (1u << 1)
