@@ -20,6 +20,7 @@
 #include "../gateway/member.h"
 #include "../gateway/room.h"
 #include "../gateway/conn.h"
+#include "../gateway/sessions.h"
 #include "../gateway/origin.h"
 #include "../gateway/listen.h"
 #include "../broker/store.h"
@@ -67,6 +68,7 @@ static const s_test_t s_tests [] = {
     { "gc_member", gc_member_test },
     { "gc_room", gc_room_test },
     { "gc_conn", gc_conn_test },
+    { "gc_sessions", gc_sessions_test },
     { "gc_origins", gc_origins_test },
     { "gc_listen", gc_listen_test },
     { "gc_store", gc_store_test },

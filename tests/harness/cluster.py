@@ -16,7 +16,7 @@ from .broker import BrokerLink
 from .certs import unverified_context
 from .client import Client
 from .config import CONFIG, deadline
-from .process import Process, describe_exit, free_port
+from .process import Process, describe_exit, free_port, run_program
 from .scope import SCOPE
 from .seed import PASSWORD
 from .web import http_get, parse_metrics
@@ -114,6 +114,17 @@ class Cluster:
         """groupchat-admin's flags to reach this cluster's broker as an admin."""
         keys = ["--keys", self.key_folder("admin")] if self.keys else []
         return ["--requests", "tcp://127.0.0.1:%d" % self.requests_port] + keys
+
+    async def admin(self, *args, password=None, expect=0):
+        """Runs groupchat-admin ARGS against this cluster's broker, the
+        password (user add, password) from GROUPCHAT_PASSWORD; asserts its
+        exit status is `expect` and returns (stdout, stderr)."""
+        env = {"GROUPCHAT_PASSWORD": password} if password else {}
+        code, out, err = await run_program("groupchat-admin", [*self.admin_args(), *args],
+                                           env=env)
+        assert code == expect, "groupchat-admin %s: exit %d, expected %d; %s%s" % (
+            " ".join(args), code, expect, out, err)
+        return out, err
 
     def broker_link(self, role="gateway"):
         """A BrokerLink to this cluster's broker with the key of a
