@@ -56,6 +56,7 @@ typedef struct {
     s_handler_t handler;        //  whose object handle gets
     bool admin;                 //  says received before it are committed first
     gc_role_t roles;            //  the keys' roles that may ask it
+    bool for_user;              //  acts for a login: its generation is checked
 } s_route_t;
 
 #define S_BY_GATEWAY     GC_ROLE_GATEWAY
@@ -67,10 +68,10 @@ static const s_route_t s_routes [GC_OP_COUNT] = {
     [GC_OP_PING]          = { gc_admin_ping,      S_ADMIN,  false, S_BY_EITHER },
     [GC_OP_LOGIN]         = { gc_login_handle,    S_LOGIN,  false, S_BY_GATEWAY },
     [GC_OP_LOGOUT]        = { gc_login_logout,    S_LOGIN,  false, S_BY_GATEWAY },
-    [GC_OP_ROOMS]         = { gc_reader_rooms,    S_READER, false, S_BY_GATEWAY },
-    [GC_OP_JOIN]          = { gc_reader_join,     S_READER, false, S_BY_GATEWAY },
-    [GC_OP_HISTORY]       = { gc_reader_history,  S_READER, false, S_BY_GATEWAY },
-    [GC_OP_SAY]           = { gc_commit_say,      S_COMMIT, false, S_BY_GATEWAY },
+    [GC_OP_ROOMS]         = { gc_reader_rooms,    S_READER, false, S_BY_GATEWAY, true },
+    [GC_OP_JOIN]          = { gc_reader_join,     S_READER, false, S_BY_GATEWAY, true },
+    [GC_OP_HISTORY]       = { gc_reader_history,  S_READER, false, S_BY_GATEWAY, true },
+    [GC_OP_SAY]           = { gc_commit_say,      S_COMMIT, false, S_BY_GATEWAY, true },
     [GC_OP_STATS]         = { gc_admin_stats,     S_ADMIN,  true,  S_BY_ADMIN },
     [GC_OP_BACKUP]        = { gc_admin_backup,    S_ADMIN,  true,  S_BY_ADMIN },
     [GC_OP_USER_ADD]      = { gc_admin_change,    S_ADMIN,  true,  S_BY_ADMIN },
@@ -85,12 +86,32 @@ static const s_route_t s_routes [GC_OP_COUNT] = {
     [GC_OP_GENERATIONS]   = { gc_login_generations, S_LOGIN, false, S_BY_GATEWAY },
 };
 
+//  Why a request acting for a login may not: NULL when it may. A login
+//  whose generation is not its user's is over (store.h): the password
+//  was set, or the name removed (and maybe added again), since. A
+//  request naming no user is the handler's to refuse (bad_request).
+static const char *
+s_login_over (gc_broker_t *self, const gc_frame_t *frame)
+{
+    char user [GC_NAME_MAX + 1];
+    if (!(frame->fields & GC_F_USER) || !gc_str_copy (frame->user, user, sizeof user))
+        return NULL;
+    uint64_t generation = gc_store_user_generation (self->store, user);
+    if (!generation)
+        return GC_REASON_REMOVED;
+    if (!(frame->fields & GC_F_GENERATION) || frame->generation != generation)
+        return GC_REASON_ENDED;
+    return NULL;
+}
+
 //  A request past its deadline was answered unavailable by the gateway
 //  already: it is refused, not carried out late. role is what the
-//  sender's key may do now.
+//  sender's key may do now. A request for a login that is over is
+//  refused whatever it asks: the broker, not the gateway, decides.
 static void
 s_dispatch (gc_broker_t *self, const gc_broker_request_t *request, gc_role_t role)
 {
+    const char *over = NULL;
     const gc_frame_t *frame = &request->frame;
     const s_route_t *route = frame->op < GC_OP_COUNT? &s_routes [frame->op]: NULL;
     if ((frame->fields & GC_F_DEADLINE) && gc_clock_wall_ms () > frame->deadline)
@@ -105,6 +126,9 @@ s_dispatch (gc_broker_t *self, const gc_broker_request_t *request, gc_role_t rol
                           role == GC_ROLE_NONE? "this key is trusted no more"
                           : role == GC_ROLE_ADMIN? "an admin key cannot act for users"
                           : "a gateway key cannot administer");
+    else
+    if (route->for_user && (over = s_login_over (self, frame)))
+        gc_replier_error (self->reply, &request->identity, frame->rid, GC_NOT_LOGGED_IN, over);
     else {
         if (route->admin)
             gc_commit_flush (self->commit);
@@ -416,6 +440,9 @@ gc_broker_events_endpoint (gc_broker_t *self)
 
 static uint64_t s_test_rid;
 
+//  The seeded users' generation, which no test here changes
+#define S_TEST_GENERATION 1
+
 static void
 s_test_send (zsock_t *dealer, gc_frame_t *request)
 {
@@ -444,6 +471,8 @@ s_test_simple (zsock_t *dealer, gc_op_t op, const char *user, const char *room, 
     gc_frame_init (&request, op);
     if (user)
         gc_frame_set_cstr (&request, GC_F_USER, user);
+    if (user && op != GC_OP_LOGIN)
+        gc_frame_set_uint (&request, GC_F_GENERATION, S_TEST_GENERATION);
     if (room)
         gc_frame_set_cstr (&request, GC_F_ROOM, room);
     if (text)
@@ -462,6 +491,7 @@ s_test_say_frame (gc_frame_t *request, const char *room, const char *text)
 {
     gc_frame_init (request, GC_OP_SAY);
     gc_frame_set_cstr (request, GC_F_USER, "Sue");
+    gc_frame_set_uint (request, GC_F_GENERATION, S_TEST_GENERATION);
     gc_frame_set_cstr (request, GC_F_ROOM, room);
     gc_frame_set_cstr (request, GC_F_TEXT, text);
 }
@@ -491,6 +521,30 @@ s_test_logins (zsock_t *dealer)
     free (token);
 }
 
+//  Requests for a login that is over are refused, whatever they ask: a
+//  generation that is not the user's (or none), a user who is gone
+static void
+s_test_logins_over (zsock_t *dealer)
+{
+    gc_frame_t request, reply;
+    zmsg_t *holder;
+    for (int index = 0; index < 3; index++) {
+        s_test_say_frame (&request, "Taskmaster", "from a login that is over");
+        if (index == 0)
+            request.generation = S_TEST_GENERATION + 1;
+        else
+        if (index == 1)
+            request.fields &= ~GC_F_GENERATION;
+        else
+            gc_frame_set_cstr (&request, GC_F_USER, "Nobody");
+        assert (s_test_call (dealer, &request, &reply, &holder) == GC_NOT_LOGGED_IN);
+        assert (gc_str_eq (reply.message, index == 2? GC_REASON_REMOVED: GC_REASON_ENDED));
+        gc_frame_release (&reply);
+        zmsg_destroy (&holder);
+    }
+    assert (s_test_simple (dealer, GC_OP_ROOMS, "Nobody", NULL, NULL) == GC_NOT_LOGGED_IN);
+}
+
 static void
 s_test_errors (zsock_t *dealer)
 {
@@ -516,6 +570,7 @@ s_test_errors (zsock_t *dealer)
     assert (s_test_call (dealer, &request, &reply, &holder) == GC_EXPIRED);
     gc_frame_release (&reply);
     zmsg_destroy (&holder);
+    s_test_logins_over (dealer);
 }
 
 //  A burst of says: consecutive seqs, published in order on the room's
@@ -555,6 +610,7 @@ s_test_joins (zsock_t *dealer)
     zmsg_t *holder;
     gc_frame_init (&request, GC_OP_JOIN);
     gc_frame_set_cstr (&request, GC_F_USER, "Alex");
+    gc_frame_set_uint (&request, GC_F_GENERATION, S_TEST_GENERATION);
     gc_frame_set_cstr (&request, GC_F_ROOM, "Taskmaster");
     assert (s_test_call (dealer, &request, &reply, &holder) == GC_OK);
     assert (reply.head == 11 && reply.history_size == 10);
@@ -563,6 +619,7 @@ s_test_joins (zsock_t *dealer)
     zmsg_destroy (&holder);
     gc_frame_init (&request, GC_OP_JOIN);
     gc_frame_set_cstr (&request, GC_F_USER, "Alex");
+    gc_frame_set_uint (&request, GC_F_GENERATION, S_TEST_GENERATION);
     gc_frame_set_cstr (&request, GC_F_ROOM, "Taskmaster");
     gc_frame_set_uint (&request, GC_F_SINCE, 5);
     assert (s_test_call (dealer, &request, &reply, &holder) == GC_OK);
@@ -571,6 +628,7 @@ s_test_joins (zsock_t *dealer)
     zmsg_destroy (&holder);
     gc_frame_init (&request, GC_OP_HISTORY);
     gc_frame_set_cstr (&request, GC_F_USER, "Alex");
+    gc_frame_set_uint (&request, GC_F_GENERATION, S_TEST_GENERATION);
     gc_frame_set_cstr (&request, GC_F_ROOM, "Taskmaster");
     gc_frame_set_uint (&request, GC_F_BEFORE, 4);
     gc_frame_set_uint (&request, GC_F_LIMIT, 2);

@@ -266,8 +266,9 @@ s_broker_error (const gc_frame_t *reply)
 static void s_end (gc_conn_t *self, const char *reason);
 
 //  A request the broker refused as not_logged_in came from a login that
-//  is over (a closed event this gateway has not heard, or lost): the
-//  session ends here too. The slot is answered first; it may be freed.
+//  is over (a closed event this gateway has not heard yet, or lost): the
+//  session ends here too, for the reason the broker gave. The slot is
+//  answered first; it may be freed by the end.
 static void
 s_on_reply (void *arg, const gc_frame_t *reply)
 {
@@ -275,6 +276,7 @@ s_on_reply (void *arg, const gc_frame_t *reply)
     gc_conn_t *self = slot->conn;
     slot->rid = 0;
     bool over = false;
+    char reason [GC_CLOSE_REASON_MAX + 1] = GC_REASON_ENDED;
     if (!reply)
         s_slot_error (slot, GC_UNAVAILABLE, NULL);
     else
@@ -287,6 +289,8 @@ s_on_reply (void *arg, const gc_frame_t *reply)
         if (slot->request.op == GC_CLIENT_LOGIN && code == GC_BAD_CREDENTIALS)
             gc_counters_count (self->counters, GC_COUNTER_LOGINS_FAILED);
         over = code == GC_NOT_LOGGED_IN && slot->request.op != GC_CLIENT_LOGIN && self->user;
+        if (over && (reply->fields & GC_F_MESSAGE))
+            gc_str_copy (reply->message, reason, sizeof reason);
     }
     else {
         s_apply (slot, reply);
@@ -300,7 +304,7 @@ s_on_reply (void *arg, const gc_frame_t *reply)
         slot->held_room = NULL;
     }
     if (over)
-        s_end (self, GC_REASON_ENDED);
+        s_end (self, reason);
     s_dispatch (self);
     s_wake (self);
 }
@@ -976,6 +980,42 @@ s_test_end (gc_gateway_parts_t *parts, gc_conn_t *self)
     zhashx_destroy (&users);
 }
 
+static void
+s_test_on_set (void *arg, const gc_frame_t *reply)
+{
+    assert (reply && reply->op == GC_OP_OK);
+    (*(int *) arg)++;
+}
+
+//  Sue's password is set behind the connection's back (this gateway has
+//  no sessions to hear the closed event): the broker refuses the next
+//  request of the old login, and the session ends for the broker's reason
+static void
+s_test_refused (struct lws_context *context, gc_gateway_parts_t *parts)
+{
+    gc_conn_t *self = gc_malloc (gc_conn_size ());
+    gc_conn_open (self, parts, NULL);
+    s_test_send (self, "{\"op\":\"login\",\"id\":1,\"user\":\"Sue\",\"password\":\"password\"}");
+    s_test_reply (context, self, 1, "ok");
+    gc_frame_t request;
+    gc_frame_init (&request, GC_OP_PASSWORD_SET);
+    gc_frame_set_cstr (&request, GC_F_USER, "Sue");
+    gc_frame_set_cstr (&request, GC_F_HASH, "$argon2id$v=19$m=65536,t=2,p=1$new");
+    int set = 0;
+    assert (gc_link_request (parts->link, &request, gc_clock_wall_ms (), s_test_on_set, &set));
+    GC_TESTBED_UNTIL (context, set == 1);
+    s_test_send (self, "{\"op\":\"rooms\",\"id\":2}");
+    s_test_reply (context, self, 2, "error");
+    const gc_out_t *frame = gc_conn_peek (self);
+    assert (frame);
+    json_t *root = gc_testbed_frame (frame);
+    assert (streq (json_string_value (json_object_get (root, "op")), "closed"));
+    assert (streq (json_string_value (json_object_get (root, "reason")), GC_REASON_ENDED));
+    json_decref (root);
+    gc_conn_close (self);
+    free (self);
+}
+
 void
 gc_conn_test (bool verbose)
 {
@@ -1002,12 +1042,13 @@ gc_conn_test (bool verbose)
     s_test_order (context, self);
     s_test_backpressure (self);
     s_test_end (parts, self);
+    s_test_refused (context, parts);
 
     gc_conn_close (self);
     gc_conn_close (self);
     free (self);
     assert (gc_rooms_size (parts->rooms) == 0);
-    assert (gc_counters_get (&parts->counters, GC_COUNTER_LOGINS_OK) == 1);
+    assert (gc_counters_get (&parts->counters, GC_COUNTER_LOGINS_OK) == 2);
     gc_link_stop (parts->link);
     lws_context_destroy (context);
     gc_rooms_destroy (&parts->rooms);

@@ -14,9 +14,6 @@
 #include "gc_limits.h"
 #include "gc_log.h"
 
-//  The longest reason kept: a WebSocket close frame carries 123 bytes
-#define S_REASON_MAX    123
-
 struct gc_sessions_t {
     gc_link_t *link;            //  to the broker
     gc_sessions_end_fn *end;
@@ -171,7 +168,7 @@ gc_sessions_on_event (gc_sessions_t *self, const gc_frame_t *event)
     if (!(event->fields & GC_F_SEQ))
         return;
     if (event->op == GC_OP_CLOSED && (event->fields & GC_F_USER)) {
-        char user [GC_NAME_MAX + 1], reason [S_REASON_MAX + 1];
+        char user [GC_NAME_MAX + 1], reason [GC_CLOSE_REASON_MAX + 1];
         if (!(event->fields & GC_F_REASON) || !gc_str_copy (event->reason, reason, sizeof reason))
             strcpy (reason, GC_REASON_ENDED);
         if (gc_str_copy (event->user, user, sizeof user))

@@ -29,11 +29,11 @@ from .follower import Follower
 from .process import (Process, describe_exit, free_port, run_command,
                       run_program, server_environment)
 from .scope import begin_test, end_test, log_tails
-from .seed import PASSWORD, ROOM, ROOMS_OF, USERS
+from .seed import GENERATION, PASSWORD, ROOM, ROOMS_OF, USERS
 from .web import http_get, parse_metrics
 
 __all__ = [
-    "CONFIG", "Certificates", "Client", "Cluster", "Follower", "PASSWORD", "Process", "ROOM", "ROOMS_OF",
+    "CONFIG", "Certificates", "Client", "Cluster", "Follower", "GENERATION", "PASSWORD", "Process", "ROOM", "ROOMS_OF",
     "USERS", "ServerError", "assert_contiguous", "begin_test", "check_message",
     "configure", "deadline", "describe_exit", "end_test",
     "free_port", "http_get", "log_tails", "parse_metrics", "run_command",

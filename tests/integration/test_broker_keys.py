@@ -18,7 +18,7 @@ import msgpack
 import zmq
 import zmq.asyncio
 
-from harness import Cluster, deadline, run_program
+from harness import GENERATION, Cluster, deadline, run_program
 from harness.broker import BrokerLink, use_keys
 from harness.scope import SCOPE
 
@@ -104,7 +104,8 @@ async def test_every_attack_of_the_report_from_an_untrusted_peer_gets_nothing():
             *(assert_silent(socket, what + " subscriber") for what, socket in eavesdroppers.items()))
         #  Nothing was done: as seen by a trusted gateway and admin
         gateway = cluster.broker_link()
-        history = await gateway.request("history", user="Alex", room="Taskmaster")
+        history = await gateway.request("history", user="Alex", room="Taskmaster",
+                                        generation=GENERATION)
         texts = [message["text"] for message in history["history"]]
         assert texts == ["said by Sue while under attack"], texts
         admin = cluster.broker_link("admin")
@@ -133,7 +134,8 @@ async def test_a_gateway_key_cannot_administer_and_an_admin_key_cannot_act_for_u
             assert reply.get("code") == "forbidden", "admin key, %s: %r" % (op, reply)
         #  Each in its own role is served
         assert (await admin.request("member_list", room="Taskmaster"))["op"] == "ok"
-        assert (await gateway.request("say", user="Sue", room="Taskmaster", text="hi"))["seq"] == 1
+        assert (await gateway.request("say", user="Sue", room="Taskmaster", text="hi",
+                                      generation=GENERATION))["seq"] == 1
         assert (await admin.request("ping"))["op"] == "ok"
         #  The event socket is for gateways only
         listening = await subscriber(cluster, cluster.key_folder("gateway"))
@@ -144,7 +146,8 @@ async def test_a_gateway_key_cannot_administer_and_an_admin_key_cannot_act_for_u
             event = msgpack.unpackb(frames[1], raw=False)
             assert event["op"] == expected, event
             if expected == "head":
-                await gateway.request("say", user="Sue", room="Taskmaster", text="for gateways")
+                await gateway.request("say", user="Sue", room="Taskmaster", text="for gateways",
+                                      generation=GENERATION)
         assert event["text"] == "for gateways", event
         await assert_silent(admin_ear, "an admin key's subscriber")
 
@@ -186,7 +189,8 @@ async def test_a_revoked_gateway_key_stops_at_once_and_comes_back_when_trusted_a
         admin = cluster.broker_link("admin")
         stats = await admin.request("stats")
         assert stats["op"] == "ok", stats
-        history = await cluster.broker_link().request("history", user="Sue", room="Taskmaster")
+        history = await cluster.broker_link().request("history", user="Sue", room="Taskmaster",
+                                                      generation=GENERATION)
         texts = [message["text"] for message in history["history"]]
         assert texts == ["after the key came back"], texts
 

@@ -9,11 +9,12 @@ a user of its own, so the module's tests share one cluster.
 """
 
 import asyncio
+import signal
 import time
 
 import websockets
 
-from harness import deadline
+from harness import Cluster, deadline
 
 #  The bound on a session's end after groupchat-admin returns: the event
 #  goes from the broker to every gateway at once
@@ -21,6 +22,7 @@ END_WITHIN = 2.0
 CLOSE_CODE = 4001
 REMOVED = "your account was removed"
 PASSWORD_CHANGED = "your password was changed"
+ENDED = "your account was removed or its password was changed"
 
 
 async def add_member(cluster, user, password, room="Taskmaster"):
@@ -150,3 +152,53 @@ async def test_says_in_flight_when_the_session_ends(cluster):
     assert len(checked) == min(len(acked), 100), (len(checked), len(acked))
     for seq in checked:
         assert stored[seq] == "in flight %d" % acked[seq], (seq, stored[seq])
+
+
+async def wait_dropped_by_the_broker(cluster, gateway, within=20.0):
+    """Waits until the broker has closed the stopped gateway's connections
+    to both of its ports (ZeroMQ's heartbeat gives up after 3 s): what it
+    publishes meanwhile is lost for that gateway."""
+    process = cluster.gateways[gateway]
+    end = time.monotonic() + deadline(within)
+    while (process.connected_to(cluster.events_port)
+           or process.connected_to(cluster.requests_port)):
+        assert time.monotonic() < end, "the broker kept the stopped gateway's connections"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_gateway_that_missed_the_end_never_lets_the_old_session_act():
+    """Kim is in Taskmaster on gateway 1, which is stopped (SIGSTOP) until
+    the broker drops its connections, then Kim is removed, added again and
+    made a member: the closed event and the kick never reach it. Resumed,
+    the old connection says at once: the broker refuses it (its login's
+    generation is over), the session ends, and nothing of the old Kim is
+    stored or heard as the new Kim."""
+    async with Cluster(gateways=2) as cluster:
+        await add_member(cluster, "Kim", "first")
+        old = await cluster.login("Kim", gateway=1, password="first")
+        await old.join("Taskmaster")
+        stopped = cluster.gateways[1]
+        stopped.send_signal(signal.SIGSTOP)
+        try:
+            await wait_dropped_by_the_broker(cluster, 1)
+            await cluster.admin("user", "remove", "Kim")
+            await add_member(cluster, "Kim", "second")
+            new = await cluster.login("Kim", gateway=0, password="second")
+            await new.join("Taskmaster")
+            secret = await new.say("only for the new Kim")
+            await old.send_request("say", room="Taskmaster", text="the old Kim speaking")
+        finally:
+            stopped.send_signal(signal.SIGCONT)
+        event = await old.next_event(timeout=10)
+        assert event["op"] == "closed" and event["reason"] in (REMOVED, ENDED), event
+        assert await old.wait_closed() == CLOSE_CODE
+        said = [frame for frame in old.timeline if frame["op"] == "ok" and "seq" in frame]
+        assert not said, "the old session's say was acknowledged: %r" % said
+        heard = [message for message in old.timeline if message["op"] == "message"]
+        assert all(message["seq"] < secret for message in heard), heard
+        history = await new.history(room="Taskmaster", limit=20)
+        assert "the old Kim speaking" not in [message["text"] for message in history]
+        #  Gateway 1 serves the new Kim
+        again = await cluster.login("Kim", gateway=1, password="second")
+        await again.join("Taskmaster")
+        await again.say("the new Kim on gateway 1")
