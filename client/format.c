@@ -42,6 +42,15 @@ gc_format_error (gc_client_op_t op, gc_error_t code, const char *message)
     return line;
 }
 
+char *
+gc_format_ended (const char *reason)
+{
+    char *line = NULL;
+    if (asprintf (&line, "%s; you are logged out", reason) < 0)
+        return NULL;
+    return line;
+}
+
 void
 gc_format_test (bool verbose)
 {
@@ -58,6 +67,9 @@ gc_format_test (bool verbose)
     free (line);
     line = gc_format_error (GC_CLIENT_SAY, GC_INTERNAL, "as the server says");
     assert (strcmp (line, "say failed: as the server says") == 0);
+    free (line);
+    line = gc_format_ended ("your account was removed");
+    assert (strcmp (line, "your account was removed; you are logged out") == 0);
     free (line);
     if (verbose)
         printf ("OK\n");
