@@ -53,8 +53,8 @@ void gc_conn_sweep (lws_dll2_owner_t *conns, int64_t now);
 //  already finished, and closed with GC_CLOSE_SESSION_ENDED.
 void gc_conn_end_sessions (lws_dll2_owner_t *conns, const char *user, uint64_t below,
                            const char *reason);
-//  Adds the user of each logged-in connection of the list to users (a
-//  set: name -> name, the names the connections' own).
+//  Adds the user of each logged-in connection of the list to users, a
+//  set (name -> name); the connections own the names, so use it at once.
 void gc_conn_users (lws_dll2_owner_t *conns, zhashx_t *users);
 
 void gc_conn_test (bool verbose);
