@@ -3,7 +3,9 @@
     A password arrives already hashed: the slow hash runs in the
     administrator's process, never in the broker's loop. A change that
     takes a user out of a room is published as a kick, so gateways put
-    the user's connections out of it at once. */
+    the user's connections out of it at once; one that ends the user's
+    sessions (a removal, a new password) is published as closed, so
+    gateways close the user's connections at once. */
 #include <limits.h>
 #include <sodium.h>
 #include "admin.h"
@@ -141,16 +143,36 @@ gc_admin_backup (void *arg, const gc_broker_request_t *request)
                           code == GC_INTERNAL? "the backup failed, see the broker's log": why);
 }
 
+//  The store took the next generation: every login of the user below it
+//  is over, on every gateway
+static gc_error_t
+s_sessions_ended (gc_admin_t *self, gc_error_t code, const char *user, const char *reason)
+{
+    if (code == GC_OK)
+        gc_replier_closed (self->reply, user, gc_store_generation (self->store, NULL), reason);
+    return code;
+}
+
+//  Closed first: a gateway that hears it has no connection left to put
+//  out of the rooms; the kicks are for one that did not
 static gc_error_t
 s_user_remove (gc_admin_t *self, const char *user)
 {
     char **rooms;
     int count = gc_store_rooms (self->store, user, &rooms);
-    gc_error_t code = gc_store_user_remove (self->store, user);
+    gc_error_t code = s_sessions_ended (self, gc_store_user_remove (self->store, user),
+                                        user, GC_REASON_REMOVED);
     for (int index = 0; code == GC_OK && index < count; index++)
         gc_replier_kick (self->reply, user, rooms [index]);
     gc_store_names_free (&rooms, count);
     return code;
+}
+
+static gc_error_t
+s_password_set (gc_admin_t *self, const char *user, const char *hash)
+{
+    return s_sessions_ended (self, gc_store_password_set (self->store, user, hash),
+                             user, GC_REASON_PASSWORD);
 }
 
 static gc_error_t
@@ -168,7 +190,7 @@ s_change (gc_admin_t *self, gc_op_t op, const char *user, const char *room, cons
     switch (op) {
         case GC_OP_USER_ADD:      return gc_store_user_add (self->store, user, hash);
         case GC_OP_USER_REMOVE:   return s_user_remove (self, user);
-        case GC_OP_PASSWORD_SET:  return gc_store_password_set (self->store, user, hash);
+        case GC_OP_PASSWORD_SET:  return s_password_set (self, user, hash);
         case GC_OP_ROOM_ADD:      return gc_store_room_add (self->store, room);
         case GC_OP_MEMBER_ADD:    return gc_store_member_set (self->store, user, room, true);
         case GC_OP_MEMBER_REMOVE: return s_member_remove (self, user, room);
@@ -294,6 +316,20 @@ s_test_kicked (gc_rig_t *rig, const char *user, const char *room)
     gc_frame_release (&event), zmsg_destroy (&holder);
 }
 
+//  The next event on the SUB closes the user's sessions below the newest
+//  generation, for reason
+static void
+s_test_closed (gc_rig_t *rig, const char *user, const char *reason)
+{
+    gc_frame_t event;
+    zmsg_t *holder;
+    gc_rig_recv (rig->sub, &event, &holder);
+    assert (event.op == GC_OP_CLOSED && gc_str_eq (event.user, user));
+    assert (event.seq == gc_store_generation (rig->store, NULL));
+    assert (gc_str_eq (event.reason, reason));
+    gc_frame_release (&event), zmsg_destroy (&holder);
+}
+
 static void
 s_test_changes (gc_rig_t *rig, gc_admin_t *self)
 {
@@ -308,10 +344,13 @@ s_test_changes (gc_rig_t *rig, gc_admin_t *self)
     assert (s_test_change (rig, self, GC_OP_MEMBER_ADD, "Greg", "Nowhere", NULL) == GC_NO_SUCH_ROOM);
     assert (s_test_change (rig, self, GC_OP_PASSWORD_SET, "Nobody", NULL, hash) == GC_NO_SUCH_USER);
     assert (s_test_change (rig, self, GC_OP_PASSWORD_SET, "Greg", NULL, hash) == GC_OK);
+    s_test_closed (rig, "Greg", GC_REASON_PASSWORD);
+    assert (gc_store_user_generation (rig->store, "Greg") == gc_store_generation (rig->store, NULL));
     assert (s_test_change (rig, self, GC_OP_MEMBER_REMOVE, "Greg", "Bake Off", NULL) == GC_OK);
     s_test_kicked (rig, "Greg", "Bake Off");
     assert (gc_store_member_set (rig->store, "Greg", "Taskmaster", true) == GC_OK);
     assert (s_test_change (rig, self, GC_OP_USER_REMOVE, "Greg", NULL, NULL) == GC_OK);
+    s_test_closed (rig, "Greg", GC_REASON_REMOVED);
     s_test_kicked (rig, "Greg", "Taskmaster");
     assert (s_test_change (rig, self, GC_OP_USER_REMOVE, "Greg", NULL, NULL) == GC_NO_SUCH_USER);
     assert (s_test_change (rig, self, GC_OP_PING, "Greg", NULL, NULL) == GC_BAD_REQUEST);
@@ -433,6 +472,7 @@ gc_admin_test (bool verbose)
     gc_rig_t *rig = gc_rig_new ();
     gc_rig_subscribe (rig, "Bake Off");
     gc_rig_subscribe (rig, "Taskmaster");
+    gc_rig_subscribe (rig, NULL);
     gc_login_t *login = gc_login_new (rig->store, rig->reply);
     gc_commit_t *commit = gc_commit_new (rig->store, rig->reply);
     gc_admin_t *self = gc_admin_new (rig->store, rig->reply, login, commit, NULL);

@@ -56,10 +56,11 @@ typedef struct {
     s_handler_t handler;        //  whose object handle gets
     bool admin;                 //  says received before it are committed first
     gc_role_t roles;            //  the keys' roles that may ask it
+    bool for_user;              //  acts for a login: its generation is checked
 } s_route_t;
 
 #define S_BY_GATEWAY     GC_ROLE_GATEWAY
-#define S_BY_ADMIN    GC_ROLE_ADMIN
+#define S_BY_ADMIN       GC_ROLE_ADMIN
 #define S_BY_EITHER      (GC_ROLE_GATEWAY | GC_ROLE_ADMIN)
 
 //  Indexed by op, so a request finds its handler in one step
@@ -67,10 +68,10 @@ static const s_route_t s_routes [GC_OP_COUNT] = {
     [GC_OP_PING]          = { gc_admin_ping,      S_ADMIN,  false, S_BY_EITHER },
     [GC_OP_LOGIN]         = { gc_login_handle,    S_LOGIN,  false, S_BY_GATEWAY },
     [GC_OP_LOGOUT]        = { gc_login_logout,    S_LOGIN,  false, S_BY_GATEWAY },
-    [GC_OP_ROOMS]         = { gc_reader_rooms,    S_READER, false, S_BY_GATEWAY },
-    [GC_OP_JOIN]          = { gc_reader_join,     S_READER, false, S_BY_GATEWAY },
-    [GC_OP_HISTORY]       = { gc_reader_history,  S_READER, false, S_BY_GATEWAY },
-    [GC_OP_SAY]           = { gc_commit_say,      S_COMMIT, false, S_BY_GATEWAY },
+    [GC_OP_ROOMS]         = { gc_reader_rooms,    S_READER, false, S_BY_GATEWAY, true },
+    [GC_OP_JOIN]          = { gc_reader_join,     S_READER, false, S_BY_GATEWAY, true },
+    [GC_OP_HISTORY]       = { gc_reader_history,  S_READER, false, S_BY_GATEWAY, true },
+    [GC_OP_SAY]           = { gc_commit_say,      S_COMMIT, false, S_BY_GATEWAY, true },
     [GC_OP_STATS]         = { gc_admin_stats,     S_ADMIN,  true,  S_BY_ADMIN },
     [GC_OP_BACKUP]        = { gc_admin_backup,    S_ADMIN,  true,  S_BY_ADMIN },
     [GC_OP_USER_ADD]      = { gc_admin_change,    S_ADMIN,  true,  S_BY_ADMIN },
@@ -82,14 +83,35 @@ static const s_route_t s_routes [GC_OP_COUNT] = {
     [GC_OP_USER_LIST]     = { gc_admin_list,      S_ADMIN,  true,  S_BY_ADMIN },
     [GC_OP_ROOM_LIST]     = { gc_admin_list,      S_ADMIN,  true,  S_BY_ADMIN },
     [GC_OP_MEMBER_LIST]   = { gc_admin_list,      S_ADMIN,  true,  S_BY_ADMIN },
+    [GC_OP_GENERATIONS]   = { gc_login_generations, S_LOGIN, false, S_BY_GATEWAY },
 };
+
+//  Why a request acting for a login may not: NULL when it may. A login
+//  whose generation is not its user's is over (store.h): the password
+//  was set, or the name removed (and maybe added again), since. A
+//  request naming no user is the handler's to refuse (bad_request).
+static const char *
+s_login_over (gc_broker_t *self, const gc_frame_t *frame)
+{
+    char user [GC_NAME_MAX + 1];
+    if (!(frame->fields & GC_F_USER) || !gc_str_copy (frame->user, user, sizeof user))
+        return NULL;
+    uint64_t generation = gc_store_user_generation (self->store, user);
+    if (!generation)
+        return GC_REASON_REMOVED;
+    if (!(frame->fields & GC_F_GENERATION) || frame->generation != generation)
+        return GC_REASON_ENDED;
+    return NULL;
+}
 
 //  A request past its deadline was answered unavailable by the gateway
 //  already: it is refused, not carried out late. role is what the
-//  sender's key may do now.
+//  sender's key may do now. A request for a login that is over is
+//  refused whatever it asks: the broker, not the gateway, decides.
 static void
 s_dispatch (gc_broker_t *self, const gc_broker_request_t *request, gc_role_t role)
 {
+    const char *over = NULL;
     const gc_frame_t *frame = &request->frame;
     const s_route_t *route = frame->op < GC_OP_COUNT? &s_routes [frame->op]: NULL;
     if ((frame->fields & GC_F_DEADLINE) && gc_clock_wall_ms () > frame->deadline)
@@ -104,6 +126,9 @@ s_dispatch (gc_broker_t *self, const gc_broker_request_t *request, gc_role_t rol
                           role == GC_ROLE_NONE? "this key is trusted no more"
                           : role == GC_ROLE_ADMIN? "an admin key cannot act for users"
                           : "a gateway key cannot administer");
+    else
+    if (route->for_user && (over = s_login_over (self, frame)))
+        gc_replier_error (self->reply, &request->identity, frame->rid, GC_NOT_LOGGED_IN, over);
     else {
         if (route->admin)
             gc_commit_flush (self->commit);
@@ -178,8 +203,9 @@ s_publish_head (void *arg, const char *room, uint64_t head)
     gc_replier_head (self->reply, room, head);
 }
 
-//  A gateway subscribed to a room: tell it the room's head, so that it
-//  notices anything published before its subscription took effect
+//  A gateway subscribed to a room, or to the users topic: tell it the
+//  room's head, or the newest generation, so that it notices anything
+//  published before its subscription took effect
 static int
 s_on_subscription (zloop_t *loop, zsock_t *reader, void *arg)
 {
@@ -192,6 +218,10 @@ s_on_subscription (zloop_t *loop, zsock_t *reader, void *arg)
         if (size < 0)
             break;
         uint64_t head;
+        if (size == 1 + GC_TOPIC_USERS_SIZE && message [0] == 1
+        &&  memcmp (message + 1, GC_TOPIC_USERS, GC_TOPIC_USERS_SIZE) == 0)
+            gc_replier_head (self->reply, NULL, gc_store_generation (self->store, NULL));
+        else
         if (size >= 2 && size <= (int) sizeof message && message [0] == 1
         &&  message [size - 1] == 0 && gc_store_room (self->store, message + 1, &head))
             s_publish_head (self, message + 1, head);
@@ -227,8 +257,10 @@ s_rebind_events (gc_broker_t *self, zloop_t *loop)
 }
 
 //  Every second, the heads of rooms that changed lately: a gateway whose
-//  SUB dropped the last message of a burst notices the gap. And the
-//  trusted keys, read again: a key taken away is revoked within a second.
+//  SUB dropped the last message of a burst notices the gap. The same for
+//  the newest generation, so that a gateway whose SUB dropped a closed
+//  event notices. And the trusted keys, read again: a key taken away is
+//  revoked within a second.
 static int
 s_on_clock (zloop_t *loop, int timer_id, void *arg)
 {
@@ -237,8 +269,11 @@ s_on_clock (zloop_t *loop, int timer_id, void *arg)
     if (self->keyring && gc_keyring_refresh (self->keyring))
         s_rebind_events (self, loop);
     gc_login_sweep (self->login, gc_clock_wall_ms ());
-    gc_store_recent_rooms (self->store, gc_clock_wall_ms () - GC_HEAD_RECENT_MS,
-                           s_publish_head, self);
+    int64_t since = gc_clock_wall_ms () - GC_HEAD_RECENT_MS, changed;
+    gc_store_recent_rooms (self->store, since, s_publish_head, self);
+    uint64_t generation = gc_store_generation (self->store, &changed);
+    if (changed && changed >= since)
+        gc_replier_head (self->reply, NULL, generation);
     return 0;
 }
 
@@ -406,6 +441,9 @@ gc_broker_events_endpoint (gc_broker_t *self)
 
 static uint64_t s_test_rid;
 
+//  The seeded users' generation, which no test here changes
+#define S_TEST_GENERATION 1
+
 static void
 s_test_send (zsock_t *dealer, gc_frame_t *request)
 {
@@ -434,6 +472,8 @@ s_test_simple (zsock_t *dealer, gc_op_t op, const char *user, const char *room, 
     gc_frame_init (&request, op);
     if (user)
         gc_frame_set_cstr (&request, GC_F_USER, user);
+    if (user && op != GC_OP_LOGIN)
+        gc_frame_set_uint (&request, GC_F_GENERATION, S_TEST_GENERATION);
     if (room)
         gc_frame_set_cstr (&request, GC_F_ROOM, room);
     if (text)
@@ -452,6 +492,7 @@ s_test_say_frame (gc_frame_t *request, const char *room, const char *text)
 {
     gc_frame_init (request, GC_OP_SAY);
     gc_frame_set_cstr (request, GC_F_USER, "Sue");
+    gc_frame_set_uint (request, GC_F_GENERATION, S_TEST_GENERATION);
     gc_frame_set_cstr (request, GC_F_ROOM, room);
     gc_frame_set_cstr (request, GC_F_TEXT, text);
 }
@@ -468,6 +509,7 @@ s_test_logins (zsock_t *dealer)
     gc_frame_set_cstr (&request, GC_F_USER, "Sue");
     gc_frame_set_cstr (&request, GC_F_PASSWORD, "password");
     assert (s_test_call (dealer, &request, &reply, &holder) == GC_OK);
+    assert (reply.generation == 1);     //  a seeded user's
     char *token = gc_str_dup (reply.token);
     gc_frame_release (&reply);
     zmsg_destroy (&holder);
@@ -478,6 +520,30 @@ s_test_logins (zsock_t *dealer)
     gc_frame_release (&reply);
     zmsg_destroy (&holder);
     free (token);
+}
+
+//  Requests for a login that is over are refused, whatever they ask: a
+//  generation that is not the user's (or none), a user who is gone
+static void
+s_test_logins_over (zsock_t *dealer)
+{
+    gc_frame_t request, reply;
+    zmsg_t *holder;
+    for (int index = 0; index < 3; index++) {
+        s_test_say_frame (&request, "Taskmaster", "from a login that is over");
+        if (index == 0)
+            request.generation = S_TEST_GENERATION + 1;
+        else
+        if (index == 1)
+            request.fields &= ~GC_F_GENERATION;
+        else
+            gc_frame_set_cstr (&request, GC_F_USER, "Nobody");
+        assert (s_test_call (dealer, &request, &reply, &holder) == GC_NOT_LOGGED_IN);
+        assert (gc_str_eq (reply.message, index == 2? GC_REASON_REMOVED: GC_REASON_ENDED));
+        gc_frame_release (&reply);
+        zmsg_destroy (&holder);
+    }
+    assert (s_test_simple (dealer, GC_OP_ROOMS, "Nobody", NULL, NULL) == GC_NOT_LOGGED_IN);
 }
 
 static void
@@ -505,6 +571,7 @@ s_test_errors (zsock_t *dealer)
     assert (s_test_call (dealer, &request, &reply, &holder) == GC_EXPIRED);
     gc_frame_release (&reply);
     zmsg_destroy (&holder);
+    s_test_logins_over (dealer);
 }
 
 //  A burst of says: consecutive seqs, published in order on the room's
@@ -544,6 +611,7 @@ s_test_joins (zsock_t *dealer)
     zmsg_t *holder;
     gc_frame_init (&request, GC_OP_JOIN);
     gc_frame_set_cstr (&request, GC_F_USER, "Alex");
+    gc_frame_set_uint (&request, GC_F_GENERATION, S_TEST_GENERATION);
     gc_frame_set_cstr (&request, GC_F_ROOM, "Taskmaster");
     assert (s_test_call (dealer, &request, &reply, &holder) == GC_OK);
     assert (reply.head == 11 && reply.history_size == 10);
@@ -552,6 +620,7 @@ s_test_joins (zsock_t *dealer)
     zmsg_destroy (&holder);
     gc_frame_init (&request, GC_OP_JOIN);
     gc_frame_set_cstr (&request, GC_F_USER, "Alex");
+    gc_frame_set_uint (&request, GC_F_GENERATION, S_TEST_GENERATION);
     gc_frame_set_cstr (&request, GC_F_ROOM, "Taskmaster");
     gc_frame_set_uint (&request, GC_F_SINCE, 5);
     assert (s_test_call (dealer, &request, &reply, &holder) == GC_OK);
@@ -560,6 +629,7 @@ s_test_joins (zsock_t *dealer)
     zmsg_destroy (&holder);
     gc_frame_init (&request, GC_OP_HISTORY);
     gc_frame_set_cstr (&request, GC_F_USER, "Alex");
+    gc_frame_set_uint (&request, GC_F_GENERATION, S_TEST_GENERATION);
     gc_frame_set_cstr (&request, GC_F_ROOM, "Taskmaster");
     gc_frame_set_uint (&request, GC_F_BEFORE, 4);
     gc_frame_set_uint (&request, GC_F_LIMIT, 2);
@@ -629,6 +699,13 @@ gc_broker_test (bool verbose)
     zmsg_t *holder;
     gc_rig_recv (sub, &head, &holder);
     assert (head.op == GC_OP_HEAD && head.seq == 0 && gc_str_eq (head.room, "Taskmaster"));
+    gc_frame_release (&head);
+    zmsg_destroy (&holder);
+    //  The users topic's subscription is answered with the newest generation
+    zmq_setsockopt (zsock_resolve (sub), ZMQ_SUBSCRIBE, GC_TOPIC_USERS, GC_TOPIC_USERS_SIZE);
+    gc_rig_recv (sub, &head, &holder);
+    assert (head.op == GC_OP_HEAD && head.seq == 1 && !(head.fields & GC_F_ROOM));
+    assert (zframe_size (zmsg_first (holder)) == GC_TOPIC_USERS_SIZE);
     gc_frame_release (&head);
     zmsg_destroy (&holder);
 

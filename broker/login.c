@@ -1,5 +1,10 @@
 /*  login.c: login by password (verified on the hasher's workers) or by
-    token, and logout.
+    token, logout, and the users' generations.
+
+    A login's reply carries the user's generation (store.h), which the
+    gateway sends with every request it makes for that login: once the
+    user's password changes, or the name is removed and added again, the
+    broker knows the login for one that is over.
 
     Password logins are throttled (throttle.c) by user name and by the
     client's address, as its gateway saw it: after a few failures each
@@ -52,6 +57,7 @@ typedef struct {
     char user [GC_NAME_MAX + 1];
     char address [GC_ADDRESS_MAX + 1];  //  "" when the gateway gave none
     bool known;                 //  false: checked against the dummy hash
+    uint64_t generation;        //  the user's when the hash was read
 } s_job_t;
 
 gc_login_t *
@@ -82,7 +88,7 @@ gc_login_destroy (gc_login_t **self_p)
 }
 
 //  The one answer to a login that succeeded: a new session's token, or
-//  the token it came with
+//  the token it came with, and the user's generation
 static void
 s_welcome (gc_login_t *self, const gc_identity_t *identity, uint64_t rid,
            const char *user, const char *token, const char *with)
@@ -91,6 +97,7 @@ s_welcome (gc_login_t *self, const gc_identity_t *identity, uint64_t rid,
     gc_replier_init (&reply, rid);
     gc_frame_set_cstr (&reply, GC_F_USER, user);
     gc_frame_set_cstr (&reply, GC_F_TOKEN, token);
+    gc_frame_set_uint (&reply, GC_F_GENERATION, gc_store_user_generation (self->store, user));
     gc_replier_send (self->reply, identity, &reply);
     gc_info ("login user=%s with=%s", user, with);
     self->ok++;
@@ -156,6 +163,7 @@ s_login_with_password (gc_login_t *self, const gc_broker_request_t *request)
     }
     char *hash = gc_store_password_hash (self->store, job.user);
     job.known = hash != NULL;
+    job.generation = hash? gc_store_user_generation (self->store, job.user): 0;
     gc_hasher_job_t check = {
         hash? hash: gc_hasher_dummy (self->hasher),
         frame->password.ptr, frame->password.len, &job, sizeof job,
@@ -184,6 +192,9 @@ gc_login_handle (void *arg, const gc_broker_request_t *request)
                         "login needs user and password, or token");
 }
 
+//  The verdict is on the hash read when the login came: it stands only if
+//  the user's password was not set, nor the name removed and added
+//  again, while the hash was checked
 void
 gc_login_verified (gc_login_t *self)
 {
@@ -193,12 +204,13 @@ gc_login_verified (gc_login_t *self)
         return;
     char token [GC_TOKEN_LEN + 1];
     int64_t now = gc_clock_wall_ms ();
+    bool same = job.known && gc_store_user_generation (self->store, job.user) == job.generation;
     if (verdict == GC_HASHER_LATE || (job.has_deadline && now > job.deadline)) {
         self->late++;
         gc_replier_error (self->reply, &job.identity, job.rid, GC_EXPIRED, NULL);
     }
     else
-    if (verdict == 1 && job.known && gc_store_token_new (self->store, job.user, now, token) == 0) {
+    if (verdict == 1 && same && gc_store_token_new (self->store, job.user, now, token) == 0) {
         gc_throttle_succeeded (self->by_user, job.user);
         s_welcome (self, &job.identity, job.rid, job.user, token, "password");
     }
@@ -239,6 +251,32 @@ gc_login_sweep (gc_login_t *self, int64_t now)
     self->swept_at = now;
 }
 
+//  A gateway asks for the generations of the users logged in on it when
+//  it may have missed a closed event; a name no user has is at 0
+void
+gc_login_generations (void *arg, const gc_broker_request_t *request)
+{
+    gc_login_t *self = arg;
+    const gc_frame_t *frame = &request->frame;
+    if (!(frame->fields & GC_F_NAMES)) {
+        gc_replier_error (self->reply, &request->identity, frame->rid, GC_BAD_REQUEST,
+                          "names missing");
+        return;
+    }
+    gc_frame_t reply;
+    gc_replier_init (&reply, frame->rid);
+    reply.generations = gc_calloc (frame->names_size + 1, sizeof (uint64_t));
+    reply.generations_size = frame->names_size;
+    reply.fields |= GC_F_GENERATIONS;
+    for (size_t index = 0; index < frame->names_size; index++) {
+        char user [GC_NAME_MAX + 1];
+        if (gc_str_copy (frame->names [index], user, sizeof user))
+            reply.generations [index] = gc_store_user_generation (self->store, user);
+    }
+    gc_replier_send (self->reply, &request->identity, &reply);
+    free (reply.generations);
+}
+
 zsock_t *
 gc_login_verdicts (gc_login_t *self)
 {
@@ -272,11 +310,10 @@ gc_login_metrics (gc_login_t *self, FILE *stream)
 //  --------------------------------------------------------------------------
 //  Self test
 
-//  A password login: handed to the workers, answered when the verdict
-//  is back; returns the reply's code and copies its token, if any
-static gc_error_t
-s_test_password (gc_rig_t *rig, gc_login_t *self, const char *user, const char *password,
-                 int64_t deadline, char *token)
+//  Hands a password login to the workers (deadline 0: none)
+static void
+s_test_submit (gc_rig_t *rig, gc_login_t *self, const char *user, const char *password,
+               int64_t deadline)
 {
     gc_broker_request_t request;
     gc_rig_request (rig, &request, GC_OP_LOGIN, user, NULL);
@@ -284,6 +321,13 @@ s_test_password (gc_rig_t *rig, gc_login_t *self, const char *user, const char *
     if (deadline)
         gc_frame_set_uint (&request.frame, GC_F_DEADLINE, (uint64_t) deadline);
     gc_login_handle (self, &request);
+}
+
+//  Waits for the verdict and answers; returns the reply's code and copies
+//  its token, if any. An ok carries the user's generation.
+static gc_error_t
+s_test_verdict (gc_rig_t *rig, gc_login_t *self, const char *user, char *token)
+{
     //  A throttled login is answered at once, with no verdict to wait for
     zpoller_t *poller = zpoller_new (gc_login_verdicts (self), rig->dealer, NULL);
     void *ready = zpoller_wait (poller, 10000);
@@ -300,6 +344,7 @@ s_test_password (gc_rig_t *rig, gc_login_t *self, const char *user, const char *
         assert ((reply.fields & GC_F_RETRY_AFTER) && reply.retry_after > 0);
     if (code == GC_OK) {
         assert (gc_str_eq (reply.user, user) && reply.token.len == GC_TOKEN_LEN);
+        assert (reply.generation == gc_store_user_generation (rig->store, user));
         gc_str_copy (reply.token, token, GC_TOKEN_LEN + 1);
     }
     gc_frame_release (&reply);
@@ -308,17 +353,49 @@ s_test_password (gc_rig_t *rig, gc_login_t *self, const char *user, const char *
 }
 
 static gc_error_t
-s_test_token (gc_rig_t *rig, gc_login_t *self, gc_op_t op, const char *token)
+s_test_password (gc_rig_t *rig, gc_login_t *self, const char *user, const char *password,
+                 int64_t deadline, char *token)
+{
+    s_test_submit (rig, self, user, password, deadline);
+    return s_test_verdict (rig, self, user, token);
+}
+
+//  A password set while the hash is checked: the verdict was on the old
+//  hash, and the login is refused, even when the new password is the same
+static void
+s_test_changed_meanwhile (gc_rig_t *rig, gc_login_t *self)
+{
+    char token [GC_TOKEN_LEN + 1];
+    s_test_submit (rig, self, "Alex", "password", 0);
+    char *hash = gc_store_password_hash (rig->store, "Alex");
+    assert (gc_store_password_set (rig->store, "Alex", hash) == GC_OK);
+    free (hash);
+    assert (s_test_verdict (rig, self, "Alex", token) == GC_BAD_CREDENTIALS);
+    assert (s_test_password (rig, self, "Alex", "password", 0, token) == GC_OK);
+}
+
+//  The generations of the users named, in order; 0 for a name no one has
+static void
+s_test_generations (gc_rig_t *rig, gc_login_t *self)
 {
     gc_broker_request_t request;
-    gc_rig_request (rig, &request, op, NULL, NULL);
-    if (token)
-        gc_frame_set_cstr (&request.frame, GC_F_TOKEN, token);
-    if (op == GC_OP_LOGIN)
-        gc_login_handle (self, &request);
-    else
-        gc_login_logout (self, &request);
-    return gc_rig_reply (rig);
+    gc_rig_request (rig, &request, GC_OP_GENERATIONS, NULL, NULL);
+    gc_str_t names [3] = { { "Sue", 3 }, { "Nobody", 6 }, { "Alex", 4 } };
+    request.frame.names = names;
+    request.frame.names_size = 3;
+    request.frame.fields |= GC_F_NAMES;
+    gc_login_generations (self, &request);
+    gc_frame_t reply;
+    zmsg_t *holder;
+    gc_rig_recv (rig->dealer, &reply, &holder);
+    assert (reply.op == GC_OP_OK && reply.generations_size == 3);
+    assert (reply.generations [0] == 1 && reply.generations [1] == 0);
+    assert (reply.generations [2] == gc_store_user_generation (rig->store, "Alex"));
+    assert (reply.generations [2] > 1);
+    gc_frame_release (&reply), zmsg_destroy (&holder);
+    gc_rig_request (rig, &request, GC_OP_GENERATIONS, NULL, NULL);
+    gc_login_generations (self, &request);
+    assert (gc_rig_reply (rig) == GC_BAD_REQUEST);
 }
 
 //  The free failures, then a lock: the right password is refused too,
@@ -346,6 +423,20 @@ s_test_throttled (gc_rig_t *rig, gc_login_t *self)
     assert (gc_rig_reply (rig) == GC_RATE_LIMITED);
 }
 
+static gc_error_t
+s_test_token (gc_rig_t *rig, gc_login_t *self, gc_op_t op, const char *token)
+{
+    gc_broker_request_t request;
+    gc_rig_request (rig, &request, op, NULL, NULL);
+    if (token)
+        gc_frame_set_cstr (&request.frame, GC_F_TOKEN, token);
+    if (op == GC_OP_LOGIN)
+        gc_login_handle (self, &request);
+    else
+        gc_login_logout (self, &request);
+    return gc_rig_reply (rig);
+}
+
 void
 gc_login_test (bool verbose)
 {
@@ -366,10 +457,12 @@ gc_login_test (bool verbose)
     assert (s_test_token (rig, self, GC_OP_LOGIN, NULL) == GC_BAD_REQUEST);
     assert (s_test_token (rig, self, GC_OP_LOGOUT, token) == GC_OK);
     assert (s_test_token (rig, self, GC_OP_LOGIN, token) == GC_BAD_CREDENTIALS);
+    s_test_changed_meanwhile (rig, self);
+    s_test_generations (rig, self);
     s_test_throttled (rig, self);
     gc_login_metrics (self, gc_rig_capture (rig));
-    assert (gc_rig_captured (rig, "groupchat_broker_logins_ok_total 3"));
-    assert (gc_rig_captured (rig, "groupchat_broker_logins_failed_total 8"));
+    assert (gc_rig_captured (rig, "groupchat_broker_logins_ok_total 4"));
+    assert (gc_rig_captured (rig, "groupchat_broker_logins_failed_total 9"));
     assert (gc_rig_captured (rig, "groupchat_broker_logins_throttled_total 2"));
     gc_login_destroy (&self);
     gc_login_destroy (&self);

@@ -16,9 +16,12 @@ typedef struct gc_login_t gc_login_t;
 gc_login_t *gc_login_new (gc_store_t *store, gc_replier_t *reply);
 void gc_login_destroy (gc_login_t **self_p);
 
-//  Handlers (gc_handler_fn): login with token or user and password; logout.
+//  Handlers (gc_handler_fn): login with token or user and password (the
+//  reply carries the user's generation); logout; generations, the
+//  current generation of each user named.
 void gc_login_handle (void *self, const gc_broker_request_t *request);
 void gc_login_logout (void *self, const gc_broker_request_t *request);
+void gc_login_generations (void *self, const gc_broker_request_t *request);
 
 //  Where the hash workers' verdicts arrive, and what to call for each.
 zsock_t *gc_login_verdicts (gc_login_t *self);

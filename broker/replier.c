@@ -6,7 +6,7 @@
 
 struct gc_replier_t {
     zsock_t *router;            //  replies, by routing identity
-    zsock_t *xpub;              //  events, by room topic
+    zsock_t *xpub;              //  events, by room topic or the users topic
     msgpack_sbuffer buffer;     //  encode buffer, reused
 };
 
@@ -115,8 +115,20 @@ gc_replier_head (gc_replier_t *self, const char *room, uint64_t head)
 {
     gc_frame_t event;
     gc_frame_init (&event, GC_OP_HEAD);
-    gc_frame_set_cstr (&event, GC_F_ROOM, room);
+    if (room)
+        gc_frame_set_cstr (&event, GC_F_ROOM, room);
     gc_frame_set_uint (&event, GC_F_SEQ, head);
+    gc_replier_publish (self, &event);
+}
+
+void
+gc_replier_closed (gc_replier_t *self, const char *user, uint64_t generation, const char *reason)
+{
+    gc_frame_t event;
+    gc_frame_init (&event, GC_OP_CLOSED);
+    gc_frame_set_cstr (&event, GC_F_USER, user);
+    gc_frame_set_uint (&event, GC_F_SEQ, generation);
+    gc_frame_set_cstr (&event, GC_F_REASON, reason);
     gc_replier_publish (self, &event);
 }
 
@@ -155,6 +167,7 @@ gc_replier_test (bool verbose)
 
     //  Events go to their room's topic only, the name and its NUL
     gc_replier_kick (self, "Sue", "Taskmaster 2");
+    gc_replier_closed (self, "Sue", 4, GC_REASON_PASSWORD);
     gc_replier_head (self, "Taskmaster", 3);
     gc_replier_kick (self, "Sue", "Taskmaster");
     gc_rig_recv (rig->sub, &got, &holder);
@@ -163,6 +176,18 @@ gc_replier_test (bool verbose)
     gc_frame_release (&got), zmsg_destroy (&holder);
     gc_rig_recv (rig->sub, &got, &holder);
     assert (got.op == GC_OP_KICK && gc_str_eq (got.user, "Sue") && gc_str_eq (got.room, "Taskmaster"));
+    gc_frame_release (&got), zmsg_destroy (&holder);
+    //  Events of no room go to the users topic, a lone NUL
+    gc_rig_subscribe (rig, NULL);
+    gc_replier_closed (self, "Sue", 4, GC_REASON_PASSWORD);
+    gc_replier_head (self, NULL, 4);
+    gc_rig_recv (rig->sub, &got, &holder);
+    assert (got.op == GC_OP_CLOSED && gc_str_eq (got.user, "Sue") && got.seq == 4);
+    assert (gc_str_eq (got.reason, GC_REASON_PASSWORD) && !(got.fields & GC_F_ROOM));
+    assert (zframe_size (zmsg_first (holder)) == GC_TOPIC_USERS_SIZE);
+    gc_frame_release (&got), zmsg_destroy (&holder);
+    gc_rig_recv (rig->sub, &got, &holder);
+    assert (got.op == GC_OP_HEAD && got.seq == 4 && !(got.fields & GC_F_ROOM));
     gc_frame_release (&got), zmsg_destroy (&holder);
 
     char buffer [4];

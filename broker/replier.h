@@ -3,8 +3,8 @@
     A request is the decoded frame and the routing identity of the
     gateway that sent it. A replier (gc_replier_t) sends ok and error
     replies to an identity on the ROUTER and publishes events (messages,
-    heads, kicks) on the XPUB; it is the only thing that writes to either
-    socket, so every handler answers the same way. */
+    heads, kicks, closed) on the XPUB; it is the only thing that writes
+    to either socket, so every handler answers the same way. */
 #ifndef GC_REPLIER_H_INCLUDED
 #define GC_REPLIER_H_INCLUDED
 
@@ -55,11 +55,18 @@ void gc_replier_error (gc_replier_t *self, const gc_identity_t *identity, uint64
 void gc_replier_refuse (gc_replier_t *self, const gc_identity_t *identity, uint64_t rid,
                         gc_error_t code, const char *message, uint64_t retry_after);
 
-//  Publishes event on its room's topic.
+//  Publishes event on its room's topic, or on the users topic when it
+//  has no room.
 void gc_replier_publish (gc_replier_t *self, const gc_frame_t *event);
 
-//  Publishes a room's newest seq (a head event).
+//  Publishes a room's newest seq (a head event); room NULL: the newest
+//  generation, on the users topic.
 void gc_replier_head (gc_replier_t *self, const char *room, uint64_t head);
+
+//  Publishes that every login of user below generation is over, and why
+//  (a GC_REASON_ text), on the users topic.
+void gc_replier_closed (gc_replier_t *self, const char *user, uint64_t generation,
+                        const char *reason);
 
 //  Publishes that user is no longer in room, so gateways put it out.
 void gc_replier_kick (gc_replier_t *self, const char *user, const char *room);

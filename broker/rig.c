@@ -90,6 +90,8 @@ gc_rig_reply (gc_rig_t *self)
 void
 gc_rig_subscribe (gc_rig_t *self, const char *room)
 {
+    if (!room)
+        room = GC_TOPIC_USERS;
     zmq_setsockopt (zsock_resolve (self->sub), ZMQ_SUBSCRIBE, room, strlen (room) + 1);
     zframe_t *subscription = zframe_recv (self->xpub);
     assert (subscription && zframe_size (subscription) == strlen (room) + 2);

@@ -38,7 +38,8 @@ void gc_rig_recv (zsock_t *sock, gc_frame_t *frame, zmsg_t **holder);
 //  and returns its code (GC_OK for ok); the frame is released.
 gc_error_t gc_rig_reply (gc_rig_t *self);
 
-//  Subscribes the SUB to room and waits until the XPUB has seen it
+//  Subscribes the SUB to room (NULL: the users topic) and waits until the
+//  XPUB has seen it
 void gc_rig_subscribe (gc_rig_t *self, const char *room);
 
 //  A stream to write figures to; gc_rig_captured then tells whether a

@@ -10,6 +10,7 @@
 #include "store_backend.h"
 #include "rig.h"
 #include "gc_alloc.h"
+#include "gc_clock.h"
 #include "gc_limits.h"
 #include "gc_log.h"
 
@@ -49,10 +50,14 @@ struct gc_store_t {
     zhashx_t *membership;       //  s_membership_key -> &s_member or &s_not_member
     bool in_batch;              //  gc_store_begin took the write lock
     bool failing;               //  the last write failed; probe before saying it works
+    zhashx_t *generations;      //  user -> generation, for users that exist
+    uint64_t generation;        //  the newest taken
+    int64_t generation_ms;      //  when, wall ms; 0: not since opening
 };
 
-//  Membership answers, kept because every say asks and only this store
-//  changes them: every administration change forgets them all
+//  Membership answers and users' generations, kept because every say
+//  asks and only this store changes them: every administration change
+//  forgets them all
 static const bool s_member = true, s_not_member = false;
 
 //  --------------------------------------------------------------------------
@@ -138,12 +143,15 @@ gc_store_new (const char *database, gc_seed_t seed)
     self->rooms = zhashx_new ();
     zhashx_set_destructor (self->rooms, s_room_free);
     self->membership = zhashx_new ();
+    self->generations = zhashx_new ();
     self->db = self->backend->open (database + strlen (s_backends [index].prefix));
     if (!self->db || s_seed_if_empty (self, seed)
     ||  self->backend->rooms_load (self->db, s_room_put, self)) {
         gc_error ("store: cannot open db=%s with backend=%s", database, self->backend->name);
         gc_store_destroy (&self);
     }
+    else
+        self->generation = self->backend->generation (self->db);
     return self;
 }
 
@@ -157,6 +165,7 @@ gc_store_destroy (gc_store_t **self_p)
         self->backend->close (&self->db);
     zhashx_destroy (&self->rooms);
     zhashx_destroy (&self->membership);
+    zhashx_destroy (&self->generations);
     free (self);
     *self_p = NULL;
 }
@@ -260,6 +269,30 @@ bool
 gc_store_user_exists (gc_store_t *self, const char *user)
 {
     return self->backend->user_exists (self->db, user);
+}
+
+//  Only users that exist are kept: a name no one has is asked each time
+uint64_t
+gc_store_user_generation (gc_store_t *self, const char *user)
+{
+    void *known = zhashx_lookup (self->generations, user);
+    if (known)
+        return (uint64_t) (uintptr_t) known;
+    uint64_t generation = self->backend->user_generation (self->db, user);
+    if (generation && generation <= UINTPTR_MAX) {
+        if (zhashx_size (self->generations) >= GC_STORE_MEMBERSHIP_MAX)
+            zhashx_purge (self->generations);
+        zhashx_insert (self->generations, user, (void *) (uintptr_t) generation);
+    }
+    return generation;
+}
+
+uint64_t
+gc_store_generation (gc_store_t *self, int64_t *changed_ms)
+{
+    if (changed_ms)
+        *changed_ms = self->generation_ms;
+    return self->generation;
 }
 
 bool
@@ -425,7 +458,19 @@ static gc_error_t
 s_changed (gc_store_t *self, int changed, gc_error_t none)
 {
     zhashx_purge (self->membership);
+    zhashx_purge (self->generations);
     return changed == 1? GC_OK: changed == 0? none: GC_INTERNAL;
+}
+
+//  A removal or a password set took the next generation
+static gc_error_t
+s_sessions_ended (gc_store_t *self, int changed, uint64_t generation)
+{
+    if (changed == 1) {
+        self->generation = generation;
+        self->generation_ms = gc_clock_wall_ms ();
+    }
+    return s_changed (self, changed, GC_NO_SUCH_USER);
 }
 
 gc_error_t
@@ -437,14 +482,18 @@ gc_store_user_add (gc_store_t *self, const char *user, const char *hash)
 gc_error_t
 gc_store_user_remove (gc_store_t *self, const char *user)
 {
-    return s_changed (self, self->backend->user_remove (self->db, user), GC_NO_SUCH_USER);
+    uint64_t generation = 0;
+    int changed = self->backend->user_remove (self->db, user, &generation);
+    return s_sessions_ended (self, changed, generation);
 }
 
 //  A new password ends every session the old one opened
 gc_error_t
 gc_store_password_set (gc_store_t *self, const char *user, const char *hash)
 {
-    return s_changed (self, self->backend->password_set (self->db, user, hash), GC_NO_SUCH_USER);
+    uint64_t generation = 0;
+    int changed = self->backend->password_set (self->db, user, hash, &generation);
+    return s_sessions_ended (self, changed, generation);
 }
 
 gc_error_t
@@ -583,6 +632,33 @@ s_test_long_names (gc_store_t *self)
     assert (gc_store_is_member (self, "Sue", first));
 }
 
+//  A new user takes the newest generation; a password set and a removal
+//  each take the next: a name removed and added again, or given a new
+//  password, is never at a generation it had before
+static void
+s_test_generations (gc_store_t *self)
+{
+    int64_t changed_ms;
+    uint64_t newest = gc_store_generation (self, &changed_ms);
+    assert (newest >= 3 && changed_ms > 0);     //  Greg's password, then his removal
+    assert (gc_store_user_generation (self, "Greg") == 0);
+    assert (gc_store_user_generation (self, "Sue") == 1);       //  seeded
+    assert (gc_store_user_add (self, "Greg", "$argon2id$fake") == GC_OK);
+    assert (gc_store_user_generation (self, "Greg") == newest);
+    assert (gc_store_password_set (self, "Greg", "$argon2id$new") == GC_OK);
+    assert (gc_store_generation (self, NULL) == newest + 1);
+    assert (gc_store_user_generation (self, "Greg") == newest + 1);
+    assert (gc_store_password_set (self, "Nobody", "$argon2id$new") == GC_NO_SUCH_USER);
+    assert (gc_store_generation (self, NULL) == newest + 1);
+    assert (gc_store_user_remove (self, "Greg") == GC_OK);
+    assert (gc_store_user_generation (self, "Greg") == 0);
+    assert (gc_store_user_add (self, "Greg", "$argon2id$fake") == GC_OK);
+    assert (gc_store_user_generation (self, "Greg") == newest + 2);
+    assert (gc_store_user_remove (self, "Greg") == GC_OK);
+    assert (gc_store_generation (self, NULL) == newest + 3);
+    assert (gc_store_user_generation (self, "Sue") == 1);
+}
+
 static void
 s_test_admin (gc_store_t *self)
 {
@@ -609,6 +685,7 @@ s_test_admin (gc_store_t *self)
     assert (gc_store_user_remove (self, "Greg") == GC_NO_SUCH_USER);
     assert (!gc_store_is_member (self, "Greg", "Bake Off"));
     assert (gc_store_password_hash (self, "Greg") == NULL);
+    s_test_generations (self);
     assert (gc_store_size (self) > 0 && gc_store_room_count (self) == 4);
     s_test_long_names (self);
 }
@@ -692,10 +769,12 @@ gc_store_test (bool verbose)
     assert (self && gc_store_room (self, "Taskmaster", &copied) && copied == 15);
     gc_store_destroy (&self);
     gc_rig_unlink (copy);
-    //  Reopened, the seqs go on where they were
+    //  Reopened, the seqs and the generations go on where they were
     self = gc_store_new (path, GC_SEED_DEMO);
     uint64_t head;
     assert (self && gc_store_room (self, "Taskmaster", &head) && head == 15);
+    int64_t changed_ms;
+    assert (gc_store_generation (self, &changed_ms) > 3 && changed_ms == 0);
     gc_store_say_t say = { "Taskmaster", "Alex", "again", 5, 0, 0, 0 };
     assert (gc_store_append (self, &say, 1, 3000) == 0 && say.seq == 16);
     gc_store_destroy (&self);

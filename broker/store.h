@@ -80,6 +80,18 @@ void gc_store_names_free (char ***names, int count);
 //  True when the user exists
 bool gc_store_user_exists (gc_store_t *self, const char *user);
 
+//  Generations tell a user's logins apart over time. A new user takes
+//  the newest generation; every password set and every removal takes the
+//  next one, and a password set gives it to the user. So each login of a
+//  name has a generation of its own that only grows, and a login whose
+//  generation is not its user's any more (the password changed, or the
+//  name was removed and added again) is over (docs/broker-protocol.md).
+//  The user's generation, or 0 when there is no such user.
+uint64_t gc_store_user_generation (gc_store_t *self, const char *user);
+//  The newest generation taken; *changed_ms (if not NULL) gets when, in
+//  wall ms, or 0 when not since the store opened.
+uint64_t gc_store_generation (gc_store_t *self, int64_t *changed_ms);
+
 //  True when the room exists; *head (if not NULL) gets its newest seq.
 bool gc_store_room (gc_store_t *self, const char *room, uint64_t *head);
 bool gc_store_is_member (gc_store_t *self, const char *user, const char *room);
@@ -120,6 +132,8 @@ bool gc_store_writable (gc_store_t *self);
 
 //  Administration: GC_OK, or GC_NO_SUCH_USER / GC_NO_SUCH_ROOM, or
 //  GC_BAD_REQUEST when the user or room exists already, or GC_INTERNAL.
+//  user_remove and password_set end the user's sessions: they take the
+//  next generation and revoke the user's tokens.
 gc_error_t gc_store_user_add (gc_store_t *self, const char *user, const char *hash);
 gc_error_t gc_store_user_remove (gc_store_t *self, const char *user);
 gc_error_t gc_store_password_set (gc_store_t *self, const char *user, const char *hash);

@@ -52,8 +52,12 @@ typedef struct {
     int (*probe) (void *db);        //  0 when a write commits now; never waits
     bool (*user_exists) (void *db, const char *user);
     int (*user_add) (void *db, const char *user, const char *hash);
-    int (*user_remove) (void *db, const char *user);
-    int (*password_set) (void *db, const char *user, const char *hash);  //  and revokes tokens
+    //  Both end the user's sessions: they take the next generation (the
+    //  newest into *generation) and revoke the user's tokens
+    int (*user_remove) (void *db, const char *user, uint64_t *generation);
+    int (*password_set) (void *db, const char *user, const char *hash, uint64_t *generation);
+    uint64_t (*generation) (void *db);                  //  the newest taken
+    uint64_t (*user_generation) (void *db, const char *user);  //  0: no such user
     int (*room_add) (void *db, const char *room, int64_t *id);
     int (*member_set) (void *db, const char *user, const char *room, bool member);
     int (*backup) (void *db, const char *path);

@@ -22,7 +22,7 @@
 
 typedef enum {
     //  Run once with sqlite3_exec, in this order
-    Q_PRAGMAS, Q_SCHEMA_0, Q_MIGRATE_1,
+    Q_PRAGMAS, Q_SCHEMA_0, Q_MIGRATE_1, Q_MIGRATE_2,
     //  Prepared once, for the store's whole life: first those that work
     //  on any schema, then (from Q_TABLES) those that need the newest
     Q_PREPARED, Q_VERSION = Q_PREPARED, Q_HAS_TABLES, Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
@@ -30,11 +30,12 @@ typedef enum {
     Q_PASSWORD, Q_TOKEN_INSERT, Q_TOKEN_USER, Q_TOKEN_TOUCH, Q_TOKEN_DELETE, Q_TOKENS_PURGE,
     Q_ROOMS_OF, Q_IS_MEMBER, Q_BEFORE, Q_SINCE, Q_INSERT, Q_USER_ADD, Q_USER_REMOVE, Q_PASSWORD_SET, Q_TOKENS_OF_USER,
     Q_ROOM_ADD, Q_MEMBER_ADD, Q_MEMBER_REMOVE, Q_USER_EXISTS, Q_USERS, Q_ROOMS, Q_MEMBERS,
+    Q_GENERATION, Q_GENERATION_NEXT, Q_USER_GENERATION,
     Q_COUNT
 } s_query_t;
 
 //  The newest schema version: Q_SCHEMA_0, then Q_MIGRATE_1 .. _n
-#define S_VERSION 1
+#define S_VERSION 2
 
 static const char *s_sql [Q_COUNT] = {
     [Q_PRAGMAS]      = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON",
@@ -57,6 +58,12 @@ static const char *s_sql [Q_COUNT] = {
     //  Version 0 called a message's author its sender
     [Q_MIGRATE_1]    = "ALTER TABLE messages RENAME COLUMN sender TO \"from\";"
                        "PRAGMA user_version = 1",
+    //  Each user's generation, and the newest one taken (store.h); the
+    //  users there are, each alone with its name, start at 1
+    [Q_MIGRATE_2]    = "ALTER TABLE users ADD COLUMN generation INTEGER NOT NULL DEFAULT 1;"
+                       "CREATE TABLE generation (last INTEGER NOT NULL);"
+                       "INSERT INTO generation VALUES (1);"
+                       "PRAGMA user_version = 2",
     [Q_VERSION]      = "PRAGMA user_version",
     [Q_HAS_TABLES]   = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'messages'",
     [Q_IS_EMPTY]     = "SELECT NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM rooms)",
@@ -84,9 +91,13 @@ static const char *s_sql [Q_COUNT] = {
     [Q_BEGIN]        = "BEGIN IMMEDIATE",
     [Q_COMMIT]       = "COMMIT",
     [Q_ROLLBACK]     = "ROLLBACK",
-    [Q_USER_ADD]     = "INSERT OR IGNORE INTO users (name, password_hash) VALUES (?1, ?2)",
+    //  A new user takes the newest generation: the name's last one, if it
+    //  had any, was before its removal, which took a newer one
+    [Q_USER_ADD]     = "INSERT OR IGNORE INTO users (name, password_hash, generation)"
+                       " SELECT ?1, ?2, last FROM generation",
     [Q_USER_REMOVE]  = "DELETE FROM users WHERE name = ?1",
-    [Q_PASSWORD_SET] = "UPDATE users SET password_hash = ?2 WHERE name = ?1",
+    [Q_PASSWORD_SET] = "UPDATE users SET password_hash = ?2,"
+                       " generation = (SELECT last + 1 FROM generation) WHERE name = ?1",
     [Q_TOKENS_OF_USER] = "DELETE FROM tokens WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
     [Q_ROOM_ADD]     = "INSERT OR IGNORE INTO rooms (name) VALUES (?1)",
     [Q_MEMBER_ADD]   = "INSERT OR IGNORE INTO members (user_id, room_id)"
@@ -98,6 +109,9 @@ static const char *s_sql [Q_COUNT] = {
     [Q_ROOMS]        = "SELECT name FROM rooms ORDER BY name",
     [Q_MEMBERS]      = "SELECT u.name FROM users u JOIN members m ON m.user_id = u.id"
                        " JOIN rooms r ON r.id = m.room_id WHERE r.name = ?1 ORDER BY u.name",
+    [Q_GENERATION]   = "SELECT last FROM generation",
+    [Q_GENERATION_NEXT] = "UPDATE generation SET last = last + 1",
+    [Q_USER_GENERATION] = "SELECT generation FROM users WHERE name = ?1",
 };
 
 typedef struct {
@@ -584,19 +598,50 @@ s_user_add (void *db, const char *user, const char *hash)
     return s_change (db, Q_USER_ADD, user, hash);
 }
 
+//  A change that ends the user's sessions (a removal, a new password):
+//  the change, the next generation and the end of the user's tokens, in
+//  one transaction, so that a crash never leaves a user at a generation
+//  the counter has not passed, nor a token after a new password. Rows
+//  changed (0: no such user) or -1; *generation gets the newest one.
 static int
-s_user_remove (void *db, const char *user)
+s_end_sessions (s_sqlite_t *self, s_query_t query, const char *user, const char *hash,
+                uint64_t *generation)
 {
-    return s_change (db, Q_USER_REMOVE, user, NULL);
+    if (s_change (self, Q_BEGIN, NULL, NULL) < 0)
+        return -1;
+    int changed = s_change (self, query, user, hash);
+    if (changed == 1 && (s_change (self, Q_GENERATION_NEXT, NULL, NULL) != 1
+                     ||  s_change (self, Q_TOKENS_OF_USER, user, NULL) < 0))
+        changed = -1;
+    *generation = (uint64_t) s_integer (self, Q_GENERATION, NULL);
+    if (s_change (self, changed < 0? Q_ROLLBACK: Q_COMMIT, NULL, NULL) < 0)
+        return -1;
+    return changed;
+}
+
+//  Its tokens and memberships go with it (ON DELETE CASCADE)
+static int
+s_user_remove (void *db, const char *user, uint64_t *generation)
+{
+    return s_end_sessions (db, Q_USER_REMOVE, user, NULL, generation);
 }
 
 static int
-s_password_set (void *db, const char *user, const char *hash)
+s_password_set (void *db, const char *user, const char *hash, uint64_t *generation)
 {
-    int changed = s_change (db, Q_PASSWORD_SET, user, hash);
-    if (changed == 1 && s_change (db, Q_TOKENS_OF_USER, user, NULL) < 0)
-        return -1;
-    return changed;
+    return s_end_sessions (db, Q_PASSWORD_SET, user, hash, generation);
+}
+
+static uint64_t
+s_generation (void *db)
+{
+    return (uint64_t) s_integer (db, Q_GENERATION, NULL);
+}
+
+static uint64_t
+s_user_generation (void *db, const char *user)
+{
+    return (uint64_t) s_integer (db, Q_USER_GENERATION, user);
 }
 
 static int
@@ -669,6 +714,8 @@ const gc_store_backend_t gc_store_sqlite = {
     .user_add = s_user_add,
     .user_remove = s_user_remove,
     .password_set = s_password_set,
+    .generation = s_generation,
+    .user_generation = s_user_generation,
     .room_add = s_room_add,
     .member_set = s_member_set,
     .backup = s_backup,
@@ -714,6 +761,8 @@ s_test_read_back (const char *path, uint64_t seq)
     gc_history_free (&history);
     gc_store_say_t say = { "Taskmaster", "Sue", "after", 5, seq, 2000, 1 };
     assert (s_begin (db) == 0 && s_append (db, &say, 1) == 0);
+    //  A user from before generations is at the first one
+    assert (s_user_generation (db, "Sue") == 1 && s_generation (db) == 1);
     s_close (&db);
     s_close (&db);
 }

@@ -60,6 +60,17 @@ gc_format_error (gc_client_op_t op, gc_error_t code, const char *message)
 }
 
 char *
+gc_format_ended (const char *reason)
+{
+    char *shown = gc_format_escaped (reason);
+    char *line = NULL;
+    if (asprintf (&line, "%s; you are logged out", shown) < 0)
+        line = NULL;
+    free (shown);
+    return line;
+}
+
+char *
 gc_format_escaped (const char *text)
 {
     return gc_escape (text, GC_ESCAPE_CARET);
@@ -112,6 +123,11 @@ gc_format_test (bool verbose)
     free (line);
     line = gc_format_escaped (NULL);
     assert (strcmp (line, "") == 0);
+    line = gc_format_ended ("your account was removed");
+    assert (strcmp (line, "your account was removed; you are logged out") == 0);
+    free (line);
+    line = gc_format_ended ("\x1b]0;owned\x07gone");
+    assert (strcmp (line, "^[]0;owned^Ggone; you are logged out") == 0);
     free (line);
     if (verbose)
         printf ("OK\n");

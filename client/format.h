@@ -33,6 +33,13 @@ char *gc_format_error (gc_client_op_t op, gc_error_t code, const char *message);
 //  (newlines escaped too); NULL gives "". A heap string the caller frees.
 char *gc_format_escaped (const char *text);
 
+//  The sentence for the end of the session by the server, from the
+//  closed push's reason: "your account was removed; you are logged out".
+char *gc_format_ended (const char *reason);
+
+//  The exit status of plain mode when the server ended the session
+#define GC_EXIT_ENDED   3
+
 void gc_format_test (bool verbose);
 
 #endif

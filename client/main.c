@@ -44,8 +44,13 @@ static const char *s_usage =
     "The default URL is ws://localhost:8080. A wss:// server must have a\n"
     "certificate that is trusted and names the URL's host; one that does not\n"
     "is refused, and the client exits.\n"
+    "If an administrator removes your account or changes your password, the\n"
+    "server ends the session: it says so and asks for a login again (plain\n"
+    "mode exits 3); it never comes back with the old session.\n"
+    "\n"
     "Exit status: 0 done, 1 refused by the server, connection failure, an\n"
-    "untrusted certificate or an unreadable --ca file, 2 usage.\n";
+    "untrusted certificate or an unreadable --ca file, 2 usage, 3 the session\n"
+    "was ended by the server (account removed or password changed).\n";
 
 typedef struct {
     const char *user, *room, *say, *ca;

@@ -1,7 +1,9 @@
 /*  plain.c: --say and --follow. No prompts, one line per message, exit
     status for scripts: 0 when everything said was acknowledged (or a
-    follow was interrupted), 1 with the reason on stderr otherwise. What
-    came from the network is printed through format.c, escaped. */
+    follow was interrupted), 1 with the reason on stderr otherwise, and
+    GC_EXIT_ENDED (3) when the server ended the session (the account was
+    removed, or its password changed): there is nothing to try again.
+    What came from the network is printed through format.c, escaped. */
 #include <stdio.h>
 #include <string.h>
 #include "plain.h"
@@ -123,6 +125,15 @@ s_untrusted (void *arg, const char *text)
     s_finish (arg, 1);
 }
 
+static void
+s_ended (void *arg, const char *reason)
+{
+    char *line = gc_format_ended (reason);
+    fprintf (stderr, "groupchat: %s\n", line? line: reason);
+    free (line);
+    s_finish (arg, GC_EXIT_ENDED);
+}
+
 static void s_ignore_rooms (void *arg, json_t *rooms) { (void) arg, (void) rooms; }
 static void s_ignore_older (void *arg, json_t *older) { (void) arg, (void) older; }
 
@@ -162,7 +173,7 @@ gc_plain_run (const gc_plain_config_t *config)
     gc_stop_wakes (s_context);
     gc_session_events_t events = {
         s_logged_in, s_login_failed, s_ignore_rooms, s_joined, s_message,
-        s_ignore_older, s_said, s_failed, s_notice, s_untrusted, &self
+        s_ignore_older, s_said, s_failed, s_notice, s_untrusted, s_ended, &self
     };
     self.session = gc_session_new (s_context, config->urls, config->url_count, &events);
     gc_session_login (self.session, config->user, config->password);

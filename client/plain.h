@@ -17,7 +17,8 @@ typedef struct {
     const char *ca;             //  CA file for wss://, NULL: the system's CAs
 } gc_plain_config_t;
 
-//  Runs plain mode; returns the exit status (0 done, 1 refused or failed).
+//  Runs plain mode; returns the exit status (0 done, 1 refused or failed,
+//  GC_EXIT_ENDED the server ended the session).
 int gc_plain_run (const gc_plain_config_t *config);
 
 #endif

@@ -232,6 +232,25 @@ s_on_error (gc_session_t *self, gc_client_op_t op, json_t *reply)
     self->events.failed (self->events.arg, op, code, message? message: gc_error_name (code));
 }
 
+//  The server ended the session and closes the connection: what the
+//  login gave is forgotten, and the connection stays down until the
+//  person logs in again (its token would be refused in a loop)
+static void
+s_on_closed (gc_session_t *self, json_t *frame)
+{
+    const char *reason = json_string_value (json_object_get (frame, GC_KEY_REASON));
+    s_replace (&self->token, NULL);
+    s_replace (&self->room, NULL);
+    s_forget_password (self);
+    self->head = 0;
+    self->oldest_seq = 0;
+    self->logged_in = false;
+    lws_sul_cancel (&self->relogin);
+    if (self->conn)
+        gc_wsconn_stop (self->conn);
+    self->events.ended (self->events.arg, reason? reason: "your session has ended");
+}
+
 static void
 s_on_frame (void *arg, json_t *frame)
 {
@@ -254,6 +273,9 @@ s_on_frame (void *arg, json_t *frame)
             break;
         case GC_CLIENT_ERROR:
             s_on_error (self, answers, frame);
+            break;
+        case GC_CLIENT_CLOSED:
+            s_on_closed (self, frame);
             break;
         default:
             break;
@@ -342,6 +364,8 @@ gc_session_login (gc_session_t *self, const char *user, const char *password)
     s_forget_password (self);
     self->password = gc_strdup (password);
     s_replace (&self->token, NULL);
+    if (self->conn)
+        gc_wsconn_start (self->conn);
     if (self->is_open (self))
         s_send_login (self);
 }
@@ -408,6 +432,7 @@ typedef struct {
     size_t handed_size;
     int logins;
     bool open;
+    char ended [64];            //  the reason of the session's end
 } s_capture_t;
 
 static int
@@ -436,8 +461,16 @@ static void
 s_capture_logged_in (void *arg, const char *user, bool again)
 {
     s_capture_t *capture = arg;
-    assert (streq (user, "Sue") && again == (capture->logins > 0));
+    //  The first login, then again with the token, then anew after the end
+    assert (streq (user, "Sue") && again == (capture->logins == 1));
     capture->logins++;
+}
+
+static void
+s_capture_ended (void *arg, const char *reason)
+{
+    s_capture_t *capture = arg;
+    snprintf (capture->ended, sizeof capture->ended, "%s", reason);
 }
 
 static void
@@ -555,6 +588,29 @@ s_test_reconnect (gc_session_t *self, s_capture_t *capture)
         assert (capture->handed [index] == index + 1);
 }
 
+//  The server ends the session: the token is forgotten, so a reconnect
+//  sends no login at all (it would be refused) until the person logs in
+//  again, with a password
+static void
+s_test_ended (gc_session_t *self, s_capture_t *capture)
+{
+    s_test_feed (self, "{\"op\":\"closed\",\"reason\":\"your account was removed\"}");
+    assert (streq (capture->ended, "your account was removed"));
+    assert (!self->token && !self->room && !gc_session_room (self));
+    capture->open = false;
+    size_t sent = json_array_size (capture->sent);
+    capture->open = true;
+    s_on_open (self, "ws://test3");
+    assert (json_array_size (capture->sent) == sent);
+    gc_session_login (self, "Sue", "new secret");
+    gc_request_t request;
+    s_test_sent (capture, GC_CLIENT_LOGIN, &request);
+    assert (streq (request.user, "Sue") && streq (request.password, "new secret") && !request.token);
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":%d,\"user\":\"Sue\",\"token\":\"T2\"}", (int) request.id);
+    gc_request_release (&request);
+    assert (capture->logins == 3 && streq (self->token, "T2"));
+}
+
 static int s_failures;
 
 static void
@@ -573,7 +629,7 @@ gc_session_test (bool verbose)
     s_capture_t capture = { .sent = gc_alloc_checked (json_array ()) };
     gc_session_events_t events = {
         s_capture_logged_in, s_ignore_text, NULL, s_ignore_joined, s_capture_message,
-        NULL, NULL, s_unexpected_failure, s_ignore_text, NULL, &capture
+        NULL, NULL, s_unexpected_failure, s_ignore_text, NULL, s_capture_ended, &capture
     };
     gc_session_t *self = s_session_new (NULL, &events);
     self->send = s_capture_send;
@@ -582,6 +638,7 @@ gc_session_test (bool verbose)
     self->events.failed = s_count_failure;
     s_test_reconnect (self, &capture);
     assert (s_failures == 1);
+    s_test_ended (self, &capture);
     gc_session_destroy (&self);
     json_decref (capture.sent);
     if (verbose)

@@ -3,8 +3,10 @@
     The session logs in (with the password the first time, with its token
     after every reconnect), joins its room (after a reconnect with `since`
     the newest seq it handed on) and hands on each room message exactly once,
-    in seq order, whatever was replayed. Both the interactive client and
-    the plain mode drive one. */
+    in seq order, whatever was replayed. When the server ends it (a
+    `closed` push) it does not come back with its token, which is refused:
+    it waits for a new login. Both the interactive client and the plain
+    mode drive one. */
 #ifndef GC_SESSION_H_INCLUDED
 #define GC_SESSION_H_INCLUDED
 
@@ -30,6 +32,10 @@ typedef struct {
     //  The server's certificate was refused, text says which server and
     //  why: the session cannot go on (no reconnect follows)
     void (*untrusted) (void *arg, const char *text);
+    //  The server ended the session (the account was removed, or its
+    //  password changed; reason says which, for people): logged out, the
+    //  token is gone and nothing reconnects until the next login
+    void (*ended) (void *arg, const char *reason);
     void *arg;
 } gc_session_events_t;
 

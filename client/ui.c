@@ -224,6 +224,18 @@ s_notice (void *arg, const char *text)
         s_menu ();
 }
 
+//  The server ended the session: said plainly, and back to the login
+//  prompt, since the session's token is refused now
+static void
+s_ended (void *arg, const char *reason)
+{
+    (void) arg;
+    char *line = gc_format_ended (reason);
+    s_printf ("-- %s", line? line: reason);
+    free (line);
+    s_prompt (ASK_USER, "User name: ");
+}
+
 static void
 s_untrusted (void *arg, const char *text)
 {
@@ -365,7 +377,7 @@ gc_ui_run (const gc_ui_config_t *config)
     gc_stop_wakes (s_ui.context);
     gc_session_events_t events = {
         s_logged_in, s_login_failed, s_rooms, s_joined, s_message,
-        s_older, s_said, s_failed, s_notice, s_untrusted, NULL
+        s_older, s_said, s_failed, s_notice, s_untrusted, s_ended, NULL
     };
     s_ui.session = gc_session_new (s_ui.context, config->urls, config->url_count, &events);
     rl_callback_handler_install ("", s_on_line);

@@ -23,6 +23,7 @@ struct gc_wsconn_t {
     struct lws *wsi;            //  NULL while not connected
     bool open;
     bool untrusted;             //  this attempt's server certificate was refused
+    bool stopped;               //  not tried again once ended (gc_wsconn_stop)
     char **urls;
     int url_count;
     int url_next;               //  which URL the next attempt uses
@@ -132,6 +133,8 @@ s_lost (gc_wsconn_t *self, const char *why)
 {
     bool was_open = self->open;
     s_ended (self);
+    if (self->stopped)
+        return;
     if (was_open || self->attempt == 0)
         self->events.closed (self->events.arg, why);
     lws_sul_schedule (self->context, 0, &self->retry, s_connect,
@@ -268,6 +271,24 @@ gc_wsconn_destroy (gc_wsconn_t **self_p)
     free (self->in);
     free (self);
     *self_p = NULL;
+}
+
+void
+gc_wsconn_stop (gc_wsconn_t *self)
+{
+    self->stopped = true;
+    lws_sul_cancel (&self->retry);
+}
+
+void
+gc_wsconn_start (gc_wsconn_t *self)
+{
+    if (!self->stopped)
+        return;
+    self->stopped = false;
+    self->attempt = 0;
+    if (!self->wsi)
+        lws_sul_schedule (self->context, 0, &self->retry, s_connect, 1);
 }
 
 int

@@ -44,6 +44,13 @@ gc_wsconn_t *gc_wsconn_new (struct lws_context *context, char **urls, int url_co
                             const gc_wsconn_events_t *events);
 void gc_wsconn_destroy (gc_wsconn_t **self_p);
 
+//  Stops coming back: once the connection ends it is not tried again
+//  until gc_wsconn_start (the server ended the session, and a login with
+//  its token would be refused). Its end is not reported as a loss.
+void gc_wsconn_stop (gc_wsconn_t *self);
+//  Comes back again after gc_wsconn_stop: connects now if not connected.
+void gc_wsconn_start (gc_wsconn_t *self);
+
 //  Queues a frame (the object is encoded now); 0, or -1 when not connected.
 int gc_wsconn_send (gc_wsconn_t *self, json_t *frame);
 

@@ -103,6 +103,8 @@
 #define GC_REFILL_BATCH         100     //  messages a room refills at once
 #define GC_CONN_SLOTS_MAX       256     //  queued requests before reading pauses
 #define GC_STALL_MS             30000   //  no write progress this long: disconnect
+#define GC_CLOSE_GRACE_S        5       //  a session ended: its closed push written by then, or dropped
+#define GC_CLOSE_REASON_MAX     123     //  bytes of a WebSocket close reason (RFC 6455, 5.5)
 #define GC_BATCH_MAX            16384   //  bytes of frames one write carries
 #define GC_BATCH_FRAMES         16      //  frames one write carries
 #define GC_GATEWAY_SWEEP_MS     1000    //  how often stalled readers are looked for

@@ -9,7 +9,11 @@
     waiting, and a sender need not wait a commit per message.
     Writing takes the oldest finished reply first, then the next message
     of one of the connection's rooms, taking the rooms in turn, and sends
-    what is ready in one write. */
+    what is ready in one write.
+    A session ends when the broker says so (the user was removed, or
+    their password set): the connection is logged out at once, is pushed
+    `closed` after the replies already finished, and is closed with
+    GC_CLOSE_SESSION_ENDED (docs/protocol.md, "Session end"). */
 #include "conn.h"
 #include "gc_alloc.h"
 #include "gc_limits.h"
@@ -42,6 +46,8 @@ struct gc_conn_t {
     char *user;                 //  logged in as, NULL before login
     char *token;                //  the login's token, for logout
     char address [GC_ADDRESS_MAX + 1];  //  the client's, for login throttling
+    uint64_t generation;        //  the login's, sent with every request
+    char *ending;               //  the session ended, why: closed pushed, closing
     lws_dll2_owner_t members;   //  rooms joined, in turn order
     lws_dll2_owner_t slots;     //  requests in arrival order
     s_slot_t *first_waiting;    //  where s_dispatch starts, NULL: none waits
@@ -129,7 +135,8 @@ s_joined (gc_conn_t *self, gc_room_t *room, const gc_request_t *request,
         covered = reply->history [reply->history_size - 1].seq;
     gc_member_t *member = s_member (self, gc_room_name (room));
     if (!member) {
-        member = gc_room_join (room, self->user, covered, s_on_wake, s_on_kick, self);
+        member = gc_room_join (room, self->user, self->generation, covered,
+                               s_on_wake, s_on_kick, self);
         lws_dll2_add_tail (&gc_member_place (member)->in_owner, &self->members);
     }
     else
@@ -140,6 +147,19 @@ s_joined (gc_conn_t *self, gc_room_t *room, const gc_request_t *request,
              self->user, gc_room_name (room), (unsigned long) gc_member_place (member)->cursor);
 }
 
+//  A ready slot for an event the server sends of itself (left, closed),
+//  queued in order with the replies; the caller fills its frame
+static gc_out_t *
+s_push (gc_conn_t *self)
+{
+    s_slot_t *slot = gc_calloc (1, sizeof *slot);
+    slot->conn = self;
+    slot->state = SLOT_READY;
+    lws_dll2_add_tail (&slot->in_conn, &self->slots);
+    s_wake (self);
+    return &slot->out;
+}
+
 //  The user was removed from the room's group: leave it, and tell the
 //  client with a `left` event, in order with its replies
 static void
@@ -147,25 +167,21 @@ s_on_kick (void *owner, gc_member_t *member)
 {
     gc_conn_t *self = owner;
     const char *room = gc_room_name (gc_member_place (member)->room);
-    s_slot_t *slot = gc_calloc (1, sizeof *slot);
-    slot->conn = self;
-    slot->state = SLOT_READY;
-    gc_out_left (&slot->out, room, "removed from the group");
-    lws_dll2_add_tail (&slot->in_conn, &self->slots);
+    gc_out_left (s_push (self), room, "removed from the group");
     gc_info ("put out conn=%lu user=%s room=\"%s\"", (unsigned long) self->id,
              self->user, room);
     s_leave (member);
-    s_wake (self);
 }
 
 static void
-s_set_user (gc_conn_t *self, const char *user, gc_str_t token)
+s_set_user (gc_conn_t *self, const char *user, gc_str_t token, uint64_t generation)
 {
     s_leave_all (self);
     free (self->user);
     free (self->token);
     self->user = user? gc_strdup (user): NULL;
     self->token = user? gc_alloc_checked (gc_str_dup (token)): NULL;
+    self->generation = user? generation: 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -230,14 +246,14 @@ s_apply (s_slot_t *slot, const gc_frame_t *reply)
     const gc_request_t *request = &slot->request;
     if (request->op == GC_CLIENT_LOGIN) {
         char *user = gc_alloc_checked (gc_str_dup (reply->user));
-        s_set_user (self, user, reply->token);
+        s_set_user (self, user, reply->token, reply->generation);
         free (user);
         gc_counters_count (self->counters, GC_COUNTER_LOGINS_OK);
         gc_info ("login conn=%lu user=%s", (unsigned long) self->id, self->user);
     }
     else
     if (request->op == GC_CLIENT_LOGOUT)
-        s_set_user (self, NULL, (gc_str_t) { NULL, 0 });
+        s_set_user (self, NULL, (gc_str_t) { NULL, 0 }, 0);
     else
     if (request->op == GC_CLIENT_JOIN)
         s_joined (self, slot->held_room, request, reply);
@@ -255,12 +271,20 @@ s_broker_error (const gc_frame_t *reply)
     return reply->code;
 }
 
+static void s_end (gc_conn_t *self, const char *reason);
+
+//  A request the broker refused as not_logged_in came from a login that
+//  is over (a closed event this gateway has not heard yet, or lost): the
+//  session ends here too, for the reason the broker gave. The slot is
+//  answered first; it may be freed by the end.
 static void
 s_on_reply (void *arg, const gc_frame_t *reply)
 {
     s_slot_t *slot = arg;
     gc_conn_t *self = slot->conn;
     slot->rid = 0;
+    bool over = false;
+    char reason [GC_CLOSE_REASON_MAX + 1] = GC_REASON_ENDED;
     if (!reply)
         s_slot_error (slot, GC_UNAVAILABLE, NULL);
     else
@@ -273,6 +297,9 @@ s_on_reply (void *arg, const gc_frame_t *reply)
         free (message);
         if (slot->request.op == GC_CLIENT_LOGIN && code == GC_BAD_CREDENTIALS)
             gc_counters_count (self->counters, GC_COUNTER_LOGINS_FAILED);
+        over = code == GC_NOT_LOGGED_IN && slot->request.op != GC_CLIENT_LOGIN && self->user;
+        if (over && (reply->fields & GC_F_MESSAGE))
+            gc_str_copy (reply->message, reason, sizeof reason);
     }
     else {
         s_apply (slot, reply);
@@ -285,6 +312,8 @@ s_on_reply (void *arg, const gc_frame_t *reply)
         gc_room_release_if_empty (slot->held_room);
         slot->held_room = NULL;
     }
+    if (over)
+        s_end (self, reason);
     s_dispatch (self);
     s_wake (self);
 }
@@ -294,8 +323,10 @@ static void
 s_send (s_slot_t *slot, gc_frame_t *frame)
 {
     gc_conn_t *self = slot->conn;
-    if (self->user && frame->op != GC_OP_LOGIN)
+    if (self->user && frame->op != GC_OP_LOGIN) {
         gc_frame_set_cstr (frame, GC_F_USER, self->user);
+        gc_frame_set_uint (frame, GC_F_GENERATION, self->generation);
+    }
     slot->rid = gc_link_request (self->link, frame, slot->arrived_ms, s_on_reply, slot);
     if (slot->rid)
         s_slot_set_state (slot, SLOT_IN_FLIGHT);
@@ -451,9 +482,13 @@ s_take_token (gc_conn_t *self, int64_t now)
     return true;
 }
 
+//  Requests that come once the session ended are not read: the
+//  connection is closing, and no reply would reach the client anyway
 static void
 s_queue_request (gc_conn_t *self, const char *data, size_t size, bool binary)
 {
+    if (self->ending)
+        return;
     gc_counters_count (self->counters, GC_COUNTER_FRAMES_IN);
     s_slot_t *slot = gc_calloc (1, sizeof *slot);
     slot->conn = self;
@@ -537,7 +572,9 @@ gc_conn_close (gc_conn_t *self)
         s_slot_free (lws_container_of (node, s_slot_t, in_conn));
     } lws_end_foreach_dll_safe (node, next);
     self->first_waiting = NULL;
-    s_set_user (self, NULL, (gc_str_t) { NULL, 0 });
+    s_set_user (self, NULL, (gc_str_t) { NULL, 0 }, 0);
+    free (self->ending);
+    self->ending = NULL;
     free (self->rx);
     lws_dll2_remove (&self->in_gateway);
     gc_counters_count (self->counters, GC_COUNTER_CONNECTIONS_CLOSED);
@@ -576,6 +613,84 @@ gc_conn_receive (gc_conn_t *self, const void *data, size_t size)
         self->rx_size = 0;
     }
     return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Session end
+
+//  Frees the slots from the first one not finished on: requests waiting
+//  or at the broker get no reply, as on a dropped connection (a say among
+//  them may or may not be stored); the replies before them keep their order
+static void
+s_drop_unfinished (gc_conn_t *self)
+{
+    bool finished = true;
+    lws_start_foreach_dll_safe (struct lws_dll2 *, node, next,
+                                lws_dll2_get_head (&self->slots)) {
+        s_slot_t *slot = lws_container_of (node, s_slot_t, in_conn);
+        finished = finished && slot->state == SLOT_READY;
+        if (!finished)
+            s_slot_free (slot);
+    } lws_end_foreach_dll_safe (node, next);
+    self->first_waiting = NULL;
+}
+
+//  The session is over: logged out at once (its rooms left, so nothing
+//  more is pushed), then `closed` after the finished replies, then the
+//  close (s_closing). A client that reads nothing is dropped after
+//  GC_CLOSE_GRACE_S all the same.
+static void
+s_end (gc_conn_t *self, const char *reason)
+{
+    if (self->ending)
+        return;
+    gc_info ("session ended conn=%lu user=%s generation=%lu reason=\"%s\"",
+             (unsigned long) self->id, self->user? self->user: "-",
+             (unsigned long) self->generation, reason);
+    self->ending = gc_strdup (reason);
+    s_set_user (self, NULL, (gc_str_t) { NULL, 0 }, 0);
+    s_drop_unfinished (self);
+    gc_out_closed (s_push (self), reason);
+    if (self->wsi)
+        lws_set_timeout (self->wsi, PENDING_TIMEOUT_USER_OK, GC_CLOSE_GRACE_S);
+}
+
+//  Everything is written: closes with the session's code and reason once
+//  lws has sent what it kept of the last write (it sends that before it
+//  asks for more, so a writable without it comes next). -1: close now.
+static int
+s_closing (gc_conn_t *self)
+{
+    if (!self->wsi)
+        return 0;
+    if (lws_partial_buffered (self->wsi)) {
+        s_wake (self);
+        return 0;
+    }
+    lws_close_reason (self->wsi, (enum lws_close_status) GC_CLOSE_SESSION_ENDED,
+                      (unsigned char *) self->ending, strlen (self->ending));
+    return -1;
+}
+
+void
+gc_conn_end_sessions (lws_dll2_owner_t *conns, const char *user, uint64_t below,
+                      const char *reason)
+{
+    lws_start_foreach_dll_safe (struct lws_dll2 *, node, next, lws_dll2_get_head (conns)) {
+        gc_conn_t *self = lws_container_of (node, gc_conn_t, in_gateway);
+        if (self->user && strcmp (self->user, user) == 0 && self->generation < below)
+            s_end (self, reason);
+    } lws_end_foreach_dll_safe (node, next);
+}
+
+void
+gc_conn_users (lws_dll2_owner_t *conns, zhashx_t *users)
+{
+    lws_start_foreach_dll (struct lws_dll2 *, node, lws_dll2_get_head (conns)) {
+        gc_conn_t *self = lws_container_of (node, gc_conn_t, in_gateway);
+        if (self->user)
+            zhashx_insert (users, self->user, self->user);
+    } lws_end_foreach_dll (node);
 }
 
 //  --------------------------------------------------------------------------
@@ -707,6 +822,9 @@ gc_conn_writable (gc_conn_t *self)
     self->waiting_since = 0;
     if (s_peek (self))
         s_wake (self);
+    else
+    if (self->ending)
+        return s_closing (self);
     return 0;
 }
 
@@ -852,6 +970,73 @@ s_test_backpressure (gc_conn_t *self)
     assert (gc_conn_reading (self) && !gc_conn_peek (self));
 }
 
+//  The session ends: logged out and out of its rooms at once, the
+//  replies finished before then `closed`, requests not finished get no
+//  reply, and nothing more is read
+static void
+s_test_end (gc_gateway_parts_t *parts, gc_conn_t *self)
+{
+    zhashx_t *users = zhashx_new ();
+    gc_conn_users (&parts->conns, users);
+    assert (zhashx_size (users) == 1 && zhashx_lookup (users, "Sue"));
+    zhashx_destroy (&users);
+    s_test_send (self, "{\"op\":\"nonsense\",\"id\":30}");
+    s_test_send (self, "{\"op\":\"rooms\",\"id\":31}");
+    s_test_send (self, "{\"op\":\"rooms\",\"id\":32}");
+    assert (gc_conn_in_flight (self) == 1);
+    //  A login at the generation named, or after it, stays
+    gc_conn_end_sessions (&parts->conns, "Sue", GC_TESTBED_GENERATION, GC_REASON_PASSWORD);
+    gc_conn_end_sessions (&parts->conns, "Alex", UINT64_MAX, GC_REASON_REMOVED);
+    assert (gc_conn_in_flight (self) == 1 && gc_rooms_size (parts->rooms) == 2);
+    gc_conn_end_sessions (&parts->conns, "Sue", GC_TESTBED_GENERATION + 1, GC_REASON_PASSWORD);
+    assert (gc_conn_in_flight (self) == 0 && gc_rooms_size (parts->rooms) == 0);
+    s_test_frame_t taken;
+    assert (s_test_take (self, &taken) && taken.id == 30 && streq (taken.op, "error"));
+    assert (s_test_take (self, &taken) && taken.id == -1 && streq (taken.op, "closed"));
+    s_test_send (self, "{\"op\":\"rooms\",\"id\":33}");
+    assert (!gc_conn_peek (self) && gc_conn_in_flight (self) == 0);
+    users = zhashx_new ();
+    gc_conn_users (&parts->conns, users);
+    assert (zhashx_size (users) == 0);
+    zhashx_destroy (&users);
+}
+
+static void
+s_test_on_set (void *arg, const gc_frame_t *reply)
+{
+    assert (reply && reply->op == GC_OP_OK);
+    (*(int *) arg)++;
+}
+
+//  Sue's password is set behind the connection's back (this gateway has
+//  no sessions to hear the closed event): the broker refuses the next
+//  request of the old login, and the session ends for the broker's reason
+static void
+s_test_refused (struct lws_context *context, gc_gateway_parts_t *parts)
+{
+    gc_conn_t *self = gc_malloc (gc_conn_size ());
+    gc_conn_open (self, parts, NULL);
+    s_test_send (self, "{\"op\":\"login\",\"id\":1,\"user\":\"Sue\",\"password\":\"password\"}");
+    s_test_reply (context, self, 1, "ok");
+    gc_frame_t request;
+    gc_frame_init (&request, GC_OP_PASSWORD_SET);
+    gc_frame_set_cstr (&request, GC_F_USER, "Sue");
+    gc_frame_set_cstr (&request, GC_F_HASH, "$argon2id$v=19$m=65536,t=2,p=1$new");
+    int set = 0;
+    assert (gc_link_request (parts->link, &request, gc_clock_wall_ms (), s_test_on_set, &set));
+    GC_TESTBED_UNTIL (context, set == 1);
+    s_test_send (self, "{\"op\":\"rooms\",\"id\":2}");
+    s_test_reply (context, self, 2, "error");
+    const gc_out_t *frame = gc_conn_peek (self);
+    assert (frame);
+    json_t *root = gc_testbed_frame (frame);
+    assert (streq (json_string_value (json_object_get (root, "op")), "closed"));
+    assert (streq (json_string_value (json_object_get (root, "reason")), GC_REASON_ENDED));
+    json_decref (root);
+    gc_conn_close (self);
+    free (self);
+}
+
 void
 gc_conn_test (bool verbose)
 {
@@ -861,10 +1046,7 @@ gc_conn_test (bool verbose)
     gc_testbed_t *testbed = gc_testbed_new ();
     struct lws_context *context = gc_testbed_context ();
     gc_gateway_parts_t *parts = gc_calloc (1, sizeof *parts);
-    parts->link = gc_link_new (context, lws_get_vhost_by_name (context, "default"),
-                               gc_testbed_requests (testbed), gc_testbed_events (testbed), NULL,
-                               s_test_on_event, parts);
-    assert (parts->link);
+    parts->link = gc_testbed_link (testbed, context, s_test_on_event, parts);
     parts->rooms = gc_rooms_new (parts->link, &parts->counters);
     GC_TESTBED_UNTIL (context, gc_link_up (parts->link));
     gc_conn_t *self = gc_malloc (gc_conn_size ());
@@ -880,12 +1062,14 @@ gc_conn_test (bool verbose)
     s_test_reply (context, self, 3, "ok");
     s_test_order (context, self);
     s_test_backpressure (self);
+    s_test_end (parts, self);
+    s_test_refused (context, parts);
 
     gc_conn_close (self);
     gc_conn_close (self);
     free (self);
     assert (gc_rooms_size (parts->rooms) == 0);
-    assert (gc_counters_get (&parts->counters, GC_COUNTER_LOGINS_OK) == 1);
+    assert (gc_counters_get (&parts->counters, GC_COUNTER_LOGINS_OK) == 2);
     gc_link_stop (parts->link);
     lws_context_destroy (context);
     gc_rooms_destroy (&parts->rooms);

@@ -9,6 +9,7 @@
 #ifndef GC_CONN_H_INCLUDED
 #define GC_CONN_H_INCLUDED
 
+#include <czmq.h>
 #include "gateway.h"
 #include "room.h"
 
@@ -48,6 +49,16 @@ unsigned gc_conn_in_flight (gc_conn_t *self);
 //  GC_STALL_MS (now: gc_clock_mono_us () / 1000), and wakes those whose
 //  catch-up failed, to try again.
 void gc_conn_sweep (lws_dll2_owner_t *conns, int64_t now);
+
+//  Ends the sessions of the list's connections logged in as user with a
+//  generation below `below` (UINT64_MAX: every one): each is logged out
+//  at once, pushed {"op":"closed","reason":reason} after the replies
+//  already finished, and closed with GC_CLOSE_SESSION_ENDED.
+void gc_conn_end_sessions (lws_dll2_owner_t *conns, const char *user, uint64_t below,
+                           const char *reason);
+//  Adds the user of each logged-in connection of the list to users, a
+//  set (name -> name); the connections own the names, so use it at once.
+void gc_conn_users (lws_dll2_owner_t *conns, zhashx_t *users);
 
 void gc_conn_test (bool verbose);
 

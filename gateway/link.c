@@ -480,12 +480,14 @@ gc_link_request (gc_link_t *self, gc_frame_t *request, int64_t arrived_ms,
 
 uint64_t
 gc_link_history (gc_link_t *self, const char *room, size_t size, const char *user,
-                 uint64_t since, uint32_t limit, gc_link_reply_fn *fn, void *arg)
+                 uint64_t generation, uint64_t since, uint32_t limit,
+                 gc_link_reply_fn *fn, void *arg)
 {
     gc_frame_t request;
     gc_frame_init (&request, GC_OP_HISTORY);
     gc_frame_set_str (&request, GC_F_ROOM, room, size);
     gc_frame_set_cstr (&request, GC_F_USER, user);
+    gc_frame_set_uint (&request, GC_F_GENERATION, generation);
     gc_frame_set_uint (&request, GC_F_SINCE, since);
     gc_frame_set_uint (&request, GC_F_LIMIT, limit);
     return gc_link_request (self, &request, gc_clock_wall_ms (), fn, arg);
@@ -791,6 +793,7 @@ s_test_history (gc_link_t *self, int64_t arrived_ms, s_test_calls_t *calls)
     gc_frame_init (&request, GC_OP_HISTORY);
     gc_frame_set_cstr (&request, GC_F_ROOM, "Taskmaster");
     gc_frame_set_cstr (&request, GC_F_USER, "Alex");     //  a member: the broker checks
+    gc_frame_set_uint (&request, GC_F_GENERATION, GC_TESTBED_GENERATION);
     gc_frame_set_uint (&request, GC_F_LIMIT, 1);
     return gc_link_request (self, &request, arrived_ms, s_test_on_reply, calls);
 }
@@ -865,10 +868,7 @@ gc_link_test (bool verbose)
         printf (" * gc_link: ");
     gc_testbed_t *testbed = gc_testbed_new ();
     struct lws_context *context = gc_testbed_context ();
-    gc_link_t *self = gc_link_new (context, lws_get_vhost_by_name (context, "default"),
-                                   gc_testbed_requests (testbed), gc_testbed_events (testbed), NULL,
-                                   s_test_on_event, NULL);
-    assert (self);
+    gc_link_t *self = gc_testbed_link (testbed, context, s_test_on_event, NULL);
     GC_TESTBED_UNTIL (context, gc_link_up (self));
     assert (gc_link_up (self) && gc_link_reconnects (self) == 0);
     GC_TESTBED_UNTIL (context, gc_link_broker_metrics (self));

@@ -56,11 +56,12 @@ uint64_t gc_link_request (gc_link_t *self, gc_frame_t *request, int64_t arrived_
                           gc_link_reply_fn *fn, void *arg);
 
 //  Asks for up to limit messages of the room after seq since, as
-//  gc_link_request does (the request arrives now), for user: the broker
-//  answers only a member of the room (else not_member).
+//  gc_link_request does (the request arrives now), for user's login at
+//  generation: the broker answers only a member of the room (else
+//  not_member) whose login is not over (else not_logged_in).
 uint64_t gc_link_history (gc_link_t *self, const char *room, size_t size,
-                          const char *user, uint64_t since, uint32_t limit,
-                          gc_link_reply_fn *fn, void *arg);
+                          const char *user, uint64_t generation, uint64_t since,
+                          uint32_t limit, gc_link_reply_fn *fn, void *arg);
 
 //  The requester went away: drop the request's callback.
 void gc_link_forget (gc_link_t *self, uint64_t rid);

@@ -15,6 +15,7 @@ struct gc_member_t {
     const char *room_name;      //  the room's, which outlives the member
     size_t room_name_len;
     char *user;                 //  the owner's user, a copy
+    uint64_t generation;        //  of the owner's login
     gc_member_fn *kick;
     uint64_t catchup_rid;       //  history request in flight, 0 if none
     gc_out_t *catchup;          //  frames fetched for seqs the ring lost
@@ -24,8 +25,8 @@ struct gc_member_t {
 
 gc_member_t *
 gc_member_new (gc_link_t *link, void *room, const char *room_name,
-               size_t room_name_len, const char *user, uint64_t cursor,
-               gc_member_fn *wake, gc_member_fn *kick, void *owner)
+               size_t room_name_len, const char *user, uint64_t generation,
+               uint64_t cursor, gc_member_fn *wake, gc_member_fn *kick, void *owner)
 {
     gc_member_t *self = gc_calloc (1, sizeof *self);
     self->place.room = room;
@@ -35,6 +36,7 @@ gc_member_new (gc_link_t *link, void *room, const char *room_name,
     self->room_name = room_name;
     self->room_name_len = room_name_len;
     self->user = gc_strdup (user);
+    self->generation = generation;
     self->place.wake = wake;
     self->kick = kick;
     return self;
@@ -57,6 +59,12 @@ const char *
 gc_member_user (gc_member_t *self)
 {
     return self->user;
+}
+
+uint64_t
+gc_member_generation (gc_member_t *self)
+{
+    return self->generation;
 }
 
 void
@@ -91,10 +99,12 @@ s_on_catchup (void *arg, const gc_frame_t *reply)
 {
     gc_member_t *self = arg;
     self->catchup_rid = 0;
-    //  The broker says the user is no member of the room any more: a kick
-    //  this gateway did not hear (events can be lost), so it is one now.
-    //  The owner frees the member: nothing of it is touched after.
-    if (reply && reply->op == GC_OP_ERROR && reply->code == GC_NOT_MEMBER) {
+    //  The broker says the user may not read the room any more: no member
+    //  (a kick this gateway did not hear: events can be lost) or a login
+    //  that is over (a closed it did not hear), so it is a kick now. The
+    //  owner frees the member: nothing of it is touched after.
+    if (reply && reply->op == GC_OP_ERROR
+    &&  (reply->code == GC_NOT_MEMBER || reply->code == GC_NOT_LOGGED_IN)) {
         gc_member_kick (self);
         return;
     }
@@ -119,8 +129,8 @@ gc_member_catchup_start (gc_member_t *self)
     if (self->catchup_rid)
         return false;
     self->catchup_rid = gc_link_history (self->link, self->room_name, self->room_name_len,
-                                         self->user, self->place.cursor, GC_CATCHUP_BATCH,
-                                         s_on_catchup, self);
+                                         self->user, self->generation, self->place.cursor,
+                                         GC_CATCHUP_BATCH, s_on_catchup, self);
     return self->catchup_rid != 0;      //  0: the link took no more (too many wait)
 }
 
@@ -150,14 +160,14 @@ gc_member_test (bool verbose)
         printf (" * gc_member: ");
     int calls = 0;
     char room [] = "Taskmaster";
-    gc_member_t *self = gc_member_new (NULL, room, room, strlen (room), "Sue", 7,
+    gc_member_t *self = gc_member_new (NULL, room, room, strlen (room), "Sue", 3, 7,
                                        s_test_count, s_test_count, &calls);
     gc_member_place_t *place = gc_member_place (self);
     assert (place->room == room && place->owner == &calls);
     assert (place->cursor == 7 && !place->announced);
     assert (gc_member_of_room_link (&place->in_room) == self);
     assert (gc_member_of_owner_link (&place->in_owner) == self);
-    assert (strcmp (gc_member_user (self), "Sue") == 0);
+    assert (strcmp (gc_member_user (self), "Sue") == 0 && gc_member_generation (self) == 3);
     gc_member_delivered (self);
     assert (place->cursor == 8);
     gc_member_wake (self);

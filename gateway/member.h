@@ -36,11 +36,13 @@ typedef struct {
 } gc_member_place_t;
 
 //  Creates a member of the room named room_name (held by the room, which
-//  outlives its members) for user, with its cursor at seq cursor; history
-//  for its catch-up is fetched through link.
+//  outlives its members) for user's login at generation, with its cursor
+//  at seq cursor; history for its catch-up is fetched through link, as
+//  that login.
 gc_member_t *gc_member_new (gc_link_t *link, void *room, const char *room_name,
-                            size_t room_name_len, const char *user, uint64_t cursor,
-                            gc_member_fn *wake, gc_member_fn *kick, void *owner);
+                            size_t room_name_len, const char *user, uint64_t generation,
+                            uint64_t cursor, gc_member_fn *wake, gc_member_fn *kick,
+                            void *owner);
 //  Drops the catch-up and forgets any fetch in flight, and frees.
 void gc_member_destroy (gc_member_t **self_p);
 
@@ -69,8 +71,10 @@ gc_member_delivered (gc_member_t *self)
     gc_member_place (self)->cursor++;
 }
 
-//  The user the member is for: a kick names a user.
+//  The user the member is for (a kick names a user), and the generation
+//  of the user's login (a fetch for the room asks as that login).
 const char *gc_member_user (gc_member_t *self);
+uint64_t gc_member_generation (gc_member_t *self);
 
 //  Tells the owner there is something to receive: the one call per
 //  member that a room's new message costs.

@@ -73,6 +73,14 @@ gc_out_left (gc_out_t *out, const char *room, const char *reason)
 }
 
 void
+gc_out_closed (gc_out_t *out, const char *reason)
+{
+    size_t size;
+    unsigned char *data = gc_reply_closed (reason, LWS_PRE, &size);
+    s_out_take (out, data, size);
+}
+
+void
 gc_out_free (gc_out_t *out)
 {
     free (out->data);

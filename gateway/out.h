@@ -40,6 +40,7 @@ void gc_out_error (gc_out_t *out, const gc_request_t *request, gc_error_t code,
 void gc_out_ok (gc_out_t *out, const gc_request_t *request, json_t *fields);
 void gc_out_message (gc_out_t *out, const gc_message_t *message);
 void gc_out_left (gc_out_t *out, const char *room, const char *reason);
+void gc_out_closed (gc_out_t *out, const char *reason);
 
 void gc_out_free (gc_out_t *out);
 

@@ -34,6 +34,7 @@ struct gc_room_t {
     uint64_t head;              //  newest seq heard of: the room's head
     uint64_t refill_rid;        //  refill in flight, 0 if none
     char *refill_user;          //  whose membership the refill asks with
+    uint64_t refill_generation; //  and that user's login
     int holds;                  //  joins in flight that will add members
     lws_dll2_owner_t members;
     s_entry_t ring [GC_ROOM_RING];
@@ -143,11 +144,11 @@ gc_room_release_if_empty (gc_room_t *self)
 }
 
 gc_member_t *
-gc_room_join (gc_room_t *self, const char *user, uint64_t cursor,
+gc_room_join (gc_room_t *self, const char *user, uint64_t generation, uint64_t cursor,
               gc_member_fn *wake, gc_member_fn *kick, void *owner)
 {
-    gc_member_t *member = gc_member_new (self->rooms->link, self, self->name,
-                                         self->name_len, user, cursor, wake, kick, owner);
+    gc_member_t *member = gc_member_new (self->rooms->link, self, self->name, self->name_len,
+                                         user, generation, cursor, wake, kick, owner);
     lws_dll2_add_tail (&gc_member_place (member)->in_room, &self->members);
     return member;
 }
@@ -235,8 +236,9 @@ gc_room_member_behind (gc_member_t *member)
 //  Gap refill: fetch (held, head] from the broker
 
 //  The broker refused the refill: the user it asked for is no member of
-//  the room. That is a kick this gateway did not hear (events can be
-//  lost), so the user's members are put out, and the next member asks.
+//  the room, or asked with a login that is over. That is a kick (or a
+//  closed) this gateway did not hear (events can be lost), so the user's
+//  members are put out, and the next member asks.
 static void
 s_refill_refused (gc_room_t *self)
 {
@@ -257,7 +259,8 @@ s_on_refill (void *arg, const gc_frame_t *reply)
 {
     gc_room_t *self = arg;
     self->refill_rid = 0;
-    if (reply && reply->op == GC_OP_ERROR && reply->code == GC_NOT_MEMBER) {
+    if (reply && reply->op == GC_OP_ERROR
+    &&  (reply->code == GC_NOT_MEMBER || reply->code == GC_NOT_LOGGED_IN)) {
         s_refill_refused (self);
         return;
     }
@@ -288,11 +291,13 @@ s_refill (gc_room_t *self)
         return;
     gc_debug ("refill room=\"%s\" since=%lu head=%lu", self->name,
               (unsigned long) self->held, (unsigned long) self->head);
+    gc_member_t *asking = gc_member_of_room_link (first);
     free (self->refill_user);
-    self->refill_user = gc_strdup (gc_member_user (gc_member_of_room_link (first)));
+    self->refill_user = gc_strdup (gc_member_user (asking));
+    self->refill_generation = gc_member_generation (asking);
     self->refill_rid = gc_link_history (self->rooms->link, self->name, self->name_len,
-                                        self->refill_user, self->held, GC_REFILL_BATCH,
-                                        s_on_refill, self);
+                                        self->refill_user, self->refill_generation, self->held,
+                                        GC_REFILL_BATCH, s_on_refill, self);
 }
 
 void
@@ -446,6 +451,7 @@ s_test_say (s_test_t *test, uint64_t first, uint64_t last)
         gc_frame_t say;
         gc_frame_init (&say, GC_OP_SAY);
         gc_frame_set_cstr (&say, GC_F_USER, "Sue");
+        gc_frame_set_uint (&say, GC_F_GENERATION, GC_TESTBED_GENERATION);
         gc_frame_set_cstr (&say, GC_F_ROOM, "Taskmaster");
         gc_frame_set_cstr (&say, GC_F_TEXT, text);
         assert (gc_link_request (test->link, &say, gc_clock_wall_ms (), s_test_on_reply, test));
@@ -512,6 +518,7 @@ s_test_join_reply (s_test_t *test)
     gc_frame_t join;
     gc_frame_init (&join, GC_OP_JOIN);
     gc_frame_set_cstr (&join, GC_F_USER, "Sue");
+    gc_frame_set_uint (&join, GC_F_GENERATION, GC_TESTBED_GENERATION);
     gc_frame_set_cstr (&join, GC_F_ROOM, "Taskmaster");
     test->head = 99;
     assert (gc_link_request (test->link, &join, gc_clock_wall_ms (), s_test_on_reply, test));
@@ -530,8 +537,8 @@ s_test_join (s_test_t *test)
     gc_room_hold (room, 1);
     assert (s_test_join_reply (test) == 0);
     gc_room_joined (room, test->head);
-    test->fast = gc_room_join (room, "Sue", test->head, s_test_wake, s_test_kick, test);
-    test->slow = gc_room_join (room, "Sue", test->head, s_test_wake, s_test_kick, test);
+    test->fast = gc_room_join (room, "Sue", GC_TESTBED_GENERATION, test->head, s_test_wake, s_test_kick, test);
+    test->slow = gc_room_join (room, "Sue", GC_TESTBED_GENERATION, test->head, s_test_wake, s_test_kick, test);
     gc_room_hold (room, -1);
     gc_room_release_if_empty (room);
     assert (gc_rooms_size (test->rooms) == 1);
@@ -613,8 +620,8 @@ s_test_strangers (s_test_t *test)
     gc_room_hold (room, 1);
     uint64_t head = s_test_join_reply (test);
     gc_room_joined (room, head);
-    test->stranger = gc_room_join (room, "Nobody", head, s_test_wake, s_test_kick, test);
-    test->fast = gc_room_join (room, "Sue", head, s_test_wake, s_test_kick, test);
+    test->stranger = gc_room_join (room, "Nobody", GC_TESTBED_GENERATION, head, s_test_wake, s_test_kick, test);
+    test->fast = gc_room_join (room, "Sue", GC_TESTBED_GENERATION, head, s_test_wake, s_test_kick, test);
     gc_room_hold (room, -1);
     gc_member_place (test->stranger)->announced = true;
     gc_member_place (test->fast)->announced = true;
@@ -625,7 +632,7 @@ s_test_strangers (s_test_t *test)
     assert (test->kicks == kicks + 1 && !test->stranger);
     test->drop_first = test->drop_last = 0;
 
-    test->stranger = gc_room_join (room, "Nobody", head, s_test_wake, s_test_kick, test);
+    test->stranger = gc_room_join (room, "Nobody", GC_TESTBED_GENERATION, head, s_test_wake, s_test_kick, test);
     gc_member_place (test->stranger)->announced = true;
     assert (gc_member_catchup_start (test->stranger));
     GC_TESTBED_UNTIL (test->context, !test->stranger);
@@ -641,10 +648,7 @@ gc_room_test (bool verbose)
         printf (" * gc_room: ");
     gc_testbed_t *testbed = gc_testbed_new ();
     s_test_t test = { .context = gc_testbed_context () };
-    test.link = gc_link_new (test.context, lws_get_vhost_by_name (test.context, "default"),
-                             gc_testbed_requests (testbed), gc_testbed_events (testbed), NULL,
-                             s_test_on_event, &test);
-    assert (test.link);
+    test.link = gc_testbed_link (testbed, test.context, s_test_on_event, &test);
     test.rooms = gc_rooms_new (test.link, &test.counters);
     GC_TESTBED_UNTIL (test.context, gc_link_up (test.link));
     assert (gc_link_up (test.link));

@@ -36,10 +36,11 @@ void gc_room_release_if_empty (gc_room_t *self);
 //  The broker answered a join: head is the room's newest seq.
 void gc_room_joined (gc_room_t *self, uint64_t head);
 
-//  Adds a member, logged in as user, whose cursor is at seq cursor; wake
-//  and kick are called with owner (see member.h).
-gc_member_t *gc_room_join (gc_room_t *self, const char *user, uint64_t cursor,
-                           gc_member_fn *wake, gc_member_fn *kick, void *owner);
+//  Adds a member, logged in as user at generation, whose cursor is at seq
+//  cursor; wake and kick are called with owner (see member.h).
+gc_member_t *gc_room_join (gc_room_t *self, const char *user, uint64_t generation,
+                           uint64_t cursor, gc_member_fn *wake, gc_member_fn *kick,
+                           void *owner);
 //  Removes and frees the member; frees the room when that was the last.
 void gc_room_leave (gc_member_t **member_p);
 

@@ -1,6 +1,6 @@
 /*  server.c: the gateway object, its libwebsockets context and callbacks.
 
-    The gateway holds the pieces (link, rooms, connections) and what they
+    The gateway holds the pieces (link, rooms, connections, sessions) and what they
     share (counters, policy, the write batch); it is private to this file
     and reached through gateway.h. Callbacks are thin switches that hand
     each event to conn.c, room.c or link.c. Plain HTTP on the same port
@@ -12,6 +12,7 @@
 #include "server.h"
 #include "conn.h"
 #include "room.h"
+#include "sessions.h"
 #include "gc_alloc.h"
 #include "gc_limits.h"
 #include "gc_log.h"
@@ -22,6 +23,7 @@ struct gc_gateway_t {
     struct lws_context *context;
     struct lws_vhost *vhost;
     gc_gateway_parts_t parts;   //  lent to every connection
+    gc_sessions_t *sessions;    //  the users' sessions ending, as the broker tells
     lws_sorted_usec_list_t sweep;   //  stalled-reader check
     lws_retry_bo_t idle_policy;     //  pings and dead-peer hangup
     const gc_origins_t *origins;    //  pages that may connect
@@ -155,15 +157,35 @@ s_on_sweep (lws_sorted_usec_list_t *sul)
 {
     gc_gateway_t *gateway = lws_container_of (sul, gc_gateway_t, sweep);
     gc_conn_sweep (&gateway->parts.conns, gc_clock_mono_us () / 1000);
+    gc_sessions_tick (gateway->sessions);
     lws_sul_schedule (gateway->context, 0, &gateway->sweep, s_on_sweep,
                       GC_GATEWAY_SWEEP_MS * LWS_US_PER_MS);
 }
 
+//  A room's events go to the rooms; events of no room are the users'
 static void
 s_on_event (void *arg, const gc_frame_t *event)
 {
     gc_gateway_t *gateway = arg;
-    gc_rooms_on_event (gateway->parts.rooms, event);
+    if (event->fields & GC_F_ROOM)
+        gc_rooms_on_event (gateway->parts.rooms, event);
+    else
+    if (gateway->sessions)
+        gc_sessions_on_event (gateway->sessions, event);
+}
+
+static void
+s_end_sessions (void *arg, const char *user, uint64_t below, const char *reason)
+{
+    gc_gateway_t *gateway = arg;
+    gc_conn_end_sessions (&gateway->parts.conns, user, below, reason);
+}
+
+static void
+s_logged_in (void *arg, zhashx_t *users)
+{
+    gc_gateway_t *gateway = arg;
+    gc_conn_users (&gateway->parts.conns, users);
 }
 
 //  --------------------------------------------------------------------------
@@ -232,6 +254,7 @@ gc_server_new (const gc_server_config_t *config)
     if (config->request_deadline_ms > 0)
         gc_link_set_request_deadline (self->parts.link, config->request_deadline_ms);
     self->parts.rooms = gc_rooms_new (self->parts.link, &self->parts.counters);
+    self->sessions = gc_sessions_new (self->parts.link, s_end_sessions, s_logged_in, self);
     lws_sul_schedule (self->context, 0, &self->sweep, s_on_sweep, GC_GATEWAY_SWEEP_MS * LWS_US_PER_MS);
     return self;
 }
@@ -248,6 +271,7 @@ gc_server_destroy (gc_gateway_t **self_p)
             gc_link_stop (self->parts.link);
         lws_context_destroy (self->context);    //  closes every connection
     }
+    gc_sessions_destroy (&self->sessions);
     gc_rooms_destroy (&self->parts.rooms);
     gc_link_destroy (&self->parts.link);
     gc_admission_destroy (&self->parts.admission);

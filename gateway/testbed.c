@@ -191,6 +191,16 @@ gc_testbed_context (void)
     return context;
 }
 
+gc_link_t *
+gc_testbed_link (gc_testbed_t *self, struct lws_context *context,
+                 gc_link_event_fn *on_event, void *arg)
+{
+    gc_link_t *link = gc_link_new (context, lws_get_vhost_by_name (context, "default"),
+                                   self->requests, self->events, NULL, on_event, arg);
+    assert (link);
+    return link;
+}
+
 json_t *
 gc_testbed_frame (const gc_out_t *frame)
 {

@@ -10,6 +10,7 @@
 
 #include <libwebsockets.h>
 #include "gc_clock.h"
+#include "link.h"
 #include "out.h"
 
 typedef struct gc_testbed_t gc_testbed_t;
@@ -26,6 +27,10 @@ void gc_testbed_stop_broker (gc_testbed_t *self, int signum);
 //  once it answers.
 void gc_testbed_start_broker (gc_testbed_t *self);
 
+//  The generation of the broker's users: seeded, they are at the first
+//  (store.h), and the tests change no password
+#define GC_TESTBED_GENERATION 1
+
 //  The endpoints the broker bound.
 const char *gc_testbed_requests (gc_testbed_t *self);
 const char *gc_testbed_events (gc_testbed_t *self);
@@ -33,6 +38,11 @@ const char *gc_testbed_events (gc_testbed_t *self);
 //  A context with no listener whose protocols serve a link
 //  (GC_LINK_PROTOCOL); the caller destroys it.
 struct lws_context *gc_testbed_context (void);
+
+//  A link on context (gc_testbed_context) to the broker, its events
+//  handed to on_event with arg; aborts the test when it cannot.
+gc_link_t *gc_testbed_link (gc_testbed_t *self, struct lws_context *context,
+                            gc_link_event_fn *on_event, void *arg);
 
 //  The JSON of a client frame, to look into; the caller json_decrefs it.
 json_t *gc_testbed_frame (const gc_out_t *frame);

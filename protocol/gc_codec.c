@@ -12,19 +12,19 @@
 #include "gc_codec.h"
 #include "gc_alloc.h"
 
-typedef enum { K_STR, K_UINT, K_INT, K_BOOL, K_CODE, K_HISTORY, K_NAMES } s_kind_t;
+typedef enum { K_STR, K_UINT, K_INT, K_BOOL, K_CODE, K_HISTORY, K_NAMES, K_UINTS } s_kind_t;
 
 typedef struct {
     const char *name;       //  key on the wire
     uint32_t bit;           //  GC_F_* bit
     s_kind_t kind;          //  type of the value
     size_t offset;          //  where the member lives in gc_frame_t
-    size_t size_offset;     //  K_NAMES: where the array's size lives
+    size_t size_offset;     //  K_NAMES, K_UINTS: where the array's size lives
 } s_key_t;
 
 #define KEY(name, bit, kind, member) { name, bit, kind, offsetof (gc_frame_t, member), 0 }
-#define KEY_NAMES(name, bit, member) \
-    { name, bit, K_NAMES, offsetof (gc_frame_t, member), offsetof (gc_frame_t, member##_size) }
+#define KEY_ARRAY(name, bit, kind, member) \
+    { name, bit, kind, offsetof (gc_frame_t, member), offsetof (gc_frame_t, member##_size) }
 static const s_key_t s_keys [] = {
     KEY ("rid",      GC_F_RID,      K_UINT,    rid),
     KEY ("deadline", GC_F_DEADLINE, K_INT,     deadline),
@@ -44,10 +44,13 @@ static const s_key_t s_keys [] = {
     KEY ("head",     GC_F_HEAD,     K_UINT,    head),
     KEY ("complete", GC_F_COMPLETE, K_BOOL,    complete),
     KEY ("history",  GC_F_HISTORY,  K_HISTORY, history),
-    KEY_NAMES ("rooms", GC_F_ROOMS, rooms),
+    KEY_ARRAY ("rooms", GC_F_ROOMS, K_NAMES, rooms),
     KEY ("hash",     GC_F_HASH,     K_STR,     hash),
     KEY ("path",     GC_F_PATH,     K_STR,     path),
-    KEY_NAMES ("names", GC_F_NAMES, names),
+    KEY_ARRAY ("names", GC_F_NAMES, K_NAMES, names),
+    KEY ("generation", GC_F_GENERATION, K_UINT, generation),
+    KEY ("reason",   GC_F_REASON,   K_STR,     reason),
+    KEY_ARRAY ("generations", GC_F_GENERATIONS, K_UINTS, generations),
     KEY ("address",  GC_F_ADDRESS,  K_STR,     address),
     KEY ("retry_after", GC_F_RETRY_AFTER, K_UINT, retry_after),
 };
@@ -63,7 +66,8 @@ static const char *s_op_names [GC_OP_COUNT] = {
     [GC_OP_MEMBER_ADD] = "member_add", [GC_OP_MEMBER_REMOVE] = "member_remove",
     [GC_OP_BACKUP] = "backup", [GC_OP_STATS] = "stats", [GC_OP_KICK] = "kick",
     [GC_OP_USER_LIST] = "user_list", [GC_OP_ROOM_LIST] = "room_list",
-    [GC_OP_MEMBER_LIST] = "member_list",
+    [GC_OP_MEMBER_LIST] = "member_list", [GC_OP_CLOSED] = "closed",
+    [GC_OP_GENERATIONS] = "generations",
 };
 
 const char *
@@ -119,7 +123,8 @@ gc_topic (gc_str_t room, char *buf, size_t size)
 {
     if (room.len + 1 > size)
         return 0;
-    memcpy (buf, room.ptr, room.len);
+    if (room.len)
+        memcpy (buf, room.ptr, room.len);
     buf [room.len] = 0;
     return room.len + 1;
 }
@@ -247,6 +252,14 @@ s_pack_value (msgpack_packer *pk, const gc_frame_t *self, const s_key_t *key)
                 s_pack_str (pk, names [index].ptr, names [index].len);
             break;
         }
+        case K_UINTS: {
+            const uint64_t *values = *(uint64_t *const *) member;
+            size_t size = *(const size_t *) ((const char *) self + key->size_offset);
+            msgpack_pack_array (pk, size);
+            for (size_t index = 0; index < size; index++)
+                msgpack_pack_uint64 (pk, values [index]);
+            break;
+        }
     }
 }
 
@@ -358,18 +371,23 @@ s_decode_history (gc_frame_t *self, const msgpack_object *value)
     return true;
 }
 
-//  An array of strings (rooms, names) into the key's two members
+//  An array of strings (rooms, names) or of unsigned integers
+//  (generations) into the key's two members
 static bool
-s_decode_names (gc_frame_t *self, const s_key_t *key, const msgpack_object *value)
+s_decode_array (gc_frame_t *self, const s_key_t *key, const msgpack_object *value)
 {
     if (value->type != MSGPACK_OBJECT_ARRAY)
         return false;
     size_t size = value->via.array.size;
-    gc_str_t *names = size? gc_alloc_checked (msgpack_zone_malloc (&self->zone, size * sizeof (gc_str_t))): NULL;
-    *(gc_str_t **) ((char *) self + key->offset) = names;
-    for (size_t index = 0; index < size; index++)
-        if (!s_obj_is_str (&value->via.array.ptr [index], &names [index]))
+    size_t item = key->kind == K_NAMES? sizeof (gc_str_t): sizeof (uint64_t);
+    void *items = size? gc_alloc_checked (msgpack_zone_malloc (&self->zone, size * item)): NULL;
+    *(void **) ((char *) self + key->offset) = items;
+    for (size_t index = 0; index < size; index++) {
+        const msgpack_object *at = &value->via.array.ptr [index];
+        if (key->kind == K_NAMES? !s_obj_is_str (at, (gc_str_t *) items + index)
+                                : !s_obj_is_uint (at, (uint64_t *) items + index))
             return false;
+    }
     *(size_t *) ((char *) self + key->size_offset) = size;
     return true;
 }
@@ -409,7 +427,8 @@ s_decode_value (gc_frame_t *self, const s_key_t *key, const msgpack_object *valu
         case K_HISTORY:
             return s_decode_history (self, value);
         case K_NAMES:
-            return s_decode_names (self, key, value);
+        case K_UINTS:
+            return s_decode_array (self, key, value);
     }
     return false;
 }
@@ -605,6 +624,44 @@ s_test_topic (void)
     gc_str_t room = { "Taskmaster", 10 };
     assert (gc_topic (room, topic, sizeof topic) == 11 && topic [10] == 0);
     assert (gc_topic (room, topic, 10) == 0);
+    //  No room: the users topic
+    assert (gc_topic ((gc_str_t) { NULL, 0 }, topic, sizeof topic) == GC_TOPIC_USERS_SIZE);
+    assert (memcmp (topic, GC_TOPIC_USERS, GC_TOPIC_USERS_SIZE) == 0);
+}
+
+//  A session's end and the generations that tell logins apart
+static void
+s_test_sessions (msgpack_sbuffer *buffer)
+{
+    gc_frame_t frame, got;
+    gc_frame_init (&frame, GC_OP_CLOSED);
+    gc_frame_set_cstr (&frame, GC_F_USER, "Greg");
+    gc_frame_set_uint (&frame, GC_F_SEQ, 12);
+    gc_frame_set_cstr (&frame, GC_F_REASON, "your account was removed");
+    s_roundtrip (&frame, &got, buffer);
+    assert (got.op == GC_OP_CLOSED && got.seq == 12 && gc_str_eq (got.user, "Greg"));
+    assert (gc_str_eq (got.reason, "your account was removed"));
+    assert (strcmp (gc_op_name (got.op), "closed") == 0);
+    gc_frame_release (&got);
+
+    uint64_t generations [3] = { 1, 0, UINT64_MAX };
+    gc_frame_init (&frame, GC_OP_OK);
+    gc_frame_set_uint (&frame, GC_F_GENERATION, 7);
+    frame.generations = generations;
+    frame.generations_size = 3;
+    frame.fields |= GC_F_GENERATIONS;
+    s_roundtrip (&frame, &got, buffer);
+    assert (got.fields == (GC_F_GENERATION | GC_F_GENERATIONS) && got.generation == 7);
+    assert (got.generations_size == 3 && got.generations [0] == 1);
+    assert (got.generations [1] == 0 && got.generations [2] == UINT64_MAX);
+    gc_frame_release (&got);
+    gc_frame_init (&frame, GC_OP_GENERATIONS);
+    s_roundtrip (&frame, &got, buffer);
+    assert (got.op == GC_OP_GENERATIONS && strcmp (gc_op_name (got.op), "generations") == 0);
+    gc_frame_release (&got);
+    //  {"op":"ok","generations":["x"]} and [-1]: not unsigned integers
+    assert (gc_frame_decode (&got, "\x82\xa2op\xa2ok\xabgenerations\x91\xa1x", 22) == -1);
+    assert (gc_frame_decode (&got, "\x82\xa2op\xa2ok\xabgenerations\x91\xff", 21) == -1);
 }
 
 void
@@ -619,6 +676,7 @@ gc_codec_test (bool verbose)
     s_test_names_and_error (&buffer);
     s_test_malformed (&buffer);
     s_test_topic ();
+    s_test_sessions (&buffer);
     msgpack_sbuffer_destroy (&buffer);
     if (verbose)
         printf ("OK\n");

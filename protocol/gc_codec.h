@@ -50,8 +50,20 @@ typedef enum {
     GC_OP_USER_LIST,        //  reply names: every user
     GC_OP_ROOM_LIST,        //  [user]: every room, or the user's rooms
     GC_OP_MEMBER_LIST,      //  room: reply names: its members
+    //  Event on the users topic: every login of user with a generation
+    //  below seq is over (docs/broker-protocol.md, "Session end")
+    GC_OP_CLOSED,           //  user, seq, reason
+    //  Request: names: reply generations, each name's, in order (0: none)
+    GC_OP_GENERATIONS,
     GC_OP_COUNT
 } gc_op_t;
+
+//  Why a user's sessions were closed: the closed event's reason, for
+//  people (a gateway's closed push passes it on), and what a gateway says
+//  when it learns of the end otherwise (a lost event, a refused request)
+#define GC_REASON_REMOVED   "your account was removed"
+#define GC_REASON_PASSWORD  "your password was changed"
+#define GC_REASON_ENDED     "your account was removed or its password was changed"
 
 //  Bits of gc_frame_t.fields: which optional members a frame carries
 #define GC_F_RID        (1u << 0)
@@ -78,6 +90,9 @@ typedef enum {
 #define GC_F_NAMES      (1u << 21)
 #define GC_F_ADDRESS    (1u << 22)
 #define GC_F_RETRY_AFTER (1u << 23)
+#define GC_F_GENERATION (1u << 24)
+#define GC_F_REASON     (1u << 25)
+#define GC_F_GENERATIONS (1u << 26)
 
 //  A byte string that is not NUL-terminated
 typedef struct {
@@ -124,6 +139,10 @@ typedef struct {
     size_t names_size;
     gc_str_t address;       //  login: the client's address, as its gateway saw it
     uint64_t retry_after;   //  rate_limited: ms to wait before trying again
+    uint64_t generation;    //  login reply; every request acting for a user
+    gc_str_t reason;        //  closed event: why, for people
+    uint64_t *generations;  //  generations reply, one per name asked
+    size_t generations_size;
     msgpack_zone zone;      //  holds the decoded objects and arrays
     bool owns_zone;         //  true after a successful decode
 } gc_frame_t;
@@ -169,6 +188,12 @@ bool gc_str_copy (gc_str_t str, char *buffer, size_t size);
 //  so that a prefix subscription to "Taskmaster" never matches
 //  "Taskmaster 2". Returns its length, or 0 when buf is too small.
 size_t gc_topic (gc_str_t room, char *buf, size_t size);
+
+//  The users topic, where the events of no room go (closed, and the
+//  users' head): a lone NUL byte, the topic of the empty name, which no
+//  room has and no room's topic begins with.
+#define GC_TOPIC_USERS      ""
+#define GC_TOPIC_USERS_SIZE 1
 
 //  Self test
 void gc_codec_test (bool verbose);

@@ -96,6 +96,14 @@ gc_reply_left (const char *room, const char *reason, size_t offset, size_t *size
     return s_dump (event, offset, size);
 }
 
+unsigned char *
+gc_reply_closed (const char *reason, size_t offset, size_t *size)
+{
+    json_t *event = s_start (GC_CLIENT_CLOSED, NULL);
+    json_object_set_new (event, GC_KEY_REASON, json_string (reason));
+    return s_dump (event, offset, size);
+}
+
 static json_t *
 s_history (const gc_frame_t *reply)
 {
@@ -220,6 +228,8 @@ s_test_events (void)
     buffer = gc_reply_left ("QI", "removed from the group", 1, &size);
     s_expect (buffer, 1, size,
               "{\"op\":\"left\",\"room\":\"QI\",\"reason\":\"removed from the group\"}");
+    buffer = gc_reply_closed (GC_REASON_REMOVED, 2, &size);
+    s_expect (buffer, 2, size, "{\"op\":\"closed\",\"reason\":\"your account was removed\"}");
     gc_message_t message = {
         { "Taskmaster", 10 }, 42, { "Sue", 3 }, { "say \"hi\"\n", 9 }, 1795962000123
     };

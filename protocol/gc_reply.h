@@ -1,5 +1,6 @@
 /*  gc_reply.h: the JSON text of what a server sends a client: ok and
-    error replies, message pushes and left events (docs/protocol.md).
+    error replies, message pushes, left and closed events
+    (docs/protocol.md).
 
     Each encoder returns a heap buffer (gc_malloc) holding the JSON text
     at `offset`, so that a caller can put its own bytes in front (the
@@ -32,6 +33,12 @@ unsigned char *gc_reply_message (const gc_message_t *message, size_t offset, siz
 //  {"op":"left", room, reason}: the connection was put out of a room.
 unsigned char *gc_reply_left (const char *room, const char *reason,
                               size_t offset, size_t *size);
+
+//  {"op":"closed", reason}: the user's session ended (the account was
+//  removed, the password changed); the connection is closed after it
+//  with this WebSocket close code.
+unsigned char *gc_reply_closed (const char *reason, size_t offset, size_t *size);
+#define GC_CLOSE_SESSION_ENDED  4001
 
 //  The ok fields answering request, from the broker's reply frame.
 json_t *gc_reply_fields (const gc_request_t *request, const gc_frame_t *reply,

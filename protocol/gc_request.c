@@ -70,6 +70,7 @@ static const struct {
     [GC_CLIENT_ERROR]   = { "error", false, 0, 0, 0, NULL, 0 },
     [GC_CLIENT_MESSAGE] = { "message", false, 0, 0, 0, NULL, 0 },
     [GC_CLIENT_LEFT]    = { "left", false, 0, 0, 0, NULL, 0 },
+    [GC_CLIENT_CLOSED]  = { "closed", false, 0, 0, 0, NULL, 0 },
 };
 
 const char *

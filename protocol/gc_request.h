@@ -56,6 +56,7 @@ typedef enum {
     GC_CLIENT_ERROR,
     GC_CLIENT_MESSAGE,
     GC_CLIENT_LEFT,
+    GC_CLIENT_CLOSED,
     GC_CLIENT_OP_COUNT
 } gc_client_op_t;
 

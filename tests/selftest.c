@@ -21,6 +21,7 @@
 #include "../gateway/member.h"
 #include "../gateway/room.h"
 #include "../gateway/conn.h"
+#include "../gateway/sessions.h"
 #include "../gateway/origin.h"
 #include "../gateway/proxies.h"
 #include "../gateway/admission.h"
@@ -72,6 +73,7 @@ static const s_test_t s_tests [] = {
     { "gc_member", gc_member_test },
     { "gc_room", gc_room_test },
     { "gc_conn", gc_conn_test },
+    { "gc_sessions", gc_sessions_test },
     { "gc_origins", gc_origins_test },
     { "gc_proxies", gc_proxies_test },
     { "gc_admission", gc_admission_test },

@@ -30,14 +30,14 @@ from .follower import Follower
 from .process import (Process, connect_error, describe_exit, free_port,
                       other_local_address, run_command, run_program, server_environment)
 from .scope import begin_test, end_test, log_tails
-from .seed import PASSWORD, ROOM, ROOMS_OF, USERS
+from .seed import GENERATION, PASSWORD, ROOM, ROOMS_OF, USERS
 from .terminal import Terminal
 from .web import http_get, parse_metrics
 
 __all__ = [
-    "CONFIG", "Certificates", "Client", "Cluster", "Follower", "PASSWORD", "Process",
-    "ROOM", "ROOMS_OF", "USERS", "ServerError", "Terminal", "assert_contiguous", "begin_test",
-    "check_message", "configure", "connect_error", "deadline", "describe_exit",
+    "CONFIG", "Certificates", "Client", "Cluster", "Follower", "GENERATION", "PASSWORD",
+    "Process", "ROOM", "ROOMS_OF", "USERS", "ServerError", "Terminal", "assert_contiguous",
+    "begin_test", "check_message", "configure", "connect_error", "deadline", "describe_exit",
     "end_test", "fingerprint", "free_port", "http_get", "log_tails",
     "other_local_address", "parse_metrics", "run_command", "run_program", "seq_of",
     "served_fingerprint", "server_environment", "tls_init", "unverified_context",

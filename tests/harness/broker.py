@@ -15,6 +15,7 @@ import zmq.auth
 
 from .config import deadline
 from .scope import SCOPE
+from .seed import GENERATION
 
 _CONTEXT = zmq.asyncio.Context.instance()
 
@@ -71,13 +72,15 @@ class BrokerLink:
         assert reply.get("rid") == rid, "reply %r to rid %d" % (reply, rid)
         return reply
 
-    async def say_many(self, user, room, texts, window=256):
-        """Says every text as user, with up to `window` in flight; asserts
-        each is acknowledged and returns the seqs, in the order said."""
+    async def say_many(self, user, room, texts, window=256, generation=GENERATION):
+        """Says every text as user (whose login is at `generation`), with up
+        to `window` in flight; asserts each is acknowledged and returns the
+        seqs, in the order said."""
         seqs, said, acked = [], 0, 0
         while acked < len(texts):
             while said < len(texts) and said - acked < window:
-                self.send("say", user=user, room=room, text=texts[said])
+                self.send("say", user=user, room=room, text=texts[said],
+                          generation=generation)
                 said += 1
             reply = await self.reply()
             assert reply["op"] == "ok", "say: %r" % reply

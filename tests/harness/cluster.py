@@ -116,18 +116,21 @@ class Cluster:
         keys = ["--keys", self.key_folder("admin")] if self.keys else []
         return ["--requests", "tcp://127.0.0.1:%d" % self.requests_port] + keys
 
-    async def admin(self, *args, password=PASSWORD):
-        """Runs groupchat-admin against this cluster's broker (`password`
-        for the commands that take one); asserts exit 0, returns stdout."""
-        code, out, err = await run_program("groupchat-admin", self.admin_args() + list(args),
-                                           env={"GROUPCHAT_PASSWORD": password})
-        assert code == 0, "groupchat-admin %r: exit %d; %s%s" % (args, code, out, err)
-        return out
+    async def admin(self, *args, password=None, expect=0):
+        """Runs groupchat-admin ARGS against this cluster's broker, the
+        password (user add, password) from GROUPCHAT_PASSWORD; asserts its
+        exit status is `expect` and returns (stdout, stderr)."""
+        env = {"GROUPCHAT_PASSWORD": password} if password else {}
+        code, out, err = await run_program("groupchat-admin", [*self.admin_args(), *args],
+                                           env=env)
+        assert code == expect, "groupchat-admin %s: exit %d, expected %d; %s%s" % (
+            " ".join(args), code, expect, out, err)
+        return out, err
 
     async def add_member(self, user, room):
         """A new user (password PASSWORD) and a new room, the user a member
         of it, made by groupchat-admin, which takes any name."""
-        await self.admin("user", "add", user)
+        await self.admin("user", "add", user, password=PASSWORD)
         await self.admin("group", "add", room)
         await self.admin("member", "add", user, room)
 

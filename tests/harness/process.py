@@ -211,9 +211,7 @@ class Process:
             asan = "libasan" in maps.read()
         return asan or bool(self.wrapped and CONFIG.wrap)
 
-    def listening(self):
-        """The TCP addresses the program listens on: (address, port) pairs,
-        read from /proc (its sockets among its namespace's listeners)."""
+    def _socket_inodes(self):
         inodes = set()
         for fd in os.listdir("/proc/%d/fd" % self.pid):
             try:
@@ -222,8 +220,22 @@ class Process:
                 continue
             if target.startswith("socket:["):
                 inodes.add(target[len("socket:["):-1])
+        return inodes
+
+    def listening(self):
+        """The TCP addresses the program listens on: (address, port) pairs,
+        read from /proc (its sockets among its namespace's listeners)."""
+        inodes = self._socket_inodes()
         return {(address, port) for address, port, inode in tcp_listeners(self.pid)
                 if inode in inodes}
+
+    def connected_to(self, port):
+        """How many of the program's TCP connections to `port` are open at
+        both ends (ESTABLISHED), read from /proc: one the peer closed is
+        not, even while the program has not noticed (it is stopped)."""
+        inodes = self._socket_inodes()
+        return sum(1 for remote, state, inode in tcp_connections(self.pid)
+                   if remote == port and state == "01" and inode in inodes)
 
     def log_tail(self, lines=30):
         """The last lines of the log; a sanitizer or valgrind report's
@@ -266,6 +278,18 @@ def tcp_listeners(pid="self"):
                 if state == "0A":
                     address, port = local.split(":")
                     found.add((_address(address), int(port, 16), inode))
+    return found
+
+
+def tcp_connections(pid="self"):
+    """Every TCP socket of a process's network namespace: (remote port,
+    state as /proc writes it, inode) triples."""
+    found = []
+    for table in ("tcp", "tcp6"):
+        with open("/proc/%s/net/%s" % (pid, table)) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                found.append((int(fields[2].split(":")[1], 16), fields[3], fields[9]))
     return found
 
 

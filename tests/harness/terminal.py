@@ -15,7 +15,8 @@ import subprocess
 import time
 import uuid
 
-from .config import deadline
+from .config import CONFIG, deadline
+from .process import server_environment
 
 
 class Terminal:
@@ -44,10 +45,25 @@ class Terminal:
         """The pane's title, which OSC 0 and OSC 2 sequences change."""
         return self._tmux("display-message", "-p", "#{pane_title}").rstrip("\n")
 
-    async def wait_for(self, text, timeout=10):
-        """Polls the screen until `text` is on it, within a deadline."""
+    @classmethod
+    def client(cls, cluster, gateway=0):
+        """The interactive client connecting to one of a cluster's gateways."""
+        env = server_environment({"TERM": "xterm"})
+        return cls("%s %s" % (os.path.join(CONFIG.bin, "groupchat"), cluster.url(gateway)), env)
+
+    async def log_in(self, user, password, asked=1):
+        """Answers the `asked`-th login questions (the first one, or a
+        later one after a failure or an end)."""
+        await self.wait_for("User name:", count=asked)
+        self.keys(user, "Enter")
+        await self.wait_for("Password:", count=asked)
+        self.keys(password, "Enter")
+
+    async def wait_for(self, text, timeout=10, count=1):
+        """Polls the screen until `text` is on it `count` times, within a
+        deadline; returns the screen."""
         end = time.monotonic() + deadline(timeout)
-        while text not in self.screen():
+        while self.screen().count(text) < count:
             assert time.monotonic() < end, "%r not on the screen:\n%s" % (text, self.screen())
             await asyncio.sleep(0.05)     # screen polling interval
         return self.screen()

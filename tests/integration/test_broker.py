@@ -9,7 +9,7 @@ import os
 
 import msgpack
 
-from harness import Cluster, deadline
+from harness import GENERATION, Cluster, deadline
 from harness.broker import never_reading_subscriber
 
 #  A subscriber that never reads while this many texts of TEXT_BYTES are
@@ -37,22 +37,42 @@ async def test_history_is_for_members_only_whoever_asks(cluster):
     seq = await sue.say("only for members", room="8 out of 10 cats")
     #  A member gets it; the same request naming a non-member is refused
     #  with the code a client gets for the same thing (protocol.md)
-    reply = await link.request("history", user="Alex", room="8 out of 10 cats", limit=5)
+    reply = await link.request("history", user="Alex", room="8 out of 10 cats", limit=5,
+                               generation=GENERATION)
     assert reply["op"] == "ok", reply
     assert reply["history"][-1]["seq"] == seq, reply
     assert reply["history"][-1]["text"] == "only for members", reply
-    for request in ({"user": "Sandy", "before": seq + 1}, {"user": "Sandy", "since": 0},
-                    {"user": "Nobody"}):
-        reply = await link.request("history", room="8 out of 10 cats", **request)
+    for request in ({"before": seq + 1}, {"since": 0}):
+        reply = await link.request("history", room="8 out of 10 cats", user="Sandy",
+                                   generation=GENERATION, **request)
         assert (reply["op"], reply["code"]) == ("error", "not_member"), (request, reply)
         assert "history" not in reply, reply
     #  The same check as a join's: an unknown room, a request naming no one
-    reply = await link.request("join", user="Sandy", room="8 out of 10 cats")
+    reply = await link.request("join", user="Sandy", room="8 out of 10 cats",
+                               generation=GENERATION)
     assert reply["code"] == "not_member", reply
-    reply = await link.request("history", user="Sandy", room="Nowhere")
+    reply = await link.request("history", user="Sandy", room="Nowhere", generation=GENERATION)
     assert reply["code"] == "no_such_room", reply
     reply = await link.request("history", room="8 out of 10 cats")
     assert reply["code"] == "bad_request", reply
+
+
+async def test_a_login_that_is_over_is_refused_whatever_it_asks(cluster):
+    """The broker decides whether a login still holds, from the generation
+    every request for a user carries: another generation than the user's
+    (the password was set since, or the name removed and added again), or
+    none, or a user who is gone, is not_logged_in, before anything else
+    (room, membership) is looked at."""
+    link = requests_link(cluster)
+    for op, fields in (("history", {"room": "8 out of 10 cats"}), ("join", {"room": "Taskmaster"}),
+                       ("say", {"room": "Taskmaster", "text": "from a login that is over"}),
+                       ("rooms", {})):
+        for login in ({"user": "Alex", "generation": GENERATION + 1}, {"user": "Alex"},
+                      {"user": "Nobody", "generation": GENERATION}):
+            reply = await link.request(op, **fields, **login)
+            assert (reply["op"], reply.get("code")) == ("error", "not_logged_in"), (op, login, reply)
+    reply = await link.request("rooms", user="Alex", generation=GENERATION)
+    assert reply["rooms"] == ["8 out of 10 cats", "Taskmaster"], reply
 
 
 async def test_members_history_through_a_gateway_still_works(cluster):

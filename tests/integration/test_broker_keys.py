@@ -18,7 +18,7 @@ import msgpack
 import zmq
 import zmq.asyncio
 
-from harness import Cluster, deadline, run_program
+from harness import GENERATION, Cluster, deadline, run_program
 from harness.broker import BrokerLink, use_keys
 from harness.scope import SCOPE
 
@@ -54,8 +54,9 @@ def attackers(cluster):
 
 def replay(link, backup_path):
     """Every attack the report listed, sent without waiting."""
-    link.send("say", user="Alex", room="Taskmaster", text="said by an attacker")
-    link.send("history", user="Sandy", room="8 out of 10 cats")
+    link.send("say", user="Alex", room="Taskmaster", text="said by an attacker",
+              generation=GENERATION)
+    link.send("history", user="Sandy", room="8 out of 10 cats", generation=GENERATION)
     link.send("member_add", user="Sandy", room="8 out of 10 cats")
     link.send("password_set", user="Sue", hash="$argon2id$v=19$m=65536,t=2,p=1$x$y")
     link.send("user_add", user=ESC_NAME, hash="$argon2id$v=19$m=65536,t=2,p=1$x$y")
@@ -104,7 +105,8 @@ async def test_every_attack_of_the_report_from_an_untrusted_peer_gets_nothing():
             *(assert_silent(socket, what + " subscriber") for what, socket in eavesdroppers.items()))
         #  Nothing was done: as seen by a trusted gateway and admin
         gateway = cluster.broker_link()
-        history = await gateway.request("history", user="Alex", room="Taskmaster")
+        history = await gateway.request("history", user="Alex", room="Taskmaster",
+                                        generation=GENERATION)
         texts = [message["text"] for message in history["history"]]
         assert texts == ["said by Sue while under attack"], texts
         admin = cluster.broker_link("admin")
@@ -125,15 +127,19 @@ async def test_a_gateway_key_cannot_administer_and_an_admin_key_cannot_act_for_u
                            ("password_set", {"user": "Sue", "hash": "x"})):
             reply = await gateway.request(op, **fields)
             assert reply.get("code") == "forbidden", "gateway key, %s: %r" % (op, reply)
-        for op, fields in (("say", {"user": "Alex", "room": "Taskmaster", "text": "hi"}),
+        for op, fields in (("say", {"user": "Alex", "room": "Taskmaster", "text": "hi",
+                                    "generation": GENERATION}),
                            ("login", {"user": "Sue", "password": "password"}),
-                           ("history", {"user": "Sue", "room": "Taskmaster"}),
-                           ("join", {"user": "Sue", "room": "Taskmaster"})):
+                           ("history", {"user": "Sue", "room": "Taskmaster",
+                                        "generation": GENERATION}),
+                           ("join", {"user": "Sue", "room": "Taskmaster",
+                                     "generation": GENERATION})):
             reply = await admin.request(op, **fields)
             assert reply.get("code") == "forbidden", "admin key, %s: %r" % (op, reply)
         #  Each in its own role is served
         assert (await admin.request("member_list", room="Taskmaster"))["op"] == "ok"
-        assert (await gateway.request("say", user="Sue", room="Taskmaster", text="hi"))["seq"] == 1
+        assert (await gateway.request("say", user="Sue", room="Taskmaster", text="hi",
+                                      generation=GENERATION))["seq"] == 1
         assert (await admin.request("ping"))["op"] == "ok"
         #  The event socket is for gateways only
         listening = await subscriber(cluster, cluster.key_folder("gateway"))
@@ -144,7 +150,8 @@ async def test_a_gateway_key_cannot_administer_and_an_admin_key_cannot_act_for_u
             event = msgpack.unpackb(frames[1], raw=False)
             assert event["op"] == expected, event
             if expected == "head":
-                await gateway.request("say", user="Sue", room="Taskmaster", text="for gateways")
+                await gateway.request("say", user="Sue", room="Taskmaster", text="for gateways",
+                                      generation=GENERATION)
         assert event["text"] == "for gateways", event
         await assert_silent(admin_ear, "an admin key's subscriber")
 
@@ -186,7 +193,8 @@ async def test_a_revoked_gateway_key_stops_at_once_and_comes_back_when_trusted_a
         admin = cluster.broker_link("admin")
         stats = await admin.request("stats")
         assert stats["op"] == "ok", stats
-        history = await cluster.broker_link().request("history", user="Sue", room="Taskmaster")
+        history = await cluster.broker_link().request("history", user="Sue", room="Taskmaster",
+                                                      generation=GENERATION)
         texts = [message["text"] for message in history["history"]]
         assert texts == ["after the key came back"], texts
 

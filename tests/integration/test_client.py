@@ -117,6 +117,23 @@ async def test_gateway_killed_mid_conversation_loses_nothing(cluster):
     await follower.stop()
 
 
+async def test_plain_follow_ends_when_its_session_is_ended(cluster):
+    """Lee's account is removed while following: the client says so and
+    exits 3 at once; it does not come back with its token, which is refused."""
+    await cluster.admin("user", "add", "Lee", password="first")
+    await cluster.admin("member", "add", "Lee", "Taskmaster")
+    follower = await Follower.start("Lee", "Taskmaster", url(cluster, 0), url(cluster, 1),
+                                    env={"GROUPCHAT_PASSWORD": "first"})
+    code, out, err = await plain(cluster, "--user", "Sue", "--room", "Taskmaster",
+                                 "--say", "Lee, are you there?", gateway=1)
+    assert code == 0, err
+    await follower.until_text("Lee, are you there?")
+    await cluster.admin("user", "remove", "Lee")
+    code, err = await follower.exited(timeout=5)
+    assert code == 3, (code, err)
+    assert err.splitlines() == ["groupchat: your account was removed; you are logged out"], err
+
+
 # --------------------------------------------------------------------------
 #  The interactive client in a terminal
 
@@ -126,18 +143,12 @@ async def test_interactive_menu_flow(cluster):
         code, out, err = await plain(cluster, "--user", "Sue", "--room", "Taskmaster",
                                      "--say", "old %d" % i)
         assert code == 0, err
-    env = server_environment({"TERM": "xterm"})
-    term = Terminal("%s %s" % (os.path.join(CONFIG.bin, "groupchat"), url(cluster, 0)), env)
+    term = Terminal.client(cluster)
     try:
-        await term.wait_for("User name:")
-        term.keys("Alex", "Enter")
-        await term.wait_for("Password:")
-        term.keys("wrong", "Enter")
+        await term.log_in("Alex", "wrong")
         await term.wait_for("wrong user name or password")
         assert "wrong" not in term.screen().replace("wrong user", ""), "password echoed"
-        term.keys("Alex", "Enter")
-        await term.wait_for("Password:")
-        term.keys("password", "Enter")
+        await term.log_in("Alex", "password", asked=2)
         screen = await term.wait_for("1) Join a chat room")
         term.keys("1", "Enter")
         screen = await term.wait_for("Room number or name:")
@@ -164,6 +175,30 @@ async def test_interactive_menu_flow(cluster):
         term.keys("Taskmaster", "Enter")
         await term.wait_for("Taskmaster> ")
         term.keys("/quit", "Enter")
+        await term.wait_exit()
+    finally:
+        term.close()
+
+
+async def test_interactive_client_asks_for_a_login_again_when_its_session_ends(cluster):
+    await cluster.admin("user", "add", "Max", password="first")
+    await cluster.admin("member", "add", "Max", "Taskmaster")
+    term = Terminal.client(cluster)
+    try:
+        await term.log_in("Max", "first")
+        await term.wait_for("1) Join a chat room")
+        term.keys("1", "Enter")
+        await term.wait_for("Room number or name:")
+        term.keys("Taskmaster", "Enter")
+        await term.wait_for("You are in Taskmaster")
+        await cluster.admin("password", "Max", password="second")
+        screen = await term.wait_for("-- your password was changed; you are logged out")
+        screen = await term.wait_for("User name:", count=2)
+        assert screen.rstrip().endswith("User name:"), screen
+        assert "reconnecting" not in screen and "expired" not in screen, screen
+        await term.log_in("Max", "second", asked=2)
+        await term.wait_for("Welcome, Max.", count=2)
+        term.keys("2", "Enter")
         await term.wait_exit()
     finally:
         term.close()
