@@ -58,6 +58,7 @@ struct gc_conn_t {
     bool rx_paused;             //  reading stopped: too many slots queued
     double tokens;              //  rate limit bucket
     int64_t tokens_ms;          //  monotonic, when last filled
+    int64_t opened_ms;          //  monotonic, for the login timeout
     int64_t waiting_since;      //  monotonic ms: data ready, socket not writable
     s_slot_t *next_slot;        //  what gc_conn_peek chose: a reply,
     gc_member_t *next_member;   //  or a room's next message
@@ -182,6 +183,9 @@ s_set_user (gc_conn_t *self, const char *user, gc_str_t token, uint64_t generati
     self->user = user? gc_strdup (user): NULL;
     self->token = user? gc_alloc_checked (gc_str_dup (token)): NULL;
     self->generation = user? generation: 0;
+    //  Logged out: the time to log in again starts now
+    if (!user)
+        self->opened_ms = gc_clock_mono_us () / 1000;
 }
 
 //  --------------------------------------------------------------------------
@@ -548,6 +552,7 @@ gc_conn_open (gc_conn_t *self, gc_gateway_parts_t *parts, struct lws *wsi)
     self->id = gc_counters_count (self->counters, GC_COUNTER_CONNECTIONS_OPENED);
     self->tokens = 2.0 * parts->rate_limit;
     self->tokens_ms = gc_clock_mono_us () / 1000;
+    self->opened_ms = self->tokens_ms;
     if (wsi && parts->proxies)
         gc_proxies_client_of (parts->proxies, wsi, self->address, sizeof self->address);
     else
@@ -828,11 +833,22 @@ gc_conn_writable (gc_conn_t *self)
     return 0;
 }
 
+//  A connection that upgraded but never logged in holds a socket and
+//  memory for nobody: it gets the login timeout, then is closed (a login
+//  in flight, or one that failed, still counts as not logged in)
+static bool
+s_login_overdue (gc_conn_t *self, int64_t now)
+{
+    return self->wsi && !self->user && self->parts && self->parts->login_timeout_ms > 0
+        && now - self->opened_ms > self->parts->login_timeout_ms;
+}
+
 //  Closes connections that made no write progress for GC_STALL_MS (now
 //  is monotonic ms), and wakes members whose catch-up failed to try again
 void
 gc_conn_sweep (lws_dll2_owner_t *conns, int64_t now)
 {
+    //  No `continue` in here: lws's loop steps to the next node at its end
     lws_start_foreach_dll (struct lws_dll2 *, node, lws_dll2_get_head (conns)) {
         gc_conn_t *self = lws_container_of (node, gc_conn_t, in_gateway);
         if (self->wsi && self->waiting_since && now - self->waiting_since > GC_STALL_MS) {
@@ -842,8 +858,15 @@ gc_conn_sweep (lws_dll2_owner_t *conns, int64_t now)
                      (long) (now - self->waiting_since));
             self->waiting_since = 0;
             lws_set_timeout (self->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-            continue;
         }
+        else
+        if (s_login_overdue (self, now)) {
+            gc_info ("closed a connection that did not log in conn=%lu within_ms=%d",
+                     (unsigned long) self->id, self->parts->login_timeout_ms);
+            self->opened_ms = INT64_MAX / 2;    //  said and done once
+            lws_set_timeout (self->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        }
+        else
         lws_start_foreach_dll (struct lws_dll2 *, at, lws_dll2_get_head (&self->members)) {
             if (gc_room_member_behind (gc_member_of_owner_link (at)))
                 s_wake (self);

@@ -66,6 +66,7 @@ typedef struct {
     int rate_limit;             //  requests per second per connection, 0: none
     const gc_proxies_t *proxies;    //  whose X-Forwarded-For is believed
     gc_admission_t *admission;  //  connections counted, in all and per address
+    int login_timeout_ms;       //  a connection not logged in by then is closed
     //  Frames gathered for one write; shared, since the gateway writes
     //  to one connection at a time
     unsigned char batch [GC_BATCH_MAX];

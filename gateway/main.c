@@ -15,7 +15,8 @@ static const char *s_usage =
     "                         [--allow-origin ORIGIN ...] [--trusted-proxy NETWORK ...]\n"
     "                         [--requests ENDPOINT] [--events ENDPOINT]\n"
     "                         [--rate-limit N] [--ping-interval SECONDS]\n"
-    "                         [--max-connections N] [--max-connections-per-address N]\n"
+    "                         [--login-timeout S] [--max-connections N]\n"
+    "                         [--max-connections-per-address N]\n"
     "                         [--request-deadline MS] [--keys DIR] [--insecure]\n"
     "                         [--log-level LEVEL]\n"
     "\n"
@@ -41,6 +42,8 @@ static const char *s_usage =
     "  --events ENDPOINT    broker's event socket      GROUPCHAT_EVENTS (tcp://localhost:5556)\n"
     "  --rate-limit N       requests per second per connection, 0 for none\n"
     "                                                  GROUPCHAT_RATE_LIMIT (1000)\n"
+    "  --login-timeout S    close a connection not logged in S seconds after its\n"
+    "                       upgrade                    GROUPCHAT_LOGIN_TIMEOUT (300)\n"
     "  --max-connections N  WebSocket connections at most; past it an upgrade gets\n"
     "                       HTTP 503        GROUPCHAT_MAX_CONNECTIONS (the open-file\n"
     "                                       limit less " GC_STR (GC_GATEWAY_FD_RESERVE) ")\n"
@@ -168,6 +171,8 @@ s_main (int argc, char *argv [], gc_origins_t *origins, gc_proxies_t *proxies)
                           0, 1000000),
         GC_OPTION_NUMBER ("ping-interval", "GROUPCHAT_PING_INTERVAL", "20", &config.ping_seconds,
                           1, 3600),
+        GC_OPTION_NUMBER ("login-timeout", "GROUPCHAT_LOGIN_TIMEOUT", "300", &config.login_seconds,
+                          1, 86400),
         GC_OPTION_NUMBER ("max-connections", "GROUPCHAT_MAX_CONNECTIONS", "0",
                           &config.max_connections, 0, 1000000),
         GC_OPTION_NUMBER ("max-connections-per-address", "GROUPCHAT_MAX_CONNECTIONS_PER_ADDRESS",

@@ -226,6 +226,7 @@ gc_server_new (const gc_server_config_t *config)
     gc_gateway_t *self = gc_calloc (1, sizeof *self);
     self->parts.rate_limit = config->rate_limit;
     self->parts.proxies = config->proxies;
+    self->parts.login_timeout_ms = config->login_seconds * 1000;
     self->parts.admission = gc_admission_new (s_max_connections (config),
                                               (size_t) config->max_per_address, config->proxies);
     //  Pings keep idle connections alive through proxies; a peer that

@@ -23,6 +23,7 @@ typedef struct {
     int max_connections;        //  WebSocket connections at most, 0: fd_limit's room
     int max_per_address;        //  from one client address at most
     int ping_seconds;           //  idle time before a ping; dead after 2.5 x
+    int login_seconds;          //  time to log in after the upgrade
     int request_deadline_ms;    //  a request's time to be answered
 } gc_server_config_t;
 

@@ -61,3 +61,14 @@ async def test_one_address_gets_429_past_its_share_and_others_are_let_in():
         await other.login("Alex")
         await held.pop().close()
         await until_taken(cluster, headers=first)
+
+
+async def test_a_connection_that_does_not_log_in_is_closed_after_the_login_timeout():
+    async with Cluster(gateways=1, gateway_args=["--login-timeout", "1"]) as cluster:
+        sue = await cluster.login("Sue")
+        await sue.join("Taskmaster")
+        idle = await cluster.client(0)
+        await idle.wait_closed(timeout=10)
+        #  One that logged in in time stays: it opened before the idle one,
+        #  which is closed now
+        assert await sue.say("still here") >= 1
