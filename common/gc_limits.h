@@ -102,6 +102,7 @@
 #define GC_CATCHUP_BATCH        32      //  frames a lagging member fetches at once
 #define GC_REFILL_BATCH         100     //  messages a room refills at once
 #define GC_CONN_SLOTS_MAX       256     //  queued requests before reading pauses
+#define GC_CONN_HELD_MAX        (4 << 20)   //  or bytes of replies the client has not read
 #define GC_STALL_MS             30000   //  no write progress this long: disconnect
 #define GC_CLOSE_GRACE_S        5       //  a session ended: its closed push written by then, or dropped
 #define GC_CLOSE_REASON_MAX     123     //  bytes of a WebSocket close reason (RFC 6455, 5.5)

@@ -65,6 +65,7 @@ struct gc_conn_t {
 };
 
 static void s_dispatch (gc_conn_t *self);
+static size_t s_held_bytes (gc_conn_t *self);
 
 size_t
 gc_conn_size (void)
@@ -277,6 +278,21 @@ s_broker_error (const gc_frame_t *reply)
 
 static void s_end (gc_conn_t *self, const char *reason);
 
+//  A client that does not read its replies stops being read: requests
+//  queue in the kernel and its own buffers, not here, and the stalled
+//  reader check closes it if it never reads again. Counted in requests
+//  and in bytes: a join with since is a reply of up to a few MB
+static void
+s_pause_if_full (gc_conn_t *self)
+{
+    if (self->rx_paused
+    ||  (self->slots.count < GC_CONN_SLOTS_MAX && s_held_bytes (self) < GC_CONN_HELD_MAX))
+        return;
+    self->rx_paused = true;
+    if (self->wsi)
+        lws_rx_flow_control (self->wsi, 0);
+}
+
 //  A request the broker refused as not_logged_in came from a login that
 //  is over (a closed event this gateway has not heard yet, or lost): the
 //  session ends here too, for the reason the broker gave. The slot is
@@ -320,6 +336,7 @@ s_on_reply (void *arg, const gc_frame_t *reply)
         s_end (self, reason);
     s_dispatch (self);
     s_wake (self);
+    s_pause_if_full (self);
 }
 
 //  Sends the slot's broker request; answers unavailable if it cannot go
@@ -449,6 +466,19 @@ s_start (s_slot_t *slot)
     }
 }
 
+//  Bytes of replies written and waiting for the client to read them
+static size_t
+s_held_bytes (gc_conn_t *self)
+{
+    size_t bytes = 0;
+    lws_start_foreach_dll (struct lws_dll2 *, node, lws_dll2_get_head (&self->slots)) {
+        s_slot_t *slot = lws_container_of (node, s_slot_t, in_conn);
+        if (slot->state == SLOT_READY)
+            bytes += slot->out.size;
+    } lws_end_foreach_dll (node);
+    return bytes;
+}
+
 //  Starts the waiting slots whose predecessors are done (or are all says,
 //  when it is a say too). Slots start in order, so those before the
 //  first waiting one are all started: the walk begins there, and the
@@ -463,6 +493,10 @@ s_dispatch (gc_conn_t *self)
             continue;           //  a `left` event, ready from the start
         bool say = slot->request.op == GC_CLIENT_SAY;
         if (self->in_flight && !(say && self->in_flight_others == 0))
+            break;
+        //  Replies the client has not read hold enough: the next request
+        //  waits until they are read (s_reply_sent dispatches again)
+        if (s_held_bytes (self) >= GC_CONN_HELD_MAX)
             break;
         s_start (slot);
     }
@@ -511,11 +545,7 @@ s_queue_request (gc_conn_t *self, const char *data, size_t size, bool binary)
         self->first_waiting = slot;
     s_dispatch (self);
     s_wake (self);
-    if (self->slots.count >= GC_CONN_SLOTS_MAX && !self->rx_paused) {
-        self->rx_paused = true;
-        if (self->wsi)
-            lws_rx_flow_control (self->wsi, 0);
-    }
+    s_pause_if_full (self);
 }
 
 void
@@ -742,7 +772,9 @@ s_reply_sent (gc_conn_t *self, s_slot_t *slot)
             gc_member_place (member)->announced = true;
     }
     s_slot_free (slot);
-    if (self->rx_paused && self->slots.count < GC_CONN_SLOTS_MAX / 2) {
+    s_dispatch (self);
+    if (self->rx_paused && self->slots.count < GC_CONN_SLOTS_MAX / 2
+    &&  s_held_bytes (self) < GC_CONN_HELD_MAX / 2) {
         self->rx_paused = false;
         if (self->wsi)
             lws_rx_flow_control (self->wsi, 1);

@@ -63,3 +63,71 @@ async def test_frames_queued_behind_a_slow_request_cost_the_gateway_little():
         #  stopped past the say's deadline: answered either way
         reply = await client.reply(slow, timeout=30)
         assert reply["op"] == "ok" or reply["code"] == "unavailable", reply
+
+
+#  What the report's second replay says: texts of 4,096 control characters
+#  (six bytes each once escaped for JSON) make a join with since 0 a reply
+#  of about 25 MB; a client that never read and sent 8 such joins every
+#  3 s took a gateway from 56 to 730 MB in 13 s
+CONTROL_TEXTS = 1000
+JOINS = 255
+#  The gateway holds 4 MB of replies for a client that does not read
+#  (GC_CONN_HELD_MAX), then leaves its requests waiting; without that it
+#  held every one of 255 replies (23 MB here, and more with more history)
+HELD_GROWTH_MAX = 16 << 20
+HELD_GROWTH_MAX_INSTRUMENTED = 40 << 20
+
+
+async def send_within(client, frame, seconds=2.0):
+    """Sends a frame unless the gateway stopped reading (flow control
+    fills the kernel's buffers): True when it went."""
+    try:
+        await asyncio.wait_for(client.send_raw(frame), seconds)
+        return True
+    except asyncio.TimeoutError:
+        return False
+
+
+async def growth_settled(cluster, baseline, bound, within=20.0):
+    """The gateway's growth over baseline once it holds still (within 1 MB
+    for 2 s), failing as soon as it passes bound: replies that are not
+    held back arrive for as long as the broker answers them."""
+    end = time.monotonic() + deadline(within)
+    last, still_since = None, None
+    while True:
+        growth = cluster.gateway_rss() - baseline
+        assert growth < bound, "the gateway grew by %d MB" % (growth >> 20)
+        now = time.monotonic()
+        if last is not None and abs(growth - last) < (1 << 20):
+            still_since = still_since or now
+            if now - still_since >= 2.0:
+                return growth
+        else:
+            still_since = None
+        last = growth
+        assert now < end, "the gateway's memory did not settle (%d MB)" % (growth >> 20)
+        await asyncio.sleep(0.25)
+
+
+async def test_joins_whose_replies_are_never_read_cost_the_gateway_little():
+    async with Cluster(gateways=1) as cluster:
+        texts = ["\x01" * 4096] * CONTROL_TEXTS
+        await cluster.broker_link().say_many("Sue", "Quite Interesting", texts)
+        reader = await cluster.login("Sue", rcvbuf=4096)
+        await reader.join("Quite Interesting")
+        baseline = cluster.gateway_rss()
+        frames_before = (await cluster.metrics(0))["groupchat_frames_in_total"]
+        reader.pause_reading()
+        join = json.dumps({"op": "join", "room": "Quite Interesting", "since": 0})
+        #  Until the gateway stops reading this client (its sends block),
+        #  or a slot for every join the gateway would queue
+        sent = 0
+        while sent < JOINS and await send_within(reader, join):
+            sent += 1
+        await frames_read(cluster, frames_before, sent)
+        await growth_settled(cluster, baseline, HELD_GROWTH_MAX_INSTRUMENTED
+                             if cluster.gateways[0].instrumented() else HELD_GROWTH_MAX)
+        #  Others are served meanwhile
+        alex = await cluster.login("Alex")
+        await alex.join("Taskmaster")
+        assert await alex.say("still served") >= 1
