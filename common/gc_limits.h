@@ -45,6 +45,14 @@
 #define GC_HEAD_BEACON_MS       1000
 #define GC_HEAD_RECENT_MS       60000
 
+//  Memory one msgpack decode may ask for, its objects and arrays: a frame
+//  that would need more is refused before anything is allocated for it.
+//  The largest reply a gateway gets, a join with since of GC_SINCE_MAX
+//  messages, needs about 330 KB whatever its texts; 64 MiB leaves room
+//  for an administrator's lists of hundreds of thousands of names, while
+//  a hostile frame can no longer ask for gigabytes.
+#define GC_DECODE_MEMORY_MAX    (64 * 1024 * 1024)
+
 //  ----------------------------------------------------------------------
 //  Broker
 

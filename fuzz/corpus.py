@@ -3,8 +3,9 @@
 
 A handful of small valid inputs per harness, each named for what it is,
 from which libFuzzer starts: requests of every op as a client sends them
-(request). The files are kept in the repository; run this again only to
-change them:
+(request) and broker frames of every op in msgpack (codec). The files
+are kept in the repository; run this again (with Debian's python3-msgpack)
+only to change them:
 
     /usr/bin/python3 fuzz/corpus.py
 """
@@ -13,7 +14,12 @@ import json
 import os
 import shutil
 
+import msgpack
+
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+MESSAGE = {"op": "message", "room": "Taskmaster", "seq": 42, "from": "Sue",
+           "text": "Did you see the last task?", "ts": 1795962000123}
 
 
 def requests():
@@ -38,8 +44,39 @@ def requests():
     return written
 
 
+def codec():
+    """Broker frames as msgpack, one per op and one of each field's kind."""
+    history = [{"room": "Taskmaster", "seq": seq, "from": "Sue", "text": "m%d" % seq,
+                "ts": 1795962000000 + seq} for seq in (41, 42)]
+    frames = {
+        "ping": {"op": "ping", "rid": 1, "deadline": 1795962003000},
+        "login": {"op": "login", "rid": 2, "user": "Alex", "password": "password"},
+        "login-token": {"op": "login", "rid": 2, "token": "3q2-7w"},
+        "logout": {"op": "logout", "rid": 3, "token": "3q2-7w"},
+        "rooms": {"op": "rooms", "rid": 4, "user": "Sue"},
+        "join": {"op": "join", "rid": 5, "user": "Sue", "room": "Taskmaster", "since": 40},
+        "say": {"op": "say", "rid": 6, "user": "Sue", "room": "Taskmaster", "text": "hi"},
+        "history": {"op": "history", "rid": 7, "user": "Sue", "room": "Taskmaster",
+                    "before": 42, "limit": 10},
+        "ok-join": {"op": "ok", "rid": 5, "room": "Taskmaster", "history": history,
+                    "head": 42, "complete": True},
+        "ok-rooms": {"op": "ok", "rid": 4, "rooms": ["8 out of 10 cats", "Taskmaster"]},
+        "ok-say": {"op": "ok", "rid": 6, "seq": 43, "ts": 1795962000123},
+        "error": {"op": "error", "rid": 5, "code": "not_member", "message": "no"},
+        "message": dict(MESSAGE, op="message"),
+        "head": {"op": "head", "room": "Taskmaster", "seq": 42},
+        "kick": {"op": "kick", "room": "Taskmaster", "user": "Sandy"},
+        "user-add": {"op": "user_add", "rid": 8, "user": "Greg", "hash": "$argon2id$v=19$x"},
+        "backup": {"op": "backup", "rid": 9, "path": "nightly.db"},
+        "member-list": {"op": "member_list", "rid": 10, "room": "Taskmaster"},
+        "ok-names": {"op": "ok", "rid": 10, "names": ["Alex", "Sue"]},
+        "negative-ts": {"op": "ok", "rid": 11, "ts": -1, "deadline": -5},
+    }
+    return {name + ".msgpack": msgpack.packb(frame) for name, frame in frames.items()}
+
+
 def main():
-    for name, files in (("request", requests()),):
+    for name, files in (("request", requests()), ("codec", codec())):
         folder = os.path.join(HERE, "corpus", name)
         shutil.rmtree(folder, ignore_errors=True)
         os.makedirs(folder)

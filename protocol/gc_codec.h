@@ -5,8 +5,11 @@
     client protocol uses ("op", "room", "seq", ...). A gc_frame_t holds any
     of them: `op` says which kind it is and `fields` says which of the
     optional members are present. Decoding never trusts its input: a
-    malformed buffer is an error return, never a crash. docs/protocol.md
-    lists which fields each op carries.
+    malformed buffer is an error return, never a crash, and a buffer is
+    refused before msgpack-c allocates anything for it when its headers
+    claim more than its bytes could hold or more memory than
+    GC_DECODE_MEMORY_MAX. docs/protocol.md lists which fields each op
+    carries.
 
     Strings in a decoded frame point into the buffer it was decoded from,
     which must outlive the frame; they are NOT NUL-terminated. */
