@@ -12,6 +12,7 @@
 #include "gc_codec.h"
 #include "gc_alloc.h"
 #include "gc_limits.h"
+#include "gc_text.h"
 
 typedef enum { K_STR, K_UINT, K_INT, K_BOOL, K_CODE, K_HISTORY, K_NAMES } s_kind_t;
 
@@ -121,6 +122,60 @@ gc_topic (gc_str_t room, char *buf, size_t size)
     memcpy (buf, room.ptr, room.len);
     buf [room.len] = 0;
     return room.len + 1;
+}
+
+static bool
+s_str_is_clean (gc_str_t str)
+{
+    return gc_text_is_clean (str.ptr, str.len);
+}
+
+//  A K_NAMES member: each of its strings
+static bool
+s_names_are_clean (const gc_frame_t *self, const s_key_t *key)
+{
+    const gc_str_t *names = *(gc_str_t *const *) ((const char *) self + key->offset);
+    size_t size = *(const size_t *) ((const char *) self + key->size_offset);
+    for (size_t index = 0; index < size; index++)
+        if (!s_str_is_clean (names [index]))
+            return false;
+    return true;
+}
+
+static bool
+s_history_is_clean (const gc_frame_t *self)
+{
+    for (size_t index = 0; index < self->history_size; index++) {
+        const gc_message_t *message = &self->history [index];
+        if (!s_str_is_clean (message->room) || !s_str_is_clean (message->from)
+        ||  !s_str_is_clean (message->text))
+            return false;
+    }
+    return true;
+}
+
+static bool
+s_value_is_clean (const gc_frame_t *self, const s_key_t *key)
+{
+    switch (key->kind) {
+        case K_STR:
+            return s_str_is_clean (*(const gc_str_t *) ((const char *) self + key->offset));
+        case K_NAMES:
+            return s_names_are_clean (self, key);
+        case K_HISTORY:
+            return s_history_is_clean (self);
+        default:
+            return true;        //  numbers, booleans, codes
+    }
+}
+
+bool
+gc_frame_is_clean (const gc_frame_t *self)
+{
+    for (size_t index = 0; index < KEY_COUNT; index++)
+        if ((self->fields & s_keys [index].bit) && !s_value_is_clean (self, &s_keys [index]))
+            return false;
+    return true;
 }
 
 void
@@ -758,6 +813,40 @@ s_test_bounds (msgpack_sbuffer *buffer)
     free (history);
 }
 
+//  Strings that are not UTF-8, or hold U+0000, make a frame unclean
+//  wherever they are
+static void
+s_test_clean (void)
+{
+    gc_frame_t say;
+    gc_frame_init (&say, GC_OP_SAY);
+    gc_frame_set_cstr (&say, GC_F_USER, "Zo\xc3\xab");
+    gc_frame_set_cstr (&say, GC_F_ROOM, "Taskmaster");
+    gc_frame_set_cstr (&say, GC_F_TEXT, "\xf0\x9f\x98\x80");
+    assert (gc_frame_is_clean (&say));
+    gc_frame_set_cstr (&say, GC_F_USER, "Zo\xeb");                 //  Latin-1
+    assert (!gc_frame_is_clean (&say));
+    gc_frame_set_cstr (&say, GC_F_USER, "Zoe");
+    gc_frame_set_str (&say, GC_F_TEXT, "a\0b", 3);
+    assert (!gc_frame_is_clean (&say));
+
+    gc_str_t names [2] = { { "Alex", 4 }, { "\xc0\xaf", 2 } };    //  overlong '/'
+    gc_frame_t reply;
+    gc_frame_init (&reply, GC_OP_OK);
+    reply.names = names;
+    reply.names_size = 1;
+    reply.fields |= GC_F_NAMES;
+    assert (gc_frame_is_clean (&reply));
+    reply.names_size = 2;
+    assert (!gc_frame_is_clean (&reply));
+    gc_message_t message = { { "r", 1 }, 1, { "Sue", 3 }, { "\xed\xa0\x80", 3 }, 1 };
+    gc_frame_init (&reply, GC_OP_OK);
+    reply.history = &message;
+    reply.history_size = 1;
+    reply.fields |= GC_F_HISTORY;
+    assert (!gc_frame_is_clean (&reply));                         //  a surrogate
+}
+
 static void
 s_test_topic (void)
 {
@@ -779,6 +868,7 @@ gc_codec_test (bool verbose)
     s_test_names_and_error (&buffer);
     s_test_malformed (&buffer);
     s_test_bounds (&buffer);
+    s_test_clean ();
     s_test_topic ();
     msgpack_sbuffer_destroy (&buffer);
     if (verbose)

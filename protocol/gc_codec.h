@@ -138,6 +138,11 @@ void gc_frame_init (gc_frame_t *self, gc_op_t op);
 //  needs no release). Strings point into data: keep it until the release.
 int gc_frame_decode (gc_frame_t *self, const void *data, size_t size);
 
+//  True when every string the frame carries is clean text (gc_text_is_clean):
+//  msgpack's str is UTF-8, and no string of the client protocol holds
+//  U+0000. The broker refuses a request that is not, as a gateway does.
+bool gc_frame_is_clean (const gc_frame_t *self);
+
 //  Frees what a successful decode allocated; safe to call twice.
 void gc_frame_release (gc_frame_t *self);
 

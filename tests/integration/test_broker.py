@@ -55,6 +55,26 @@ async def test_history_is_for_members_only_whoever_asks(cluster):
     assert reply["code"] == "bad_request", reply
 
 
+async def test_strings_no_client_could_send_are_refused_and_change_nothing(cluster):
+    """msgpack's str is UTF-8 and no string of the client protocol holds
+    U+0000: the broker answers bad_request to a request with any other
+    string, as a gateway does to such a frame, and stores nothing of it."""
+    link = requests_link(cluster)
+    head = (await link.request("join", user="Sue", room="Taskmaster"))["head"]
+    say = {"user": "Sue", "room": "Taskmaster", "text": "fine"}
+    for fields in ({"text": b"caf\xe9"}, {"text": b"\xed\xa0\x80"}, {"text": b"\xc0\xaf"},
+                   {"text": "a\0b"}, {"user": b"Su\xe9"}, {"room": b"Taskmaster\xff"}):
+        reply = await link.request("say", **dict(say, **fields))
+        assert (reply["op"], reply["code"]) == ("error", "bad_request"), (fields, reply)
+    reply = await link.request("login", user=b"Al\xe9x", password="password")
+    assert (reply["op"], reply["code"]) == ("error", "bad_request"), reply
+    reply = await link.request("join", user="Sue", room="Taskmaster")
+    assert reply["head"] == head, "something was stored: %r" % reply
+    #  The same in UTF-8 is said
+    reply = await link.request("say", **dict(say, text="caf\u00e9 \U0001f600"))
+    assert reply["op"] == "ok" and reply["seq"] == head + 1, reply
+
+
 async def test_members_history_through_a_gateway_still_works(cluster):
     """The gateway names its client's user in every history request, its
     own gap refills and catch-ups included."""
