@@ -298,6 +298,7 @@ s_bind (gc_broker_t *self, int type, const char *endpoint, char **bound)
     zsock_set_linger (sock, 0);
     zsock_set_sndhwm (sock, type == ZMQ_XPUB? GC_BROKER_PUB_HWM: GC_BROKER_HWM);
     zsock_set_rcvhwm (sock, GC_BROKER_HWM);
+    zsock_set_maxmsgsize (sock, GC_LINK_MESSAGE_MAX);
     zsock_set_heartbeat_ivl (sock, GC_HEARTBEAT_MS);
     zsock_set_heartbeat_timeout (sock, GC_HEARTBEAT_DEAD_MS);
     if (type == ZMQ_XPUB)

@@ -760,7 +760,7 @@ s_test_malformed (msgpack_sbuffer *buffer)
 //  Containers that claim more than the buffer could hold are refused
 //  before msgpack-c allocates for them, and so are frames whose objects
 //  would take more than GC_DECODE_MEMORY_MAX; the largest reply a gateway
-//  gets is well within both
+//  gets is well within both, and within half of GC_LINK_MESSAGE_MAX
 static void
 s_test_bounds (msgpack_sbuffer *buffer)
 {
@@ -808,6 +808,7 @@ s_test_bounds (msgpack_sbuffer *buffer)
     gc_frame_set_uint (&reply, GC_F_HEAD, GC_SINCE_MAX);
     gc_frame_set_uint (&reply, GC_F_COMPLETE, 1);
     s_roundtrip (&reply, &got, buffer);
+    assert (buffer->size <= GC_LINK_MESSAGE_MAX / 2);
     assert (got.history_size == GC_SINCE_MAX && got.history [GC_SINCE_MAX - 1].text.len == GC_TEXT_MAX);
     gc_frame_release (&got);
     free (history);
