@@ -47,7 +47,7 @@ CLIENT   = $(filter-out client/main.c, $(wildcard client/*.c))
 BENCH    = $(filter-out bench/main.c, $(wildcard bench/*.c))
 obj      = $(patsubst %.c, $(BUILD)/%.o, $(1))
 
-FUZZ_NAMES ?= request codec
+FUZZ_NAMES ?= request codec session
 FUZZERS  = $(addprefix $(BIN)/fuzz-, $(FUZZ_NAMES))
 PROGRAMS = $(BIN)/groupchat-broker $(BIN)/groupchat-gateway $(BIN)/groupchat \
            $(BIN)/groupchat-admin $(BIN)/groupchat-selftest $(BIN)/groupchat-bench
@@ -68,6 +68,7 @@ $(BIN)/groupchat-selftest: $(call obj, tests/selftest.c $(BROKER) $(GATEWAY) $(C
 $(BIN)/groupchat-bench: $(call obj, bench/main.c $(BENCH) $(COMMON))
 $(BIN)/fuzz-request: $(call obj, fuzz/request.c $(COMMON))
 $(BIN)/fuzz-codec: $(call obj, fuzz/codec.c $(COMMON))
+$(BIN)/fuzz-session: $(call obj, fuzz/session.c $(CLIENT) $(COMMON))
 $(PROGRAMS) $(FUZZERS):
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

@@ -3,8 +3,8 @@
 
 A handful of small valid inputs per harness, each named for what it is,
 from which libFuzzer starts: requests of every op as a client sends them
-(request) and broker frames of every op in msgpack (codec). The files
-are kept in the repository; run this again (with Debian's python3-msgpack)
+(request), broker frames of every op in msgpack (codec) and what a
+gateway sends a client, frame after frame (session). The files are kept in the repository; run this again (with Debian's python3-msgpack)
 only to change them:
 
     /usr/bin/python3 fuzz/corpus.py
@@ -75,8 +75,33 @@ def codec():
     return {name + ".msgpack": msgpack.packb(frame) for name, frame in frames.items()}
 
 
+def session():
+    """What a gateway sends a client that has logged in (id 1) and is
+    joining Taskmaster (id 2): frames one after another, each ended by a
+    NUL byte, which no JSON text holds."""
+    def frames(*objects):
+        return b"".join(json.dumps(o, ensure_ascii=False).encode() + b"\0" for o in objects)
+
+    login = {"op": "ok", "id": 1, "user": "Sue", "token": "T0k"}
+    joined = {"op": "ok", "id": 2, "room": "Taskmaster",
+              "history": [dict(MESSAGE, seq=40), dict(MESSAGE, seq=41)]}
+    return {
+        "login-join-push": frames(login, joined, MESSAGE, dict(MESSAGE, seq=43)),
+        "join-since-incomplete": frames(login, dict(joined, complete=False), MESSAGE),
+        "rooms": frames(login, {"op": "ok", "id": 3, "rooms": [{"name": "Taskmaster"},
+                                                               {"name": "QI"}]}),
+        "history": frames(login, joined, {"op": "ok", "id": 5, "room": "Taskmaster",
+                                          "history": [dict(MESSAGE, seq=3)]}),
+        "say-ok": frames(login, joined, {"op": "ok", "id": 4, "seq": 44}),
+        "errors": frames({"op": "error", "id": 1, "code": "unavailable", "message": "busy"},
+                         {"op": "error", "id": 1, "code": "bad_credentials"},
+                         {"op": "error", "id": 2, "code": "not_member", "message": "no"}),
+        "left": frames(login, joined, {"op": "left", "room": "Taskmaster", "reason": "removed"}),
+    }
+
+
 def main():
-    for name, files in (("request", requests()), ("codec", codec())):
+    for name, files in (("request", requests()), ("codec", codec()), ("session", session())):
         folder = os.path.join(HERE, "corpus", name)
         shutil.rmtree(folder, ignore_errors=True)
         os.makedirs(folder)
