@@ -47,7 +47,7 @@ CLIENT   = $(filter-out client/main.c, $(wildcard client/*.c))
 BENCH    = $(filter-out bench/main.c, $(wildcard bench/*.c))
 obj      = $(patsubst %.c, $(BUILD)/%.o, $(1))
 
-FUZZ_NAMES ?= request codec session
+FUZZ_NAMES ?= request codec session store
 FUZZERS  = $(addprefix $(BIN)/fuzz-, $(FUZZ_NAMES))
 PROGRAMS = $(BIN)/groupchat-broker $(BIN)/groupchat-gateway $(BIN)/groupchat \
            $(BIN)/groupchat-admin $(BIN)/groupchat-selftest $(BIN)/groupchat-bench
@@ -69,6 +69,7 @@ $(BIN)/groupchat-bench: $(call obj, bench/main.c $(BENCH) $(COMMON))
 $(BIN)/fuzz-request: $(call obj, fuzz/request.c $(COMMON))
 $(BIN)/fuzz-codec: $(call obj, fuzz/codec.c $(COMMON))
 $(BIN)/fuzz-session: $(call obj, fuzz/session.c $(CLIENT) $(COMMON))
+$(BIN)/fuzz-store: $(call obj, fuzz/store.c $(BROKER) $(COMMON))
 $(PROGRAMS) $(FUZZERS):
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

@@ -3,8 +3,9 @@
 
 A handful of small valid inputs per harness, each named for what it is,
 from which libFuzzer starts: requests of every op as a client sends them
-(request), broker frames of every op in msgpack (codec) and what a
-gateway sends a client, frame after frame (session). The files are kept in the repository; run this again (with Debian's python3-msgpack)
+(request), broker frames of every op in msgpack (codec), what a gateway
+sends a client, frame after frame (session), and history queries (store).
+The files are kept in the repository; run this again (with Debian's python3-msgpack)
 only to change them:
 
     /usr/bin/python3 fuzz/corpus.py
@@ -13,6 +14,7 @@ only to change them:
 import json
 import os
 import shutil
+import struct
 
 import msgpack
 
@@ -100,8 +102,30 @@ def session():
     }
 
 
+def store():
+    """History queries: a kind byte (0 before, 1 since, 2 paging back,
+    3 paging on), a room byte (an index into the harness's rooms, or 255
+    for a name that follows), a bound (8 bytes) and a limit (4 bytes),
+    little-endian, then the name."""
+    def query(kind, room, bound, limit, name=b""):
+        return struct.pack("<BBQI", kind, room, bound, limit) + name
+
+    return {
+        "join": query(0, 0, 0, 10),
+        "history-before": query(0, 0, 42, 50),
+        "join-since": query(1, 0, 41, 1000),
+        "refill": query(1, 0, 100, 100),
+        "page-back": query(2, 0, 0, 7),
+        "page-on": query(3, 0, 0, 9),
+        "one-message": query(0, 1, 0, 10),
+        "empty-room": query(1, 2, 0, 10),
+        "unknown-room": query(0, 255, 0, 10, b"Nowhere"),
+    }
+
+
 def main():
-    for name, files in (("request", requests()), ("codec", codec()), ("session", session())):
+    for name, files in (("request", requests()), ("codec", codec()), ("session", session()),
+                        ("store", store())):
         folder = os.path.join(HERE, "corpus", name)
         shutil.rmtree(folder, ignore_errors=True)
         os.makedirs(folder)
