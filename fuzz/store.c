@@ -3,7 +3,7 @@
     gateway's refills.
 
     The store is opened once on a small database in a temporary file
-    (removed at exit; a crash leaves it in /tmp beside the report),
+    (removed at exit; after a crash it stays in /tmp, for a look),
     seeded with rooms whose messages are known: S_ROOMS below. An input is
     a query: a kind byte (0 before, 1 since, 2 paging back from the
     newest, 3 paging on from a seq), a room byte (an index into S_ROOMS,
