@@ -47,7 +47,7 @@ def requests():
 
 
 def codec():
-    """Broker frames as msgpack, one per op and one of each field's kind."""
+    """Broker frames as msgpack: every op, and every field's kind."""
     history = [{"room": "Taskmaster", "seq": seq, "from": "Sue", "text": "m%d" % seq,
                 "ts": 1795962000000 + seq} for seq in (41, 42)]
     frames = {
@@ -69,7 +69,16 @@ def codec():
         "head": {"op": "head", "room": "Taskmaster", "seq": 42},
         "kick": {"op": "kick", "room": "Taskmaster", "user": "Sandy"},
         "user-add": {"op": "user_add", "rid": 8, "user": "Greg", "hash": "$argon2id$v=19$x"},
+        "user-remove": {"op": "user_remove", "rid": 8, "user": "Greg"},
+        "password-set": {"op": "password_set", "rid": 8, "user": "Greg", "hash": "$argon2id$y"},
+        "room-add": {"op": "room_add", "rid": 8, "room": "Bake Off"},
+        "member-add": {"op": "member_add", "rid": 8, "user": "Greg", "room": "Bake Off"},
+        "member-remove": {"op": "member_remove", "rid": 8, "user": "Greg", "room": "Bake Off"},
         "backup": {"op": "backup", "rid": 9, "path": "nightly.db"},
+        "stats": {"op": "stats", "rid": 9},
+        "ok-stats": {"op": "ok", "rid": 9, "text": "groupchat_says_total 3\n"},
+        "user-list": {"op": "user_list", "rid": 10},
+        "room-list": {"op": "room_list", "rid": 10, "user": "Sue"},
         "member-list": {"op": "member_list", "rid": 10, "room": "Taskmaster"},
         "ok-names": {"op": "ok", "rid": 10, "names": ["Alex", "Sue"]},
         "negative-ts": {"op": "ok", "rid": 11, "ts": -1, "deadline": -5},
