@@ -8,6 +8,9 @@
 #   make test SANITIZE=1   the same under AddressSanitizer and UBSan
 #   make test VALGRIND=1   the same with every server under valgrind
 #   make test-compose      docker-compose.yml up for real, tested (Docker)
+#   make fuzz       libFuzzer harnesses (clang, into build/fuzz), each
+#                   run FUZZ_SECONDS (60) after its kept regressions;
+#                   FUZZ_NAMES=codec runs only that one
 #   make deps       install missing Debian packages (as root)
 
 PKGS     = libczmq libzmq libwebsockets msgpack jansson libsodium sqlite3
@@ -26,7 +29,17 @@ CFLAGS  += -fstack-protector-strong
 LDFLAGS += -Wl,-z,relro,-z,now
 FORTIFY  = -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
 
-ifeq ($(SANITIZE),1)
+ifeq ($(FUZZ),1)
+#  Everything the harnesses link is instrumented for coverage; only the
+#  harness programs get libFuzzer's main
+CC       = clang
+BUILD    = build/fuzz
+BIN      = build/fuzz/bin
+OPT      = -O1 -g
+CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=fuzzer,address,undefined
+else ifeq ($(SANITIZE),1)
 BUILD    = build/san
 BIN      = build/san/bin
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -44,10 +57,12 @@ CLIENT   = $(filter-out client/main.c, $(wildcard client/*.c))
 BENCH    = $(filter-out bench/main.c, $(wildcard bench/*.c))
 obj      = $(patsubst %.c, $(BUILD)/%.o, $(1))
 
+FUZZ_NAMES ?= request codec session store
+FUZZERS  = $(addprefix $(BIN)/fuzz-, $(FUZZ_NAMES))
 PROGRAMS = $(BIN)/groupchat-broker $(BIN)/groupchat-gateway $(BIN)/groupchat \
            $(BIN)/groupchat-admin $(BIN)/groupchat-selftest $(BIN)/groupchat-bench
 
-.PHONY: all deps run test clean FORCE
+.PHONY: all deps run test fuzz fuzzers clean FORCE
 all: $(PROGRAMS)
 
 #  Objects and programs are remade when the flags change (new hardening
@@ -69,7 +84,11 @@ $(BIN)/groupchat: $(call obj, client/main.c $(CLIENT) $(COMMON))
 $(BIN)/groupchat-admin: $(call obj, admin/main.c $(COMMON))
 $(BIN)/groupchat-selftest: $(call obj, tests/selftest.c $(BROKER) $(GATEWAY) $(CLIENT) $(BENCH) $(COMMON))
 $(BIN)/groupchat-bench: $(call obj, bench/main.c $(BENCH) $(COMMON))
-$(PROGRAMS): $(FLAGS)
+$(BIN)/fuzz-request: $(call obj, fuzz/request.c $(COMMON))
+$(BIN)/fuzz-codec: $(call obj, fuzz/codec.c $(COMMON))
+$(BIN)/fuzz-session: $(call obj, fuzz/session.c $(CLIENT) $(COMMON))
+$(BIN)/fuzz-store: $(call obj, fuzz/store.c $(BROKER) $(COMMON))
+$(PROGRAMS) $(FUZZERS): $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(filter %.o,$^) $(LDLIBS) -o $@
 
@@ -90,6 +109,16 @@ test:
 	@sh scripts/deps.sh
 	@$(MAKE) --no-print-directory all
 	@GROUPCHAT_TEST_WRAP="$(TEST_WRAP)" /usr/bin/python3 tests/run.py --bin $(BIN)
+
+#  The harnesses are built by a make of their own (FUZZ=1: clang, another
+#  build folder), then each replays fuzz/regressions/ and runs
+FUZZ_SECONDS ?= 60
+fuzz:
+	@sh scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory FUZZ=1 fuzzers
+	@sh scripts/fuzz.sh build/fuzz/bin $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzzers: $(FUZZERS)
 
 #  docker-compose.yml up for real on this machine's Docker engine
 test-compose:

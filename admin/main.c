@@ -369,7 +369,7 @@ main (int argc, char *argv [])
         { .name = "insecure", .env = "GROUPCHAT_INSECURE", .set = &insecure },
         { .name = "timeout", .text = &timeout_text },
         { .name = "json", .set = &json },
-        { NULL }
+        { .name = NULL }
     };
     //  In order: a command's names may start with a dash
     gc_options_t options = {

@@ -100,7 +100,7 @@ s_crowd_drain (s_crowd_t *crowd, gc_bench_report_t *report)
 int
 gc_bench_fanout (const gc_bench_config_t *config, gc_bench_report_t *report)
 {
-    s_crowd_t crowd = { NULL };
+    s_crowd_t crowd = { 0 };
     if (s_crowd_new (&crowd, config, report, 1000, 10)) {
         s_crowd_destroy (&crowd);
         return -1;
@@ -177,7 +177,7 @@ s_step_report (gc_bench_report_t *report, json_t *steps, double rate, double sec
 int
 gc_bench_max (const gc_bench_config_t *config, gc_bench_report_t *report)
 {
-    s_crowd_t crowd = { NULL };
+    s_crowd_t crowd = { 0 };
     if (s_crowd_new (&crowd, config, report, 500, 5)) {
         s_crowd_destroy (&crowd);
         return -1;

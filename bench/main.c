@@ -199,7 +199,7 @@ main (int argc, char *argv [])
         { .name = "pids", .take = s_take_pids, .arg = &config },
         { .name = "ca", .text = &config.ca },
         { .name = "json-only", .set = &json_only },
-        { NULL }
+        { .name = NULL }
     };
     gc_options_t options = {
         .program = "groupchat-bench", .usage = s_short_usage, .help = s_help,

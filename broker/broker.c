@@ -117,6 +117,10 @@ s_dispatch (gc_broker_t *self, const gc_broker_request_t *request, gc_role_t rol
     if ((frame->fields & GC_F_DEADLINE) && gc_clock_wall_ms () > frame->deadline)
         gc_replier_error (self->reply, &request->identity, frame->rid, GC_EXPIRED, NULL);
     else
+    if (!gc_frame_is_clean (frame))
+        gc_replier_error (self->reply, &request->identity, frame->rid, GC_BAD_REQUEST,
+                          "a string is not UTF-8 or holds U+0000");
+    else
     if (!route || !route->handle)
         gc_replier_error (self->reply, &request->identity, frame->rid, GC_BAD_REQUEST,
                         "not a request op");
@@ -330,6 +334,7 @@ s_bind (gc_broker_t *self, int type, const char *endpoint, char **bound)
     zsock_set_linger (sock, 0);
     zsock_set_sndhwm (sock, type == ZMQ_XPUB? GC_BROKER_PUB_HWM: GC_BROKER_HWM);
     zsock_set_rcvhwm (sock, GC_BROKER_HWM);
+    zsock_set_maxmsgsize (sock, GC_LINK_MESSAGE_MAX);
     zsock_set_heartbeat_ivl (sock, GC_HEARTBEAT_MS);
     zsock_set_heartbeat_timeout (sock, GC_HEARTBEAT_DEAD_MS);
     if (type == ZMQ_XPUB)
@@ -557,6 +562,18 @@ s_test_errors (zsock_t *dealer)
     memset (long_text, 'x', sizeof long_text - 1);
     long_text [GC_TEXT_MAX + 1] = 0;
     assert (s_test_simple (dealer, GC_OP_SAY, "Sue", "Taskmaster", long_text) == GC_TOO_LONG);
+    //  Strings that no client could send: not UTF-8, or holding U+0000
+    assert (s_test_simple (dealer, GC_OP_SAY, "Sue", "Taskmaster", "caf\xe9") == GC_BAD_REQUEST);
+    assert (s_test_simple (dealer, GC_OP_JOIN, "Su\xff", "Taskmaster", NULL) == GC_BAD_REQUEST);
+    assert (s_test_simple (dealer, GC_OP_LOGIN, "Sue", NULL, "pass\xc0\x80") == GC_BAD_REQUEST);
+    gc_frame_t request, reply;
+    zmsg_t *holder;
+    s_test_say_frame (&request, "Taskmaster", "a");
+    gc_frame_set_str (&request, GC_F_TEXT, "a\0b", 3);
+    assert (s_test_call (dealer, &request, &reply, &holder) == GC_BAD_REQUEST);
+    assert (gc_str_eq (reply.message, "a string is not UTF-8 or holds U+0000"));
+    gc_frame_release (&reply);
+    zmsg_destroy (&holder);
     //  Replies and events are not requests
     assert (s_test_simple (dealer, GC_OP_HEAD, NULL, "Taskmaster", NULL) == GC_BAD_REQUEST);
     assert (s_test_simple (dealer, GC_OP_SAY, "Sue", NULL, "hi") == GC_BAD_REQUEST);
@@ -564,8 +581,6 @@ s_test_errors (zsock_t *dealer)
     zstr_send (dealer, "not msgpack");
     assert (s_test_simple (dealer, GC_OP_PING, NULL, NULL, NULL) == GC_OK);
     //  A say past its deadline is refused and not stored
-    gc_frame_t request, reply;
-    zmsg_t *holder;
     s_test_say_frame (&request, "Taskmaster", "too late");
     gc_frame_set_uint (&request, GC_F_DEADLINE, (uint64_t) gc_clock_wall_ms () - 1);
     assert (s_test_call (dealer, &request, &reply, &holder) == GC_EXPIRED);

@@ -70,7 +70,7 @@ main (int argc, char *argv [])
         { .name = "keys", .env = "GROUPCHAT_KEYS", .text = &config.keys },
         { .name = "insecure", .env = "GROUPCHAT_INSECURE", .set = &insecure },
         GC_OPTION_LOG_LEVEL ("broker"),
-        { NULL }
+        { .name = NULL }
     };
     gc_options_t options = {
         .program = "groupchat-broker", .usage = s_usage, .options = table,

@@ -3,6 +3,7 @@
 #include "replier.h"
 #include "rig.h"
 #include "gc_alloc.h"
+#include "gc_log.h"
 
 struct gc_replier_t {
     zsock_t *router;            //  replies, by routing identity
@@ -35,6 +36,16 @@ void
 gc_replier_send (gc_replier_t *self, const gc_identity_t *identity, const gc_frame_t *frame)
 {
     gc_frame_encode (frame, &self->buffer);
+    //  The gateway would drop its link rather than take a message this
+    //  large, and lose every reply on the way with it; only a name list
+    //  can grow so long, and the requester is told instead
+    if (self->buffer.size > GC_LINK_MESSAGE_MAX) {
+        gc_error ("a reply of %zu bytes is larger than the link takes, answered internal",
+                  self->buffer.size);
+        gc_frame_t error;
+        gc_frame_error (&error, frame, GC_INTERNAL, "the reply is too large for the broker link");
+        gc_frame_encode (&error, &self->buffer);
+    }
     void *router = zsock_resolve (self->router);
     if (zmq_send (router, identity->data, identity->size, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
         zmq_send (router, self->buffer.data, self->buffer.size, ZMQ_DONTWAIT);
@@ -188,6 +199,20 @@ gc_replier_test (bool verbose)
     gc_frame_release (&got), zmsg_destroy (&holder);
     gc_rig_recv (rig->sub, &got, &holder);
     assert (got.op == GC_OP_HEAD && got.seq == 4 && !(got.fields & GC_F_ROOM));
+    gc_frame_release (&got), zmsg_destroy (&holder);
+
+    //  A name list longer than the link takes is answered internal
+    static char name [GC_NAME_MAX];
+    memset (name, 'n', sizeof name - 1);
+    int count = GC_LINK_MESSAGE_MAX / (GC_NAME_MAX - 1) + 1;
+    char **names = gc_calloc ((size_t) count, sizeof *names);
+    for (int index = 0; index < count; index++)
+        names [index] = name;
+    gc_replier_names (self, &request, GC_F_ROOMS, names, count);
+    free (names);
+    gc_rig_recv (rig->dealer, &got, &holder);
+    assert (got.op == GC_OP_ERROR && got.rid == rig->rid && got.code == GC_INTERNAL);
+    assert (zframe_size (zmsg_last (holder)) < 200);
     gc_frame_release (&got), zmsg_destroy (&holder);
 
     char buffer [4];

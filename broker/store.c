@@ -579,6 +579,13 @@ s_test_messages (gc_store_t *self)
     assert (history.size == 3 && history.messages [0].seq == 13);
     gc_history_free (&history);
     assert (gc_store_since (self, "Nowhere", 0, 10, &history) == -1);
+    //  A limit is how many at most, whatever it is: none, or far more than
+    //  there are without the memory for them (found by fuzz/store.c)
+    assert (gc_store_before (self, "Taskmaster", 0, 0, &history) == 0 && history.size == 0);
+    gc_history_free (&history);
+    assert (gc_store_since (self, "Taskmaster", 0, UINT32_MAX, &history) == 0);
+    assert (history.size == 15 && history.messages [14].seq == 15);
+    gc_history_free (&history);
     //  A batch naming an unknown room stores nothing at all
     gc_store_say_t bad [2] = {
         { "Taskmaster", "Sue", "x", 1, 0, 0, 0 }, { "Nowhere", "Sue", "y", 1, 0, 0, 0 }

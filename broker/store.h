@@ -101,7 +101,8 @@ void gc_store_recent_rooms (gc_store_t *self, int64_t since_ms,
                             void (*fn) (void *arg, const char *room, uint64_t head),
                             void *arg);
 
-//  History queries; 0 or -1. Free with gc_history_free.
+//  History queries; 0 or -1. Free with gc_history_free. A limit is how
+//  many at most, any number: memory follows the messages found.
 //  The newest `limit` with seq < before (before 0: no bound), oldest first
 int gc_store_before (gc_store_t *self, const char *room, uint64_t before,
                      uint32_t limit, gc_history_t *history);

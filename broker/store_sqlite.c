@@ -515,20 +515,32 @@ s_row_message (sqlite3_stmt *stmt, const char *room, gc_message_t *message)
     };
 }
 
+//  Appends the row to history, whose array grows with the rows: memory
+//  follows what the room holds, not the limit asked for (up to 4 billion)
+static void
+s_history_add (gc_history_t *history, size_t *capacity, sqlite3_stmt *stmt, const char *room)
+{
+    if (history->size == *capacity) {
+        *capacity = *capacity? 2 * *capacity: 16;
+        history->messages = gc_realloc (history->messages, *capacity * sizeof (gc_message_t));
+    }
+    s_row_message (stmt, room, &history->messages [history->size++]);
+}
+
 static int
 s_messages (void *db, int64_t room_id, const char *room, bool since, uint64_t bound,
             uint32_t limit, gc_history_t *history)
 {
     s_sqlite_t *self = db;
     s_query_t query = since? Q_SINCE: Q_BEFORE;
-    history->messages = gc_calloc (limit? limit: 1, sizeof (gc_message_t));
     sqlite3_stmt *stmt = s_stmt (self, query);
     sqlite3_bind_int64 (stmt, 1, room_id);
     sqlite3_bind_int64 (stmt, 2, bound > INT64_MAX? INT64_MAX: (int64_t) bound);
     sqlite3_bind_int64 (stmt, 3, limit);
-    int rc = 0;
+    int rc = SQLITE_DONE;       //  a limit of 0 asks for nothing, and gets it
+    size_t capacity = 0;
     while (history->size < limit && (rc = sqlite3_step (stmt)) == SQLITE_ROW)
-        s_row_message (stmt, room, &history->messages [history->size++]);
+        s_history_add (history, &capacity, stmt, room);
     sqlite3_reset (stmt);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         gc_history_free (history);

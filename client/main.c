@@ -95,7 +95,7 @@ main (int argc, char *argv [])
         { .name = "follow", .set = &flags.follow },
         { .name = "json", .set = &flags.json },
         { .name = "ca", .env = "GROUPCHAT_CA", .text = &flags.ca },
-        { NULL }
+        { .name = NULL }
     };
     gc_options_t options = { .program = "groupchat", .usage = s_usage, .options = table };
     int status = gc_options_parse (&options, argc, argv);

@@ -2,9 +2,10 @@
 
     Requests are written through protocol/'s op table and carry increasing
     ids; a small table remembers which op each id was, so a reply is
-    handled by the op it answers. Frames leave through a connection's
-    send, a seam the self-test fills in to see what the session sends
-    without a network. */
+    handled by the op it answers. Frames leave through a link, the
+    WebSocket connection's send or a test's, and come back as text
+    through gc_session_receive, so the self-test and fuzz/session.c see
+    what the session sends and make it read anything, without a network. */
 #include <assert.h>
 #include <stdarg.h>
 #include <string.h>
@@ -17,9 +18,8 @@
 
 struct gc_session_t {
     struct lws_context *context;
-    gc_wsconn_t *conn;          //  NULL in the self-test
-    int (*send) (gc_session_t *self, json_t *frame);    //  0, or -1 when not sent
-    bool (*is_open) (gc_session_t *self);               //  a login can go now
+    gc_wsconn_t *conn;          //  NULL on a test's link
+    gc_session_link_t link;     //  where requests go
     lws_sorted_usec_list_t relogin; //  a login the service could not take yet
     unsigned relogins;          //  consecutive, for the backoff
     gc_session_events_t events;
@@ -35,15 +35,15 @@ struct gc_session_t {
 };
 
 static int
-s_send_ws (gc_session_t *self, json_t *frame)
+s_send_ws (void *conn, json_t *frame)
 {
-    return gc_wsconn_send (self->conn, frame);
+    return gc_wsconn_send (conn, frame);
 }
 
 static bool
-s_is_open_ws (gc_session_t *self)
+s_is_open_ws (void *conn)
 {
-    return gc_wsconn_is_open (self->conn);
+    return gc_wsconn_is_open (conn);
 }
 
 static void
@@ -71,7 +71,7 @@ s_request (gc_session_t *self, gc_request_t *request)
     request->id = ++self->next_id;
     self->pending [request->id % GC_CLIENT_PENDING] = request->op;
     json_t *frame = gc_request_json (request);
-    if (self->send (self, frame))
+    if (self->link.send (self->link.arg, frame))
         self->events.failed (self->events.arg, request->op, GC_UNAVAILABLE,
                              "not connected, try again");
     json_decref (frame);
@@ -106,13 +106,18 @@ s_send_join (gc_session_t *self)
 //  --------------------------------------------------------------------------
 //  Incoming
 
+//  A message's seq, or 0 when it has none (a seq is a positive integer):
+//  a negative one taken as unsigned would be above every later message,
+//  which would then all be dropped as seen
 static uint64_t
 s_seq (json_t *message)
 {
-    return (uint64_t) json_integer_value (json_object_get (message, GC_KEY_SEQ));
+    json_int_t seq = json_integer_value (json_object_get (message, GC_KEY_SEQ));
+    return seq > 0? (uint64_t) seq: 0;
 }
 
-//  Hands on a message once: anything at or below head was shown
+//  Hands on a message once: anything at or below head (0 at first) was
+//  shown, and a message without a seq never is
 static void
 s_message (gc_session_t *self, json_t *message)
 {
@@ -126,13 +131,22 @@ s_message (gc_session_t *self, json_t *message)
     self->events.message (self->events.arg, message);
 }
 
+//  A login's ok names the user and gives a token; one without them is
+//  no login, and is taken as a refusal rather than leave the session
+//  with neither a user to show nor a token to reconnect with
 static void
 s_on_login (gc_session_t *self, json_t *reply)
 {
+    const char *user = json_string_value (json_object_get (reply, GC_KEY_USER));
+    const char *token = json_string_value (json_object_get (reply, GC_KEY_TOKEN));
+    if (!user || !token) {
+        self->events.login_failed (self->events.arg, "the server's answer was not understood");
+        return;
+    }
     bool again = self->logged_in;
     self->relogins = 0;
-    s_replace (&self->token, json_string_value (json_object_get (reply, GC_KEY_TOKEN)));
-    s_replace (&self->user, json_string_value (json_object_get (reply, GC_KEY_USER)));
+    s_replace (&self->token, token);
+    s_replace (&self->user, user);
     s_forget_password (self);
     self->logged_in = true;
     self->events.logged_in (self->events.arg, self->user, again);
@@ -140,9 +154,14 @@ s_on_login (gc_session_t *self, json_t *reply)
         s_send_join (self);
 }
 
+//  A join's reply, unless it is for no room the session is in now: one
+//  left, or given up on for an error, since the join was sent
 static void
 s_on_join (gc_session_t *self, json_t *reply)
 {
+    const char *room = json_string_value (json_object_get (reply, GC_KEY_ROOM));
+    if (!self->room || (room && strcmp (room, self->room)))
+        return;
     json_t *history = json_object_get (reply, GC_KEY_HISTORY), *message;
     size_t index;
     json_array_foreach (history, index, message)
@@ -162,6 +181,19 @@ s_on_older (gc_session_t *self, json_t *reply)
     self->events.older (self->events.arg, history);
 }
 
+//  The rooms of a rooms reply that have a name to show, and nothing else
+static void
+s_on_rooms (gc_session_t *self, json_t *reply)
+{
+    json_t *named = gc_alloc_checked (json_array ()), *room;
+    size_t index;
+    json_array_foreach (json_object_get (reply, GC_KEY_ROOMS), index, room)
+        if (json_is_string (json_object_get (room, GC_KEY_NAME)))
+            json_array_append (named, room);
+    self->events.rooms (self->events.arg, named);
+    json_decref (named);
+}
+
 static void
 s_on_ok (gc_session_t *self, gc_client_op_t op, json_t *reply)
 {
@@ -170,7 +202,7 @@ s_on_ok (gc_session_t *self, gc_client_op_t op, json_t *reply)
             s_on_login (self, reply);
             break;
         case GC_CLIENT_ROOMS:
-            self->events.rooms (self->events.arg, json_object_get (reply, GC_KEY_ROOMS));
+            s_on_rooms (self, reply);
             break;
         case GC_CLIENT_JOIN:
             s_on_join (self, reply);
@@ -190,7 +222,7 @@ static void
 s_on_relogin (lws_sorted_usec_list_t *sul)
 {
     gc_session_t *self = lws_container_of (sul, gc_session_t, relogin);
-    if (self->is_open (self))
+    if (self->link.is_open (self->link.arg))
         s_send_login (self);
 }
 
@@ -252,9 +284,8 @@ s_on_closed (gc_session_t *self, json_t *frame)
 }
 
 static void
-s_on_frame (void *arg, json_t *frame)
+s_on_frame (gc_session_t *self, json_t *frame)
 {
-    gc_session_t *self = arg;
     const char *name = json_string_value (json_object_get (frame, GC_KEY_OP));
     gc_client_op_t op = name? gc_client_op_from_name (name, strlen (name)): GC_CLIENT_NONE;
     json_t *id = json_object_get (frame, GC_KEY_ID);
@@ -280,6 +311,21 @@ s_on_frame (void *arg, json_t *frame)
         default:
             break;
     }
+}
+
+void
+gc_session_receive (gc_session_t *self, const char *data, size_t size)
+{
+    json_t *frame = json_loadb (data, size, JSON_ALLOW_NUL, NULL);
+    if (json_is_object (frame))
+        s_on_frame (self, frame);
+    json_decref (frame);
+}
+
+static void
+s_on_received (void *arg, const char *data, size_t size)
+{
+    gc_session_receive (arg, data, size);
 }
 
 static void
@@ -319,15 +365,14 @@ s_on_untrusted (void *arg, const char *url, const char *why)
 //  --------------------------------------------------------------------------
 //  Construction and requests
 
-//  A session with no connection yet
-static gc_session_t *
-s_session_new (struct lws_context *context, const gc_session_events_t *events)
+gc_session_t *
+gc_session_new_linked (struct lws_context *context, const gc_session_link_t *link,
+                       const gc_session_events_t *events)
 {
     gc_session_t *self = gc_calloc (1, sizeof *self);
     self->events = *events;
     self->context = context;
-    self->send = s_send_ws;
-    self->is_open = s_is_open_ws;
+    self->link = *link;
     return self;
 }
 
@@ -335,9 +380,11 @@ gc_session_t *
 gc_session_new (struct lws_context *context, char **urls, int url_count,
                 const gc_session_events_t *events)
 {
-    gc_session_t *self = s_session_new (context, events);
-    gc_wsconn_events_t conn_events = { s_on_open, s_on_frame, s_on_close, s_on_untrusted, self };
+    gc_session_link_t link = { s_send_ws, s_is_open_ws, NULL };
+    gc_session_t *self = gc_session_new_linked (context, &link, events);
+    gc_wsconn_events_t conn_events = { s_on_open, s_on_received, s_on_close, s_on_untrusted, self };
     self->conn = gc_wsconn_new (context, urls, url_count, &conn_events);
+    self->link.arg = self->conn;
     return self;
 }
 
@@ -366,7 +413,7 @@ gc_session_login (gc_session_t *self, const char *user, const char *password)
     s_replace (&self->token, NULL);
     if (self->conn)
         gc_wsconn_start (self->conn);
-    if (self->is_open (self))
+    if (self->link.is_open (self->link.arg))
         s_send_login (self);
 }
 
@@ -431,22 +478,25 @@ typedef struct {
     uint64_t handed [16];       //  seqs handed on, in order
     size_t handed_size;
     int logins;
+    int refusals;               //  logins failed
+    int joins;                  //  joined events
+    size_t rooms;               //  in the last rooms event
     bool open;
     char ended [64];            //  the reason of the session's end
 } s_capture_t;
 
 static int
-s_capture_send (gc_session_t *self, json_t *frame)
+s_capture_send (void *arg, json_t *frame)
 {
-    s_capture_t *capture = self->events.arg;
+    s_capture_t *capture = arg;
     json_array_append (capture->sent, frame);
     return capture->open? 0: -1;
 }
 
 static bool
-s_capture_is_open (gc_session_t *self)
+s_capture_is_open (void *arg)
 {
-    return ((s_capture_t *) self->events.arg)->open;
+    return ((s_capture_t *) arg)->open;
 }
 
 static void
@@ -512,10 +562,7 @@ s_test_feed (gc_session_t *self, const char *format, ...)
     va_start (args, format);
     char *text = zsys_vprintf (format, args);
     va_end (args);
-    json_t *frame = json_loads (text, 0, NULL);
-    assert (frame);
-    s_on_frame (self, frame);
-    json_decref (frame);
+    gc_session_receive (self, text, strlen (text));
     free (text);
 }
 
@@ -611,6 +658,73 @@ s_test_ended (gc_session_t *self, s_capture_t *capture)
     assert (capture->logins == 3 && streq (self->token, "T2"));
 }
 
+static void
+s_capture_refusal (void *arg, const char *message)
+{
+    assert (*message);
+    ((s_capture_t *) arg)->refusals++;
+}
+
+static void
+s_capture_joined (void *arg, const char *room)
+{
+    assert (room);
+    ((s_capture_t *) arg)->joins++;
+}
+
+static void
+s_capture_rooms (void *arg, json_t *rooms)
+{
+    ((s_capture_t *) arg)->rooms = json_array_size (rooms);
+}
+
+static void
+s_ignore_failure (void *arg, gc_client_op_t op, gc_error_t code, const char *message)
+{
+    (void) arg, (void) op, (void) code;
+    assert (message);
+}
+
+//  What a broken gateway sends is not handed on as if it made sense:
+//  each case here was found by fuzz/session.c
+static void
+s_test_malformed (void)
+{
+    s_capture_t capture = { .sent = gc_alloc_checked (json_array ()), .open = true };
+    gc_session_events_t events = {
+        .logged_in = s_capture_logged_in, .login_failed = s_capture_refusal,
+        .rooms = s_capture_rooms, .joined = s_capture_joined, .message = s_capture_message,
+        .failed = s_ignore_failure, .notice = s_ignore_text, .arg = &capture
+    };
+    gc_session_link_t link = { s_capture_send, s_capture_is_open, &capture };
+    gc_session_t *self = gc_session_new_linked (NULL, &link, &events);
+    //  A login's ok without a user is no login
+    gc_session_login (self, "Sue", "secret");
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":1,\"token\":\"T\"}");
+    assert (capture.logins == 0 && capture.refusals == 1);
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":1,\"user\":\"Sue\",\"token\":\"T\"}");
+    assert (capture.logins == 1);
+    //  Only rooms with a name are listed
+    gc_session_rooms (self);
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":2,\"rooms\":[{\"name\":\"QI\"},{\"nme\":\"x\"},"
+                 "{\"name\":7},5]}");
+    assert (capture.rooms == 1);
+    //  The ok of a join given up on for an error joins nothing
+    gc_session_join (self, "QI");
+    s_test_feed (self, "{\"op\":\"error\",\"id\":3,\"code\":\"unavailable\"}");
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":3,\"room\":\"QI\",\"history\":[]}");
+    assert (capture.joins == 0 && !gc_session_room (self));
+    gc_session_join (self, "QI");
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":4,\"room\":\"QI\",\"history\":[]}");
+    assert (capture.joins == 1);
+    //  A push with a negative seq is not handed on, nor does it hide the next
+    s_test_feed (self, S_TEST_MESSAGE, "QI", -1);
+    s_test_feed (self, S_TEST_MESSAGE, "QI", 1);
+    assert (capture.handed_size == 1 && capture.handed [0] == 1);
+    gc_session_destroy (&self);
+    json_decref (capture.sent);
+}
+
 static int s_failures;
 
 static void
@@ -631,9 +745,8 @@ gc_session_test (bool verbose)
         s_capture_logged_in, s_ignore_text, NULL, s_ignore_joined, s_capture_message,
         NULL, NULL, s_unexpected_failure, s_ignore_text, NULL, s_capture_ended, &capture
     };
-    gc_session_t *self = s_session_new (NULL, &events);
-    self->send = s_capture_send;
-    self->is_open = s_capture_is_open;
+    gc_session_link_t link = { s_capture_send, s_capture_is_open, &capture };
+    gc_session_t *self = gc_session_new_linked (NULL, &link, &events);
     s_test_first_login (self, &capture);
     self->events.failed = s_count_failure;
     s_test_reconnect (self, &capture);
@@ -641,6 +754,7 @@ gc_session_test (bool verbose)
     s_test_ended (self, &capture);
     gc_session_destroy (&self);
     json_decref (capture.sent);
+    s_test_malformed ();
     if (verbose)
         printf ("OK\n");
 }

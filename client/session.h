@@ -39,9 +39,28 @@ typedef struct {
     void *arg;
 } gc_session_events_t;
 
+//  What a session sends its requests through: the WebSocket connection
+//  gc_session_new makes, or another (a test's)
+typedef struct {
+    int (*send) (void *arg, json_t *frame);     //  0, or -1 when not sent
+    bool (*is_open) (void *arg);                //  a login can go now
+    void *arg;
+} gc_session_link_t;
+
+//  A session on its own connection to the first of urls (then the next
+//  ones in turn, after a disconnect).
 gc_session_t *gc_session_new (struct lws_context *context, char **urls, int url_count,
                               const gc_session_events_t *events);
+
+//  A session that sends through link and is given what comes back with
+//  gc_session_receive; context schedules its retries.
+gc_session_t *gc_session_new_linked (struct lws_context *context, const gc_session_link_t *link,
+                                     const gc_session_events_t *events);
 void gc_session_destroy (gc_session_t **self_p);
+
+//  Reads one text frame from the gateway, a reply or a push, and acts on
+//  it; anything that is not a JSON object is ignored.
+void gc_session_receive (gc_session_t *self, const char *data, size_t size);
 
 //  Logs in now, or as soon as connected. The password is kept only until
 //  a login succeeds.

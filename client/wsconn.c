@@ -160,13 +160,12 @@ s_receive (gc_wsconn_t *self, struct lws *wsi, const char *data, size_t size)
     self->in_size += size;
     if (!lws_is_final_fragment (wsi))
         return 0;
-    json_t *frame = json_loadb (self->in, self->in_size, JSON_ALLOW_NUL, NULL);
-    free (self->in);
+    char *frame = self->in;
+    size_t frame_size = self->in_size;
     self->in = NULL;
     self->in_size = 0;
-    if (json_is_object (frame))
-        self->events.received (self->events.arg, frame);
-    json_decref (frame);
+    self->events.received (self->events.arg, frame, frame_size);
+    free (frame);
     return 0;
 }
 

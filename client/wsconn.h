@@ -3,7 +3,8 @@
     One libwebsockets client connection that comes back by itself: when it
     drops, it is tried again with a growing delay (250 ms doubling to 4 s),
     taking the given URLs in turn. Frames are JSON objects: sent with
-    gc_wsconn_send, received whole (however lws splits them) and parsed.
+    gc_wsconn_send, received whole (however lws splits them) and handed
+    on as the text that came, for the session to read.
 
     wss:// URLs are verified: the server's certificate must chain to the
     system's CAs, or to those of one CA file when given, and name the
@@ -21,7 +22,7 @@ typedef struct gc_wsconn_t gc_wsconn_t;
 
 typedef struct {
     void (*opened) (void *arg, const char *url);
-    void (*received) (void *arg, json_t *frame);    //  frame is borrowed
+    void (*received) (void *arg, const char *data, size_t size);    //  one whole frame
     void (*closed) (void *arg, const char *why);    //  a retry follows
     //  The server's certificate was refused, why as OpenSSL said it (or
     //  NULL); no retry follows

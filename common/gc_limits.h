@@ -48,6 +48,25 @@
 #define GC_HEAD_BEACON_MS       1000
 #define GC_HEAD_RECENT_MS       60000
 
+//  The largest message between a gateway and the broker, in bytes: the
+//  largest reply, a join with since of GC_SINCE_MAX messages each with a
+//  text of GC_TEXT_MAX, the longest room and sender names and 64 bytes of
+//  keys and numbers, twice over, so that a rooms reply of tens of
+//  thousands of the longest names fits too (requests and events are far
+//  smaller). Both ends set it as ZMQ_MAXMSGSIZE on their link sockets:
+//  ZeroMQ drops a peer that sends more as soon as the message's header
+//  says so, where without a bound one peer could make the broker or a
+//  gateway buffer gigabytes. The broker sends nothing larger.
+#define GC_LINK_MESSAGE_MAX     (2 * GC_SINCE_MAX * (GC_TEXT_MAX + 2 * GC_NAME_MAX + 64))
+
+//  Memory one msgpack decode may ask for, its objects and arrays: a frame
+//  that would need more is refused before anything is allocated for it.
+//  The largest reply a gateway gets, a join with since of GC_SINCE_MAX
+//  messages, needs about 330 KB whatever its texts; 64 MiB leaves room
+//  for an administrator's lists of hundreds of thousands of names, while
+//  a hostile frame can no longer ask for gigabytes.
+#define GC_DECODE_MEMORY_MAX    (64 * 1024 * 1024)
+
 //  ----------------------------------------------------------------------
 //  Broker
 

@@ -217,7 +217,7 @@ gc_options_test (bool verbose)
         { .name = "name", .env = "GC_OPTIONS_TEST_NAME", .text = &name },
         { .name = "url", .env = "GC_OPTIONS_TEST_URL", .take = s_test_take, .arg = &taken },
         GC_OPTION_LOG_LEVEL ("test"),
-        { NULL }
+        { .name = NULL }
     };
     gc_options_t options = {
         .program = "test", .usage = "usage: test\n", .help = s_test_help,

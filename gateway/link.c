@@ -657,6 +657,7 @@ s_socket_new (int type, gc_keys_t *keys)
     zsock_set_linger (sock, 0);
     zsock_set_rcvhwm (sock, GC_LINK_HWM);
     zsock_set_sndhwm (sock, GC_LINK_HWM);
+    zsock_set_maxmsgsize (sock, GC_LINK_MESSAGE_MAX);
     zsock_set_reconnect_ivl (sock, GC_LINK_RECONNECT_MS);
     zsock_set_reconnect_ivl_max (sock, GC_LINK_RECONNECT_MAX_MS);
     zsock_set_heartbeat_ivl (sock, GC_HEARTBEAT_MS);

@@ -184,7 +184,7 @@ s_main (int argc, char *argv [], gc_origins_t *origins, gc_proxies_t *proxies)
         { .name = "keys", .env = "GROUPCHAT_KEYS", .text = &keys },
         { .name = "insecure", .env = "GROUPCHAT_INSECURE", .set = &insecure },
         GC_OPTION_LOG_LEVEL ("gateway"),
-        { NULL }
+        { .name = NULL }
     };
     gc_options_t options = {
         .program = "groupchat-gateway", .usage = s_usage, .options = table,

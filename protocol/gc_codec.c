@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include "gc_codec.h"
 #include "gc_alloc.h"
+#include "gc_limits.h"
+#include "gc_text.h"
 
 typedef enum { K_STR, K_UINT, K_INT, K_BOOL, K_CODE, K_HISTORY, K_NAMES, K_UINTS } s_kind_t;
 
@@ -127,6 +129,60 @@ gc_topic (gc_str_t room, char *buf, size_t size)
         memcpy (buf, room.ptr, room.len);
     buf [room.len] = 0;
     return room.len + 1;
+}
+
+static bool
+s_str_is_clean (gc_str_t str)
+{
+    return gc_text_is_clean (str.ptr, str.len);
+}
+
+//  A K_NAMES member: each of its strings
+static bool
+s_names_are_clean (const gc_frame_t *self, const s_key_t *key)
+{
+    const gc_str_t *names = *(gc_str_t *const *) ((const char *) self + key->offset);
+    size_t size = *(const size_t *) ((const char *) self + key->size_offset);
+    for (size_t index = 0; index < size; index++)
+        if (!s_str_is_clean (names [index]))
+            return false;
+    return true;
+}
+
+static bool
+s_history_is_clean (const gc_frame_t *self)
+{
+    for (size_t index = 0; index < self->history_size; index++) {
+        const gc_message_t *message = &self->history [index];
+        if (!s_str_is_clean (message->room) || !s_str_is_clean (message->from)
+        ||  !s_str_is_clean (message->text))
+            return false;
+    }
+    return true;
+}
+
+static bool
+s_value_is_clean (const gc_frame_t *self, const s_key_t *key)
+{
+    switch (key->kind) {
+        case K_STR:
+            return s_str_is_clean (*(const gc_str_t *) ((const char *) self + key->offset));
+        case K_NAMES:
+            return s_names_are_clean (self, key);
+        case K_HISTORY:
+            return s_history_is_clean (self);
+        default:
+            return true;        //  numbers, booleans, codes
+    }
+}
+
+bool
+gc_frame_is_clean (const gc_frame_t *self)
+{
+    for (size_t index = 0; index < KEY_COUNT; index++)
+        if ((self->fields & s_keys [index].bit) && !s_value_is_clean (self, &s_keys [index]))
+            return false;
+    return true;
 }
 
 void
@@ -456,6 +512,109 @@ s_decode_pair (gc_frame_t *self, const msgpack_object_kv *pair)
     return true;                //  unknown keys are allowed and skipped
 }
 
+//  --------------------------------------------------------------------------
+//  Bounds. msgpack-c allocates a container's elements as soon as it reads
+//  the container's header, before it knows whether they follow: a 5-byte
+//  array32 header asks for 4 billion objects, about 100 GB. So before a
+//  buffer reaches it, s_bounded walks the buffer's headers and refuses a
+//  container that claims more elements than the bytes left could hold
+//  (each element takes one byte at least), and a buffer whose containers
+//  would need more than GC_DECODE_MEMORY_MAX in all.
+
+//  A header's type byte from 0xc0 on: the bytes of its length (0: none),
+//  the bytes that follow besides those the length counts, and what the
+//  length counts: bytes, or the elements of an array or the pairs of a map
+typedef enum { S_BYTES, S_ARRAY, S_MAP, S_NEVER } s_counts_t;
+typedef struct {
+    uint8_t length;
+    uint8_t fixed;
+    s_counts_t counts;
+} s_format_t;
+
+static const s_format_t s_formats [32] = {
+    { 0, 0, S_BYTES },  { 0, 0, S_NEVER },  { 0, 0, S_BYTES },  { 0, 0, S_BYTES },  //  nil, -, false, true
+    { 1, 0, S_BYTES },  { 2, 0, S_BYTES },  { 4, 0, S_BYTES },                      //  bin 8/16/32
+    { 1, 1, S_BYTES },  { 2, 1, S_BYTES },  { 4, 1, S_BYTES },                      //  ext 8/16/32
+    { 0, 4, S_BYTES },  { 0, 8, S_BYTES },                                          //  float 32/64
+    { 0, 1, S_BYTES },  { 0, 2, S_BYTES },  { 0, 4, S_BYTES },  { 0, 8, S_BYTES },  //  uint 8..64
+    { 0, 1, S_BYTES },  { 0, 2, S_BYTES },  { 0, 4, S_BYTES },  { 0, 8, S_BYTES },  //  int 8..64
+    { 0, 2, S_BYTES },  { 0, 3, S_BYTES },  { 0, 5, S_BYTES },  { 0, 9, S_BYTES },  //  fixext 1..8
+    { 0, 17, S_BYTES },                                                             //  fixext 16
+    { 1, 0, S_BYTES },  { 2, 0, S_BYTES },  { 4, 0, S_BYTES },                      //  str 8/16/32
+    { 2, 0, S_ARRAY },  { 4, 0, S_ARRAY },  { 2, 0, S_MAP },    { 4, 0, S_MAP },    //  array, map
+};
+
+//  Reads the header at data [*offset] and skips what it carries itself
+//  (a string's bytes, a number); *elements gets how many objects follow
+//  in it, and *memory what msgpack-c and the decoder may allocate for
+//  them. False when the header or its bytes run past the end, or the type
+//  byte is none of msgpack's.
+static bool
+s_skip_header (const uint8_t *data, size_t size, size_t *offset,
+               uint64_t *elements, uint64_t *memory)
+{
+    uint8_t type = data [(*offset)++];
+    s_format_t format = { 0, 0, S_BYTES };
+    uint64_t count = 0;
+    if (type >= 0xc0 && type <= 0xdf)
+        format = s_formats [type - 0xc0];
+    else
+    if (type >= 0x80 && type <= 0x8f)
+        format.counts = S_MAP, count = type & 0x0f;
+    else
+    if (type >= 0x90 && type <= 0x9f)
+        format.counts = S_ARRAY, count = type & 0x0f;
+    else
+    if (type >= 0xa0 && type <= 0xbf)
+        count = type & 0x1f;
+    if (format.counts == S_NEVER || size - *offset < format.length)
+        return false;
+    for (uint8_t index = 0; index < format.length; index++)
+        count = count << 8 | data [(*offset)++];
+    *elements = 0;
+    *memory = 0;
+    if (format.counts == S_BYTES) {
+        if (size - *offset < count + format.fixed)
+            return false;
+        *offset += count + format.fixed;
+    }
+    else
+    if (format.counts == S_ARRAY) {
+        //  Any array may be a history, whose messages the decoder copies
+        *elements = count;
+        *memory = count * (sizeof (msgpack_object) + sizeof (gc_message_t));
+    }
+    else {
+        *elements = 2 * count;
+        *memory = count * sizeof (msgpack_object_kv);
+    }
+    return true;
+}
+
+//  True when every container of data claims no more elements than the
+//  bytes after it could hold, with the objects still owed besides, and
+//  all of them fit in GC_DECODE_MEMORY_MAX. Each turn reads one byte at
+//  least, so this is linear in size.
+static bool
+s_bounded (const uint8_t *data, size_t size)
+{
+    uint64_t pending = 1;       //  objects yet to be read
+    uint64_t memory = 0;
+    size_t offset = 0;
+    while (pending > 0) {
+        uint64_t elements, needs;
+        if (offset >= size || !s_skip_header (data, size, &offset, &elements, &needs))
+            return false;
+        pending = pending - 1 + elements;
+        if (pending > size - offset)
+            return false;
+        memory += needs;
+        if (memory > GC_DECODE_MEMORY_MAX)
+            return false;
+    }
+    return true;
+}
+
 //  The decode's own zone starts small enough for malloc's per-thread
 //  cache: msgpack_unpack_next would make a new 8 KiB zone per frame,
 //  and that size makes glibc consolidate its free lists each time
@@ -465,6 +624,8 @@ int
 gc_frame_decode (gc_frame_t *self, const void *data, size_t size)
 {
     gc_frame_init (self, GC_OP_NONE);
+    if (!s_bounded (data, size))
+        return -1;
     if (!msgpack_zone_init (&self->zone, S_ZONE_CHUNK))
         gc_alloc_fail (__FILE__, __LINE__);
     msgpack_object root;
@@ -617,6 +778,97 @@ s_test_malformed (msgpack_sbuffer *buffer)
     assert (gc_frame_decode (&got, buffer->data, buffer->size) == -1);
 }
 
+//  Containers that claim more than the buffer could hold are refused
+//  before msgpack-c allocates for them, and so are frames whose objects
+//  would take more than GC_DECODE_MEMORY_MAX; the largest reply a gateway
+//  gets is well within both, and within half of GC_LINK_MESSAGE_MAX
+static void
+s_test_bounds (msgpack_sbuffer *buffer)
+{
+    gc_frame_t got;
+    assert (gc_frame_decode (&got, "\xdd\xff\xff\xff\xff", 5) == -1);          //  array32 alone
+    assert (gc_frame_decode (&got, "\xdf\xff\xff\xff\xff", 5) == -1);          //  map32 alone
+    //  {"op"... with array32 of 1.9 billion: found by fuzz/codec.c
+    assert (gc_frame_decode (&got, "\x83\xddop24-7o", 9) == -1);
+    //  {"op":"ok","names":[two strings claimed, one there]}
+    assert (gc_frame_decode (&got, "\x82\xa2op\xa2ok\xa5names\x92\xa0", 14) == -1);
+
+    //  {"op":"ok","names":["", "", ...]}: every element a byte
+    size_t per_element = sizeof (msgpack_object) + sizeof (gc_message_t);
+    size_t within = GC_DECODE_MEMORY_MAX / per_element - 10;
+    size_t size = 32 + within + 20;
+    char *data = gc_malloc (size);
+    for (size_t count = within; count <= within + 20; count += 20) {
+        memcpy (data, "\x82\xa2op\xa2ok\xa5names\xdd", 14);
+        for (int index = 0; index < 4; index++)
+            data [14 + index] = (char) (count >> (24 - 8 * index));
+        memset (data + 18, 0xa0, count);
+        int rc = gc_frame_decode (&got, data, 18 + count);
+        assert (rc == (count == within? 0: -1));
+        assert (rc || got.names_size == within);
+        gc_frame_release (&got);
+    }
+    free (data);
+
+    //  A join-with-since reply of GC_SINCE_MAX messages with the longest
+    //  texts and names
+    static char text [GC_TEXT_MAX], name [GC_NAME_MAX];
+    memset (text, 't', sizeof text);
+    memset (name, 'n', sizeof name);
+    gc_message_t *history = gc_calloc (GC_SINCE_MAX, sizeof *history);
+    for (size_t index = 0; index < GC_SINCE_MAX; index++)
+        history [index] = (gc_message_t) { { name, sizeof name }, index + 1,
+                                           { name, sizeof name }, { text, sizeof text }, 1 };
+    gc_frame_t reply;
+    gc_frame_init (&reply, GC_OP_OK);
+    gc_frame_set_uint (&reply, GC_F_RID, 1);
+    gc_frame_set_str (&reply, GC_F_ROOM, name, sizeof name);
+    reply.history = history;
+    reply.history_size = GC_SINCE_MAX;
+    reply.fields |= GC_F_HISTORY;
+    gc_frame_set_uint (&reply, GC_F_HEAD, GC_SINCE_MAX);
+    gc_frame_set_uint (&reply, GC_F_COMPLETE, 1);
+    s_roundtrip (&reply, &got, buffer);
+    assert (buffer->size <= GC_LINK_MESSAGE_MAX / 2);
+    assert (got.history_size == GC_SINCE_MAX && got.history [GC_SINCE_MAX - 1].text.len == GC_TEXT_MAX);
+    gc_frame_release (&got);
+    free (history);
+}
+
+//  Strings that are not UTF-8, or hold U+0000, make a frame unclean
+//  wherever they are
+static void
+s_test_clean (void)
+{
+    gc_frame_t say;
+    gc_frame_init (&say, GC_OP_SAY);
+    gc_frame_set_cstr (&say, GC_F_USER, "Zo\xc3\xab");
+    gc_frame_set_cstr (&say, GC_F_ROOM, "Taskmaster");
+    gc_frame_set_cstr (&say, GC_F_TEXT, "\xf0\x9f\x98\x80");
+    assert (gc_frame_is_clean (&say));
+    gc_frame_set_cstr (&say, GC_F_USER, "Zo\xeb");                 //  Latin-1
+    assert (!gc_frame_is_clean (&say));
+    gc_frame_set_cstr (&say, GC_F_USER, "Zoe");
+    gc_frame_set_str (&say, GC_F_TEXT, "a\0b", 3);
+    assert (!gc_frame_is_clean (&say));
+
+    gc_str_t names [2] = { { "Alex", 4 }, { "\xc0\xaf", 2 } };    //  overlong '/'
+    gc_frame_t reply;
+    gc_frame_init (&reply, GC_OP_OK);
+    reply.names = names;
+    reply.names_size = 1;
+    reply.fields |= GC_F_NAMES;
+    assert (gc_frame_is_clean (&reply));
+    reply.names_size = 2;
+    assert (!gc_frame_is_clean (&reply));
+    gc_message_t message = { { "r", 1 }, 1, { "Sue", 3 }, { "\xed\xa0\x80", 3 }, 1 };
+    gc_frame_init (&reply, GC_OP_OK);
+    reply.history = &message;
+    reply.history_size = 1;
+    reply.fields |= GC_F_HISTORY;
+    assert (!gc_frame_is_clean (&reply));                         //  a surrogate
+}
+
 static void
 s_test_topic (void)
 {
@@ -675,6 +927,8 @@ gc_codec_test (bool verbose)
     s_test_history (&buffer);
     s_test_names_and_error (&buffer);
     s_test_malformed (&buffer);
+    s_test_bounds (&buffer);
+    s_test_clean ();
     s_test_topic ();
     s_test_sessions (&buffer);
     msgpack_sbuffer_destroy (&buffer);

@@ -5,8 +5,11 @@
     client protocol uses ("op", "room", "seq", ...). A gc_frame_t holds any
     of them: `op` says which kind it is and `fields` says which of the
     optional members are present. Decoding never trusts its input: a
-    malformed buffer is an error return, never a crash. docs/protocol.md
-    lists which fields each op carries.
+    malformed buffer is an error return, never a crash, and a buffer is
+    refused before msgpack-c allocates anything for it when its headers
+    claim more than its bytes could hold or more memory than
+    GC_DECODE_MEMORY_MAX. docs/protocol.md lists which fields each op
+    carries.
 
     Strings in a decoded frame point into the buffer it was decoded from,
     which must outlive the frame; they are NOT NUL-terminated. */
@@ -157,6 +160,11 @@ void gc_frame_init (gc_frame_t *self, gc_op_t op);
 //  Returns 0, or -1 when the buffer is not a well-formed frame (then self
 //  needs no release). Strings point into data: keep it until the release.
 int gc_frame_decode (gc_frame_t *self, const void *data, size_t size);
+
+//  True when every string the frame carries is clean text (gc_text_is_clean):
+//  msgpack's str is UTF-8, and no string of the client protocol holds
+//  U+0000. The broker refuses a request that is not, as a gateway does.
+bool gc_frame_is_clean (const gc_frame_t *self);
 
 //  Frees what a successful decode allocated; safe to call twice.
 void gc_frame_release (gc_frame_t *self);

@@ -7,6 +7,8 @@
 #   scripts/deps.sh runtime  only the runtime libraries (the slim image)
 #   scripts/deps.sh compose  Docker's engine, docker-compose and debootstrap
 #                            (make test-compose)
+#   scripts/deps.sh fuzz     clang and its runtimes, libFuzzer's among them,
+#                            besides what building needs (make fuzz)
 #   scripts/deps.sh list [SET]   prints the set's packages, installs nothing
 set -eu
 
@@ -16,6 +18,7 @@ build="build-essential pkg-config libzmq3-dev libczmq-dev libwebsockets-dev
 test="python3 python3-websockets python3-zmq python3-msgpack tmux valgrind docker-compose
       sqlite3 procps haproxy openssl binutils"
 compose="docker.io docker-compose debootstrap"
+fuzz="clang libclang-rt-14-dev"
 runtime="libzmq5 libczmq4 libwebsockets17 libmsgpackc2 libsqlite3-0
          libsodium23 libjansson4 libreadline8 ca-certificates"
 
@@ -24,8 +27,9 @@ s_wanted () {
         runtime) echo $runtime ;;
         build)   echo $build ;;
         compose) echo $compose ;;
+        fuzz)    echo $build $fuzz ;;
         all)     echo $build $test ;;
-        *)       echo "deps: unknown set '$1' (all, build, compose or runtime)" >&2; exit 2 ;;
+        *)       echo "deps: unknown set '$1' (all, build, compose, fuzz or runtime)" >&2; exit 2 ;;
     esac
 }
 

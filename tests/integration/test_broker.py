@@ -25,6 +25,11 @@ RSS_GROWTH_MAX = 40 << 20
 RSS_GROWTH_MAX_INSTRUMENTED = 64 << 20
 
 
+#  GC_LINK_MESSAGE_MAX: twice GC_SINCE_MAX messages of GC_TEXT_MAX, the
+#  longest names and 64 bytes each
+LINK_MESSAGE_MAX = 2 * 1000 * (4096 + 2 * 256 + 64)
+
+
 def requests_link(cluster):
     """A link with the cluster's gateway key, as a gateway would have."""
     return cluster.broker_link()
@@ -73,6 +78,47 @@ async def test_a_login_that_is_over_is_refused_whatever_it_asks(cluster):
             assert (reply["op"], reply.get("code")) == ("error", "not_logged_in"), (op, login, reply)
     reply = await link.request("rooms", user="Alex", generation=GENERATION)
     assert reply["rooms"] == ["8 out of 10 cats", "Taskmaster"], reply
+
+
+async def test_strings_no_client_could_send_are_refused_and_change_nothing(cluster):
+    """msgpack's str is UTF-8 and no string of the client protocol holds
+    U+0000: the broker answers bad_request to a request with any other
+    string, as a gateway does to such a frame, and stores nothing of it."""
+    link = requests_link(cluster)
+    head = (await link.request("join", user="Sue", room="Taskmaster",
+                               generation=GENERATION))["head"]
+    say = {"user": "Sue", "room": "Taskmaster", "text": "fine", "generation": GENERATION}
+    for fields in ({"text": b"caf\xe9"}, {"text": b"\xed\xa0\x80"}, {"text": b"\xc0\xaf"},
+                   {"text": "a\0b"}, {"user": b"Su\xe9"}, {"room": b"Taskmaster\xff"}):
+        reply = await link.request("say", **dict(say, **fields))
+        assert (reply["op"], reply["code"]) == ("error", "bad_request"), (fields, reply)
+    reply = await link.request("login", user=b"Al\xe9x", password="password")
+    assert (reply["op"], reply["code"]) == ("error", "bad_request"), reply
+    reply = await link.request("join", user="Sue", room="Taskmaster", generation=GENERATION)
+    assert reply["head"] == head, "something was stored: %r" % reply
+    #  The same in UTF-8 is said
+    reply = await link.request("say", **dict(say, text="caf\u00e9 \U0001f600"))
+    assert reply["op"] == "ok" and reply["seq"] == head + 1, reply
+
+
+async def test_a_message_larger_than_the_link_takes_is_never_read(cluster):
+    """The broker's sockets take messages of GC_LINK_MESSAGE_MAX bytes at
+    most (ZMQ_MAXMSGSIZE): a peer that sends more is cut off by ZeroMQ as
+    the message's header arrives, and the broker never reads the message,
+    where it used to buffer it whole and answer too_long."""
+    big, other = requests_link(cluster), requests_link(cluster)
+    head = (await other.request("join", user="Sue", room="Taskmaster",
+                                generation=GENERATION))["head"]
+    big.send("say", user="Sue", room="Taskmaster", text="x" * LINK_MESSAGE_MAX,
+             generation=GENERATION)
+    assert (await other.request("ping"))["op"] == "ok"
+    try:
+        reply = await asyncio.wait_for(big.reply(), deadline(2.0))
+        raise AssertionError("the broker read a message over the bound: %r" % reply)
+    except asyncio.TimeoutError:
+        pass
+    reply = await other.request("join", user="Sue", room="Taskmaster", generation=GENERATION)
+    assert reply["head"] == head, "something was stored: %r" % reply
 
 
 async def test_members_history_through_a_gateway_still_works(cluster):
