@@ -128,8 +128,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         s_context = gc_wsconn_context_new (NULL, NULL);
     gc_session_link_t link = { s_send, s_is_open, NULL };
     gc_session_events_t events = {
-        s_logged_in, s_text, s_rooms, s_text, s_message, s_older,
-        s_said, s_failed, s_text, s_text, NULL
+        .logged_in = s_logged_in, .login_failed = s_text, .rooms = s_rooms, .joined = s_text,
+        .message = s_message, .older = s_older, .said = s_said, .failed = s_failed,
+        .notice = s_text, .untrusted = s_text, .ended = s_text
     };
     s_session = gc_session_new_linked (s_context, &link, &events);
     s_handed = 0;
