@@ -123,6 +123,7 @@ gc_format_test (bool verbose)
     free (line);
     line = gc_format_escaped (NULL);
     assert (strcmp (line, "") == 0);
+    free (line);
     line = gc_format_ended ("your account was removed");
     assert (strcmp (line, "your account was removed; you are logged out") == 0);
     free (line);

@@ -41,8 +41,11 @@ async def test_five_thousand_password_logins_do_not_stop_the_broker():
             reply = await flood.reply()
             codes[reply.get("code", reply["op"])] += 1
         assert set(codes) <= {"bad_credentials", "unavailable", "expired"}, codes
-        assert codes.get("unavailable", 0) > FLOOD / 2, \
-            "the hash queue did not refuse the flood: %r" % codes
+        #  Most were never hashed: refused at once with the queue full, or
+        #  found late (a slow broker, under valgrind, reads most past
+        #  their deadline)
+        assert codes["unavailable"] + codes["expired"] > FLOOD / 2, \
+            "the flood was hashed: %r" % codes
         stats = await cluster.broker_link("admin").request("stats")
         busy = [line for line in stats["text"].splitlines()
                 if line.startswith("groupchat_broker_logins_busy_total ")]
