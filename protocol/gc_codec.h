@@ -96,6 +96,7 @@ typedef enum {
 #define GC_F_GENERATION (1u << 24)
 #define GC_F_REASON     (1u << 25)
 #define GC_F_GENERATIONS (1u << 26)
+#define GC_F_LAST       GC_F_GENERATIONS    //  the highest bit: a new field moves it
 
 //  A byte string that is not NUL-terminated
 typedef struct {
