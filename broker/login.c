@@ -407,8 +407,9 @@ s_test_throttled (gc_rig_t *rig, gc_login_t *self)
     for (int count = 0; count < GC_LOGIN_FREE_FAILURES + 1; count++)
         assert (s_test_password (rig, self, "Sandy", "guess", 0, token) == GC_BAD_CREDENTIALS);
     assert (s_test_password (rig, self, "Sandy", "password", 0, token) == GC_RATE_LIMITED);
-    assert (s_test_password (rig, self, "Sue", "password", 0, token) == GC_OK);
+    //  Asked before another hash: under valgrind one outlasts the 1 s lock
     assert (gc_throttle_wait (self->by_user, "Sandy", gc_clock_wall_ms ()) > 0);
+    assert (s_test_password (rig, self, "Sue", "password", 0, token) == GC_OK);
     //  An address gets as far, then its every login waits, whatever the name
     for (int count = 0; count < GC_LOGIN_FREE_FAILURES; count++)
         gc_throttle_failed (self->by_address, "192.0.2.1", gc_clock_wall_ms ());
