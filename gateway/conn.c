@@ -487,16 +487,17 @@ static void
 s_dispatch (gc_conn_t *self)
 {
     struct lws_dll2 *node = self->first_waiting? &self->first_waiting->in_conn: NULL;
+    //  Replies the client has not read hold enough: what waits goes on
+    //  waiting until they are read (s_reply_sent dispatches again). Summed
+    //  once: what s_start answers at once is an error of a few bytes
+    if (node && s_held_bytes (self) >= GC_CONN_HELD_MAX)
+        return;
     for (; node; node = node->next) {
         s_slot_t *slot = lws_container_of (node, s_slot_t, in_conn);
         if (slot->state != SLOT_WAITING)
             continue;           //  a `left` event, ready from the start
         bool say = slot->request.op == GC_CLIENT_SAY;
         if (self->in_flight && !(say && self->in_flight_others == 0))
-            break;
-        //  Replies the client has not read hold enough: the next request
-        //  waits until they are read (s_reply_sent dispatches again)
-        if (s_held_bytes (self) >= GC_CONN_HELD_MAX)
             break;
         s_start (slot);
     }
