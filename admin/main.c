@@ -21,6 +21,7 @@
 #include "gc_options.h"
 #include "gc_clock.h"
 #include "gc_keys.h"
+#include "gc_limits.h"
 
 static const char *s_usage =
     "usage: groupchat-admin [--requests ENDPOINT] [--keys DIR] [--insecure]\n"
@@ -252,6 +253,8 @@ static zsock_t *
 s_dial (const char *endpoint, gc_keys_t *keys, zsock_t **refusals)
 {
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    //  Whoever answers, nothing larger than the broker ever sends is read
+    zsock_set_maxmsgsize (dealer, GC_LINK_MESSAGE_MAX);
     if (keys)
         gc_keys_dial (keys, dealer);
     *refusals = NULL;
@@ -365,8 +368,7 @@ main (int argc, char *argv [])
     bool json = false, insecure = false;
     gc_option_t table [] = {
         { .name = "requests", .env = "GROUPCHAT_REQUESTS", .text = &endpoint },
-        { .name = "keys", .env = "GROUPCHAT_KEYS", .text = &keys },
-        { .name = "insecure", .env = "GROUPCHAT_INSECURE", .set = &insecure },
+        GC_OPTION_KEYS (&keys, &insecure),
         { .name = "timeout", .text = &timeout_text },
         { .name = "json", .set = &json },
         { .name = NULL }

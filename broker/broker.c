@@ -171,6 +171,10 @@ s_read_request (gc_broker_t *self)
         &&  (request.frame.fields & GC_F_RID))
             s_dispatch (self, &request, s_role (self, &body));
         else
+        if (request.frame.fields & GC_F_RID)
+            gc_replier_error (self->reply, &request.identity, request.frame.rid, GC_BAD_REQUEST,
+                              "malformed request: a field is missing or of the wrong type");
+        else
             gc_warn ("dropped a malformed request size=%zu", zmq_msg_size (&body));
         gc_frame_release (&request.frame);
     }

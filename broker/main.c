@@ -67,8 +67,7 @@ main (int argc, char *argv [])
         { .name = "events", .env = "GROUPCHAT_EVENTS", .text = &config.events },
         { .name = "seed", .env = "GROUPCHAT_SEED", .text = &seed },
         { .name = "backup-dir", .env = "GROUPCHAT_BACKUP_DIR", .text = &config.backup_dir },
-        { .name = "keys", .env = "GROUPCHAT_KEYS", .text = &config.keys },
-        { .name = "insecure", .env = "GROUPCHAT_INSECURE", .set = &insecure },
+        GC_OPTION_KEYS (&config.keys, &insecure),
         GC_OPTION_LOG_LEVEL ("broker"),
         { .name = NULL }
     };

@@ -52,6 +52,12 @@ struct _gc_option_t {
     { .name = "log-level", .env = "GROUPCHAT_LOG_LEVEL", \
       .text = &(const char *) { "info" }, .log = (process) }
 
+//  The broker link's --keys DIR and --insecure, alike in every program
+//  that has one: the key folder for CURVE, or the explicit choice of none
+#define GC_OPTION_KEYS(folder, without) \
+    { .name = "keys", .env = "GROUPCHAT_KEYS", .text = (folder) }, \
+    { .name = "insecure", .env = "GROUPCHAT_INSECURE", .set = (without) }
+
 typedef struct {
     const char *program;        //  its name, first word of each error
     const char *usage;          //  printed under a usage error (and for --help)

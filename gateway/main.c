@@ -181,8 +181,7 @@ s_main (int argc, char *argv [], gc_origins_t *origins, gc_proxies_t *proxies)
         GC_OPTION_NUMBER ("request-deadline", "GROUPCHAT_REQUEST_DEADLINE",
                           GC_STR (GC_REQUEST_DEADLINE_MS), &config.request_deadline_ms,
                           100, 600000),
-        { .name = "keys", .env = "GROUPCHAT_KEYS", .text = &keys },
-        { .name = "insecure", .env = "GROUPCHAT_INSECURE", .set = &insecure },
+        GC_OPTION_KEYS (&keys, &insecure),
         GC_OPTION_LOG_LEVEL ("gateway"),
         { .name = NULL }
     };

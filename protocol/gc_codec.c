@@ -634,18 +634,29 @@ gc_frame_decode (gc_frame_t *self, const void *data, size_t size)
     if (msgpack_unpack (data, size, &offset, &self->zone, &root) != MSGPACK_UNPACK_SUCCESS
     ||  root.type != MSGPACK_OBJECT_MAP)
         goto malformed;
+    //  Every pair is read, a bad one too, so that the rid is found
+    //  wherever it stands in the map
     const msgpack_object_map *map = &root.via.map;
+    bool wellformed = true;
     for (uint32_t index = 0; index < map->size; index++)
         if (!s_decode_pair (self, &map->ptr [index]))
-            goto malformed;
-    if (self->op == GC_OP_NONE)
+            wellformed = false;
+    if (!wellformed || self->op == GC_OP_NONE)
         goto malformed;
     self->owns_zone = true;
     return 0;
 
-malformed:
+malformed:;
+    //  The rid alone is kept, so that a peer's bad request can be answered
+    //  bad_request at once instead of waiting out its deadline
+    uint64_t rid = self->rid;
+    bool has_rid = self->fields & GC_F_RID;
     msgpack_zone_destroy (&self->zone);
     gc_frame_init (self, GC_OP_NONE);
+    if (has_rid) {
+        self->rid = rid;
+        self->fields = GC_F_RID;
+    }
     return -1;
 }
 

@@ -159,7 +159,8 @@ void gc_frame_init (gc_frame_t *self, gc_op_t op);
 
 //  Decodes one msgpack buffer into self, which the caller must release.
 //  Returns 0, or -1 when the buffer is not a well-formed frame (then self
-//  needs no release). Strings point into data: keep it until the release.
+//  needs no release, and holds the rid alone when one was read). Strings
+//  point into data: keep it until the release.
 int gc_frame_decode (gc_frame_t *self, const void *data, size_t size);
 
 //  True when every string the frame carries is clean text (gc_text_is_clean):

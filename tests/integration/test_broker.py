@@ -101,6 +101,25 @@ async def test_strings_no_client_could_send_are_refused_and_change_nothing(clust
     assert reply["op"] == "ok" and reply["seq"] == head + 1, reply
 
 
+async def test_a_field_of_the_wrong_type_is_answered_bad_request_at_once(cluster):
+    """A request that does not decode (a field of the wrong type, an
+    unknown op) but whose rid can be read is answered bad_request, so that
+    the gateway that sent it need not wait for its deadline; nothing of it
+    is stored."""
+    link = requests_link(cluster)
+    head = (await link.request("join", user="Sue", room="Taskmaster",
+                               generation=GENERATION))["head"]
+    say = {"user": "Sue", "room": "Taskmaster", "text": "fine", "generation": GENERATION}
+    for fields in ({"text": 42}, {"room": ["Taskmaster"]}, {"generation": "one"},
+                   {"deadline": {"at": 1}}):
+        reply = await asyncio.wait_for(link.request("say", **dict(say, **fields)), deadline(1.0))
+        assert (reply["op"], reply["code"]) == ("error", "bad_request"), (fields, reply)
+    reply = await asyncio.wait_for(link.request("no such op"), deadline(1.0))
+    assert (reply["op"], reply["code"]) == ("error", "bad_request"), reply
+    reply = await link.request("join", user="Sue", room="Taskmaster", generation=GENERATION)
+    assert reply["head"] == head, "something was stored: %r" % reply
+
+
 async def test_a_message_larger_than_the_link_takes_is_never_read(cluster):
     """The broker's sockets take messages of GC_LINK_MESSAGE_MAX bytes at
     most (ZMQ_MAXMSGSIZE): a peer that sends more is cut off by ZeroMQ as
