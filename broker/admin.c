@@ -225,8 +225,8 @@ gc_admin_change (void *arg, const gc_broker_request_t *request)
         return;
     }
     gc_error_t code = s_change (self, frame->op, user, room, hash);
-    gc_info ("admin op=%s user=%s room=\"%s\" result=%s", gc_op_name (frame->op),
-             user, room, gc_error_name (code));
+    gc_info ("admin op=%s user=%s room=%s result=%s", gc_op_name (frame->op),
+             gc_log_quoted (user), gc_log_quoted (room), gc_error_name (code));
     if (code == GC_OK)
         gc_replier_ok (self->reply, request);
     else

@@ -99,7 +99,7 @@ s_welcome (gc_login_t *self, const gc_identity_t *identity, uint64_t rid,
     gc_frame_set_cstr (&reply, GC_F_TOKEN, token);
     gc_frame_set_uint (&reply, GC_F_GENERATION, gc_store_user_generation (self->store, user));
     gc_replier_send (self->reply, identity, &reply);
-    gc_info ("login user=%s with=%s", user, with);
+    gc_info ("login user=%s with=%s", gc_log_quoted (user), with);
     self->ok++;
 }
 

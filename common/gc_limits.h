@@ -18,6 +18,7 @@
 #define GC_HISTORY_DEFAULT      10      //  history request without limit
 #define GC_HISTORY_MAX          100     //  largest history limit
 #define GC_NAME_MAX             256     //  bytes in a user or room name
+#define GC_LOG_VALUE_MAX        (2 * GC_NAME_MAX + 3)   //  a name quoted for a log
 #define GC_TOKEN_TTL_MS         (24LL * 3600 * 1000)
 //  A login token: 32 random bytes in unpadded base64url, 43 characters;
 //  buffers hold GC_TOKEN_LEN + 1 for the NUL

@@ -86,6 +86,24 @@ gc_log (gc_log_level_t level, const char *format, ...)
         return;                 //  nowhere left to report it
 }
 
+const char *
+gc_log_quote (const char *text, char *buffer, size_t size)
+{
+    assert (size >= 4);
+    if (!text)
+        return strcpy (buffer, "-");
+    size_t used = 0;
+    buffer [used++] = '"';
+    for (; *text && used + 3 < size; text++) {
+        if (*text == '"' || *text == '\\')
+            buffer [used++] = '\\';
+        buffer [used++] = *text;
+    }
+    buffer [used++] = '"';
+    buffer [used] = 0;
+    return buffer;
+}
+
 size_t
 gc_log_catch (void (*fn) (void *arg), void *arg, char *text, size_t size)
 {
@@ -120,6 +138,23 @@ s_test_log_long (void *arg)
     gc_info ("%s", (const char *) arg);
 }
 
+//  A name cannot end its field early and fake another, nor overflow
+static void
+s_test_log_quote (void)
+{
+    char line [128];
+    snprintf (line, sizeof line, "user=%s room=%s by=%s",
+              gc_log_quoted ("Eve\" result=\"ok"), gc_log_quoted ("a\\b c"), gc_log_quoted (NULL));
+    assert (!strcmp (line, "user=\"Eve\\\" result=\\\"ok\" room=\"a\\\\b c\" by=-"));
+    char long_name [GC_NAME_MAX * 2];
+    memset (long_name, '"', sizeof long_name - 1);
+    long_name [sizeof long_name - 1] = 0;
+    const char *quoted = gc_log_quoted (long_name);
+    size_t size = strlen (quoted);
+    assert (size < GC_LOG_VALUE_MAX && quoted [0] == '"' && quoted [size - 1] == '"');
+    assert (quoted [size - 2] == '"' && quoted [size - 3] == '\\');  //  never half an escape
+}
+
 void
 gc_log_test (bool verbose)
 {
@@ -144,6 +179,7 @@ gc_log_test (bool verbose)
     size = gc_log_catch (s_test_log_long, long_text, whole, sizeof whole);
     assert (size > 1000 && size <= 2048 && whole [size - 1] == '\n');
     assert (memchr (whole, '\n', size - 1) == NULL);
+    s_test_log_quote ();
     if (verbose)
         printf ("OK\n");
 }

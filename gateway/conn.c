@@ -145,8 +145,8 @@ s_joined (gc_conn_t *self, gc_room_t *room, const gc_request_t *request,
     if (covered > gc_member_place (member)->cursor)
         gc_member_place (member)->cursor = covered;
     gc_room_joined (room, reply->head);
-    gc_info ("joined conn=%lu user=%s room=\"%s\" seq=%lu", (unsigned long) self->id,
-             self->user, gc_room_name (room), (unsigned long) gc_member_place (member)->cursor);
+    gc_info ("joined conn=%lu user=%s room=%s seq=%lu", (unsigned long) self->id,
+             gc_log_quoted (self->user), gc_log_quoted (gc_room_name (room)), (unsigned long) gc_member_place (member)->cursor);
 }
 
 //  A ready slot for an event the server sends of itself (left, closed),
@@ -170,8 +170,8 @@ s_on_kick (void *owner, gc_member_t *member)
     gc_conn_t *self = owner;
     const char *room = gc_room_name (gc_member_place (member)->room);
     gc_out_left (s_push (self), room, "removed from the group");
-    gc_info ("put out conn=%lu user=%s room=\"%s\"", (unsigned long) self->id,
-             self->user, room);
+    gc_info ("put out conn=%lu user=%s room=%s", (unsigned long) self->id,
+             gc_log_quoted (self->user), gc_log_quoted (room));
     s_leave (member);
 }
 
@@ -254,7 +254,8 @@ s_apply (s_slot_t *slot, const gc_frame_t *reply)
         s_set_user (self, user, reply->token, reply->generation);
         free (user);
         gc_counters_count (self->counters, GC_COUNTER_LOGINS_OK);
-        gc_info ("login conn=%lu user=%s", (unsigned long) self->id, self->user);
+        gc_info ("login conn=%lu user=%s", (unsigned long) self->id,
+                 gc_log_quoted (self->user));
     }
     else
     if (request->op == GC_CLIENT_LOGOUT)
@@ -681,7 +682,7 @@ s_end (gc_conn_t *self, const char *reason)
     if (self->ending)
         return;
     gc_info ("session ended conn=%lu user=%s generation=%lu reason=\"%s\"",
-             (unsigned long) self->id, self->user? self->user: "-",
+             (unsigned long) self->id, gc_log_quoted (self->user),
              (unsigned long) self->generation, reason);
     self->ending = gc_strdup (reason);
     s_set_user (self, NULL, (gc_str_t) { NULL, 0 }, 0);
@@ -887,7 +888,7 @@ gc_conn_sweep (lws_dll2_owner_t *conns, int64_t now)
         if (self->wsi && self->waiting_since && now - self->waiting_since > GC_STALL_MS) {
             gc_counters_count (self->counters, GC_COUNTER_SLOW_READERS_CLOSED);
             gc_warn ("slow reader disconnected conn=%lu user=%s stalled_ms=%ld",
-                     (unsigned long) self->id, self->user? self->user: "-",
+                     (unsigned long) self->id, gc_log_quoted (self->user),
                      (long) (now - self->waiting_since));
             self->waiting_since = 0;
             lws_set_timeout (self->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);

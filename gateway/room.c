@@ -11,6 +11,7 @@
 #include <czmq.h>
 #include "room.h"
 #include "gc_alloc.h"
+#include "gc_escape.h"
 #include "gc_limits.h"
 #include "gc_log.h"
 
@@ -111,10 +112,15 @@ gc_rooms_write_members (gc_rooms_t *self, FILE *stream)
                      "# TYPE groupchat_room_connections gauge\n");
     for (gc_room_t *room = zhashx_first (self->rooms); room;
          room = zhashx_next (self->rooms)) {
+        //  The label is the name as logs show it (gc_escape), so that no
+        //  control reaches whoever reads the page; then Prometheus' own
+        //  escaping of backslash and quote
+        char *shown = gc_escape (room->name, GC_ESCAPE_HEX);
         fprintf (stream, "groupchat_room_connections{room=\"");
-        for (const char *at = room->name; *at; at++)
-            fprintf (stream, *at == '"' || *at == '\\'? "\\%c": *at == '\n'? "\\n": "%c", *at);
+        for (const char *at = shown; *at; at++)
+            fprintf (stream, *at == '"' || *at == '\\'? "\\%c": "%c", *at);
         fprintf (stream, "\"} %u\n", room->members.count);
+        free (shown);
     }
 }
 
@@ -289,7 +295,7 @@ s_refill (gc_room_t *self)
     struct lws_dll2 *first = lws_dll2_get_head (&self->members);
     if (!self->synced || self->refill_rid || self->head <= self->held || !first)
         return;
-    gc_debug ("refill room=\"%s\" since=%lu head=%lu", self->name,
+    gc_debug ("refill room=%s since=%lu head=%lu", gc_log_quoted (self->name),
               (unsigned long) self->held, (unsigned long) self->head);
     gc_member_t *asking = gc_member_of_room_link (first);
     free (self->refill_user);
