@@ -46,6 +46,9 @@ struct gc_broker_t {
     gc_zap_t *zap;              //  judges handshakes
     char *requests_endpoint;
     char *events_endpoint;
+    int64_t retain_ms;          //  retention by age; 0: none
+    uint64_t retain_messages;   //  by count; 0: none
+    int64_t retain_next;        //  wall ms of the next retention pass
 };
 
 //  --------------------------------------------------------------------------
@@ -269,6 +272,24 @@ s_rebind_events (gc_broker_t *self, zloop_t *loop)
 //  the newest generation, so that a gateway whose SUB dropped a closed
 //  event notices. And the trusted keys, read again: a key taken away is
 //  revoked within a second.
+//  Retention in passes of GC_RETAIN_BATCH messages, so that the loop is
+//  held a few ms at most: once a minute, or every second while a full
+//  pass shows that more are due (retention just turned on, say)
+static void
+s_retain (gc_broker_t *self, int64_t now)
+{
+    if ((!self->retain_ms && !self->retain_messages) || now < self->retain_next)
+        return;
+    int gone = gc_store_retain (self->store, self->retain_ms? now - self->retain_ms: 0,
+                                self->retain_messages, GC_RETAIN_BATCH);
+    if (gone < 0)
+        gc_warn ("retention failed: tried again in a minute");
+    else
+    if (gone > 0)
+        gc_info ("retention deleted messages=%d", gone);
+    self->retain_next = now + (gone == GC_RETAIN_BATCH? 0: GC_RETAIN_PASS_MS);
+}
+
 static int
 s_on_clock (zloop_t *loop, int timer_id, void *arg)
 {
@@ -277,6 +298,7 @@ s_on_clock (zloop_t *loop, int timer_id, void *arg)
     if (self->keyring && gc_keyring_refresh (self->keyring))
         s_rebind_events (self, loop);
     gc_login_sweep (self->login, gc_clock_wall_ms ());
+    s_retain (self, gc_clock_wall_ms ());
     int64_t since = gc_clock_wall_ms () - GC_HEAD_RECENT_MS, changed;
     gc_store_recent_rooms (self->store, since, s_publish_head, self);
     uint64_t generation = gc_store_generation (self->store, &changed);
@@ -382,7 +404,12 @@ gc_broker_t *
 gc_broker_new (const gc_broker_config_t *config)
 {
     gc_broker_t *self = gc_calloc (1, sizeof *self);
+    self->retain_ms = (int64_t) config->retain_days * 24 * 3600 * 1000;
+    self->retain_messages = (uint64_t) config->retain_messages;
     self->store = gc_store_new (config->db, config->seed);
+    //  A first pass before serving: nobody is handed what it deletes
+    if (self->store)
+        s_retain (self, gc_clock_wall_ms ());
     if (self->store && s_open_backups (self, config->backup_dir) && s_open_keys (self, config->keys))
         self->router = s_bind (self, ZMQ_ROUTER, config->requests, &self->requests_endpoint);
     if (self->router)

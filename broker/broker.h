@@ -14,6 +14,8 @@ typedef struct {
     const char *backup_dir;     //  where backups may go; NULL or "": nowhere
     const char *keys;           //  the broker's key folder (gc_keys.h);
                                 //  NULL or "": no CURVE, whoever reaches it
+    int retain_days;            //  messages older are deleted; 0: kept
+    int retain_messages;        //  a room's newest kept; 0: all of them
 } gc_broker_config_t;
 
 typedef struct gc_broker_t gc_broker_t;

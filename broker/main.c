@@ -15,7 +15,7 @@
 static const char *s_usage =
     "usage: groupchat-broker [--db PATH] [--requests ENDPOINT] [--events ENDPOINT]\n"
     "                        [--seed demo|none] [--backup-dir DIR] [--keys DIR] [--insecure]\n"
-    "                        [--log-level LEVEL]\n"
+    "                        [--retain-days N] [--retain-messages N] [--log-level LEVEL]\n"
     "\n"
     "Holds users, rooms and history in SQLite; answers gateways on a ZeroMQ\n"
     "ROUTER socket and publishes every stored message on a PUB socket.\n"
@@ -36,6 +36,10 @@ static const char *s_usage =
     "                       events) and DIR/admins (administration) get in\n"
     "                                              GROUPCHAT_KEYS (none)\n"
     "                       groupchat-admin keys init makes it (docs/security.md)\n"
+    "  --retain-days N      delete messages older  GROUPCHAT_RETAIN_DAYS (0: keep)\n"
+    "  --retain-messages N  keep a room's newest N GROUPCHAT_RETAIN_MESSAGES (0: all)\n"
+    "                       either way a room's newest message stays; checked at\n"
+    "                       start and every minute\n"
     "  --insecure           allow endpoints other hosts can reach without keys\n"
     "                                              GROUPCHAT_INSECURE=1\n"
     "  --log-level LEVEL    error, warn, info, debug  GROUPCHAT_LOG_LEVEL (info)\n"
@@ -67,6 +71,10 @@ main (int argc, char *argv [])
         { .name = "events", .env = "GROUPCHAT_EVENTS", .text = &config.events },
         { .name = "seed", .env = "GROUPCHAT_SEED", .text = &seed },
         { .name = "backup-dir", .env = "GROUPCHAT_BACKUP_DIR", .text = &config.backup_dir },
+        GC_OPTION_NUMBER ("retain-days", "GROUPCHAT_RETAIN_DAYS", "0",
+                          &config.retain_days, 0, 100000),
+        GC_OPTION_NUMBER ("retain-messages", "GROUPCHAT_RETAIN_MESSAGES", "0",
+                          &config.retain_messages, 0, 1000000000),
         GC_OPTION_KEYS (&config.keys, &insecure),
         GC_OPTION_LOG_LEVEL ("broker"),
         { .name = NULL }

@@ -340,6 +340,33 @@ gc_store_recent_rooms (gc_store_t *self, int64_t since_ms,
             fn (arg, room->name, room->head);
 }
 
+//  One rule on one room, within what is left of the budget
+static int
+s_retain_room (gc_store_t *self, s_room_t *room, uint64_t below, int64_t older_than,
+               uint32_t left)
+{
+    if (below <= 1 || left == 0)
+        return 0;
+    return self->backend->retain (self->db, room->id, below, older_than, left);
+}
+
+int
+gc_store_retain (gc_store_t *self, int64_t older_than, uint64_t keep, uint32_t budget)
+{
+    assert (!self->in_batch);
+    uint32_t gone = 0;
+    for (s_room_t *room = zhashx_first (self->rooms); room; room = zhashx_next (self->rooms)) {
+        int by_age = older_than? s_retain_room (self, room, room->head, older_than, budget - gone): 0;
+        gone += by_age > 0? by_age: 0;
+        int by_count = keep && room->head > keep?
+                       s_retain_room (self, room, room->head - keep + 1, INT64_MAX, budget - gone): 0;
+        gone += by_count > 0? by_count: 0;
+        if (by_age < 0 || by_count < 0)
+            return -1;
+    }
+    return (int) gone;
+}
+
 //  --------------------------------------------------------------------------
 //  Messages
 
@@ -595,6 +622,48 @@ s_test_messages (gc_store_t *self)
     assert (gc_store_room (self, "Taskmaster", &head) && head == 15);
 }
 
+//  The seqs a since 0 finds in room, in order, as one number: 14 15 16
+//  is 141516 (the rooms here hold few)
+static uint64_t
+s_test_seqs (gc_store_t *self, const char *room)
+{
+    gc_history_t history;
+    assert (gc_store_since (self, room, 0, 100, &history) == 0);
+    uint64_t seqs = 0;
+    for (size_t index = 0; index < history.size; index++)
+        seqs = seqs * (history.messages [index].seq < 10? 10: 100) + history.messages [index].seq;
+    gc_history_free (&history);
+    return seqs;
+}
+
+//  Taskmaster holds 1..16, written at 1000 and 3000; Quite Interesting
+//  gets six at 10000 and four at 20000
+static void
+s_test_retention (gc_store_t *self)
+{
+    gc_store_say_t says [10];
+    for (int index = 0; index < 10; index++)
+        says [index] = (gc_store_say_t) { "Quite Interesting", "Sue", "q", 1, 0, 0, 0 };
+    assert (gc_store_append (self, says, 6, 10000) == 0);
+    assert (gc_store_append (self, says + 6, 4, 20000) == 0);
+    //  By age, within the budget, every room; each room's newest stays
+    assert (gc_store_retain (self, 15000, 0, 4) == 4);
+    assert (gc_store_retain (self, 15000, 0, 100) == 15 + 6 - 4);
+    assert (gc_store_retain (self, 15000, 0, 100) == 0);
+    assert (s_test_seqs (self, "Quite Interesting") == 78910);
+    assert (s_test_seqs (self, "Taskmaster") == 16);
+    //  All of them old: the newest stays
+    assert (gc_store_retain (self, 30000, 0, 100) == 3);
+    assert (s_test_seqs (self, "Quite Interesting") == 10);
+    //  By count: the newest keep stay
+    for (int index = 0; index < 3; index++)
+        says [index].room = "Taskmaster";
+    assert (gc_store_append (self, says, 3, 30000) == 0 && says [2].seq == 19);
+    assert (gc_store_retain (self, 0, 2, 100) == 2 + 0);
+    assert (s_test_seqs (self, "Taskmaster") == 1819);
+    assert (gc_store_retain (self, 0, 5, 100) == 0);
+}
+
 static void
 s_test_tokens (gc_store_t *self)
 {
@@ -784,6 +853,12 @@ gc_store_test (bool verbose)
     assert (gc_store_generation (self, &changed_ms) > 3 && changed_ms == 0);
     gc_store_say_t say = { "Taskmaster", "Alex", "again", 5, 0, 0, 0 };
     assert (gc_store_append (self, &say, 1, 3000) == 0 && say.seq == 16);
+    s_test_retention (self);
+    gc_store_destroy (&self);
+    //  Retention never takes a room's newest: the heads are read back
+    self = gc_store_new (path, GC_SEED_DEMO);
+    assert (self && gc_store_room (self, "Quite Interesting", &head) && head == 10);
+    assert (gc_store_append (self, &say, 1, 40000) == 0 && say.seq == 20);
     gc_store_destroy (&self);
     gc_rig_unlink (path);
     s_test_seed_none ();

@@ -67,6 +67,13 @@ int gc_store_token_delete (gc_store_t *self, const char *token);
 //  sessions that may still come back. How many went, or -1.
 int gc_store_tokens_purge (gc_store_t *self, int64_t now);
 
+//  Retention: deletes each room's messages written before older_than
+//  (wall ms; 0: whatever their age) and those past the newest keep (0:
+//  however many), budget of them at most, the oldest first. A room's
+//  newest message always stays, so that its head survives a restart.
+//  How many went, or -1.
+int gc_store_retain (gc_store_t *self, int64_t older_than, uint64_t keep, uint32_t budget);
+
 //  Name lists, sorted; the caller frees each name and the array (with
 //  gc_store_names_free). Each returns the count, or -1 (*names NULL).
 //  The rooms the user is a member of

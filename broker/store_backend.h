@@ -36,6 +36,10 @@ typedef struct {
     int (*token_touch) (void *db, const unsigned char *hash, int64_t now);
     int (*token_delete) (void *db, const unsigned char *hash);
     int (*tokens_purge) (void *db, int64_t unused_since);  //  how many went, or -1
+    //  Deletes up to limit of the room's oldest messages with seq < below
+    //  and ts < older_than (INT64_MAX: any age): how many went, or -1
+    int (*retain) (void *db, int64_t room_id, uint64_t below, int64_t older_than,
+                   uint32_t limit);
     //  Name lists, sorted; the count, or -1 (then *names is NULL)
     int (*rooms_of) (void *db, const char *user, char ***names);
     int (*users) (void *db, char ***names);

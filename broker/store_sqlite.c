@@ -27,7 +27,7 @@ typedef enum {
     //  on any schema, then (from Q_TABLES) those that need the newest
     Q_PREPARED, Q_VERSION = Q_PREPARED, Q_HAS_TABLES, Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
     Q_TABLES, Q_IS_EMPTY = Q_TABLES, Q_ROOMS_LOAD, Q_SIZE,
-    Q_PASSWORD, Q_TOKEN_INSERT, Q_TOKEN_USER, Q_TOKEN_TOUCH, Q_TOKEN_DELETE, Q_TOKENS_PURGE,
+    Q_PASSWORD, Q_TOKEN_INSERT, Q_TOKEN_USER, Q_TOKEN_TOUCH, Q_TOKEN_DELETE, Q_TOKENS_PURGE, Q_RETAIN,
     Q_ROOMS_OF, Q_IS_MEMBER, Q_BEFORE, Q_SINCE, Q_INSERT, Q_USER_ADD, Q_USER_REMOVE, Q_PASSWORD_SET, Q_TOKENS_OF_USER,
     Q_ROOM_ADD, Q_MEMBER_ADD, Q_MEMBER_REMOVE, Q_USER_EXISTS, Q_USERS, Q_ROOMS, Q_MEMBERS,
     Q_GENERATION, Q_GENERATION_NEXT, Q_USER_GENERATION,
@@ -78,6 +78,12 @@ static const char *s_sql [Q_COUNT] = {
     [Q_TOKEN_TOUCH]  = "UPDATE tokens SET last_used = ?2 WHERE hash = ?1",
     [Q_TOKEN_DELETE] = "DELETE FROM tokens WHERE hash = ?1",
     [Q_TOKENS_PURGE] = "DELETE FROM tokens WHERE last_used < ?1",
+    //  The room's oldest ?4 below ?2, by its key, of those older than ?3:
+    //  a bounded walk however long the room (ts follows seq, but for a
+    //  clock set back, whose messages then go a little late)
+    [Q_RETAIN]       = "DELETE FROM messages WHERE room_id = ?1 AND ts < ?3 AND seq IN"
+                       " (SELECT seq FROM messages WHERE room_id = ?1 AND seq < ?2"
+                       " ORDER BY seq LIMIT ?4)",
     [Q_ROOMS_OF]     = "SELECT r.name FROM rooms r JOIN members m ON m.room_id = r.id"
                        " JOIN users u ON u.id = m.user_id WHERE u.name = ?1 ORDER BY r.name",
     [Q_IS_MEMBER]    = "SELECT 1 FROM members m JOIN users u ON u.id = m.user_id"
@@ -442,6 +448,20 @@ s_tokens_purge (void *db, int64_t unused_since)
     return rc;
 }
 
+static int
+s_retain (void *db, int64_t room_id, uint64_t below, int64_t older_than, uint32_t limit)
+{
+    s_sqlite_t *self = db;
+    sqlite3_stmt *stmt = s_stmt (self, Q_RETAIN);
+    sqlite3_bind_int64 (stmt, 1, room_id);
+    sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) below);
+    sqlite3_bind_int64 (stmt, 3, older_than);
+    sqlite3_bind_int64 (stmt, 4, limit);
+    int rc = sqlite3_step (stmt) == SQLITE_DONE? sqlite3_changes (self->db): -1;
+    sqlite3_reset (stmt);
+    return rc;
+}
+
 //  --------------------------------------------------------------------------
 //  Rooms and messages
 
@@ -712,6 +732,7 @@ const gc_store_backend_t gc_store_sqlite = {
     .token_touch = s_token_touch,
     .token_delete = s_token_delete,
     .tokens_purge = s_tokens_purge,
+    .retain = s_retain,
     .rooms_of = s_rooms_of,
     .users = s_users,
     .rooms = s_rooms,

@@ -28,6 +28,8 @@
 #define GC_TOKEN_TOUCH_MS       (60 * 1000)
 //  How often the broker deletes expired tokens
 #define GC_TOKEN_PURGE_MS       (3600 * 1000)
+#define GC_RETAIN_PASS_MS       60000   //  retention looks for messages due
+#define GC_RETAIN_BATCH         5000    //  deleting at most these in one pass
 
 //  A gateway answers unavailable this long after a request arrived (the
 //  default of its --request-deadline); the broker refuses to act on a

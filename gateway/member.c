@@ -108,8 +108,12 @@ s_on_catchup (void *arg, const gc_frame_t *reply)
         gc_member_kick (self);
         return;
     }
+    //  The first seq is the cursor's next, or a later one when those
+    //  between were deleted by the broker's retention: the member goes on
+    //  without them
     if (reply && reply->op == GC_OP_OK && reply->history_size
-    &&  reply->history [0].seq == self->place.cursor + 1) {
+    &&  reply->history [0].seq > self->place.cursor) {
+        self->place.cursor = reply->history [0].seq - 1;
         gc_member_catchup_drop (self);
         self->catchup = gc_calloc (reply->history_size, sizeof (gc_out_t));
         for (size_t index = 0; index < reply->history_size; index++)

@@ -273,6 +273,11 @@ s_on_refill (void *arg, const gc_frame_t *reply)
     if (!reply || reply->op != GC_OP_OK)
         return;                 //  the next head beacon tries again
     uint64_t held = self->held;
+    //  The broker's since starts at the oldest message it has after
+    //  held: those between were deleted by its retention, and the room
+    //  goes on without them
+    if (reply->history_size && reply->history [0].seq > self->held + 1)
+        self->held = reply->history [0].seq - 1;
     for (size_t index = 0; index < reply->history_size; index++)
         if (reply->history [index].seq == self->held + 1)
             s_append (self, &reply->history [index]);
