@@ -307,8 +307,8 @@ s_refuse_over_user_limit (s_slot_t *slot, const gc_frame_t *reply)
                                              why, sizeof why) != 0;
     if (refused) {
         gc_counters_count (self->counters, GC_COUNTER_USER_LOGINS_REFUSED);
-        gc_info ("login refused conn=%lu user=%s: too many connections", (unsigned long) self->id,
-                 user);
+        gc_info ("login refused conn=%lu user=%s reason=too_many_connections",
+                 (unsigned long) self->id, user);
         s_slot_error (slot, GC_TOO_MANY_CONNECTIONS, why);
         if (!slot->request.token)
             s_revoke (self, reply->token);
