@@ -259,6 +259,12 @@ s_on_error (gc_session_t *self, gc_client_op_t op, json_t *reply)
         s_on_login_refused (self);
         return;
     }
+    //  The credentials were good, the user's connections all taken: the
+    //  person is told the server's words and may log in again, or later
+    if (op == GC_CLIENT_LOGIN && code == GC_TOO_MANY_CONNECTIONS) {
+        self->events.login_failed (self->events.arg, message? message: gc_error_text (code));
+        return;
+    }
     if (op == GC_CLIENT_JOIN)
         s_replace (&self->room, NULL);
     self->events.failed (self->events.arg, op, code, message? message: gc_error_name (code));
@@ -725,6 +731,26 @@ s_test_malformed (void)
     json_decref (capture.sent);
 }
 
+//  A login refused for the user's many connections is the person's to
+//  retry, as a refused password is, told the server's reason
+static void
+s_test_too_many (void)
+{
+    s_capture_t capture = { .sent = gc_alloc_checked (json_array ()), .open = true };
+    gc_session_events_t events = {
+        .logged_in = s_capture_logged_in, .login_failed = s_capture_refusal,
+        .failed = s_unexpected_failure, .notice = s_ignore_text, .arg = &capture
+    };
+    gc_session_link_t link = { s_capture_send, s_capture_is_open, &capture };
+    gc_session_t *self = gc_session_new_linked (NULL, &link, &events);
+    gc_session_login (self, "Sue", "secret");
+    s_test_feed (self, "{\"op\":\"error\",\"id\":1,\"code\":\"too_many_connections\","
+                 "\"message\":\"Sue already has 2 connections to this gateway\"}");
+    assert (capture.refusals == 1 && capture.logins == 0);
+    gc_session_destroy (&self);
+    json_decref (capture.sent);
+}
+
 static int s_failures;
 
 static void
@@ -755,6 +781,7 @@ gc_session_test (bool verbose)
     gc_session_destroy (&self);
     json_decref (capture.sent);
     s_test_malformed ();
+    s_test_too_many ();
     if (verbose)
         printf ("OK\n");
 }

@@ -150,6 +150,12 @@
 //  Connections from one client address, by default: a household or an
 //  office behind one address, with a few tabs each
 #define GC_GATEWAY_PER_ADDRESS_DEFAULT  256
+//  Connections logged in as one user, by default: a person's devices and
+//  tabs, well short of what one stolen password could hold open
+#define GC_GATEWAY_PER_USER_DEFAULT     32
+//  Rooms one connection may be in, by default: each is a ring cursor and
+//  a subscription the gateway keeps for it
+#define GC_GATEWAY_ROOMS_DEFAULT        100
 #define GC_GATEWAY_HTTP_HEADERS 512     //  bytes of headers of a /healthz or /metrics reply
 #define GC_ORIGIN_MAX           256     //  bytes of an Origin header compared; longer: refused
 

@@ -1,4 +1,5 @@
-/*  admission.c: connections counted in all and per client address. */
+/*  admission.c: connections counted in all, per client address and per
+    user logged in. */
 #include <czmq.h>
 #include "admission.h"
 #include "gc_alloc.h"
@@ -6,21 +7,25 @@
 #include "gc_log.h"
 
 struct gc_admission_t {
-    size_t total_max, per_address_max;
+    size_t total_max, per_address_max, per_user_max;
     const gc_proxies_t *proxies;    //  not ours
     size_t open;                //  connections held
     zhashx_t *by_address;       //  address -> count (as a pointer-sized integer)
+    zhashx_t *by_user;          //  user -> connections logged in as them, alike
     uint64_t refused;
 };
 
 gc_admission_t *
-gc_admission_new (size_t total, size_t per_address, const gc_proxies_t *proxies)
+gc_admission_new (size_t total, size_t per_address, size_t per_user,
+                  const gc_proxies_t *proxies)
 {
     gc_admission_t *self = gc_calloc (1, sizeof *self);
     self->total_max = total;
     self->per_address_max = per_address;
+    self->per_user_max = per_user;
     self->proxies = proxies;
-    self->by_address = zhashx_new ();
+    self->by_address = gc_alloc_checked (zhashx_new ());
+    self->by_user = gc_alloc_checked (zhashx_new ());
     return self;
 }
 
@@ -31,14 +36,33 @@ gc_admission_destroy (gc_admission_t **self_p)
     if (!self)
         return;
     zhashx_destroy (&self->by_address);
+    zhashx_destroy (&self->by_user);
     free (self);
     *self_p = NULL;
 }
 
 static size_t
-s_count (gc_admission_t *self, const char *address)
+s_count (zhashx_t *counts, const char *key)
 {
-    return (size_t) (uintptr_t) zhashx_lookup (self->by_address, address);
+    return (size_t) (uintptr_t) zhashx_lookup (counts, key);
+}
+
+static void
+s_count_up (zhashx_t *counts, const char *key)
+{
+    zhashx_update (counts, key, (void *) (uintptr_t) (s_count (counts, key) + 1));
+}
+
+//  A key counted down to nothing is forgotten, so that the table holds
+//  only the addresses and users connected now
+static void
+s_count_down (zhashx_t *counts, const char *key)
+{
+    size_t count = s_count (counts, key);
+    if (count > 1)
+        zhashx_update (counts, key, (void *) (uintptr_t) (count - 1));
+    else
+        zhashx_delete (counts, key);
 }
 
 //  Written by hand: lws_return_http_status would say HTTP/1.0, as lws
@@ -68,7 +92,7 @@ gc_admission_confirm_upgrade (gc_admission_t *self, struct lws *wsi)
         return gc_http_refuse (wsi, "503 Service Unavailable",
                                "this gateway holds all the connections it may\n");
     }
-    if (s_count (self, address) >= self->per_address_max) {
+    if (s_count (self->by_address, address) >= self->per_address_max) {
         self->refused++;
         gc_warn ("refused an upgrade: too many connections from address=%s (if that is a "
                  "proxy or load balancer, name it with --trusted-proxy)", address);
@@ -82,19 +106,40 @@ void
 gc_admission_opened (gc_admission_t *self, const char *address)
 {
     self->open++;
-    zhashx_update (self->by_address, address, (void *) (uintptr_t) (s_count (self, address) + 1));
+    s_count_up (self->by_address, address);
 }
 
 void
 gc_admission_closed (gc_admission_t *self, const char *address)
 {
-    size_t count = s_count (self, address);
     if (self->open)
         self->open--;
-    if (count > 1)
-        zhashx_update (self->by_address, address, (void *) (uintptr_t) (count - 1));
-    else
-        zhashx_delete (self->by_address, address);
+    s_count_down (self->by_address, address);
+}
+
+int
+gc_admission_check_login (gc_admission_t *self, const char *user, const char *was,
+                          char *why, size_t size)
+{
+    size_t held = s_count (self->by_user, user);
+    if (was && streq (was, user))
+        held--;                 //  its own place, which it keeps
+    if (held < self->per_user_max)
+        return 0;
+    snprintf (why, size, "%s already has %zu connections to this gateway", user, held);
+    return -1;
+}
+
+void
+gc_admission_logged_in (gc_admission_t *self, const char *user)
+{
+    s_count_up (self->by_user, user);
+}
+
+void
+gc_admission_logged_out (gc_admission_t *self, const char *user)
+{
+    s_count_down (self->by_user, user);
 }
 
 size_t
@@ -119,18 +164,34 @@ gc_admission_test (bool verbose)
     if (verbose)
         printf (" * gc_admission: ");
     gc_proxies_t *proxies = gc_proxies_new ();
-    gc_admission_t *self = gc_admission_new (3, 2, proxies);
+    gc_admission_t *self = gc_admission_new (3, 2, 2, proxies);
     gc_admission_opened (self, "10.0.0.1");
     gc_admission_opened (self, "10.0.0.1");
     gc_admission_opened (self, "10.0.0.2");
     assert (gc_admission_open (self) == 3);
-    assert (s_count (self, "10.0.0.1") == 2 && s_count (self, "10.0.0.2") == 1);
+    assert (s_count (self->by_address, "10.0.0.1") == 2
+        &&  s_count (self->by_address, "10.0.0.2") == 1);
     gc_admission_closed (self, "10.0.0.1");
     gc_admission_closed (self, "10.0.0.2");
-    assert (gc_admission_open (self) == 1 && s_count (self, "10.0.0.2") == 0);
+    assert (gc_admission_open (self) == 1 && s_count (self->by_address, "10.0.0.2") == 0);
     assert (zhashx_size (self->by_address) == 1);
     gc_admission_closed (self, "10.0.0.1");
     assert (gc_admission_open (self) == 0 && zhashx_size (self->by_address) == 0);
+
+    //  Two logins of Sue; a third is refused, a login again as Sue on one
+    //  of hers is not, and a logout makes room
+    char why [GC_NAME_MAX + 64];
+    gc_admission_logged_in (self, "Sue");
+    gc_admission_logged_in (self, "Sue");
+    assert (gc_admission_check_login (self, "Sue", NULL, why, sizeof why) == -1);
+    assert (streq (why, "Sue already has 2 connections to this gateway"));
+    assert (gc_admission_check_login (self, "Sue", "Alex", why, sizeof why) == -1);
+    assert (gc_admission_check_login (self, "Sue", "Sue", why, sizeof why) == 0);
+    assert (gc_admission_check_login (self, "Alex", NULL, why, sizeof why) == 0);
+    gc_admission_logged_out (self, "Sue");
+    assert (gc_admission_check_login (self, "Sue", NULL, why, sizeof why) == 0);
+    gc_admission_logged_out (self, "Sue");
+    assert (zhashx_size (self->by_user) == 0);
     gc_admission_destroy (&self);
     gc_admission_destroy (&self);
     gc_proxies_destroy (&proxies);

@@ -7,7 +7,11 @@
     is refused while the gateway holds --max-connections (HTTP 503, a
     load balancer then tries another gateway) or while the client's
     address holds --max-connections-per-address (HTTP 429). The address
-    is the one login throttling uses (proxies.h). */
+    is the one login throttling uses (proxies.h).
+    A user is known only once logged in, so the connections logged in as
+    one user (--max-connections-per-user) are counted at login: a login
+    past them is refused, the connection staying open. Every count is
+    this gateway's own: gateways know nothing of each other. */
 #ifndef GC_ADMISSION_H_INCLUDED
 #define GC_ADMISSION_H_INCLUDED
 
@@ -18,8 +22,10 @@
 
 typedef struct gc_admission_t gc_admission_t;
 
-//  total: connections at most; per_address: from one address at most
-gc_admission_t *gc_admission_new (size_t total, size_t per_address, const gc_proxies_t *proxies);
+//  total: connections at most; per_address: from one address at most;
+//  per_user: logged in as one user at most
+gc_admission_t *gc_admission_new (size_t total, size_t per_address, size_t per_user,
+                                  const gc_proxies_t *proxies);
 void gc_admission_destroy (gc_admission_t **self_p);
 
 //  For LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 lets the upgrade go on; 1
@@ -29,6 +35,16 @@ int gc_admission_confirm_upgrade (gc_admission_t *self, struct lws *wsi);
 //  A connection from address was opened, or closed
 void gc_admission_opened (gc_admission_t *self, const char *address);
 void gc_admission_closed (gc_admission_t *self, const char *address);
+
+//  Whether a connection logged in as `was` (NULL: not logged in) may be
+//  logged in as user instead: 0, or -1 with why, words for the client,
+//  filled in. Logging in again as the same user takes no further place.
+int gc_admission_check_login (gc_admission_t *self, const char *user, const char *was,
+                              char *why, size_t size);
+
+//  A connection was logged in as user, or no longer is
+void gc_admission_logged_in (gc_admission_t *self, const char *user);
+void gc_admission_logged_out (gc_admission_t *self, const char *user);
 
 //  Connections held now, and upgrades refused so far
 size_t gc_admission_open (gc_admission_t *self);

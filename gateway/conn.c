@@ -175,10 +175,17 @@ s_on_kick (void *owner, gc_member_t *member)
     s_leave (member);
 }
 
+//  Every login and logout goes through here, which keeps the gateway's
+//  count of the connections logged in as each user
 static void
 s_set_user (gc_conn_t *self, const char *user, gc_str_t token, uint64_t generation)
 {
+    gc_admission_t *admission = self->parts->admission;
     s_leave_all (self);
+    if (self->user)
+        gc_admission_logged_out (admission, self->user);
+    if (user)
+        gc_admission_logged_in (admission, user);
     free (self->user);
     free (self->token);
     self->user = user? gc_strdup (user): NULL;
@@ -265,6 +272,52 @@ s_apply (s_slot_t *slot, const gc_frame_t *reply)
         s_joined (self, slot->held_room, request, reply);
 }
 
+static void
+s_on_revoked (void *arg, const gc_frame_t *reply)
+{
+    (void) arg;
+    if (!reply || reply->op != GC_OP_OK)
+        gc_warn ("the token of a login refused here was not revoked: unused, it lapses in 24 h");
+}
+
+//  A token nobody was given is of no use to anyone but a thief
+static void
+s_revoke (gc_conn_t *self, gc_str_t token)
+{
+    gc_frame_t frame;
+    gc_frame_init (&frame, GC_OP_LOGOUT);
+    gc_frame_set_str (&frame, GC_F_TOKEN, token.ptr, token.len);
+    if (!gc_link_request (self->link, &frame, gc_clock_wall_ms (), s_on_revoked, NULL))
+        s_on_revoked (NULL, NULL);
+}
+
+//  The broker took a login, but its user holds all the connections to
+//  this gateway they may: it is refused all the same, and the connection
+//  stays as it was. A password login's token was made for this login and
+//  is revoked; a token login's is the client's, perhaps in use on other
+//  connections, and is only not kept. Returns true when it refused.
+static bool
+s_refuse_over_user_limit (s_slot_t *slot, const gc_frame_t *reply)
+{
+    gc_conn_t *self = slot->conn;
+    if (slot->request.op != GC_CLIENT_LOGIN)
+        return false;
+    char *user = gc_alloc_checked (gc_str_dup (reply->user));
+    char why [GC_NAME_MAX + 64];
+    bool refused = gc_admission_check_login (self->parts->admission, user, self->user,
+                                             why, sizeof why) != 0;
+    if (refused) {
+        gc_counters_count (self->counters, GC_COUNTER_USER_LOGINS_REFUSED);
+        gc_info ("login refused conn=%lu user=%s reason=too_many_connections",
+                 (unsigned long) self->id, user);
+        s_slot_error (slot, GC_TOO_MANY_CONNECTIONS, why);
+        if (!slot->request.token)
+            s_revoke (self, reply->token);
+    }
+    free (user);
+    return refused;
+}
+
 static gc_error_t
 s_broker_error (const gc_frame_t *reply)
 {
@@ -322,7 +375,8 @@ s_on_reply (void *arg, const gc_frame_t *reply)
         if (over && (reply->fields & GC_F_MESSAGE))
             gc_str_copy (reply->message, reason, sizeof reason);
     }
-    else {
+    else
+    if (!s_refuse_over_user_limit (slot, reply)) {
         s_apply (slot, reply);
         gc_out_ok (&slot->out, &slot->request,
                     gc_reply_fields (&slot->request, reply, self->user));
@@ -371,10 +425,25 @@ s_start_login (s_slot_t *slot, gc_frame_t *frame)
     s_send (slot, frame);
 }
 
+//  A room joined already takes no further place
+static bool
+s_rooms_full (gc_conn_t *self, const char *room)
+{
+    return self->members.count >= self->parts->max_rooms && !s_member (self, room);
+}
+
 static void
 s_start_join (s_slot_t *slot, gc_frame_t *frame)
 {
     const gc_request_t *request = &slot->request;
+    if (s_rooms_full (slot->conn, request->room)) {
+        char why [128];
+        snprintf (why, sizeof why, "this connection is in all the rooms it may be in (%zu): "
+                  "leave one first", slot->conn->parts->max_rooms);
+        gc_counters_count (slot->conn->counters, GC_COUNTER_JOINS_REFUSED);
+        s_slot_error (slot, GC_TOO_MANY_ROOMS, why);
+        return;
+    }
     gc_room_t *room = gc_rooms_require (slot->conn->rooms, request->room, request->room_len);
     gc_room_hold (room, 1);
     slot->held_room = room;
@@ -1105,6 +1174,8 @@ gc_conn_test (bool verbose)
     gc_gateway_parts_t *parts = gc_calloc (1, sizeof *parts);
     parts->link = gc_testbed_link (testbed, context, s_test_on_event, parts);
     parts->rooms = gc_rooms_new (parts->link, &parts->counters);
+    parts->admission = gc_admission_new (1, 1, GC_GATEWAY_PER_USER_DEFAULT, NULL);
+    parts->max_rooms = GC_GATEWAY_ROOMS_DEFAULT;
     GC_TESTBED_UNTIL (context, gc_link_up (parts->link));
     gc_conn_t *self = gc_malloc (gc_conn_size ());
     gc_conn_open (self, parts, NULL);
@@ -1131,6 +1202,7 @@ gc_conn_test (bool verbose)
     lws_context_destroy (context);
     gc_rooms_destroy (&parts->rooms);
     gc_link_destroy (&parts->link);
+    gc_admission_destroy (&parts->admission);
     free (parts);
     gc_testbed_destroy (&testbed);
     if (verbose)

@@ -32,6 +32,8 @@ typedef enum {
     GC_COUNTER_GAPS_REFILLED,       //  room refills from the broker
     GC_COUNTER_CATCHUPS,            //  member catch-ups from the broker
     GC_COUNTER_UNAVAILABLE,         //  requests answered unavailable
+    GC_COUNTER_USER_LOGINS_REFUSED, //  too_many_connections
+    GC_COUNTER_JOINS_REFUSED,       //  too_many_rooms
     GC_COUNTER_COUNT
 } gc_counter_t;
 
@@ -65,8 +67,9 @@ typedef struct {
     lws_dll2_owner_t conns;     //  every open client connection
     int rate_limit;             //  requests per second per connection, 0: none
     const gc_proxies_t *proxies;    //  whose X-Forwarded-For is believed
-    gc_admission_t *admission;  //  connections counted, in all and per address
+    gc_admission_t *admission;  //  connections counted: in all, per address, per user
     int login_timeout_ms;       //  a connection not logged in by then is closed
+    size_t max_rooms;           //  rooms one connection may be in
     //  Frames gathered for one write; shared, since the gateway writes
     //  to one connection at a time
     unsigned char batch [GC_BATCH_MAX];

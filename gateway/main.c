@@ -17,6 +17,7 @@ static const char *s_usage =
     "                         [--rate-limit N] [--ping-interval SECONDS]\n"
     "                         [--login-timeout S] [--max-connections N]\n"
     "                         [--max-connections-per-address N]\n"
+    "                         [--max-connections-per-user N] [--max-rooms-per-connection N]\n"
     "                         [--request-deadline MS] [--keys DIR] [--insecure]\n"
     "                         [--log-level LEVEL]\n"
     "\n"
@@ -50,6 +51,15 @@ static const char *s_usage =
     "  --max-connections-per-address N  from one client address at most; past\n"
     "                       it HTTP 429     GROUPCHAT_MAX_CONNECTIONS_PER_ADDRESS ("
                             GC_STR (GC_GATEWAY_PER_ADDRESS_DEFAULT) ")\n"
+    "  --max-connections-per-user N  logged in as one user at most, on this\n"
+    "                       gateway (each gateway counts its own); past it a\n"
+    "                       login gets too_many_connections\n"
+    "                                       GROUPCHAT_MAX_CONNECTIONS_PER_USER ("
+                            GC_STR (GC_GATEWAY_PER_USER_DEFAULT) ")\n"
+    "  --max-rooms-per-connection N  rooms one connection may be in; past it a\n"
+    "                       join gets too_many_rooms\n"
+    "                                       GROUPCHAT_MAX_ROOMS_PER_CONNECTION ("
+                            GC_STR (GC_GATEWAY_ROOMS_DEFAULT) ")\n"
     "  --ping-interval S    ping idle connections after S seconds; drop a peer\n"
     "                       silent for 2.5 x S       GROUPCHAT_PING_INTERVAL (20)\n"
     "  --request-deadline MS  answer unavailable when the broker has not\n"
@@ -178,6 +188,10 @@ s_main (int argc, char *argv [], gc_origins_t *origins, gc_proxies_t *proxies)
         GC_OPTION_NUMBER ("max-connections-per-address", "GROUPCHAT_MAX_CONNECTIONS_PER_ADDRESS",
                           GC_STR (GC_GATEWAY_PER_ADDRESS_DEFAULT), &config.max_per_address,
                           1, 1000000),
+        GC_OPTION_NUMBER ("max-connections-per-user", "GROUPCHAT_MAX_CONNECTIONS_PER_USER",
+                          GC_STR (GC_GATEWAY_PER_USER_DEFAULT), &config.max_per_user, 1, 1000000),
+        GC_OPTION_NUMBER ("max-rooms-per-connection", "GROUPCHAT_MAX_ROOMS_PER_CONNECTION",
+                          GC_STR (GC_GATEWAY_ROOMS_DEFAULT), &config.max_rooms, 1, 1000000),
         GC_OPTION_NUMBER ("request-deadline", "GROUPCHAT_REQUEST_DEADLINE",
                           GC_STR (GC_REQUEST_DEADLINE_MS), &config.request_deadline_ms,
                           100, 600000),

@@ -21,6 +21,8 @@ static const struct {
     { "groupchat_gaps_refilled_total", "Room gaps refilled from the broker's history.", GC_COUNTER_GAPS_REFILLED },
     { "groupchat_catchups_total", "Lagging connections caught up from the broker's history.", GC_COUNTER_CATCHUPS },
     { "groupchat_unavailable_total", "Requests answered unavailable.", GC_COUNTER_UNAVAILABLE },
+    { "groupchat_user_connections_refused_total", "Logins refused: the user held all the connections to this gateway they may (--max-connections-per-user).", GC_COUNTER_USER_LOGINS_REFUSED },
+    { "groupchat_room_joins_refused_total", "Joins refused: the connection was in all the rooms it may be in (--max-rooms-per-connection).", GC_COUNTER_JOINS_REFUSED },
 };
 
 void

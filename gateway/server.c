@@ -227,8 +227,10 @@ gc_server_new (const gc_server_config_t *config)
     self->parts.rate_limit = config->rate_limit;
     self->parts.proxies = config->proxies;
     self->parts.login_timeout_ms = config->login_seconds * 1000;
+    self->parts.max_rooms = (size_t) config->max_rooms;
     self->parts.admission = gc_admission_new (s_max_connections (config),
-                                              (size_t) config->max_per_address, config->proxies);
+                                              (size_t) config->max_per_address,
+                                              (size_t) config->max_per_user, config->proxies);
     //  Pings keep idle connections alive through proxies; a peer that
     //  answers nothing for 2.5 ping intervals is gone and is dropped
     self->idle_policy.secs_since_valid_ping = (uint16_t) config->ping_seconds;

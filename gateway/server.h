@@ -22,6 +22,8 @@ typedef struct {
     unsigned fd_limit;          //  connections + a few, 0: lws default
     int max_connections;        //  WebSocket connections at most, 0: fd_limit's room
     int max_per_address;        //  from one client address at most
+    int max_per_user;           //  logged in as one user at most
+    int max_rooms;              //  rooms one connection may be in
     int ping_seconds;           //  idle time before a ping; dead after 2.5 x
     int login_seconds;          //  time to log in after the upgrade
     int request_deadline_ms;    //  a request's time to be answered

@@ -36,6 +36,13 @@ static const struct {
     [GC_NO_SUCH_USER]    = { "no_such_user", "there is no such user", NULL },
     [GC_INTERNAL]        = { "internal", "internal error, nothing was stored", NULL },
     [GC_FORBIDDEN]       = { "forbidden", "this key may not do that", NULL },
+    //  The gateway's message names the limit, which is its own setting
+    [GC_TOO_MANY_CONNECTIONS] = { "too_many_connections",
+                             "you hold all the connections to this gateway you may; close one first",
+                             NULL },
+    [GC_TOO_MANY_ROOMS]  = { "too_many_rooms",
+                             "this connection is in all the rooms it may be in; leave one first",
+                             NULL },
 };
 
 const char *
@@ -84,6 +91,7 @@ gc_error_test (bool verbose)
     assert (strcmp (gc_error_person_text (GC_NOT_MEMBER),
                     "you are not a member of that group") == 0);
     assert (gc_error_person_text (GC_INTERNAL) == NULL);
+    assert (gc_error_from_name ("too_many_rooms", 14) == GC_TOO_MANY_ROOMS);
     assert (gc_error_person_text (GC_ERROR_COUNT) == NULL);
     if (verbose)
         printf ("OK\n");

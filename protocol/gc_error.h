@@ -25,6 +25,9 @@ typedef enum {
     GC_NO_SUCH_USER,        //  administration only
     GC_INTERNAL,            //  storage failed; nothing was stored
     GC_FORBIDDEN,           //  broker only: the link's key may not do that
+    //  Gateway only; appended, so that no earlier code changes number
+    GC_TOO_MANY_CONNECTIONS,    //  the user's logins on this gateway are all taken
+    GC_TOO_MANY_ROOMS,          //  the connection is in all the rooms it may be
     GC_ERROR_COUNT
 } gc_error_t;
 

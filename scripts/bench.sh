@@ -243,7 +243,7 @@ fi
 pids+=("$!")
 for port in "$port_a" "$port_b"; do
     "$bin/groupchat-gateway" --port "$port" "${endpoints[@]}" "${tls_flags[@]}" "${gateway_keys[@]}" \
-        --rate-limit 0 --max-connections-per-address 1000000 \
+        --rate-limit 0 --max-connections-per-address 1000000 --max-connections-per-user 1000000 \
         --log-level warn >"$work/gateway-$port.log" 2>&1 &
     pids+=("$!")
 done
