@@ -298,6 +298,7 @@ s_on_clock (zloop_t *loop, int timer_id, void *arg)
     if (self->keyring && gc_keyring_refresh (self->keyring))
         s_rebind_events (self, loop);
     gc_login_sweep (self->login, gc_clock_wall_ms ());
+    gc_commit_sweep (self->commit, gc_clock_wall_ms ());
     s_retain (self, gc_clock_wall_ms ());
     int64_t since = gc_clock_wall_ms () - GC_HEAD_RECENT_MS, changed;
     gc_store_recent_rooms (self->store, since, s_publish_head, self);

@@ -5,7 +5,9 @@
     acknowledged (ok with seq and ts) and published, in seq order. A say
     whose deadline passed while it waited is answered expired and not
     stored; if the commit fails, nothing is stored and every say of the
-    batch is answered internal. docs/broker.md has the states as a table. */
+    batch is answered internal. A say with a nonce already stored stores
+    nothing and gets the first one's answer (docs/architecture.md).
+    docs/broker.md has the states as a table. */
 #ifndef GC_COMMIT_H_INCLUDED
 #define GC_COMMIT_H_INCLUDED
 
@@ -25,6 +27,10 @@ void gc_commit_say (void *self, const gc_broker_request_t *request);
 
 //  Stores every say queued, in one transaction, then answers each.
 void gc_commit_flush (gc_commit_t *self);
+
+//  Deletes the nonces forgotten by now, hourly, in bounded passes (the
+//  next one a call later while a pass finds its whole budget)
+void gc_commit_sweep (gc_commit_t *self, int64_t now);
 
 //  Writes the commit figures (Prometheus text) to stream.
 void gc_commit_metrics (gc_commit_t *self, FILE *stream);

@@ -248,7 +248,8 @@ s_test_budget (gc_rig_t *rig, gc_reader_t *self)
     memset (text, 'x', sizeof text);
     gc_store_say_t says [100];
     for (int index = 0; index < 100; index++)
-        says [index] = (gc_store_say_t) { "Quite Interesting", "Sue", text, sizeof text, 0, 0, 0 };
+        says [index] = (gc_store_say_t) { .room = "Quite Interesting", .from = "Sue",
+            .text = text, .text_size = sizeof text };
     assert (gc_store_append (rig->store, says, 100, 2000) == 0);
     uint64_t since = 0;
     size_t got = 0, replies = 0;
@@ -280,7 +281,8 @@ gc_reader_test (bool verbose)
     gc_reader_t *self = gc_reader_new (rig->store, rig->reply);
     gc_store_say_t says [11];
     for (int index = 0; index < 11; index++)
-        says [index] = (gc_store_say_t) { "Taskmaster", "Sue", "hello", 5, 0, 0, 0 };
+        says [index] = (gc_store_say_t) { .room = "Taskmaster", .from = "Sue",
+            .text = "hello", .text_size = 5 };
     assert (gc_store_append (rig->store, says, 11, 1000) == 0);
     s_test_checks (rig, self);
     s_test_reads (rig, self);

@@ -368,6 +368,48 @@ gc_store_retain (gc_store_t *self, int64_t older_than, uint64_t keep, uint32_t b
 }
 
 //  --------------------------------------------------------------------------
+//  Nonces
+
+static void
+s_digest (gc_store_say_t *say)
+{
+    crypto_generichash (say->digest, sizeof say->digest,
+                        (const unsigned char *) say->text, say->text_size, NULL, 0);
+}
+
+//  A nonce older than GC_NONCE_TTL_MS is forgotten even before a purge
+//  deletes it, and a say that reuses it is new (its row is replaced)
+gc_nonce_t
+gc_store_nonce (gc_store_t *self, gc_store_say_t *say, int64_t now)
+{
+    s_room_t *room = zhashx_lookup (self->rooms, say->room);
+    if (!room || !say->nonce)
+        return GC_NONCE_NEW;
+    say->room_id = room->id;
+    s_digest (say);
+    uint64_t seq;
+    int64_t ts;
+    unsigned char digest [GC_STORE_DIGEST_SIZE];
+    int found = self->backend->nonce_find (self->db, say, &seq, &ts, digest);
+    if (found < 0)
+        return GC_NONCE_FAILED;
+    if (found == 0 || now - ts >= GC_NONCE_TTL_MS)
+        return GC_NONCE_NEW;
+    if (memcmp (digest, say->digest, sizeof digest))
+        return GC_NONCE_CONFLICT;
+    say->seq = seq;
+    say->ts = ts;
+    return GC_NONCE_STORED;
+}
+
+int
+gc_store_nonces_purge (gc_store_t *self, int64_t now, uint32_t budget)
+{
+    assert (!self->in_batch);
+    return self->backend->nonces_purge (self->db, now - GC_NONCE_TTL_MS + 1, budget);
+}
+
+//  --------------------------------------------------------------------------
 //  Messages
 
 static int
@@ -460,6 +502,8 @@ gc_store_append (gc_store_t *self, gc_store_say_t *says, size_t count, int64_t n
         says [index].room_id = room->id;
         says [index].seq = ++room->head;
         says [index].ts = now;
+        if (says [index].nonce)
+            s_digest (&says [index]);
     }
     if (index < count)
         self->backend->rollback (self->db);
@@ -590,7 +634,8 @@ s_test_messages (gc_store_t *self)
     char texts [15][8];
     for (int index = 0; index < 15; index++) {
         snprintf (texts [index], sizeof texts [index], "m%d", index + 1);
-        says [index] = (gc_store_say_t) { "Taskmaster", "Sue", texts [index], strlen (texts [index]), 0, 0, 0 };
+        says [index] = (gc_store_say_t) { .room = "Taskmaster", .from = "Sue",
+            .text = texts [index], .text_size = strlen (texts [index]) };
     }
     assert (gc_store_append (self, says, 15, 1000) == 0);
     assert (says [0].seq == 1 && says [14].seq == 15 && says [14].ts == 1000);
@@ -615,7 +660,8 @@ s_test_messages (gc_store_t *self)
     gc_history_free (&history);
     //  A batch naming an unknown room stores nothing at all
     gc_store_say_t bad [2] = {
-        { "Taskmaster", "Sue", "x", 1, 0, 0, 0 }, { "Nowhere", "Sue", "y", 1, 0, 0, 0 }
+        { .room = "Taskmaster", .from = "Sue", .text = "x", .text_size = 1 },
+        { .room = "Nowhere", .from = "Sue", .text = "y", .text_size = 1 }
     };
     assert (gc_store_append (self, bad, 2, 2000) == -1);
     uint64_t head;
@@ -643,7 +689,8 @@ s_test_retention (gc_store_t *self)
 {
     gc_store_say_t says [10];
     for (int index = 0; index < 10; index++)
-        says [index] = (gc_store_say_t) { "Quite Interesting", "Sue", "q", 1, 0, 0, 0 };
+        says [index] = (gc_store_say_t) { .room = "Quite Interesting", .from = "Sue",
+            .text = "q", .text_size = 1 };
     assert (gc_store_append (self, says, 6, 10000) == 0);
     assert (gc_store_append (self, says + 6, 4, 20000) == 0);
     //  By age, within the budget, every room; each room's newest stays
@@ -688,6 +735,55 @@ s_test_tokens (gc_store_t *self)
     user = gc_store_token_user (self, young, 3000 + GC_TOKEN_TTL_MS);
     assert (user && streq (user, "Sue"));
     free (user);
+}
+
+//  A nonce is remembered GC_NONCE_TTL_MS with its seq and its text's
+//  digest, by user and room, from the commit of its say on (the store
+//  opened again too); forgotten after, and purged in passes
+static void
+s_test_nonces (void)
+{
+    char path [] = "/tmp/gc_store_nonces_XXXXXX";
+    close (mkstemp (path));
+    gc_store_t *self = gc_store_new (path, GC_SEED_DEMO);
+    const char *room = "8 out of 10 cats";
+    gc_store_say_t says [3] = {
+        { .room = room, .from = "Sue", .text = "hi", .text_size = 2, .nonce = "n-1" },
+        { .room = room, .from = "Alex", .text = "hi", .text_size = 2, .nonce = "n-1" },
+        { .room = room, .from = "Sue", .text = "hi", .text_size = 2, .nonce = "n-2" },
+    };
+    int64_t then = 100000, day = GC_NONCE_TTL_MS;
+    gc_store_say_t again = says [0];
+    assert (gc_store_nonce (self, &again, then) == GC_NONCE_NEW);
+    assert (gc_store_append (self, says, 3, then) == 0 && says [1].seq == says [0].seq + 1);
+    gc_store_destroy (&self);
+    self = gc_store_new (path, GC_SEED_DEMO);
+    again = (gc_store_say_t) { .room = room, .from = "Alex", .text = "hi", .text_size = 2,
+                               .nonce = "n-1" };
+    assert (gc_store_nonce (self, &again, then + day - 1) == GC_NONCE_STORED);
+    assert (again.seq == says [1].seq && again.ts == then);
+    again.text = "ho";
+    assert (gc_store_nonce (self, &again, then) == GC_NONCE_CONFLICT);
+    again.room = "Taskmaster";
+    assert (gc_store_nonce (self, &again, then) == GC_NONCE_NEW);
+    //  A day on, forgotten: the nonce may go with another text, and its
+    //  row (not purged yet) is replaced
+    again = says [0];
+    again.text = "ho";
+    assert (gc_store_nonce (self, &again, then + day) == GC_NONCE_NEW);
+    assert (gc_store_append (self, &again, 1, then + day) == 0);
+    uint64_t seq = again.seq;
+    assert (gc_store_nonce (self, &again, then + day + 1) == GC_NONCE_STORED && again.seq == seq);
+    again.text = "hi";
+    assert (gc_store_nonce (self, &again, then + day + 1) == GC_NONCE_CONFLICT);
+    //  Only the forgotten go, budget at a time
+    assert (gc_store_nonces_purge (self, then + day - 1, 100) == 0);
+    assert (gc_store_nonces_purge (self, then + day, 1) == 1);
+    assert (gc_store_nonces_purge (self, then + day, 100) == 1);
+    assert (gc_store_nonces_purge (self, then + day, 100) == 0);
+    assert (gc_store_nonces_purge (self, then + 2 * day, 100) == 1);
+    gc_store_destroy (&self);
+    gc_rig_unlink (path);
 }
 
 //  Names too long for a membership key are asked of the database each
@@ -851,7 +947,7 @@ gc_store_test (bool verbose)
     assert (self && gc_store_room (self, "Taskmaster", &head) && head == 15);
     int64_t changed_ms;
     assert (gc_store_generation (self, &changed_ms) > 3 && changed_ms == 0);
-    gc_store_say_t say = { "Taskmaster", "Alex", "again", 5, 0, 0, 0 };
+    gc_store_say_t say = { .room = "Taskmaster", .from = "Alex", .text = "again", .text_size = 5 };
     assert (gc_store_append (self, &say, 1, 3000) == 0 && say.seq == 16);
     s_test_retention (self);
     gc_store_destroy (&self);
@@ -862,6 +958,7 @@ gc_store_test (bool verbose)
     gc_store_destroy (&self);
     gc_rig_unlink (path);
     s_test_seed_none ();
+    s_test_nonces ();
     if (verbose)
         printf ("OK\n");
 }

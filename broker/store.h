@@ -1,7 +1,7 @@
 /*  store.h: the broker's durable state, whatever holds it.
 
-    Users, rooms (one per group, named after it), memberships, messages
-    and login tokens. gc_store_new picks a backend from the database
+    Users, rooms (one per group, named after it), memberships, messages,
+    the nonces of the last day's says and login tokens. gc_store_new picks a backend from the database
     argument (store_backend.h lists them; SQLite is the default); the
     handlers see only this interface. Above every backend the store keeps
     what is the same for all of them: each room's head (its newest seq),
@@ -17,16 +17,31 @@
 
 typedef struct gc_store_t gc_store_t;
 
-//  A message to append; room_id, seq and ts are filled in by gc_store_append
+//  Bytes of the digest a nonce keeps of its say's text: enough that two
+//  texts of one user's nonce never share one by chance
+#define GC_STORE_DIGEST_SIZE    16
+
+//  A message to append; room_id, seq, ts and digest are filled in by
+//  gc_store_append (or gc_store_nonce)
 typedef struct {
     const char *room;
     const char *from;
     const char *text;
     size_t text_size;
+    const char *nonce;          //  the client's, NUL-terminated; NULL: none
     uint64_t seq;
     int64_t ts;
     int64_t room_id;            //  the backend's key for the room
+    unsigned char digest [GC_STORE_DIGEST_SIZE];    //  of the text, kept with a nonce
 } gc_store_say_t;
+
+//  What a say's nonce tells of it (gc_store_nonce)
+typedef enum {
+    GC_NONCE_NEW,               //  not used by the user in the room in GC_NONCE_TTL_MS
+    GC_NONCE_STORED,            //  stored already, with the same text: seq and ts are its
+    GC_NONCE_CONFLICT,          //  used already, for another text
+    GC_NONCE_FAILED             //  the database did not answer
+} gc_nonce_t;
 
 //  Query results: messages whose strings the history owns
 typedef struct {
@@ -66,6 +81,17 @@ int gc_store_token_delete (gc_store_t *self, const char *token);
 //  token is refused once expired anyway, this keeps the table to the
 //  sessions that may still come back. How many went, or -1.
 int gc_store_tokens_purge (gc_store_t *self, int64_t now);
+
+//  Looks the say's nonce up: a say appended with the same user, room and
+//  nonce less than GC_NONCE_TTL_MS before now, committed (a batch not
+//  yet appended is the caller's to look in). The nonce is kept in the
+//  transaction that stores its say, so an answer is as durable as a seq.
+gc_nonce_t gc_store_nonce (gc_store_t *self, gc_store_say_t *say, int64_t now);
+
+//  Deletes the nonces forgotten by now (kept GC_NONCE_TTL_MS), budget at
+//  most, the oldest first: a forgotten one is never looked at anyway,
+//  this bounds the table to a day of says. How many went, or -1.
+int gc_store_nonces_purge (gc_store_t *self, int64_t now, uint32_t budget);
 
 //  Retention: deletes each room's messages written before older_than
 //  (wall ms; 0: whatever their age) and those past the newest keep (0:

@@ -40,6 +40,12 @@ typedef struct {
     //  and ts < older_than (INT64_MAX: any age): how many went, or -1
     int (*retain) (void *db, int64_t room_id, uint64_t below, int64_t older_than,
                    uint32_t limit);
+    //  The seq, ts and text digest kept with the user's nonce in the room:
+    //  1, 0 when none is kept, or -1
+    int (*nonce_find) (void *db, const gc_store_say_t *say, uint64_t *seq, int64_t *ts,
+                       unsigned char *digest);
+    //  Deletes up to limit of the oldest nonces kept before older_than
+    int (*nonces_purge) (void *db, int64_t older_than, uint32_t limit);
     //  Name lists, sorted; the count, or -1 (then *names is NULL)
     int (*rooms_of) (void *db, const char *user, char ***names);
     int (*users) (void *db, char ***names);
@@ -50,7 +56,8 @@ typedef struct {
     int (*messages) (void *db, int64_t room_id, const char *room, bool since,
                      uint64_t bound, uint32_t limit, gc_history_t *history);
     int (*begin) (void *db);        //  takes the write lock: 0, or -1 when it stays taken
-    //  Within begin's transaction: 0, committed, or -1, all rolled back
+    //  Within begin's transaction, with the nonce of each say that has
+    //  one (replacing a forgotten one's): 0, committed, or -1, all rolled back
     int (*append) (void *db, const gc_store_say_t *says, size_t count);
     void (*rollback) (void *db);    //  ends begin's transaction, nothing written
     int (*probe) (void *db);        //  0 when a write commits now; never waits

@@ -22,7 +22,7 @@
 
 typedef enum {
     //  Run once with sqlite3_exec, in this order
-    Q_PRAGMAS, Q_SCHEMA_0, Q_MIGRATE_1, Q_MIGRATE_2,
+    Q_PRAGMAS, Q_SCHEMA_0, Q_MIGRATE_1, Q_MIGRATE_2, Q_MIGRATE_3,
     //  Prepared once, for the store's whole life: first those that work
     //  on any schema, then (from Q_TABLES) those that need the newest
     Q_PREPARED, Q_VERSION = Q_PREPARED, Q_HAS_TABLES, Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
@@ -31,11 +31,12 @@ typedef enum {
     Q_ROOMS_OF, Q_IS_MEMBER, Q_BEFORE, Q_SINCE, Q_INSERT, Q_USER_ADD, Q_USER_REMOVE, Q_PASSWORD_SET, Q_TOKENS_OF_USER,
     Q_ROOM_ADD, Q_MEMBER_ADD, Q_MEMBER_REMOVE, Q_USER_EXISTS, Q_USERS, Q_ROOMS, Q_MEMBERS,
     Q_GENERATION, Q_GENERATION_NEXT, Q_USER_GENERATION,
+    Q_NONCE_FIND, Q_NONCE_INSERT, Q_NONCES_PURGE,
     Q_COUNT
 } s_query_t;
 
 //  The newest schema version: Q_SCHEMA_0, then Q_MIGRATE_1 .. _n
-#define S_VERSION 2
+#define S_VERSION 3
 
 static const char *s_sql [Q_COUNT] = {
     [Q_PRAGMAS]      = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON",
@@ -64,6 +65,19 @@ static const char *s_sql [Q_COUNT] = {
                        "CREATE TABLE generation (last INTEGER NOT NULL);"
                        "INSERT INTO generation VALUES (1);"
                        "PRAGMA user_version = 2",
+    //  The nonces of the last day's says (store.h): the seq the first say
+    //  got, and a digest of its text, which tells a resend from another
+    //  text under the same nonce even once retention took the message.
+    //  Keyed as looked up, so a lookup is one search; by ts for the purge.
+    //  A user's go with the user: a name added again starts afresh.
+    [Q_MIGRATE_3]    = "CREATE TABLE nonces ("
+                       "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+                       "  room_id INTEGER NOT NULL REFERENCES rooms (id),"
+                       "  nonce TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,"
+                       "  digest BLOB NOT NULL,"
+                       "  PRIMARY KEY (user_id, room_id, nonce)) WITHOUT ROWID;"
+                       "CREATE INDEX nonces_by_ts ON nonces (ts);"
+                       "PRAGMA user_version = 3",
     [Q_VERSION]      = "PRAGMA user_version",
     [Q_HAS_TABLES]   = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'messages'",
     [Q_IS_EMPTY]     = "SELECT NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM rooms)",
@@ -118,6 +132,14 @@ static const char *s_sql [Q_COUNT] = {
     [Q_GENERATION]   = "SELECT last FROM generation",
     [Q_GENERATION_NEXT] = "UPDATE generation SET last = last + 1",
     [Q_USER_GENERATION] = "SELECT generation FROM users WHERE name = ?1",
+    [Q_NONCE_FIND]   = "SELECT n.seq, n.ts, n.digest FROM nonces n JOIN users u ON u.id = n.user_id"
+                       " WHERE u.name = ?1 AND n.room_id = ?2 AND n.nonce = ?3",
+    //  A forgotten nonce not yet purged is replaced
+    [Q_NONCE_INSERT] = "INSERT OR REPLACE INTO nonces (user_id, room_id, nonce, seq, ts, digest)"
+                       " SELECT id, ?2, ?3, ?4, ?5, ?6 FROM users WHERE name = ?1",
+    [Q_NONCES_PURGE] = "DELETE FROM nonces WHERE (user_id, room_id, nonce) IN"
+                       " (SELECT user_id, room_id, nonce FROM nonces WHERE ts < ?1"
+                       " ORDER BY ts LIMIT ?2)",
 };
 
 typedef struct {
@@ -569,6 +591,59 @@ s_messages (void *db, int64_t room_id, const char *room, bool since, uint64_t bo
     return 0;
 }
 
+//  A nonce statement with the user, room and nonce bound (?1 to ?3)
+static sqlite3_stmt *
+s_nonce_stmt (s_sqlite_t *self, s_query_t query, const gc_store_say_t *say)
+{
+    sqlite3_stmt *stmt = s_stmt (self, query);
+    sqlite3_bind_text (stmt, 1, say->from, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 2, say->room_id);
+    sqlite3_bind_text (stmt, 3, say->nonce, -1, SQLITE_STATIC);
+    return stmt;
+}
+
+static int
+s_nonce_find (void *db, const gc_store_say_t *say, uint64_t *seq, int64_t *ts,
+              unsigned char *digest)
+{
+    sqlite3_stmt *stmt = s_nonce_stmt (db, Q_NONCE_FIND, say);
+    int rc = sqlite3_step (stmt);
+    if (rc == SQLITE_ROW) {
+        *seq = (uint64_t) sqlite3_column_int64 (stmt, 0);
+        *ts = sqlite3_column_int64 (stmt, 1);
+        //  A digest of another size is no text's: it matches none
+        memset (digest, 0, GC_STORE_DIGEST_SIZE);
+        if (sqlite3_column_bytes (stmt, 2) == GC_STORE_DIGEST_SIZE)
+            memcpy (digest, sqlite3_column_blob (stmt, 2), GC_STORE_DIGEST_SIZE);
+    }
+    sqlite3_reset (stmt);
+    return rc == SQLITE_ROW? 1: rc == SQLITE_DONE? 0: -1;
+}
+
+static int
+s_nonces_purge (void *db, int64_t older_than, uint32_t limit)
+{
+    s_sqlite_t *self = db;
+    sqlite3_stmt *stmt = s_stmt (self, Q_NONCES_PURGE);
+    sqlite3_bind_int64 (stmt, 1, older_than);
+    sqlite3_bind_int64 (stmt, 2, limit);
+    int rc = sqlite3_step (stmt) == SQLITE_DONE? sqlite3_changes (self->db): -1;
+    sqlite3_reset (stmt);
+    return rc;
+}
+
+static int
+s_insert_nonce (s_sqlite_t *self, const gc_store_say_t *say)
+{
+    sqlite3_stmt *stmt = s_nonce_stmt (self, Q_NONCE_INSERT, say);
+    sqlite3_bind_int64 (stmt, 4, (int64_t) say->seq);
+    sqlite3_bind_int64 (stmt, 5, say->ts);
+    sqlite3_bind_blob (stmt, 6, say->digest, sizeof say->digest, SQLITE_STATIC);
+    int rc = sqlite3_step (stmt);
+    sqlite3_reset (stmt);
+    return rc == SQLITE_DONE? 0: -1;
+}
+
 static int
 s_insert (s_sqlite_t *self, const gc_store_say_t *say)
 {
@@ -580,6 +655,8 @@ s_insert (s_sqlite_t *self, const gc_store_say_t *say)
     sqlite3_bind_int64 (stmt, 5, say->ts);
     int rc = sqlite3_step (stmt);
     sqlite3_reset (stmt);
+    if (rc == SQLITE_DONE && say->nonce)
+        return s_insert_nonce (self, say);
     return rc == SQLITE_DONE? 0: -1;
 }
 
@@ -733,6 +810,8 @@ const gc_store_backend_t gc_store_sqlite = {
     .token_delete = s_token_delete,
     .tokens_purge = s_tokens_purge,
     .retain = s_retain,
+    .nonce_find = s_nonce_find,
+    .nonces_purge = s_nonces_purge,
     .rooms_of = s_rooms_of,
     .users = s_users,
     .rooms = s_rooms,
@@ -792,7 +871,10 @@ s_test_read_back (const char *path, uint64_t seq)
     assert (gc_str_eq (history.messages [0].from, "Sue"));
     assert (gc_str_eq (history.messages [0].text, "from before"));
     gc_history_free (&history);
-    gc_store_say_t say = { "Taskmaster", "Sue", "after", 5, seq, 2000, 1 };
+    gc_store_say_t say = {
+        .room = "Taskmaster", .from = "Sue", .text = "after", .text_size = 5,
+        .seq = seq, .ts = 2000, .room_id = 1
+    };
     assert (s_begin (db) == 0 && s_append (db, &say, 1) == 0);
     //  A user from before generations is at the first one
     assert (s_user_generation (db, "Sue") == 1 && s_generation (db) == 1);

@@ -38,7 +38,7 @@ s_check_strings_within (const gc_frame_t *frame, const uint8_t *data, size_t siz
 {
     const gc_str_t strs [] = {
         frame->user, frame->password, frame->token, frame->room, frame->text,
-        frame->from, frame->message, frame->hash, frame->path
+        frame->from, frame->message, frame->hash, frame->path, frame->nonce
     };
     for (size_t index = 0; index < sizeof strs / sizeof strs [0]; index++)
         s_check_within (strs [index], data, size);
@@ -77,6 +77,7 @@ s_check_same (const gc_frame_t *first, const gc_frame_t *second)
     s_check_same_str (first->message, second->message);
     s_check_same_str (first->hash, second->hash);
     s_check_same_str (first->path, second->path);
+    s_check_same_str (first->nonce, second->nonce);
     assert (first->code == second->code && first->seq == second->seq);
     assert (first->ts == second->ts && first->since == second->since);
     assert (first->before == second->before && first->limit == second->limit);

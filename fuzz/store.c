@@ -65,7 +65,8 @@ s_seed_room (const char *room, uint64_t count)
     for (uint64_t seq = 1; seq <= count; seq++) {
         char text [GC_NAME_MAX + 32];
         s_text (text, sizeof text, room, seq);
-        gc_store_say_t say = { room, s_from (seq), text, strlen (text), 0, 0, 0 };
+        gc_store_say_t say = { .room = room, .from = s_from (seq),
+            .text = text, .text_size = strlen (text) };
         assert (gc_store_append (s_store, &say, 1, S_TS + (int64_t) seq) == 0 && say.seq == seq);
     }
 }

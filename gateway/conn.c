@@ -468,6 +468,8 @@ s_start_say (s_slot_t *slot, gc_frame_t *frame)
     else {
         gc_frame_set_str (frame, GC_F_ROOM, request->room, request->room_len);
         gc_frame_set_str (frame, GC_F_TEXT, request->text, request->text_len);
+        if (request->nonce)
+            gc_frame_set_str (frame, GC_F_NONCE, request->nonce, request->nonce_len);
         s_send (slot, frame);
     }
 }

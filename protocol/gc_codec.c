@@ -55,6 +55,7 @@ static const s_key_t s_keys [] = {
     KEY_ARRAY ("generations", GC_F_GENERATIONS, K_UINTS, generations),
     KEY ("address",  GC_F_ADDRESS,  K_STR,     address),
     KEY ("retry_after", GC_F_RETRY_AFTER, K_UINT, retry_after),
+    KEY ("nonce",    GC_F_NONCE,    K_STR,     nonce),
 };
 #define KEY_COUNT (sizeof (s_keys) / sizeof (s_keys [0]))
 

@@ -30,7 +30,7 @@ typedef enum {
     GC_OP_LOGOUT,           //  token: revoke it
     GC_OP_ROOMS,            //  user: rooms of the user's groups
     GC_OP_JOIN,             //  user, room [, since]: membership + history
-    GC_OP_SAY,              //  user, room, text: store and publish
+    GC_OP_SAY,              //  user, room, text [, nonce]: store and publish
     GC_OP_HISTORY,          //  room, before | since, limit
     //  Replies, broker to requester
     GC_OP_OK,
@@ -96,7 +96,8 @@ typedef enum {
 #define GC_F_GENERATION (1u << 24)
 #define GC_F_REASON     (1u << 25)
 #define GC_F_GENERATIONS (1u << 26)
-#define GC_F_LAST       GC_F_GENERATIONS    //  the highest bit: a new field moves it
+#define GC_F_NONCE      (1u << 27)
+#define GC_F_LAST       GC_F_NONCE          //  the highest bit: a new field moves it
 
 //  A byte string that is not NUL-terminated
 typedef struct {
@@ -123,6 +124,7 @@ typedef struct {
     gc_str_t token;
     gc_str_t room;
     gc_str_t text;
+    gc_str_t nonce;         //  say: the client's, to store it once however often sent
     gc_str_t from;
     gc_error_t code;        //  in an error reply
     gc_str_t message;       //  human text of an error reply

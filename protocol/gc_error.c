@@ -43,6 +43,7 @@ static const struct {
     [GC_TOO_MANY_ROOMS]  = { "too_many_rooms",
                              "this connection is in all the rooms it may be in; leave one first",
                              NULL },
+    [GC_CONFLICT]        = { "conflict", "that nonce was already used for another text", NULL },
 };
 
 const char *
@@ -92,6 +93,7 @@ gc_error_test (bool verbose)
                     "you are not a member of that group") == 0);
     assert (gc_error_person_text (GC_INTERNAL) == NULL);
     assert (gc_error_from_name ("too_many_rooms", 14) == GC_TOO_MANY_ROOMS);
+    assert (gc_error_from_name ("conflict", 8) == GC_CONFLICT);
     assert (gc_error_person_text (GC_ERROR_COUNT) == NULL);
     if (verbose)
         printf ("OK\n");

@@ -28,6 +28,8 @@ typedef enum {
     //  Gateway only; appended, so that no earlier code changes number
     GC_TOO_MANY_CONNECTIONS,    //  the user's logins on this gateway are all taken
     GC_TOO_MANY_ROOMS,          //  the connection is in all the rooms it may be
+    //  v1.1: a say's nonce already used, by that user in that room, for another text
+    GC_CONFLICT,
     GC_ERROR_COUNT
 } gc_error_t;
 

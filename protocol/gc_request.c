@@ -13,7 +13,7 @@
 
 //  The fields of requests, in the order they are written
 typedef enum {
-    S_USER, S_PASSWORD, S_TOKEN, S_ROOM, S_TEXT, S_SINCE, S_BEFORE, S_LIMIT, S_FIELDS
+    S_USER, S_PASSWORD, S_TOKEN, S_ROOM, S_TEXT, S_NONCE, S_SINCE, S_BEFORE, S_LIMIT, S_FIELDS
 } s_field_t;
 #define S_BIT(field)    (1u << (field))
 
@@ -33,6 +33,8 @@ static const struct {
                      offsetof (gc_request_t, room_len) },
     [S_TEXT]     = { GC_KEY_TEXT, false, offsetof (gc_request_t, text),
                      offsetof (gc_request_t, text_len) },
+    [S_NONCE]    = { GC_KEY_NONCE, false, offsetof (gc_request_t, nonce),
+                     offsetof (gc_request_t, nonce_len) },
     [S_SINCE]    = { GC_KEY_SINCE, true, offsetof (gc_request_t, since),
                      offsetof (gc_request_t, has_since) },
     [S_BEFORE]   = { GC_KEY_BEFORE, true, offsetof (gc_request_t, before),
@@ -59,7 +61,7 @@ static const struct {
     [GC_CLIENT_ROOMS]   = { "rooms", true, 0, 0, 0, NULL, 0 },
     [GC_CLIENT_JOIN]    = { "join", true, S_BIT (S_ROOM) | S_BIT (S_SINCE),
                             S_BIT (S_ROOM), 0, "room is missing", 0 },
-    [GC_CLIENT_SAY]     = { "say", true, S_BIT (S_ROOM) | S_BIT (S_TEXT),
+    [GC_CLIENT_SAY]     = { "say", true, S_BIT (S_ROOM) | S_BIT (S_TEXT) | S_BIT (S_NONCE),
                             S_BIT (S_ROOM) | S_BIT (S_TEXT), 0, "say needs room and text", 0 },
     [GC_CLIENT_LEAVE]   = { "leave", true, S_BIT (S_ROOM),
                             S_BIT (S_ROOM), 0, "room is missing", 0 },
@@ -142,6 +144,8 @@ s_check_fields (gc_request_t *request)
     int64_t limit_max = s_ops [request->op].limit_max;
     if (limit_max && (request->limit < 1 || request->limit > limit_max))
         return "limit must be 1 to " GC_STR (GC_HISTORY_MAX);
+    if (request->nonce && (request->nonce_len < 1 || request->nonce_len > GC_NONCE_MAX))
+        return "nonce must be 1 to " GC_STR (GC_NONCE_MAX) " bytes";
     return NULL;
 }
 
@@ -316,6 +320,13 @@ s_test_parse_errors (void)
           "a number field is not a non-negative integer" },
         { "{\"op\":\"history\",\"room\":\"x\",\"limit\":2.5}",
           "a number field is not a non-negative integer" },
+        { "{\"op\":\"say\",\"room\":\"x\",\"text\":\"t\",\"nonce\":7}",
+          "a field has the wrong type or contains U+0000" },
+        { "{\"op\":\"say\",\"room\":\"x\",\"text\":\"t\",\"nonce\":\"\"}",
+          "nonce must be 1 to 64 bytes" },
+        { "{\"op\":\"say\",\"room\":\"x\",\"text\":\"t\",\"nonce\":"
+          "\"0123456789012345678901234567890123456789012345678901234567890123\u00e9\"}",
+          "nonce must be 1 to 64 bytes" },
     };
     for (size_t index = 0; index < sizeof bad / sizeof bad [0]; index++) {
         gc_request_t request;
@@ -347,6 +358,8 @@ s_test_parse_good (void)
         { "{\"op\":\"rooms\",\"id\":1}", GC_CLIENT_ROOMS },
         { "{\"op\":\"join\",\"room\":\"x\",\"since\":5,\"limit\":0}", GC_CLIENT_JOIN },
         { "{\"op\":\"say\",\"room\":\"x\",\"text\":\" \"}", GC_CLIENT_SAY },
+        { "{\"op\":\"say\",\"room\":\"x\",\"text\":\" \",\"nonce\":"
+          "\"0123456789012345678901234567890123456789012345678901234567890123\"}", GC_CLIENT_SAY },
         { "{\"op\":\"leave\",\"room\":\"x\"}", GC_CLIENT_LEAVE },
         { "{\"op\":\"history\",\"room\":\"x\",\"limit\":100}", GC_CLIENT_HISTORY },
         { "{\"op\":\"history\",\"room\":\"x\",\"limit\":1,\"since\":3}", GC_CLIENT_HISTORY },
@@ -381,7 +394,8 @@ s_test_round_trip (void)
         { .op = GC_CLIENT_LOGIN, .has_id = true, .id = 2, .token = "3q2-7w" },
         { .op = GC_CLIENT_JOIN, .has_id = true, .id = 3, .room = "8 out of 10 cats",
           .has_since = true, .since = 77 },
-        { .op = GC_CLIENT_SAY, .id = 4, .room = "r", .text = "t=1 xx", .text_len = 3 },
+        { .op = GC_CLIENT_SAY, .id = 4, .room = "r", .text = "t=1 xx", .text_len = 3,
+          .nonce = "c1-000042" },
         { .op = GC_CLIENT_HISTORY, .has_id = true, .id = 5, .room = "r",
           .has_before = true, .before = 9, .has_limit = true, .limit = 10 },
         { .op = GC_CLIENT_LEAVE, .has_id = true, .id = 6, .room = "r" },
@@ -399,6 +413,7 @@ s_test_round_trip (void)
         assert (!sent->user || strcmp (read.user, sent->user) == 0);
         assert (!sent->password || strcmp (read.password, sent->password) == 0);
         assert (!sent->token || strcmp (read.token, sent->token) == 0);
+        assert (!sent->nonce || strcmp (read.nonce, sent->nonce) == 0);
         assert ((read.room == NULL) == (sent->room == NULL || sent->op == GC_CLIENT_ROOMS));
         assert (!sent->text || (read.text_len == 3 && memcmp (read.text, "t=1", 3) == 0));
         assert (read.has_since == sent->has_since && read.since == sent->since);

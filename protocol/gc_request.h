@@ -26,6 +26,7 @@
 #define GC_KEY_TOKEN        "token"
 #define GC_KEY_ROOM         "room"
 #define GC_KEY_TEXT         "text"
+#define GC_KEY_NONCE        "nonce"
 #define GC_KEY_SINCE        "since"
 #define GC_KEY_BEFORE       "before"
 #define GC_KEY_LIMIT        "limit"
@@ -76,7 +77,8 @@ typedef struct {
     bool has_id;            //  the frame had an id, so the reply echoes it
     int64_t id;             //  the client's, any integer
     const char *user, *password, *token, *room, *text;     //  NULL when absent
-    size_t room_len, text_len, user_len, password_len, token_len;   //  in bytes
+    const char *nonce;      //  say: the client's, so a resend stores nothing; NULL when absent
+    size_t room_len, text_len, user_len, password_len, token_len, nonce_len;   //  in bytes
     bool has_since, has_before, has_limit;                  //  present
     uint64_t since, before; //  seqs
     int64_t limit;          //  GC_HISTORY_DEFAULT when parsed without one
