@@ -270,6 +270,20 @@ class Client:
             reply.get("id"), ident)
         return reply
 
+    async def until_available(self, within=15.0):
+        """Repeats a harmless request until the broker answers it.
+
+        After a broker restart a gateway needs a moment to reconnect: this is
+        the bounded poll that waits for it."""
+        end = time.monotonic() + deadline(within)
+        while True:
+            reply = await self.request("rooms")
+            if reply["op"] == "ok":
+                return
+            assert reply.get("code") == "unavailable", "rooms: %r" % (reply,)
+            assert time.monotonic() < end, "still unavailable after %.0f s" % deadline(within)
+            await asyncio.sleep(0.1)    # poll interval, not a wait for an event
+
     async def next_reply(self, timeout=None):
         """The next reply not claimed by request() (e.g. one without id)."""
         return await self._get(self.replies, deadline(timeout or self.REPLY_TIMEOUT),

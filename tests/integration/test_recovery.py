@@ -26,21 +26,6 @@ LAGGED_MESSAGES = 8000
 TEXT_BYTES = 4000
 
 
-async def until_available(client, within=15.0):
-    """Repeats a harmless request until the broker answers it.
-
-    After a broker restart a gateway needs a moment to reconnect: this is
-    the bounded poll that waits for it."""
-    end = time.monotonic() + deadline(within)
-    while True:
-        reply = await client.request("rooms")
-        if reply["op"] == "ok":
-            return
-        assert reply.get("code") == "unavailable", "rooms: %r" % (reply,)
-        assert time.monotonic() < end, "still unavailable after %.0f s" % deadline(within)
-        await asyncio.sleep(0.1)    # poll interval, not a wait for an event
-
-
 async def timed_request(client, op, **fields):
     """request() and the seconds its reply took."""
     started = time.monotonic()
@@ -90,7 +75,7 @@ async def test_acknowledged_messages_survive_kill_9():
 
         await cluster.start_broker()
         reader = await cluster.login("Alex", gateway=1)
-        await until_available(reader)
+        await reader.until_available()
         reply = await reader.join("Taskmaster", since=base)
         assert reply.get("complete") is True
         stored = {m["seq"]: m["text"] for m in reply["history"]}
@@ -115,7 +100,7 @@ async def test_sigterm_stops_the_broker_without_losing_anything():
         seqs = await sandy.say_many(texts, room="Quite Interesting", window=40)
         await cluster.stop_broker(signal.SIGTERM)
         await cluster.start_broker()
-        await until_available(sandy)
+        await sandy.until_available()
         history = await sandy.history("Quite Interesting", limit=100)
         assert [(m["seq"], m["text"]) for m in history][-40:] == list(zip(seqs, texts)), \
             "history after a clean restart lost messages"
@@ -169,7 +154,7 @@ async def test_broker_down_means_unavailable_then_everything_resumes():
 
         #  The broker returns; the gateways were never restarted
         await cluster.start_broker()
-        await until_available(speaker)
+        await speaker.until_available()
         after = await speaker.say_many(["after the restart %d" % i for i in range(5)])
         assert after[0] == before[-1] + 1, \
             "first seq after the restart is %d, the last before %d: the say answered " \
@@ -202,7 +187,7 @@ async def test_hung_broker_means_unavailable_and_nothing_stored_later():
             cluster.broker.send_signal(signal.SIGCONT)
         #  The broker now finds the say in its queue, past its deadline: it
         #  must drop it. What this connection says next comes after it.
-        await until_available(client)
+        await client.until_available()
         try:
             seq = await client.say("said after the broker woke up")
         except ServerError as error:
