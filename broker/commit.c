@@ -247,7 +247,8 @@ s_find_repeats (gc_commit_t *self)
         say->repeat = first != NULL;
         say->message = first? first->message: messages++;
     }
-    zhashx_purge (self->nonces);
+    if (zhashx_size (self->nonces))
+        zhashx_purge (self->nonces);
     return messages;
 }
 

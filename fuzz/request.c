@@ -6,7 +6,8 @@
     GC_BAD_REQUEST with a reason, and what it accepts must be a request a
     gateway can act on: an op a client may send, the fields that op needs,
     strings the broker takes (UTF-8 without U+0000), a history limit in
-    range, a say text that gc_text judges. Written back with gc_request_encode and parsed again,
+    range, a say text that gc_text judges, a nonce of 1 to GC_NONCE_MAX
+    bytes. Written back with gc_request_encode and parsed again,
     an accepted request must come back field for field, and writing that
     once more must give the same bytes. */
 #include <assert.h>
@@ -49,6 +50,8 @@ s_check_accepted (const gc_request_t *request)
     s_check_string (request->token, request->token_len);
     s_check_string (request->room, request->room_len);
     s_check_string (request->text, request->text_len);
+    s_check_string (request->nonce, request->nonce_len);
+    assert (!request->nonce || (request->nonce_len >= 1 && request->nonce_len <= GC_NONCE_MAX));
     switch (request->op) {
         case GC_CLIENT_LOGIN:
             assert (request->token || (request->user && request->password));
@@ -85,6 +88,7 @@ s_check_same (const gc_request_t *first, const gc_request_t *second)
     s_check_same_string (first->token, first->token_len, second->token, second->token_len);
     s_check_same_string (first->room, first->room_len, second->room, second->room_len);
     s_check_same_string (first->text, first->text_len, second->text, second->text_len);
+    s_check_same_string (first->nonce, first->nonce_len, second->nonce, second->nonce_len);
     assert (!second->has_since || (first->has_since && second->since == first->since));
     assert (!second->has_before || (first->has_before && second->before == first->before));
     assert (!second->has_limit || (first->has_limit && second->limit == first->limit));
