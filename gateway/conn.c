@@ -10,6 +10,9 @@
     Writing takes the oldest finished reply first, then the next message
     of one of the connection's rooms, taking the rooms in turn, and sends
     what is ready in one write.
+    The rate limit is a token bucket checked before a frame is parsed: a
+    frame that finds it empty is answered rate_limited, and nothing more
+    is read until it holds a token again.
     A session ends when the broker says so (the user was removed, or
     their password set): the connection is logged out at once, is pushed
     `closed` after the replies already finished, and is closed with
