@@ -414,6 +414,46 @@ gc_bench_pool_set_token (gc_bench_pool_t *self, const char *token)
 //  --------------------------------------------------------------------------
 //  Self test
 
+//  A test driver: counts its alarms, and sets its next every period
+typedef struct {
+    gc_bench_pool_t *pool;
+    int64_t period;             //  us; 0: once
+    int rang;
+} s_test_driver_t;
+
+static void
+s_test_ring (void *arg, int64_t now)
+{
+    s_test_driver_t *driver = arg;
+    driver->rang++;
+    if (driver->period)
+        gc_bench_pool_alarm (driver->pool, now + driver->period, s_test_ring, driver);
+}
+
+static bool
+s_test_rang (void *arg)
+{
+    s_test_driver_t *drivers = arg;
+    return drivers [0].rang >= 10 && drivers [1].rang >= 1;
+}
+
+//  Two drivers' alarms ring side by side; a cancelled one never does
+static void
+s_test_alarms (gc_bench_pool_t *self)
+{
+    s_test_driver_t drivers [3] = {
+        { self, 1000, 0 }, { self, 0, 0 }, { self, 0, 0 }
+    };
+    int64_t now = gc_clock_mono_us ();
+    gc_bench_pool_alarm (self, now, s_test_ring, &drivers [0]);
+    gc_bench_pool_alarm (self, now + 5000, s_test_ring, &drivers [1]);
+    gc_bench_pool_alarm (self, now + 2000, s_test_ring, &drivers [2]);
+    gc_bench_pool_alarm (self, -1, NULL, &drivers [2]);
+    assert (gc_bench_pool_run (self, s_test_rang, drivers, now + 5000000) == 0);
+    assert (drivers [1].rang == 1 && drivers [2].rang == 0);
+    gc_bench_pool_alarm (self, -1, NULL, &drivers [0]);
+}
+
 //  An idle pool still returns at each deadline: lws would otherwise poll
 //  on with no timeout once the deadline's timer had run. SIGALRM ends the
 //  test if the loop sleeps through one.
@@ -432,6 +472,7 @@ gc_bench_pool_test (bool verbose)
         assert (gc_bench_pool_run (self, NULL, NULL, deadline) == -1);
         assert (gc_clock_mono_us () >= deadline);
     }
+    s_test_alarms (self);
     alarm (0);
     gc_bench_pool_destroy (&self);
     assert (self == NULL);

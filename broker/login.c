@@ -471,6 +471,8 @@ gc_login_test (bool verbose)
     assert (gc_rig_captured (rig, "groupchat_broker_logins_ok_total 4"));
     assert (gc_rig_captured (rig, "groupchat_broker_logins_failed_total 9"));
     assert (gc_rig_captured (rig, "groupchat_broker_logins_throttled_total 2"));
+    //  Every verdict but the late one, which no worker hashed
+    assert (gc_rig_captured (rig, "groupchat_broker_password_hashes_total 12"));
     gc_login_destroy (&self);
     gc_login_destroy (&self);
     gc_rig_destroy (&rig);

@@ -253,7 +253,7 @@ PYTHON
 #  --------------------------------------------------------------------------
 
 case "${1:-}" in
-    -h|--help) sed -n '2,29s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,37s/^# \{0,1\}//p' "$0"; exit 0 ;;
     "") ;;
     *) s_say "usage: scripts/bench.sh (settings in the environment, see --help)"; exit 2 ;;
 esac
