@@ -67,16 +67,6 @@ static const s_flood_t s_wrong = { .forwarded = true, .victim = "Alex" };
 static const s_flood_t s_spread = { .forwarded = true, .spread = true, .victim = "Sandy" };
 static const s_flood_t s_names = { .unknown = true, .forwarded = true, .spread = true };
 
-//  A run: what the tick functions need
-typedef struct {
-    const gc_bench_config_t *config;
-    const s_flood_t *flood;
-    gc_bench_pool_t *pool;
-    unsigned id;                //  makes the run's names and addresses its own
-    const char *room;           //  where the join probe joins
-    uint64_t others_refused;    //  probe requests refused, over every phase
-} s_run_t;
-
 //  --------------------------------------------------------------------------
 //  Closed-loop logins (the hash alone, and the token phase)
 
@@ -141,31 +131,21 @@ s_alone (gc_bench_pool_t *pool, s_logins_t *logins, gc_bench_conn_t *conn,
                             "ms", "a password login alone (hash cost)");
 }
 
-//  Token logins back to back on count connections for seconds
-static void
-s_token_phase (gc_bench_pool_t *pool, s_logins_t *logins, size_t first, size_t count,
-               double seconds, gc_bench_report_t *report)
-{
-    int64_t start = gc_clock_mono_us ();
-    logins->token = gc_bench_pool_token (pool);
-    logins->running = true;
-    gc_hist_reset (logins->latency);
-    for (size_t index = 0; index < count; index++) {
-        gc_bench_conn_t *conn = gc_bench_pool_conn (pool, first + index);
-        gc_bench_conn_set_events (conn, &s_events, logins);
-        s_login (logins, conn);
-    }
-    gc_bench_hold (pool, start + (int64_t) (seconds * 1e6), report);
-    seconds = (double) (gc_clock_mono_us () - start) / 1e6;
-    uint64_t done = logins->ok;
-    logins->running = false;
-    gc_bench_pool_run (pool, s_logins_settled, logins,
-                       gc_clock_mono_us () + S_SETTLE_S * 1000000LL);
-    gc_bench_report_figure (report, "token_logins_per_s", (double) done / seconds, "/s",
-                            "token logins");
-    gc_bench_report_latency (report, "token_login", "token login", logins->latency);
-    gc_bench_report_check (report, "token_login_errors", logins->errors, "token logins refused");
-}
+//  A run: its loads, and what the tick functions need
+typedef struct {
+    const gc_bench_config_t *config;
+    const s_flood_t *flood;
+    gc_bench_pool_t *pool;
+    unsigned id;                //  makes the run's names and addresses its own
+    const char *room;           //  where the join probe joins
+    size_t first;               //  the flood's first connection in the pool
+    size_t count;               //  and how many it has
+    double seconds;             //  of each phase
+    gc_bench_traffic_t *probe;  //  others' says
+    gc_bench_paced_t *others;   //  others' token logins and joins
+    gc_bench_paced_t *flooding; //  the flood
+    s_logins_t logins;          //  closed-loop logins, with the password or the token
+} s_run_t;
 
 //  --------------------------------------------------------------------------
 //  The paced loads
@@ -208,33 +188,6 @@ s_first_address (const s_run_t *run)
 //  --------------------------------------------------------------------------
 //  Reporting
 
-//  The latency of the other users' requests of the phase called name
-static void
-s_report_others (s_run_t *run, gc_bench_traffic_t *probe, gc_bench_paced_t *others,
-                 const char *name, gc_bench_report_t *report)
-{
-    static const struct { gc_bench_kind_t kind; const char *key, *label; } probes [] = {
-        { GC_BENCH_LOGIN, "token_login", "token login" },
-        { GC_BENCH_JOIN, "join", "join" },
-        { GC_BENCH_LEAVE, NULL, NULL }
-    };
-    char key [64], label [96];
-    snprintf (key, sizeof key, "probe_%s", name);
-    snprintf (label, sizeof label, "probe latency, %s", name);
-    gc_bench_report_latency (report, key, label, gc_bench_traffic_current (probe)->latency);
-    const gc_bench_pace_window_t *window = gc_bench_paced_current (others);
-    for (size_t index = 0; index < sizeof probes / sizeof probes [0]; index++) {
-        const gc_bench_tally_t *tally = &window->kinds [probes [index].kind];
-        for (int code = GC_OK + 1; code < GC_ERROR_COUNT; code++)
-            run->others_refused += tally->answers [code];
-        if (!probes [index].key)
-            continue;
-        snprintf (key, sizeof key, "probe_%s_%s", probes [index].key, name);
-        snprintf (label, sizeof label, "probe %s, %s", probes [index].label, name);
-        gc_bench_report_latency (report, key, label, tally->latency);
-    }
-}
-
 //  The flood's figures: what was sent, how it was answered, how fast
 static void
 s_report_flood (const gc_bench_pace_window_t *window, double seconds, uint64_t ok_in_time,
@@ -272,129 +225,194 @@ s_report_flood (const gc_bench_pace_window_t *window, double seconds, uint64_t o
 //  --------------------------------------------------------------------------
 //  The phases
 
-//  Holds the pool for seconds with everything running; the seconds it took
+//  Holds the pool for the phase with everything running; the seconds it
+//  took
 static double
-s_hold (gc_bench_pool_t *pool, gc_bench_traffic_t *probe, gc_bench_paced_t *others,
-        double seconds, gc_bench_report_t *report)
+s_hold (s_run_t *run, gc_bench_report_t *report)
 {
     int64_t start = gc_clock_mono_us ();
-    gc_bench_traffic_window (probe, start);
-    gc_bench_paced_window (others, start);
-    gc_bench_hold (pool, start + (int64_t) (seconds * 1e6), report);
+    gc_bench_traffic_window (run->probe, start);
+    gc_bench_paced_window (run->others, start);
+    gc_bench_hold (run->pool, start + (int64_t) (run->seconds * 1e6), report);
     return (double) (gc_clock_mono_us () - start) / 1e6;
 }
 
-//  The flood for seconds, then until it is all answered
+//  The latency of the other users' requests in the phase called name
 static void
-s_flood_phase (s_run_t *run, gc_bench_traffic_t *probe, gc_bench_paced_t *others,
-               gc_bench_paced_t *flood, double seconds, gc_bench_report_t *report)
+s_report_others (s_run_t *run, const char *name, gc_bench_report_t *report)
 {
-    double rate = gc_bench_default_real (run->config->flood_rate, 300);
-    gc_bench_paced_window (flood, gc_clock_mono_us ());
-    gc_bench_paced_start (flood, rate, gc_clock_mono_us ());
-    seconds = s_hold (run->pool, probe, others, seconds, report);
-    gc_bench_paced_stop (flood);
-    uint64_t ok_in_time = gc_bench_paced_current (flood)->kinds [GC_BENCH_LOGIN].answers [GC_OK];
-    s_report_others (run, probe, others, "password", report);
-    if (gc_bench_pool_run (run->pool, gc_bench_paced_settled, flood,
-                           gc_clock_mono_us () + S_SETTLE_S * 1000000LL))
-        gc_bench_report_fail (report, "the flood was not answered in time");
-    s_report_flood (gc_bench_paced_current (flood), seconds, ok_in_time, report);
+    static const struct { gc_bench_kind_t kind; const char *key, *label; } probes [] = {
+        { GC_BENCH_LOGIN, "token_login", "token login" },
+        { GC_BENCH_JOIN, "join", "join" }
+    };
+    char key [64], label [96];
+    snprintf (key, sizeof key, "probe_%s", name);
+    snprintf (label, sizeof label, "probe latency, %s", name);
+    gc_bench_report_latency (report, key, label, gc_bench_traffic_current (run->probe)->latency);
+    const gc_bench_pace_window_t *window = gc_bench_paced_current (run->others);
+    for (size_t index = 0; index < sizeof probes / sizeof probes [0]; index++) {
+        snprintf (key, sizeof key, "probe_%s_%s", probes [index].key, name);
+        snprintf (label, sizeof label, "probe %s, %s", probes [index].label, name);
+        gc_bench_report_latency (report, key, label,
+                                 window->kinds [probes [index].kind].latency);
+    }
 }
 
+//  The flood for the phase, then until it is all answered
+static void
+s_flood_phase (s_run_t *run, gc_bench_report_t *report)
+{
+    gc_bench_paced_t *flooding = run->flooding;
+    gc_bench_paced_window (flooding, gc_clock_mono_us ());
+    gc_bench_paced_start (flooding, gc_bench_default_real (run->config->flood_rate, 300),
+                          gc_clock_mono_us ());
+    double seconds = s_hold (run, report);
+    gc_bench_paced_stop (flooding);
+    const gc_bench_pace_window_t *window = gc_bench_paced_current (flooding);
+    uint64_t ok_in_time = window->kinds [GC_BENCH_LOGIN].answers [GC_OK];
+    s_report_others (run, "password", report);
+    if (gc_bench_pool_run (run->pool, gc_bench_paced_settled, flooding,
+                           gc_clock_mono_us () + S_SETTLE_S * 1000000LL))
+        gc_bench_report_fail (report, "the flood was not answered in time");
+    s_report_flood (window, seconds, ok_in_time, report);
+}
+
+//  Token logins back to back on a few of the flood's connections
+static void
+s_token_phase (s_run_t *run, gc_bench_report_t *report)
+{
+    s_logins_t *logins = &run->logins;
+    logins->token = gc_bench_pool_token (run->pool);
+    logins->running = true;
+    logins->ok = logins->errors = 0;
+    gc_hist_reset (logins->latency);
+    for (size_t index = 0; index < run->count && index < S_TOKENS; index++) {
+        gc_bench_conn_t *conn = gc_bench_pool_conn (run->pool, run->first + index);
+        gc_bench_conn_set_events (conn, &s_events, logins);
+        s_login (logins, conn);
+    }
+    double seconds = s_hold (run, report);
+    uint64_t done = logins->ok;
+    logins->running = false;
+    gc_bench_pool_run (run->pool, s_logins_settled, logins,
+                       gc_clock_mono_us () + S_SETTLE_S * 1000000LL);
+    gc_bench_report_figure (report, "token_logins_per_s", (double) done / seconds, "/s",
+                            "token logins");
+    gc_bench_report_latency (report, "token_login", "token login", logins->latency);
+    gc_bench_report_check (report, "token_login_errors", logins->errors, "token logins refused");
+    s_report_others (run, "token", report);
+}
+
+//  --------------------------------------------------------------------------
+//  Setting up and running
+
 //  The connections: probe members, the others' two, then the flood's;
-//  sets *first to the flood's first
+//  0 or -1
 static int
-s_connect (s_run_t *run, size_t members, size_t count, gc_bench_report_t *report,
-           size_t *probe_first, size_t *others_first, size_t *first)
+s_connect (s_run_t *run, size_t members, gc_bench_report_t *report,
+           size_t *probe_first, size_t *others_first)
 {
     const gc_bench_config_t *config = run->config;
     if (gc_bench_token (run->pool, config, report)
     ||  gc_bench_gather (run->pool, members, config->rooms, 1, report, probe_first)
     ||  gc_bench_gather (run->pool, S_OTHERS, NULL, 0, report, others_first))
         return -1;
-    *first = gc_bench_pool_add_forwarded (run->pool, count, s_first_address (run),
-                                          run->flood->spread? 1: 0);
-    return gc_bench_settle (run->pool, 30 + (double) count * 0.002, report, "connecting");
+    run->first = gc_bench_pool_add_forwarded (run->pool, run->count, s_first_address (run),
+                                              run->flood->spread? 1: 0);
+    return gc_bench_settle (run->pool, 30 + (double) run->count * 0.002, report, "connecting");
+}
+
+//  The three loads over their connections, none started
+static void
+s_loads (s_run_t *run, size_t members, size_t probe_first, size_t others_first)
+{
+    gc_bench_pool_t *pool = run->pool;
+    run->probe = gc_bench_traffic_new (pool, run->config->rooms, 1, 100);
+    for (size_t index = 0; index < members; index++)
+        gc_bench_traffic_add (run->probe, gc_bench_pool_conn (pool, probe_first + index), 0,
+                              index == 0);
+    run->others = gc_bench_paced_new (pool, s_other_tick, run);
+    for (size_t index = 0; index < S_OTHERS; index++)
+        gc_bench_paced_add (run->others, gc_bench_pool_conn (pool, others_first + index));
+    run->flooding = gc_bench_paced_new (pool, s_flood_tick, run);
+    for (size_t index = 0; index < run->count; index++) {
+        gc_bench_conn_t *conn = gc_bench_pool_conn (pool, run->first + index);
+        gc_bench_conn_expect_refusals (conn);
+        gc_bench_paced_add (run->flooding, conn);
+    }
+}
+
+//  The phases, then the checks once everything is answered
+static void
+s_phases (s_run_t *run, gc_bench_report_t *report)
+{
+    int64_t now = gc_clock_mono_us ();
+    gc_bench_traffic_start (run->probe, gc_bench_default_real (run->config->rate, 100), now);
+    gc_bench_paced_start (run->others, S_OTHERS_RATE, now);
+    s_hold (run, report);
+    s_report_others (run, "quiet", report);
+    s_flood_phase (run, report);
+    if (run->flood->right)
+        s_token_phase (run, report);
+    gc_bench_traffic_stop (run->probe);
+    gc_bench_paced_stop (run->others);
+    gc_bench_pool_run (run->pool, gc_bench_traffic_settled, run->probe,
+                       gc_clock_mono_us () + S_SETTLE_S * 1000000LL);
+    gc_bench_pool_run (run->pool, gc_bench_paced_settled, run->others,
+                       gc_clock_mono_us () + S_SETTLE_S * 1000000LL);
+    gc_bench_report_check (report, "probe_refused", gc_bench_paced_refused (run->others),
+                           "token logins, joins and leaves of others refused");
+    gc_bench_report_faults (report, run->probe, run->pool);
 }
 
 static void
-s_params (const gc_bench_config_t *config, const s_flood_t *flood, gc_bench_report_t *report,
-          size_t count, size_t members)
+s_params (const s_run_t *run, size_t members, gc_bench_report_t *report)
 {
-    gc_bench_report_param (report, "connections", (double) count);
+    const gc_bench_config_t *config = run->config;
+    gc_bench_report_param (report, "connections", (double) run->count);
     gc_bench_report_param (report, "flood_rate", gc_bench_default_real (config->flood_rate, 300));
     gc_bench_report_param (report, "probe_members", (double) members);
     gc_bench_report_param (report, "probe_rate", gc_bench_default_real (config->rate, 100));
-    gc_bench_report_param (report, "duration", gc_bench_default_real (config->duration, 5));
+    gc_bench_report_param (report, "duration", run->seconds);
     gc_bench_report_param (report, "gateways", (double) config->url_count);
-    gc_bench_report_param (report, "addresses",
-                           flood->spread? (double) count: flood->forwarded? 1: 0);
+    gc_bench_report_param (report, "addresses", run->flood->spread? (double) run->count:
+                                                run->flood->forwarded? 1: 0);
 }
 
 static int
 s_login_run (const gc_bench_config_t *config, gc_bench_report_t *report, const s_flood_t *flood)
 {
-    size_t count = (size_t) gc_bench_default (config->connections, S_CONNECTIONS);
+    s_run_t run = {
+        .config = config, .flood = flood,
+        .id = (unsigned) (gc_clock_mono_us () ^ getpid ()) & 0xffffff,
+        .room = config->rooms [config->room_names > 1? 1: 0],
+        .count = (size_t) gc_bench_default (config->connections, S_CONNECTIONS),
+        .seconds = gc_bench_default_real (config->duration, 5),
+        .logins = { .config = config }
+    };
     size_t members = (size_t) gc_bench_default (config->members, 20);
-    double duration = gc_bench_default_real (config->duration, 5);
-    s_params (config, flood, report, count, members);
-    if (count < 1 || members < 1) {
+    s_params (&run, members, report);
+    if (run.count < 1 || members < 1) {
         gc_bench_report_fail (report, "need at least one connection and one probe member");
         return -1;
     }
-    s_run_t run = {
-        .config = config, .flood = flood, .pool = gc_bench_pool (config, report),
-        .id = (unsigned) (gc_clock_mono_us () ^ getpid ()) & 0xffffff,
-        .room = config->rooms [config->room_names > 1? 1: 0]
-    };
-    s_logins_t logins = { .config = config, .latency = gc_hist_new () };
-    size_t probe_first, others_first, first;
-    gc_bench_traffic_t *probe = NULL;
-    gc_bench_paced_t *others = NULL, *flooding = NULL;
+    size_t probe_first, others_first;
+    run.logins.latency = gc_hist_new ();
+    run.pool = gc_bench_pool (config, report);
     int rc = -1;
-    if (!run.pool || s_connect (&run, members, count, report, &probe_first, &others_first, &first))
-        goto cleanup;
-    probe = gc_bench_traffic_new (run.pool, config->rooms, 1, 100);
-    for (size_t index = 0; index < members; index++)
-        gc_bench_traffic_add (probe, gc_bench_pool_conn (run.pool, probe_first + index), 0,
-                              index == 0);
-    others = gc_bench_paced_new (run.pool, s_other_tick, &run);
-    for (size_t index = 0; index < S_OTHERS; index++)
-        gc_bench_paced_add (others, gc_bench_pool_conn (run.pool, others_first + index));
-    if (flood->right)
-        s_alone (run.pool, &logins, gc_bench_pool_conn (run.pool, first), report);
-    flooding = gc_bench_paced_new (run.pool, s_flood_tick, &run);
-    for (size_t index = 0; index < count; index++) {
-        gc_bench_conn_t *conn = gc_bench_pool_conn (run.pool, first + index);
-        gc_bench_conn_expect_refusals (conn);
-        gc_bench_paced_add (flooding, conn);
+    if (run.pool && s_connect (&run, members, report, &probe_first, &others_first) == 0) {
+        //  Alone first: the loads take over the connection's events
+        if (flood->right)
+            s_alone (run.pool, &run.logins, gc_bench_pool_conn (run.pool, run.first), report);
+        s_loads (&run, members, probe_first, others_first);
+        s_phases (&run, report);
+        rc = 0;
     }
-    int64_t now = gc_clock_mono_us ();
-    gc_bench_traffic_start (probe, gc_bench_default_real (config->rate, 100), now);
-    gc_bench_paced_start (others, S_OTHERS_RATE, now);
-    s_hold (run.pool, probe, others, duration, report);
-    s_report_others (&run, probe, others, "quiet", report);
-    s_flood_phase (&run, probe, others, flooding, duration, report);
-    if (flood->right)
-        s_token_phase (run.pool, &logins, first, count < S_TOKENS? count: S_TOKENS, duration,
-                       report);
-    gc_bench_traffic_stop (probe);
-    gc_bench_paced_stop (others);
-    gc_bench_pool_run (run.pool, gc_bench_traffic_settled, probe,
-                       gc_clock_mono_us () + S_SETTLE_S * 1000000LL);
-    gc_bench_pool_run (run.pool, gc_bench_paced_settled, others,
-                       gc_clock_mono_us () + S_SETTLE_S * 1000000LL);
-    gc_bench_report_check (report, "probe_refused", run.others_refused,
-                           "token logins, joins and leaves of others refused");
-    gc_bench_report_faults (report, probe, run.pool);
-    rc = 0;
-cleanup:
-    gc_bench_paced_destroy (&flooding);
-    gc_bench_paced_destroy (&others);
-    gc_bench_traffic_destroy (&probe);
+    gc_bench_paced_destroy (&run.flooding);
+    gc_bench_paced_destroy (&run.others);
+    gc_bench_traffic_destroy (&run.probe);
     gc_bench_pool_destroy (&run.pool);
-    gc_hist_destroy (&logins.latency);
+    gc_hist_destroy (&run.logins.latency);
     return rc;
 }
 

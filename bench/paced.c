@@ -18,6 +18,7 @@ struct gc_bench_paced_t {
     int64_t base;               //  when tick base_index was due
     uint64_t base_index;
     uint64_t index;             //  the next tick
+    uint64_t refused;           //  error replies, over every window
     gc_bench_pace_window_t window;
 };
 
@@ -58,6 +59,8 @@ s_on_replied (void *arg, gc_bench_conn_t *conn, const gc_bench_request_t *reques
     gc_error_t code = reply->op == GC_CLIENT_OK? GC_OK: reply->code;
     if (code >= GC_ERROR_COUNT)
         code = GC_INTERNAL;     //  a code this bench does not know
+    if (code != GC_OK)
+        self->refused++;
     if (tally->answers [code]++ == 0)
         tally->first [code] = now - self->window.start;
     gc_hist_record (tally->latency, now - request->stamp);
@@ -137,6 +140,12 @@ const gc_bench_pace_window_t *
 gc_bench_paced_current (const gc_bench_paced_t *self)
 {
     return &self->window;
+}
+
+uint64_t
+gc_bench_paced_refused (const gc_bench_paced_t *self)
+{
+    return self->refused;
 }
 
 bool

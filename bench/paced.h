@@ -52,6 +52,9 @@ void gc_bench_paced_stop (gc_bench_paced_t *self);
 void gc_bench_paced_window (gc_bench_paced_t *self, int64_t now);
 const gc_bench_pace_window_t *gc_bench_paced_current (const gc_bench_paced_t *self);
 
+//  Error replies since it was made, over every window
+uint64_t gc_bench_paced_refused (const gc_bench_paced_t *self);
+
 //  True when every request on its connections was answered (a
 //  gc_bench_done_fn)
 bool gc_bench_paced_settled (void *self);
