@@ -28,9 +28,10 @@
     Many connections (256) offer the flood: a gateway answers one
     connection's requests in order, so a few connections would queue
     their logins behind their own hashes rather than offer them to the
-    broker. Made-up addresses (10.x.y.z, new ones each run) go in X-Forwarded-For,
-    which the gateways believe only when they trust the bench's address
-    as a proxy (--trusted-proxy 127.0.0.1). The phases, T seconds each:
+    broker. Made-up addresses (10.x.y.z, new ones each run) go in
+    X-Forwarded-For, which the gateways believe only when they trust the
+    bench's address as a proxy (--trusted-proxy 127.0.0.1). The phases,
+    T seconds each:
 
     0. (login only) a few password logins one at a time: the hash's cost;
     1. quiet: the probes alone, for a baseline;

@@ -155,14 +155,11 @@ s_run_logins () {
     wait "$sampler" 2>/dev/null
     s_stats >"$work/after"
     [ "${#lines[@]}" -gt "$count" ] || return
-    local broker last=$((${#lines[@]} - 1))
-    broker=$(printf '{"password_hashes":%s,"logins_failed":%s,"logins_busy":%s,"logins_late":%s,"logins_throttled":%s,"hash_queue_max":%s}' \
-        "$(s_grew groupchat_broker_password_hashes_total)" \
-        "$(s_grew groupchat_broker_logins_failed_total)" \
-        "$(s_grew groupchat_broker_logins_busy_total)" \
-        "$(s_grew groupchat_broker_logins_late_total)" \
-        "$(s_grew groupchat_broker_logins_throttled_total)" \
-        "$(sort -n "$work/queue" | tail -n 1 | grep . || echo 0)")
+    local broker="" key last=$((${#lines[@]} - 1))
+    for key in password_hashes logins_failed logins_busy logins_late logins_throttled; do
+        broker+="\"$key\":$(s_grew "groupchat_broker_${key}_total"),"
+    done
+    broker="{$broker\"hash_queue_max\":$(sort -n "$work/queue" | tail -n 1 | grep . || echo 0)}"
     printf 'broker meanwhile: %s\n' "$broker"
     lines[$last]="${lines[$last]%\}},\"broker\":$broker}"
 }
