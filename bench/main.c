@@ -137,7 +137,8 @@ s_take_pids (const gc_option_t *option, const char *value)
 static double
 s_limit (const char *name)
 {
-    return strcmp (name, "rate") == 0 || strcmp (name, "flood-rate") == 0? 1e7: strcmp (name, "duration") == 0? 86400:
+    return strcmp (name, "rate") == 0 || strcmp (name, "flood-rate") == 0? 1e7:
+           strcmp (name, "duration") == 0? 86400:
            strcmp (name, "bytes") == 0? GC_TEXT_MAX: 1e6;
 }
 

@@ -8,10 +8,11 @@
     so that a gateway trusting the bench as a proxy takes it for a client
     of that address (the login scenarios' guessers from many addresses).
 
-    The pool also keeps its drivers' alarms on a timerfd in the same loop: lws's
-    own timers wake poll() on whole milliseconds and busy-poll the rest,
-    which would cost a core at a thousand sends a second; the timerfd
-    wakes within tens of microseconds and idles in between. */
+    The pool also keeps its drivers' alarms on one timerfd in the same
+    loop: lws's own timers wake poll() on whole milliseconds and
+    busy-poll the rest, which would cost a core at a thousand sends a
+    second; the timerfd wakes within tens of microseconds and idles in
+    between. */
 #ifndef GC_BENCH_POOL_H_INCLUDED
 #define GC_BENCH_POOL_H_INCLUDED
 
@@ -52,7 +53,8 @@ void gc_bench_pool_destroy (gc_bench_pool_t **self_p);
 //  the first.
 size_t gc_bench_pool_add (gc_bench_pool_t *self, size_t count);
 //  The same, the index-th of them saying it forwards for the IPv4
-//  address first + index * step (step 0: all for first).
+//  address first + index * step (step 0: all for first; first 0: none
+//  says so).
 size_t gc_bench_pool_add_forwarded (gc_bench_pool_t *self, size_t count, uint32_t first,
                                     uint32_t step);
 gc_bench_conn_t *gc_bench_pool_conn (gc_bench_pool_t *self, size_t index);
