@@ -49,6 +49,8 @@ struct gc_bench_conn_t {
     char *rx;                   //  a frame arriving in fragments
     size_t rx_size;
     size_t rx_capacity;
+    bool refusals_expected;     //  error replies are counted as refused
+    char forwarded [16];        //  X-Forwarded-For, dotted IPv4; "" for none
 };
 
 //  --------------------------------------------------------------------------
@@ -258,6 +260,9 @@ s_on_reply (gc_bench_conn_t *self, const gc_wire_frame_t *frame, int64_t now)
     bool ok = frame->op == GC_CLIENT_OK;
     if (ok)
         stats->replies_ok++;
+    else
+    if (self->refusals_expected)
+        stats->replies_refused++;
     else {
         stats->replies_error++;
         snprintf (stats->last_error, sizeof stats->last_error, "%s", gc_error_name (frame->code));
@@ -323,6 +328,24 @@ gc_bench_conn_connect (gc_bench_conn_t *self, struct lws_client_connect_info *in
         return -1;
     }
     return 0;
+}
+
+void
+gc_bench_conn_forward (gc_bench_conn_t *self, uint32_t address)
+{
+    snprintf (self->forwarded, sizeof self->forwarded, "%u.%u.%u.%u",
+              address >> 24, (address >> 16) & 255, (address >> 8) & 255, address & 255);
+}
+
+int
+gc_bench_conn_on_handshake (gc_bench_conn_t *self, void *in, size_t len)
+{
+    unsigned char **position = in, *end = *position + len;
+    if (!*self->forwarded)
+        return 0;
+    return lws_add_http_header_by_name (self->wsi, (const unsigned char *) "x-forwarded-for:",
+                                        (const unsigned char *) self->forwarded,
+                                        (int) strlen (self->forwarded), position, end)? -1: 0;
 }
 
 void
@@ -404,6 +427,12 @@ gc_bench_conn_on_close (gc_bench_conn_t *self)
 
 //  --------------------------------------------------------------------------
 //  Accessors
+
+void
+gc_bench_conn_expect_refusals (gc_bench_conn_t *self)
+{
+    self->refusals_expected = true;
+}
 
 gc_bench_state_t
 gc_bench_conn_state (const gc_bench_conn_t *self)

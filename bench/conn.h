@@ -69,6 +69,10 @@ int gc_bench_conn_leave (gc_bench_conn_t *self, int room);
 //  stamp: when the say was scheduled, written into its text
 int gc_bench_conn_say (gc_bench_conn_t *self, int room, int64_t stamp, size_t bytes);
 
+//  Error replies on this connection are answers, not faults: the pool
+//  counts them as refused (a flood of logins is meant to be refused).
+void gc_bench_conn_expect_refusals (gc_bench_conn_t *self);
+
 gc_bench_state_t gc_bench_conn_state (const gc_bench_conn_t *self);
 //  Requests sent or queued whose reply has not come
 size_t gc_bench_conn_pending (const gc_bench_conn_t *self);
@@ -82,10 +86,14 @@ size_t gc_bench_conn_url (const gc_bench_conn_t *self);
 
 gc_bench_conn_t *gc_bench_conn_new (gc_bench_pool_t *pool, size_t url);
 void gc_bench_conn_destroy (gc_bench_conn_t **self_p);
+//  Its handshake will say it forwards for the IPv4 address (host order).
+void gc_bench_conn_forward (gc_bench_conn_t *self, uint32_t address);
 //  Starts connecting; 0, or -1 when that failed at once.
 int gc_bench_conn_connect (gc_bench_conn_t *self, struct lws_client_connect_info *info);
 //  The libwebsockets events of the connection; -1 asks lws to close it.
 void gc_bench_conn_on_open (gc_bench_conn_t *self);
+//  Adds its headers to the handshake; in and len as lws gives them
+int gc_bench_conn_on_handshake (gc_bench_conn_t *self, void *in, size_t len);
 int gc_bench_conn_on_receive (gc_bench_conn_t *self, const void *data, size_t size);
 int gc_bench_conn_on_writable (gc_bench_conn_t *self);
 void gc_bench_conn_on_close (gc_bench_conn_t *self);

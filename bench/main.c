@@ -25,7 +25,7 @@ static const char *s_usage =
     "  --url URL            a gateway, repeatable        (ws://localhost:8080/)\n"
     "                       (wss:// too: the certificate is verified)\n"
     "  --ca FILE            trust the CAs of FILE (PEM) for wss://, not the system's\n"
-    "  --scenario NAME      fanout, ack, login, join, idle or max (fanout)\n"
+    "  --scenario NAME      a scenario listed below (fanout)\n"
     "  --rooms N            rooms used, of the --room names  (1; idle: all)\n"
     "  --room NAME          a room to use, repeatable; the user must be a member\n"
     "                       (Taskmaster, 8 out of 10 cats, Quite Interesting)\n"
@@ -35,10 +35,14 @@ static const char *s_usage =
     "                       step 500, login probe 100; ack: 0 = as fast as acks)\n"
     "  --bytes B            size of each text            (100)\n"
     "  --duration T         seconds (max: of each step; login: of each phase)\n"
-    "  --connections N      connections (login 8, join 1000, idle 1000)\n"
+    "  --connections N      connections (login floods 256, one address each in\n"
+    "                       login-spread and login-names; join 1000, idle 1000)\n"
     "  --inflight N         ack: says in flight per sender  (64)\n"
     "  --user NAME          who logs in                  (Sue)\n"
     "  --password TEXT      their password               (password)\n"
+    "  --flood-rate X       login floods: password logins per second  (300)\n"
+    "  --victim NAME        login-wrong, login-spread: whose password is guessed\n"
+    "                       (Alex, Sandy; locked for up to 15 min after)\n"
     "  --pids LIST          idle: processes to watch, NAME=PID or PID, comma-separated\n"
     "  --json-only          print only the JSON line\n"
     "  --help               this text\n"
@@ -50,7 +54,7 @@ s_help (FILE *stream)
 {
     fputs (s_usage, stream);
     for (const gc_bench_scenario_t *scenario = gc_bench_scenarios; scenario->name; scenario++)
-        fprintf (stream, "  %-8s %s\n", scenario->name, scenario->summary);
+        fprintf (stream, "  %-13s %s\n", scenario->name, scenario->summary);
     fputs ("\nExit status: 0 when every check passed, 1 when one failed, 2 usage.\n", stream);
 }
 
@@ -133,7 +137,8 @@ s_take_pids (const gc_option_t *option, const char *value)
 static double
 s_limit (const char *name)
 {
-    return strcmp (name, "rate") == 0? 1e7: strcmp (name, "duration") == 0? 86400:
+    return strcmp (name, "rate") == 0 || strcmp (name, "flood-rate") == 0? 1e7:
+           strcmp (name, "duration") == 0? 86400:
            strcmp (name, "bytes") == 0? GC_TEXT_MAX: 1e6;
 }
 
@@ -179,7 +184,7 @@ main (int argc, char *argv [])
     bool json_only = false;
     gc_bench_config_t config = {
         .rooms_used = -1, .members = -1, .senders = -1, .rate = -1, .bytes = -1,
-        .duration = -1, .connections = -1, .inflight = -1,
+        .duration = -1, .connections = -1, .inflight = -1, .flood_rate = -1,
         .user = "Sue", .password = "password"
     };
     gc_option_t table [] = {
@@ -196,6 +201,8 @@ main (int argc, char *argv [])
         { .name = "inflight", .take = s_take_whole, .arg = &config.inflight },
         { .name = "user", .text = &config.user },
         { .name = "password", .text = &config.password },
+        { .name = "flood-rate", .take = s_take_real, .arg = &config.flood_rate },
+        { .name = "victim", .text = &config.victim },
         { .name = "pids", .take = s_take_pids, .arg = &config },
         { .name = "ca", .text = &config.ca },
         { .name = "json-only", .set = &json_only },

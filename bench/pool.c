@@ -14,6 +14,14 @@
 #define S_PROTOCOL      "groupchat.v1"
 #define S_ALARM         "gc-bench-alarm"
 #define S_RX_BUFFER     4096    //  per connection; longer frames come in parts
+#define S_ALARMS        4       //  alarms set at once, one per driver
+
+//  One driver's alarm; fn NULL when not set
+typedef struct {
+    int64_t at;                 //  gc_clock_mono_us time
+    gc_bench_alarm_fn *fn;
+    void *arg;                  //  the driver: one alarm each
+} s_alarm_t;
 
 //  A gateway URL taken apart for lws_client_connect_via_info
 typedef struct {
@@ -38,8 +46,7 @@ struct gc_bench_pool_t {
     char *scratch;              //  GC_BENCH_SCRATCH bytes
     char token [GC_TOKEN_LEN + 1];
     int alarm_fd;               //  timerfd, CLOCK_MONOTONIC; lws closes it
-    gc_bench_alarm_fn *alarm_fn;
-    void *alarm_arg;
+    s_alarm_t alarms [S_ALARMS];
     lws_sorted_usec_list_t deadline;    //  wakes the loop at a run's deadline
 };
 
@@ -60,6 +67,8 @@ s_on_client (struct lws *wsi, enum lws_callback_reasons reason, void *user, void
             return gc_bench_conn_on_receive (conn, in, len);
         case LWS_CALLBACK_CLIENT_WRITEABLE:
             return gc_bench_conn_on_writable (conn);
+        case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+            return gc_bench_conn_on_handshake (conn, in, len);
         case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
             gc_bench_pool_t *self = lws_context_user (lws_get_context (wsi));
             if (self && !self->stats.failed)
@@ -77,6 +86,8 @@ s_on_client (struct lws *wsi, enum lws_callback_reasons reason, void *user, void
     return 0;
 }
 
+static void s_alarm_arm (gc_bench_pool_t *self);
+
 static int
 s_on_alarm (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
@@ -87,11 +98,16 @@ s_on_alarm (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
     uint64_t expirations;
     if (read (self->alarm_fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
         return -1;
-    //  One-shot: the handler may well set the next alarm
-    gc_bench_alarm_fn *fn = self->alarm_fn;
-    self->alarm_fn = NULL;
-    if (fn)
-        fn (self->alarm_arg, gc_clock_mono_us ());
+    //  One-shot: each handler may well set its next alarm
+    int64_t now = gc_clock_mono_us ();
+    for (int slot = 0; slot < S_ALARMS; slot++) {
+        s_alarm_t alarm = self->alarms [slot];
+        if (alarm.fn && alarm.at <= now) {
+            self->alarms [slot].fn = NULL;
+            alarm.fn (alarm.arg, now);
+        }
+    }
+    s_alarm_arm (self);
     return 0;
 }
 
@@ -237,17 +253,29 @@ s_open_more (gc_bench_pool_t *self)
 size_t
 gc_bench_pool_add (gc_bench_pool_t *self, size_t count)
 {
+    return gc_bench_pool_add_forwarded (self, count, 0, 0);
+}
+
+size_t
+gc_bench_pool_add_forwarded (gc_bench_pool_t *self, size_t count, uint32_t first,
+                             uint32_t step)
+{
     if (self->size + count > self->capacity) {
         size_t capacity = (self->size + count) * 2;
         self->conns = gc_realloc (self->conns, capacity * sizeof *self->conns);
         self->capacity = capacity;
     }
-    size_t first = self->size;
-    for (size_t index = first; index < first + count; index++) {
-        self->conns [self->size++] = gc_bench_conn_new (self, index % self->url_count);
+    size_t start = self->size;
+    //  The address is set before the connection starts opening: its
+    //  handshake may be written from the first service of the loop
+    for (size_t index = 0; index < count; index++) {
+        gc_bench_conn_t *conn = gc_bench_conn_new (self, (start + index) % self->url_count);
+        if (first)
+            gc_bench_conn_forward (conn, first + (uint32_t) index * step);
+        self->conns [self->size++] = conn;
     }
     s_open_more (self);
-    return first;
+    return start;
 }
 
 void
@@ -286,7 +314,8 @@ gc_bench_pool_answered (void *arg)
     const gc_bench_stats_t *stats = &self->stats;
     bool opening = self->connecting || self->next_to_open < self->size;
     return !opening
-        && stats->replies_ok + stats->replies_error + stats->lost >= stats->requests;
+        && stats->replies_ok + stats->replies_error + stats->replies_refused + stats->lost
+           >= stats->requests;
 }
 
 //  --------------------------------------------------------------------------
@@ -317,18 +346,36 @@ gc_bench_pool_run (gc_bench_pool_t *self, gc_bench_done_fn *done, void *arg, int
     return rc;
 }
 
-void
-gc_bench_pool_alarm (gc_bench_pool_t *self, int64_t at, gc_bench_alarm_fn *fn, void *arg)
+//  The timerfd rings for the earliest alarm set, or not at all
+static void
+s_alarm_arm (gc_bench_pool_t *self)
 {
+    int64_t at = -1;
+    for (int slot = 0; slot < S_ALARMS; slot++)
+        if (self->alarms [slot].fn && (at < 0 || self->alarms [slot].at < at))
+            at = self->alarms [slot].at;
     struct itimerspec spec = { { 0, 0 }, { 0, 0 } };
     if (at >= 0) {
         at = at > 0? at: 1;     //  zero would disarm it
         spec.it_value.tv_sec = at / 1000000;
         spec.it_value.tv_nsec = at % 1000000 * 1000;
     }
-    self->alarm_fn = at >= 0? fn: NULL;
-    self->alarm_arg = arg;
     timerfd_settime (self->alarm_fd, TFD_TIMER_ABSTIME, &spec, NULL);
+}
+
+void
+gc_bench_pool_alarm (gc_bench_pool_t *self, int64_t at, gc_bench_alarm_fn *fn, void *arg)
+{
+    s_alarm_t *alarm = NULL;
+    for (int slot = 0; slot < S_ALARMS && !alarm; slot++)
+        if (self->alarms [slot].fn && self->alarms [slot].arg == arg)
+            alarm = &self->alarms [slot];
+    for (int slot = 0; slot < S_ALARMS && !alarm; slot++)
+        if (!self->alarms [slot].fn)
+            alarm = &self->alarms [slot];
+    assert (alarm);             //  more drivers than S_ALARMS: a bench defect
+    *alarm = (s_alarm_t) { .at = at, .fn = at >= 0? fn: NULL, .arg = arg };
+    s_alarm_arm (self);
 }
 
 //  --------------------------------------------------------------------------
@@ -367,6 +414,46 @@ gc_bench_pool_set_token (gc_bench_pool_t *self, const char *token)
 //  --------------------------------------------------------------------------
 //  Self test
 
+//  A test driver: counts its alarms, and sets its next every period
+typedef struct {
+    gc_bench_pool_t *pool;
+    int64_t period;             //  us; 0: once
+    int rang;
+} s_test_driver_t;
+
+static void
+s_test_ring (void *arg, int64_t now)
+{
+    s_test_driver_t *driver = arg;
+    driver->rang++;
+    if (driver->period)
+        gc_bench_pool_alarm (driver->pool, now + driver->period, s_test_ring, driver);
+}
+
+static bool
+s_test_rang (void *arg)
+{
+    s_test_driver_t *drivers = arg;
+    return drivers [0].rang >= 10 && drivers [1].rang >= 1;
+}
+
+//  Two drivers' alarms ring side by side; a cancelled one never does
+static void
+s_test_alarms (gc_bench_pool_t *self)
+{
+    s_test_driver_t drivers [3] = {
+        { self, 1000, 0 }, { self, 0, 0 }, { self, 0, 0 }
+    };
+    int64_t now = gc_clock_mono_us ();
+    gc_bench_pool_alarm (self, now, s_test_ring, &drivers [0]);
+    gc_bench_pool_alarm (self, now + 5000, s_test_ring, &drivers [1]);
+    gc_bench_pool_alarm (self, now + 2000, s_test_ring, &drivers [2]);
+    gc_bench_pool_alarm (self, -1, NULL, &drivers [2]);
+    assert (gc_bench_pool_run (self, s_test_rang, drivers, now + 5000000) == 0);
+    assert (drivers [1].rang == 1 && drivers [2].rang == 0);
+    gc_bench_pool_alarm (self, -1, NULL, &drivers [0]);
+}
+
 //  An idle pool still returns at each deadline: lws would otherwise poll
 //  on with no timeout once the deadline's timer had run. SIGALRM ends the
 //  test if the loop sleeps through one.
@@ -385,6 +472,7 @@ gc_bench_pool_test (bool verbose)
         assert (gc_bench_pool_run (self, NULL, NULL, deadline) == -1);
         assert (gc_clock_mono_us () >= deadline);
     }
+    s_test_alarms (self);
     alarm (0);
     gc_bench_pool_destroy (&self);
     assert (self == NULL);

@@ -4,11 +4,15 @@
     of a run, spread over the gateway URLs round-robin (connection i goes
     to URL i % urls). Connections are opened a bounded number at a time,
     so that thousands of them do not overflow a gateway's listen backlog.
+    A connection may carry an X-Forwarded-For address in its handshake,
+    so that a gateway trusting the bench as a proxy takes it for a client
+    of that address (the login scenarios' guessers from many addresses).
 
-    The pool also keeps one alarm on a timerfd in the same loop: lws's
-    own timers wake poll() on whole milliseconds and busy-poll the rest,
-    which would cost a core at a thousand sends a second; the timerfd
-    wakes within tens of microseconds and idles in between. */
+    The pool also keeps its drivers' alarms on one timerfd in the same
+    loop: lws's own timers wake poll() on whole milliseconds and
+    busy-poll the rest, which would cost a core at a thousand sends a
+    second; the timerfd wakes within tens of microseconds and idles in
+    between. */
 #ifndef GC_BENCH_POOL_H_INCLUDED
 #define GC_BENCH_POOL_H_INCLUDED
 
@@ -27,6 +31,7 @@ typedef struct {
     uint64_t requests;          //  requests queued
     uint64_t replies_ok;
     uint64_t replies_error;
+    uint64_t replies_refused;   //  error replies where refusals are expected
     uint64_t lost;              //  requests whose connection closed first
     uint64_t pushes;            //  message pushes received
     uint64_t faults;            //  unreadable frames, stray replies or pushes
@@ -47,6 +52,11 @@ void gc_bench_pool_destroy (gc_bench_pool_t **self_p);
 //  Adds count connections and starts opening them; returns the index of
 //  the first.
 size_t gc_bench_pool_add (gc_bench_pool_t *self, size_t count);
+//  The same, the index-th of them saying it forwards for the IPv4
+//  address first + index * step (step 0: all for first; first 0: none
+//  says so).
+size_t gc_bench_pool_add_forwarded (gc_bench_pool_t *self, size_t count, uint32_t first,
+                                    uint32_t step);
 gc_bench_conn_t *gc_bench_pool_conn (gc_bench_pool_t *self, size_t index);
 size_t gc_bench_pool_urls (const gc_bench_pool_t *self);
 //  True when some of its URLs are wss://
@@ -63,8 +73,8 @@ int gc_bench_pool_run (gc_bench_pool_t *self, gc_bench_done_fn *done, void *arg,
                        int64_t deadline);
 
 //  Calls fn once, from the loop, at time at (gc_clock_mono_us time), or at
-//  once if that has passed. One alarm at a time: a new one replaces the
-//  last; at < 0 cancels.
+//  once if that has passed. One alarm per arg (its driver), a few drivers
+//  at once: a new alarm replaces that driver's last; at < 0 cancels it.
 void gc_bench_pool_alarm (gc_bench_pool_t *self, int64_t at, gc_bench_alarm_fn *fn, void *arg);
 
 //  The token of the latest successful login, or NULL.

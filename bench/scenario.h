@@ -40,6 +40,9 @@ typedef struct {
     long inflight;              //  --inflight: says in flight per sender
     const char *user;           //  --user, a member of every room used
     const char *password;       //  --password
+    double flood_rate;          //  --flood-rate: password logins/s of the login floods
+    const char *victim;         //  --victim: whose password login-wrong and -spread
+                                //  guess; NULL: each its own
     gc_bench_pid_t pids [GC_BENCH_PIDS_MAX];    //  --pids
     size_t pid_count;
 } gc_bench_config_t;
@@ -104,6 +107,9 @@ int gc_bench_fanout (const gc_bench_config_t *config, gc_bench_report_t *report)
 int gc_bench_max (const gc_bench_config_t *config, gc_bench_report_t *report);
 int gc_bench_ack (const gc_bench_config_t *config, gc_bench_report_t *report);
 int gc_bench_login (const gc_bench_config_t *config, gc_bench_report_t *report);
+int gc_bench_login_wrong (const gc_bench_config_t *config, gc_bench_report_t *report);
+int gc_bench_login_spread (const gc_bench_config_t *config, gc_bench_report_t *report);
+int gc_bench_login_names (const gc_bench_config_t *config, gc_bench_report_t *report);
 int gc_bench_join (const gc_bench_config_t *config, gc_bench_report_t *report);
 int gc_bench_idle (const gc_bench_config_t *config, gc_bench_report_t *report);
 

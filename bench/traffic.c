@@ -184,7 +184,7 @@ void
 gc_bench_traffic_stop (gc_bench_traffic_t *self)
 {
     if (self->running && !self->closed_loop)
-        gc_bench_pool_alarm (self->pool, -1, NULL, NULL);
+        gc_bench_pool_alarm (self->pool, -1, NULL, self);
     self->running = false;
 }
 

@@ -30,6 +30,7 @@ struct gc_login_t {
     uint64_t ok, failed;        //  figures for the stats reply
     uint64_t busy, late;        //  refused: hash queue full; deadline passed first
     uint64_t throttled;         //  refused: the name or the address was locked
+    uint64_t hashed;            //  password checks a worker computed
     gc_throttle_t *by_user;     //  failures per user name
     gc_throttle_t *by_address;  //  failures per client address
     int64_t swept_at;           //  the tables' last sweep
@@ -205,6 +206,8 @@ gc_login_verified (gc_login_t *self)
     char token [GC_TOKEN_LEN + 1];
     int64_t now = gc_clock_wall_ms ();
     bool same = job.known && gc_store_user_generation (self->store, job.user) == job.generation;
+    if (verdict != GC_HASHER_LATE)
+        self->hashed++;
     if (verdict == GC_HASHER_LATE || (job.has_deadline && now > job.deadline)) {
         self->late++;
         gc_replier_error (self->reply, &job.identity, job.rid, GC_EXPIRED, NULL);
@@ -299,6 +302,9 @@ gc_login_metrics (gc_login_t *self, FILE *stream)
     gc_metric_write (stream, "groupchat_broker_logins_throttled_total", "counter",
                      "Password logins refused unhashed: the name or address was locked.",
                      (double) self->throttled);
+    gc_metric_write (stream, "groupchat_broker_password_hashes_total", "counter",
+                     "Password hashes computed (argon2id); late logins are not hashed.",
+                     (double) self->hashed);
     gc_metric_write (stream, "groupchat_broker_login_throttle_keys", "gauge",
                      "User names and addresses with failed logins counted.",
                      (double) (gc_throttle_size (self->by_user) + gc_throttle_size (self->by_address)));
@@ -465,6 +471,8 @@ gc_login_test (bool verbose)
     assert (gc_rig_captured (rig, "groupchat_broker_logins_ok_total 4"));
     assert (gc_rig_captured (rig, "groupchat_broker_logins_failed_total 9"));
     assert (gc_rig_captured (rig, "groupchat_broker_logins_throttled_total 2"));
+    //  Every verdict but the late one, which no worker hashed
+    assert (gc_rig_captured (rig, "groupchat_broker_password_hashes_total 12"));
     gc_login_destroy (&self);
     gc_login_destroy (&self);
     gc_rig_destroy (&rig);

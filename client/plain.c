@@ -3,7 +3,11 @@
     follow was interrupted), 1 with the reason on stderr otherwise, and
     GC_EXIT_ENDED (3) when the server ended the session (the account was
     removed, or its password changed): there is nothing to try again.
-    What came from the network is printed through format.c, escaped. */
+    What came from the network is printed through format.c, escaped.
+    --say sends its lines one at a time, each once the one before it is
+    stored: a gateway refuses a say over its rate and the session sends
+    it again later (session.c), so any say sent behind it could be stored
+    first, out of order. */
 #include <stdio.h>
 #include <string.h>
 #include "plain.h"
@@ -18,7 +22,7 @@ typedef struct {
     gc_session_t *session;
     char **lines;               //  what --say sends
     size_t line_count;
-    size_t acked;
+    size_t sent;                //  lines sent, the newest maybe not stored yet
     int status;                 //  -1 while running
 } s_plain_t;
 
@@ -59,16 +63,22 @@ s_login_failed (void *arg, const char *message)
 }
 
 static void
+s_say_next (s_plain_t *self)
+{
+    if (self->sent < self->line_count)
+        gc_session_say (self->session, self->lines [self->sent++]);
+    else
+        s_finish (self, 0);
+}
+
+static void
 s_joined (void *arg, const char *room)
 {
     s_plain_t *self = arg;
     (void) room;
-    if (!self->config->say || self->acked)
+    if (!self->config->say || self->sent)
         return;                 //  following, or a rejoin after a reconnect
-    for (size_t index = 0; index < self->line_count; index++)
-        gc_session_say (self->session, self->lines [index]);
-    if (self->line_count == 0)
-        s_finish (self, 0);
+    s_say_next (self);
 }
 
 static void
@@ -88,8 +98,7 @@ s_said (void *arg, uint64_t seq)
 {
     s_plain_t *self = arg;
     (void) seq;
-    if (++self->acked == self->line_count)
-        s_finish (self, 0);
+    s_say_next (self);
 }
 
 static void

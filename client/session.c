@@ -2,7 +2,10 @@
 
     Requests are written through protocol/'s op table and carry increasing
     ids; a small table remembers which op each id was, so a reply is
-    handled by the op it answers. Frames leave through a link, the
+    handled by the op it answers. A say or join the gateway refuses as
+    over its rate (`rate_limited` with `retry_after`) is sent again after
+    that wait, with a new id: nothing was done, and the person should not
+    have to. Frames leave through a link, the
     WebSocket connection's send or a test's, and come back as text
     through gc_session_receive, so the self-test and fuzz/session.c see
     what the session sends and make it read anything, without a network. */
@@ -22,6 +25,8 @@ struct gc_session_t {
     gc_session_link_t link;     //  where requests go
     lws_sorted_usec_list_t relogin; //  a login the service could not take yet
     unsigned relogins;          //  consecutive, for the backoff
+    lws_sorted_usec_list_t retry;   //  requests refused as over the rate
+    json_t *retrying;           //  their frames, in the order they were sent
     gc_session_events_t events;
     char *user;
     char *password;             //  until a login succeeds
@@ -32,6 +37,7 @@ struct gc_session_t {
     bool logged_in;             //  at least once
     int64_t next_id;
     gc_client_op_t pending [GC_CLIENT_PENDING];     //  the op of each id in flight
+    json_t *resend [GC_CLIENT_PENDING]; //  the frame of each say and join in flight
 };
 
 static int
@@ -63,17 +69,26 @@ s_replace (char **field, const char *value)
     *field = value? gc_strdup (value): NULL;
 }
 
-//  Sends the request with the next id, remembering its op
+//  Sends the frame with the next id, remembering its op, and for a say
+//  or a join the frame, to send again if it is refused as over the rate
+static void
+s_send (gc_session_t *self, gc_client_op_t op, json_t *frame)
+{
+    int64_t id = ++self->next_id;
+    size_t at = (size_t) (id % GC_CLIENT_PENDING);
+    json_object_set_new (frame, GC_KEY_ID, json_integer (id));
+    self->pending [at] = op;
+    json_decref (self->resend [at]);
+    self->resend [at] = op == GC_CLIENT_SAY || op == GC_CLIENT_JOIN? json_incref (frame): NULL;
+    if (self->link.send (self->link.arg, frame))
+        self->events.failed (self->events.arg, op, GC_UNAVAILABLE, "not connected, try again");
+}
+
 static void
 s_request (gc_session_t *self, gc_request_t *request)
 {
-    request->has_id = true;
-    request->id = ++self->next_id;
-    self->pending [request->id % GC_CLIENT_PENDING] = request->op;
     json_t *frame = gc_request_json (request);
-    if (self->link.send (self->link.arg, frame))
-        self->events.failed (self->events.arg, request->op, GC_UNAVAILABLE,
-                             "not connected, try again");
+    s_send (self, request->op, frame);
     json_decref (frame);
 }
 
@@ -241,12 +256,61 @@ s_on_login_refused (gc_session_t *self)
             gc_error_person_text (GC_BAD_CREDENTIALS));
 }
 
+//  Sends again what waited out the rate, in order; a join only while
+//  its room is still the one to be in
+static void
+s_on_retry (lws_sorted_usec_list_t *sul)
+{
+    gc_session_t *self = lws_container_of (sul, gc_session_t, retry);
+    json_t *waiting = self->retrying, *frame;
+    self->retrying = gc_alloc_checked (json_array ());
+    size_t index;
+    json_array_foreach (waiting, index, frame) {
+        const char *name = json_string_value (json_object_get (frame, GC_KEY_OP));
+        gc_client_op_t op = gc_client_op_from_name (name, strlen (name));
+        const char *room = json_string_value (json_object_get (frame, GC_KEY_ROOM));
+        if (op == GC_CLIENT_SAY || (self->room && room && streq (room, self->room)))
+            s_send (self, op, frame);
+    }
+    json_decref (waiting);
+}
+
+//  Where the say or join sent with this id is kept, NULL when none is
+static json_t **
+s_kept (gc_session_t *self, json_t *id)
+{
+    if (!json_is_integer (id))
+        return NULL;
+    json_t **kept = &self->resend [(uint64_t) json_integer_value (id) % GC_CLIENT_PENDING];
+    return *kept && json_equal (json_object_get (*kept, GC_KEY_ID), id)? kept: NULL;
+}
+
+//  A say or join the gateway refused as over its rate waits the time it
+//  named and goes again; false when the reply names no wait, or answers
+//  no say or join of ours
+static bool
+s_retry_later (gc_session_t *self, json_t *reply)
+{
+    json_t **kept = s_kept (self, json_object_get (reply, GC_KEY_ID));
+    json_int_t wait = json_integer_value (json_object_get (reply, GC_KEY_RETRY_AFTER));
+    if (!kept || wait <= 0 || !self->context)
+        return false;
+    json_array_append_new (self->retrying, *kept);
+    *kept = NULL;
+    if (wait > GC_CLIENT_RETRY_MAX_MS)
+        wait = GC_CLIENT_RETRY_MAX_MS;
+    lws_sul_schedule (self->context, 0, &self->retry, s_on_retry, wait * LWS_US_PER_MS);
+    return true;
+}
+
 static void
 s_on_error (gc_session_t *self, gc_client_op_t op, json_t *reply)
 {
     const char *name = json_string_value (json_object_get (reply, GC_KEY_CODE));
     const char *message = json_string_value (json_object_get (reply, GC_KEY_MESSAGE));
     gc_error_t code = name? gc_error_from_name (name, strlen (name)): GC_INTERNAL;
+    if (code == GC_RATE_LIMITED && s_retry_later (self, reply))
+        return;
     //  A login the service could not take now is tried again, as after a
     //  reconnect: nothing was done, and the person should not have to
     if (op == GC_CLIENT_LOGIN && code == GC_UNAVAILABLE && self->relogins < 8) {
@@ -284,6 +348,8 @@ s_on_closed (gc_session_t *self, json_t *frame)
     self->oldest_seq = 0;
     self->logged_in = false;
     lws_sul_cancel (&self->relogin);
+    lws_sul_cancel (&self->retry);
+    json_array_clear (self->retrying);
     if (self->conn)
         gc_wsconn_stop (self->conn);
     self->events.ended (self->events.arg, reason? reason: "your session has ended");
@@ -316,6 +382,12 @@ s_on_frame (gc_session_t *self, json_t *frame)
             break;
         default:
             break;
+    }
+    //  Answered: a frame kept to send again is not needed any more
+    json_t **kept = op == GC_CLIENT_OK || op == GC_CLIENT_ERROR? s_kept (self, id): NULL;
+    if (kept) {
+        json_decref (*kept);
+        *kept = NULL;
     }
 }
 
@@ -379,6 +451,7 @@ gc_session_new_linked (struct lws_context *context, const gc_session_link_t *lin
     self->events = *events;
     self->context = context;
     self->link = *link;
+    self->retrying = gc_alloc_checked (json_array ());
     return self;
 }
 
@@ -401,7 +474,11 @@ gc_session_destroy (gc_session_t **self_p)
     if (!self)
         return;
     lws_sul_cancel (&self->relogin);
+    lws_sul_cancel (&self->retry);
     gc_wsconn_destroy (&self->conn);
+    json_decref (self->retrying);
+    for (size_t at = 0; at < GC_CLIENT_PENDING; at++)
+        json_decref (self->resend [at]);
     s_forget_password (self);
     free (self->user);
     free (self->token);
@@ -751,6 +828,48 @@ s_test_too_many (void)
     json_decref (capture.sent);
 }
 
+//  A say refused as over the rate goes again, with a new id, once the
+//  wait the gateway named is over; the person is told of no failure
+static void
+s_test_rate_limited (void)
+{
+    struct lws_context *context = gc_wsconn_context_new (NULL, NULL);
+    assert (context);
+    s_capture_t capture = { .sent = gc_alloc_checked (json_array ()), .open = true };
+    gc_session_events_t events = {
+        .logged_in = s_capture_logged_in, .joined = s_capture_joined,
+        .failed = s_unexpected_failure, .notice = s_ignore_text, .arg = &capture
+    };
+    gc_session_link_t link = { s_capture_send, s_capture_is_open, &capture };
+    gc_session_t *self = gc_session_new_linked (context, &link, &events);
+    gc_session_login (self, "Sue", "secret");
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":1,\"user\":\"Sue\",\"token\":\"T\"}");
+    gc_session_join (self, "QI");
+    s_test_feed (self, "{\"op\":\"error\",\"id\":2,\"code\":\"rate_limited\",\"retry_after\":20}");
+    gc_session_say (self, "again");
+    s_test_feed (self, "{\"op\":\"error\",\"id\":3,\"code\":\"rate_limited\",\"retry_after\":30}");
+    assert (json_array_size (capture.sent) == 3 && capture.joins == 0);
+    //  With no socket to watch, a waiting lws_service sleeps its whole
+    //  default (30 s) past the timer: the timers are run without waiting
+    int64_t started = zclock_mono ();
+    while (json_array_size (capture.sent) < 5 && zclock_mono () - started < 5000)
+        lws_service (context, -1);
+    assert (zclock_mono () - started >= 30);
+    gc_request_t request;
+    s_test_sent (&capture, GC_CLIENT_SAY, &request);
+    assert (request.id == 5 && streq (request.text, "again"));
+    gc_request_release (&request);
+    json_array_remove (capture.sent, 4);
+    s_test_sent (&capture, GC_CLIENT_JOIN, &request);
+    assert (request.id == 4 && streq (request.room, "QI"));
+    gc_request_release (&request);
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":4,\"room\":\"QI\",\"history\":[]}");
+    assert (capture.joins == 1);
+    gc_session_destroy (&self);
+    json_decref (capture.sent);
+    lws_context_destroy (context);
+}
+
 static int s_failures;
 
 static void
@@ -782,6 +901,7 @@ gc_session_test (bool verbose)
     json_decref (capture.sent);
     s_test_malformed ();
     s_test_too_many ();
+    s_test_rate_limited ();
     if (verbose)
         printf ("OK\n");
 }

@@ -132,6 +132,17 @@
 #define GC_ROOM_RING            1024    //  recent frames a room keeps (power of 2)
 #define GC_CATCHUP_BATCH        32      //  frames a lagging member fetches at once
 #define GC_REFILL_BATCH         100     //  messages a room refills at once
+//  Requests a connection may send, by default (--rate-limit): per second
+//  a person never comes near it, and a flood costs a frame read and
+//  parsed per token at most, the rest left in the kernel (conn.c)
+#define GC_RATE_LIMIT_DEFAULT   20
+//  The bucket holds twice the rate, but never less than this: a client
+//  reconnecting logs in, then re-joins each of its rooms with since, all
+//  at once, which must not be refused however low the rate is set (a
+//  hundred rooms is more than people keep open); a higher rate keeps
+//  its two seconds' worth
+#define GC_RATE_BURST_MIN       100
+#define GC_RATE_BURST(rate)     ((rate) * 2 > GC_RATE_BURST_MIN? (rate) * 2: GC_RATE_BURST_MIN)
 #define GC_CONN_SLOTS_MAX       256     //  queued requests before reading pauses
 #define GC_CONN_HELD_MAX        (4 << 20)   //  or bytes of replies the client has not read
 #define GC_STALL_MS             30000   //  no write progress this long: disconnect
@@ -172,6 +183,10 @@
 //  Client
 
 #define GC_CLIENT_PENDING       256     //  requests remembered by id (ids modulo this)
+//  A say or join refused as over the rate is sent again after the wait
+//  the gateway names, but never waits longer than this: a gateway's
+//  refill is a fraction of a second at any rate it can be set to
+#define GC_CLIENT_RETRY_MAX_MS  10000
 #define GC_CLIENT_RECEIVE_MAX   (64 * 1024 * 1024)  //  a join with since can be large
 
 //  ----------------------------------------------------------------------

@@ -10,6 +10,9 @@
     Writing takes the oldest finished reply first, then the next message
     of one of the connection's rooms, taking the rooms in turn, and sends
     what is ready in one write.
+    The rate limit is a token bucket checked before a frame is parsed: a
+    frame that finds it empty is answered rate_limited, and nothing more
+    is read until it holds a token again.
     A session ends when the broker says so (the user was removed, or
     their password set): the connection is logged out at once, is pushed
     `closed` after the replies already finished, and is closed with
@@ -55,7 +58,9 @@ struct gc_conn_t {
     unsigned in_flight_others;  //  of which not says
     unsigned char *rx;          //  a message arriving in pieces
     size_t rx_size;
-    bool rx_paused;             //  reading stopped: too many slots queued
+    bool rx_full;               //  too many slots queued, or reply bytes held
+    bool rx_limited;            //  a frame came over the rate, no token yet
+    bool rx_paused;             //  reading stopped, for either reason
     double tokens;              //  rate limit bucket
     int64_t tokens_ms;          //  monotonic, when last filled
     int64_t opened_ms;          //  monotonic, for the login timeout
@@ -332,6 +337,19 @@ s_broker_error (const gc_frame_t *reply)
 
 static void s_end (gc_conn_t *self, const char *reason);
 
+//  Reading stops for either reason and goes on only when neither holds:
+//  the end of one pause must not end the other
+static void
+s_rx_flow (gc_conn_t *self)
+{
+    bool paused = self->rx_full || self->rx_limited;
+    if (paused == self->rx_paused)
+        return;
+    self->rx_paused = paused;
+    if (self->wsi)
+        lws_rx_flow_control (self->wsi, !paused);
+}
+
 //  A client that does not read its replies stops being read: requests
 //  queue in the kernel and its own buffers, not here, and the stalled
 //  reader check closes it if it never reads again. Counted in requests
@@ -339,12 +357,11 @@ static void s_end (gc_conn_t *self, const char *reason);
 static void
 s_pause_if_full (gc_conn_t *self)
 {
-    if (self->rx_paused
+    if (self->rx_full
     ||  (self->slots.count < GC_CONN_SLOTS_MAX && s_held_bytes (self) < GC_CONN_HELD_MAX))
         return;
-    self->rx_paused = true;
-    if (self->wsi)
-        lws_rx_flow_control (self->wsi, 0);
+    self->rx_full = true;
+    s_rx_flow (self);
 }
 
 //  A request the broker refused as not_logged_in came from a login that
@@ -576,25 +593,57 @@ s_dispatch (gc_conn_t *self)
     self->first_waiting = node? lws_container_of (node, s_slot_t, in_conn): NULL;
 }
 
-//  Token bucket: rate_limit per second, bursts of twice that
-static bool
+//  Token bucket: rate_limit per second, bursts of GC_RATE_BURST. Returns
+//  0 when a token was taken, else the ms until the bucket holds one
+static uint64_t
 s_take_token (gc_conn_t *self, int64_t now)
 {
     int rate = self->parts->rate_limit;
     if (rate <= 0)
-        return true;
+        return 0;
     self->tokens += (double) (now - self->tokens_ms) * rate / 1000.0;
-    if (self->tokens > 2.0 * rate)
-        self->tokens = 2.0 * rate;
+    if (self->tokens > GC_RATE_BURST (rate))
+        self->tokens = GC_RATE_BURST (rate);
     self->tokens_ms = now;
     if (self->tokens < 1.0)
-        return false;
+        return (uint64_t) ((1.0 - self->tokens) * 1000.0 / rate) + 1;
     self->tokens -= 1.0;
-    return true;
+    return 0;
+}
+
+//  A frame over the rate is parsed only for the id its reply must carry,
+//  and nothing more is read until the bucket holds a token again: a
+//  flood then costs a parse per token, and TCP holds back the rest
+static void
+s_slot_over_rate (s_slot_t *slot, const char *data, size_t size, bool binary,
+                  uint64_t wait_ms)
+{
+    gc_conn_t *self = slot->conn;
+    gc_request_t parsed = { 0 };
+    const char *why;
+    if (!binary)
+        gc_request_parse (data, size, &parsed, &why);
+    slot->request.has_id = parsed.has_id;
+    slot->request.id = parsed.id;
+    gc_request_release (&parsed);
+    s_slot_refuse (slot, GC_RATE_LIMITED, NULL, wait_ms);
+    self->rx_limited = true;
+    s_rx_flow (self);
+    if (self->wsi)
+        lws_set_timer_usecs (self->wsi, (lws_usec_t) wait_ms * LWS_US_PER_MS);
+}
+
+void
+gc_conn_refilled (gc_conn_t *self)
+{
+    self->rx_limited = false;
+    s_rx_flow (self);
 }
 
 //  Requests that come once the session ended are not read: the
-//  connection is closing, and no reply would reach the client anyway
+//  connection is closing, and no reply would reach the client anyway.
+//  The rate is checked before anything else, so a frame over it is
+//  never taken for more than its id.
 static void
 s_queue_request (gc_conn_t *self, const char *data, size_t size, bool binary)
 {
@@ -606,14 +655,15 @@ s_queue_request (gc_conn_t *self, const char *data, size_t size, bool binary)
     slot->arrived_ms = gc_clock_wall_ms ();
     lws_dll2_add_tail (&slot->in_conn, &self->slots);
     const char *why = NULL;
+    uint64_t wait_ms = s_take_token (self, gc_clock_mono_us () / 1000);
+    if (wait_ms)
+        s_slot_over_rate (slot, data, size, binary, wait_ms);
+    else
     if (binary)
         s_slot_error (slot, GC_BAD_REQUEST, "binary frames are not part of the protocol");
     else
     if (gc_request_parse (data, size, &slot->request, &why) != GC_OK)
         s_slot_error (slot, GC_BAD_REQUEST, why);
-    else
-    if (!s_take_token (self, gc_clock_mono_us () / 1000))
-        s_slot_error (slot, GC_RATE_LIMITED, NULL);
     if (!self->first_waiting && slot->state == SLOT_WAITING)
         self->first_waiting = slot;
     s_dispatch (self);
@@ -653,7 +703,7 @@ gc_conn_open (gc_conn_t *self, gc_gateway_parts_t *parts, struct lws *wsi)
     self->batch = parts->batch;
     self->wsi = wsi;
     self->id = gc_counters_count (self->counters, GC_COUNTER_CONNECTIONS_OPENED);
-    self->tokens = 2.0 * parts->rate_limit;
+    self->tokens = GC_RATE_BURST (parts->rate_limit);
     self->tokens_ms = gc_clock_mono_us () / 1000;
     self->opened_ms = self->tokens_ms;
     if (wsi && parts->proxies)
@@ -846,11 +896,10 @@ s_reply_sent (gc_conn_t *self, s_slot_t *slot)
     }
     s_slot_free (slot);
     s_dispatch (self);
-    if (self->rx_paused && self->slots.count < GC_CONN_SLOTS_MAX / 2
+    if (self->rx_full && self->slots.count < GC_CONN_SLOTS_MAX / 2
     &&  s_held_bytes (self) < GC_CONN_HELD_MAX / 2) {
-        self->rx_paused = false;
-        if (self->wsi)
-            lws_rx_flow_control (self->wsi, 1);
+        self->rx_full = false;
+        s_rx_flow (self);
     }
 }
 
@@ -1098,6 +1147,47 @@ s_test_backpressure (gc_conn_t *self)
     assert (gc_conn_reading (self) && !gc_conn_peek (self));
 }
 
+//  A frame over the rate gets rate_limited with its id and retry_after,
+//  and stops reading; reading goes on only once neither the rate nor a
+//  full queue holds it
+static void
+s_test_rate (gc_gateway_parts_t *parts)
+{
+    parts->rate_limit = 200;
+    gc_conn_t *self = gc_malloc (gc_conn_size ());
+    gc_conn_open (self, parts, NULL);
+    assert (self->tokens == 400 && GC_RATE_BURST (5) == GC_RATE_BURST_MIN);
+    for (int id = 0; id < GC_CONN_SLOTS_MAX; id++)
+        s_test_send (self, "{\"op\":\"nonsense\"}");
+    assert (!gc_conn_reading (self));
+    self->tokens = 0;
+    s_test_send (self, "{\"op\":\"rooms\",\"id\":7,\"pad\":[{},{}]}");
+    gc_conn_refilled (self);
+    assert (!gc_conn_reading (self));
+    s_test_frame_t taken;
+    for (int id = 0; id < GC_CONN_SLOTS_MAX; id++)
+        assert (s_test_take (self, &taken) && taken.id == -1);
+    assert (gc_conn_reading (self));
+    self->tokens = 0;
+    s_test_send (self, "[]");
+    assert (!gc_conn_reading (self));
+    gc_conn_refilled (self);
+    assert (gc_conn_reading (self));
+    for (int at = 0; at < 2; at++) {
+        json_t *root = gc_testbed_frame (gc_conn_peek (self));
+        json_int_t retry_after = json_integer_value (json_object_get (root, "retry_after"));
+        assert (streq (json_string_value (json_object_get (root, "code")), "rate_limited"));
+        assert (retry_after > 0 && retry_after <= 1000 / 200 + 1);
+        assert (json_integer_value (json_object_get (root, "id")) == (at? 0: 7));
+        assert (!json_object_get (root, "id") == (at == 1));
+        json_decref (root);
+        gc_conn_sent (self);
+    }
+    gc_conn_close (self);
+    free (self);
+    parts->rate_limit = 0;
+}
+
 //  The session ends: logged out and out of its rooms at once, the
 //  replies finished before then `closed`, requests not finished get no
 //  reply, and nothing more is read
@@ -1192,6 +1282,7 @@ gc_conn_test (bool verbose)
     s_test_reply (context, self, 3, "ok");
     s_test_order (context, self);
     s_test_backpressure (self);
+    s_test_rate (parts);
     s_test_end (parts, self);
     s_test_refused (context, parts);
 

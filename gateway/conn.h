@@ -33,6 +33,8 @@ int gc_conn_receive (gc_conn_t *self, const void *data, size_t size);
 void gc_conn_request (gc_conn_t *self, const char *data, size_t size);
 //  lws SERVER_WRITEABLE: writes what is ready. -1: close the connection.
 int gc_conn_writable (gc_conn_t *self);
+//  lws TIMER: the rate limit's bucket holds a token again.
+void gc_conn_refilled (gc_conn_t *self);
 
 //  The frame that goes out next, or NULL: the oldest finished reply, else
 //  the next message of one of its rooms, taking the rooms in turn.
@@ -40,7 +42,8 @@ const gc_out_t *gc_conn_peek (gc_conn_t *self);
 //  The frame gc_conn_peek returned is written (or in the write batch).
 void gc_conn_sent (gc_conn_t *self);
 
-//  False while reading is paused: too many requests queued.
+//  False while reading is paused: too many requests queued, or a request
+//  came over the rate and the bucket holds no token yet.
 bool gc_conn_reading (gc_conn_t *self);
 //  Requests sent to the broker and not answered yet.
 unsigned gc_conn_in_flight (gc_conn_t *self);

@@ -41,8 +41,11 @@ static const char *s_usage =
     "                                GROUPCHAT_TRUSTED_PROXY (comma-separated; none)\n"
     "  --requests ENDPOINT  broker's request socket    GROUPCHAT_REQUESTS (tcp://localhost:5555)\n"
     "  --events ENDPOINT    broker's event socket      GROUPCHAT_EVENTS (tcp://localhost:5556)\n"
-    "  --rate-limit N       requests per second per connection, 0 for none\n"
-    "                                                  GROUPCHAT_RATE_LIMIT (1000)\n"
+    "  --rate-limit N       requests per second per connection, in bursts of 2 x N\n"
+    "                       (" GC_STR (GC_RATE_BURST_MIN) " at least); past it a request gets\n"
+    "                       rate_limited and reading pauses until the next\n"
+    "                       token, 0 for no limit   GROUPCHAT_RATE_LIMIT ("
+                            GC_STR (GC_RATE_LIMIT_DEFAULT) ")\n"
     "  --login-timeout S    close a connection not logged in S seconds after its\n"
     "                       upgrade                    GROUPCHAT_LOGIN_TIMEOUT (300)\n"
     "  --max-connections N  WebSocket connections at most; past it an upgrade gets\n"
@@ -177,7 +180,8 @@ s_main (int argc, char *argv [], gc_origins_t *origins, gc_proxies_t *proxies)
           .arg = proxies },
         { .name = "requests", .env = "GROUPCHAT_REQUESTS", .text = &config.requests },
         { .name = "events", .env = "GROUPCHAT_EVENTS", .text = &config.events },
-        GC_OPTION_NUMBER ("rate-limit", "GROUPCHAT_RATE_LIMIT", "1000", &config.rate_limit,
+        GC_OPTION_NUMBER ("rate-limit", "GROUPCHAT_RATE_LIMIT", GC_STR (GC_RATE_LIMIT_DEFAULT),
+                          &config.rate_limit,
                           0, 1000000),
         GC_OPTION_NUMBER ("ping-interval", "GROUPCHAT_PING_INTERVAL", "20", &config.ping_seconds,
                           1, 3600),

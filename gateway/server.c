@@ -143,6 +143,9 @@ s_on_client (struct lws *wsi, enum lws_callback_reasons reason, void *user,
             return gc_conn_receive (conn, in, len);
         case LWS_CALLBACK_SERVER_WRITEABLE:
             return gc_conn_writable (conn);
+        case LWS_CALLBACK_TIMER:
+            gc_conn_refilled (conn);
+            return 0;
         case LWS_CALLBACK_CLOSED:
             gc_admission_closed (s_gateway (wsi)->parts.admission, gc_conn_address (conn));
             gc_conn_close (conn);

@@ -4,18 +4,26 @@
 # groupchat-bench's default set of scenarios against them, each short,
 # writes every result to bench/results/latest.json, stops everything, and
 # prints the figures next to the targets of docs/performance.md. Takes
-# under 3 minutes.
+# under 4 minutes.
 #
 # The gateways run with --rate-limit 0: the bench's senders say far
-# faster than the per-connection limit a real client is held to; and
-# with no cap per address: every bench connection comes from loopback.
+# faster than the per-connection limit a real client is held to; with no
+# cap per address: every bench connection comes from loopback; and
+# trusting loopback as a proxy (--trusted-proxy 127.0.0.1), so that the
+# login floods' connections pass for clients of the made-up addresses
+# they name in X-Forwarded-For (the others name none and stay loopback).
+# Around each login scenario the broker's login figures are read with
+# groupchat-admin stats: hashes computed, logins refused for a full hash
+# queue (busy), past their deadline (late) or locked (throttled), and the
+# deepest hash queue seen, sampled every 0.2 s.
 #
 # Settings (environment):
 #   GROUPCHAT_BIN          where the programs are (bin/ of this checkout)
 #   GROUPCHAT_BENCH_SET    scenarios to run, of: idle fanout ack-rate ack
-#                          login join max (all, in that order: idle first,
-#                          while the gateway's memory is fresh, fixed
-#                          rates before floods)
+#                          login login-wrong login-spread login-names join
+#                          max (all, in that order: idle first, while the
+#                          gateway's memory is fresh, fixed rates before
+#                          floods)
 #   GROUPCHAT_BENCH_OUT    the results file (bench/results/latest.json)
 #   GROUPCHAT_BENCH_IDLE   connections of the idle scenario (10000)
 #   GROUPCHAT_BENCH_TLS    1: the gateways serve wss:// with a throwaway
@@ -33,7 +41,7 @@ set -u
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${GROUPCHAT_BIN:-$root/bin}
-set_=${GROUPCHAT_BENCH_SET:-idle fanout ack-rate ack login join max}
+set_=${GROUPCHAT_BENCH_SET:-idle fanout ack-rate ack login login-wrong login-spread login-names join max}
 out=${GROUPCHAT_BENCH_OUT:-$root/bench/results/latest.json}
 idle_connections=${GROUPCHAT_BENCH_IDLE:-10000}
 tls=${GROUPCHAT_BENCH_TLS:-0}
@@ -120,6 +128,42 @@ s_run () {
     esac
 }
 
+#  The broker's figures, Prometheus text
+s_stats () {
+    "$bin/groupchat-admin" --requests "tcp://127.0.0.1:$requests" "${admin_keys[@]}" \
+        --timeout 2 stats 2>/dev/null
+}
+
+#  How much the counter $1 grew from $work/before to $work/after
+s_grew () {
+    awk -v key="$1" 'FNR == 1 { file++ } $1 == key { value [file] = $2 }
+        END { printf "%d", value [2] - value [1] }' "$work/before" "$work/after"
+}
+
+#  Runs a login scenario as s_run does, adding to its line what the
+#  broker counted meanwhile
+s_run_logins () {
+    local count=${#lines[@]} sampler
+    s_stats >"$work/before"
+    while :; do
+        s_stats | awk '$1 == "groupchat_broker_hash_queue" { print $2 }'
+        sleep 0.2
+    done >"$work/queue" &
+    sampler=$!
+    s_run "$@"
+    kill "$sampler" 2>/dev/null
+    wait "$sampler" 2>/dev/null
+    s_stats >"$work/after"
+    [ "${#lines[@]}" -gt "$count" ] || return
+    local broker="" key last=$((${#lines[@]} - 1))
+    for key in password_hashes logins_failed logins_busy logins_late logins_throttled; do
+        broker+="\"$key\":$(s_grew "groupchat_broker_${key}_total"),"
+    done
+    broker="{$broker\"hash_queue_max\":$(sort -n "$work/queue" | tail -n 1 | grep . || echo 0)}"
+    printf 'broker meanwhile: %s\n' "$broker"
+    lines[$last]="${lines[$last]%\}},\"broker\":$broker}"
+}
+
 s_machine () {
     local os kernel cpus model
     os=$(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-unknown}")
@@ -182,6 +226,23 @@ line ("login: password logins", figure ("login", "password_logins_per_s"), "/s",
 line ("login: token logins", figure ("login", "token_logins_per_s"), "/s", "", None)
 line ("login: probe p99, quiet", figure ("login", "probe_quiet_p99_ms"), "ms", "", None)
 line ("login: probe p99, password logins", figure ("login", "probe_password_p99_ms"), "ms", "", None)
+broker = {item ["name"]: item.get ("broker", {}) for item in doc ["scenarios"]}
+
+def both (name, key):
+    quiet, flood = (figure (name, f"{key}_{phase}_p99_ms") for phase in ("quiet", "password"))
+    return "-" if quiet is None or flood is None else f"{quiet:.1f} / {flood:.1f}"
+
+for name in ("login", "login-wrong", "login-spread", "login-names"):
+    if name not in got:
+        continue
+    answers = ", ".join (f"{figure (name, 'password_' + code) or 0:,.0f} {code}"
+                         for code in ("ok", "bad_credentials", "rate_limited", "unavailable"))
+    sent = figure (name, "password_sent_per_s") or 0
+    print (f"  {name}: {sent:,.0f} logins/s sent: {answers}; broker hashed "
+           f"{broker [name].get ('password_hashes', '-')}, hash queue at most "
+           f"{broker [name].get ('hash_queue_max', '-')}")
+    print (f"    others' p99 quiet / flood, ms: says {both (name, 'probe')}, token logins "
+           f"{both (name, 'probe_token_login')}, joins {both (name, 'probe_join')}")
 print (f"  checks: {'all passed' if doc ['passed'] else 'FAILED'}; results in {sys.argv [1]}")
 PYTHON
 }
@@ -189,7 +250,7 @@ PYTHON
 #  --------------------------------------------------------------------------
 
 case "${1:-}" in
-    -h|--help) sed -n '2,29s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,37s/^# \{0,1\}//p' "$0"; exit 0 ;;
     "") ;;
     *) s_say "usage: scripts/bench.sh (settings in the environment, see --help)"; exit 2 ;;
 esac
@@ -228,6 +289,7 @@ fi
 #  With CURVE, throwaway keys as make run makes them
 broker_keys=()
 gateway_keys=()
+admin_keys=()
 if [ "$curve" = 1 ]; then
     if ! "$bin/groupchat-admin" keys init "$work/keys" >"$work/keys.log" 2>&1; then
         s_say "cannot make the keys: $(cat "$work/keys.log")"
@@ -236,6 +298,7 @@ if [ "$curve" = 1 ]; then
     fi
     broker_keys=(--keys "$work/keys/broker")
     gateway_keys=(--keys "$work/keys/gateway")
+    admin_keys=(--keys "$work/keys/admin")
 fi
 
 "$bin/groupchat-broker" --db "$work/bench.db" "${endpoints[@]}" "${broker_keys[@]}" \
@@ -244,6 +307,7 @@ pids+=("$!")
 for port in "$port_a" "$port_b"; do
     "$bin/groupchat-gateway" --port "$port" "${endpoints[@]}" "${tls_flags[@]}" "${gateway_keys[@]}" \
         --rate-limit 0 --max-connections-per-address 1000000 --max-connections-per-user 1000000 \
+        --trusted-proxy 127.0.0.1 \
         --log-level warn >"$work/gateway-$port.log" 2>&1 &
     pids+=("$!")
 done
@@ -261,8 +325,8 @@ for scenario in $set_; do
                       --senders 10 --rate 1000 --bytes 100 --duration 10 ;;
         ack)      s_run ack "${both[@]}" --scenario ack --senders 2 --inflight 128 --duration 8 ;;
         ack-rate) s_run ack-rate "${both[@]}" --scenario ack --senders 2 --rate 10000 --duration 8 ;;
-        login)    s_run login "${both[@]}" --scenario login --connections 8 --members 20 \
-                      --rate 100 --duration 4 ;;
+        login*)   s_run_logins "$scenario" "${both[@]}" --scenario "$scenario" --members 20 \
+                      --rate 100 --flood-rate 300 --duration 4 ;;
         join)     s_run join "${both[@]}" --scenario join --connections 5000 --duration 5 ;;
         idle)     s_run idle --url "$scheme://127.0.0.1:$port_a/" "${ca_flags[@]}" --scenario idle \
                       --connections "$idle_connections" --duration 5 --pids "$watch" ;;

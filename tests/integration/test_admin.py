@@ -22,6 +22,9 @@ import tempfile
 from harness import (CONFIG, ROOMS_OF, USERS, Cluster, deadline, run_program,
                      server_environment)
 
+#  Tests that flood on purpose run their own gateways without a rate limit
+UNLIMITED = ["--rate-limit", "0"]
+
 
 async def admin_output(cluster, *args, password=None, expect=0):
     """Runs groupchat-admin; returns (stdout, stderr) after checking its exit."""
@@ -134,28 +137,29 @@ async def test_admin_errors_are_clear(cluster):
     assert code == 1 and "did not answer" in err, (code, out, err)
 
 
-async def test_backup_under_load_has_every_acknowledged_message(cluster):
-    sue = await cluster.login("Sue")
-    await sue.join("Taskmaster")
-    sending = asyncio.ensure_future(sue.say_many(["load %d" % i for i in range(400)]))
-    #  A pushed message was committed (and acknowledged) before the push:
-    #  once 50 are seen, the backup must hold at least those
-    seen = [await sue.next_message() for _ in range(50)]
-    await admin(cluster, "backup", "under-load.db")
-    backup = os.path.join(cluster.backups, "under-load.db")
-    seqs = await sending
-    assert seqs == list(range(1, 401)), "acked seqs: %r..." % seqs[:5]
-    with sqlite3.connect(backup) as db:
-        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        stored = [row[0] for row in db.execute(
-            "SELECT seq FROM messages m JOIN rooms r ON r.id = m.room_id"
-            " WHERE r.name = 'Taskmaster' ORDER BY seq")]
-    assert stored == list(range(1, len(stored) + 1)), "backup seqs have gaps"
-    assert len(stored) >= seen[-1]["seq"], "backup has %d messages, %d were acked before it" % (
-        len(stored), seen[-1]["seq"])
-    #  Backups hold password hashes: for the broker's user only
-    assert stat.S_IMODE(os.stat(backup).st_mode) == 0o600, oct(os.stat(backup).st_mode)
-    assert stat.S_IMODE(os.stat(cluster.backups).st_mode) == 0o700
+async def test_backup_under_load_has_every_acknowledged_message():
+    async with Cluster(gateways=1, gateway_args=UNLIMITED) as cluster:
+        sue = await cluster.login("Sue")
+        await sue.join("Taskmaster")
+        sending = asyncio.ensure_future(sue.say_many(["load %d" % i for i in range(400)]))
+        #  A pushed message was committed (and acknowledged) before the push:
+        #  once 50 are seen, the backup must hold at least those
+        seen = [await sue.next_message() for _ in range(50)]
+        await admin(cluster, "backup", "under-load.db")
+        backup = os.path.join(cluster.backups, "under-load.db")
+        seqs = await sending
+        assert seqs == list(range(1, 401)), "acked seqs: %r..." % seqs[:5]
+        with sqlite3.connect(backup) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            stored = [row[0] for row in db.execute(
+                "SELECT seq FROM messages m JOIN rooms r ON r.id = m.room_id"
+                " WHERE r.name = 'Taskmaster' ORDER BY seq")]
+        assert stored == list(range(1, len(stored) + 1)), "backup seqs have gaps"
+        assert len(stored) >= seen[-1]["seq"], "backup has %d messages, %d were acked before it" % (
+            len(stored), seen[-1]["seq"])
+        #  Backups hold password hashes: for the broker's user only
+        assert stat.S_IMODE(os.stat(backup).st_mode) == 0o600, oct(os.stat(backup).st_mode)
+        assert stat.S_IMODE(os.stat(cluster.backups).st_mode) == 0o700
 
 
 def is_database(path):

@@ -3,13 +3,20 @@
 Short runs, for correctness only: every scenario that sends checks each
 delivery (nothing missing, repeated or out of order) and that every say
 is answered, and reports passed, over ws:// and over wss:// (the
-gateways' certificate verified). Figures are for `make bench`, not here.
+gateways' certificate verified); the login floods are answered as the
+broker's throttling says they must be. Figures are for `make bench`, not
+here.
 """
 
 import json
 import os
 
 from harness import CONFIG, Certificates, Cluster, run_program
+
+#  A name locks at its sixth failure; until that verdict comes back the
+#  hash queue's 32 places may fill with more guesses for it; and the
+#  bench logs in once with the password itself
+HASHED_BEFORE_LOCK = 6 + 32 + 1
 
 
 async def bench(cluster, *args, timeout=60):
@@ -76,3 +83,42 @@ async def test_no_gateway_to_reach_is_a_clear_failure():
                             "--members", "2", "--duration", "1"], timeout=30)
     assert code != 0
     assert "cannot connect" in err, err
+
+
+async def hashes(cluster):
+    stats = await cluster.broker_link("admin").request("stats")
+    for line in stats["text"].splitlines():
+        if line.startswith("groupchat_broker_password_hashes_total "):
+            return float(line.split()[1])
+    raise AssertionError("no hash count in the broker's stats")
+
+
+async def test_login_floods_are_answered_and_others_go_on():
+    """Each flood briefly, against gateways that trust the bench as a
+    proxy: every login answered ok, bad_credentials, rate_limited or
+    unavailable, and every say, token login, join and leave of the others
+    answered (the run's checks). Wrong passwords for one name are hashed
+    a bounded few times, whatever the machine's speed; fresh names lock
+    nothing and fill the hash queue instead."""
+    args = ("--rate-limit", "0", "--trusted-proxy", "127.0.0.1",
+            "--max-connections-per-address", "1000")
+    async with Cluster(gateway_args=args) as cluster:
+        for scenario in ("login", "login-wrong", "login-spread", "login-names"):
+            before = await hashes(cluster)
+            code, result, err = await bench(
+                cluster, "--scenario", scenario, "--connections", "32", "--members", "4",
+                "--flood-rate", "100", "--duration", "1", timeout=120)
+            assert code == 0 and result["passed"], (scenario, result, err)
+            figures = result["results"]
+            answered = sum(figures["password_" + code]
+                           for code in ("ok", "bad_credentials", "rate_limited", "unavailable"))
+            assert answered >= 100 * 0.9, (scenario, figures)
+            hashed = await hashes(cluster) - before
+            if scenario in ("login-wrong", "login-spread"):
+                assert figures["password_ok"] == 0, figures
+                assert hashed <= HASHED_BEFORE_LOCK, (scenario, hashed, figures)
+                #  Under valgrind the first verdicts may come after the flood
+                assert figures["password_rate_limited"] > 0 or CONFIG.wrap, figures
+            if scenario == "login-names":
+                assert figures["password_rate_limited"] == 0, figures
+                assert figures["password_unavailable"] > 0, figures

@@ -11,8 +11,10 @@ import json
 import os
 import shutil
 import subprocess
+import time
 
-from harness import CONFIG, Follower, Terminal, deadline, run_program, server_environment
+from harness import (CONFIG, Cluster, Follower, Terminal, deadline, run_program,
+                     server_environment)
 
 
 def url(cluster, gateway):
@@ -83,6 +85,26 @@ async def test_plain_errors_have_exit_codes_and_human_messages(cluster):
     #  No terminal and no plain-mode flag: a clear refusal, not a hang
     code, out, err = await plain(cluster)
     assert code == 2 and "terminal" in err, (code, err)
+
+
+async def test_plain_say_of_many_lines_waits_out_the_rate_limit():
+    """150 lines on stdin under --rate-limit 20 (bursts of 100): the
+    lines past the burst are refused rate_limited and sent again after
+    the wait the gateway names, so the command succeeds and every line is
+    stored once, in order, at the rate."""
+    async with Cluster(gateways=1, gateway_args=["--rate-limit", "20"]) as cluster:
+        lines = ["line %d" % n for n in range(150)]
+        started = time.monotonic()
+        code, out, err = await plain(cluster, "--user", "Sue", "--room", "Taskmaster",
+                                     "--say", "-", stdin="\n".join(lines).encode())
+        elapsed = time.monotonic() - started
+        assert code == 0, (code, out, err)
+        #  Past the burst (less the login and the join) at 20 a second
+        assert elapsed >= (len(lines) + 2 - 100) / 20 * 0.9, elapsed
+        sandy = await cluster.login("Sandy")
+        history = (await sandy.join("Taskmaster", since=0))["history"]
+        assert [m["text"] for m in history] == lines, [m["text"] for m in history]
+        assert {m["from"] for m in history} == {"Sue"}
 
 
 async def test_gateway_killed_mid_conversation_loses_nothing(cluster):

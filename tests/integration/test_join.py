@@ -5,9 +5,11 @@ so each test takes its bearings from the room's newest seq when it starts
 instead of assuming an empty room.
 """
 
-from harness import assert_contiguous, seq_of
+from harness import Cluster, assert_contiguous, seq_of
 
 SLOW = True
+#  Tests that flood on purpose run their own gateways without a rate limit
+UNLIMITED = ["--rate-limit", "0"]
 
 
 async def newest_seq(client, room="Taskmaster"):
@@ -68,26 +70,27 @@ async def test_join_since_gives_what_came_after(cluster):
         "first push after join since: %r (acked %d)" % (message, seq)
 
 
-async def test_join_since_caps_at_1000_and_says_incomplete(cluster):
-    sue = await cluster.login("Sue", gateway=0)
-    base = seq_of(await sue.join("Taskmaster"))
-    texts = ["bulk %d" % i for i in range(1005)]
-    seqs = await sue.say_many(texts, window=100)
-    assert seqs == list(range(base + 1, base + 1006)), "acked seqs not contiguous"
+async def test_join_since_caps_at_1000_and_says_incomplete():
+    async with Cluster(gateway_args=UNLIMITED) as cluster:
+        sue = await cluster.login("Sue", gateway=0)
+        base = seq_of(await sue.join("Taskmaster"))
+        texts = ["bulk %d" % i for i in range(1005)]
+        seqs = await sue.say_many(texts, window=100)
+        assert seqs == list(range(base + 1, base + 1006)), "acked seqs not contiguous"
 
-    sandy = await cluster.login("Sandy", gateway=1)
-    reply = await sandy.join("Taskmaster", since=base)
-    history = reply["history"]
-    assert len(history) == 1000, "join since with 1005 missing gave %d" % len(history)
-    assert [m["seq"] for m in history] == seqs[:1000], "the first 1000, oldest first"
-    assert [m["text"] for m in history] == texts[:1000]
-    assert reply.get("complete") is False, "complete: %r with 5 left out" % (
-        reply.get("complete"),)
+        sandy = await cluster.login("Sandy", gateway=1)
+        reply = await sandy.join("Taskmaster", since=base)
+        history = reply["history"]
+        assert len(history) == 1000, "join since with 1005 missing gave %d" % len(history)
+        assert [m["seq"] for m in history] == seqs[:1000], "the first 1000, oldest first"
+        assert [m["text"] for m in history] == texts[:1000]
+        assert reply.get("complete") is False, "complete: %r with 5 left out" % (
+            reply.get("complete"),)
 
-    reply = await sandy.join("Taskmaster", since=history[-1]["seq"])
-    assert [m["seq"] for m in reply["history"]] == seqs[1000:], \
-        "the rest: %r" % [m["seq"] for m in reply["history"]]
-    assert reply.get("complete") is True
+        reply = await sandy.join("Taskmaster", since=history[-1]["seq"])
+        assert [m["seq"] for m in reply["history"]] == seqs[1000:], \
+            "the rest: %r" % [m["seq"] for m in reply["history"]]
+        assert reply.get("complete") is True
 
 
 def check_stream(client, room, known):

@@ -4,7 +4,8 @@ A gateway pings a connection that was idle for --ping-interval seconds
 and drops one that answered nothing for 2.5 times that; a peer that
 answers pings stays. A connection with messages waiting that makes no
 write progress for 30 s is closed. A connection sending faster than
---rate-limit gets rate_limited and stays usable.
+--rate-limit gets rate_limited and stays usable; what it sends beyond
+that is not even read until the bucket refills.
 """
 
 import asyncio
@@ -43,10 +44,16 @@ async def read_frame(reader, timeout):
 
 
 def client_frame(opcode, payload):
-    """A masked client frame (RFC 6455 5.3), payload under 126 bytes."""
+    """A masked client frame (RFC 6455 5.3) of any payload up to 64 KiB."""
     mask = os.urandom(4)
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked
+    size = len(payload)
+    key = (mask * (size // 4 + 1))[:size]
+    masked = (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(size, "big")
+    if size < 126:
+        head = bytes([0x80 | opcode, 0x80 | size])
+    else:
+        head = bytes([0x80 | opcode, 0x80 | 126]) + struct.pack("!H", size)
+    return head + mask + masked
 
 
 async def test_dead_peer_is_dropped_after_two_and_a_half_ping_intervals():
@@ -113,17 +120,85 @@ async def test_stalled_reader_is_closed_after_30_seconds():
         assert (await sue.next_message())["seq"] == seq
 
 
+RATE = 5
+BURST = 100                 # GC_RATE_BURST_MIN: more than twice RATE
+
+
 async def test_rate_limit_answers_rate_limited_and_stays_usable():
-    async with Cluster(gateways=1, gateway_args=["--rate-limit", "5"]) as cluster:
-        sue = await cluster.login("Sue")
-        idents = [await sue.send_request("rooms") for _ in range(30)]
-        codes = [(await sue.reply(ident)).get("code", "ok") for ident in idents]
-        assert codes.count("rate_limited") >= 10, "codes: %r" % codes
+    """The burst is served; the first request over it is answered
+    rate_limited with its id and retry_after, and the gateway reads
+    nothing more until the bucket holds a token: the requests after it
+    are served as the bucket refills, never faster than the rate."""
+    async with Cluster(gateways=1, gateway_args=["--rate-limit", str(RATE)]) as cluster:
+        sue = await cluster.login("Sue")        # one token of the burst
+        started = time.monotonic()
+        idents = [await sue.send_request("rooms") for _ in range(BURST + 20)]
+        replies = [await sue.reply(ident, timeout=20) for ident in idents]
+        elapsed = time.monotonic() - started
+        codes = [reply.get("code", "ok") for reply in replies]
         assert set(codes) <= {"ok", "rate_limited"}, "codes: %r" % codes
-        #  Tokens come back with time: wait for the bucket, then it works
-        for _ in range(int(deadline(20) * 10)):
+        first = codes.index("rate_limited")
+        assert BURST - 1 <= first <= BURST + RATE * elapsed, "codes: %r" % codes
+        refused = replies[first]
+        assert refused["id"] == idents[first], refused
+        assert 0 < refused["retry_after"] <= 1000 // RATE + 1, refused
+        assert all(0 < reply.get("retry_after", 0) <= 1000 // RATE + 1
+                   for reply in replies if reply["op"] == "error"), replies
+        #  After it, one served for each token, one refused in between
+        later = codes[first + 1:]
+        assert len(later) // 3 <= later.count("ok") <= RATE * elapsed + 2, \
+            "%d served of %d in %.1f s: %r" % (later.count("ok"), len(later), elapsed, later)
+        #  Still usable: a client that waits as it is told is served
+        for _ in range(10):
             reply = await sue.request("rooms")
             if reply["op"] == "ok":
                 break
-            await asyncio.sleep(0.1)    # the bucket refills at 5/s
+            await asyncio.sleep(reply["retry_after"] / 1000)
         assert reply["op"] == "ok", reply
+
+
+FLOOD = 500
+#  Almost GC_FRAME_MAX of the cheapest JSON to parse into many nodes,
+#  inside a request that is otherwise valid
+JUNK = ",".join(["{}"] * 20000)
+
+
+def flood_frame(index):
+    """Every fifth frame of the flood 60 KiB of junk, the rest small."""
+    pad = ',"pad":[%s]' % JUNK if index % 5 == 0 else ""
+    return client_frame(0x1, ('{"op":"rooms","id":%d%s}' % (index, pad)).encode())
+
+
+async def frames_in(cluster):
+    return (await cluster.metrics(0))["groupchat_frames_in_total"]
+
+
+async def test_frames_over_the_rate_are_not_read():
+    """One connection sends 500 frames at once, a fifth of them 60 KiB:
+    the gateway reads the burst, then about a frame for each token and
+    one refused between them, leaving the rest to TCP, while another
+    connection on the same gateway is served at once."""
+    async with Cluster(gateways=1, gateway_args=["--rate-limit", str(RATE)]) as cluster:
+        sue = await cluster.login("Sue")
+        frames = [flood_frame(index) for index in range(FLOOD)]
+        before = await frames_in(cluster)
+        reader, writer = await raw_websocket(cluster.ports[0])
+        started = time.monotonic()
+        for frame in frames:
+            writer.write(frame)
+        asked = time.monotonic()
+        assert (await sue.request("rooms", timeout=deadline(1)))["op"] == "ok"
+        assert time.monotonic() - asked < deadline(1)
+        before += 1             # Sue's
+        while await frames_in(cluster) - before < BURST:
+            assert time.monotonic() - started < deadline(10), "the burst was not read"
+            await asyncio.sleep(0.05)
+        #  Watched for two seconds: each token lets one frame in, and the
+        #  frame after it that finds none is read to be refused
+        while time.monotonic() - started < 2:
+            read = await frames_in(cluster) - before
+            bound = BURST + 2 * RATE * (time.monotonic() - started) + 2
+            assert read <= bound, "read %d frames, at most %d expected" % (read, bound)
+            await asyncio.sleep(0.1)
+        assert read < FLOOD // 2, read
+        writer.transport.abort()

@@ -21,6 +21,9 @@ EMPTIES = "[" + ",".join(["{}"] * 21000) + "]"
 #  about a gigabyte (a few MB each). Instrumented builds use more per node.
 GROWTH_MAX = 64 << 20
 GROWTH_MAX_INSTRUMENTED = 160 << 20
+#  The floods here are on purpose, to measure what is held while they are
+#  read: the gateways have no rate limit, which would stop reading them
+UNLIMITED = ["--rate-limit", "0"]
 
 
 def small_quarantine():
@@ -46,7 +49,8 @@ async def frames_read(cluster, before, count, within=30.0):
 
 
 async def test_frames_queued_behind_a_slow_request_cost_the_gateway_little():
-    async with Cluster(gateways=1, wrap_broker=False, gateway_env=small_quarantine()) as cluster:
+    async with Cluster(gateways=1, wrap_broker=False, gateway_env=small_quarantine(),
+                       gateway_args=UNLIMITED) as cluster:
         client = await cluster.login("Sue")
         await client.join("Taskmaster")
         baseline = cluster.gateway_rss()
@@ -118,7 +122,8 @@ async def growth_settled(cluster, baseline, bound, within=20.0):
 
 
 async def test_joins_whose_replies_are_never_read_cost_the_gateway_little():
-    async with Cluster(gateways=1, gateway_env=small_quarantine()) as cluster:
+    async with Cluster(gateways=1, gateway_env=small_quarantine(),
+                       gateway_args=UNLIMITED) as cluster:
         texts = ["\x01" * 4096] * CONTROL_TEXTS
         await cluster.broker_link().say_many("Sue", "Quite Interesting", texts)
         reader = await cluster.login("Sue", rcvbuf=4096)

@@ -8,7 +8,10 @@ does not wait for one reply before sending the next request.
 
 import json
 
-from harness import seq_of
+from harness import Cluster, seq_of
+
+#  Tests that flood on purpose run their own gateway without a rate limit
+UNLIMITED = ["--rate-limit", "0"]
 
 
 async def test_say_acks_with_the_next_seq_and_pushes_to_the_sender(cluster):
@@ -132,15 +135,16 @@ async def test_everything_pipelined_from_login_on(cluster):
         "pushed after the rejoin: %r" % after_rejoin
 
 
-async def test_say_acks_increase_under_pipelining(cluster):
-    sandy = await cluster.login("Sandy", gateway=0)
-    base = seq_of(await sandy.join("Quite Interesting"))
-    seqs = await sandy.say_many(["burst %d" % i for i in range(200)],
-                                room="Quite Interesting", window=200)
-    assert seqs == list(range(base + 1, base + 201)), \
-        "pipelined says from one connection are stored in order"
-    got = await sandy.messages_until("Quite Interesting", seqs[-1])
-    assert [m["text"] for m in got] == ["burst %d" % i for i in range(200)]
+async def test_say_acks_increase_under_pipelining():
+    async with Cluster(gateways=1, gateway_args=UNLIMITED) as cluster:
+        sandy = await cluster.login("Sandy", gateway=0)
+        base = seq_of(await sandy.join("Quite Interesting"))
+        seqs = await sandy.say_many(["burst %d" % i for i in range(200)],
+                                    room="Quite Interesting", window=200)
+        assert seqs == list(range(base + 1, base + 201)), \
+            "pipelined says from one connection are stored in order"
+        got = await sandy.messages_until("Quite Interesting", seqs[-1])
+        assert [m["text"] for m in got] == ["burst %d" % i for i in range(200)]
 
 
 async def test_frames_of_every_size_arrive_whole_and_in_order(cluster):
@@ -162,15 +166,16 @@ async def test_frames_of_every_size_arrive_whole_and_in_order(cluster):
     assert [m["text"] for m in history][-len(texts):] == texts
 
 
-async def test_a_client_far_ahead_of_its_replies_is_paused_not_lost(cluster):
+async def test_a_client_far_ahead_of_its_replies_is_paused_not_lost():
     """A gateway stops reading a connection with 256 requests queued and
     reads on once half are answered: a client that keeps 600 says in
     flight is slowed down, and every say is stored and answered (1,500 of
-    them: within the rate limit's burst)."""
-    sue = await cluster.login("Sue", gateway=0)
-    base = seq_of(await sue.join("8 out of 10 cats"))
-    texts = ["ahead %d" % i for i in range(1500)]
-    seqs = await sue.say_many(texts, room="8 out of 10 cats", window=600)
-    assert seqs == list(range(base + 1, base + 1501))
-    got = await sue.messages_until("8 out of 10 cats", seqs[-1])
-    assert [m["text"] for m in got] == texts
+    them, on a gateway without a rate limit)."""
+    async with Cluster(gateways=1, gateway_args=UNLIMITED) as cluster:
+        sue = await cluster.login("Sue", gateway=0)
+        base = seq_of(await sue.join("8 out of 10 cats"))
+        texts = ["ahead %d" % i for i in range(1500)]
+        seqs = await sue.say_many(texts, room="8 out of 10 cats", window=600)
+        assert seqs == list(range(base + 1, base + 1501))
+        got = await sue.messages_until("8 out of 10 cats", seqs[-1])
+        assert [m["text"] for m in got] == texts
