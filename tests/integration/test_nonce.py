@@ -21,6 +21,13 @@ def fresh(what):
     return "%s-%d" % (what, number), "%s, said once (%d)" % (what, number)
 
 
+async def in_room(cluster, user, gateway, room="Taskmaster"):
+    """A client of user on gateway, joined to room."""
+    client = await cluster.login(user, gateway=gateway)
+    await client.join(room)
+    return client
+
+
 async def stored_once(client, text, room="Taskmaster"):
     """Asserts the room holds text exactly once; returns its seq."""
     history = await client.history(room, limit=100)
@@ -39,10 +46,8 @@ async def pushed_once(client, text, seq, room="Taskmaster"):
 
 
 async def test_a_repeated_say_stores_nothing_and_gets_the_same_seq(cluster):
-    sue = await cluster.login("Sue", gateway=0)
-    alex = await cluster.login("Alex", gateway=1)
-    await sue.join("Taskmaster")
-    await alex.join("Taskmaster")
+    sue = await in_room(cluster, "Sue", 0)
+    alex = await in_room(cluster, "Alex", 1)
     nonce, text = fresh("repeat")
     first = await sue.call("say", room="Taskmaster", text=text, nonce=nonce)
     again = await sue.call("say", room="Taskmaster", text=text, nonce=nonce)
@@ -54,10 +59,8 @@ async def test_a_repeated_say_stores_nothing_and_gets_the_same_seq(cluster):
 
 
 async def test_a_say_retried_on_another_gateway_gets_the_same_seq(cluster):
-    first_gateway = await cluster.login("Sandy", gateway=0)
-    other_gateway = await cluster.login("Sandy", gateway=1)
-    await first_gateway.join("Taskmaster")
-    await other_gateway.join("Taskmaster")
+    first_gateway = await in_room(cluster, "Sandy", 0)
+    other_gateway = await in_room(cluster, "Sandy", 1)
     nonce, text = fresh("elsewhere")
     seq = (await first_gateway.call("say", room="Taskmaster", text=text, nonce=nonce))["seq"]
     again = await other_gateway.call("say", room="Taskmaster", text=text, nonce=nonce)
@@ -82,10 +85,8 @@ async def test_the_same_nonce_with_another_text_is_a_conflict(cluster):
 
 
 async def test_a_nonce_is_the_users_and_the_rooms_own(cluster):
-    sue = await cluster.login("Sue", gateway=0)
-    alex = await cluster.login("Alex", gateway=1)
-    for client in (sue, alex):
-        await client.join("Taskmaster")
+    sue = await in_room(cluster, "Sue", 0)
+    alex = await in_room(cluster, "Alex", 1)
     await sue.join("Quite Interesting")
     nonce, text = fresh("own")
     seqs = [(await sue.call("say", room="Taskmaster", text=text, nonce=nonce))["seq"],
@@ -114,8 +115,7 @@ async def test_a_nonce_must_be_a_string_of_1_to_64_bytes(cluster):
 
 
 async def test_says_with_one_nonce_sent_together_store_one_message(cluster):
-    sue = await cluster.login("Sue", gateway=0)
-    await sue.join("Taskmaster")
+    sue = await in_room(cluster, "Sue", 0)
     nonce, text = fresh("together")
     idents = [await sue.send_request("say", room="Taskmaster", text=text, nonce=nonce)
               for _ in range(4)]
@@ -144,8 +144,7 @@ async def test_says_with_one_nonce_in_one_batch_at_the_broker(cluster):
     assert {replies[rid]["op"] for rid in rids[:-1]} == {"ok"}, replies
     assert len({replies[rid]["seq"] for rid in rids[:-1]}) == 1, replies
     assert replies[rids[-1]].get("code") == "conflict", replies[rids[-1]]
-    sue = await cluster.login("Sue", gateway=1)
-    await sue.join("Taskmaster")
+    sue = await in_room(cluster, "Sue", 1)
     assert await stored_once(sue, text) == replies[rids[0]]["seq"]
 
 
@@ -161,15 +160,13 @@ async def test_a_say_whose_reply_was_lost_gets_the_same_seq(cluster):
     again = await retry.request("say", **say)
     assert (again["op"], again["seq"], again["ts"]) == ("ok", first["seq"], first["ts"]), \
         "first %r, retried %r" % (first, again)
-    sue = await cluster.login("Sue", gateway=0)
-    await sue.join("Taskmaster")
+    sue = await in_room(cluster, "Sue", 0)
     assert await stored_once(sue, text) == first["seq"]
 
 
 async def test_a_nonce_outlives_a_broker_restart():
     async with Cluster() as cluster:
-        sue = await cluster.login("Sue", gateway=0)
-        await sue.join("Taskmaster")
+        sue = await in_room(cluster, "Sue", 0)
         nonce, text = fresh("restart")
         seq = (await sue.call("say", room="Taskmaster", text=text, nonce=nonce))["seq"]
         await cluster.stop_broker()
@@ -177,8 +174,7 @@ async def test_a_nonce_outlives_a_broker_restart():
         await sue.until_available()
         again = await sue.call("say", room="Taskmaster", text=text, nonce=nonce)
         assert again["seq"] == seq, "after the restart: %r, first seq %d" % (again, seq)
-        elsewhere = await cluster.login("Sue", gateway=1)
-        await elsewhere.join("Taskmaster")
+        elsewhere = await in_room(cluster, "Sue", 1)
         await elsewhere.expect_error("conflict", "say", room="Taskmaster", text="other",
                                      nonce=nonce)
         assert await stored_once(elsewhere, text) == seq
