@@ -8,6 +8,9 @@
     below the PUSH socket's high-water mark: a send can then never block,
     and a full queue is known without asking ZeroMQ. */
 #include <sodium.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include "hasher.h"
 #include "gc_alloc.h"
 #include "gc_clock.h"
@@ -60,9 +63,20 @@ s_verify (zmsg_t *job)
 }
 
 static void
+s_lower_priority (void)
+{
+    int rc = setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), GC_HASHER_NICE);
+    (void) rc;
+}
+
+static void
 s_worker (zsock_t *pipe, void *args)
 {
     s_endpoints_t *endpoints = args;
+    //  Hashing is the one thing a stranger can make the broker do at will:
+    //  it yields the cores to the loop (says, joins, token logins) and to
+    //  the gateways on the same machine. Best effort: if refused, as is
+    s_lower_priority ();
     zsock_t *jobs = zsock_new_pull (endpoints->jobs);
     zsock_t *results = zsock_new_push (endpoints->results);
     zpoller_t *poller = zpoller_new (pipe, jobs, NULL);

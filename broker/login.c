@@ -131,11 +131,23 @@ static void
 s_refuse_locked (gc_login_t *self, const s_job_t *job, int64_t wait_ms)
 {
     char why [80];
-    snprintf (why, sizeof why, "too many failed logins: try again in %" PRId64 " s",
+    snprintf (why, sizeof why, "too many password logins: try again in %" PRId64 " s",
               (wait_ms + 999) / 1000);
     gc_replier_refuse (self->reply, &job->identity, job->rid, GC_RATE_LIMITED, why,
                        (uint64_t) wait_ms);
     self->throttled++;
+}
+
+//  A check handed to a worker counts against its name and address until
+//  its verdict, as the failure it may be
+static void
+s_judging (gc_login_t *self, const s_job_t *job, bool started)
+{
+    void (*count) (gc_throttle_t *, const char *) = started? gc_throttle_started
+                                                           : gc_throttle_ended;
+    count (self->by_user, job->user);
+    if (*job->address)
+        count (self->by_address, job->address);
 }
 
 //  Hands the password check to a hash worker; gc_login_verified
@@ -175,6 +187,8 @@ s_login_with_password (gc_login_t *self, const gc_broker_request_t *request)
         gc_replier_error (self->reply, &request->identity, frame->rid, GC_UNAVAILABLE,
                           "too many password logins at once, try again");
     }
+    else
+        s_judging (self, &job, true);
     free (hash);
 }
 
@@ -203,6 +217,7 @@ gc_login_verified (gc_login_t *self)
     int verdict = gc_hasher_verdict (self->hasher, &job, sizeof job);
     if (verdict < 0)
         return;
+    s_judging (self, &job, false);
     char token [GC_TOKEN_LEN + 1];
     int64_t now = gc_clock_wall_ms ();
     bool same = job.known && gc_store_user_generation (self->store, job.user) == job.generation;

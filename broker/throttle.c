@@ -5,6 +5,7 @@
 
 typedef struct {
     unsigned failures;          //  in the current window
+    unsigned pending;           //  attempts started and not yet judged
     int64_t window_start;       //  the first failure of the window
     int64_t locked_until;       //  0: not locked
 } s_key_t;
@@ -43,11 +44,52 @@ gc_throttle_destroy (gc_throttle_t **self_p)
     *self_p = NULL;
 }
 
+//  Attempts still being judged count as the failures they may be: else
+//  a burst of guesses, all started before the first verdict, would all
+//  be tried however few are free
 int64_t
 gc_throttle_wait (gc_throttle_t *self, const char *key, int64_t now)
 {
     s_key_t *entry = zhashx_lookup (self->keys, key);
-    return entry && entry->locked_until > now? entry->locked_until - now: 0;
+    if (!entry)
+        return 0;
+    if (entry->locked_until > now)
+        return entry->locked_until - now;
+    unsigned failures = now - entry->window_start > self->policy.window_ms? 0: entry->failures;
+    return entry->pending && failures + entry->pending > self->policy.free?
+           self->policy.first_lock_ms: 0;
+}
+
+//  The key's entry, made if need be; NULL when the table is full
+static s_key_t *
+s_entry (gc_throttle_t *self, const char *key)
+{
+    s_key_t *entry = zhashx_lookup (self->keys, key);
+    if (entry)
+        return entry;
+    if (zhashx_size (self->keys) >= self->policy.keys_max) {
+        self->overflows++;
+        return NULL;
+    }
+    entry = gc_calloc (1, sizeof *entry);
+    zhashx_insert (self->keys, key, entry);
+    return entry;
+}
+
+void
+gc_throttle_started (gc_throttle_t *self, const char *key)
+{
+    s_key_t *entry = s_entry (self, key);
+    if (entry)
+        entry->pending++;
+}
+
+void
+gc_throttle_ended (gc_throttle_t *self, const char *key)
+{
+    s_key_t *entry = zhashx_lookup (self->keys, key);
+    if (entry && entry->pending)
+        entry->pending--;
 }
 
 //  The lock the n-th failure past the free ones earns: doubling, capped
@@ -63,15 +105,9 @@ s_lock_ms (const gc_throttle_policy_t *policy, unsigned beyond)
 void
 gc_throttle_failed (gc_throttle_t *self, const char *key, int64_t now)
 {
-    s_key_t *entry = zhashx_lookup (self->keys, key);
-    if (!entry) {
-        if (zhashx_size (self->keys) >= self->policy.keys_max) {
-            self->overflows++;
-            return;
-        }
-        entry = gc_calloc (1, sizeof *entry);
-        zhashx_insert (self->keys, key, entry);
-    }
+    s_key_t *entry = s_entry (self, key);
+    if (!entry)
+        return;
     if (entry->failures == 0 || now - entry->window_start > self->policy.window_ms) {
         entry->failures = 0;
         entry->window_start = now;
@@ -84,7 +120,11 @@ gc_throttle_failed (gc_throttle_t *self, const char *key, int64_t now)
 void
 gc_throttle_succeeded (gc_throttle_t *self, const char *key)
 {
-    zhashx_delete (self->keys, key);
+    s_key_t *entry = zhashx_lookup (self->keys, key);
+    if (entry && entry->pending)
+        *entry = (s_key_t) { .pending = entry->pending };
+    else
+        zhashx_delete (self->keys, key);
 }
 
 void
@@ -92,7 +132,8 @@ gc_throttle_sweep (gc_throttle_t *self, int64_t now)
 {
     zlistx_t *over = zlistx_new ();
     for (s_key_t *entry = zhashx_first (self->keys); entry; entry = zhashx_next (self->keys))
-        if (entry->locked_until <= now && now - entry->window_start > self->policy.window_ms)
+        if (entry->locked_until <= now && now - entry->window_start > self->policy.window_ms
+        &&  entry->pending == 0)
             zlistx_add_end (over, (void *) zhashx_cursor (self->keys));
     //  Deleted after the walk: a zhashx must not change under its cursor
     for (const char *key = zlistx_first (over); key; key = zlistx_next (over))
@@ -152,6 +193,25 @@ gc_throttle_test (bool verbose)
     gc_throttle_sweep (self, now + 60001);
     assert (gc_throttle_size (self) == 1 && gc_throttle_wait (self, "Alex", now + 60001) == 0);
     gc_throttle_sweep (self, now + 200000);
+    assert (gc_throttle_size (self) == 0);
+    //  Attempts being judged count: three free, so a fourth may start
+    //  while three are pending, not a fifth
+    for (int count = 0; count < 4; count++) {
+        assert (gc_throttle_wait (self, "Eve", now) == 0);
+        gc_throttle_started (self, "Eve");
+    }
+    assert (gc_throttle_wait (self, "Eve", now) == 1000);
+    gc_throttle_ended (self, "Eve");
+    gc_throttle_failed (self, "Eve", now);
+    assert (gc_throttle_wait (self, "Eve", now) == 1000);  //  1 failed + 3 pending
+    gc_throttle_sweep (self, now + 200000);
+    assert (gc_throttle_size (self) == 1);                  //  kept while pending
+    gc_throttle_ended (self, "Eve");
+    gc_throttle_succeeded (self, "Eve");
+    assert (gc_throttle_wait (self, "Eve", now) == 0);      //  2 pending
+    gc_throttle_ended (self, "Eve");
+    gc_throttle_ended (self, "Eve");
+    gc_throttle_succeeded (self, "Eve");
     assert (gc_throttle_size (self) == 0);
     gc_throttle_destroy (&self);
     gc_throttle_destroy (&self);

@@ -28,11 +28,18 @@ typedef struct gc_throttle_t gc_throttle_t;
 gc_throttle_t *gc_throttle_new (const gc_throttle_policy_t *policy);
 void gc_throttle_destroy (gc_throttle_t **self_p);
 
-//  How long key must still wait, in ms (0: it may try now)
+//  How long key must still wait, in ms (0: it may try now): a lock's
+//  rest, or the first lock's length while as many attempts are being
+//  judged as would earn one
 int64_t gc_throttle_wait (gc_throttle_t *self, const char *key, int64_t now);
 
 //  A failed attempt by key at now: counted, and a lock once past the free ones
 void gc_throttle_failed (gc_throttle_t *self, const char *key, int64_t now);
+
+//  An attempt by key is being judged (a password hashed): counted as a
+//  failure may be until gc_throttle_ended, which comes before its verdict
+void gc_throttle_started (gc_throttle_t *self, const char *key);
+void gc_throttle_ended (gc_throttle_t *self, const char *key);
 
 //  A successful attempt: the key starts afresh
 void gc_throttle_succeeded (gc_throttle_t *self, const char *key);

@@ -89,6 +89,7 @@
 //  told `unavailable` at once rather than queued for longer than its
 //  deadline allows
 #define GC_HASHER_QUEUE_MAX     32
+#define GC_HASHER_NICE          10      //  the hash workers' nice value
 
 //  Password login throttling (broker/throttle.h): failures allowed per
 //  user name, and per client address, within the window before each

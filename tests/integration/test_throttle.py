@@ -10,6 +10,7 @@ connection's peer, or, behind a proxy the gateway trusts
 """
 
 import asyncio
+import collections
 
 from harness import Cluster
 
@@ -42,6 +43,21 @@ async def test_a_guessed_name_is_locked_on_every_gateway_even_for_the_right_pass
     assert reply["op"] == "ok", reply
     reply = await login_reply(guesser, "Sandy", "one more guess")
     assert reply.get("code") == "bad_credentials", reply
+
+
+async def test_guesses_sent_at_once_are_tried_no_more_than_guesses_in_turn(cluster):
+    """Guesses still being hashed count as the failures they may be: fifty
+    sent at once to the broker, all before its first verdict, get no more
+    hashes than guesses one after another would (FREE + 1), the rest
+    rate_limited unhashed."""
+    link = cluster.broker_link()
+    for attempt in range(50):
+        link.send("login", user="Sandy", password="guess %d" % attempt)
+    codes = collections.Counter()
+    for _ in range(50):
+        codes[(await link.reply()).get("code")] += 1
+    assert set(codes) == {"bad_credentials", "rate_limited"}, codes
+    assert codes["bad_credentials"] <= FREE + 1, codes
 
 
 async def test_a_name_that_does_not_exist_is_locked_alike(cluster):
