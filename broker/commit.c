@@ -320,7 +320,7 @@ gc_commit_sweep (gc_commit_t *self, int64_t now)
     else
     if (gone > 0)
         gc_info ("purged forgotten nonces=%d", gone);
-    self->purge_next = now + (gone == GC_NONCE_PURGE_BATCH? 0: GC_NONCE_PURGE_MS);
+    self->purge_next = now + (gone >= GC_NONCE_PURGE_BATCH? 0: GC_NONCE_PURGE_MS);
 }
 
 void

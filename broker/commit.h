@@ -29,7 +29,7 @@ void gc_commit_say (void *self, const gc_broker_request_t *request);
 void gc_commit_flush (gc_commit_t *self);
 
 //  Deletes the nonces forgotten by now, hourly, in bounded passes (the
-//  next one a call later while a pass finds its whole budget)
+//  next one a call later while a pass fills its budget)
 void gc_commit_sweep (gc_commit_t *self, int64_t now);
 
 //  Writes the commit figures (Prometheus text) to stream.

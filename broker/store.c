@@ -776,12 +776,13 @@ s_test_nonces (void)
     assert (gc_store_nonce (self, &again, then + day + 1) == GC_NONCE_STORED && again.seq == seq);
     again.text = "hi";
     assert (gc_store_nonce (self, &again, then + day + 1) == GC_NONCE_CONFLICT);
-    //  Only the forgotten go, budget at a time
+    //  Only the forgotten go, the oldest first, a budget and the rest of
+    //  its last one's batch at a time
     assert (gc_store_nonces_purge (self, then + day - 1, 100) == 0);
-    assert (gc_store_nonces_purge (self, then + day, 1) == 1);
-    assert (gc_store_nonces_purge (self, then + day, 100) == 1);
+    assert (gc_store_nonces_purge (self, then + day, 1) == 2);     //  Alex's n-1, Sue's n-2
     assert (gc_store_nonces_purge (self, then + day, 100) == 0);
-    assert (gc_store_nonces_purge (self, then + 2 * day, 100) == 1);
+    assert (gc_store_nonces_purge (self, then + 2 * day, 1) == 1); //  Sue's n-1 again
+    assert (gc_store_nonces_purge (self, then + 2 * day, 1) == 0);
     gc_store_destroy (&self);
     gc_rig_unlink (path);
 }

@@ -1,8 +1,8 @@
 /*  store.h: the broker's durable state, whatever holds it.
 
     Users, rooms (one per group, named after it), memberships, messages,
-    the nonces of the last day's says and login tokens. gc_store_new picks a backend from the database
-    argument (store_backend.h lists them; SQLite is the default); the
+    the nonces of the last day's says and login tokens. gc_store_new
+    picks a backend from the database argument (store_backend.h lists them; SQLite is the default); the
     handlers see only this interface. Above every backend the store keeps
     what is the same for all of them: each room's head (its newest seq),
     so that a batch of says gets its seqs without a query, and the
@@ -88,9 +88,11 @@ int gc_store_tokens_purge (gc_store_t *self, int64_t now);
 //  transaction that stores its say, so an answer is as durable as a seq.
 gc_nonce_t gc_store_nonce (gc_store_t *self, gc_store_say_t *say, int64_t now);
 
-//  Deletes the nonces forgotten by now (kept GC_NONCE_TTL_MS), budget at
-//  most, the oldest first: a forgotten one is never looked at anyway,
-//  this bounds the table to a day of says. How many went, or -1.
+//  Deletes the nonces forgotten by now (kept GC_NONCE_TTL_MS), the oldest
+//  first: budget of them, and the rest of the batch of says the last one
+//  was stored with (they share its ts), or all when fewer. A forgotten one
+//  is never looked at anyway; this bounds the table to a day of says.
+//  How many went, or -1.
 int gc_store_nonces_purge (gc_store_t *self, int64_t now, uint32_t budget);
 
 //  Retention: deletes each room's messages written before older_than

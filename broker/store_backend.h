@@ -44,7 +44,8 @@ typedef struct {
     //  1, 0 when none is kept, or -1
     int (*nonce_find) (void *db, const gc_store_say_t *say, uint64_t *seq, int64_t *ts,
                        unsigned char *digest);
-    //  Deletes up to limit of the oldest nonces kept before older_than
+    //  Deletes the oldest limit nonces kept before older_than, and those
+    //  kept at the same ts as the last of them
     int (*nonces_purge) (void *db, int64_t older_than, uint32_t limit);
     //  Name lists, sorted; the count, or -1 (then *names is NULL)
     int (*rooms_of) (void *db, const char *user, char ***names);

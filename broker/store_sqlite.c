@@ -137,9 +137,12 @@ static const char *s_sql [Q_COUNT] = {
     //  A forgotten nonce not yet purged is replaced
     [Q_NONCE_INSERT] = "INSERT OR REPLACE INTO nonces (user_id, room_id, nonce, seq, ts, digest)"
                        " SELECT id, ?2, ?3, ?4, ?5, ?6 FROM users WHERE name = ?1",
-    [Q_NONCES_PURGE] = "DELETE FROM nonces WHERE (user_id, room_id, nonce) IN"
-                       " (SELECT user_id, room_id, nonce FROM nonces WHERE ts < ?1"
-                       " ORDER BY ts LIMIT ?2)",
+    //  The oldest ?2 before ?1, and the others of the ?2nd's ts (its says'
+    //  batch): one range of the ts index, where a walk by key would look
+    //  each row up again
+    [Q_NONCES_PURGE] = "DELETE FROM nonces WHERE ts < ?1 AND ts <= coalesce ("
+                       " (SELECT ts FROM nonces WHERE ts < ?1 ORDER BY ts LIMIT 1 OFFSET ?2 - 1),"
+                       " ?1)",
 };
 
 typedef struct {

@@ -31,8 +31,9 @@
 //  A say's nonce: 1 to GC_NONCE_MAX bytes, remembered with the seq it
 //  got for GC_NONCE_TTL_MS, so that a client's resend within that time
 //  stores nothing; forgotten ones are deleted every GC_NONCE_PURGE_MS,
-//  at most GC_NONCE_PURGE_BATCH at a time (a full pass goes on a clock
-//  tick later), so that no delete holds the write lock for long
+//  GC_NONCE_PURGE_BATCH at a time (and the rest of the last one's group
+//  commit; a full pass goes on a clock tick later), so that no delete
+//  holds the write lock for long
 #define GC_NONCE_MAX            64
 #define GC_NONCE_TTL_MS         (24LL * 3600 * 1000)
 #define GC_NONCE_PURGE_MS       (3600 * 1000)
