@@ -41,6 +41,7 @@ struct gc_commit_t {
     zhashx_t *nonces;           //  in a commit: the first say of each nonce, by s_nonce_key
     int64_t purge_next;         //  wall ms of the next purge of forgotten nonces
     uint64_t messages_stored;
+    uint64_t says_repeated;     //  answered with the seq of a say stored before, by nonce
     gc_histogram_t commit_seconds;  //  how long each group commit took
     gc_histogram_t batch_sizes;     //  says per group commit
 };
@@ -106,8 +107,10 @@ s_answered_by_store (gc_commit_t *self, const gc_broker_request_t *request,
         .nonce = nonce
     };
     gc_nonce_t found = gc_store_nonce (self->store, &say, gc_clock_wall_ms ());
-    if (found == GC_NONCE_STORED)
+    if (found == GC_NONCE_STORED) {
         s_reply_ok (self, &request->identity, frame->rid, say.seq, say.ts);
+        self->says_repeated++;
+    }
     else
     if (found != GC_NONCE_NEW)
         gc_replier_error (self->reply, &request->identity, frame->rid,
@@ -213,8 +216,10 @@ s_acknowledge (gc_commit_t *self, const s_say_t *say, const gc_store_say_t *stor
 static void
 s_answer_repeat (gc_commit_t *self, const s_say_t *say, const gc_store_say_t *stored)
 {
-    if (say->text_size == stored->text_size && memcmp (say->text, stored->text, say->text_size) == 0)
+    if (say->text_size == stored->text_size && memcmp (say->text, stored->text, say->text_size) == 0) {
         s_reply_ok (self, &say->identity, say->rid, stored->seq, stored->ts);
+        self->says_repeated++;
+    }
     else
         gc_replier_error (self->reply, &say->identity, say->rid, GC_CONFLICT, NULL);
 }
@@ -328,6 +333,9 @@ gc_commit_metrics (gc_commit_t *self, FILE *stream)
 {
     gc_metric_write (stream, "groupchat_broker_messages_stored_total", "counter",
                      "Messages committed since the broker started.", (double) self->messages_stored);
+    gc_metric_write (stream, "groupchat_broker_says_repeated_total", "counter",
+                     "Says whose nonce was stored already: answered with its seq, nothing stored.",
+                     (double) self->says_repeated);
     gc_histogram_write (&self->commit_seconds, stream, "groupchat_broker_commit_seconds",
                         "Time each group commit took, fsync included.");
     gc_histogram_write (&self->batch_sizes, stream, "groupchat_broker_commit_batch_size",
@@ -486,6 +494,7 @@ gc_commit_test (bool verbose)
     s_test_nonces (rig, self);
     gc_commit_metrics (self, gc_rig_capture (rig));
     assert (gc_rig_captured (rig, "groupchat_broker_messages_stored_total 101"));
+    assert (gc_rig_captured (rig, "groupchat_broker_says_repeated_total 2"));
     assert (gc_rig_captured (rig, "groupchat_broker_commit_batch_size_count 2"));
     //  Queued and never flushed: freed with the queue
     s_test_say (rig, self, "Sue", "Taskmaster", "left", 0);

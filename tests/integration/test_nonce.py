@@ -148,7 +148,17 @@ async def test_says_with_one_nonce_in_one_batch_at_the_broker(cluster):
     assert await stored_once(sue, text) == replies[rids[0]]["seq"]
 
 
+async def repeated(cluster):
+    """The broker's count of says answered from a stored nonce."""
+    stats = (await cluster.broker_link("admin").request("stats"))["text"]
+    for line in stats.splitlines():
+        if line.startswith("groupchat_broker_says_repeated_total "):
+            return int(float(line.split()[1]))
+    raise AssertionError("no says_repeated in %r" % stats)
+
+
 async def test_a_say_whose_reply_was_lost_gets_the_same_seq(cluster):
+    before = await repeated(cluster)
     lost = cluster.broker_link()
     nonce, text = fresh("lost")
     say = {"user": "Sue", "room": "Taskmaster", "text": text, "nonce": nonce,
@@ -160,6 +170,7 @@ async def test_a_say_whose_reply_was_lost_gets_the_same_seq(cluster):
     again = await retry.request("say", **say)
     assert (again["op"], again["seq"], again["ts"]) == ("ok", first["seq"], first["ts"]), \
         "first %r, retried %r" % (first, again)
+    assert await repeated(cluster) == before + 1
     sue = await in_room(cluster, "Sue", 0)
     assert await stored_once(sue, text) == first["seq"]
 
