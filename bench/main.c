@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include "scenario.h"
 #include "gc_alloc.h"
+#include "gc_escape.h"
 #include "gc_limits.h"
 #include "gc_options.h"
 #include "gc_pem.h"
@@ -173,6 +174,23 @@ s_take_real (const gc_option_t *option, const char *value)
     return why;
 }
 
+//  lws's error lines may quote what a server sent: shown escaped, one
+//  line each, as every text from the network is
+static void
+s_on_lws_log (int level, const char *line)
+{
+    size_t size = strlen (line);
+    while (size > 0 && line [size - 1] == '\n')
+        size--;
+    char *cut = gc_strndup (line, size);
+    char *shown = gc_escape (cut, GC_ESCAPE_HEX);
+    char ended [1024];
+    snprintf (ended, sizeof ended, "%s\n", shown);
+    lwsl_emit_stderr (level, ended);
+    free (shown);
+    free (cut);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -233,7 +251,7 @@ main (int argc, char *argv [])
 
     s_raise_fd_limit ();
     gc_stop_ignore_pipe ();
-    lws_set_log_level (LLL_ERR, NULL);
+    lws_set_log_level (LLL_ERR, s_on_lws_log);
     gc_bench_report_t *report = gc_bench_report_new (scenario->name);
     scenario->run (&config, report);
     gc_bench_report_print (report, json_only? NULL: stdout, stdout);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "pool.h"
 #include "gc_alloc.h"
+#include "gc_escape.h"
 #include "gc_clock.h"
 
 #define S_PROTOCOL      "groupchat.v1"
@@ -71,9 +72,13 @@ s_on_client (struct lws *wsi, enum lws_callback_reasons reason, void *user, void
             return gc_bench_conn_on_handshake (conn, in, len);
         case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
             gc_bench_pool_t *self = lws_context_user (lws_get_context (wsi));
-            if (self && !self->stats.failed)
-                fprintf (stderr, "groupchat-bench: cannot connect: %s\n",
-                         in? (const char *) in: "(no reason given)");
+            if (self && !self->stats.failed) {
+                //  The reason may quote the server's answer
+                fputs ("groupchat-bench: cannot connect: ", stderr);
+                const char *why = in? (const char *) in: "(no reason given)";
+                gc_escape_write (stderr, why, strlen (why), GC_ESCAPE_HEX);
+                fputc ('\n', stderr);
+            }
             gc_bench_conn_on_close (conn);
             break;
         }
