@@ -39,7 +39,7 @@ static const char *s_usage =
     "  --ca FILE      trust the CAs of FILE (PEM) instead of the system's for\n"
     "                 wss:// servers (GROUPCHAT_CA), e.g. a self-signed\n"
     "                 gateway's own certificate\n"
-    "  --help         this text\n"
+    "  -h, --help     this text\n"
     "\n"
     "The default URL is ws://localhost:8080. A wss:// server must have a\n"
     "certificate that is trusted and names the URL's host; one that does not\n"
@@ -84,6 +84,21 @@ s_check_ca (const char *path)
     return -1;
 }
 
+//  -h is --help, as people try first; not where it is a flag's value
+static void
+s_short_help (int argc, char *argv [])
+{
+    static char help [] = "--help";
+    static const char *valued [] = { "--user", "--room", "--say", "--ca", NULL };
+    for (int index = 1; index < argc; index++) {
+        bool value = false;
+        for (const char **flag = valued; *flag; flag++)
+            value |= strcmp (argv [index - 1], *flag) == 0;
+        if (strcmp (argv [index], "-h") == 0 && !value)
+            argv [index] = help;
+    }
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -98,6 +113,7 @@ main (int argc, char *argv [])
         { .name = NULL }
     };
     gc_options_t options = { .program = "groupchat", .usage = s_usage, .options = table };
+    s_short_help (argc, argv);
     int status = gc_options_parse (&options, argc, argv);
     if (status != GC_OPTIONS_GO_ON)
         return status;

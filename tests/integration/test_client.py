@@ -187,7 +187,9 @@ async def test_interactive_menu_flow(cluster):
         assert screen.rstrip().endswith("Taskmaster> half a thought"), screen
         term.keys(" finished", "Enter")
         screen = await term.wait_for("Alex: half a thought finished")
-        assert screen.count("half a thought finished") == 2, screen   # typed, then shown once
+        #  The entered line is taken off the screen: the message shows once
+        assert screen.count("half a thought finished") == 1, screen
+        assert "Taskmaster> half a thought" not in screen, screen
         term.keys("/history", "Enter")
         screen = await term.wait_for("Sue: old 1")
         term.keys("/leave", "Enter")
