@@ -83,8 +83,8 @@ gc_format_message_styled (json_t *message, const gc_format_style_t *style)
 {
     const char *raw = json_string_value (json_object_get (message, "text"));
     const char *from = json_string_value (json_object_get (message, "from"));
-    bool mention = style && style->colour && style->me && !(from && strcmp (from, style->me) == 0)
-                && gc_format_mentions (raw, style->me);
+    bool own = from && style && style->me && strcmp (from, style->me) == 0;
+    bool mention = style && style->colour && !own && gc_format_mentions (raw, style->me);
     char *text = gc_escape (raw, GC_ESCAPE_CARET | GC_ESCAPE_LINES);
     char *line = NULL;
     size_t size = 0;

@@ -29,7 +29,7 @@ typedef struct {
     size_t line_count;
     size_t sent;                //  lines sent
     bool in_flight;             //  the newest line sent is not stored yet
-    bool joined;                //  lines can be sent
+    bool joined;                //  in the room and connected: lines can be sent
     bool read_all;              //  no more lines will come
     char *partial;              //  the start of a line not ended yet
     int status;                 //  -1 while running
@@ -93,9 +93,9 @@ s_joined (void *arg, const char *room)
 {
     s_plain_t *self = arg;
     (void) room;
-    if (!self->config->say || self->joined)
-        return;                 //  following, or a rejoin after a reconnect
-    self->joined = true;
+    if (!self->config->say)
+        return;
+    self->joined = true;        //  at first, or again after a reconnect
     s_say_next (self);
 }
 
@@ -133,6 +133,8 @@ static void
 s_notice (void *arg, const char *text)
 {
     s_plain_t *self = arg;
+    if (strstr (text, "connection lost"))
+        self->joined = false;   //  lines wait for the rejoin
     //  A say in flight when the connection drops may or may not be stored:
     //  a script must know, so it is a failure, not a silent retry
     if (strstr (text, "connection lost") && self->in_flight) {

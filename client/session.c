@@ -431,6 +431,16 @@ s_on_closed (gc_session_t *self, json_t *frame)
     self->events.ended (self->events.arg, reason? reason: "your session has ended");
 }
 
+//  Removed from a room's group: the room is left, and the person told which
+static void
+s_on_left (gc_session_t *self, const char *room)
+{
+    char *text = zsys_sprintf ("you were removed from %s", room? room: "a room");
+    s_room_remove (self, room);
+    self->events.notice (self->events.arg, text);
+    zstr_free (&text);
+}
+
 static void
 s_on_frame (gc_session_t *self, json_t *frame)
 {
@@ -444,8 +454,7 @@ s_on_frame (gc_session_t *self, json_t *frame)
             s_message (self, frame);
             break;
         case GC_CLIENT_LEFT:
-            s_room_remove (self, json_string_value (json_object_get (frame, GC_KEY_ROOM)));
-            self->events.notice (self->events.arg, "you were removed from that group's room");
+            s_on_left (self, json_string_value (json_object_get (frame, GC_KEY_ROOM)));
             break;
         case GC_CLIENT_OK:
             s_on_ok (self, answers, frame);

@@ -549,9 +549,8 @@ s_in_room (const char *line)
     if (strcmp (line, "/help") == 0)
         s_print_help ();
     else
-    if (line [0] == '/') {
+    if (line [0] == '/')
         s_printf ("No command %s; /help lists them, and //TEXT says /TEXT.", line);
-    }
     else
     if (*line)
         s_say (line, line);

@@ -46,10 +46,12 @@ class Terminal:
         return self._tmux("display-message", "-p", "#{pane_title}").rstrip("\n")
 
     @classmethod
-    def client(cls, cluster, gateway=0):
-        """The interactive client connecting to one of a cluster's gateways."""
-        env = server_environment({"TERM": "xterm"})
-        return cls("%s %s" % (os.path.join(CONFIG.bin, "groupchat"), cluster.url(gateway)), env)
+    def client(cls, cluster, gateway=0, env=None, where=None):
+        """The interactive client connecting to one of a cluster's gateways
+        (or to the URL `where`), with more environment variables `env`."""
+        env = server_environment(dict({"TERM": "xterm"}, **(env or {})))
+        where = where or cluster.url(gateway)
+        return cls("%s %s" % (os.path.join(CONFIG.bin, "groupchat"), where), env)
 
     async def log_in(self, user, password, asked=1):
         """Answers the `asked`-th login questions (the first one, or a
