@@ -61,6 +61,14 @@ class Terminal:
         await self.wait_for("Password:", count=asked)
         self.keys(password, "Enter")
 
+    async def pick_room(self, room, menus=1, lists=None):
+        """From the `menus`-th menu shown: "Join a chat room", then room
+        from the `lists`-th room list (as many as menus unless told)."""
+        await self.wait_for("1) Join a chat room", count=menus)
+        self.keys("1", "Enter")
+        await self.wait_for("Room number or name:", count=lists or menus)
+        self.keys(room, "Enter")
+
     async def wait_for(self, text, timeout=10, count=1):
         """Polls the screen until `text` is on it `count` times, within a
         deadline; returns the screen."""
