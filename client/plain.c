@@ -32,6 +32,7 @@ typedef struct {
     bool joined;                //  in the room and connected: lines can be sent
     bool read_all;              //  no more lines will come
     char *partial;              //  the start of a line not ended yet
+    gc_format_style_t style;    //  colours, on a terminal that wants them
     int status;                 //  -1 while running
 } s_plain_t;
 
@@ -105,7 +106,8 @@ s_message (void *arg, json_t *message)
     s_plain_t *self = arg;
     if (self->config->say)
         return;
-    char *line = self->config->json? gc_format_json (message): gc_format_message (message);
+    char *line = self->config->json? gc_format_json (message):
+                 gc_format_message_styled (message, &self->style);
     printf ("%s\n", line? line: "");
     fflush (stdout);
     free (line);
@@ -279,6 +281,7 @@ int
 gc_plain_run (const gc_plain_config_t *config)
 {
     s_plain_t self = { .config = config, .status = -1 };
+    self.style = (gc_format_style_t) { gc_format_colour_wanted (), config->user };
     s_self = &self;
     s_context = gc_wsconn_context_new (config->say? &s_stdin_protocol: NULL, config->ca);
     if (!s_context || (config->say && s_start_lines (&self)))
