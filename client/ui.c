@@ -374,8 +374,8 @@ s_failed (void *arg, gc_client_op_t op, gc_error_t code, const char *message)
     char *line = gc_format_error (op, code, message);
     s_print (line? line: "error");
     free (line);
-    if (op != GC_CLIENT_JOIN || s_ui.state == IN_ROOM)
-        return;
+    if (op != GC_CLIENT_JOIN || (s_ui.state == IN_ROOM && gc_session_room (s_ui.session)))
+        return;                 //  a room not shown could not be joined again
     //  A /join refused: back to the room shown before, if any
     if (s_ui.previous && gc_session_switch (s_ui.session, s_ui.previous) == 0)
         s_room_prompt ();

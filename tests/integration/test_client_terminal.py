@@ -86,6 +86,9 @@ async def test_help_slash_literal_and_wrong_choices(cluster):
         lines = lines_of(await term.wait_for("Anything else is said."))
         for command in ("/join ROOM", "/leave", "/history", "/rooms", "/help", "/quit", "//TEXT"):
             assert any(line.startswith("  " + command + " ") for line in lines), (command, lines)
+        #  A /join refused leaves one in the room one was in
+        term.keys("/join Nowhere", "Enter")
+        await term.wait_for("join failed: ")
         term.keys("//shrug", "Enter")
         await term.wait_for("Sue: /shrug")
         term.keys("/shrug", "Enter")
