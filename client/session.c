@@ -393,8 +393,10 @@ s_on_error (gc_session_t *self, gc_client_op_t op, json_t *reply)
     //  reconnect: nothing was done, and the person should not have to
     if (op == GC_CLIENT_LOGIN && code == GC_UNAVAILABLE && self->relogins < 8) {
         self->events.notice (self->events.arg, "the service is busy, logging in again shortly");
+        //  Shortly: the waits stop growing at 4 s, as a busy broker is not a gone one
+        unsigned wait_ms = gc_wsconn_backoff_ms (self->relogins++);
         lws_sul_schedule (self->context, 0, &self->relogin, s_on_relogin,
-                          gc_wsconn_backoff_ms (self->relogins++) * LWS_US_PER_MS);
+                          (wait_ms < 4000? wait_ms: 4000) * LWS_US_PER_MS);
         return;
     }
     if (op == GC_CLIENT_LOGIN && code == GC_BAD_CREDENTIALS) {
