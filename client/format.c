@@ -1,40 +1,158 @@
 /*  format.c: message and error lines for people, and --json lines, with
     what came from the network escaped by common/gc_escape. The screen
     shows C0 controls in caret notation (ESC as ^[), as terminal users
-    know them, and the rest as \xHH. */
+    know them, and the rest as \xHH. The only escape sequences in a line
+    are the colours written here, around text already escaped. */
 #define _GNU_SOURCE
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "format.h"
 #include "gc_alloc.h"
 #include "gc_escape.h"
 
-char *
-gc_format_message (json_t *message)
+//  Foreground colours that read on light and dark backgrounds alike
+static const int s_palette [] = { 31, 32, 33, 34, 35, 36 };
+#define S_PALETTE_SIZE  (sizeof s_palette / sizeof s_palette [0])
+
+int
+gc_format_nick_colour (const char *name)
+{
+    uint32_t hash = 2166136261u;        //  FNV-1a: stable across runs
+    for (const unsigned char *at = (const unsigned char *) name; *at; at++)
+        hash = (hash ^ *at) * 16777619u;
+    return s_palette [hash % S_PALETTE_SIZE];
+}
+
+static bool
+s_word_char (char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+        || c == '_' || (c & 0x80);
+}
+
+bool
+gc_format_mentions (const char *text, const char *name)
+{
+    size_t size = name? strlen (name): 0;
+    if (!text || !size)
+        return false;
+    for (const char *at = text; (at = strcasestr (at, name)); at++)
+        if ((at == text || !s_word_char (at [-1])) && !s_word_char (at [size]))
+            return true;
+    return false;
+}
+
+bool
+gc_format_colour_wanted (void)
+{
+    const char *no_colour = getenv ("NO_COLOR");
+    const char *term = getenv ("TERM");
+    return isatty (STDOUT_FILENO) && term && *term && strcmp (term, "dumb")
+        && !(no_colour && *no_colour);
+}
+
+//  The time and the sender of a line, coloured when style says so;
+//  returns the width the text is indented by on continuation lines
+static int
+s_print_head (FILE *stream, json_t *message, const gc_format_style_t *style, bool mention)
 {
     const char *from = json_string_value (json_object_get (message, "from"));
     char *shown_from = gc_format_escaped (from? from: "?");
-    char *text = gc_escape (json_string_value (json_object_get (message, "text")),
-                            GC_ESCAPE_CARET | GC_ESCAPE_LINES);
     time_t when = (time_t) (json_integer_value (json_object_get (message, "ts")) / 1000);
     struct tm local;
     localtime_r (&when, &local);
+    int indent;
+    if (style && style->colour) {
+        fprintf (stream, "%s[%02d:%02d] \033[%dm%s\033[39m: ", mention? "\033[1m": "",
+                 local.tm_hour, local.tm_min, gc_format_nick_colour (from? from: "?"),
+                 shown_from);
+        indent = (int) strlen ("[00:00] : ") + (int) strlen (shown_from);
+    }
+    else
+        indent = fprintf (stream, "[%02d:%02d] %s: ", local.tm_hour, local.tm_min, shown_from);
+    free (shown_from);
+    return indent;
+}
+
+char *
+gc_format_message_styled (json_t *message, const gc_format_style_t *style)
+{
+    const char *raw = json_string_value (json_object_get (message, "text"));
+    const char *from = json_string_value (json_object_get (message, "from"));
+    bool own = from && style && style->me && strcmp (from, style->me) == 0;
+    bool mention = style && style->colour && !own && gc_format_mentions (raw, style->me);
+    char *text = gc_escape (raw, GC_ESCAPE_CARET | GC_ESCAPE_LINES);
     char *line = NULL;
     size_t size = 0;
     FILE *stream = gc_alloc_checked (open_memstream (&line, &size));
-    int indent = fprintf (stream, "[%02d:%02d] %s: ", local.tm_hour, local.tm_min, shown_from);
+    int indent = s_print_head (stream, message, style, mention);
     //  Continuation lines line up under the text, not under the time
     for (const char *at = text; *at; at++) {
         fputc (*at, stream);
         if (*at == '\n')
             fprintf (stream, "%*s", indent, "");
     }
+    if (mention)
+        fputs ("\033[0m", stream);
     fclose (stream);
-    free (shown_from);
     free (text);
+    return line;
+}
+
+char *
+gc_format_message (json_t *message)
+{
+    return gc_format_message_styled (message, NULL);
+}
+
+int
+gc_format_day_key (int64_t ts)
+{
+    time_t when = (time_t) (ts / 1000);
+    struct tm local;
+    localtime_r (&when, &local);
+    return (local.tm_year + 1900) * 10000 + (local.tm_mon + 1) * 100 + local.tm_mday;
+}
+
+char *
+gc_format_day (int64_t ts)
+{
+    time_t when = (time_t) (ts / 1000);
+    struct tm local;
+    localtime_r (&when, &local);
+    char day [64];
+    strftime (day, sizeof day, "%A %e %B %Y", &local);
+    char *line;
+    //  %e pads the day with a space; a date line reads without it
+    if (asprintf (&line, "-- %s --", day) < 0)
+        gc_alloc_fail (__FILE__, __LINE__);
+    char *pad = strstr (line, "  ");
+    if (pad)
+        memmove (pad, pad + 1, strlen (pad));
+    return line;
+}
+
+char *
+gc_format_unreachable (const char *url, const char *why, const char *next, unsigned delay_ms)
+{
+    char *shown_url = gc_format_escaped (url), *shown_why = gc_format_escaped (why);
+    char *shown_next = next? gc_format_escaped (next): NULL, *line;
+    char retry [600] = "";
+    if (next)
+        snprintf (retry, sizeof retry, "; trying %s now", shown_next);
+    else
+    if (delay_ms)
+        snprintf (retry, sizeof retry, "; trying again in %g s", delay_ms / 1000.0);
+    if (asprintf (&line, "cannot reach %s (%s)%s", shown_url,
+                  why && *why? shown_why: "no answer", retry) < 0)
+        gc_alloc_fail (__FILE__, __LINE__);
+    free (shown_url);
+    free (shown_why);
+    free (shown_next);
     return line;
 }
 
@@ -100,6 +218,51 @@ s_test_hostile_message (void)
     json_decref (message);
 }
 
+//  Colours on, a stable one per name, and the mention of one's name
+//  bolded, never one's own message
+static void
+s_test_style (void)
+{
+    assert (gc_format_nick_colour ("Sue") == gc_format_nick_colour ("Sue"));
+    assert (gc_format_mentions ("hi sue!", "Sue") && !gc_format_mentions ("Suez", "Sue"));
+    assert (!gc_format_mentions ("hi", NULL) && gc_format_mentions ("Sue", "Sue"));
+    json_t *message = json_pack ("{s:s,s:s,s:I}", "from", "Alex\x1b[1m",
+                                 "text", "Sandy, look", "ts", (json_int_t) 0);
+    gc_format_style_t style = { .colour = true, .me = "Sandy" };
+    char *line = gc_format_message_styled (message, &style);
+    char expected [64];
+    snprintf (expected, sizeof expected, "\033[%dmAlex^[[1m\033[39m: Sandy, look\033[0m",
+              gc_format_nick_colour ("Alex\x1b[1m"));
+    assert (strncmp (line, "\033[1m[", 5) == 0 && strstr (line, expected));
+    free (line);
+    style.me = "Alex\x1b[1m";
+    json_object_set_new (message, "text", json_string ("Alex\x1b[1m here"));
+    line = gc_format_message_styled (message, &style);
+    assert (line [0] == '[' && !strstr (line, "\033[0m"));
+    free (line);
+    json_decref (message);
+}
+
+static void
+s_test_lines (void)
+{
+    setenv ("TZ", "UTC", 1);
+    tzset ();
+    char *line = gc_format_day (1796256000000);     //  2026-12-03 00:00 UTC
+    assert (strcmp (line, "-- Thursday 3 December 2026 --") == 0);
+    free (line);
+    assert (gc_format_day_key (1796256000000) == 20261203);
+    assert (gc_format_day_key (1796256000000 - 1) == 20261202);
+    line = gc_format_unreachable ("ws://h:1", "connection refused", NULL, 2000);
+    assert (strcmp (line, "cannot reach ws://h:1 (connection refused); trying again in 2 s") == 0);
+    free (line);
+    line = gc_format_unreachable ("ws://h:1", NULL, "ws://h:2", 0);
+    assert (strcmp (line, "cannot reach ws://h:1 (no answer); trying ws://h:2 now") == 0);
+    free (line);
+    unsetenv ("TZ");
+    tzset ();
+}
+
 void
 gc_format_test (bool verbose)
 {
@@ -112,6 +275,8 @@ gc_format_test (bool verbose)
     free (line);
     json_decref (message);
     s_test_hostile_message ();
+    s_test_style ();
+    s_test_lines ();
     line = gc_format_error (GC_CLIENT_JOIN, GC_NOT_MEMBER, "Sandy is not a member of x");
     assert (strcmp (line, "join failed: you are not a member of that group") == 0);
     free (line);

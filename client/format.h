@@ -12,6 +12,7 @@
 #define GC_FORMAT_H_INCLUDED
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <jansson.h>
 #include "gc_error.h"
 #include "gc_request.h"
@@ -19,6 +20,39 @@
 //  The message formatted; a heap string the caller frees. Its text keeps
 //  its newlines (as continuation lines) and tabs, nothing else.
 char *gc_format_message (json_t *message);
+
+//  How a terminal shows a message: colour on or off, and whose name in a
+//  text is a mention
+typedef struct {
+    bool colour;                //  the sender's name in its colour, mentions bold
+    const char *me;             //  the user's own name, NULL: none
+} gc_format_style_t;
+
+//  The message formatted as gc_format_message does, in style: the sender's
+//  name coloured, and the whole line bold when another's text mentions me.
+//  The colours are ours, around escaped text; style NULL: no colour.
+char *gc_format_message_styled (json_t *message, const gc_format_style_t *style);
+
+//  Whether to colour: stdout is a terminal, TERM is set and not "dumb",
+//  and NO_COLOR is not set to a non-empty value (https://no-color.org)
+bool gc_format_colour_wanted (void);
+
+//  The SGR foreground colour (31..36) of a name, the same on every run
+int gc_format_nick_colour (const char *name);
+
+//  Whether text mentions name as a word, in any case
+bool gc_format_mentions (const char *text, const char *name);
+
+//  The local day of a message's ts (ms): 20261203 for 3 December 2026
+int gc_format_day_key (int64_t ts);
+
+//  The line that opens a local day: "-- Thursday 3 December 2026 --"
+char *gc_format_day (int64_t ts);
+
+//  "cannot reach URL (why); trying NEXT now", "...; trying again in 2 s"
+//  when delay_ms, or with no retry when next is NULL and delay_ms 0
+char *gc_format_unreachable (const char *url, const char *why, const char *next,
+                             unsigned delay_ms);
 
 //  The message as one line of JSON (--json), control characters and
 //  bidi overrides as \u escapes: the same JSON value, harmless on a

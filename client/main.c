@@ -18,19 +18,23 @@ static const char *s_usage =
     "Chat rooms for your groups. Without --say or --follow it is interactive:\n"
     "it asks for your user name and password (or takes --user and\n"
     "GROUPCHAT_PASSWORD), then offers \"Join a chat room\". In a room, a typed\n"
-    "line is said; /leave goes back to the menu, /history shows 10 older\n"
-    "messages, /rooms lists your rooms, /help lists the commands, /quit or\n"
-    "Ctrl-D exits.\n"
+    "line is said (//TEXT says /TEXT); /join ROOM goes to another room, the\n"
+    "one left counting its unread messages; /leave goes back to the menu,\n"
+    "/history shows 10 older messages, /rooms lists your rooms, /help lists\n"
+    "the commands, /quit or Ctrl-D exits. Tab completes commands, rooms and\n"
+    "people. Names are coloured on a terminal unless NO_COLOR is set.\n"
     "\n"
     "If the connection drops, it reconnects by itself (to the next URL when\n"
     "several are given), logs in again with its token and shows what was\n"
-    "missed: nothing lost, nothing twice.\n"
+    "missed: nothing lost, nothing twice. When no gateway answers it says so\n"
+    "and tries again, waiting longer each time (up to 30 s).\n"
     "\n"
     "Plain mode, for scripts (password from GROUPCHAT_PASSWORD, never asked):\n"
     "  --user NAME    log in as NAME\n"
     "  --room ROOM    the room to use\n"
     "  --say TEXT     say TEXT, exit 0 once it is stored; --say - says each\n"
-    "                 line of standard input\n"
+    "                 line of standard input as it is read (blank ones skipped);\n"
+    "                 each URL is tried once, then it exits 1\n"
     "  --follow       print the last 10 messages, then each new one, until\n"
     "                 interrupted (exit 0)\n"
     "  --json         print the protocol's message objects, one per line\n"
@@ -39,7 +43,7 @@ static const char *s_usage =
     "  --ca FILE      trust the CAs of FILE (PEM) instead of the system's for\n"
     "                 wss:// servers (GROUPCHAT_CA), e.g. a self-signed\n"
     "                 gateway's own certificate\n"
-    "  --help         this text\n"
+    "  -h, --help     this text\n"
     "\n"
     "The default URL is ws://localhost:8080. A wss:// server must have a\n"
     "certificate that is trusted and names the URL's host; one that does not\n"
@@ -84,6 +88,21 @@ s_check_ca (const char *path)
     return -1;
 }
 
+//  -h is --help, as people try first; not where it is a flag's value
+static void
+s_short_help (int argc, char *argv [])
+{
+    static char help [] = "--help";
+    static const char *valued [] = { "--user", "--room", "--say", "--ca", NULL };
+    for (int index = 1; index < argc; index++) {
+        bool value = false;
+        for (const char **flag = valued; *flag; flag++)
+            value |= strcmp (argv [index - 1], *flag) == 0;
+        if (strcmp (argv [index], "-h") == 0 && !value)
+            argv [index] = help;
+    }
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -98,6 +117,7 @@ main (int argc, char *argv [])
         { .name = NULL }
     };
     gc_options_t options = { .program = "groupchat", .usage = s_usage, .options = table };
+    s_short_help (argc, argv);
     int status = gc_options_parse (&options, argc, argv);
     if (status != GC_OPTIONS_GO_ON)
         return status;

@@ -1,5 +1,10 @@
 /*  session.c: login, join and exactly-once message hand-off for the client.
 
+    The session may be in several rooms at once (the protocol allows it):
+    each joined room keeps the newest seq handed on, so each message of
+    each room is handed on once, over reconnects; one of them is the
+    current room, where says, /history and /leave go.
+
     Requests are written through protocol/'s op table and carry increasing
     ids; a small table remembers which op each id was, so a reply is
     handled by the op it answers. A say or join the gateway refuses as
@@ -19,6 +24,12 @@
 #include "gc_alloc.h"
 #include "gc_limits.h"
 
+typedef struct {
+    char *name;
+    uint64_t head;              //  newest seq handed on
+    uint64_t oldest_seq;        //  oldest seq handed on, for /history
+} s_room_t;
+
 struct gc_session_t {
     struct lws_context *context;
     gc_wsconn_t *conn;          //  NULL on a test's link
@@ -31,9 +42,9 @@ struct gc_session_t {
     char *user;
     char *password;             //  until a login succeeds
     char *token;
-    char *room;                 //  the room joined (or to join)
-    uint64_t head;              //  newest seq handed on in room
-    uint64_t oldest_seq;        //  oldest seq shown, for /history
+    s_room_t *rooms;            //  the rooms joined, or being joined
+    size_t room_count;
+    char *room;                 //  the current one of them, NULL for none
     bool logged_in;             //  at least once
     int64_t next_id;
     gc_client_op_t pending [GC_CLIENT_PENDING];     //  the op of each id in flight
@@ -108,12 +119,58 @@ s_send_login (gc_session_t *self)
     s_request (self, &request);
 }
 
+//  --------------------------------------------------------------------------
+//  The rooms joined
+
+//  The joined room of that name, NULL when there is none
+static s_room_t *
+s_room_find (gc_session_t *self, const char *name)
+{
+    for (size_t index = 0; name && index < self->room_count; index++)
+        if (streq (self->rooms [index].name, name))
+            return &self->rooms [index];
+    return NULL;
+}
+
+static s_room_t *
+s_room_add (gc_session_t *self, const char *name)
+{
+    s_room_t *room = s_room_find (self, name);
+    if (room)
+        return room;
+    self->rooms = gc_realloc (self->rooms, (self->room_count + 1) * sizeof *self->rooms);
+    room = &self->rooms [self->room_count++];
+    *room = (s_room_t) { .name = gc_strdup (name) };
+    return room;
+}
+
+//  Forgets a room (left, refused or removed); the current room too if it was
 static void
-s_send_join (gc_session_t *self)
+s_room_remove (gc_session_t *self, const char *name)
+{
+    s_room_t *room = s_room_find (self, name);
+    if (!room)
+        return;
+    if (self->room && streq (self->room, name))
+        s_replace (&self->room, NULL);
+    free (room->name);
+    *room = self->rooms [--self->room_count];
+}
+
+static void
+s_room_clear (gc_session_t *self)
+{
+    while (self->room_count)
+        s_room_remove (self, self->rooms [0].name);
+    s_replace (&self->room, NULL);
+}
+
+static void
+s_send_join (gc_session_t *self, s_room_t *room)
 {
     gc_request_t request = {
-        .op = GC_CLIENT_JOIN, .room = self->room,
-        .has_since = self->head > 0, .since = self->head
+        .op = GC_CLIENT_JOIN, .room = room->name,
+        .has_since = room->head > 0, .since = room->head
     };
     s_request (self, &request);
 }
@@ -131,18 +188,19 @@ s_seq (json_t *message)
     return seq > 0? (uint64_t) seq: 0;
 }
 
-//  Hands on a message once: anything at or below head (0 at first) was
-//  shown, and a message without a seq never is
+//  Hands on a message of a joined room once: anything at or below its
+//  head (0 at first) was shown, and a message without a seq never is
 static void
 s_message (gc_session_t *self, json_t *message)
 {
-    const char *room = json_string_value (json_object_get (message, GC_KEY_ROOM));
+    s_room_t *room = s_room_find (self,
+        json_string_value (json_object_get (message, GC_KEY_ROOM)));
     uint64_t seq = s_seq (message);
-    if (!room || !self->room || strcmp (room, self->room) || seq <= self->head)
+    if (!room || seq <= room->head)
         return;
-    self->head = seq;
-    if (!self->oldest_seq)
-        self->oldest_seq = seq;
+    room->head = seq;
+    if (!room->oldest_seq)
+        room->oldest_seq = seq;
     self->events.message (self->events.arg, message);
 }
 
@@ -165,8 +223,16 @@ s_on_login (gc_session_t *self, json_t *reply)
     s_forget_password (self);
     self->logged_in = true;
     self->events.logged_in (self->events.arg, self->user, again);
-    if (again && self->room)
-        s_send_join (self);
+    for (size_t index = 0; again && index < self->room_count; index++)
+        s_send_join (self, &self->rooms [index]);
+}
+
+//  The joined room a reply is about: the one it names, else the current
+static s_room_t *
+s_room_of (gc_session_t *self, json_t *reply)
+{
+    const char *name = json_string_value (json_object_get (reply, GC_KEY_ROOM));
+    return s_room_find (self, name? name: self->room);
 }
 
 //  A join's reply, unless it is for no room the session is in now: one
@@ -174,25 +240,28 @@ s_on_login (gc_session_t *self, json_t *reply)
 static void
 s_on_join (gc_session_t *self, json_t *reply)
 {
-    const char *room = json_string_value (json_object_get (reply, GC_KEY_ROOM));
-    if (!self->room || (room && strcmp (room, self->room)))
+    s_room_t *room = s_room_of (self, reply);
+    if (!room)
         return;
     json_t *history = json_object_get (reply, GC_KEY_HISTORY), *message;
     size_t index;
     json_array_foreach (history, index, message)
         s_message (self, message);
-    self->events.joined (self->events.arg, self->room);
     //  More after `since` than one reply holds: ask for the rest
-    if (json_is_false (json_object_get (reply, GC_KEY_COMPLETE)))
-        s_send_join (self);
+    room = s_room_of (self, reply);
+    if (room && json_is_false (json_object_get (reply, GC_KEY_COMPLETE)))
+        s_send_join (self, room);
+    if (room)
+        self->events.joined (self->events.arg, room->name);
 }
 
 static void
 s_on_older (gc_session_t *self, json_t *reply)
 {
     json_t *history = json_object_get (reply, GC_KEY_HISTORY);
-    if (json_array_size (history))
-        self->oldest_seq = s_seq (json_array_get (history, 0));
+    s_room_t *room = s_room_of (self, reply);
+    if (room && json_array_size (history))
+        room->oldest_seq = s_seq (json_array_get (history, 0));
     self->events.older (self->events.arg, history);
 }
 
@@ -269,7 +338,7 @@ s_on_retry (lws_sorted_usec_list_t *sul)
         const char *name = json_string_value (json_object_get (frame, GC_KEY_OP));
         gc_client_op_t op = gc_client_op_from_name (name, strlen (name));
         const char *room = json_string_value (json_object_get (frame, GC_KEY_ROOM));
-        if (op == GC_CLIENT_SAY || (self->room && room && streq (room, self->room)))
+        if (op == GC_CLIENT_SAY || s_room_find (self, room))
             s_send (self, op, frame);
     }
     json_decref (waiting);
@@ -303,6 +372,15 @@ s_retry_later (gc_session_t *self, json_t *reply)
     return true;
 }
 
+//  The room a refused join was for: the one its frame named, else the current
+static const char *
+s_join_room (gc_session_t *self, json_t *reply)
+{
+    json_t **kept = s_kept (self, json_object_get (reply, GC_KEY_ID));
+    const char *room = kept? json_string_value (json_object_get (*kept, GC_KEY_ROOM)): NULL;
+    return room? room: self->room;
+}
+
 static void
 s_on_error (gc_session_t *self, gc_client_op_t op, json_t *reply)
 {
@@ -315,8 +393,10 @@ s_on_error (gc_session_t *self, gc_client_op_t op, json_t *reply)
     //  reconnect: nothing was done, and the person should not have to
     if (op == GC_CLIENT_LOGIN && code == GC_UNAVAILABLE && self->relogins < 8) {
         self->events.notice (self->events.arg, "the service is busy, logging in again shortly");
+        //  Shortly: the waits stop growing at 4 s, as a busy broker is not a gone one
+        unsigned wait_ms = gc_wsconn_backoff_ms (self->relogins++);
         lws_sul_schedule (self->context, 0, &self->relogin, s_on_relogin,
-                          gc_wsconn_backoff_ms (self->relogins++) * LWS_US_PER_MS);
+                          (wait_ms < 4000? wait_ms: 4000) * LWS_US_PER_MS);
         return;
     }
     if (op == GC_CLIENT_LOGIN && code == GC_BAD_CREDENTIALS) {
@@ -330,7 +410,7 @@ s_on_error (gc_session_t *self, gc_client_op_t op, json_t *reply)
         return;
     }
     if (op == GC_CLIENT_JOIN)
-        s_replace (&self->room, NULL);
+        s_room_remove (self, s_join_room (self, reply));
     self->events.failed (self->events.arg, op, code, message? message: gc_error_name (code));
 }
 
@@ -342,10 +422,8 @@ s_on_closed (gc_session_t *self, json_t *frame)
 {
     const char *reason = json_string_value (json_object_get (frame, GC_KEY_REASON));
     s_replace (&self->token, NULL);
-    s_replace (&self->room, NULL);
+    s_room_clear (self);
     s_forget_password (self);
-    self->head = 0;
-    self->oldest_seq = 0;
     self->logged_in = false;
     lws_sul_cancel (&self->relogin);
     lws_sul_cancel (&self->retry);
@@ -353,6 +431,16 @@ s_on_closed (gc_session_t *self, json_t *frame)
     if (self->conn)
         gc_wsconn_stop (self->conn);
     self->events.ended (self->events.arg, reason? reason: "your session has ended");
+}
+
+//  Removed from a room's group: the room is left, and the person told which
+static void
+s_on_left (gc_session_t *self, const char *room)
+{
+    char *text = zsys_sprintf ("you were removed from %s", room? room: "a room");
+    s_room_remove (self, room);
+    self->events.notice (self->events.arg, text);
+    zstr_free (&text);
 }
 
 static void
@@ -368,8 +456,7 @@ s_on_frame (gc_session_t *self, json_t *frame)
             s_message (self, frame);
             break;
         case GC_CLIENT_LEFT:
-            s_replace (&self->room, NULL);
-            self->events.notice (self->events.arg, "you were removed from that group's room");
+            s_on_left (self, json_string_value (json_object_get (frame, GC_KEY_ROOM)));
             break;
         case GC_CLIENT_OK:
             s_on_ok (self, answers, frame);
@@ -426,6 +513,14 @@ s_on_close (void *arg, const char *why)
 }
 
 static void
+s_on_unreachable (void *arg, const char *url, const char *why, const char *next,
+                  unsigned delay_ms)
+{
+    gc_session_t *self = arg;
+    self->events.unreachable (self->events.arg, url, why, next, delay_ms);
+}
+
+static void
 s_on_untrusted (void *arg, const char *url, const char *why)
 {
     gc_session_t *self = arg;
@@ -461,7 +556,9 @@ gc_session_new (struct lws_context *context, char **urls, int url_count,
 {
     gc_session_link_t link = { s_send_ws, s_is_open_ws, NULL };
     gc_session_t *self = gc_session_new_linked (context, &link, events);
-    gc_wsconn_events_t conn_events = { s_on_open, s_on_received, s_on_close, s_on_untrusted, self };
+    gc_wsconn_events_t conn_events = {
+        s_on_open, s_on_received, s_on_close, s_on_unreachable, s_on_untrusted, self
+    };
     self->conn = gc_wsconn_new (context, urls, url_count, &conn_events);
     self->link.arg = self->conn;
     return self;
@@ -482,7 +579,8 @@ gc_session_destroy (gc_session_t **self_p)
     s_forget_password (self);
     free (self->user);
     free (self->token);
-    free (self->room);
+    s_room_clear (self);
+    free (self->rooms);
     free (self);
     *self_p = NULL;
 }
@@ -510,12 +608,18 @@ gc_session_rooms (gc_session_t *self)
 void
 gc_session_join (gc_session_t *self, const char *room)
 {
-    if (!self->room || strcmp (self->room, room)) {
-        self->head = 0;
-        self->oldest_seq = 0;
-    }
+    s_room_t *joined = s_room_add (self, room);
     s_replace (&self->room, room);
-    s_send_join (self);
+    s_send_join (self, joined);
+}
+
+int
+gc_session_switch (gc_session_t *self, const char *room)
+{
+    if (!s_room_find (self, room))
+        return -1;
+    s_replace (&self->room, room);
+    return 0;
 }
 
 void
@@ -524,7 +628,7 @@ gc_session_leave (gc_session_t *self)
     gc_request_t request = { .op = GC_CLIENT_LEAVE, .room = self->room };
     if (self->room)
         s_request (self, &request);
-    s_replace (&self->room, NULL);
+    s_room_remove (self, self->room);
 }
 
 void
@@ -538,12 +642,15 @@ gc_session_say (gc_session_t *self, const char *text)
 void
 gc_session_older (gc_session_t *self)
 {
+    s_room_t *room = s_room_find (self, self->room);
+    if (!room)
+        return;
     gc_request_t request = {
-        .op = GC_CLIENT_HISTORY, .room = self->room, .has_limit = true, .limit = GC_HISTORY_DEFAULT,
-        .has_before = self->oldest_seq > 0, .before = self->oldest_seq
+        .op = GC_CLIENT_HISTORY, .room = room->name, .has_limit = true,
+        .limit = GC_HISTORY_DEFAULT, .has_before = room->oldest_seq > 0,
+        .before = room->oldest_seq
     };
-    if (self->room)
-        s_request (self, &request);
+    s_request (self, &request);
 }
 
 const char *
@@ -888,7 +995,7 @@ gc_session_test (bool verbose)
     s_capture_t capture = { .sent = gc_alloc_checked (json_array ()) };
     gc_session_events_t events = {
         s_capture_logged_in, s_ignore_text, NULL, s_ignore_joined, s_capture_message,
-        NULL, NULL, s_unexpected_failure, s_ignore_text, NULL, s_capture_ended, &capture
+        NULL, NULL, s_unexpected_failure, s_ignore_text, NULL, s_capture_ended, NULL, &capture
     };
     gc_session_link_t link = { s_capture_send, s_capture_is_open, &capture };
     gc_session_t *self = gc_session_new_linked (NULL, &link, &events);

@@ -24,7 +24,7 @@ typedef struct {
     void (*login_failed) (void *arg, const char *message);
     void (*rooms) (void *arg, json_t *rooms);           //  array of {"name"}
     void (*joined) (void *arg, const char *room);       //  history handed on already
-    void (*message) (void *arg, json_t *message);       //  each once, in order
+    void (*message) (void *arg, json_t *message);       //  each once, in order, of any joined room
     void (*older) (void *arg, json_t *messages);        //  /history, oldest first
     void (*said) (void *arg, uint64_t seq);
     void (*failed) (void *arg, gc_client_op_t op, gc_error_t code, const char *message);
@@ -36,6 +36,10 @@ typedef struct {
     //  password changed; reason says which, for people): logged out, the
     //  token is gone and nothing reconnects until the next login
     void (*ended) (void *arg, const char *reason);
+    //  No gateway answered at url (why): next is tried now, or when next
+    //  is NULL every URL failed and the first is tried after delay_ms
+    void (*unreachable) (void *arg, const char *url, const char *why, const char *next,
+                         unsigned delay_ms);
     void *arg;
 } gc_session_events_t;
 
@@ -66,11 +70,18 @@ void gc_session_receive (gc_session_t *self, const char *data, size_t size);
 //  a login succeeds.
 void gc_session_login (gc_session_t *self, const char *user, const char *password);
 void gc_session_rooms (gc_session_t *self);
+//  Joins room (staying in the rooms joined before) and makes it the current
+//  room, where says, older messages and leave go
 void gc_session_join (gc_session_t *self, const char *room);
+//  Makes a room joined before the current one again; 0, or -1 when it is
+//  not joined
+int gc_session_switch (gc_session_t *self, const char *room);
+//  Leaves the current room; the others stay joined
 void gc_session_leave (gc_session_t *self);
 void gc_session_say (gc_session_t *self, const char *text);
 void gc_session_older (gc_session_t *self);
 
+//  The current room, NULL for none
 const char *gc_session_room (gc_session_t *self);
 
 void gc_session_test (bool verbose);

@@ -4,16 +4,25 @@
     to rl_callback_read_char, so there is one thread and one loop. A line
     printed while the person types (an arriving message) first takes the
     half-typed line off the screen, prints, then puts it back: the typed
-    line is never garbled. Every name and text from the network is
-    shown through format.c, escaped: it is data, never a terminal control. */
+    line is never garbled. A line said is taken off the screen once
+    entered: it shows once, when the room's stream brings it, like
+    everyone's. Every name and text from the network is shown through
+    format.c, escaped: it is data, never a terminal control; the only
+    colours are format.c's own, on a terminal that wants them.
+
+    The client may be in several rooms: /join ROOM makes ROOM the one
+    shown, and the rooms left behind stay joined, their new messages
+    counted as unread and kept (the last 10) to show on going back. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <readline/readline.h>
 #include <readline/history.h>
 #include "ui.h"
+#include "complete.h"
 #include "format.h"
 #include "session.h"
 #include "wsconn.h"
@@ -21,6 +30,15 @@
 #include "gc_stop.h"
 
 typedef enum { ASK_USER, ASK_PASSWORD, WAITING, MENU, PICK_ROOM, IN_ROOM } s_state_t;
+
+//  A room joined, shown or not
+typedef struct {
+    char *name;
+    size_t unread;              //  messages that came while another was shown
+    json_t *recent;             //  its last messages, oldest first, to show again
+} s_room_t;
+
+#define S_RECENT    10          //  as many as a join shows
 
 static struct {
     const gc_ui_config_t *config;
@@ -33,6 +51,11 @@ static struct {
     bool quit;
     int status;                 //  the exit status once quit
     bool in_handler;            //  inside s_on_line: readline redisplays after
+    s_room_t *joined;           //  the rooms joined, in the order joined
+    size_t joined_count;
+    char *previous;             //  the room shown before a /join, to go back to
+    int day;                    //  the local day (format.c's key) of the last line shown
+    gc_format_style_t style;    //  colours, and the name a mention is of
 } s_ui;
 
 
@@ -71,6 +94,28 @@ s_printf (const char *format, const char *value)
     s_print (line);
     free (line);
     free (shown);
+}
+
+//  The columns a text takes: one per character (UTF-8 lead bytes)
+static size_t
+s_columns (const char *text)
+{
+    size_t columns = 0;
+    for (const char *at = text; at && *at; at++)
+        columns += ((unsigned char) *at & 0xC0) != 0x80;
+    return columns;
+}
+
+//  Takes the line just entered (prompt and text, maybe wrapped over
+//  several screen lines) off the screen; the cursor is on the line below
+static void
+s_erase_entered (const char *line)
+{
+    int rows, cols;
+    rl_get_screen_size (&rows, &cols);
+    size_t width = s_columns (rl_prompt) + s_columns (line);
+    size_t lines = cols > 0? width / (size_t) cols + 1: 1;
+    printf ("\033[%zuA\r\033[J", lines);
 }
 
 //  Password entry: the prompt only, never the characters
@@ -119,12 +164,104 @@ s_room_prompt (void)
 }
 
 //  --------------------------------------------------------------------------
+//  The rooms joined
+
+static s_room_t *
+s_room_find (const char *name)
+{
+    for (size_t index = 0; name && index < s_ui.joined_count; index++)
+        if (strcmp (s_ui.joined [index].name, name) == 0)
+            return &s_ui.joined [index];
+    return NULL;
+}
+
+static s_room_t *
+s_room_add (const char *name)
+{
+    s_room_t *room = s_room_find (name);
+    if (room)
+        return room;
+    s_ui.joined = gc_realloc (s_ui.joined, (s_ui.joined_count + 1) * sizeof *s_ui.joined);
+    room = &s_ui.joined [s_ui.joined_count++];
+    *room = (s_room_t) { gc_strdup (name), 0, gc_alloc_checked (json_array ()) };
+    gc_complete_room (name);
+    return room;
+}
+
+static void
+s_room_remove (const char *name)
+{
+    s_room_t *room = s_room_find (name);
+    if (!room)
+        return;
+    free (room->name);
+    json_decref (room->recent);
+    *room = s_ui.joined [--s_ui.joined_count];
+}
+
+static void
+s_room_clear (void)
+{
+    while (s_ui.joined_count)
+        s_room_remove (s_ui.joined [0].name);
+    free (s_ui.joined);
+    s_ui.joined = NULL;
+}
+
+static void
+s_remember (s_room_t *room, json_t *message)
+{
+    json_array_append (room->recent, message);
+    if (json_array_size (room->recent) > S_RECENT)
+        json_array_remove (room->recent, 0);
+}
+
+//  --------------------------------------------------------------------------
+//  Messages
+
+static int
+s_today (void)
+{
+    return gc_format_day_key ((int64_t) time (NULL) * 1000);
+}
+
+//  A message of the room shown, after a date line when it opens a day
+//  other than the last line's
+static void
+s_show (json_t *message)
+{
+    int64_t ts = json_integer_value (json_object_get (message, "ts"));
+    if (gc_format_day_key (ts) != s_ui.day) {
+        s_ui.day = gc_format_day_key (ts);
+        char *day = gc_format_day (ts);
+        s_print (day);
+        free (day);
+    }
+    char *line = gc_format_message_styled (message, &s_ui.style);
+    s_print (line? line: "");
+    free (line);
+}
+
+//  A room's messages are shown from here on: its unread are read
+static void
+s_enter (s_room_t *room)
+{
+    s_ui.day = s_today ();
+    room->unread = 0;
+    s_printf ("--- You are in %s. Type to chat; /help for commands. ---", room->name);
+}
+
+//  --------------------------------------------------------------------------
 //  Session events
 
 static void
 s_logged_in (void *arg, const char *user, bool again)
 {
     (void) arg;
+    free (s_ui.user);
+    s_ui.user = gc_strdup (user);
+    s_ui.style.me = s_ui.user;
+    gc_complete_person (user);
     if (again) {
         s_print ("(logged in again)");
         return;
@@ -151,9 +288,13 @@ s_rooms (void *arg, json_t *rooms)
     size_t index;
     json_t *room;
     json_array_foreach (rooms, index, room) {
-        char *name = gc_format_escaped (json_string_value (json_object_get (room, "name")));
-        char *line;
-        if (asprintf (&line, "  %zu) %s", index + 1, name) < 0)
+        const char *raw = json_string_value (json_object_get (room, "name"));
+        s_room_t *joined = s_room_find (raw);
+        char *name = gc_format_escaped (raw), *line, unread [64] = "";
+        gc_complete_room (raw);
+        if (joined && joined->unread)
+            snprintf (unread, sizeof unread, " (%zu unread)", joined->unread);
+        if (asprintf (&line, "  %zu) %s%s", index + 1, name, unread) < 0)
             gc_alloc_fail (__FILE__, __LINE__);
         s_print (line);
         free (line);
@@ -167,33 +308,55 @@ s_rooms (void *arg, json_t *rooms)
     s_ui.picking = false;
 }
 
+//  The room a join was sent for is in: it is shown. Other joins are the
+//  rejoins after a reconnect, which show nothing but what was missed.
 static void
 s_joined (void *arg, const char *room)
 {
     (void) arg;
-    if (s_ui.state == IN_ROOM)
-        return;                 //  a rejoin after a reconnect
-    s_printf ("--- You are in %s. Type to chat; /help for commands. ---", room);
+    const char *shown = gc_session_room (s_ui.session);
+    if (s_ui.state == IN_ROOM || !shown || strcmp (room, shown))
+        return;
+    s_enter (s_room_add (room));
     s_room_prompt ();
 }
 
+//  A message of the room shown is shown; one of another room joined is
+//  counted, and the count said
 static void
 s_message (void *arg, json_t *message)
 {
     (void) arg;
-    char *line = gc_format_message (message);
-    s_print (line? line: "");
+    const char *name = json_string_value (json_object_get (message, "room"));
+    const char *shown = gc_session_room (s_ui.session);
+    s_room_t *room = s_room_add (name);
+    s_remember (room, message);
+    gc_complete_person (json_string_value (json_object_get (message, "from")));
+    if (shown && strcmp (name, shown) == 0) {
+        s_show (message);
+        return;
+    }
+    room->unread++;
+    char *line;
+    if (asprintf (&line, "-- %zu unread in %%s", room->unread) < 0)
+        gc_alloc_fail (__FILE__, __LINE__);
+    s_printf (line, name);
     free (line);
 }
 
+//  Older messages, between their own lines, with their own date lines
 static void
 s_older (void *arg, json_t *messages)
 {
+    (void) arg;
     s_print (json_array_size (messages)? "--- earlier messages ---": "--- nothing earlier ---");
+    int day = s_ui.day;
+    s_ui.day = s_today ();
     size_t index;
     json_t *message;
     json_array_foreach (messages, index, message)
-        s_message (arg, message);
+        s_show (message);
+    s_ui.day = day;
     if (json_array_size (messages))
         s_print ("--- end of earlier messages ---");
 }
@@ -211,7 +374,12 @@ s_failed (void *arg, gc_client_op_t op, gc_error_t code, const char *message)
     char *line = gc_format_error (op, code, message);
     s_print (line? line: "error");
     free (line);
-    if (op == GC_CLIENT_JOIN)
+    if (op != GC_CLIENT_JOIN || (s_ui.state == IN_ROOM && gc_session_room (s_ui.session)))
+        return;                 //  a room not shown could not be joined again
+    //  A /join refused: back to the room shown before, if any
+    if (s_ui.previous && gc_session_switch (s_ui.session, s_ui.previous) == 0)
+        s_room_prompt ();
+    else
         s_menu ();
 }
 
@@ -220,8 +388,17 @@ s_notice (void *arg, const char *text)
 {
     (void) arg;
     s_printf ("(%s)", text);
-    if (strstr (text, "removed") && s_ui.state == IN_ROOM)
-        s_menu ();
+    if (s_ui.state == IN_ROOM && !gc_session_room (s_ui.session))
+        s_menu ();              //  removed from the room shown
+}
+
+static void
+s_unreachable (void *arg, const char *url, const char *why, const char *next, unsigned delay_ms)
+{
+    (void) arg;
+    char *line = gc_format_unreachable (url, why, next, delay_ms);
+    s_printf ("-- %s", line);
+    free (line);
 }
 
 //  The server ended the session: said plainly, and back to the login
@@ -233,6 +410,7 @@ s_ended (void *arg, const char *reason)
     char *line = gc_format_ended (reason);
     s_printf ("-- %s", line? line: reason);
     free (line);
+    s_room_clear ();
     s_prompt (ASK_USER, "User name: ");
 }
 
@@ -248,6 +426,32 @@ s_untrusted (void *arg, const char *text)
 //  --------------------------------------------------------------------------
 //  Typed lines
 
+//  Shows room: at once when it is joined already (its last messages,
+//  then on), else once the join is answered
+static void
+s_go_to (const char *name)
+{
+    s_room_t *room = s_room_find (name);
+    if (room && gc_session_switch (s_ui.session, name) == 0) {
+        s_ui.day = s_today ();
+        size_t index;
+        json_t *message;
+        json_array_foreach (room->recent, index, message)
+            s_show (message);
+        s_enter (room);
+        s_room_prompt ();
+        return;
+    }
+    if (room) {                 //  no longer joined (removed): from the start
+        json_array_clear (room->recent);
+        room->unread = 0;
+    }
+    s_printf ("Joining %s...", name);
+    s_ui.day = s_today ();
+    gc_session_join (s_ui.session, name);
+    s_prompt (WAITING, "");
+}
+
 static void
 s_pick_room (const char *line)
 {
@@ -262,14 +466,61 @@ s_pick_room (const char *line)
             return;
         }
     }
-    s_printf ("Joining %s...", room);
-    gc_session_join (s_ui.session, room);
-    s_prompt (WAITING, "");
+    free (s_ui.previous);
+    s_ui.previous = NULL;
+    s_go_to (room);
 }
 
-static const char *s_help =
-    "Commands: /leave back to the menu, /history 10 older messages, "
-    "/rooms your rooms, /help this, /quit (or Ctrl-D) exit. Anything else is said.";
+static const char *s_help [] = {
+    "Commands:",
+    "  /join ROOM   go to ROOM (Tab completes it); rooms left behind count their unread",
+    "  /leave       leave this room, back to the menu",
+    "  /history     10 older messages",
+    "  /rooms       your rooms, with their unread messages",
+    "  /help        this list",
+    "  /quit        exit (or Ctrl-D)",
+    "  //TEXT       say /TEXT",
+    "Anything else is said.",
+    NULL
+};
+
+static void
+s_print_help (void)
+{
+    for (const char **line = s_help; *line; line++)
+        s_print (*line);
+}
+
+//  /join ROOM: ROOM shown, the room shown now staying joined
+static void
+s_join_command (const char *room)
+{
+    size_t size = strlen (room);
+    while (size && room [size - 1] == ' ')
+        size--;                 //  Tab leaves a space after a name
+    char *name = gc_strndup (room, size);
+    const char *shown = gc_session_room (s_ui.session);
+    if (!*name)
+        s_print ("Which room? /join ROOM (Tab completes its name)");
+    else
+    if (shown && strcmp (name, shown) == 0)
+        s_printf ("You are in %s already.", name);
+    else {
+        free (s_ui.previous);
+        s_ui.previous = shown? gc_strdup (shown): NULL;
+        s_go_to (name);
+    }
+    free (name);
+}
+
+//  A line said: taken off the screen, as the room's stream shows it
+static void
+s_say (const char *text, const char *entered)
+{
+    add_history (entered);
+    s_erase_entered (entered);
+    gc_session_say (s_ui.session, text);
+}
 
 static void
 s_in_room (const char *line)
@@ -278,6 +529,7 @@ s_in_room (const char *line)
         s_ui.quit = true;
     else
     if (strcmp (line, "/leave") == 0) {
+        s_room_remove (gc_session_room (s_ui.session));
         gc_session_leave (s_ui.session);
         s_menu ();
     }
@@ -288,13 +540,20 @@ s_in_room (const char *line)
     if (strcmp (line, "/rooms") == 0)
         gc_session_rooms (s_ui.session);
     else
-    if (strcmp (line, "/help") == 0 || line [0] == '/')
-        s_print (s_help);
+    if (strncmp (line, "/join ", 6) == 0 || strcmp (line, "/join") == 0)
+        s_join_command (line + strlen ("/join") + (line [5] == ' '));
     else
-    if (*line) {
-        add_history (line);
-        gc_session_say (s_ui.session, line);
-    }
+    if (strncmp (line, "//", 2) == 0)
+        s_say (line + 1, line);
+    else
+    if (strcmp (line, "/help") == 0)
+        s_print_help ();
+    else
+    if (line [0] == '/')
+        s_printf ("No command %s; /help lists them, and //TEXT says /TEXT.", line);
+    else
+    if (*line)
+        s_say (line, line);
 }
 
 static void
@@ -328,8 +587,10 @@ s_on_line (char *line)
             else
             if (strcmp (line, "2") == 0 || strcmp (line, "/quit") == 0)
                 s_ui.quit = true;
-            else
+            else {
+                s_print ("No such choice.");
                 s_menu ();
+            }
             break;
         case PICK_ROOM:
             s_pick_room (line);
@@ -377,10 +638,12 @@ gc_ui_run (const gc_ui_config_t *config)
     gc_stop_wakes (s_ui.context);
     gc_session_events_t events = {
         s_logged_in, s_login_failed, s_rooms, s_joined, s_message,
-        s_older, s_said, s_failed, s_notice, s_untrusted, s_ended, NULL
+        s_older, s_said, s_failed, s_notice, s_untrusted, s_ended, s_unreachable, NULL
     };
+    s_ui.style.colour = gc_format_colour_wanted ();
     s_ui.session = gc_session_new (s_ui.context, config->urls, config->url_count, &events);
     rl_callback_handler_install ("", s_on_line);
+    gc_complete_install ();
     printf ("groupchat: chat rooms for your groups.\n");
     if (config->user && config->password) {
         s_ui.user = gc_strdup (config->user);
@@ -403,6 +666,9 @@ gc_ui_run (const gc_ui_config_t *config)
     gc_stop_wakes (NULL);
     lws_context_destroy (s_ui.context);
     json_decref (s_ui.rooms);
+    s_room_clear ();
+    gc_complete_forget ();
+    free (s_ui.previous);
     free (s_ui.user);
     return s_ui.status;
 }

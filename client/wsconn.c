@@ -27,7 +27,8 @@ struct gc_wsconn_t {
     char **urls;
     int url_count;
     int url_next;               //  which URL the next attempt uses
-    unsigned attempt;           //  consecutive failures, for the backoff
+    int tried;                  //  URLs that failed in this round
+    unsigned rounds;            //  consecutive rounds none answered, for the backoff
     gc_wsconn_events_t events;
     s_out_t *out_head, *out_tail;
     char *in;                   //  a frame arriving in pieces
@@ -40,9 +41,18 @@ unsigned
 gc_wsconn_backoff_ms (unsigned attempt)
 {
     unsigned delay = 250;
-    while (attempt-- > 0 && delay < 4000)
+    while (attempt-- > 0 && delay < GC_WSCONN_BACKOFF_MAX_MS)
         delay *= 2;
-    return delay > 4000? 4000: delay;
+    return delay > GC_WSCONN_BACKOFF_MAX_MS? GC_WSCONN_BACKOFF_MAX_MS: delay;
+}
+
+static void s_connect (lws_sorted_usec_list_t *sul);
+
+static void
+s_schedule (gc_wsconn_t *self, unsigned delay_ms)
+{
+    lws_sul_schedule (self->context, 0, &self->retry, s_connect,
+                      delay_ms? delay_ms * LWS_US_PER_MS: 1);
 }
 
 static void
@@ -111,8 +121,7 @@ s_connect (lws_sorted_usec_list_t *sul)
     info.pwsi = &self->wsi;
     if (!lws_client_connect_via_info (&info)) {
         self->wsi = NULL;
-        lws_sul_schedule (self->context, 0, &self->retry, s_connect,
-                          gc_wsconn_backoff_ms (self->attempt++) * LWS_US_PER_MS);
+        s_schedule (self, gc_wsconn_backoff_ms (self->rounds++));
     }
 }
 
@@ -128,6 +137,10 @@ s_ended (gc_wsconn_t *self)
     self->in_size = 0;
 }
 
+//  A connection that was open is tried again soon, on the next URL. An
+//  attempt that failed goes on at once to a URL not tried in this
+//  round; once every URL failed, the next round waits, longer each time
+//  (a gateway that is down is not hammered), and the person is told
 static void
 s_lost (gc_wsconn_t *self, const char *why)
 {
@@ -135,10 +148,22 @@ s_lost (gc_wsconn_t *self, const char *why)
     s_ended (self);
     if (self->stopped)
         return;
-    if (was_open || self->attempt == 0)
+    if (was_open) {
+        self->tried = 0;
+        self->rounds = 0;
         self->events.closed (self->events.arg, why);
-    lws_sul_schedule (self->context, 0, &self->retry, s_connect,
-                      gc_wsconn_backoff_ms (self->attempt++) * LWS_US_PER_MS);
+        s_schedule (self, gc_wsconn_backoff_ms (0));
+        return;
+    }
+    unsigned delay_ms = 0;
+    if (++self->tried >= self->url_count) {
+        self->tried = 0;
+        delay_ms = gc_wsconn_backoff_ms (self->rounds++);
+    }
+    const char *next = delay_ms? NULL: self->urls [self->url_next];
+    self->events.unreachable (self->events.arg, self->url, why, next, delay_ms);
+    if (!self->stopped)
+        s_schedule (self, delay_ms);
 }
 
 //  The server's certificate was refused: the connection ends for good
@@ -196,7 +221,8 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
     switch (reason) {
         case LWS_CALLBACK_CLIENT_ESTABLISHED:
             self->open = true;
-            self->attempt = 0;
+            self->tried = 0;
+            self->rounds = 0;
             self->events.opened (self->events.arg, self->url);
             return 0;
         case LWS_CALLBACK_CLIENT_RECEIVE:
@@ -253,7 +279,7 @@ gc_wsconn_new (struct lws_context *context, char **urls, int url_count,
     self->urls = urls;
     self->url_count = url_count;
     self->events = *events;
-    lws_sul_schedule (context, 0, &self->retry, s_connect, 1);
+    s_schedule (self, 0);
     return self;
 }
 
@@ -285,9 +311,10 @@ gc_wsconn_start (gc_wsconn_t *self)
     if (!self->stopped)
         return;
     self->stopped = false;
-    self->attempt = 0;
+    self->tried = 0;
+    self->rounds = 0;
     if (!self->wsi)
-        lws_sul_schedule (self->context, 0, &self->retry, s_connect, 1);
+        s_schedule (self, 0);
 }
 
 int
@@ -321,7 +348,8 @@ gc_wsconn_test (bool verbose)
     if (verbose)
         printf (" * gc_wsconn: ");
     assert (gc_wsconn_backoff_ms (0) == 250 && gc_wsconn_backoff_ms (1) == 500);
-    assert (gc_wsconn_backoff_ms (4) == 4000 && gc_wsconn_backoff_ms (40) == 4000);
+    assert (gc_wsconn_backoff_ms (4) == 4000 && gc_wsconn_backoff_ms (6) == 16000);
+    assert (gc_wsconn_backoff_ms (7) == 30000 && gc_wsconn_backoff_ms (40) == 30000);
     if (verbose)
         printf ("OK\n");
 }

@@ -1,8 +1,9 @@
 /*  wsconn.h: the client's WebSocket connection to a gateway.
 
     One libwebsockets client connection that comes back by itself: when it
-    drops, it is tried again with a growing delay (250 ms doubling to 4 s),
-    taking the given URLs in turn. Frames are JSON objects: sent with
+    drops, the next of the given URLs is tried; an attempt that fails goes
+    on to the next URL at once, and once all failed the next round waits
+    (250 ms doubling to 30 s, from 250 ms again after a success). Frames are JSON objects: sent with
     gc_wsconn_send, received whole (however lws splits them) and handed
     on as the text that came, for the session to read.
 
@@ -23,7 +24,12 @@ typedef struct gc_wsconn_t gc_wsconn_t;
 typedef struct {
     void (*opened) (void *arg, const char *url);
     void (*received) (void *arg, const char *data, size_t size);    //  one whole frame
-    void (*closed) (void *arg, const char *why);    //  a retry follows
+    void (*closed) (void *arg, const char *why);    //  was open; a retry follows
+    //  An attempt on url failed for why: next is tried at once, or when
+    //  next is NULL (every URL failed), the first again after delay_ms.
+    //  The callee may call gc_wsconn_stop to give up.
+    void (*unreachable) (void *arg, const char *url, const char *why, const char *next,
+                         unsigned delay_ms);
     //  The server's certificate was refused, why as OpenSSL said it (or
     //  NULL); no retry follows
     void (*untrusted) (void *arg, const char *url, const char *why);
@@ -57,7 +63,10 @@ int gc_wsconn_send (gc_wsconn_t *self, json_t *frame);
 
 bool gc_wsconn_is_open (gc_wsconn_t *self);
 
-//  The delay before attempt n (0, 1, ...) in ms
+//  The longest wait between rounds of attempts
+#define GC_WSCONN_BACKOFF_MAX_MS 30000
+
+//  The delay before round n (0, 1, ...) in ms
 unsigned gc_wsconn_backoff_ms (unsigned attempt);
 
 void gc_wsconn_test (bool verbose);

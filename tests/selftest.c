@@ -38,6 +38,7 @@
 #include "../broker/admin.h"
 #include "../broker/keyring.h"
 #include "../broker/broker.h"
+#include "../client/complete.h"
 #include "../client/format.h"
 #include "../client/wsconn.h"
 #include "../client/session.h"
@@ -89,6 +90,7 @@ static const s_test_t s_tests [] = {
     { "gc_backups", gc_backups_test },
     { "gc_admin", gc_admin_test },
     { "gc_broker", gc_broker_test },
+    { "gc_complete", gc_complete_test },
     { "gc_format", gc_format_test },
     { "gc_wsconn", gc_wsconn_test },
     { "gc_session", gc_session_test },

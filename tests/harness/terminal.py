@@ -46,10 +46,12 @@ class Terminal:
         return self._tmux("display-message", "-p", "#{pane_title}").rstrip("\n")
 
     @classmethod
-    def client(cls, cluster, gateway=0):
-        """The interactive client connecting to one of a cluster's gateways."""
-        env = server_environment({"TERM": "xterm"})
-        return cls("%s %s" % (os.path.join(CONFIG.bin, "groupchat"), cluster.url(gateway)), env)
+    def client(cls, cluster, gateway=0, env=None, where=None):
+        """The interactive client connecting to one of a cluster's gateways
+        (or to the URL `where`), with more environment variables `env`."""
+        env = server_environment(dict({"TERM": "xterm"}, **(env or {})))
+        where = where or cluster.url(gateway)
+        return cls("%s %s" % (os.path.join(CONFIG.bin, "groupchat"), where), env)
 
     async def log_in(self, user, password, asked=1):
         """Answers the `asked`-th login questions (the first one, or a
@@ -58,6 +60,14 @@ class Terminal:
         self.keys(user, "Enter")
         await self.wait_for("Password:", count=asked)
         self.keys(password, "Enter")
+
+    async def pick_room(self, room, menus=1, lists=None):
+        """From the `menus`-th menu shown: "Join a chat room", then room
+        from the `lists`-th room list (as many as menus unless told)."""
+        await self.wait_for("1) Join a chat room", count=menus)
+        self.keys("1", "Enter")
+        await self.wait_for("Room number or name:", count=lists or menus)
+        self.keys(room, "Enter")
 
     async def wait_for(self, text, timeout=10, count=1):
         """Polls the screen until `text` is on it `count` times, within a

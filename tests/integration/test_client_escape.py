@@ -86,9 +86,11 @@ async def test_follow_shows_controls_visibly_and_json_keeps_the_text(cluster):
 
 def terminal(cluster_url, user, password=PASSWORD):
     """The interactive client in tmux, logged in as user at once (the user
-    name goes through the environment, so any bytes can be in it)."""
+    name goes through the environment, so any bytes can be in it). Its
+    own colours are off (NO_COLOR), so any colour on the screen came
+    from the network."""
     env = server_environment({"TERM": "xterm", "GROUPCHAT_PASSWORD": password,
-                              "GC_TEST_USER": user})
+                              "GC_TEST_USER": user, "NO_COLOR": "1"})
     command = '%s --user "$GC_TEST_USER" %s' % (
         shlex.quote(os.path.join(CONFIG.bin, "groupchat")), cluster_url)
     return Terminal(command, env)
