@@ -191,7 +191,9 @@ async def test_interactive_menu_flow(cluster):
         assert screen.count("half a thought finished") == 1, screen
         assert "Taskmaster> half a thought" not in screen, screen
         term.keys("/history", "Enter")
-        screen = await term.wait_for("Sue: old 1")
+        #  "Sue: old 1" alone would match old 10 and 11, on screen already
+        screen = await term.wait_for("--- end of earlier messages ---")
+        assert "Sue: old 1\n" in screen and "Sue: old 0\n" in screen, screen
         term.keys("/leave", "Enter")
         await term.pick_room("Taskmaster", menus=2)
         await term.wait_for("Taskmaster> ")
