@@ -880,9 +880,7 @@ gc_link_test (bool verbose)
     s_test_broker_dies (context, self, testbed, SIGTERM);
     s_test_waiting_is_bounded (self);
 
-    gc_link_stop (self);
-    lws_context_destroy (context);
-    gc_link_destroy (&self);
+    gc_testbed_unlink (&self, context);
     gc_link_destroy (&self);
     gc_testbed_destroy (&testbed);
     if (verbose)

@@ -673,9 +673,7 @@ gc_room_test (bool verbose)
 
     gc_rooms_destroy (&test.rooms);
     gc_rooms_destroy (&test.rooms);
-    gc_link_stop (test.link);
-    lws_context_destroy (test.context);
-    gc_link_destroy (&test.link);
+    gc_testbed_unlink (&test.link, test.context);
     gc_testbed_destroy (&testbed);
     if (verbose)
         printf ("OK\n");

@@ -293,9 +293,7 @@ gc_sessions_test (bool verbose)
 
     gc_sessions_destroy (&test.sessions);
     gc_sessions_destroy (&test.sessions);
-    gc_link_stop (test.link);
-    lws_context_destroy (test.context);
-    gc_link_destroy (&test.link);
+    gc_testbed_unlink (&test.link, test.context);
     gc_testbed_destroy (&testbed);
     if (verbose)
         printf ("OK\n");

@@ -201,6 +201,14 @@ gc_testbed_link (gc_testbed_t *self, struct lws_context *context,
     return link;
 }
 
+void
+gc_testbed_unlink (gc_link_t **link_p, struct lws_context *context)
+{
+    gc_link_stop (*link_p);
+    lws_context_destroy (context);
+    gc_link_destroy (link_p);
+}
+
 json_t *
 gc_testbed_frame (const gc_out_t *frame)
 {

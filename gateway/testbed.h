@@ -44,6 +44,11 @@ struct lws_context *gc_testbed_context (void);
 gc_link_t *gc_testbed_link (gc_testbed_t *self, struct lws_context *context,
                             gc_link_event_fn *on_event, void *arg);
 
+//  Stops a link made by gc_testbed_link, then its context, then frees the
+//  link: in that order, so that closing the context calls back into a
+//  link that is still there but asks nothing more of it.
+void gc_testbed_unlink (gc_link_t **link_p, struct lws_context *context);
+
 //  The JSON of a client frame, to look into; the caller json_decrefs it.
 json_t *gc_testbed_frame (const gc_out_t *frame);
 
