@@ -55,6 +55,8 @@ static const s_key_t s_keys [] = {
     KEY_ARRAY ("generations", GC_F_GENERATIONS, K_UINTS, generations),
     KEY ("address",  GC_F_ADDRESS,  K_STR,     address),
     KEY ("retry_after", GC_F_RETRY_AFTER, K_UINT, retry_after),
+    KEY ("instance", GC_F_INSTANCE, K_STR,     instance),
+    KEY ("event",    GC_F_EVENT,    K_STR,     event),
 };
 #define KEY_COUNT (sizeof (s_keys) / sizeof (s_keys [0]))
 
@@ -69,7 +71,9 @@ static const char *s_op_names [GC_OP_COUNT] = {
     [GC_OP_BACKUP] = "backup", [GC_OP_STATS] = "stats", [GC_OP_KICK] = "kick",
     [GC_OP_USER_LIST] = "user_list", [GC_OP_ROOM_LIST] = "room_list",
     [GC_OP_MEMBER_LIST] = "member_list", [GC_OP_CLOSED] = "closed",
-    [GC_OP_GENERATIONS] = "generations",
+    [GC_OP_GENERATIONS] = "generations", [GC_OP_PRESENT] = "present",
+    [GC_OP_PRESENCE_SYNC] = "presence_sync", [GC_OP_WHO] = "who",
+    [GC_OP_PRESENCE] = "presence", [GC_OP_TYPING] = "typing",
 };
 
 const char *

@@ -36,6 +36,7 @@
 #include "../broker/commit.h"
 #include "../broker/backups.h"
 #include "../broker/admin.h"
+#include "../broker/presence.h"
 #include "../broker/keyring.h"
 #include "../broker/broker.h"
 #include "../client/format.h"
@@ -88,6 +89,7 @@ static const s_test_t s_tests [] = {
     { "gc_commit", gc_commit_test },
     { "gc_backups", gc_backups_test },
     { "gc_admin", gc_admin_test },
+    { "gc_presence", gc_presence_test },
     { "gc_broker", gc_broker_test },
     { "gc_format", gc_format_test },
     { "gc_wsconn", gc_wsconn_test },
