@@ -145,8 +145,6 @@ s_instance (gc_presence_t *self, const char *id)
 static void
 s_publish (gc_presence_t *self, const char *room, const char *user, bool present)
 {
-    if (self->rebuild_until)
-        return;                 //  the snapshot at the window's end tells
     gc_frame_t event;
     gc_frame_init (&event, GC_OP_PRESENCE);
     gc_frame_set_cstr (&event, GC_F_ROOM, room);
@@ -191,10 +189,16 @@ s_remove (gc_presence_t *self, const char *id, const char *room, const char *use
     return true;
 }
 
+//  A change a gateway's sync or silence makes is restoring what was so
+//  before a restart, while the rebuild window lasts: not published (the
+//  window's snapshots tell what did change). A `present` is live: a user
+//  came or went just now.
 static void
-s_change (gc_presence_t *self, const char *id, const char *room, const char *user, bool present)
+s_change (gc_presence_t *self, const char *id, const char *room, const char *user, bool present,
+          bool live)
 {
-    if (present? s_add (self, id, room, user): s_remove (self, id, room, user))
+    bool changed = present? s_add (self, id, room, user): s_remove (self, id, room, user);
+    if (changed && (live || !self->rebuild_until))
         s_publish (self, room, user, present);
 }
 
@@ -207,10 +211,10 @@ s_replace (gc_presence_t *self, const char *id, const char *room, zhashx_t *set)
     int count = s_sorted_keys (zhashx_lookup (self->rooms, room), &users);
     for (int index = 0; index < count; index++)
         if (!set || !zhashx_lookup (set, users [index]))
-            s_change (self, id, room, users [index], false);
+            s_change (self, id, room, users [index], false, false);
     s_names_free (&users, count);
     for (void *item = set? zhashx_first (set): NULL; item; item = zhashx_next (set))
-        s_change (self, id, room, zhashx_cursor (set), true);
+        s_change (self, id, room, zhashx_cursor (set), true, false);
 }
 
 //  The instance's users are in no room but those of the set
@@ -241,27 +245,41 @@ s_drop (gc_presence_t *self, const char *id)
     zhashx_delete (self->instances, id);
 }
 
+//  Sets the frame's room and its names: the room's present users,
+//  sorted. Returns what to free once the frame is sent.
+static gc_str_t *
+s_frame_present (gc_presence_t *self, gc_frame_t *frame, const char *room, char ***names_p,
+                 int *count)
+{
+    *count = s_sorted_keys (zhashx_lookup (self->rooms, room), names_p);
+    gc_str_t *strs = gc_calloc ((size_t) *count + 1, sizeof *strs);
+    for (int index = 0; index < *count; index++)
+        strs [index] = (gc_str_t) { (*names_p) [index], strlen ((*names_p) [index]) };
+    gc_frame_set_cstr (frame, GC_F_ROOM, room);
+    frame->names = strs;
+    frame->names_size = (size_t) *count;
+    frame->fields |= GC_F_NAMES;
+    return strs;
+}
+
 //  The rebuild window is over: every room's present set, once
 static void
 s_publish_snapshots (gc_presence_t *self)
 {
-    for (zhashx_t *users = zhashx_first (self->rooms); users; users = zhashx_next (self->rooms)) {
-        char **names;
-        int count = s_sorted_keys (users, &names);
-        gc_str_t *strs = gc_calloc ((size_t) count + 1, sizeof *strs);
-        for (int index = 0; index < count; index++)
-            strs [index] = (gc_str_t) { names [index], strlen (names [index]) };
+    char **rooms;
+    int rooms_count = s_sorted_keys (self->rooms, &rooms);
+    for (int index = 0; index < rooms_count; index++) {
         gc_frame_t event;
         gc_frame_init (&event, GC_OP_PRESENCE);
-        gc_frame_set_cstr (&event, GC_F_ROOM, zhashx_cursor (self->rooms));
         gc_frame_set_cstr (&event, GC_F_EVENT, "snapshot");
-        event.names = strs;
-        event.names_size = (size_t) count;
-        event.fields |= GC_F_NAMES;
+        char **names;
+        int count;
+        gc_str_t *strs = s_frame_present (self, &event, rooms [index], &names, &count);
         gc_replier_publish (self->reply, &event);
         free (strs);
         s_names_free (&names, count);
     }
+    s_names_free (&rooms, rooms_count);
 }
 
 void
@@ -325,13 +343,17 @@ s_set_of (const gc_str_t *names, size_t size)
     return set;
 }
 
-//  Answers ok with the room's present users, sorted
+//  Answers ok with the room and its present users, sorted
 static void
 s_reply_present (gc_presence_t *self, const gc_broker_request_t *request, const char *room)
 {
+    gc_frame_t reply;
+    gc_replier_init (&reply, request->frame.rid);
     char **names;
-    int count = s_sorted_keys (zhashx_lookup (self->rooms, room), &names);
-    gc_replier_names (self->reply, request, GC_F_NAMES, names, count);
+    int count;
+    gc_str_t *strs = s_frame_present (self, &reply, room, &names, &count);
+    gc_replier_send (self->reply, &request->identity, &reply);
+    free (strs);
     s_names_free (&names, count);
 }
 
@@ -356,7 +378,7 @@ gc_presence_present (void *arg, const gc_broker_request_t *request)
         s_bad (self, request, "instance, room, user or event missing or invalid");
         return;
     }
-    s_change (self, id, room, user, join);
+    s_change (self, id, room, user, join, true);
     s_reply_present (self, request, room);
 }
 
@@ -435,7 +457,7 @@ s_test_present (gc_rig_t *rig, gc_presence_t *self, const char *id, const char *
     gc_frame_t reply;
     zmsg_t *holder;
     gc_rig_recv (rig->dealer, &reply, &holder);
-    assert (reply.op == GC_OP_OK && reply.rid == rig->rid);
+    assert (reply.op == GC_OP_OK && reply.rid == rig->rid && gc_str_eq (reply.room, "Taskmaster"));
     char joined [256] = "";
     for (size_t index = 0; index < reply.names_size; index++) {
         strcat (joined, index? ",": "");
@@ -583,13 +605,17 @@ s_test_rebuild (gc_rig_t *rig)
     gc_presence_t *self = gc_presence_new (rig->store, rig->reply, GC_PRESENCE_REBUILD_MS);
     const char *both [] = { "Alex", "Sue" };
     s_test_sync (rig, self, "d", both, 2);
+    //  What a present tells is live, and published
     s_test_present (rig, self, "e", "Sandy", "join", "Alex,Sandy,Sue");
+    s_test_event (rig, GC_OP_PRESENCE, "Sandy", "join");   //  and none for the sync
     s_test_present (rig, self, "e", "Sandy", "leave", "Alex,Sue");
+    s_test_event (rig, GC_OP_PRESENCE, "Sandy", "leave");
+    s_test_sync (rig, self, "d", both + 1, 1);
     gc_presence_sweep (self, s_now () + GC_PRESENCE_REBUILD_MS - 1000);
     assert (s_test_ask (rig, self, gc_presence_typing, "Sue", "Taskmaster") == GC_OK);
-    s_test_event (rig, GC_OP_TYPING, "Sue", NULL);      //  and no presence before it
+    s_test_event (rig, GC_OP_TYPING, "Sue", NULL);      //  and no leave of Alex before it
     gc_presence_sweep (self, s_now () + GC_PRESENCE_REBUILD_MS);
-    assert (s_test_event (rig, GC_OP_PRESENCE, NULL, "snapshot") == 2);
+    assert (s_test_event (rig, GC_OP_PRESENCE, NULL, "snapshot") == 1);
     gc_presence_destroy (&self);
     gc_presence_destroy (&self);
 }

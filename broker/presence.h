@@ -8,8 +8,9 @@
     only, and publishes a `presence` join when a user's first instance
     appears and a leave when the last one goes. An instance not heard
     from for GC_PRESENCE_GATEWAY_TIMEOUT_MS is dropped with its users.
-    For GC_PRESENCE_REBUILD_MS after the broker starts nothing is
-    published, since the gateways are telling it what was already so;
+    For GC_PRESENCE_REBUILD_MS after the broker starts, what the
+    gateways' syncs change is not published, since they are telling it
+    what was already so (a `present`, a user coming or going now, is);
     then each room's present set is published once as a snapshot, and
     gateways push their clients only the differences
     (docs/architecture.md, "Presence"). Typing is published here too,

@@ -20,6 +20,7 @@
 #include "../gateway/link.h"
 #include "../gateway/member.h"
 #include "../gateway/room.h"
+#include "../gateway/roster.h"
 #include "../gateway/conn.h"
 #include "../gateway/sessions.h"
 #include "../gateway/origin.h"
@@ -73,6 +74,7 @@ static const s_test_t s_tests [] = {
     { "gc_link", gc_link_test },
     { "gc_member", gc_member_test },
     { "gc_room", gc_room_test },
+    { "gc_roster", gc_roster_test },
     { "gc_conn", gc_conn_test },
     { "gc_sessions", gc_sessions_test },
     { "gc_origins", gc_origins_test },
