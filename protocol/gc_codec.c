@@ -931,6 +931,26 @@ s_test_sessions (msgpack_sbuffer *buffer)
     assert (gc_frame_decode (&got, "\x82\xa2op\xa2ok\xabgenerations\x91\xff", 21) == -1);
 }
 
+//  Presence: the instance and the event, and every new op by its name
+static void
+s_test_presence (msgpack_sbuffer *buffer)
+{
+    gc_frame_t frame, got;
+    gc_frame_init (&frame, GC_OP_PRESENT);
+    gc_frame_set_cstr (&frame, GC_F_INSTANCE, "5BD2F6B7A2F94CCFA58297F4AAD2D8DA");
+    gc_frame_set_cstr (&frame, GC_F_EVENT, "join");
+    s_roundtrip (&frame, &got, buffer);
+    assert (got.fields == (GC_F_INSTANCE | GC_F_EVENT) && gc_str_eq (got.event, "join"));
+    assert (gc_str_eq (got.instance, "5BD2F6B7A2F94CCFA58297F4AAD2D8DA"));
+    gc_frame_release (&got);
+    for (gc_op_t op = GC_OP_PRESENT; op <= GC_OP_TYPING; op++) {
+        gc_frame_init (&frame, op);
+        s_roundtrip (&frame, &got, buffer);
+        assert (got.op == op && strcmp (gc_op_name (op), "?") != 0);
+        gc_frame_release (&got);
+    }
+}
+
 void
 gc_codec_test (bool verbose)
 {
@@ -946,6 +966,7 @@ gc_codec_test (bool verbose)
     s_test_clean ();
     s_test_topic ();
     s_test_sessions (&buffer);
+    s_test_presence (&buffer);
     msgpack_sbuffer_destroy (&buffer);
     if (verbose)
         printf ("OK\n");
