@@ -228,7 +228,7 @@ s_publish_head (void *arg, const char *room, uint64_t head)
 
 //  A gateway subscribed to a room, or to the users topic: tell it the
 //  room's head, or the newest generation, so that it notices anything
-//  published before its subscription took effect
+//  published before its subscription took effect; and the room's presence
 static int
 s_on_subscription (zloop_t *loop, zsock_t *reader, void *arg)
 {
@@ -246,8 +246,10 @@ s_on_subscription (zloop_t *loop, zsock_t *reader, void *arg)
             gc_replier_head (self->reply, NULL, gc_store_generation (self->store, NULL));
         else
         if (size >= 2 && size <= (int) sizeof message && message [0] == 1
-        &&  message [size - 1] == 0 && gc_store_room (self->store, message + 1, &head))
+        &&  message [size - 1] == 0 && gc_store_room (self->store, message + 1, &head)) {
             s_publish_head (self, message + 1, head);
+            gc_presence_subscribed (self->presence, message + 1);
+        }
     }
     return 0;
 }

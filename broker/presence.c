@@ -262,24 +262,36 @@ s_frame_present (gc_presence_t *self, gc_frame_t *frame, const char *room, char 
     return strs;
 }
 
+static void
+s_publish_snapshot (gc_presence_t *self, const char *room)
+{
+    gc_frame_t event;
+    gc_frame_init (&event, GC_OP_PRESENCE);
+    gc_frame_set_cstr (&event, GC_F_EVENT, "snapshot");
+    char **names;
+    int count;
+    gc_str_t *strs = s_frame_present (self, &event, room, &names, &count);
+    gc_replier_publish (self->reply, &event);
+    free (strs);
+    s_names_free (&names, count);
+}
+
 //  The rebuild window is over: every room's present set, once
 static void
 s_publish_snapshots (gc_presence_t *self)
 {
     char **rooms;
-    int rooms_count = s_sorted_keys (self->rooms, &rooms);
-    for (int index = 0; index < rooms_count; index++) {
-        gc_frame_t event;
-        gc_frame_init (&event, GC_OP_PRESENCE);
-        gc_frame_set_cstr (&event, GC_F_EVENT, "snapshot");
-        char **names;
-        int count;
-        gc_str_t *strs = s_frame_present (self, &event, rooms [index], &names, &count);
-        gc_replier_publish (self->reply, &event);
-        free (strs);
-        s_names_free (&names, count);
-    }
-    s_names_free (&rooms, rooms_count);
+    int count = s_sorted_keys (self->rooms, &rooms);
+    for (int index = 0; index < count; index++)
+        s_publish_snapshot (self, rooms [index]);
+    s_names_free (&rooms, count);
+}
+
+void
+gc_presence_subscribed (gc_presence_t *self, const char *room)
+{
+    if (!self->rebuild_until && zhashx_lookup (self->rooms, room))
+        s_publish_snapshot (self, room);
 }
 
 void
@@ -524,6 +536,11 @@ s_test_entries (gc_rig_t *rig, gc_presence_t *self)
     s_test_event (rig, GC_OP_PRESENCE, "Alex", "join");     //  and none for Sue on b
     s_test_present (rig, self, "a", "Sue", "leave", "Alex,Sue");
     s_test_present (rig, self, "a", "Sue", "leave", "Alex,Sue");
+    //  A gateway's subscription is answered with the room's snapshot; a
+    //  room nobody is in has none
+    gc_presence_subscribed (self, "Quite Interesting");
+    gc_presence_subscribed (self, "Taskmaster");
+    assert (s_test_event (rig, GC_OP_PRESENCE, NULL, "snapshot") == 2);
     assert (s_test_ask (rig, self, gc_presence_who, "Alex", "Taskmaster") == GC_OK);
     assert (s_test_ask (rig, self, gc_presence_who, "Sandy", "8 out of 10 cats") == GC_NOT_MEMBER);
     assert (s_test_ask (rig, self, gc_presence_who, "Sue", "Nowhere") == GC_NO_SUCH_ROOM);
@@ -611,9 +628,10 @@ s_test_rebuild (gc_rig_t *rig)
     s_test_present (rig, self, "e", "Sandy", "leave", "Alex,Sue");
     s_test_event (rig, GC_OP_PRESENCE, "Sandy", "leave");
     s_test_sync (rig, self, "d", both + 1, 1);
+    gc_presence_subscribed (self, "Taskmaster");
     gc_presence_sweep (self, s_now () + GC_PRESENCE_REBUILD_MS - 1000);
     assert (s_test_ask (rig, self, gc_presence_typing, "Sue", "Taskmaster") == GC_OK);
-    s_test_event (rig, GC_OP_TYPING, "Sue", NULL);      //  and no leave of Alex before it
+    s_test_event (rig, GC_OP_TYPING, "Sue", NULL);      //  no leave of Alex, no snapshot before it
     gc_presence_sweep (self, s_now () + GC_PRESENCE_REBUILD_MS);
     assert (s_test_event (rig, GC_OP_PRESENCE, NULL, "snapshot") == 1);
     gc_presence_destroy (&self);

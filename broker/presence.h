@@ -34,6 +34,12 @@ void gc_presence_sync (void *self, const gc_broker_request_t *request);
 void gc_presence_who (void *self, const gc_broker_request_t *request);
 void gc_presence_typing (void *self, const gc_broker_request_t *request);
 
+//  A gateway subscribed to the room: its present set is published as a
+//  snapshot, in the event stream where no presence event was yet for that
+//  gateway (or while its SUB was away: presence events have no seq to
+//  notice a loss by). Not while rebuilding, nor for a room nobody is in.
+void gc_presence_subscribed (gc_presence_t *self, const char *room);
+
 //  A request or heartbeat came from instance: it is alive now.
 void gc_presence_touch (gc_presence_t *self, gc_str_t instance);
 

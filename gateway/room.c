@@ -34,6 +34,7 @@ struct gc_rooms_t {
     zhashx_t *rooms;            //  name -> gc_room_t
     bool resync;                //  a presence request failed: send it all again
     uint64_t synced_connection; //  the link's reconnects when presence was last sent whole
+    bool was_up;                //  the link was up at the last sweep
 };
 
 struct gc_room_t {
@@ -433,11 +434,16 @@ s_sync (gc_rooms_t *self)
     return sent;
 }
 
+//  Also when the link comes back up on the same connection: a broker
+//  that stopped answering for longer than GC_PRESENCE_GATEWAY_TIMEOUT_MS
+//  (hung, or the network between) has dropped this instance meanwhile
 void
 gc_rooms_sweep (gc_rooms_t *self)
 {
     uint64_t connection = gc_link_reconnects (self->link);
-    if (!gc_link_up (self->link) || (!self->resync && connection == self->synced_connection))
+    bool up = gc_link_up (self->link), came_up = up && !self->was_up;
+    self->was_up = up;
+    if (!up || (!came_up && !self->resync && connection == self->synced_connection))
         return;
     self->resync = !s_sync (self);
     self->synced_connection = connection;
@@ -492,7 +498,9 @@ gc_room_typing (gc_member_t *member)
 {
     gc_room_t *self = gc_member_place (member)->room;
     const char *user = gc_member_user (member);
-    if (!gc_roster_typing (self->roster, user, gc_clock_mono_us () / 1000))
+    //  Typing is worth nothing late: none waits for the link to be up
+    if (!gc_link_up (self->rooms->link)
+    ||  !gc_roster_typing (self->roster, user, gc_clock_mono_us () / 1000))
         return;
     gc_frame_t request;
     gc_frame_init (&request, GC_OP_TYPING);
