@@ -228,7 +228,6 @@ s_slot_set_state (s_slot_t *slot, s_state_t state)
     slot->state = state;
 }
 
-//  retry_after: ms the client should wait before trying again, 0: none said
 //  A typing without an id is answered by nothing, not even an error
 //  (docs/protocol.md): its slot is ready with no frame, and goes
 static bool
@@ -237,6 +236,7 @@ s_silent (const s_slot_t *slot)
     return slot->request.op == GC_CLIENT_TYPING && !slot->request.has_id;
 }
 
+//  retry_after: ms the client should wait before trying again, 0: none said
 static void
 s_slot_refuse (s_slot_t *slot, gc_error_t code, const char *message, uint64_t retry_after)
 {

@@ -102,8 +102,9 @@ typedef enum {
 #define GC_F_GENERATION (1u << 24)
 #define GC_F_REASON     (1u << 25)
 #define GC_F_GENERATIONS (1u << 26)
-#define GC_F_INSTANCE   (1u << 27)
-#define GC_F_EVENT      (1u << 28)
+//  (bit 27 is say's nonce)
+#define GC_F_INSTANCE   (1u << 28)
+#define GC_F_EVENT      (1u << 29)
 #define GC_F_LAST       GC_F_EVENT          //  the highest bit: a new field moves it
 
 //  A byte string that is not NUL-terminated
