@@ -276,7 +276,7 @@ s_test_replies (void)
     assert (frame.op == GC_CLIENT_ERROR && frame.id == 5 && frame.code == GC_NOT_MEMBER);
     assert (s_parse_string (&frame, "{\"op\":\"error\",\"id\":6}") == 0);
     assert (frame.op == GC_CLIENT_ERROR && frame.code == GC_INTERNAL);
-    assert (s_parse_string (&frame, "{\"op\":\"presence\"}") == 0 && frame.op == GC_CLIENT_NONE);
+    assert (s_parse_string (&frame, "{\"op\":\"wave\"}") == 0 && frame.op == GC_CLIENT_NONE);
 
     //  A long room name and a long text arrive in chunks
     char long_frame [2000], room [600];

@@ -16,6 +16,7 @@
 #include "admin.h"
 #include "commit.h"
 #include "login.h"
+#include "presence.h"
 #include "replier.h"
 #include "rig.h"
 #include "reader.h"
@@ -27,7 +28,7 @@
 #include "gc_log.h"
 
 //  The objects handlers belong to, as s_routes names them
-typedef enum { S_READER, S_LOGIN, S_COMMIT, S_ADMIN, S_HANDLERS } s_handler_t;
+typedef enum { S_READER, S_LOGIN, S_COMMIT, S_ADMIN, S_PRESENCE, S_HANDLERS } s_handler_t;
 
 struct gc_broker_t {
     gc_store_t *store;
@@ -39,8 +40,9 @@ struct gc_broker_t {
     gc_login_t *login;
     gc_commit_t *commit;
     gc_admin_t *admin;
+    gc_presence_t *presence;    //  who is in which room, on which gateway
     gc_backups_t *backups;      //  the backup directory; NULL: backups are off
-    void *handlers [S_HANDLERS];    //  the four above, by s_handler_t
+    void *handlers [S_HANDLERS];    //  the five above, by s_handler_t
     gc_keys_t *keys;            //  the broker's pair; NULL: no CURVE
     gc_keyring_t *keyring;      //  the keys it trusts, by role
     gc_zap_t *zap;              //  judges handshakes
@@ -87,6 +89,12 @@ static const s_route_t s_routes [GC_OP_COUNT] = {
     [GC_OP_ROOM_LIST]     = { gc_admin_list,      S_ADMIN,  true,  S_BY_ADMIN, false },
     [GC_OP_MEMBER_LIST]   = { gc_admin_list,      S_ADMIN,  true,  S_BY_ADMIN, false },
     [GC_OP_GENERATIONS]   = { gc_login_generations, S_LOGIN, false, S_BY_GATEWAY, false },
+    //  A gateway's own bookkeeping: a leave must go through for a login
+    //  that is over (its connections are leaving because of it)
+    [GC_OP_PRESENT]       = { gc_presence_present, S_PRESENCE, false, S_BY_GATEWAY, false },
+    [GC_OP_PRESENCE_SYNC] = { gc_presence_sync,   S_PRESENCE, false, S_BY_GATEWAY, false },
+    [GC_OP_WHO]           = { gc_presence_who,    S_PRESENCE, false, S_BY_GATEWAY, true },
+    [GC_OP_TYPING]        = { gc_presence_typing, S_PRESENCE, false, S_BY_GATEWAY, true },
 };
 
 //  Why a request acting for a login may not: NULL when it may. A login
@@ -117,6 +125,10 @@ s_dispatch (gc_broker_t *self, const gc_broker_request_t *request, gc_role_t rol
     const char *over = NULL;
     const gc_frame_t *frame = &request->frame;
     const s_route_t *route = frame->op < GC_OP_COUNT? &s_routes [frame->op]: NULL;
+    //  A gateway's heartbeats and presence requests name its instance:
+    //  hearing from it is what keeps its users present
+    if ((frame->fields & GC_F_INSTANCE) && (role & GC_ROLE_GATEWAY))
+        gc_presence_touch (self->presence, frame->instance);
     if ((frame->fields & GC_F_DEADLINE) && gc_clock_wall_ms () > frame->deadline)
         gc_replier_error (self->reply, &request->identity, frame->rid, GC_EXPIRED, NULL);
     else
@@ -216,7 +228,7 @@ s_publish_head (void *arg, const char *room, uint64_t head)
 
 //  A gateway subscribed to a room, or to the users topic: tell it the
 //  room's head, or the newest generation, so that it notices anything
-//  published before its subscription took effect
+//  published before its subscription took effect; and the room's presence
 static int
 s_on_subscription (zloop_t *loop, zsock_t *reader, void *arg)
 {
@@ -234,8 +246,10 @@ s_on_subscription (zloop_t *loop, zsock_t *reader, void *arg)
             gc_replier_head (self->reply, NULL, gc_store_generation (self->store, NULL));
         else
         if (size >= 2 && size <= (int) sizeof message && message [0] == 1
-        &&  message [size - 1] == 0 && gc_store_room (self->store, message + 1, &head))
+        &&  message [size - 1] == 0 && gc_store_room (self->store, message + 1, &head)) {
             s_publish_head (self, message + 1, head);
+            gc_presence_subscribed (self->presence, message + 1);
+        }
     }
     return 0;
 }
@@ -309,6 +323,15 @@ s_on_clock (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
+s_on_presence_clock (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop, (void) timer_id;
+    gc_broker_t *self = arg;
+    gc_presence_sweep (self->presence, gc_clock_mono_us () / 1000);
+    return 0;
+}
+
+static int
 s_on_zap (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop, (void) reader;
@@ -341,6 +364,7 @@ s_actor (zsock_t *pipe, void *arg)
     if (self->zap)
         zloop_reader (loop, gc_zap_socket (self->zap), s_on_zap, self);
     zloop_timer (loop, GC_HEAD_BEACON_MS, 0, s_on_clock, self);
+    zloop_timer (loop, GC_PRESENCE_SWEEP_MS, 0, s_on_presence_clock, self);
     zloop_set_nonstop (loop, true);     //  main decides when we stop
     zsock_signal (pipe, 0);
     zloop_start (loop);
@@ -430,7 +454,9 @@ gc_broker_new (const gc_broker_config_t *config)
     self->handlers [S_READER] = self->reader;
     self->handlers [S_LOGIN] = self->login;
     self->handlers [S_COMMIT] = self->commit;
+    self->presence = gc_presence_new (self->store, self->reply, GC_PRESENCE_REBUILD_MS);
     self->handlers [S_ADMIN] = self->admin;
+    self->handlers [S_PRESENCE] = self->presence;
     //  The sockets move to the actor's thread; zactor_new is the barrier
     self->actor = zactor_new (s_actor, self);
     return self;
@@ -444,6 +470,7 @@ gc_broker_destroy (gc_broker_t **self_p)
         return;
     zactor_destroy (&self->actor);      //  the last turn has committed
     gc_admin_destroy (&self->admin);
+    gc_presence_destroy (&self->presence);
     gc_backups_destroy (&self->backups);
     gc_commit_destroy (&self->commit);
     gc_reader_destroy (&self->reader);

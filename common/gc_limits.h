@@ -127,6 +127,19 @@
 //  (and the broker's loop, which waits with it, is not held for long)
 #define GC_STORE_BUSY_MS        1000
 #define GC_STORE_MEMBERSHIP_MAX 65536   //  membership answers cached before starting over
+//  Presence (broker/presence.h): a gateway instance not heard from (no
+//  request, no heartbeat) for this long is gone, and its users with it;
+//  looked for this often, so that they leave within a quarter second of it
+#define GC_PRESENCE_GATEWAY_TIMEOUT_MS  10000
+#define GC_PRESENCE_SWEEP_MS    250
+//  After the broker starts, the gateways tell it who is present; for this
+//  long it publishes no join or leave, then one snapshot per room
+#define GC_PRESENCE_REBUILD_MS  10000
+//  Typing is forwarded at most once per this per user and room, by each
+//  gateway and again by the broker (a user may be on several gateways)
+#define GC_TYPING_INTERVAL_MS   1000
+//  A gateway instance's id: random bytes, sent as hex
+#define GC_INSTANCE_BYTES       16
 
 //  ----------------------------------------------------------------------
 //  Gateway

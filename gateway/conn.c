@@ -130,6 +130,7 @@ s_on_wake (void *owner, gc_member_t *member)
 }
 
 static void s_on_kick (void *owner, gc_member_t *member);
+static void s_on_push (void *owner, gc_member_t *member, const gc_out_t *frame);
 
 //  Joins, or joins again: pushes go on from the newest seq either the
 //  connection was given or the join reply covers, so nothing repeats
@@ -144,6 +145,7 @@ s_joined (gc_conn_t *self, gc_room_t *room, const gc_request_t *request,
     if (!member) {
         member = gc_room_join (room, self->user, self->generation, covered,
                                s_on_wake, s_on_kick, self);
+        gc_member_place (member)->push = s_on_push;
         lws_dll2_add_tail (&gc_member_place (member)->in_owner, &self->members);
     }
     else
@@ -165,6 +167,15 @@ s_push (gc_conn_t *self)
     lws_dll2_add_tail (&slot->in_conn, &self->slots);
     s_wake (self);
     return &slot->out;
+}
+
+//  A presence or typing push of one of its rooms, queued after the
+//  replies before it: after the join reply of a room just joined
+static void
+s_on_push (void *owner, gc_member_t *member, const gc_out_t *frame)
+{
+    (void) member;
+    gc_out_copy (s_push (owner), frame);
 }
 
 //  The user was removed from the room's group: leave it, and tell the
@@ -222,13 +233,22 @@ s_slot_set_state (s_slot_t *slot, s_state_t state)
     slot->state = state;
 }
 
+//  A typing without an id is answered by nothing, not even an error
+//  (docs/protocol.md): its slot is ready with no frame, and goes
+static bool
+s_silent (const s_slot_t *slot)
+{
+    return slot->request.op == GC_CLIENT_TYPING && !slot->request.has_id;
+}
+
 //  retry_after: ms the client should wait before trying again, 0: none said
 static void
 s_slot_refuse (s_slot_t *slot, gc_error_t code, const char *message, uint64_t retry_after)
 {
     if (code == GC_UNAVAILABLE)
         gc_counters_count (slot->conn->counters, GC_COUNTER_UNAVAILABLE);
-    gc_out_error (&slot->out, &slot->request, code, message, retry_after);
+    if (!s_silent (slot))
+        gc_out_error (&slot->out, &slot->request, code, message, retry_after);
     s_slot_set_state (slot, SLOT_READY);
 }
 
@@ -513,7 +533,8 @@ s_start (s_slot_t *slot)
         return;
     }
     bool needs_room = request->op == GC_CLIENT_SAY || request->op == GC_CLIENT_LEAVE
-                   || request->op == GC_CLIENT_HISTORY;
+                   || request->op == GC_CLIENT_HISTORY || request->op == GC_CLIENT_WHO
+                   || request->op == GC_CLIENT_TYPING;
     gc_member_t *member = needs_room? s_member (self, request->room): NULL;
     if (needs_room && !member) {
         s_slot_error (slot, GC_NOT_IN_ROOM, NULL);
@@ -548,6 +569,17 @@ s_start (s_slot_t *slot)
         case GC_CLIENT_LEAVE:
             s_leave (member);
             gc_out_ok (&slot->out, request, NULL);
+            s_slot_set_state (slot, SLOT_READY);
+            break;
+        case GC_CLIENT_WHO:
+            gc_frame_init (&frame, GC_OP_WHO);
+            gc_frame_set_str (&frame, GC_F_ROOM, request->room, request->room_len);
+            s_send (slot, &frame);
+            break;
+        case GC_CLIENT_TYPING:
+            gc_room_typing (member);
+            if (!s_silent (slot))
+                gc_out_ok (&slot->out, request, NULL);
             s_slot_set_state (slot, SLOT_READY);
             break;
         default:
@@ -854,12 +886,23 @@ gc_conn_users (lws_dll2_owner_t *conns, zhashx_t *users)
 //  --------------------------------------------------------------------------
 //  Writing
 
+static void s_resume_if_drained (gc_conn_t *self);
+
+//  The oldest slot when it is ready; ready slots with nothing to send
+//  (a typing without id) go on the way
 static s_slot_t *
 s_ready_slot (gc_conn_t *self)
 {
-    struct lws_dll2 *head = lws_dll2_get_head (&self->slots);
-    s_slot_t *slot = head? lws_container_of (head, s_slot_t, in_conn): NULL;
-    return slot && slot->state == SLOT_READY? slot: NULL;
+    while (true) {
+        struct lws_dll2 *head = lws_dll2_get_head (&self->slots);
+        s_slot_t *slot = head? lws_container_of (head, s_slot_t, in_conn): NULL;
+        if (!slot || slot->state != SLOT_READY)
+            return NULL;
+        if (slot->out.data)
+            return slot;
+        s_slot_free (slot);
+        s_resume_if_drained (self);
+    }
 }
 
 //  The first room, in turn order, with a message ready for this connection
@@ -896,6 +939,13 @@ s_reply_sent (gc_conn_t *self, s_slot_t *slot)
     }
     s_slot_free (slot);
     s_dispatch (self);
+    s_resume_if_drained (self);
+}
+
+//  Reading paused for too many slots or bytes goes on at half of either
+static void
+s_resume_if_drained (gc_conn_t *self)
+{
     if (self->rx_full && self->slots.count < GC_CONN_SLOTS_MAX / 2
     &&  s_held_bytes (self) < GC_CONN_HELD_MAX / 2) {
         self->rx_full = false;

@@ -72,6 +72,7 @@ struct gc_link_t {
     msgpack_sbuffer buffer;     //  encode buffer, reused
     gc_histogram_t rtt;         //  request round trips, seconds
     char *broker_metrics;       //  the broker's figures, from the last heartbeat
+    char instance [2 * GC_INSTANCE_BYTES + 1];  //  this gateway's id, in hex
     bool stopped;               //  timers off: the lws context is going away
 };
 
@@ -529,6 +530,12 @@ gc_link_up (gc_link_t *self)
     return s_state_now (self) == GC_LINK_UP;
 }
 
+const char *
+gc_link_instance (gc_link_t *self)
+{
+    return self->instance;
+}
+
 gc_link_state_t
 gc_link_state (gc_link_t *self)
 {
@@ -604,6 +611,8 @@ s_ping (gc_link_t *self)
     int64_t now = gc_clock_wall_ms ();
     gc_frame_t ping;
     gc_frame_init (&ping, GC_OP_PING);
+    //  The broker's presence keeps this instance's users while it hears it
+    gc_frame_set_cstr (&ping, GC_F_INSTANCE, self->instance);
     s_pending_t *pending = s_pending_new (self, &ping, now + GC_HEARTBEAT_DEAD_MS,
                                           now + GC_HEARTBEAT_DEAD_MS, NULL, NULL);
     if (!s_transmit (self, pending, self->buffer.data, self->buffer.size)) {
@@ -707,6 +716,11 @@ gc_link_new (struct lws_context *context, struct lws_vhost *vhost,
     self->on_event = on_event;
     self->event_arg = arg;
     self->state = gc_linkstate_new ();
+    //  New at every start: a gateway that restarts is a new instance, and
+    //  the broker lets the old one's users go when it stops hearing it
+    zuuid_t *uuid = zuuid_new ();
+    snprintf (self->instance, sizeof self->instance, "%s", zuuid_str (uuid));
+    zuuid_destroy (&uuid);
     self->pending = s_pending_table_new ();
     gc_histogram_init (&self->rtt, gc_metrics_seconds, 12);
     msgpack_sbuffer_init (&self->buffer);

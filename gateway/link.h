@@ -74,6 +74,10 @@ void gc_link_unsubscribe (gc_link_t *self, const char *room, size_t size);
 //  connection the broker has answered on, within GC_HEARTBEAT_DEAD_MS.
 bool gc_link_up (gc_link_t *self);
 
+//  This gateway's instance id, random, made when the link was: every
+//  heartbeat names it, and the broker's presence holds users by it.
+const char *gc_link_instance (gc_link_t *self);
+
 //  The link's state (up only as gc_link_up says).
 gc_link_state_t gc_link_state (gc_link_t *self);
 

@@ -22,6 +22,10 @@ typedef struct gc_member_t gc_member_t;
 //  A call to the member's owner, with the arg it gave
 typedef void (gc_member_fn) (void *owner, gc_member_t *member);
 
+//  A frame for the owner to queue as its own (presence, typing): pushes
+//  that are no room message and have no seq
+typedef void (gc_member_push_fn) (void *owner, gc_member_t *member, const gc_out_t *frame);
+
 //  What the room and the owner read on every frame they deliver, kept
 //  in the open so that the fan-out pays no call for it. The member
 //  struct begins with it; the rest of the member is private to member.c.
@@ -31,6 +35,7 @@ typedef struct {
     void *room;                 //  the room it is in (room.c's)
     void *owner;                //  the owner's arg to wake and kick
     gc_member_fn *wake;         //  the owner's: something to receive
+    gc_member_push_fn *push;    //  the owner's, set after the join; NULL: none wanted
     uint64_t cursor;            //  newest seq the owner has been given
     bool announced;             //  join reply written: pushes may flow
 } gc_member_place_t;
@@ -82,6 +87,14 @@ static inline void
 gc_member_wake (gc_member_t *self)
 {
     gc_member_place (self)->wake (gc_member_place (self)->owner, self);
+}
+
+//  Hands the owner a frame to queue, if it takes any.
+static inline void
+gc_member_push (gc_member_t *self, const gc_out_t *frame)
+{
+    if (gc_member_place (self)->push)
+        gc_member_place (self)->push (gc_member_place (self)->owner, self, frame);
 }
 
 //  Tells the owner it is put out of the room; the owner leaves it.

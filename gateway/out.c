@@ -81,6 +81,30 @@ gc_out_closed (gc_out_t *out, const char *reason)
 }
 
 void
+gc_out_presence (gc_out_t *out, const char *room, const char *user, const char *event)
+{
+    size_t size;
+    unsigned char *data = gc_reply_presence (room, user, event, LWS_PRE, &size);
+    s_out_take (out, data, size);
+}
+
+void
+gc_out_typing (gc_out_t *out, const char *room, const char *user)
+{
+    size_t size;
+    unsigned char *data = gc_reply_typing (room, user, LWS_PRE, &size);
+    s_out_take (out, data, size);
+}
+
+void
+gc_out_copy (gc_out_t *out, const gc_out_t *from)
+{
+    unsigned char *data = gc_malloc (LWS_PRE + from->size);
+    memcpy (data, from->data, LWS_PRE + from->size);
+    *out = (gc_out_t) { data, from->size, from->head };
+}
+
+void
 gc_out_free (gc_out_t *out)
 {
     free (out->data);
@@ -142,6 +166,19 @@ s_test_encode (void)
 
     gc_out_ok (&out, NULL, NULL);
     assert (out.size == 11 && memcmp (out.data + LWS_PRE, "{\"op\":\"ok\"}", 11) == 0);
+    gc_out_free (&out);
+
+    gc_out_presence (&out, "Taskmaster", "Sue", "join");
+    gc_out_t copy;
+    gc_out_copy (&copy, &out);
+    gc_out_free (&out);
+    expected = "{\"op\":\"presence\",\"room\":\"Taskmaster\",\"user\":\"Sue\",\"event\":\"join\"}";
+    assert (copy.size == strlen (expected) && memcmp (copy.data + LWS_PRE, expected, copy.size) == 0);
+    assert (gc_out_wire (&copy) [0] == 0x81 && gc_out_wire_size (&copy) == copy.size + 2);
+    gc_out_free (&copy);
+    gc_out_typing (&out, "Taskmaster", "Sue");
+    expected = "{\"op\":\"typing\",\"room\":\"Taskmaster\",\"user\":\"Sue\"}";
+    assert (out.size == strlen (expected) && memcmp (out.data + LWS_PRE, expected, out.size) == 0);
     gc_out_free (&out);
 }
 

@@ -41,6 +41,10 @@ void gc_out_ok (gc_out_t *out, const gc_request_t *request, json_t *fields);
 void gc_out_message (gc_out_t *out, const gc_message_t *message);
 void gc_out_left (gc_out_t *out, const char *room, const char *reason);
 void gc_out_closed (gc_out_t *out, const char *reason);
+void gc_out_presence (gc_out_t *out, const char *room, const char *user, const char *event);
+void gc_out_typing (gc_out_t *out, const char *room, const char *user);
+//  A copy of a whole frame, for a connection to queue as its own
+void gc_out_copy (gc_out_t *out, const gc_out_t *from);
 
 void gc_out_free (gc_out_t *out);
 

@@ -7,9 +7,17 @@
     missing range from the broker's history before going on. Each message
     is encoded to a client frame once and kept in a ring; members read
     from the ring at their own pace, and a member that fell behind the
-    ring reads from its own catch-up (member.c; see gc_room_next_frame). */
+    ring reads from its own catch-up (member.c; see gc_room_next_frame).
+    Each room also keeps its presence (roster.h): it tells the broker
+    when a user's first member comes and last one goes, and pushes its
+    members the presence and typing events, which have no seq and are
+    not kept. The set of rooms sends the broker the whole presence of
+    this gateway again after each reconnect, and after a presence
+    request that may not have reached it. */
 #include <czmq.h>
 #include "room.h"
+#include "roster.h"
+#include "gc_clock.h"
 #include "gc_alloc.h"
 #include "gc_escape.h"
 #include "gc_limits.h"
@@ -24,6 +32,9 @@ struct gc_rooms_t {
     gc_link_t *link;            //  to the broker
     gc_counters_t *counters;    //  the gateway's
     zhashx_t *rooms;            //  name -> gc_room_t
+    bool resync;                //  a presence request failed: send it all again
+    uint64_t synced_connection; //  the link's reconnects when presence was last sent whole
+    bool was_up;                //  the link was up at the last sweep
 };
 
 struct gc_room_t {
@@ -38,11 +49,13 @@ struct gc_room_t {
     uint64_t refill_generation; //  and that user's login
     int holds;                  //  joins in flight that will add members
     lws_dll2_owner_t members;
+    gc_roster_t *roster;        //  who is present, here and as the broker says
     s_entry_t ring [GC_ROOM_RING];
 };
 
 static void s_refill (gc_room_t *self);
 static void s_kick (gc_room_t *self, gc_str_t user);
+static void s_present (gc_room_t *self, const char *user, const char *event);
 
 //  --------------------------------------------------------------------------
 //  The set of rooms
@@ -62,6 +75,7 @@ s_room_free (gc_room_t *self)
 {
     gc_link_forget (self->rooms->link, self->refill_rid);
     free (self->refill_user);
+    gc_roster_destroy (&self->roster);
     for (size_t index = 0; index < GC_ROOM_RING; index++)
         gc_out_free (&self->ring [index].frame);
     free (self->name);
@@ -92,6 +106,7 @@ gc_rooms_require (gc_rooms_t *self, const char *name, size_t size)
     room->rooms = self;
     room->name = gc_strndup (name, size);
     room->name_len = size;
+    room->roster = gc_roster_new ();
     zhashx_insert (self->rooms, room->name, room);
     //  Subscribe before the join asks for history, so nothing published
     //  after the history falls between the two
@@ -156,6 +171,8 @@ gc_room_join (gc_room_t *self, const char *user, uint64_t generation, uint64_t c
     gc_member_t *member = gc_member_new (self->rooms->link, self, self->name, self->name_len,
                                          user, generation, cursor, wake, kick, owner);
     lws_dll2_add_tail (&gc_member_place (member)->in_room, &self->members);
+    if (gc_roster_enter (self->roster, user))
+        s_present (self, user, "join");
     return member;
 }
 
@@ -167,6 +184,8 @@ gc_room_leave (gc_member_t **member_p)
         return;
     gc_room_t *self = gc_member_place (member)->room;
     lws_dll2_remove (&gc_member_place (member)->in_room);
+    if (gc_roster_exit (self->roster, gc_member_user (member)))
+        s_present (self, gc_member_user (member), "leave");
     gc_member_destroy (member_p);
     gc_room_release_if_empty (self);
 }
@@ -324,6 +343,174 @@ gc_room_joined (gc_room_t *self, uint64_t head)
 }
 
 //  --------------------------------------------------------------------------
+//  Presence and typing (docs/architecture.md, "Presence")
+
+//  The broker's answer names the room: the room may be gone by then,
+//  and the set of rooms outlives every request. One that failed may or
+//  may not have been applied, so everything is sent again.
+static void
+s_on_present (void *arg, const gc_frame_t *reply)
+{
+    gc_rooms_t *self = arg;
+    char name [GC_NAME_MAX + 1];
+    if (!reply || reply->op != GC_OP_OK) {
+        self->resync = true;
+        return;
+    }
+    gc_room_t *room = gc_str_copy (reply->room, name, sizeof name)?
+                      zhashx_lookup (self->rooms, name): NULL;
+    if (room)
+        gc_roster_baseline (room->roster, reply->names, reply->names_size);
+}
+
+//  Tells the broker that user's first member came (join) or last went
+//  (leave); a request that cannot go is made good by the next sync
+static void
+s_present (gc_room_t *self, const char *user, const char *event)
+{
+    gc_link_t *link = self->rooms->link;
+    gc_frame_t request;
+    gc_frame_init (&request, GC_OP_PRESENT);
+    gc_frame_set_cstr (&request, GC_F_INSTANCE, gc_link_instance (link));
+    gc_frame_set_str (&request, GC_F_ROOM, self->name, self->name_len);
+    gc_frame_set_cstr (&request, GC_F_USER, user);
+    gc_frame_set_cstr (&request, GC_F_EVENT, event);
+    if (!gc_link_request (link, &request, gc_clock_wall_ms (), s_on_present, self->rooms))
+        self->rooms->resync = true;
+}
+
+static void
+s_on_synced (void *arg, const gc_frame_t *reply)
+{
+    gc_rooms_t *self = arg;
+    if (!reply || reply->op != GC_OP_OK)
+        self->resync = true;
+}
+
+//  Sends one presence_sync; false when it could not go
+static bool
+s_sync_send (gc_rooms_t *self, gc_frame_t *request, zlistx_t *names, uint32_t field)
+{
+    size_t size = zlistx_size (names), index = 0;
+    gc_str_t *strs = gc_calloc (size + 1, sizeof *strs);
+    for (char *name = zlistx_first (names); name; name = zlistx_next (names))
+        strs [index++] = (gc_str_t) { name, strlen (name) };
+    if (field == GC_F_NAMES)
+        request->names = strs, request->names_size = size;
+    else
+        request->rooms = strs, request->rooms_size = size;
+    request->fields |= field;
+    gc_frame_set_cstr (request, GC_F_INSTANCE, gc_link_instance (self->link));
+    bool sent = gc_link_request (self->link, request, gc_clock_wall_ms (), s_on_synced, self) != 0;
+    free (strs);
+    return sent;
+}
+
+//  The whole of this gateway's presence: each room's users here, then
+//  the rooms, so the broker forgets this instance anywhere else
+static bool
+s_sync (gc_rooms_t *self)
+{
+    zlistx_t *rooms = zlistx_new ();
+    zlistx_set_duplicator (rooms, (zlistx_duplicator_fn *) strdup);
+    zlistx_set_destructor (rooms, (zlistx_destructor_fn *) zstr_free);
+    bool sent = true;
+    for (gc_room_t *room = zhashx_first (self->rooms); room && sent;
+         room = zhashx_next (self->rooms)) {
+        zlistx_t *users = gc_roster_local (room->roster);
+        if (zlistx_size (users)) {
+            zlistx_add_end (rooms, room->name);
+            gc_frame_t request;
+            gc_frame_init (&request, GC_OP_PRESENCE_SYNC);
+            gc_frame_set_str (&request, GC_F_ROOM, room->name, room->name_len);
+            sent = s_sync_send (self, &request, users, GC_F_NAMES);
+        }
+        zlistx_destroy (&users);
+    }
+    gc_frame_t request;
+    gc_frame_init (&request, GC_OP_PRESENCE_SYNC);
+    sent = sent && s_sync_send (self, &request, rooms, GC_F_ROOMS);
+    zlistx_destroy (&rooms);
+    return sent;
+}
+
+//  Also when the link comes back up on the same connection: a broker
+//  that stopped answering for longer than GC_PRESENCE_GATEWAY_TIMEOUT_MS
+//  (hung, or the network between) has dropped this instance meanwhile
+void
+gc_rooms_sweep (gc_rooms_t *self)
+{
+    uint64_t connection = gc_link_reconnects (self->link);
+    bool up = gc_link_up (self->link), came_up = up && !self->was_up;
+    self->was_up = up;
+    if (!up || (!came_up && !self->resync && connection == self->synced_connection))
+        return;
+    self->resync = !s_sync (self);
+    self->synced_connection = connection;
+    gc_info ("presence sent to the broker rooms=%zu%s", zhashx_size (self->rooms),
+             self->resync? " (not all of it: tried again)": "");
+}
+
+//  Pushes a frame about user to the room's members of other users (a
+//  copy queued by each), then frees it. A user's own connections are
+//  not told their own presence or typing: they know, and whether the
+//  broker's event or its answer to `present` came first would otherwise
+//  decide if a connection saw its own join.
+static void
+s_push_to_others (gc_room_t *self, gc_out_t *frame, const char *user)
+{
+    lws_start_foreach_dll (struct lws_dll2 *, node, lws_dll2_get_head (&self->members)) {
+        gc_member_t *member = gc_member_of_room_link (node);
+        if (strcmp (gc_member_user (member), user) != 0)
+            gc_member_push (member, frame);
+    } lws_end_foreach_dll (node);
+    gc_out_free (frame);
+}
+
+static void
+s_push_presence (void *arg, const char *user, const char *event)
+{
+    gc_room_t *self = arg;
+    gc_out_t frame;
+    gc_out_presence (&frame, self->name, user, event);
+    s_push_to_others (self, &frame, user);
+}
+
+static void
+s_on_typing (gc_room_t *self, const gc_frame_t *event)
+{
+    char user [GC_NAME_MAX + 1];
+    if (!(event->fields & GC_F_USER) || !gc_str_copy (event->user, user, sizeof user))
+        return;
+    gc_out_t frame;
+    gc_out_typing (&frame, self->name, user);
+    s_push_to_others (self, &frame, user);
+}
+
+static void
+s_on_typed (void *arg, const gc_frame_t *reply)
+{
+    (void) arg, (void) reply;   //  typing is worth nothing later: not retried
+}
+
+void
+gc_room_typing (gc_member_t *member)
+{
+    gc_room_t *self = gc_member_place (member)->room;
+    const char *user = gc_member_user (member);
+    //  Typing is worth nothing late: none waits for the link to be up
+    if (!gc_link_up (self->rooms->link)
+    ||  !gc_roster_typing (self->roster, user, gc_clock_mono_us () / 1000))
+        return;
+    gc_frame_t request;
+    gc_frame_init (&request, GC_OP_TYPING);
+    gc_frame_set_str (&request, GC_F_ROOM, self->name, self->name_len);
+    gc_frame_set_cstr (&request, GC_F_USER, user);
+    gc_frame_set_uint (&request, GC_F_GENERATION, gc_member_generation (member));
+    gc_link_request (self->rooms->link, &request, gc_clock_wall_ms (), s_on_typed, NULL);
+}
+
+//  --------------------------------------------------------------------------
 //  Events from the broker
 
 static void
@@ -362,8 +549,10 @@ s_kick (gc_room_t *self, gc_str_t user)
 void
 gc_rooms_on_event (gc_rooms_t *self, const gc_frame_t *event)
 {
+    bool seqless = event->op == GC_OP_KICK || event->op == GC_OP_PRESENCE
+                || event->op == GC_OP_TYPING;
     if (!(event->fields & GC_F_ROOM) || event->room.len > GC_NAME_MAX
-    ||  (event->op != GC_OP_KICK && !(event->fields & GC_F_SEQ)))
+    ||  (!seqless && !(event->fields & GC_F_SEQ)))
         return;
     char name [GC_NAME_MAX + 1];
     memcpy (name, event->room.ptr, event->room.len);
@@ -373,6 +562,12 @@ gc_rooms_on_event (gc_rooms_t *self, const gc_frame_t *event)
         return;                 //  a room we just left
     if (event->op == GC_OP_KICK && (event->fields & GC_F_USER))
         s_kick (room, event->user);
+    else
+    if (event->op == GC_OP_PRESENCE && (event->fields & GC_F_EVENT))
+        gc_roster_apply (room->roster, event, s_push_presence, room);
+    else
+    if (event->op == GC_OP_TYPING)
+        s_on_typing (room, event);
     else
     if (event->op == GC_OP_MESSAGE
     &&  (event->fields & (GC_F_FROM | GC_F_TEXT | GC_F_TS)) == (GC_F_FROM | GC_F_TEXT | GC_F_TS))

@@ -23,6 +23,10 @@ void gc_rooms_destroy (gc_rooms_t **self_p);
 gc_room_t *gc_rooms_require (gc_rooms_t *self, const char *name, size_t size);
 //  Handles an event (message, head, kick) from the broker.
 void gc_rooms_on_event (gc_rooms_t *self, const gc_frame_t *event);
+//  Sends the broker this gateway's whole presence when the link has come
+//  up on a new connection (a broker restart) or a presence request
+//  failed; the gateway calls it every GC_GATEWAY_SWEEP_MS.
+void gc_rooms_sweep (gc_rooms_t *self);
 //  Rooms with members or joins in flight.
 size_t gc_rooms_size (gc_rooms_t *self);
 //  Writes one gauge line per room: its members on this gateway.
@@ -41,6 +45,10 @@ void gc_room_joined (gc_room_t *self, uint64_t head);
 gc_member_t *gc_room_join (gc_room_t *self, const char *user, uint64_t generation,
                            uint64_t cursor, gc_member_fn *wake, gc_member_fn *kick,
                            void *owner);
+//  The member's user is typing: forwarded to the broker unless it was
+//  within GC_TYPING_INTERVAL_MS; the room's members are pushed it from
+//  the broker's event, on every gateway alike.
+void gc_room_typing (gc_member_t *member);
 //  Removes and frees the member; frees the room when that was the last.
 void gc_room_leave (gc_member_t **member_p);
 

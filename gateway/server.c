@@ -161,6 +161,7 @@ s_on_sweep (lws_sorted_usec_list_t *sul)
     gc_gateway_t *gateway = lws_container_of (sul, gc_gateway_t, sweep);
     gc_conn_sweep (&gateway->parts.conns, gc_clock_mono_us () / 1000);
     gc_sessions_tick (gateway->sessions);
+    gc_rooms_sweep (gateway->parts.rooms);
     lws_sul_schedule (gateway->context, 0, &gateway->sweep, s_on_sweep,
                       GC_GATEWAY_SWEEP_MS * LWS_US_PER_MS);
 }

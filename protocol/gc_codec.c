@@ -56,6 +56,8 @@ static const s_key_t s_keys [] = {
     KEY ("address",  GC_F_ADDRESS,  K_STR,     address),
     KEY ("retry_after", GC_F_RETRY_AFTER, K_UINT, retry_after),
     KEY ("nonce",    GC_F_NONCE,    K_STR,     nonce),
+    KEY ("instance", GC_F_INSTANCE, K_STR,     instance),
+    KEY ("event",    GC_F_EVENT,    K_STR,     event),
 };
 #define KEY_COUNT (sizeof (s_keys) / sizeof (s_keys [0]))
 
@@ -70,7 +72,9 @@ static const char *s_op_names [GC_OP_COUNT] = {
     [GC_OP_BACKUP] = "backup", [GC_OP_STATS] = "stats", [GC_OP_KICK] = "kick",
     [GC_OP_USER_LIST] = "user_list", [GC_OP_ROOM_LIST] = "room_list",
     [GC_OP_MEMBER_LIST] = "member_list", [GC_OP_CLOSED] = "closed",
-    [GC_OP_GENERATIONS] = "generations",
+    [GC_OP_GENERATIONS] = "generations", [GC_OP_PRESENT] = "present",
+    [GC_OP_PRESENCE_SYNC] = "presence_sync", [GC_OP_WHO] = "who",
+    [GC_OP_PRESENCE] = "presence", [GC_OP_TYPING] = "typing",
 };
 
 const char *
@@ -928,6 +932,26 @@ s_test_sessions (msgpack_sbuffer *buffer)
     assert (gc_frame_decode (&got, "\x82\xa2op\xa2ok\xabgenerations\x91\xff", 21) == -1);
 }
 
+//  Presence: the instance and the event, and every new op by its name
+static void
+s_test_presence (msgpack_sbuffer *buffer)
+{
+    gc_frame_t frame, got;
+    gc_frame_init (&frame, GC_OP_PRESENT);
+    gc_frame_set_cstr (&frame, GC_F_INSTANCE, "5BD2F6B7A2F94CCFA58297F4AAD2D8DA");
+    gc_frame_set_cstr (&frame, GC_F_EVENT, "join");
+    s_roundtrip (&frame, &got, buffer);
+    assert (got.fields == (GC_F_INSTANCE | GC_F_EVENT) && gc_str_eq (got.event, "join"));
+    assert (gc_str_eq (got.instance, "5BD2F6B7A2F94CCFA58297F4AAD2D8DA"));
+    gc_frame_release (&got);
+    for (gc_op_t op = GC_OP_PRESENT; op <= GC_OP_TYPING; op++) {
+        gc_frame_init (&frame, op);
+        s_roundtrip (&frame, &got, buffer);
+        assert (got.op == op && strcmp (gc_op_name (op), "?") != 0);
+        gc_frame_release (&got);
+    }
+}
+
 void
 gc_codec_test (bool verbose)
 {
@@ -943,6 +967,7 @@ gc_codec_test (bool verbose)
     s_test_clean ();
     s_test_topic ();
     s_test_sessions (&buffer);
+    s_test_presence (&buffer);
     msgpack_sbuffer_destroy (&buffer);
     if (verbose)
         printf ("OK\n");

@@ -58,6 +58,12 @@ typedef enum {
     GC_OP_CLOSED,           //  user, seq, reason
     //  Request: names: reply generations, each name's, in order (0: none)
     GC_OP_GENERATIONS,
+    //  Presence and typing (docs/broker-protocol.md, "Presence")
+    GC_OP_PRESENT,          //  instance, room, user, event: a gateway's user came or went
+    GC_OP_PRESENCE_SYNC,    //  instance, room, names | rooms: a gateway's whole state
+    GC_OP_WHO,              //  user, room: reply names, the users present
+    GC_OP_PRESENCE,         //  event: room, user, event join|leave; or names, snapshot
+    GC_OP_TYPING,           //  room, user: request, and the event it publishes
     GC_OP_COUNT
 } gc_op_t;
 
@@ -97,7 +103,9 @@ typedef enum {
 #define GC_F_REASON     (1u << 25)
 #define GC_F_GENERATIONS (1u << 26)
 #define GC_F_NONCE      (1u << 27)
-#define GC_F_LAST       GC_F_NONCE          //  the highest bit: a new field moves it
+#define GC_F_INSTANCE   (1u << 28)
+#define GC_F_EVENT      (1u << 29)
+#define GC_F_LAST       GC_F_EVENT          //  the highest bit: a new field moves it
 
 //  A byte string that is not NUL-terminated
 typedef struct {
@@ -149,6 +157,8 @@ typedef struct {
     gc_str_t reason;        //  closed event: why, for people
     uint64_t *generations;  //  generations reply, one per name asked
     size_t generations_size;
+    gc_str_t instance;      //  presence: the gateway's id, made at its start
+    gc_str_t event;         //  present, presence: join, leave (or snapshot)
     msgpack_zone zone;      //  holds the decoded objects and arrays
     bool owns_zone;         //  true after a successful decode
 } gc_frame_t;

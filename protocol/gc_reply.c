@@ -104,6 +104,32 @@ gc_reply_closed (const char *reason, size_t offset, size_t *size)
     return s_dump (event, offset, size);
 }
 
+//  A push about a user in a room: presence (with its event) or typing
+static unsigned char *
+s_about_user (gc_client_op_t op, const char *room, const char *user, const char *event,
+              size_t offset, size_t *size)
+{
+    json_t *push = s_start (op, NULL);
+    json_object_set_new (push, GC_KEY_ROOM, json_string (room));
+    json_object_set_new (push, GC_KEY_USER, json_string (user));
+    if (event)
+        json_object_set_new (push, GC_KEY_EVENT, json_string (event));
+    return s_dump (push, offset, size);
+}
+
+unsigned char *
+gc_reply_presence (const char *room, const char *user, const char *event,
+                   size_t offset, size_t *size)
+{
+    return s_about_user (GC_CLIENT_PRESENCE, room, user, event, offset, size);
+}
+
+unsigned char *
+gc_reply_typing (const char *room, const char *user, size_t offset, size_t *size)
+{
+    return s_about_user (GC_CLIENT_TYPING, room, user, NULL, offset, size);
+}
+
 static json_t *
 s_history (const gc_frame_t *reply)
 {
@@ -121,6 +147,17 @@ s_rooms (const gc_frame_t *reply)
         json_array_append_new (rooms, json_pack ("{s:s%}", GC_KEY_NAME,
                                reply->rooms [index].ptr, reply->rooms [index].len));
     return rooms;
+}
+
+//  The reply's names as a JSON array of strings
+static json_t *
+s_names (const gc_frame_t *reply)
+{
+    json_t *names = gc_alloc_checked (json_array ());
+    for (size_t index = 0; index < reply->names_size; index++)
+        json_array_append_new (names, json_stringn (reply->names [index].ptr,
+                                                    reply->names [index].len));
+    return names;
 }
 
 json_t *
@@ -146,6 +183,11 @@ gc_reply_fields (const gc_request_t *request, const gc_frame_t *reply, const cha
             break;
         case GC_CLIENT_SAY:
             json_object_set_new (fields, GC_KEY_SEQ, json_integer ((json_int_t) reply->seq));
+            break;
+        case GC_CLIENT_WHO:
+            json_object_set_new (fields, GC_KEY_ROOM,
+                                 json_stringn (request->room, request->room_len));
+            json_object_set_new (fields, GC_KEY_PRESENT, s_names (reply));
             break;
         default:
             break;

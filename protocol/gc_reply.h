@@ -40,6 +40,14 @@ unsigned char *gc_reply_left (const char *room, const char *reason,
 unsigned char *gc_reply_closed (const char *reason, size_t offset, size_t *size);
 #define GC_CLOSE_SESSION_ENDED  4001
 
+//  {"op":"presence", room, user, event}: user's first connection entered
+//  the room (event "join") or their last left it ("leave"). v1.1
+unsigned char *gc_reply_presence (const char *room, const char *user, const char *event,
+                                  size_t offset, size_t *size);
+
+//  {"op":"typing", room, user}: user is typing in the room. v1.1
+unsigned char *gc_reply_typing (const char *room, const char *user, size_t offset, size_t *size);
+
 //  The ok fields answering request, from the broker's reply frame.
 json_t *gc_reply_fields (const gc_request_t *request, const gc_frame_t *reply,
                          const char *user);

@@ -68,11 +68,14 @@ static const struct {
     [GC_CLIENT_HISTORY] = { "history", true,
                             S_BIT (S_ROOM) | S_BIT (S_BEFORE) | S_BIT (S_SINCE) | S_BIT (S_LIMIT),
                             S_BIT (S_ROOM), 0, "room is missing", GC_HISTORY_MAX },
+    [GC_CLIENT_WHO]     = { "who", true, S_BIT (S_ROOM), S_BIT (S_ROOM), 0, "room is missing", 0 },
+    [GC_CLIENT_TYPING]  = { "typing", true, S_BIT (S_ROOM), S_BIT (S_ROOM), 0, "room is missing", 0 },
     [GC_CLIENT_OK]      = { "ok", false, 0, 0, 0, NULL, 0 },
     [GC_CLIENT_ERROR]   = { "error", false, 0, 0, 0, NULL, 0 },
     [GC_CLIENT_MESSAGE] = { "message", false, 0, 0, 0, NULL, 0 },
     [GC_CLIENT_LEFT]    = { "left", false, 0, 0, 0, NULL, 0 },
     [GC_CLIENT_CLOSED]  = { "closed", false, 0, 0, 0, NULL, 0 },
+    [GC_CLIENT_PRESENCE] = { "presence", false, 0, 0, 0, NULL, 0 },
 };
 
 const char *

@@ -41,6 +41,8 @@
 #define GC_KEY_MESSAGE      "message"
 #define GC_KEY_REASON       "reason"
 #define GC_KEY_RETRY_AFTER  "retry_after"
+#define GC_KEY_PRESENT      "present"
+#define GC_KEY_EVENT        "event"
 
 typedef enum {
     GC_CLIENT_NONE = 0,     //  not an op of the protocol
@@ -52,12 +54,15 @@ typedef enum {
     GC_CLIENT_SAY,
     GC_CLIENT_LEAVE,
     GC_CLIENT_HISTORY,
+    GC_CLIENT_WHO,          //  v1.1
+    GC_CLIENT_TYPING,       //  v1.1: a request, and a push of the same name
     //  Server to client: replies, then pushes
     GC_CLIENT_OK,
     GC_CLIENT_ERROR,
     GC_CLIENT_MESSAGE,
     GC_CLIENT_LEFT,
     GC_CLIENT_CLOSED,
+    GC_CLIENT_PRESENCE,     //  v1.1
     GC_CLIENT_OP_COUNT
 } gc_client_op_t;
 

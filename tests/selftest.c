@@ -20,6 +20,7 @@
 #include "../gateway/link.h"
 #include "../gateway/member.h"
 #include "../gateway/room.h"
+#include "../gateway/roster.h"
 #include "../gateway/conn.h"
 #include "../gateway/sessions.h"
 #include "../gateway/origin.h"
@@ -36,6 +37,7 @@
 #include "../broker/commit.h"
 #include "../broker/backups.h"
 #include "../broker/admin.h"
+#include "../broker/presence.h"
 #include "../broker/keyring.h"
 #include "../broker/broker.h"
 #include "../client/complete.h"
@@ -73,6 +75,7 @@ static const s_test_t s_tests [] = {
     { "gc_link", gc_link_test },
     { "gc_member", gc_member_test },
     { "gc_room", gc_room_test },
+    { "gc_roster", gc_roster_test },
     { "gc_conn", gc_conn_test },
     { "gc_sessions", gc_sessions_test },
     { "gc_origins", gc_origins_test },
@@ -89,6 +92,7 @@ static const s_test_t s_tests [] = {
     { "gc_commit", gc_commit_test },
     { "gc_backups", gc_backups_test },
     { "gc_admin", gc_admin_test },
+    { "gc_presence", gc_presence_test },
     { "gc_broker", gc_broker_test },
     { "gc_complete", gc_complete_test },
     { "gc_format", gc_format_test },

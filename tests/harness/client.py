@@ -48,6 +48,7 @@ class Client:
         self.replies = asyncio.Queue()      # replies nobody waits for by id
         self.messages = asyncio.Queue()     # pushed `message` events
         self.events = asyncio.Queue()       # other pushed events
+        self.presence = asyncio.Queue()     # pushed `presence` and `typing` (v1.1)
         self.reply_ids = []         # ids of all replies, in arrival order
         self.timeline = []          # replies and messages, in arrival order
         self.arrived = {}           # id -> time.monotonic() its reply came
@@ -133,6 +134,9 @@ class Client:
             if "id" in obj:
                 self.violations.append("pushed message with an id: %r" % frame[:200])
             self.messages.put_nowait(obj)
+        elif op in ("presence", "typing"):
+            # Kept apart, so that tests of other events need not expect them
+            self.presence.put_nowait(obj)
         else:
             self.events.put_nowait(obj)
 
@@ -297,6 +301,17 @@ class Client:
 
     async def next_event(self, timeout=10.0):
         return await self._get(self.events, deadline(timeout), "pushed event")
+
+    async def next_presence(self, timeout=10.0):
+        """The next pushed `presence` or `typing` (protocol v1.1)."""
+        return await self._get(self.presence, deadline(timeout), "presence or typing push")
+
+    def presence_pushes(self):
+        """The `presence` and `typing` pushes arrived and not yet taken."""
+        pushes = []
+        while not self.presence.empty():
+            pushes.append(self.presence.get_nowait())
+        return pushes
 
     async def messages_until(self, room, seq, timeout=10.0):
         """Pushed messages of `room` up to and including `seq`.

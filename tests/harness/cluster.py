@@ -105,6 +105,7 @@ class Cluster:
         self.stopped = False
         self.owned_by_test = True   # the runner stops it after the test
         self.tokens = {}            # user -> token, for logins under a wrapper
+        self.groups_made = 0        # by new_group()
         SCOPE.clusters.append(self)
 
     def key_folder(self, program):
@@ -133,6 +134,23 @@ class Cluster:
         await self.admin("user", "add", user, password=PASSWORD)
         await self.admin("group", "add", room)
         await self.admin("member", "add", user, room)
+
+    async def new_group(self, prefix, members=("Sue", "Alex", "Sandy")):
+        """A new group made by groupchat-admin, named `prefix` and a number
+        no group of this cluster had, with these users (who exist
+        already) its members; returns its room's name."""
+        self.groups_made += 1
+        room = "%s %d" % (prefix, self.groups_made)
+        await self.admin("group", "add", room)
+        for user in members:
+            await self.admin("member", "add", user, room)
+        return room
+
+    async def joined(self, user, gateway, room):
+        """A Client on a gateway, logged in as `user` and joined to `room`."""
+        client = await self.login(user, gateway=gateway)
+        await client.join(room)
+        return client
 
     def broker_link(self, role="gateway"):
         """A BrokerLink to this cluster's broker with the key of a
