@@ -252,14 +252,14 @@ s_flush (gc_session_t *self)
     size_t index = 0;
     while (!self->holding && index < json_array_size (self->outbox)) {
         json_t *entry = json_array_get (self->outbox, index);
+        if (json_object_get (entry, GC_KEY_ID)) {
+            index++;            //  in flight: its reply says what became of it
+            continue;
+        }
         s_room_t *room = s_room_find (self,
             json_string_value (json_object_get (entry, GC_KEY_ROOM)));
         if (!room) {
             s_outbox_refuse (self, index, GC_NOT_IN_ROOM, "you are no longer in that room");
-            continue;
-        }
-        if (json_object_get (entry, GC_KEY_ID)) {
-            index++;
             continue;
         }
         if (!room->ready || !self->link.is_open (self->link.arg))
@@ -1305,10 +1305,23 @@ s_test_outbox (void)
     assert (gc_session_waiting (self) == 0);
     gc_request_release (&request);
     gc_request_release (&first);
+    //  In flight when its room is left: its reply, not the leave, decides
+    assert (gc_session_say (self, "as I leave") == 0);
+    s_test_sent (&capture, GC_CLIENT_SAY, &first);
+    gc_session_leave (self);
+    gc_session_join (self, "Other");
+    s_test_sent (&capture, GC_CLIENT_JOIN, &request);
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":%d,\"room\":\"Other\",\"history\":[]}",
+                 (int) request.id);
+    assert (gc_session_say (self, "elsewhere") == 0 && gc_session_waiting (self) == 2);
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":%d,\"seq\":10}", (int) first.id);
+    assert (capture.said_size == 2 && capture.said [1] == 10 && capture.failures == 1);
+    gc_request_release (&request);
+    gc_request_release (&first);
     //  Down: each line waits, until the queue is full
     s_on_close (self, "gone");
     capture.open = false;
-    for (int line = 0; line < GC_CLIENT_QUEUE_MAX; line++)
+    for (size_t line = gc_session_waiting (self); line < GC_CLIENT_QUEUE_MAX; line++)
         assert (gc_session_say (self, "waiting") == 1);
     assert (gc_session_say (self, "one too many") == -1);
     assert (gc_session_waiting (self) == GC_CLIENT_QUEUE_MAX);
