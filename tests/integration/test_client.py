@@ -250,7 +250,13 @@ async def test_interactive_line_typed_while_down_is_sent_after_the_reconnect(clu
         cluster.gateways[0].start()
         await cluster.wait_healthy()
         cluster.gateways[1].send_signal(signal.SIGSTOP)
-        term.keys("in flight", "Enter")
+        term.keys("in flight")
+        await term.wait_for("Taskmaster> in flight")
+        term.keys("Enter")
+        end = time.monotonic() + deadline(10)
+        while "Taskmaster> in flight" in term.screen():     # sent: taken off the screen
+            assert time.monotonic() < end, term.screen()
+            await asyncio.sleep(0.05)     # screen polling interval
         await cluster.gateways[1].kill()
         await term.wait_for("(1 message waiting to be sent)")
         screen = await term.wait_for("Alex: in flight\n", timeout=30)
