@@ -13,10 +13,10 @@ import os
 
 from harness import CONFIG, Certificates, Cluster, run_program
 
-#  A name locks at its sixth failure; until that verdict comes back the
-#  hash queue's 32 places may fill with more guesses for it; and the
-#  bench logs in once with the password itself
-HASHED_BEFORE_LOCK = 6 + 32 + 1
+#  A name locks at its sixth failure, and checks still being hashed count
+#  as failures, so no more than six are hashed however many come at
+#  once; and the bench logs in once with the password itself
+HASHED_BEFORE_LOCK = 6 + 1
 
 
 async def bench(cluster, *args, timeout=60):
@@ -99,20 +99,24 @@ async def test_login_floods_are_answered_and_others_go_on():
     unavailable, and every say, token login, join and leave of the others
     answered (the run's checks). Wrong passwords for one name are hashed
     a bounded few times, whatever the machine's speed; fresh names lock
-    nothing and fill the hash queue instead."""
+    nothing and fill the hash queue instead. Under valgrind, whose threads
+    take turns on one lock, a hash holds everything else for a second:
+    the floods are 5 a second there, so that the others' requests still
+    fit in their deadline."""
+    rate = 5 if CONFIG.wrap else 100
     args = ("--rate-limit", "0", "--trusted-proxy", "127.0.0.1",
-            "--max-connections-per-address", "1000")
+            "--max-connections-per-address", "1000", "--max-connections-per-user", "1000")
     async with Cluster(gateway_args=args) as cluster:
         for scenario in ("login", "login-wrong", "login-spread", "login-names"):
             before = await hashes(cluster)
             code, result, err = await bench(
                 cluster, "--scenario", scenario, "--connections", "32", "--members", "4",
-                "--flood-rate", "100", "--duration", "1", timeout=120)
+                "--flood-rate", str(rate), "--duration", "1", timeout=120)
             assert code == 0 and result["passed"], (scenario, result, err)
             figures = result["results"]
             answered = sum(figures["password_" + code]
                            for code in ("ok", "bad_credentials", "rate_limited", "unavailable"))
-            assert answered >= 100 * 0.9, (scenario, figures)
+            assert answered >= rate * 0.9, (scenario, figures)
             hashed = await hashes(cluster) - before
             if scenario in ("login-wrong", "login-spread"):
                 assert figures["password_ok"] == 0, figures
@@ -121,4 +125,4 @@ async def test_login_floods_are_answered_and_others_go_on():
                 assert figures["password_rate_limited"] > 0 or CONFIG.wrap, figures
             if scenario == "login-names":
                 assert figures["password_rate_limited"] == 0, figures
-                assert figures["password_unavailable"] > 0, figures
+                assert figures["password_unavailable"] > 0 or CONFIG.wrap, figures

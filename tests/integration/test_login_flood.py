@@ -15,9 +15,14 @@ import collections
 import os
 import time
 
-from harness import Cluster, deadline
+from harness import CONFIG, Cluster, deadline
 
-FLOOD = 5000
+
+
+def flood_size():
+    """5,000 logins; 1,000 when the servers run under valgrind, where each
+    costs the broker some ms even unhashed (the bound is the same)."""
+    return 1000 if CONFIG.wrap else 5000
 #  A request's time to be carried out, as a gateway gives it
 DEADLINE_MS = 3000
 
@@ -28,7 +33,7 @@ async def test_five_thousand_password_logins_do_not_stop_the_broker():
         await sue.join("Taskmaster")
         flood = cluster.broker_link()
         until = int(time.time() * 1000) + DEADLINE_MS
-        for index in range(FLOOD):
+        for index in range(flood_size()):
             flood.send("login", user="Mallory %d" % index, password="guess", deadline=until)
         #  Meanwhile the broker serves everything else at once
         started = time.monotonic()
@@ -40,14 +45,14 @@ async def test_five_thousand_password_logins_do_not_stop_the_broker():
         assert seq >= 1
         #  Every login is answered, none hashed past its deadline
         codes = collections.Counter()
-        for _ in range(FLOOD):
+        for _ in range(flood_size()):
             reply = await flood.reply()
             codes[reply.get("code", reply["op"])] += 1
         assert set(codes) <= {"bad_credentials", "unavailable", "expired"}, codes
         #  Most were never hashed: refused at once with the queue full, or
         #  found late (a slow broker, under valgrind, reads most past
         #  their deadline)
-        assert codes["unavailable"] + codes["expired"] > FLOOD / 2, \
+        assert codes["unavailable"] + codes["expired"] > flood_size() / 2, \
             "the flood was hashed: %r" % codes
         stats = await cluster.broker_link("admin").request("stats")
         busy = [line for line in stats["text"].splitlines()
@@ -62,7 +67,7 @@ async def test_five_thousand_password_logins_do_not_stop_the_broker():
 async def test_sigterm_stops_the_broker_in_the_middle_of_a_flood():
     async with Cluster(gateways=0) as cluster:
         flood = cluster.broker_link()
-        for index in range(FLOOD):
+        for index in range(flood_size()):
             flood.send("login", user="Sue", password="guess %d" % index)
         #  The first verdicts show the workers busy with the flood
         await flood.reply()
