@@ -203,6 +203,15 @@
 //  refill is a fraction of a second at any rate it can be set to
 #define GC_CLIENT_RETRY_MAX_MS  10000
 #define GC_CLIENT_RECEIVE_MAX   (64 * 1024 * 1024)  //  a join with since can be large
+//  Typing (protocol.md, "Typing"): the interactive client tells the room
+//  at most once per GC_CLIENT_TYPING_SEND_MS while its user types (the
+//  server forwards one a second: more would be dropped anyway), and shows
+//  another's typing until their message, or until GC_CLIENT_TYPING_SHOWN_MS
+//  pass without another, as the protocol asks; past GC_CLIENT_TYPISTS_NAMED
+//  at once they are counted, not named, so the prompt stays short
+#define GC_CLIENT_TYPING_SEND_MS    3000
+#define GC_CLIENT_TYPING_SHOWN_MS   5000
+#define GC_CLIENT_TYPISTS_NAMED     3
 
 //  ----------------------------------------------------------------------
 //  Bench (groupchat-bench)
