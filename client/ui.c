@@ -82,6 +82,30 @@ static struct {
 //  --------------------------------------------------------------------------
 //  Screen
 
+//  Takes the prompt and the half-typed line off the screen (readline
+//  clears every screen line it spans), prints text above if any, then
+//  puts them back, the prompt as prompt if given: what is being typed
+//  stays as it was, cursor and all
+static void
+s_redraw (const char *text, const char *prompt)
+{
+    char *typed = rl_copy_text (0, rl_end);
+    int point = rl_point;
+    rl_replace_line ("", 0);
+    rl_save_prompt ();
+    rl_redisplay ();
+    printf ("\r\033[K");
+    if (text)
+        printf ("%s\n", text);
+    rl_restore_prompt ();
+    if (prompt)
+        rl_set_prompt (prompt);
+    rl_replace_line (typed, 0);
+    rl_point = point;
+    rl_forced_update_display ();
+    free (typed);
+}
+
 //  Prints a line above the prompt without disturbing what is being typed
 static void
 s_print (const char *text)
@@ -90,17 +114,7 @@ s_print (const char *text)
         printf ("%s\n", text);
         return;
     }
-    char *typed = rl_copy_text (0, rl_end);
-    int point = rl_point;
-    rl_replace_line ("", 0);
-    rl_save_prompt ();
-    rl_redisplay ();
-    printf ("\r\033[K%s\n", text);
-    rl_restore_prompt ();
-    rl_replace_line (typed, 0);
-    rl_point = point;
-    rl_forced_update_display ();
-    free (typed);
+    s_redraw (text, NULL);
 }
 
 //  Prints a line with one value from the network (or typed), escaped;
@@ -270,10 +284,11 @@ s_typing_redisplay (void)
     if (s_ui.state != IN_ROOM || !gc_session_room (s_ui.session))
         return;
     char *prompt = s_room_prompt_text ();
-    rl_set_prompt (prompt);
+    if (s_ui.in_handler)        //  readline shows it when the handler returns
+        rl_set_prompt (prompt);
+    else
+        s_redraw (NULL, prompt);
     free (prompt);
-    if (!s_ui.in_handler)       //  else readline shows it when the handler returns
-        rl_forced_update_display ();
 }
 
 static void s_typing_expire (lws_sorted_usec_list_t *sul);
