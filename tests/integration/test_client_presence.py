@@ -4,7 +4,7 @@ in a real terminal (tmux) against two real gateways (docs/client.md,
 protocol client on gateway 1. Join and leave notices, /who, "Sue is
 typing" in the prompt without disturbing the half-typed line (gone when
 her message comes, or 5 s after her last typing), and Alex's typing
-reaching Sue.
+reaching Sue, a command typed never; /who completed by Tab; NO_COLOR.
 """
 
 import asyncio
@@ -114,7 +114,12 @@ async def test_typing_goes_after_five_quiet_seconds_and_is_not_coloured(cluster)
             assert push["op"] != "typing", "a command was typing: %r" % (push,)
         except asyncio.TimeoutError:
             pass
-        term.keys("C-u", "/quit", "Enter")
+        #  Tab completes the command, which lists who is here
+        term.keys("Tab")
+        await term.wait_for("%s> /who" % room)
+        term.keys("Enter")
+        await term.wait_for("-- here: Alex, Sue")
+        term.keys("/quit", "Enter")
         await term.wait_exit()
     finally:
         term.close()
