@@ -105,6 +105,20 @@ gc_format_message_styled (json_t *message, const gc_format_style_t *style)
 }
 
 char *
+gc_format_pending (const char *user, const char *text, int64_t ts,
+                   const gc_format_style_t *style)
+{
+    json_t *message = json_pack ("{s:s?,s:s?,s:I}", "from", user, "text", text,
+                                 "ts", (json_int_t) ts);
+    char *shown = gc_format_message_styled (gc_alloc_checked (message), style), *line;
+    if (asprintf (&line, "%s  (pending)", shown) < 0)
+        gc_alloc_fail (__FILE__, __LINE__);
+    free (shown);
+    json_decref (message);
+    return line;
+}
+
+char *
 gc_format_message (json_t *message)
 {
     return gc_format_message_styled (message, NULL);
@@ -335,6 +349,9 @@ s_test_lines (void)
     free (line);
     line = gc_format_unreachable ("ws://h:1", NULL, "ws://h:2", 0);
     assert (strcmp (line, "cannot reach ws://h:1 (no answer); trying ws://h:2 now") == 0);
+    free (line);
+    line = gc_format_pending ("Sue", "not yet\x1b[2J", 1796256000000 + 60000, NULL);
+    assert (strcmp (line, "[00:01] Sue: not yet^[[2J  (pending)") == 0);
     free (line);
     unsetenv ("TZ");
     tzset ();

@@ -33,6 +33,11 @@ typedef struct {
 //  The colours are ours, around escaped text; style NULL: no colour.
 char *gc_format_message_styled (json_t *message, const gc_format_style_t *style);
 
+//  A line said by user that waits to be sent, as its message will show,
+//  stamped ts (ms) and marked "  (pending)"; a heap string the caller frees
+char *gc_format_pending (const char *user, const char *text, int64_t ts,
+                         const gc_format_style_t *style);
+
 //  Whether to colour: stdout is a terminal, TERM is set and not "dumb",
 //  and NO_COLOR is not set to a non-empty value (https://no-color.org)
 bool gc_format_colour_wanted (void);

@@ -7,7 +7,11 @@
     --say sends its lines one at a time, each once the one before it is
     stored: a gateway refuses a say over its rate and the session sends
     it again later (session.c), so any say sent behind it could be stored
-    first, out of order. --say - reads standard input as it comes (the
+    first, out of order. Each carries a nonce (session.c): a line in
+    flight when the connection drops is sent again after the reconnect
+    and stored once, whether or not its first attempt was; so once
+    connected, --say rides out a gateway's restart as --follow does, and
+    gives up only when no gateway has answered for a while. --say - reads standard input as it comes (the
     descriptor is adopted into the lws loop, as the interactive client's
     is), so `tail -f log | groupchat --say -` sends each line when it is
     written; blank lines are skipped. */
@@ -20,6 +24,7 @@
 #include "session.h"
 #include "wsconn.h"
 #include "gc_alloc.h"
+#include "gc_limits.h"
 #include "gc_stop.h"
 
 typedef struct {
@@ -29,7 +34,8 @@ typedef struct {
     size_t line_count;
     size_t sent;                //  lines sent
     bool in_flight;             //  the newest line sent is not stored yet
-    bool joined;                //  in the room and connected: lines can be sent
+    bool joined;                //  in the room once: lines can be said (the session keeps them)
+    bool connected;             //  logged in once: a drop is ridden out
     bool read_all;              //  no more lines will come
     char *partial;              //  the start of a line not ended yet
     gc_format_style_t style;    //  colours, on a terminal that wants them
@@ -62,6 +68,7 @@ s_logged_in (void *arg, const char *user, bool again)
 {
     s_plain_t *self = arg;
     (void) user;
+    self->connected = true;
     if (!again)
         gc_session_join (self->session, self->config->room);
 }
@@ -82,7 +89,10 @@ s_say_next (s_plain_t *self)
         return;
     if (self->sent < self->line_count) {
         self->in_flight = true;
-        gc_session_say (self->session, self->lines [self->sent++]);
+        if (gc_session_say (self->session, self->lines [self->sent++]) < 0) {
+            s_complain ("", "the line could not be said");
+            s_finish (self, 1);
+        }
     }
     else
     if (self->read_all)
@@ -96,7 +106,7 @@ s_joined (void *arg, const char *room)
     (void) room;
     if (!self->config->say)
         return;
-    self->joined = true;        //  at first, or again after a reconnect
+    self->joined = true;
     s_say_next (self);
 }
 
@@ -135,15 +145,6 @@ static void
 s_notice (void *arg, const char *text)
 {
     s_plain_t *self = arg;
-    if (strstr (text, "connection lost"))
-        self->joined = false;   //  lines wait for the rejoin
-    //  A say in flight when the connection drops may or may not be stored:
-    //  a script must know, so it is a failure, not a silent retry
-    if (strstr (text, "connection lost") && self->in_flight) {
-        s_complain ("", text);
-        s_finish (self, 1);
-    }
-    else
     if (strstr (text, "removed")) {
         s_complain ("", text);
         s_finish (self, 1);
@@ -167,12 +168,15 @@ s_ended (void *arg, const char *reason)
 }
 
 //  No gateway answered: a follow says so and keeps trying; a say tries
-//  each URL once, then gives up, as a script wants to know
+//  each URL once, then gives up, as a script wants to know, unless it
+//  was connected before: then it tries until the wait between rounds
+//  grows past GC_CLIENT_SAY_RECONNECT_MS, long enough for a restart
 static void
 s_unreachable (void *arg, const char *url, const char *why, const char *next, unsigned delay_ms)
 {
     s_plain_t *self = arg;
-    bool give_up = self->config->say && !next;
+    bool give_up = self->config->say && !next
+                && (!self->connected || delay_ms > GC_CLIENT_SAY_RECONNECT_MS);
     char *line = gc_format_unreachable (url, why, next, give_up? 0: delay_ms);
     fprintf (stderr, "groupchat: %s\n", line);
     free (line);

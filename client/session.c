@@ -10,11 +10,22 @@
     handled by the op it answers. A say or join the gateway refuses as
     over its rate (`rate_limited` with `retry_after`) is sent again after
     that wait, with a new id: nothing was done, and the person should not
-    have to. Frames leave through a link, the
+    have to.
+
+    Every say carries a nonce (a random prefix made when the session is,
+    then a counter) and stays in the outbox until the gateway acknowledges
+    it or refuses it for good. A say typed while the connection is down
+    waits there; after a reconnect, once its room is joined again, each
+    say not acknowledged is sent again in order with its own nonce, so one
+    whose first attempt reached the broker (its reply lost with the
+    connection) is answered with its original seq and stored once. Says
+    the service could not take (`unavailable`, `rate_limited`) go again
+    the same way after a wait. Frames leave through a link, the
     WebSocket connection's send or a test's, and come back as text
     through gc_session_receive, so the self-test and fuzz/session.c see
     what the session sends and make it read anything, without a network. */
 #include <assert.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
 #include <czmq.h>
@@ -28,7 +39,10 @@ typedef struct {
     char *name;
     uint64_t head;              //  newest seq handed on
     uint64_t oldest_seq;        //  oldest seq handed on, for /history
+    bool ready;                 //  joined on this connection: its says can go
 } s_room_t;
+
+#define S_NONCE_RANDOM  8       //  random bytes of a session's nonce prefix
 
 struct gc_session_t {
     struct lws_context *context;
@@ -48,7 +62,13 @@ struct gc_session_t {
     bool logged_in;             //  at least once
     int64_t next_id;
     gc_client_op_t pending [GC_CLIENT_PENDING];     //  the op of each id in flight
-    json_t *resend [GC_CLIENT_PENDING]; //  the frame of each say and join in flight
+    json_t *resend [GC_CLIENT_PENDING]; //  the frame of each join in flight
+    json_t *outbox;             //  says not acknowledged, oldest first; with an id: in flight
+    lws_sorted_usec_list_t flush;   //  the outbox's says go again after a wait
+    bool holding;               //  that wait is not over: nothing is sent
+    unsigned unavailable;       //  consecutive says the service could not take
+    char nonce_prefix [2 * S_NONCE_RANDOM + 1];     //  random, in hex
+    uint64_t nonces;            //  made so far, the counter after the prefix
 };
 
 static int
@@ -80,9 +100,11 @@ s_replace (char **field, const char *value)
     *field = value? gc_strdup (value): NULL;
 }
 
-//  Sends the frame with the next id, remembering its op, and for a say
-//  or a join the frame, to send again if it is refused as over the rate
-static void
+//  Sends the frame with the next id, remembering its op, and for a join
+//  the frame, to send again if it is refused as over the rate. Returns
+//  the id, or 0 when the frame could not be sent: a say stays in the
+//  outbox for the reconnect, anything else failed
+static int64_t
 s_send (gc_session_t *self, gc_client_op_t op, json_t *frame)
 {
     int64_t id = ++self->next_id;
@@ -90,9 +112,12 @@ s_send (gc_session_t *self, gc_client_op_t op, json_t *frame)
     json_object_set_new (frame, GC_KEY_ID, json_integer (id));
     self->pending [at] = op;
     json_decref (self->resend [at]);
-    self->resend [at] = op == GC_CLIENT_SAY || op == GC_CLIENT_JOIN? json_incref (frame): NULL;
-    if (self->link.send (self->link.arg, frame))
+    self->resend [at] = op == GC_CLIENT_JOIN? json_incref (frame): NULL;
+    if (self->link.send (self->link.arg, frame) == 0)
+        return id;
+    if (op != GC_CLIENT_SAY)
         self->events.failed (self->events.arg, op, GC_UNAVAILABLE, "not connected, try again");
+    return 0;
 }
 
 static void
@@ -175,9 +200,6 @@ s_send_join (gc_session_t *self, s_room_t *room)
     s_request (self, &request);
 }
 
-//  --------------------------------------------------------------------------
-//  Incoming
-
 //  A message's seq, or 0 when it has none (a seq is a positive integer):
 //  a negative one taken as unsigned would be above every later message,
 //  which would then all be dropped as seen
@@ -187,6 +209,161 @@ s_seq (json_t *message)
     json_int_t seq = json_integer_value (json_object_get (message, GC_KEY_SEQ));
     return seq > 0? (uint64_t) seq: 0;
 }
+
+//  --------------------------------------------------------------------------
+//  The outbox: each say until it is acknowledged or refused for good
+
+//  A nonce no other say of this user makes within a day: the session's
+//  random prefix (64 bits: two sessions of a user do not share one) and
+//  a counter
+static void
+s_nonce (gc_session_t *self, char *nonce, size_t size)
+{
+    snprintf (nonce, size, "%s-%" PRIu64, self->nonce_prefix, ++self->nonces);
+}
+
+//  Where the say sent with this id is in the outbox, -1 when none is
+static int
+s_outbox_find (gc_session_t *self, json_t *id)
+{
+    json_t *entry;
+    size_t index;
+    json_array_foreach (self->outbox, index, entry)
+        if (json_is_integer (id) && json_equal (json_object_get (entry, GC_KEY_ID), id))
+            return (int) index;
+    return -1;
+}
+
+//  Refuses the outbox's say at index: it will not be sent
+static void
+s_outbox_refuse (gc_session_t *self, size_t index, gc_error_t code, const char *message)
+{
+    json_array_remove (self->outbox, index);
+    self->events.failed (self->events.arg, GC_CLIENT_SAY, code, message);
+}
+
+//  Sends, oldest first, each say of the outbox not in flight, on a copy
+//  (what was sent is not changed afterwards), until one cannot go yet:
+//  none overtakes an older one. A say for a room no longer joined (left,
+//  removed, or refused on the rejoin) is refused, as it never can go.
+static void
+s_flush (gc_session_t *self)
+{
+    size_t index = 0;
+    while (!self->holding && index < json_array_size (self->outbox)) {
+        json_t *entry = json_array_get (self->outbox, index);
+        if (json_object_get (entry, GC_KEY_ID)) {
+            index++;            //  in flight: its reply says what became of it
+            continue;
+        }
+        s_room_t *room = s_room_find (self,
+            json_string_value (json_object_get (entry, GC_KEY_ROOM)));
+        if (!room) {
+            s_outbox_refuse (self, index, GC_NOT_IN_ROOM, "you are no longer in that room");
+            continue;
+        }
+        if (!room->ready || !self->link.is_open (self->link.arg))
+            return;
+        json_t *frame = json_copy (entry);
+        int64_t id = s_send (self, GC_CLIENT_SAY, frame);
+        json_decref (frame);
+        if (!id)
+            return;
+        json_object_set_new (entry, GC_KEY_ID, json_integer (id));
+        index++;
+    }
+}
+
+static void
+s_on_flush (lws_sorted_usec_list_t *sul)
+{
+    gc_session_t *self = lws_container_of (sul, gc_session_t, flush);
+    self->holding = false;
+    s_flush (self);
+}
+
+//  Nothing more is sent from the outbox for wait_ms, then it is flushed;
+//  without a context (a test's) it is flushed at the next join instead
+static void
+s_hold (gc_session_t *self, unsigned wait_ms)
+{
+    if (!self->context)
+        return;
+    self->holding = true;
+    lws_sul_schedule (self->context, 0, &self->flush, s_on_flush,
+                      (lws_usec_t) wait_ms * LWS_US_PER_MS);
+}
+
+//  A say acknowledged: stored (now, or by an earlier attempt with its nonce)
+static void
+s_on_said (gc_session_t *self, json_t *reply)
+{
+    int index = s_outbox_find (self, json_object_get (reply, GC_KEY_ID));
+    if (index < 0)
+        return;
+    json_array_remove (self->outbox, (size_t) index);
+    self->unavailable = 0;
+    self->events.said (self->events.arg, s_seq (reply));
+}
+
+//  A say refused: one the service could not take now goes again after a
+//  wait (the one the gateway named, or a backoff); anything else is the
+//  person's to know, and the say is dropped
+static void
+s_on_say_error (gc_session_t *self, gc_error_t code, json_t *reply, const char *message)
+{
+    int index = s_outbox_find (self, json_object_get (reply, GC_KEY_ID));
+    if (index < 0)
+        return;
+    if (code != GC_RATE_LIMITED && code != GC_UNAVAILABLE) {
+        s_outbox_refuse (self, (size_t) index, code, message);
+        return;
+    }
+    json_object_del (json_array_get (self->outbox, (size_t) index), GC_KEY_ID);
+    json_int_t wait = json_integer_value (json_object_get (reply, GC_KEY_RETRY_AFTER));
+    if (code == GC_UNAVAILABLE || wait <= 0) {
+        wait = gc_wsconn_backoff_ms (self->unavailable++);
+        if (wait > GC_CLIENT_UNAVAILABLE_MAX_MS)
+            wait = GC_CLIENT_UNAVAILABLE_MAX_MS;
+    }
+    s_hold (self, (unsigned) (wait < GC_CLIENT_RETRY_MAX_MS? wait: GC_CLIENT_RETRY_MAX_MS));
+}
+
+//  The connection is gone: no say is in flight any more, and none goes
+//  before its room is joined again on the next connection
+static void
+s_outbox_lost (gc_session_t *self)
+{
+    for (size_t index = 0; index < self->room_count; index++)
+        self->rooms [index].ready = false;
+    json_t *entry;
+    size_t index;
+    json_array_foreach (self->outbox, index, entry)
+        json_object_del (entry, GC_KEY_ID);
+    size_t waiting = json_array_size (self->outbox);
+    if (waiting) {
+        char text [100];
+        snprintf (text, sizeof text, "%zu message%s waiting to be sent",
+                  waiting, waiting == 1? "": "s");
+        self->events.notice (self->events.arg, text);
+    }
+}
+
+//  The session was ended: its says can never go, and the person is told
+static void
+s_outbox_drop (gc_session_t *self)
+{
+    size_t dropped = json_array_size (self->outbox);
+    json_array_clear (self->outbox);
+    if (dropped) {
+        char text [100];
+        snprintf (text, sizeof text, "%zu message%s not sent", dropped, dropped == 1? "": "s");
+        self->events.notice (self->events.arg, text);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Incoming
 
 //  Hands on a message of a joined room once: anything at or below its
 //  head (0 at first) was shown, and a message without a seq never is
@@ -251,8 +428,11 @@ s_on_join (gc_session_t *self, json_t *reply)
     room = s_room_of (self, reply);
     if (room && json_is_false (json_object_get (reply, GC_KEY_COMPLETE)))
         s_send_join (self, room);
-    if (room)
-        self->events.joined (self->events.arg, room->name);
+    if (!room)
+        return;
+    room->ready = true;
+    self->events.joined (self->events.arg, room->name);
+    s_flush (self);
 }
 
 static void
@@ -311,7 +491,7 @@ s_on_ok (gc_session_t *self, gc_client_op_t op, json_t *reply)
             s_on_older (self, reply);
             break;
         case GC_CLIENT_SAY:
-            self->events.said (self->events.arg, s_seq (reply));
+            s_on_said (self, reply);
             break;
         case GC_CLIENT_WHO:
             s_on_who (self, reply);
@@ -357,7 +537,7 @@ s_on_retry (lws_sorted_usec_list_t *sul)
         const char *name = json_string_value (json_object_get (frame, GC_KEY_OP));
         gc_client_op_t op = gc_client_op_from_name (name, strlen (name));
         const char *room = json_string_value (json_object_get (frame, GC_KEY_ROOM));
-        if (op == GC_CLIENT_SAY || s_room_find (self, room))
+        if (s_room_find (self, room))
             s_send (self, op, frame);
     }
     json_decref (waiting);
@@ -406,6 +586,10 @@ s_on_error (gc_session_t *self, gc_client_op_t op, json_t *reply)
     const char *name = json_string_value (json_object_get (reply, GC_KEY_CODE));
     const char *message = json_string_value (json_object_get (reply, GC_KEY_MESSAGE));
     gc_error_t code = name? gc_error_from_name (name, strlen (name)): GC_INTERNAL;
+    if (op == GC_CLIENT_SAY) {
+        s_on_say_error (self, code, reply, message? message: gc_error_name (code));
+        return;
+    }
     if (code == GC_RATE_LIMITED && s_retry_later (self, reply))
         return;
     //  A login the service could not take now is tried again, as after a
@@ -431,6 +615,8 @@ s_on_error (gc_session_t *self, gc_client_op_t op, json_t *reply)
     if (op == GC_CLIENT_JOIN)
         s_room_remove (self, s_join_room (self, reply));
     self->events.failed (self->events.arg, op, code, message? message: gc_error_name (code));
+    if (op == GC_CLIENT_JOIN)
+        s_flush (self);         //  its says are refused, the others may go
 }
 
 //  The server ended the session and closes the connection: what the
@@ -447,6 +633,9 @@ s_on_closed (gc_session_t *self, json_t *frame)
     lws_sul_cancel (&self->relogin);
     lws_sul_cancel (&self->retry);
     json_array_clear (self->retrying);
+    lws_sul_cancel (&self->flush);
+    self->holding = false;
+    s_outbox_drop (self);
     if (self->conn)
         gc_wsconn_stop (self->conn);
     self->events.ended (self->events.arg, reason? reason: "your session has ended");
@@ -460,6 +649,7 @@ s_on_left (gc_session_t *self, const char *room)
     s_room_remove (self, room);
     self->events.notice (self->events.arg, text);
     zstr_free (&text);
+    s_flush (self);             //  its says are refused
 }
 
 //  The user a presence or typing push is about, when it is about another
@@ -567,6 +757,7 @@ s_on_close (void *arg, const char *why)
     char text [300];
     snprintf (text, sizeof text, "connection lost (%s), reconnecting...", why);
     self->events.notice (self->events.arg, text);
+    s_outbox_lost (self);
 }
 
 static void
@@ -604,6 +795,10 @@ gc_session_new_linked (struct lws_context *context, const gc_session_link_t *lin
     self->context = context;
     self->link = *link;
     self->retrying = gc_alloc_checked (json_array ());
+    self->outbox = gc_alloc_checked (json_array ());
+    unsigned char random [S_NONCE_RANDOM];
+    randombytes_buf (random, sizeof random);
+    sodium_bin2hex (self->nonce_prefix, sizeof self->nonce_prefix, random, sizeof random);
     return self;
 }
 
@@ -629,8 +824,10 @@ gc_session_destroy (gc_session_t **self_p)
         return;
     lws_sul_cancel (&self->relogin);
     lws_sul_cancel (&self->retry);
+    lws_sul_cancel (&self->flush);
     gc_wsconn_destroy (&self->conn);
     json_decref (self->retrying);
+    json_decref (self->outbox);
     for (size_t at = 0; at < GC_CLIENT_PENDING; at++)
         json_decref (self->resend [at]);
     s_forget_password (self);
@@ -688,12 +885,25 @@ gc_session_leave (gc_session_t *self)
     s_room_remove (self, self->room);
 }
 
-void
+int
 gc_session_say (gc_session_t *self, const char *text)
 {
-    gc_request_t request = { .op = GC_CLIENT_SAY, .room = self->room, .text = text };
-    if (self->room)
-        s_request (self, &request);
+    if (!self->room || json_array_size (self->outbox) >= GC_CLIENT_QUEUE_MAX)
+        return -1;
+    char nonce [GC_NONCE_MAX + 1];
+    s_nonce (self, nonce, sizeof nonce);
+    gc_request_t request = { .op = GC_CLIENT_SAY, .room = self->room, .text = text,
+                             .nonce = nonce };
+    json_t *entry = gc_request_json (&request);
+    json_array_append_new (self->outbox, entry);
+    s_flush (self);
+    return json_object_get (entry, GC_KEY_ID)? 0: 1;
+}
+
+size_t
+gc_session_waiting (gc_session_t *self)
+{
+    return json_array_size (self->outbox);
 }
 
 void
@@ -747,6 +957,10 @@ typedef struct {
     int refusals;               //  logins failed
     int joins;                  //  joined events
     size_t rooms;               //  in the last rooms event
+    uint64_t said [4];          //  the seqs of says acknowledged, in order
+    size_t said_size;
+    int failures;               //  failed events
+    gc_error_t failed;          //  the code of the last one
     bool open;
     char ended [64];            //  the reason of the session's end
 } s_capture_t;
@@ -808,16 +1022,52 @@ s_unexpected_failure (void *arg, gc_client_op_t op, gc_error_t code, const char 
     assert (false);
 }
 
-//  The newest frame sent, as the gateway would parse it
 static void
-s_test_sent (s_capture_t *capture, gc_client_op_t op, gc_request_t *request)
+s_capture_said (void *arg, uint64_t seq)
 {
-    json_t *frame = json_array_get (capture->sent, json_array_size (capture->sent) - 1);
+    s_capture_t *capture = arg;
+    assert (capture->said_size < sizeof capture->said / sizeof capture->said [0]);
+    capture->said [capture->said_size++] = seq;
+}
+
+static void
+s_capture_failure (void *arg, gc_client_op_t op, gc_error_t code, const char *message)
+{
+    s_capture_t *capture = arg;
+    assert (op == GC_CLIENT_SAY && *message);
+    capture->failures++;
+    capture->failed = code;
+}
+
+//  The frame sent back from the newest (0 is the newest), as the gateway
+//  would parse it
+static void
+s_test_sent_back (s_capture_t *capture, size_t back, gc_client_op_t op, gc_request_t *request)
+{
+    json_t *frame = json_array_get (capture->sent, json_array_size (capture->sent) - 1 - back);
     char *text = json_dumps (frame, JSON_COMPACT);
     const char *why;
     assert (gc_request_parse (text, strlen (text), request, &why) == GC_OK);
     assert (request->op == op && request->has_id);
     free (text);
+}
+
+//  The newest frame sent, as the gateway would parse it
+static void
+s_test_sent (s_capture_t *capture, gc_client_op_t op, gc_request_t *request)
+{
+    s_test_sent_back (capture, 0, op, request);
+}
+
+//  A nonce as the session makes them: 16 hex digits, a dash, a counter
+static void
+s_test_nonce (const char *nonce)
+{
+    assert (nonce && strlen (nonce) <= GC_NONCE_MAX);
+    assert (strspn (nonce, "0123456789abcdef") == 2 * S_NONCE_RANDOM);
+    assert (nonce [2 * S_NONCE_RANDOM] == '-');
+    const char *counter = nonce + 2 * S_NONCE_RANDOM + 1;
+    assert (*counter && strspn (counter, "0123456789") == strlen (counter));
 }
 
 //  Feeds the session one frame written as JSON text
@@ -866,13 +1116,20 @@ s_test_first_login (gc_session_t *self, s_capture_t *capture)
 }
 
 //  After a disconnect: logs in with the token, joins with since its
-//  newest seq, and hands on only what it had not
+//  newest seq, and hands on only what it had not. A say in flight when
+//  the connection dropped goes again with its nonce, then one typed
+//  while it was down, once the room is joined again; neither fails.
 static void
 s_test_reconnect (gc_session_t *self, s_capture_t *capture)
 {
+    assert (gc_session_say (self, "in flight") == 0);
+    gc_request_t first;
+    s_test_sent (capture, GC_CLIENT_SAY, &first);
+    s_test_nonce (first.nonce);
     s_on_close (self, "gateway went away");
     capture->open = false;
-    gc_session_say (self, "lost");                      //  fails: not connected
+    assert (gc_session_say (self, "typed while down") == 1);
+    assert (gc_session_waiting (self) == 2);
     capture->open = true;
     s_on_open (self, "ws://test2");
     gc_request_t request;
@@ -889,9 +1146,25 @@ s_test_reconnect (gc_session_t *self, s_capture_t *capture)
     s_test_feed (self, "{\"op\":\"ok\",\"id\":%d,\"room\":\"QI\",\"complete\":false,\"history\":["
                  S_TEST_MESSAGE "," S_TEST_MESSAGE "]}", (int) request.id, "QI", 4, "QI", 5);
     gc_request_release (&request);
-    //  Incomplete: the rest is asked for from the newest seq handed on
-    s_test_sent (capture, GC_CLIENT_JOIN, &request);
+    //  Incomplete: the rest is asked for from the newest seq handed on,
+    //  then the says go, in the order typed, the first with its own nonce
+    s_test_sent_back (capture, 2, GC_CLIENT_JOIN, &request);
     assert (request.has_since && request.since == 5);
+    gc_request_t again, typed;
+    s_test_sent_back (capture, 1, GC_CLIENT_SAY, &again);
+    assert (streq (again.text, "in flight") && streq (again.nonce, first.nonce));
+    assert (again.id != first.id);
+    s_test_sent (capture, GC_CLIENT_SAY, &typed);
+    assert (streq (typed.text, "typed while down") && strcmp (typed.nonce, first.nonce));
+    s_test_nonce (typed.nonce);
+    //  The first reached the broker before the drop: its seq is the original
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":%d,\"seq\":4}", (int) again.id);
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":%d,\"seq\":7}", (int) typed.id);
+    assert (capture->said_size == 2 && capture->said [0] == 4 && capture->said [1] == 7);
+    assert (gc_session_waiting (self) == 0);
+    gc_request_release (&first);
+    gc_request_release (&again);
+    gc_request_release (&typed);
     s_test_feed (self, "{\"op\":\"ok\",\"id\":%d,\"room\":\"QI\",\"complete\":true,\"history\":["
                  S_TEST_MESSAGE "]}", (int) request.id, "QI", 6);
     gc_request_release (&request);
@@ -1011,8 +1284,9 @@ s_test_too_many (void)
     json_decref (capture.sent);
 }
 
-//  A say refused as over the rate goes again, with a new id, once the
-//  wait the gateway named is over; the person is told of no failure
+//  A join and a say refused as over the rate go again, with new ids
+//  (the say with its nonce), once the wait the gateway named is over;
+//  the say waits for its room's join. The person is told of no failure.
 static void
 s_test_rate_limited (void)
 {
@@ -1029,25 +1303,32 @@ s_test_rate_limited (void)
     s_test_feed (self, "{\"op\":\"ok\",\"id\":1,\"user\":\"Sue\",\"token\":\"T\"}");
     gc_session_join (self, "QI");
     s_test_feed (self, "{\"op\":\"error\",\"id\":2,\"code\":\"rate_limited\",\"retry_after\":20}");
-    gc_session_say (self, "again");
-    s_test_feed (self, "{\"op\":\"error\",\"id\":3,\"code\":\"rate_limited\",\"retry_after\":30}");
-    assert (json_array_size (capture.sent) == 3 && capture.joins == 0);
+    assert (gc_session_say (self, "again") == 1);
+    assert (json_array_size (capture.sent) == 2 && capture.joins == 0);
     //  With no socket to watch, a waiting lws_service sleeps its whole
     //  default (30 s) past the timer: the timers are run without waiting
     int64_t started = zclock_mono ();
+    while (json_array_size (capture.sent) < 3 && zclock_mono () - started < 5000)
+        lws_service (context, -1);
+    assert (zclock_mono () - started >= 20);
+    gc_request_t request;
+    s_test_sent (&capture, GC_CLIENT_JOIN, &request);
+    assert (request.id == 3 && streq (request.room, "QI"));
+    gc_request_release (&request);
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":3,\"room\":\"QI\",\"history\":[]}");
+    assert (capture.joins == 1);
+    gc_request_t first;
+    s_test_sent (&capture, GC_CLIENT_SAY, &first);
+    assert (first.id == 4 && streq (first.text, "again"));
+    s_test_feed (self, "{\"op\":\"error\",\"id\":4,\"code\":\"rate_limited\",\"retry_after\":30}");
+    started = zclock_mono ();
     while (json_array_size (capture.sent) < 5 && zclock_mono () - started < 5000)
         lws_service (context, -1);
     assert (zclock_mono () - started >= 30);
-    gc_request_t request;
     s_test_sent (&capture, GC_CLIENT_SAY, &request);
-    assert (request.id == 5 && streq (request.text, "again"));
+    assert (request.id == 5 && streq (request.text, "again") && streq (request.nonce, first.nonce));
     gc_request_release (&request);
-    json_array_remove (capture.sent, 4);
-    s_test_sent (&capture, GC_CLIENT_JOIN, &request);
-    assert (request.id == 4 && streq (request.room, "QI"));
-    gc_request_release (&request);
-    s_test_feed (self, "{\"op\":\"ok\",\"id\":4,\"room\":\"QI\",\"history\":[]}");
-    assert (capture.joins == 1);
+    gc_request_release (&first);
     gc_session_destroy (&self);
     json_decref (capture.sent);
     lws_context_destroy (context);
@@ -1130,14 +1411,76 @@ s_test_presence (void)
     json_decref (got.capture.sent);
 }
 
-static int s_failures;
-
+//  Nonces differ from say to say and from session to session; a say the
+//  service could not take goes again with its nonce after a backoff; one
+//  refused for good is dropped and the person told; while the connection
+//  is down, says wait, up to GC_CLIENT_QUEUE_MAX of them
 static void
-s_count_failure (void *arg, gc_client_op_t op, gc_error_t code, const char *message)
+s_test_outbox (void)
 {
-    (void) arg;
-    assert (op == GC_CLIENT_SAY && code == GC_UNAVAILABLE && *message);
-    s_failures++;
+    struct lws_context *context = gc_wsconn_context_new (NULL, NULL);
+    assert (context);
+    s_capture_t capture = { .sent = gc_alloc_checked (json_array ()), .open = true };
+    gc_session_events_t events = {
+        .logged_in = s_capture_logged_in, .joined = s_capture_joined, .said = s_capture_said,
+        .failed = s_capture_failure, .notice = s_ignore_text, .arg = &capture
+    };
+    gc_session_link_t link = { s_capture_send, s_capture_is_open, &capture };
+    gc_session_t *self = gc_session_new_linked (context, &link, &events);
+    gc_session_t *other = gc_session_new_linked (context, &link, &events);
+    assert (strcmp (self->nonce_prefix, other->nonce_prefix));
+    gc_session_destroy (&other);
+    gc_session_login (self, "Sue", "secret");
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":1,\"user\":\"Sue\",\"token\":\"T\"}");
+    gc_session_join (self, "QI");
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":2,\"room\":\"QI\",\"history\":[]}");
+    assert (gc_session_say (self, "busy") == 0);
+    gc_request_t first, request;
+    s_test_sent (&capture, GC_CLIENT_SAY, &first);
+    s_test_nonce (first.nonce);
+    s_test_feed (self, "{\"op\":\"error\",\"id\":%d,\"code\":\"unavailable\"}", (int) first.id);
+    size_t sent = json_array_size (capture.sent);
+    int64_t started = zclock_mono ();
+    while (json_array_size (capture.sent) == sent && zclock_mono () - started < 5000)
+        lws_service (context, -1);
+    s_test_sent (&capture, GC_CLIENT_SAY, &request);
+    assert (streq (request.nonce, first.nonce) && request.id > first.id);
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":%d,\"seq\":9}", (int) request.id);
+    assert (capture.said_size == 1 && capture.said [0] == 9 && capture.failures == 0);
+    gc_request_release (&request);
+    //  Another text with a nonce used before: refused for good
+    assert (gc_session_say (self, "second") == 0);
+    s_test_sent (&capture, GC_CLIENT_SAY, &request);
+    assert (strcmp (request.nonce, first.nonce));
+    s_test_nonce (request.nonce);
+    s_test_feed (self, "{\"op\":\"error\",\"id\":%d,\"code\":\"conflict\"}", (int) request.id);
+    assert (capture.failures == 1 && capture.failed == GC_CONFLICT);
+    assert (gc_session_waiting (self) == 0);
+    gc_request_release (&request);
+    gc_request_release (&first);
+    //  In flight when its room is left: its reply, not the leave, decides
+    assert (gc_session_say (self, "as I leave") == 0);
+    s_test_sent (&capture, GC_CLIENT_SAY, &first);
+    gc_session_leave (self);
+    gc_session_join (self, "Other");
+    s_test_sent (&capture, GC_CLIENT_JOIN, &request);
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":%d,\"room\":\"Other\",\"history\":[]}",
+                 (int) request.id);
+    assert (gc_session_say (self, "elsewhere") == 0 && gc_session_waiting (self) == 2);
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":%d,\"seq\":10}", (int) first.id);
+    assert (capture.said_size == 2 && capture.said [1] == 10 && capture.failures == 1);
+    gc_request_release (&request);
+    gc_request_release (&first);
+    //  Down: each line waits, until the queue is full
+    s_on_close (self, "gone");
+    capture.open = false;
+    for (size_t line = gc_session_waiting (self); line < GC_CLIENT_QUEUE_MAX; line++)
+        assert (gc_session_say (self, "waiting") == 1);
+    assert (gc_session_say (self, "one too many") == -1);
+    assert (gc_session_waiting (self) == GC_CLIENT_QUEUE_MAX);
+    gc_session_destroy (&self);
+    json_decref (capture.sent);
+    lws_context_destroy (context);
 }
 
 void
@@ -1148,21 +1491,20 @@ gc_session_test (bool verbose)
     s_capture_t capture = { .sent = gc_alloc_checked (json_array ()) };
     gc_session_events_t events = {
         s_capture_logged_in, s_ignore_text, NULL, s_ignore_joined, s_capture_message,
-        NULL, NULL, s_unexpected_failure, s_ignore_text, NULL, s_capture_ended, NULL, &capture,
+        NULL, s_capture_said, s_unexpected_failure, s_ignore_text, NULL, s_capture_ended, NULL, &capture,
         NULL, NULL, NULL
     };
     gc_session_link_t link = { s_capture_send, s_capture_is_open, &capture };
     gc_session_t *self = gc_session_new_linked (NULL, &link, &events);
     s_test_first_login (self, &capture);
-    self->events.failed = s_count_failure;
     s_test_reconnect (self, &capture);
-    assert (s_failures == 1);
     s_test_ended (self, &capture);
     gc_session_destroy (&self);
     json_decref (capture.sent);
     s_test_malformed ();
     s_test_too_many ();
     s_test_rate_limited ();
+    s_test_outbox ();
     s_test_presence ();
     if (verbose)
         printf ("OK\n");

@@ -3,7 +3,10 @@
     The session logs in (with the password the first time, with its token
     after every reconnect), joins its room (after a reconnect with `since`
     the newest seq it handed on) and hands on each room message exactly once,
-    in seq order, whatever was replayed. When the server ends it (a
+    in seq order, whatever was replayed. Each say carries a nonce and is
+    kept until acknowledged, so that a say typed while the connection is
+    down, or in flight when it dropped, is sent after the reconnect and
+    stored exactly once. When the server ends it (a
     `closed` push) it does not come back with its token, which is refused:
     it waits for a new login. Both the interactive client and the plain
     mode drive one. */
@@ -86,7 +89,15 @@ void gc_session_join (gc_session_t *self, const char *room);
 int gc_session_switch (gc_session_t *self, const char *room);
 //  Leaves the current room; the others stay joined
 void gc_session_leave (gc_session_t *self);
-void gc_session_say (gc_session_t *self, const char *text);
+//  Says text in the current room, with a nonce of its own; the session
+//  keeps it until the gateway acknowledges it (said) or refuses it for
+//  good (failed), sending it again after a reconnect or a refusal for
+//  the service's load. 0 when it was sent now, 1 when it waits for the
+//  connection (pending), -1 when it was not taken: no current room, or
+//  GC_CLIENT_QUEUE_MAX says wait already
+int gc_session_say (gc_session_t *self, const char *text);
+//  The says not acknowledged yet (in flight or waiting)
+size_t gc_session_waiting (gc_session_t *self);
 void gc_session_older (gc_session_t *self);
 //  Asks who is in the current room; the present event answers
 void gc_session_who (gc_session_t *self);

@@ -6,7 +6,9 @@
     half-typed line off the screen, prints, then puts it back: the typed
     line is never garbled. A line said is taken off the screen once
     entered: it shows once, when the room's stream brings it, like
-    everyone's. Every name and text from the network is shown through
+    everyone's. A line said while the connection is down shows at once,
+    marked "(pending)", and its message follows, unmarked, once the
+    reconnect has sent it and it is stored (session.c keeps it until then). Every name and text from the network is shown through
     format.c, escaped: it is data, never a terminal control; the only
     colours are format.c's own, on a terminal that wants them.
 
@@ -747,13 +749,26 @@ s_join_command (const char *room)
     free (name);
 }
 
-//  A line said: taken off the screen, as the room's stream shows it
+//  A line said: taken off the screen, as the room's stream shows it once
+//  stored. One that waits for the connection shows now, marked pending,
+//  and its message follows when it is stored; one the full queue refused
+//  is said to be lost, and Up brings it back
 static void
 s_say (const char *text, const char *entered)
 {
     add_history (entered);
     s_erase_entered (entered);
-    gc_session_say (s_ui.session, text);
+    int said = gc_session_say (s_ui.session, text);
+    if (said > 0) {
+        char *line = gc_format_pending (s_ui.user, text, (int64_t) time (NULL) * 1000,
+                                        &s_ui.style);
+        s_print (line);
+        free (line);
+    }
+    else
+    if (said < 0)
+        s_print ("-- not sent: " GC_STR (GC_CLIENT_QUEUE_MAX) " messages are waiting to be "
+                 "sent already (Up brings the line back)");
 }
 
 static void

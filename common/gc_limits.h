@@ -203,6 +203,17 @@
 //  refill is a fraction of a second at any rate it can be set to
 #define GC_CLIENT_RETRY_MAX_MS  10000
 #define GC_CLIENT_RECEIVE_MAX   (64 * 1024 * 1024)  //  a join with since can be large
+//  Says kept until the gateway acknowledges them (in flight, or typed
+//  while the connection is down): past this a line is refused, rather
+//  than a long outage growing the queue without end
+#define GC_CLIENT_QUEUE_MAX     100
+//  --say, once connected, rides out a dropped connection while the wait
+//  between rounds of reconnecting stays within this (250 ms doubling:
+//  about 15 s of trying); a gateway's restart takes a second or two
+#define GC_CLIENT_SAY_RECONNECT_MS   8000
+//  A say the service could not take now (`unavailable`) goes again after
+//  a backoff that stops growing here: a busy broker is not a gone one
+#define GC_CLIENT_UNAVAILABLE_MAX_MS 4000
 //  Typing (protocol.md, "Typing"): the interactive client tells the room
 //  at most once per GC_CLIENT_TYPING_SEND_MS while its user types (the
 //  server forwards one a second: more would be dropped anyway), and shows

@@ -158,6 +158,8 @@ async def test_a_gateway_key_cannot_administer_and_an_admin_key_cannot_act_for_u
 
 async def test_groupchat_admin_with_the_wrong_key_or_none_is_refused_clearly():
     async with Cluster(gateways=0) as cluster:
+        #  Serving first (under valgrind it takes seconds to start)
+        assert (await cluster.broker_link("admin").request("ping"))["op"] == "ok"
         endpoint = ["--requests", "tcp://127.0.0.1:%d" % cluster.requests_port, "--timeout", "5"]
         code, out, err = await run_program("groupchat-admin", endpoint + ["users"])
         assert code == 1 and "refused the handshake" in err and "--keys" in err, (code, err)

@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 
@@ -219,6 +220,55 @@ async def test_interactive_client_asks_for_a_login_again_when_its_session_ends(c
         await term.log_in("Max", "second", asked=2)
         await term.wait_for("Welcome, Max.", count=2)
         term.keys("2", "Enter")
+        await term.wait_exit()
+    finally:
+        term.close()
+
+
+async def test_interactive_line_typed_while_down_is_sent_after_the_reconnect(cluster):
+    """Alex's client has two URLs. Its gateway is killed while the other
+    is down too: a line typed meanwhile shows pending, and once the other
+    gateway is up the client sends it there, where it is stored once and
+    shown once more, as a message. Then a line whose reply is lost (its
+    gateway stopped, then killed) is sent again with its nonce: stored once."""
+    await cluster.gateways[1].kill()
+    term = Terminal.client(cluster, where="%s %s" % (url(cluster, 0), url(cluster, 1)))
+    try:
+        await term.log_in("Alex", "password")
+        await term.pick_room("Taskmaster")
+        await term.wait_for("You are in Taskmaster")
+        await cluster.gateways[0].kill()
+        await term.wait_for("connection lost")
+        term.keys("typed while down", "Enter")
+        await term.wait_for("Alex: typed while down  (pending)")
+        cluster.gateways[1].start()
+        screen = await term.wait_for("Alex: typed while down\n", timeout=30)
+        lines = [line.rstrip() for line in screen.splitlines()]
+        assert sum(line.endswith("Alex: typed while down") for line in lines) == 1, screen
+        assert "say failed" not in screen, screen
+        #  In flight when the connection drops: the reply never comes
+        cluster.gateways[0].start()
+        await cluster.wait_healthy()
+        cluster.gateways[1].send_signal(signal.SIGSTOP)
+        term.keys("in flight")
+        await term.wait_for("Taskmaster> in flight")
+        term.keys("Enter")
+        end = time.monotonic() + deadline(10)
+        while "Taskmaster> in flight" in term.screen():     # sent: taken off the screen
+            assert time.monotonic() < end, term.screen()
+            await asyncio.sleep(0.05)     # screen polling interval
+        await cluster.gateways[1].kill()
+        await term.wait_for("(1 message waiting to be sent)")
+        screen = await term.wait_for("Alex: in flight\n", timeout=30)
+        assert "say failed" not in screen, screen
+        sandy = await cluster.login("Sandy", gateway=0)
+        history = (await sandy.join("Taskmaster"))["history"]
+        texts = [m["text"] for m in history if m["from"] == "Alex"]
+        assert texts[-2:] == ["typed while down", "in flight"], texts
+        assert texts.count("typed while down") == 1 and texts.count("in flight") == 1, texts
+        await sandy.close()
+        cluster.gateways[1].start()
+        term.keys("/quit", "Enter")
         await term.wait_exit()
     finally:
         term.close()

@@ -10,6 +10,7 @@ before its gateway does and must say so plainly, then carry on.
 
 import asyncio
 import os
+import signal
 import subprocess
 
 from harness import CONFIG, PASSWORD, deadline, free_port, server_environment
@@ -103,3 +104,65 @@ async def test_follow_waits_for_its_gateway(cluster):
         proc.terminate()
         await asyncio.wait_for(proc.wait(), deadline(10))
     assert proc.returncode == 0, proc.returncode
+
+
+
+async def stream_across(cluster, urls, texts, interrupt):
+    """Streams `texts` through `--say -` as Sue to `urls`, awaiting
+    `interrupt(proc)` once Sandy (on gateway 1) was pushed the first 5 and
+    before the rest are written; asserts the stream ends 0 with every line
+    pushed once, in order. Returns Sandy's connection."""
+    sandy = await cluster.login("Sandy", gateway=1)
+    await sandy.join("Taskmaster")
+    proc = await start("--user", "Sue", "--room", "Taskmaster", "--say", "-",
+                       *[url(cluster.ports[gateway]) for gateway in urls],
+                       stdin=subprocess.PIPE)
+    try:
+        proc.stdin.write(("\n".join(texts[:len(texts) // 2]) + "\n").encode())
+        await proc.stdin.drain()
+        stored = [await sandy.next_message(timeout=deadline(10)) for _ in range(5)]
+        await interrupt(proc)
+        proc.stdin.write(("\n".join(texts[len(texts) // 2:]) + "\n").encode())
+        proc.stdin.close()
+        code, out, err = await finish(proc, timeout=30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+    assert code == 0, (code, out, err)
+    while len(stored) < len(texts):
+        stored.append(await sandy.next_message(timeout=deadline(10)))
+    await sandy.expect_no_message()
+    assert [message["text"] for message in stored] == texts, stored
+    return sandy
+
+
+async def test_say_stdin_rides_out_a_lost_gateway(cluster):
+    """A `--say -` stream whose gateway stops answering (SIGSTOP: the say
+    in flight may have reached the broker, its reply never comes), then
+    is killed, goes on through the next URL: the line in flight is sent
+    again with its nonce, and every line is stored once, in order."""
+    async def lose_gateway(proc):
+        cluster.gateways[0].send_signal(signal.SIGSTOP)
+        await cluster.gateways[0].kill()
+
+    texts = ["streamed line %d" % number for number in range(1, 41)]
+    sandy = await stream_across(cluster, [0, 1], texts, lose_gateway)
+    history = await sandy.history("Taskmaster", limit=60)
+    assert [message["text"] for message in history
+            if message["text"].startswith("streamed line ")] == texts, history
+    await sandy.close()
+
+
+async def test_say_stdin_rides_out_its_gateway_restart(cluster):
+    """`--say -` with one URL, its gateway killed and started again: the
+    stream waits for it (it was connected, so it does not give up after
+    one round) and every line is stored once, in order."""
+    async def restart_gateway(proc):
+        await cluster.gateways[0].kill()
+        line = await asyncio.wait_for(proc.stderr.readline(), deadline(10))
+        assert b"trying again in " in line, line
+        cluster.gateways[0].start()
+
+    texts = ["restart line %d" % number for number in range(1, 21)]
+    sandy = await stream_across(cluster, [0], texts, restart_gateway)
+    await sandy.close()
