@@ -20,7 +20,7 @@
 #define S_JOIN  "/join "
 
 static const char *s_commands [] = {
-    "/join ", "/leave", "/history", "/rooms", "/help", "/quit", NULL
+    "/join ", "/leave", "/history", "/rooms", "/who", "/help", "/quit", NULL
 };
 
 static json_t *s_rooms;         //  room names, unique strings

@@ -13,6 +13,7 @@
 #include "format.h"
 #include "gc_alloc.h"
 #include "gc_escape.h"
+#include "gc_limits.h"
 
 //  Foreground colours that read on light and dark backgrounds alike
 static const int s_palette [] = { 31, 32, 33, 34, 35, 36 };
@@ -208,8 +209,84 @@ gc_format_escaped (const char *text)
     return gc_escape (text, GC_ESCAPE_CARET);
 }
 
+char *
+gc_format_names (json_t *names)
+{
+    char *line = gc_strdup (""), *longer;
+    size_t index;
+    json_t *name;
+    json_array_foreach (names, index, name) {
+        char *shown = gc_format_escaped (json_string_value (name));
+        if (asprintf (&longer, "%s%s%s", line, index? ", ": "", shown) < 0)
+            gc_alloc_fail (__FILE__, __LINE__);
+        free (line);
+        free (shown);
+        line = longer;
+    }
+    return line;
+}
+
+char *
+gc_format_typing (json_t *names)
+{
+    size_t count = json_array_size (names);
+    char *line = NULL;
+    int made = 0;
+    if (count == 0)
+        return NULL;
+    if (count > GC_CLIENT_TYPISTS_NAMED)
+        made = asprintf (&line, "%zu people are typing", count);
+    else {
+        //  "A, B and C": the last name joined by "and", the others listed
+        json_t *first = gc_alloc_checked (json_array ()), *last = json_array_get (names, count - 1);
+        for (size_t index = 0; index + 1 < count; index++)
+            json_array_append (first, json_array_get (names, index));
+        char *listed = gc_format_names (first);
+        char *final = gc_format_escaped (json_string_value (last));
+        made = asprintf (&line, "%s%s%s %s typing", listed, count > 1? " and ": "", final,
+                         count > 1? "are": "is");
+        free (listed);
+        free (final);
+        json_decref (first);
+    }
+    if (made < 0)
+        gc_alloc_fail (__FILE__, __LINE__);
+    return line;
+}
+
 //  --------------------------------------------------------------------------
 //  Self test
+
+//  Lists of names, as /who and the typing indicator show them
+static void
+s_test_names (void)
+{
+    json_t *names = json_pack ("[sss]", "Alex", "Eve\x1b[2J", "Sue");
+    char *line = gc_format_names (names);
+    assert (strcmp (line, "Alex, Eve^[[2J, Sue") == 0);
+    free (line);
+    line = gc_format_typing (names);
+    assert (strcmp (line, "Alex, Eve^[[2J and Sue are typing") == 0);
+    free (line);
+    json_array_append_new (names, json_string ("Sandy"));
+    line = gc_format_typing (names);
+    assert (strcmp (line, "4 people are typing") == 0);
+    free (line);
+    json_array_clear (names);
+    assert (gc_format_typing (names) == NULL);
+    line = gc_format_names (names);
+    assert (strcmp (line, "") == 0);
+    free (line);
+    json_array_append_new (names, json_string ("Sue"));
+    line = gc_format_typing (names);
+    assert (strcmp (line, "Sue is typing") == 0);
+    free (line);
+    json_array_append_new (names, json_string ("Sandy"));
+    line = gc_format_typing (names);
+    assert (strcmp (line, "Sue and Sandy are typing") == 0);
+    free (line);
+    json_decref (names);
+}
 
 //  A message from a hostile sender: nothing of it reaches the terminal raw
 static void
@@ -294,6 +371,7 @@ gc_format_test (bool verbose)
     s_test_hostile_message ();
     s_test_style ();
     s_test_lines ();
+    s_test_names ();
     line = gc_format_error (GC_CLIENT_JOIN, GC_NOT_MEMBER, "Sandy is not a member of x");
     assert (strcmp (line, "join failed: you are not a member of that group") == 0);
     free (line);

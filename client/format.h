@@ -76,6 +76,15 @@ char *gc_format_escaped (const char *text);
 //  closed push's reason: "your account was removed; you are logged out".
 char *gc_format_ended (const char *reason);
 
+//  Names (a JSON array of strings) as one line, escaped, in their order:
+//  "Alex, Sue"; "" for none. A heap string the caller frees.
+char *gc_format_names (json_t *names);
+
+//  Who is typing, for people: "Sue is typing", "Sue and Sandy are
+//  typing", "Sue, Sandy and Alex are typing", past three "4 people are
+//  typing"; names escaped. NULL for none, else a heap string to free.
+char *gc_format_typing (json_t *names);
+
 //  The exit status of plain mode when the server ended the session
 #define GC_EXIT_ENDED   3
 

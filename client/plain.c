@@ -294,7 +294,8 @@ gc_plain_run (const gc_plain_config_t *config)
     gc_stop_wakes (s_context);
     gc_session_events_t events = {
         s_logged_in, s_login_failed, s_ignore_rooms, s_joined, s_message,
-        s_ignore_older, s_said, s_failed, s_notice, s_untrusted, s_ended, s_unreachable, &self
+        s_ignore_older, s_said, s_failed, s_notice, s_untrusted, s_ended, s_unreachable, &self,
+        NULL, NULL, NULL        //  presence, typing, who: plain mode prints messages only
     };
     self.session = gc_session_new (s_context, config->urls, config->url_count, &events);
     gc_session_login (self.session, config->user, config->password);

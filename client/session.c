@@ -458,6 +458,22 @@ s_on_rooms (gc_session_t *self, json_t *reply)
     json_decref (named);
 }
 
+//  Who is in a room: only the names that are strings are handed on
+static void
+s_on_who (gc_session_t *self, json_t *reply)
+{
+    s_room_t *room = s_room_of (self, reply);
+    if (!room || !self->events.present)
+        return;
+    json_t *names = gc_alloc_checked (json_array ()), *name;
+    size_t index;
+    json_array_foreach (json_object_get (reply, GC_KEY_PRESENT), index, name)
+        if (json_is_string (name))
+            json_array_append (names, name);
+    self->events.present (self->events.arg, room->name, names);
+    json_decref (names);
+}
+
 static void
 s_on_ok (gc_session_t *self, gc_client_op_t op, json_t *reply)
 {
@@ -476,6 +492,9 @@ s_on_ok (gc_session_t *self, gc_client_op_t op, json_t *reply)
             break;
         case GC_CLIENT_SAY:
             s_on_said (self, reply);
+            break;
+        case GC_CLIENT_WHO:
+            s_on_who (self, reply);
             break;
         default:
             break;
@@ -633,6 +652,38 @@ s_on_left (gc_session_t *self, const char *room)
     s_flush (self);             //  its says are refused
 }
 
+//  The user a presence or typing push is about, when it is about another
+//  user in a joined room and the event is wanted; NULL otherwise
+static const char *
+s_pushed_user (gc_session_t *self, json_t *frame, bool wanted)
+{
+    const char *room = json_string_value (json_object_get (frame, GC_KEY_ROOM));
+    const char *user = json_string_value (json_object_get (frame, GC_KEY_USER));
+    if (!wanted || !user || !s_room_find (self, room))
+        return NULL;
+    //  The server pushes no one their own presence; a stray one says nothing
+    return self->user && streq (user, self->user)? NULL: user;
+}
+
+static void
+s_on_presence (gc_session_t *self, json_t *frame)
+{
+    const char *user = s_pushed_user (self, frame, self->events.presence != NULL);
+    const char *event = json_string_value (json_object_get (frame, GC_KEY_EVENT));
+    if (user && event && (streq (event, "join") || streq (event, "leave")))
+        self->events.presence (self->events.arg,
+            json_string_value (json_object_get (frame, GC_KEY_ROOM)), user, streq (event, "join"));
+}
+
+static void
+s_on_typing (gc_session_t *self, json_t *frame)
+{
+    const char *user = s_pushed_user (self, frame, self->events.typing != NULL);
+    if (user)
+        self->events.typing (self->events.arg,
+            json_string_value (json_object_get (frame, GC_KEY_ROOM)), user);
+}
+
 static void
 s_on_frame (gc_session_t *self, json_t *frame)
 {
@@ -656,6 +707,12 @@ s_on_frame (gc_session_t *self, json_t *frame)
             break;
         case GC_CLIENT_CLOSED:
             s_on_closed (self, frame);
+            break;
+        case GC_CLIENT_PRESENCE:
+            s_on_presence (self, frame);
+            break;
+        case GC_CLIENT_TYPING:
+            s_on_typing (self, frame);
             break;
         default:
             break;
@@ -861,6 +918,25 @@ gc_session_older (gc_session_t *self)
         .before = room->oldest_seq
     };
     s_request (self, &request);
+}
+
+void
+gc_session_who (gc_session_t *self)
+{
+    gc_request_t request = { .op = GC_CLIENT_WHO, .room = self->room };
+    if (self->room)
+        s_request (self, &request);
+}
+
+void
+gc_session_typing (gc_session_t *self)
+{
+    if (!self->room || !self->logged_in || !self->link.is_open (self->link.arg))
+        return;
+    gc_request_t request = { .op = GC_CLIENT_TYPING, .room = self->room };
+    json_t *frame = gc_request_json (&request);
+    self->link.send (self->link.arg, frame);
+    json_decref (frame);
 }
 
 const char *
@@ -1258,6 +1334,83 @@ s_test_rate_limited (void)
     lws_context_destroy (context);
 }
 
+typedef struct {
+    s_capture_t capture;
+    char events [256];          //  what was handed on, one word per event
+} s_presence_capture_t;
+
+static void
+s_capture_presence (void *arg, const char *room, const char *user, bool joined)
+{
+    s_presence_capture_t *got = arg;
+    size_t used = strlen (got->events);
+    snprintf (got->events + used, sizeof got->events - used, "%s:%s:%s ", room, user,
+              joined? "join": "leave");
+}
+
+static void
+s_capture_typing (void *arg, const char *room, const char *user)
+{
+    s_presence_capture_t *got = arg;
+    size_t used = strlen (got->events);
+    snprintf (got->events + used, sizeof got->events - used, "%s:%s:typing ", room, user);
+}
+
+static void
+s_capture_present (void *arg, const char *room, json_t *names)
+{
+    s_presence_capture_t *got = arg;
+    size_t used = strlen (got->events);
+    char *text = json_dumps (names, JSON_COMPACT);
+    snprintf (got->events + used, sizeof got->events - used, "%s:%s ", room, text);
+    free (text);
+}
+
+//  Presence and typing of joined rooms are handed on, of others and of
+//  the user's own not; who asks for the current room, and typing goes
+//  without an id (no reply), only when it can
+static void
+s_test_presence (void)
+{
+    s_presence_capture_t got = { .capture = { .sent = gc_alloc_checked (json_array ()),
+                                              .open = true } };
+    gc_session_events_t events = {
+        .logged_in = s_capture_logged_in, .joined = s_capture_joined,
+        .failed = s_unexpected_failure, .notice = s_ignore_text, .arg = &got,
+        .presence = s_capture_presence, .typing = s_capture_typing,
+        .present = s_capture_present
+    };
+    gc_session_link_t link = { s_capture_send, s_capture_is_open, &got.capture };
+    gc_session_t *self = gc_session_new_linked (NULL, &link, &events);
+    gc_session_typing (self);                           //  not logged in: nothing
+    gc_session_login (self, "Sue", "secret");
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":1,\"user\":\"Sue\",\"token\":\"T\"}");
+    gc_session_join (self, "QI");
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":2,\"room\":\"QI\",\"history\":[]}");
+    s_test_feed (self, "{\"op\":\"presence\",\"room\":\"QI\",\"user\":\"Al\",\"event\":\"join\"}");
+    s_test_feed (self, "{\"op\":\"presence\",\"room\":\"Other\",\"user\":\"Al\",\"event\":\"join\"}");
+    s_test_feed (self, "{\"op\":\"presence\",\"room\":\"QI\",\"user\":\"Sue\",\"event\":\"join\"}");
+    s_test_feed (self, "{\"op\":\"presence\",\"room\":\"QI\",\"user\":\"Al\",\"event\":\"snap\"}");
+    s_test_feed (self, "{\"op\":\"typing\",\"room\":\"QI\",\"user\":\"Al\"}");
+    s_test_feed (self, "{\"op\":\"typing\",\"room\":\"QI\"}");
+    s_test_feed (self, "{\"op\":\"presence\",\"room\":\"QI\",\"user\":\"Al\",\"event\":\"leave\"}");
+    gc_session_who (self);
+    gc_request_t request;
+    s_test_sent (&got.capture, GC_CLIENT_WHO, &request);
+    assert (streq (request.room, "QI"));
+    s_test_feed (self, "{\"op\":\"ok\",\"id\":%d,\"room\":\"QI\",\"present\":[\"Al\",7,\"Sue\"]}",
+                 (int) request.id);
+    gc_request_release (&request);
+    assert (streq (got.events, "QI:Al:join QI:Al:typing QI:Al:leave QI:[\"Al\",\"Sue\"] "));
+    gc_session_typing (self);
+    json_t *typing = json_array_get (got.capture.sent, json_array_size (got.capture.sent) - 1);
+    char *text = json_dumps (typing, JSON_COMPACT | JSON_SORT_KEYS);
+    assert (streq (text, "{\"op\":\"typing\",\"room\":\"QI\"}"));
+    free (text);
+    gc_session_destroy (&self);
+    json_decref (got.capture.sent);
+}
+
 //  Nonces differ from say to say and from session to session; a say the
 //  service could not take goes again with its nonce after a backoff; one
 //  refused for good is dropped and the person told; while the connection
@@ -1338,7 +1491,8 @@ gc_session_test (bool verbose)
     s_capture_t capture = { .sent = gc_alloc_checked (json_array ()) };
     gc_session_events_t events = {
         s_capture_logged_in, s_ignore_text, NULL, s_ignore_joined, s_capture_message,
-        NULL, s_capture_said, s_unexpected_failure, s_ignore_text, NULL, s_capture_ended, NULL, &capture
+        NULL, s_capture_said, s_unexpected_failure, s_ignore_text, NULL, s_capture_ended, NULL, &capture,
+        NULL, NULL, NULL
     };
     gc_session_link_t link = { s_capture_send, s_capture_is_open, &capture };
     gc_session_t *self = gc_session_new_linked (NULL, &link, &events);
@@ -1351,6 +1505,7 @@ gc_session_test (bool verbose)
     s_test_too_many ();
     s_test_rate_limited ();
     s_test_outbox ();
+    s_test_presence ();
     if (verbose)
         printf ("OK\n");
 }

@@ -44,6 +44,14 @@ typedef struct {
     void (*unreachable) (void *arg, const char *url, const char *why, const char *next,
                          unsigned delay_ms);
     void *arg;
+    //  The rest may be NULL: they are not wanted then.
+    //  A user's first connection entered a joined room (joined true), or
+    //  their last one left it; never the session's own user
+    void (*presence) (void *arg, const char *room, const char *user, bool joined);
+    //  Another user types in a joined room (pushed at most once a second)
+    void (*typing) (void *arg, const char *room, const char *user);
+    //  The answer to gc_session_who: the names in room now, sorted
+    void (*present) (void *arg, const char *room, json_t *names);
 } gc_session_events_t;
 
 //  What a session sends its requests through: the WebSocket connection
@@ -91,6 +99,11 @@ int gc_session_say (gc_session_t *self, const char *text);
 //  The says not acknowledged yet (in flight or waiting)
 size_t gc_session_waiting (gc_session_t *self);
 void gc_session_older (gc_session_t *self);
+//  Asks who is in the current room; the present event answers
+void gc_session_who (gc_session_t *self);
+//  Tells the current room the user is typing: no id, so no reply, and
+//  nothing when it cannot go now (the next keystroke will tell again)
+void gc_session_typing (gc_session_t *self);
 
 //  The current room, NULL for none
 const char *gc_session_room (gc_session_t *self);

@@ -14,7 +14,15 @@
 
     The client may be in several rooms: /join ROOM makes ROOM the one
     shown, and the rooms left behind stay joined, their new messages
-    counted as unread and kept (the last 10) to show on going back. */
+    counted as unread and kept (the last 10) to show on going back.
+
+    Presence in the room shown is a notice (`-- Sue joined`); in rooms
+    not shown it is not said, as it would only distract from the room
+    read. Another's typing shows in the prompt, `(Sue is typing)
+    Taskmaster> `, which readline redraws with the typed line intact,
+    until their message comes or GC_CLIENT_TYPING_SHOWN_MS pass without
+    another typing. The user's own typing (a line that is not a command)
+    is told to the room at most once per GC_CLIENT_TYPING_SEND_MS. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +51,12 @@ typedef struct {
 
 #define S_RECENT    10          //  as many as a join shows
 
+//  Someone typing in the room shown
+typedef struct {
+    char *name;
+    int64_t until_ms;           //  shown until then (monotonic), unless typing again
+} s_typist_t;
+
 static struct {
     const gc_ui_config_t *config;
     struct lws_context *context;
@@ -59,11 +73,40 @@ static struct {
     char *previous;             //  the room shown before a /join, to go back to
     int day;                    //  the local day (format.c's key) of the last line shown
     gc_format_style_t style;    //  colours, and the name a mention is of
+    s_typist_t *typists;        //  who types in the room shown, first to start first
+    size_t typist_count;
+    lws_sorted_usec_list_t typing_expiry;   //  when the first of them is due to go
+    char *typed;                //  the input line as last seen, to tell typing from moving
+    int64_t typing_sent_ms;     //  when the room was last told we type, 0: not since a line
 } s_ui;
 
 
 //  --------------------------------------------------------------------------
 //  Screen
+
+//  Takes the prompt and the half-typed line off the screen (readline
+//  clears every screen line it spans), prints text above if any, then
+//  puts them back, the prompt as prompt if given: what is being typed
+//  stays as it was, cursor and all
+static void
+s_redraw (const char *text, const char *prompt)
+{
+    char *typed = rl_copy_text (0, rl_end);
+    int point = rl_point;
+    rl_replace_line ("", 0);
+    rl_save_prompt ();
+    rl_redisplay ();
+    printf ("\r\033[K");
+    if (text)
+        printf ("%s\n", text);
+    rl_restore_prompt ();
+    if (prompt)
+        rl_set_prompt (prompt);
+    rl_replace_line (typed, 0);
+    rl_point = point;
+    rl_forced_update_display ();
+    free (typed);
+}
 
 //  Prints a line above the prompt without disturbing what is being typed
 static void
@@ -73,17 +116,7 @@ s_print (const char *text)
         printf ("%s\n", text);
         return;
     }
-    char *typed = rl_copy_text (0, rl_end);
-    int point = rl_point;
-    rl_replace_line ("", 0);
-    rl_save_prompt ();
-    rl_redisplay ();
-    printf ("\r\033[K%s\n", text);
-    rl_restore_prompt ();
-    rl_replace_line (typed, 0);
-    rl_point = point;
-    rl_forced_update_display ();
-    free (typed);
+    s_redraw (text, NULL);
 }
 
 //  Prints a line with one value from the network (or typed), escaped;
@@ -154,16 +187,31 @@ s_menu (void)
     s_prompt (MENU, "Choose 1 or 2: ");
 }
 
+//  The room's prompt, after who is typing there: "(Sue is typing) Taskmaster> "
+static char *
+s_room_prompt_text (void)
+{
+    json_t *names = gc_alloc_checked (json_array ());
+    for (size_t index = 0; index < s_ui.typist_count; index++)
+        json_array_append_new (names, json_string (s_ui.typists [index].name));
+    char *typing = gc_format_typing (names);
+    char *room = gc_format_escaped (gc_session_room (s_ui.session)), *prompt;
+    if (asprintf (&prompt, "%s%s%s%s> ", typing? "(": "", typing? typing: "",
+                  typing? ") ": "", room) < 0)
+        gc_alloc_fail (__FILE__, __LINE__);
+    free (room);
+    free (typing);
+    json_decref (names);
+    return prompt;
+}
+
 static void
 s_room_prompt (void)
 {
     //  readline keeps a copy of the prompt
-    char *room = gc_format_escaped (gc_session_room (s_ui.session)), *prompt;
-    if (asprintf (&prompt, "%s> ", room) < 0)
-        gc_alloc_fail (__FILE__, __LINE__);
+    char *prompt = s_room_prompt_text ();
     s_prompt (IN_ROOM, prompt);
     free (prompt);
-    free (room);
 }
 
 //  --------------------------------------------------------------------------
@@ -220,6 +268,141 @@ s_remember (s_room_t *room, json_t *message)
 }
 
 //  --------------------------------------------------------------------------
+//  Who is typing, shown in the prompt
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+//  The prompt says who types now; readline redraws the typed line after
+//  it as it was, cursor and all
+static void
+s_typing_redisplay (void)
+{
+    if (s_ui.state != IN_ROOM || !gc_session_room (s_ui.session))
+        return;
+    char *prompt = s_room_prompt_text ();
+    if (s_ui.in_handler)        //  readline shows it when the handler returns
+        rl_set_prompt (prompt);
+    else
+        s_redraw (NULL, prompt);
+    free (prompt);
+}
+
+static void s_typing_expire (lws_sorted_usec_list_t *sul);
+
+//  The timer goes off when the first typist is due to go, if any is
+static void
+s_typing_schedule (void)
+{
+    if (!s_ui.typist_count) {
+        lws_sul_cancel (&s_ui.typing_expiry);
+        return;
+    }
+    int64_t first = s_ui.typists [0].until_ms;
+    for (size_t index = 1; index < s_ui.typist_count; index++)
+        if (s_ui.typists [index].until_ms < first)
+            first = s_ui.typists [index].until_ms;
+    int64_t wait = first - s_now_ms ();
+    lws_sul_schedule (s_ui.context, 0, &s_ui.typing_expiry, s_typing_expire,
+                      (wait > 0? wait: 0) * LWS_US_PER_MS);
+}
+
+//  Takes a typist off, keeping the order of the others
+static void
+s_typist_drop (size_t index)
+{
+    free (s_ui.typists [index].name);
+    memmove (&s_ui.typists [index], &s_ui.typists [index + 1],
+             (s_ui.typist_count - index - 1) * sizeof *s_ui.typists);
+    s_ui.typist_count--;
+}
+
+static void
+s_typing_expire (lws_sorted_usec_list_t *sul)
+{
+    (void) sul;
+    int64_t now = s_now_ms ();
+    size_t before = s_ui.typist_count;
+    for (size_t index = s_ui.typist_count; index-- > 0;)
+        if (s_ui.typists [index].until_ms <= now)
+            s_typist_drop (index);
+    if (s_ui.typist_count != before)
+        s_typing_redisplay ();
+    s_typing_schedule ();
+}
+
+//  user types in the room shown: named in the prompt, for a while more
+static void
+s_typist_add (const char *user)
+{
+    int64_t until = s_now_ms () + GC_CLIENT_TYPING_SHOWN_MS;
+    for (size_t index = 0; index < s_ui.typist_count; index++)
+        if (strcmp (s_ui.typists [index].name, user) == 0) {
+            s_ui.typists [index].until_ms = until;
+            s_typing_schedule ();
+            return;
+        }
+    s_ui.typists = gc_realloc (s_ui.typists, (s_ui.typist_count + 1) * sizeof *s_ui.typists);
+    s_ui.typists [s_ui.typist_count++] = (s_typist_t) { gc_strdup (user), until };
+    s_typing_schedule ();
+    s_typing_redisplay ();
+}
+
+//  user is done typing in room (said it, or left): no longer shown
+static void
+s_typist_done (const char *room, const char *user)
+{
+    const char *shown = gc_session_room (s_ui.session);
+    if (!room || !user || !shown || strcmp (room, shown))
+        return;
+    for (size_t index = 0; index < s_ui.typist_count; index++)
+        if (strcmp (s_ui.typists [index].name, user) == 0) {
+            s_typist_drop (index);
+            s_typing_schedule ();
+            s_typing_redisplay ();
+            return;
+        }
+}
+
+//  Another room is shown, or none: who typed in the last is forgotten
+static void
+s_typists_clear (void)
+{
+    while (s_ui.typist_count)
+        s_typist_drop (s_ui.typist_count - 1);
+    free (s_ui.typists);
+    s_ui.typists = NULL;
+    lws_sul_cancel (&s_ui.typing_expiry);
+}
+
+//  After each key: a line that is no command and changed is typing, told
+//  to the room at most once per GC_CLIENT_TYPING_SEND_MS; an empty line
+//  (one just entered) lets the next keystroke tell at once
+static void
+s_typed (void)
+{
+    if (s_ui.state != IN_ROOM || !rl_line_buffer)
+        return;
+    bool changed = !s_ui.typed || strcmp (s_ui.typed, rl_line_buffer);
+    free (s_ui.typed);
+    s_ui.typed = gc_strdup (rl_line_buffer);
+    if (!*rl_line_buffer)
+        s_ui.typing_sent_ms = 0;
+    if (!changed || !*rl_line_buffer || rl_line_buffer [0] == '/')
+        return;
+    int64_t now = s_now_ms ();
+    if (s_ui.typing_sent_ms && now - s_ui.typing_sent_ms < GC_CLIENT_TYPING_SEND_MS)
+        return;
+    s_ui.typing_sent_ms = now;
+    gc_session_typing (s_ui.session);
+}
+
+//  --------------------------------------------------------------------------
 //  Messages
 
 static int
@@ -251,6 +434,7 @@ s_enter (s_room_t *room)
 {
     s_ui.day = s_today ();
     room->unread = 0;
+    s_typists_clear ();
     s_printf ("--- You are in %s. Type to chat; /help for commands. ---", room->name);
 }
 
@@ -335,6 +519,7 @@ s_message (void *arg, json_t *message)
     s_room_t *room = s_room_add (name);
     s_remember (room, message);
     gc_complete_person (json_string_value (json_object_get (message, "from")));
+    s_typist_done (name, json_string_value (json_object_get (message, "from")));
     if (shown && strcmp (name, shown) == 0) {
         s_show (message);
         return;
@@ -414,7 +599,54 @@ s_ended (void *arg, const char *reason)
     s_printf ("-- %s", line? line: reason);
     free (line);
     s_room_clear ();
+    s_typists_clear ();
     s_prompt (ASK_USER, "User name: ");
+}
+
+//  Someone came into or left the room shown: a notice. In other rooms
+//  joined it is not said: it would only distract from the room read.
+static void
+s_presence (void *arg, const char *room, const char *user, bool joined)
+{
+    (void) arg;
+    const char *shown = gc_session_room (s_ui.session);
+    if (!shown || strcmp (room, shown))
+        return;
+    if (joined)
+        gc_complete_person (user);
+    else
+        s_typist_done (room, user);
+    s_printf (joined? "-- %s joined": "-- %s left", user);
+}
+
+static void
+s_typing_pushed (void *arg, const char *room, const char *user)
+{
+    (void) arg;
+    const char *shown = gc_session_room (s_ui.session);
+    if (s_ui.state == IN_ROOM && shown && strcmp (room, shown) == 0)
+        s_typist_add (user);
+}
+
+//  /who's answer: "-- here: Alex, Sue", in the server's order, or for a
+//  room no longer shown (gone elsewhere meanwhile) with its name
+static void
+s_present (void *arg, const char *room, json_t *names)
+{
+    (void) arg;
+    size_t index;
+    json_t *name;
+    json_array_foreach (names, index, name)
+        gc_complete_person (json_string_value (name));
+    char *listed = gc_format_names (names), *line;
+    const char *shown = gc_session_room (s_ui.session);
+    char *where = shown && strcmp (room, shown) == 0? NULL: gc_format_escaped (room);
+    if (asprintf (&line, "-- %s%s: %s", where? "in ": "here", where? where: "", listed) < 0)
+        gc_alloc_fail (__FILE__, __LINE__);
+    s_print (line);
+    free (line);
+    free (where);
+    free (listed);
 }
 
 static void
@@ -480,6 +712,7 @@ static const char *s_help [] = {
     "  /leave       leave this room, back to the menu",
     "  /history     10 older messages",
     "  /rooms       your rooms, with their unread messages",
+    "  /who         who is in this room now",
     "  /help        this list",
     "  /quit        exit (or Ctrl-D)",
     "  //TEXT       say /TEXT",
@@ -546,12 +779,16 @@ s_in_room (const char *line)
     else
     if (strcmp (line, "/leave") == 0) {
         s_room_remove (gc_session_room (s_ui.session));
+        s_typists_clear ();
         gc_session_leave (s_ui.session);
         s_menu ();
     }
     else
     if (strcmp (line, "/history") == 0)
         gc_session_older (s_ui.session);
+    else
+    if (strcmp (line, "/who") == 0)
+        gc_session_who (s_ui.session);
     else
     if (strcmp (line, "/rooms") == 0)
         gc_session_rooms (s_ui.session);
@@ -627,8 +864,10 @@ s_on_line (char *line)
 static int
 s_on_stdin (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
-    if (reason == LWS_CALLBACK_RAW_RX_FILE)
+    if (reason == LWS_CALLBACK_RAW_RX_FILE) {
         rl_callback_read_char ();
+        s_typed ();
+    }
     return reason == LWS_CALLBACK_RAW_RX_FILE || reason == LWS_CALLBACK_RAW_CLOSE_FILE? 0:
            lws_callback_http_dummy (wsi, reason, user, in, len);
 }
@@ -654,7 +893,8 @@ gc_ui_run (const gc_ui_config_t *config)
     gc_stop_wakes (s_ui.context);
     gc_session_events_t events = {
         s_logged_in, s_login_failed, s_rooms, s_joined, s_message,
-        s_older, s_said, s_failed, s_notice, s_untrusted, s_ended, s_unreachable, NULL
+        s_older, s_said, s_failed, s_notice, s_untrusted, s_ended, s_unreachable, NULL,
+        s_presence, s_typing_pushed, s_present
     };
     s_ui.style.colour = gc_format_colour_wanted ();
     s_ui.session = gc_session_new (s_ui.context, config->urls, config->url_count, &events);
@@ -677,6 +917,7 @@ gc_ui_run (const gc_ui_config_t *config)
         if (lws_service (s_ui.context, 0) < 0)
             break;
     rl_callback_handler_remove ();
+    s_typists_clear ();
     printf ("\nBye.\n");
     gc_session_destroy (&s_ui.session);
     gc_stop_wakes (NULL);
@@ -686,5 +927,6 @@ gc_ui_run (const gc_ui_config_t *config)
     gc_complete_forget ();
     free (s_ui.previous);
     free (s_ui.user);
+    free (s_ui.typed);
     return s_ui.status;
 }

@@ -214,6 +214,15 @@
 //  A say the service could not take now (`unavailable`) goes again after
 //  a backoff that stops growing here: a busy broker is not a gone one
 #define GC_CLIENT_UNAVAILABLE_MAX_MS 4000
+//  Typing (protocol.md, "Typing"): the interactive client tells the room
+//  at most once per GC_CLIENT_TYPING_SEND_MS while its user types (the
+//  server forwards one a second: more would be dropped anyway), and shows
+//  another's typing until their message, or until GC_CLIENT_TYPING_SHOWN_MS
+//  pass without another, as the protocol asks; past GC_CLIENT_TYPISTS_NAMED
+//  at once they are counted, not named, so the prompt stays short
+#define GC_CLIENT_TYPING_SEND_MS    3000
+#define GC_CLIENT_TYPING_SHOWN_MS   5000
+#define GC_CLIENT_TYPISTS_NAMED     3
 
 //  ----------------------------------------------------------------------
 //  Bench (groupchat-bench)

@@ -119,6 +119,34 @@ s_failed (void *arg, gc_client_op_t op, gc_error_t code, const char *message)
     free (gc_format_error (op, code, message));
 }
 
+//  Presence and typing: of another user, in a room joined, shown escaped
+static void
+s_presence (void *arg, const char *room, const char *user, bool joined)
+{
+    (void) arg, (void) joined;
+    assert (room && user);
+    free (gc_format_escaped (user));
+}
+
+static void
+s_typing (void *arg, const char *room, const char *user)
+{
+    s_presence (arg, room, user, false);
+}
+
+static void
+s_present (void *arg, const char *room, json_t *names)
+{
+    (void) arg;
+    size_t index;
+    json_t *name;
+    assert (room);
+    json_array_foreach (names, index, name)
+        assert (json_is_string (name));
+    free (gc_format_names (names));
+    free (gc_format_typing (names));
+}
+
 //  --------------------------------------------------------------------------
 
 int
@@ -130,7 +158,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     gc_session_events_t events = {
         .logged_in = s_logged_in, .login_failed = s_text, .rooms = s_rooms, .joined = s_text,
         .message = s_message, .older = s_older, .said = s_said, .failed = s_failed,
-        .notice = s_text, .untrusted = s_text, .ended = s_text
+        .notice = s_text, .untrusted = s_text, .ended = s_text,
+        .presence = s_presence, .typing = s_typing, .present = s_present
     };
     s_session = gc_session_new_linked (s_context, &link, &events);
     s_handed = 0;
@@ -138,6 +167,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     gc_session_join (s_session, "Taskmaster");
     gc_session_rooms (s_session);
     gc_session_say (s_session, "hi");
+    gc_session_who (s_session);
     gc_session_older (s_session);
     const char *frame = (const char *) data, *end = frame + size;
     while (frame < end) {

@@ -84,7 +84,8 @@ async def test_help_slash_literal_and_wrong_choices(cluster):
         await term.wait_for("You are in Taskmaster.")
         term.keys("/help", "Enter")
         lines = lines_of(await term.wait_for("Anything else is said."))
-        for command in ("/join ROOM", "/leave", "/history", "/rooms", "/help", "/quit", "//TEXT"):
+        for command in ("/join ROOM", "/leave", "/history", "/rooms", "/who", "/help", "/quit",
+                        "//TEXT"):
             assert any(line.startswith("  " + command + " ") for line in lines), (command, lines)
         #  A /join refused leaves one in the room one was in
         term.keys("/join Nowhere", "Enter")
