@@ -1210,6 +1210,9 @@ s_test_rate (gc_gateway_parts_t *parts)
     for (int id = 0; id < GC_CONN_SLOTS_MAX; id++)
         s_test_send (self, "{\"op\":\"nonsense\"}");
     assert (!gc_conn_reading (self));
+    //  A token a second from here: however slowly this runs (valgrind),
+    //  none comes back between two statements
+    parts->rate_limit = 1;
     self->tokens = 0;
     s_test_send (self, "{\"op\":\"rooms\",\"id\":7,\"pad\":[{},{}]}");
     gc_conn_refilled (self);
@@ -1227,7 +1230,7 @@ s_test_rate (gc_gateway_parts_t *parts)
         json_t *root = gc_testbed_frame (gc_conn_peek (self));
         json_int_t retry_after = json_integer_value (json_object_get (root, "retry_after"));
         assert (streq (json_string_value (json_object_get (root, "code")), "rate_limited"));
-        assert (retry_after > 0 && retry_after <= 1000 / 200 + 1);
+        assert (retry_after > 0 && retry_after <= 1000 + 1);
         assert (json_integer_value (json_object_get (root, "id")) == (at? 0: 7));
         assert (!json_object_get (root, "id") == (at == 1));
         json_decref (root);
