@@ -257,6 +257,15 @@ gc_format_typing (json_t *names)
 //  --------------------------------------------------------------------------
 //  Self test
 
+//  The typing indicator for names, or NULL for none
+static void
+s_test_typing_is (json_t *names, const char *expected)
+{
+    char *line = gc_format_typing (names);
+    assert (expected? line && strcmp (line, expected) == 0: line == NULL);
+    free (line);
+}
+
 //  Lists of names, as /who and the typing indicator show them
 static void
 s_test_names (void)
@@ -265,26 +274,18 @@ s_test_names (void)
     char *line = gc_format_names (names);
     assert (strcmp (line, "Alex, Eve^[[2J, Sue") == 0);
     free (line);
-    line = gc_format_typing (names);
-    assert (strcmp (line, "Alex, Eve^[[2J and Sue are typing") == 0);
-    free (line);
+    s_test_typing_is (names, "Alex, Eve^[[2J and Sue are typing");
     json_array_append_new (names, json_string ("Sandy"));
-    line = gc_format_typing (names);
-    assert (strcmp (line, "4 people are typing") == 0);
-    free (line);
+    s_test_typing_is (names, "4 people are typing");
     json_array_clear (names);
-    assert (gc_format_typing (names) == NULL);
+    s_test_typing_is (names, NULL);
     line = gc_format_names (names);
     assert (strcmp (line, "") == 0);
     free (line);
     json_array_append_new (names, json_string ("Sue"));
-    line = gc_format_typing (names);
-    assert (strcmp (line, "Sue is typing") == 0);
-    free (line);
+    s_test_typing_is (names, "Sue is typing");
     json_array_append_new (names, json_string ("Sandy"));
-    line = gc_format_typing (names);
-    assert (strcmp (line, "Sue and Sandy are typing") == 0);
-    free (line);
+    s_test_typing_is (names, "Sue and Sandy are typing");
     json_decref (names);
 }
 

@@ -31,11 +31,13 @@ s_out_seal (gc_out_t *out)
     memcpy (out->data + LWS_PRE - head, header, head);
 }
 
-//  Takes an encoded text's buffer into out and seals it
+//  Takes an encoded text's buffer into out and seals it. Its size is read
+//  through a pointer, so that a maker's call and its size fit one call:
+//  s_out_take (out, gc_reply_...(..., &size), &size)
 static void
-s_out_take (gc_out_t *out, unsigned char *data, size_t size)
+s_out_take (gc_out_t *out, unsigned char *data, const size_t *size)
 {
-    *out = (gc_out_t) { data, size, 0 };
+    *out = (gc_out_t) { data, *size, 0 };
     s_out_seal (out);
 }
 
@@ -44,56 +46,49 @@ gc_out_error (gc_out_t *out, const gc_request_t *request, gc_error_t code,
               const char *message, uint64_t retry_after)
 {
     size_t size;
-    unsigned char *data = gc_reply_error (request, code, message, retry_after, LWS_PRE, &size);
-    s_out_take (out, data, size);
+    s_out_take (out, gc_reply_error (request, code, message, retry_after, LWS_PRE, &size), &size);
 }
 
 void
 gc_out_ok (gc_out_t *out, const gc_request_t *request, json_t *fields)
 {
     size_t size;
-    unsigned char *data = gc_reply_ok (request, fields, LWS_PRE, &size);
-    s_out_take (out, data, size);
+    s_out_take (out, gc_reply_ok (request, fields, LWS_PRE, &size), &size);
 }
 
 void
 gc_out_message (gc_out_t *out, const gc_message_t *message)
 {
     size_t size;
-    unsigned char *data = gc_reply_message (message, LWS_PRE, &size);
-    s_out_take (out, data, size);
+    s_out_take (out, gc_reply_message (message, LWS_PRE, &size), &size);
 }
 
 void
 gc_out_left (gc_out_t *out, const char *room, const char *reason)
 {
     size_t size;
-    unsigned char *data = gc_reply_left (room, reason, LWS_PRE, &size);
-    s_out_take (out, data, size);
+    s_out_take (out, gc_reply_left (room, reason, LWS_PRE, &size), &size);
 }
 
 void
 gc_out_closed (gc_out_t *out, const char *reason)
 {
     size_t size;
-    unsigned char *data = gc_reply_closed (reason, LWS_PRE, &size);
-    s_out_take (out, data, size);
+    s_out_take (out, gc_reply_closed (reason, LWS_PRE, &size), &size);
 }
 
 void
 gc_out_presence (gc_out_t *out, const char *room, const char *user, const char *event)
 {
     size_t size;
-    unsigned char *data = gc_reply_presence (room, user, event, LWS_PRE, &size);
-    s_out_take (out, data, size);
+    s_out_take (out, gc_reply_presence (room, user, event, LWS_PRE, &size), &size);
 }
 
 void
 gc_out_typing (gc_out_t *out, const char *room, const char *user)
 {
     size_t size;
-    unsigned char *data = gc_reply_typing (room, user, LWS_PRE, &size);
-    s_out_take (out, data, size);
+    s_out_take (out, gc_reply_typing (room, user, LWS_PRE, &size), &size);
 }
 
 void
