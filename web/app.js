@@ -1,0 +1,2 @@
+/*  app.js: the browser client. */
+"use strict";
