@@ -77,12 +77,26 @@ $(BUILD)/%.o: %.c $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+#  The browser client's files (web/) are built into the gateway: a C file
+#  that .incbin's each (scripts/web-files.sh, gateway/page.h), rewritten
+#  only when the list of files changes, and compiled again when it does
+#  or when any file does (the compiler's -MMD does not see .incbin)
+WEB      = $(sort $(wildcard web/*))
+WEB_O    = $(BUILD)/web_files.o
+$(BUILD)/web_files.c: scripts/web-files.sh FORCE
+	@mkdir -p $(dir $@)
+	@sh scripts/web-files.sh $(WEB) > $@.new || { rm -f $@.new; exit 1; }
+	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
+$(WEB_O): $(BUILD)/web_files.c $(WEB) $(FLAGS)
+	$(CC) $(CFLAGS) -Igateway -c $< -o $@
+
 $(BIN)/groupchat-broker: $(call obj, broker/main.c $(BROKER) $(COMMON))
 #  The gateway's self-tests start a broker in-process: its objects come along
-$(BIN)/groupchat-gateway: $(call obj, gateway/main.c $(GATEWAY) $(COMMON))
+$(BIN)/groupchat-gateway: $(call obj, gateway/main.c $(GATEWAY) $(COMMON)) $(WEB_O)
 $(BIN)/groupchat: $(call obj, client/main.c $(CLIENT) $(COMMON))
 $(BIN)/groupchat-admin: $(call obj, admin/main.c $(COMMON))
-$(BIN)/groupchat-selftest: $(call obj, tests/selftest.c $(BROKER) $(GATEWAY) $(CLIENT) $(BENCH) $(COMMON))
+$(BIN)/groupchat-selftest: $(call obj, tests/selftest.c $(BROKER) $(GATEWAY) $(CLIENT) $(BENCH) $(COMMON)) \
+                          $(WEB_O)
 $(BIN)/groupchat-bench: $(call obj, bench/main.c $(BENCH) $(COMMON))
 $(BIN)/fuzz-request: $(call obj, fuzz/request.c $(COMMON))
 $(BIN)/fuzz-codec: $(call obj, fuzz/codec.c $(COMMON))

@@ -191,7 +191,15 @@
 //  Rooms one connection may be in, by default: each is a ring cursor and
 //  a subscription the gateway keeps for it
 #define GC_GATEWAY_ROOMS_DEFAULT        100
-#define GC_GATEWAY_HTTP_HEADERS 512     //  bytes of headers of a /healthz or /metrics reply
+//  Bytes of the headers of one HTTP answer (or of a whole refusal,
+//  gc_http_refuse): the security headers alone take about 270 (page.c),
+//  a file's type, length, ETag and Cache-Control about 150 more
+#define GC_GATEWAY_HTTP_HEADERS 1024
+//  Bytes of an HTTP body written at once: a large file goes out as the
+//  client reads it, not buffered whole inside lws for a slow reader
+#define GC_GATEWAY_HTTP_CHUNK   16384
+//  Bytes of an If-None-Match header compared; longer: the file is sent
+#define GC_GATEWAY_IF_NONE_MATCH    512
 #define GC_ORIGIN_MAX           256     //  bytes of an Origin header compared; longer: refused
 
 //  ----------------------------------------------------------------------

@@ -2,6 +2,7 @@
     user logged in. */
 #include <czmq.h>
 #include "admission.h"
+#include "page.h"
 #include "gc_alloc.h"
 #include "gc_limits.h"
 #include "gc_log.h"
@@ -65,19 +66,31 @@ s_count_down (zhashx_t *counts, const char *key)
         zhashx_delete (counts, key);
 }
 
-//  Written by hand: lws_return_http_status would say HTTP/1.0, as lws
-//  learns a request's version only after an upgrade is confirmed
+//  The status line written by us: lws_add_http_header_status would say
+//  HTTP/1.0, as lws learns a request's version only after an upgrade is
+//  confirmed. The rest by lws's helpers, the security headers with them
 int
 gc_http_refuse (struct lws *wsi, const char *status, const char *body)
 {
-    unsigned char response [LWS_PRE + 512];
-    char *text = (char *) response + LWS_PRE;
-    int size = snprintf (text, sizeof response - LWS_PRE,
-                         "HTTP/1.1 %s\r\n"
-                         "content-type: text/plain; charset=utf-8\r\n"
-                         "content-length: %zu\r\n"
-                         "connection: close\r\n\r\n%s", status, strlen (body), body);
-    return lws_write (wsi, (unsigned char *) text, (size_t) size, LWS_WRITE_HTTP_HEADERS) < 0? -1: 1;
+    unsigned char response [LWS_PRE + GC_GATEWAY_HTTP_HEADERS];
+    unsigned char *start = response + LWS_PRE, *at = start, *end = response + sizeof response - 1;
+    size_t size = strlen (body);
+    char line [64], length [24];
+    snprintf (line, sizeof line, "HTTP/1.1 %s", status);
+    snprintf (length, sizeof length, "%zu", size);
+    if (lws_add_http_header_by_name (wsi, NULL, (const unsigned char *) line,
+                                     (int) strlen (line), &at, end)
+    ||  gc_page_add_header (wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, "text/plain; charset=utf-8",
+                            &at, end)
+    ||  gc_page_add_header (wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, length, &at, end)
+    ||  gc_page_add_header (wsi, WSI_TOKEN_CONNECTION, "close", &at, end)
+    ||  gc_page_add_headers (wsi, &at, end)
+    ||  lws_finalize_http_header (wsi, &at, end)
+    ||  (size_t) (end - at) < size)
+        return -1;
+    memcpy (at, body, size);
+    at += size;
+    return lws_write (wsi, start, (size_t) (at - start), LWS_WRITE_HTTP_HEADERS) < 0? -1: 1;
 }
 
 int

@@ -4,7 +4,11 @@
     example.com" matches "https://chat.example.com", but not
     "https://chat.example.com:443" nor a page served on another port.
     Normalising default ports would guess at what the operator meant;
-    the documentation says to list each origin as browsers write it. */
+    the documentation says to list each origin as browsers write it.
+    The gateway's own page is let in whatever the list: its origin names
+    the host and port the upgrade is sent to, the Host header. There the
+    scheme is left out, as a proxy that ends TLS in front of the gateway
+    turns the page's https:// into a plain upgrade. */
 #include <assert.h>
 #include <ctype.h>
 #include <string.h>
@@ -142,14 +146,23 @@ gc_origins_allows (const gc_origins_t *self, const char *origin)
     return false;
 }
 
+bool
+gc_origins_same_host (const char *origin, const char *host)
+{
+    const char *authority = s_valid (origin)? s_skip_scheme (origin): NULL;
+    return authority && strcasecmp (authority, host) == 0;
+}
+
 int
 gc_origins_confirm_upgrade (const gc_origins_t *self, struct lws *wsi)
 {
     if (self->count == 0 || lws_hdr_total_length (wsi, WSI_TOKEN_ORIGIN) <= 0)
         return 0;               //  no list, or not a browser
-    char origin [GC_ORIGIN_MAX + 1] = "";
+    char origin [GC_ORIGIN_MAX + 1] = "", host [GC_ORIGIN_MAX + 1] = "";
     bool whole = lws_hdr_copy (wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) > 0;
-    if (whole && gc_origins_allows (self, origin))
+    bool own = whole && lws_hdr_copy (wsi, host, sizeof host, WSI_TOKEN_HOST) > 0
+            && gc_origins_same_host (origin, host);
+    if (own || (whole && gc_origins_allows (self, origin)))
         return 0;
     gc_info ("refused an upgrade origin=%s", whole? origin: "(too long)");
     return gc_http_refuse (wsi, "403 Forbidden", "origin not allowed\n");
@@ -195,10 +208,27 @@ gc_origins_test (bool verbose)
     }
     assert (gc_origins_count (origins) == 3);
     assert (!gc_origins_allows (origins, "https://ok.example"));
+
+    //  The gateway's own page: the Host it was sent to, any scheme
+    assert (gc_origins_same_host ("http://chat.example.com", "chat.example.com"));
+    assert (gc_origins_same_host ("https://chat.example.com:8443", "Chat.Example.com:8443"));
+    assert (gc_origins_same_host ("HTTP://127.0.0.1:8080", "127.0.0.1:8080"));
+    assert (gc_origins_same_host ("http://[::1]:8080", "[::1]:8080"));
+    assert (!gc_origins_same_host ("https://chat.example.com", "chat.example.com:443"));
+    assert (!gc_origins_same_host ("http://127.0.0.1:8080", "127.0.0.1:8081"));
+    assert (!gc_origins_same_host ("http://localhost:8080", "127.0.0.1:8080"));
+    assert (!gc_origins_same_host ("https://chat.example.com.evil.example", "chat.example.com"));
+    assert (!gc_origins_same_host ("https://evil.example", "evil.example.chat.example.com"));
+    assert (!gc_origins_same_host ("https://chat.example.com/", "chat.example.com/"));
+    assert (!gc_origins_same_host ("https://user@chat.example.com", "user@chat.example.com"));
+    assert (!gc_origins_same_host ("null", "null"));
+    assert (!gc_origins_same_host ("chat.example.com", "chat.example.com"));
+    assert (!gc_origins_same_host ("https://chat.example.com", ""));
+    assert (!gc_origins_same_host ("", ""));
     gc_origins_destroy (&origins);
     gc_origins_destroy (&origins);
     assert (origins == NULL);
     if (verbose)
-        printf ("(no list, whole-origin matches, case, refused forms) ");
+        printf ("(no list, whole-origin matches, case, refused forms, own host) ");
     printf ("OK\n");
 }

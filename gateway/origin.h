@@ -4,8 +4,10 @@
     WebSocket upgrade; another site's page could otherwise use a logged-in
     user's browser to talk to us. With a list set (--allow-origin), an
     upgrade whose Origin is present and not in the list is refused with
-    HTTP 403. Clients that send no Origin (the CLI, scripts) are not
-    browsers and are let in; an empty list lets everyone in, as before. */
+    HTTP 403, unless it is the gateway's own page (page.h): an Origin
+    whose host and port are the request's Host. Clients that send no
+    Origin (the CLI, scripts) are not browsers and are let in; an empty
+    list lets everyone in, as before. */
 #ifndef GC_ORIGIN_H_INCLUDED
 #define GC_ORIGIN_H_INCLUDED
 
@@ -29,6 +31,11 @@ size_t gc_origins_count (const gc_origins_t *self);
 //  True when a page of this origin may connect: exactly one of the list,
 //  scheme and host compared without regard to case.
 bool gc_origins_allows (const gc_origins_t *self, const char *origin);
+
+//  True when origin is a page of host (a Host header's host[:port]): an
+//  origin as a browser writes it whose host and port are host's, case
+//  aside, whatever its scheme.
+bool gc_origins_same_host (const char *origin, const char *host);
 
 //  For LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 lets the upgrade go on; 1
 //  when it was refused with 403 (lws then ends the exchange); -1 to hang

@@ -4,13 +4,15 @@
     share (counters, policy, the write batch); it is private to this file
     and reached through gateway.h. Callbacks are thin switches that hand
     each event to conn.c, room.c or link.c. Plain HTTP on the same port
-    answers GET /healthz (200 while the broker link is up, so that a
-    request sent now is served; 503 otherwise) and GET /metrics. With TLS
-    (listen.c) all of it is served over TLS instead; origin.c decides
-    which pages may upgrade. */
+    serves the browser client's files (page.c) at GET / and answers GET
+    /healthz (200 while the broker link is up, so that a request sent now
+    is served; 503 otherwise) and GET /metrics; HEAD too, other methods
+    get 405. With TLS (listen.c) all of it is served over TLS instead;
+    origin.c decides which pages may upgrade. */
 #include <stddef.h>
 #include "server.h"
 #include "conn.h"
+#include "page.h"
 #include "room.h"
 #include "sessions.h"
 #include "gc_alloc.h"
@@ -27,13 +29,16 @@ struct gc_gateway_t {
     lws_sorted_usec_list_t sweep;   //  stalled-reader check
     lws_retry_bo_t idle_policy;     //  pings and dead-peer hangup
     const gc_origins_t *origins;    //  pages that may connect
+    gc_page_t *page;            //  the browser client's files
 };
 
 //  Per-session data: lws allocates it for every connection, HTTP or
 //  WebSocket; only WebSocket connections use the gc_conn_t part
 typedef struct {
-    gc_out_t http_body;         //  response body waiting for HTTP_WRITEABLE
-    int http_status;
+    char *http_body;            //  an answer's body made for it (/healthz, /metrics, 404)
+    const unsigned char *http_at;   //  what is left to send, of that body or of a file
+    size_t http_left;
+    bool http_close;            //  hang up once answered: a method we do not serve
     _Alignas (max_align_t) char conn [];    //  gc_conn_t, sized at run time
 } s_session_t;
 
@@ -44,15 +49,16 @@ s_gateway (struct lws *wsi)
 }
 
 //  --------------------------------------------------------------------------
-//  HTTP: /healthz and /metrics
+//  HTTP: the browser client's files, /healthz and /metrics. lws adds the
+//  security headers (page.h) to every answer, from the vhost's list
 
+//  The body of /healthz, /metrics or a 404, in a new string; returns its
+//  status
 static int
-s_http_body (gc_gateway_t *gateway, const char *path, gc_out_t *out)
+s_http_body (gc_gateway_t *gateway, const char *path, char **text, size_t *size)
 {
-    char *text = NULL;
-    size_t size = 0;
     int status = 200;
-    FILE *stream = gc_alloc_checked (open_memstream (&text, &size));
+    FILE *stream = gc_alloc_checked (open_memstream (text, size));
     if (strcmp (path, "/healthz") == 0) {
         gc_link_state_t state = gc_link_state (gateway->parts.link);
         status = state == GC_LINK_UP? 200: 503;
@@ -69,41 +75,114 @@ s_http_body (gc_gateway_t *gateway, const char *path, gc_out_t *out)
         fprintf (stream, "not found\n");
     }
     fclose (stream);
-    out->data = gc_malloc (LWS_PRE + size);
-    memcpy (out->data + LWS_PRE, text, size);
-    out->size = size;
-    free (text);
     return status;
 }
 
+//  /healthz, /metrics or a 404, the body made for this request
+static int
+s_http_made (struct lws *wsi, s_session_t *session, const char *path,
+             unsigned char **at, unsigned char *end)
+{
+    int status = s_http_body (s_gateway (wsi), path, &session->http_body, &session->http_left);
+    session->http_at = (const unsigned char *) session->http_body;
+    const char *type = strcmp (path, "/metrics") == 0?
+                       "text/plain; version=0.0.4; charset=utf-8": "text/plain; charset=utf-8";
+    return lws_add_http_common_headers (wsi, (unsigned) status, type, session->http_left,
+                                        at, end);
+}
+
+//  A file of the page; 304 without a body (nor its length or type) when
+//  the browser's copy is current
+static int
+s_http_file (struct lws *wsi, s_session_t *session, const gc_page_file_t *file,
+             unsigned char **at, unsigned char *end)
+{
+    if (gc_page_unchanged (file, wsi))
+        return lws_add_http_header_status (wsi, HTTP_STATUS_NOT_MODIFIED, at, end)
+            || gc_page_add_file_headers (file, wsi, at, end);
+    session->http_at = file->data;
+    session->http_left = file->size;
+    return lws_add_http_common_headers (wsi, HTTP_STATUS_OK, file->type, file->size, at, end)
+        || gc_page_add_file_headers (file, wsi, at, end);
+}
+
+//  Anything but GET and HEAD: 405, then the connection is closed, as
+//  what the request sends after its headers is not read
+static int
+s_http_wrong_method (struct lws *wsi, s_session_t *session, unsigned char **at,
+                     unsigned char *end)
+{
+    static const char body [] = "method not allowed\n";
+    session->http_at = (const unsigned char *) body;
+    session->http_left = sizeof body - 1;
+    session->http_close = true;
+    return lws_add_http_common_headers (wsi, HTTP_STATUS_METHOD_NOT_ALLOWED,
+                                        "text/plain; charset=utf-8", session->http_left, at, end)
+        || gc_page_add_header (wsi, WSI_TOKEN_HTTP_ALLOW, "GET, HEAD", at, end)
+        || gc_page_add_header (wsi, WSI_TOKEN_CONNECTION, "close", at, end);
+}
+
+static void
+s_http_forget (s_session_t *session)
+{
+    free (session->http_body);
+    session->http_body = NULL;
+    session->http_at = NULL;
+    session->http_left = 0;
+}
+
+//  The answer is written: the connection waits for the next request, or
+//  closes
+static int
+s_http_done (struct lws *wsi, s_session_t *session)
+{
+    s_http_forget (session);
+    if (session->http_close)
+        return -1;
+    return lws_http_transaction_completed (wsi)? -1: 0;
+}
+
+//  The headers now, the body as the connection can take it; HEAD gets a
+//  GET's headers only
 static int
 s_http_request (struct lws *wsi, s_session_t *session, const char *path)
 {
-    gc_gateway_t *gateway = s_gateway (wsi);
-    session->http_status = s_http_body (gateway, path, &session->http_body);
+    const gc_page_file_t *file = gc_page_find (s_gateway (wsi)->page, path);
+    bool head = lws_hdr_total_length (wsi, WSI_TOKEN_HEAD_URI) > 0;
+    bool get = lws_hdr_total_length (wsi, WSI_TOKEN_GET_URI) > 0;
     unsigned char headers [LWS_PRE + GC_GATEWAY_HTTP_HEADERS];
     unsigned char *start = headers + LWS_PRE, *at = start, *end = headers + sizeof headers - 1;
-    const char *type = strcmp (path, "/metrics") == 0?
-                       "text/plain; version=0.0.4; charset=utf-8": "text/plain; charset=utf-8";
-    if (lws_add_http_common_headers (wsi, (unsigned) session->http_status, type,
-                                     session->http_body.size, &at, end)
-    ||  lws_finalize_write_http_header (wsi, start, &at, end))
-        return 1;
+    int rc = !get && !head? s_http_wrong_method (wsi, session, &at, end):
+             file? s_http_file (wsi, session, file, &at, end):
+             s_http_made (wsi, session, path, &at, end);
+    if (rc || lws_finalize_write_http_header (wsi, start, &at, end))
+        return -1;
+    if (head || session->http_left == 0)
+        return s_http_done (wsi, session);
     lws_callback_on_writable (wsi);
     return 0;
 }
 
+//  At most GC_GATEWAY_HTTP_CHUNK a turn: a large file is not all
+//  buffered in lws for a client that reads slowly
 static int
 s_http_writable (struct lws *wsi, s_session_t *session)
 {
-    if (!session->http_body.data)
+    if (session->http_left == 0)
         return 0;
-    int rc = lws_write (wsi, session->http_body.data + LWS_PRE, session->http_body.size,
-                        LWS_WRITE_HTTP_FINAL);
-    gc_out_free (&session->http_body);
-    if (rc < 0)
+    unsigned char piece [LWS_PRE + GC_GATEWAY_HTTP_CHUNK];
+    size_t size = session->http_left < GC_GATEWAY_HTTP_CHUNK?
+                  session->http_left: GC_GATEWAY_HTTP_CHUNK;
+    memcpy (piece + LWS_PRE, session->http_at, size);
+    session->http_at += size;
+    session->http_left -= size;
+    bool last = session->http_left == 0;
+    if (lws_write (wsi, piece + LWS_PRE, size, last? LWS_WRITE_HTTP_FINAL: LWS_WRITE_HTTP) < 0)
         return -1;
-    return lws_http_transaction_completed (wsi)? -1: 0;
+    if (last)
+        return s_http_done (wsi, session);
+    lws_callback_on_writable (wsi);
+    return 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -133,7 +212,7 @@ s_on_client (struct lws *wsi, enum lws_callback_reasons reason, void *user,
         case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
         case LWS_CALLBACK_CLOSED_HTTP:
             if (session)
-                gc_out_free (&session->http_body);
+                s_http_forget (session);
             return 0;
         case LWS_CALLBACK_ESTABLISHED:
             gc_conn_open (conn, &s_gateway (wsi)->parts, wsi);
@@ -241,14 +320,16 @@ gc_server_new (const gc_server_config_t *config)
     self->idle_policy.secs_since_valid_hangup = (uint16_t) (config->ping_seconds * 5 / 2);
     s_protocols_init ();
     self->origins = config->origins;
+    self->page = gc_page_new (gc_web_files);
     struct lws_context_creation_info info = {
         .protocols = s_protocols,
+        .headers = gc_page_headers (),
         .user = self,
         .retry_and_idle_policy = &self->idle_policy,
         .fd_limit_per_thread = config->fd_limit,
         .timeout_secs = GC_GATEWAY_IO_TIMEOUT_S,
     };
-    self->context = gc_listen_setup (&config->listen, &info) == 0?
+    self->context = self->page && gc_listen_setup (&config->listen, &info) == 0?
                     lws_create_context (&info): NULL;
     self->vhost = self->context? lws_get_vhost_by_name (self->context, "default"): NULL;
     if (self->vhost)
@@ -282,6 +363,7 @@ gc_server_destroy (gc_gateway_t **self_p)
     gc_rooms_destroy (&self->parts.rooms);
     gc_link_destroy (&self->parts.link);
     gc_admission_destroy (&self->parts.admission);
+    gc_page_destroy (&self->page);
     free (self);
     *self_p = NULL;
 }

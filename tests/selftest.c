@@ -24,6 +24,7 @@
 #include "../gateway/conn.h"
 #include "../gateway/sessions.h"
 #include "../gateway/origin.h"
+#include "../gateway/page.h"
 #include "../gateway/proxies.h"
 #include "../gateway/admission.h"
 #include "../gateway/listen.h"
@@ -79,6 +80,7 @@ static const s_test_t s_tests [] = {
     { "gc_conn", gc_conn_test },
     { "gc_sessions", gc_sessions_test },
     { "gc_origins", gc_origins_test },
+    { "gc_page", gc_page_test },
     { "gc_proxies", gc_proxies_test },
     { "gc_admission", gc_admission_test },
     { "gc_listen", gc_listen_test },

@@ -5,10 +5,11 @@ ports, with the database and every process's log in a temporary folder;
 each program in it is a Process (process.py). A Client (client.py) is a
 WebSocket connection speaking protocol v1 (docs/protocol.md). checks.py
 holds the protocol's assertions, seed.py what an empty database starts
-with, web.py the HTTP(S) GET for /healthz and /metrics and the parser of
-the metrics' text, certs.py the throwaway CAs and certificates of
-gateways that serve wss://, follower.py the command-line client left
-following a room, terminal.py the interactive client in a tmux terminal.
+with, web.py the HTTP(S) requests for /healthz, /metrics and the browser
+client's files and the parser of the metrics' text, certs.py the
+throwaway CAs and certificates of gateways that serve wss://,
+follower.py the command-line client left following a room, terminal.py
+the interactive client in a tmux terminal.
 
 Everything that waits, waits for an event with a deadline: a reply, a
 push, a process exit, /healthz answering. Readiness is polled with a
@@ -32,13 +33,13 @@ from .process import (Process, connect_error, describe_exit, free_port,
 from .scope import begin_test, end_test, log_tails
 from .seed import GENERATION, PASSWORD, ROOM, ROOMS_OF, USERS
 from .terminal import Terminal
-from .web import http_get, parse_metrics
+from .web import http_get, http_request, parse_metrics
 
 __all__ = [
     "CONFIG", "Certificates", "Client", "Cluster", "Follower", "GENERATION", "PASSWORD",
     "Process", "ROOM", "ROOMS_OF", "USERS", "ServerError", "Terminal", "assert_contiguous",
     "begin_test", "check_message", "configure", "connect_error", "deadline", "describe_exit",
-    "end_test", "fingerprint", "free_port", "http_get", "log_tails",
+    "end_test", "fingerprint", "free_port", "http_get", "http_request", "log_tails",
     "other_local_address", "parse_metrics", "run_command", "run_program", "seq_of",
     "served_fingerprint", "server_environment", "tls_init", "unverified_context",
 ]

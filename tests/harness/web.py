@@ -1,6 +1,7 @@
 """web.py: a plain HTTP GET, for the gateways' /healthz and /metrics,
-over TLS too (https://) for gateways that have a certificate, and the
-Prometheus text of /metrics parsed."""
+and any request with its answer's headers, for the browser client's
+files; over TLS too (https://) for gateways that have a certificate. And
+the Prometheus text of /metrics parsed."""
 
 import asyncio
 import re
@@ -9,33 +10,57 @@ import re
 async def http_get(port, path="/healthz", timeout=2.0, ssl=None, host="127.0.0.1"):
     """GET http://host:port/path, or https:// with `ssl` (an SSLContext,
     which decides what is verified); returns (status, body bytes)."""
+    status, _, body = await http_request(port, path, timeout=timeout, ssl=ssl, host=host)
+    return status, body
+
+
+async def http_request(port, path="/", method="GET", headers=None, timeout=2.0, ssl=None,
+                       host="127.0.0.1"):
+    """One request as http_get's, with `method` and `headers` (a dict,
+    sent after Host); returns (status, {lower-case name: value}, body
+    bytes). A header sent twice is a list of its values. A HEAD, a 304
+    and a 204 have no body, whatever their Content-Length says: what
+    comes for them is read until the server closes (the request says
+    Connection: close), so that a body sent all the same shows."""
     async with asyncio.timeout(timeout):
         reader, writer = await asyncio.open_connection(
             host, port, ssl=ssl, server_hostname=host if ssl else None)
         try:
-            writer.write(("GET %s HTTP/1.1\r\nHost: %s:%d\r\n"
-                          "Connection: close\r\n\r\n" % (path, host, port)).encode())
+            lines = ["%s %s HTTP/1.1" % (method, path), "Host: %s:%d" % (host, port)]
+            lines += ["%s: %s" % pair for pair in (headers or {}).items()]
+            lines += ["Connection: close", "", ""]
+            writer.write("\r\n".join(lines).encode())
             await writer.drain()
             status_line = await reader.readline()
             parts = status_line.split()
             if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
                 raise AssertionError("not an HTTP response: %r" % status_line)
             status = int(parts[1])
-            length = None
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b"\n", b""):
-                    break
-                name, _, value = line.decode("latin-1").partition(":")
-                if name.strip().lower() == "content-length":
-                    length = int(value.strip())
-            if length is not None:
-                body = await reader.readexactly(length)
+            answered = await _read_headers(reader)
+            if "content-length" in answered and method != "HEAD" and status not in (204, 304):
+                body = await reader.readexactly(int(answered["content-length"]))
             else:
                 body = await reader.read()
-            return status, body
+            return status, answered, body
         finally:
             writer.close()
+
+
+async def _read_headers(reader):
+    """The header lines up to the empty one, as http_request returns them."""
+    headers = {}
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b"\n", b""):
+            return headers
+        name, _, value = line.decode("latin-1").partition(":")
+        name, value = name.strip().lower(), value.strip()
+        if name not in headers:
+            headers[name] = value
+        elif isinstance(headers[name], list):
+            headers[name].append(value)
+        else:
+            headers[name] = [headers[name], value]
 
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? '

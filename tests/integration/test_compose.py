@@ -523,8 +523,9 @@ async def test_dockerignore_keeps_local_builds_out_and_the_sources_in():
     patterns = ignored(os.path.join(ROOT, ".dockerignore"))
     for local in ("bin", "build", ".git"):
         assert local in patterns, ".dockerignore lets %s/ into the image build" % local
-    #  Everything `make` reads must stay in the build context
-    for needed in ["Makefile", "tests", "scripts", "deploy"] + SOURCE_FOLDERS:
+    #  Everything `make` reads must stay in the build context, web/ too:
+    #  the gateway is built with its files inside
+    for needed in ["Makefile", "tests", "scripts", "deploy", "web"] + SOURCE_FOLDERS:
         assert not any(p.rstrip("/") == needed for p in patterns), \
             ".dockerignore drops %s, which the build needs" % needed
 

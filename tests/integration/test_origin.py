@@ -4,13 +4,16 @@ The module's cluster has two gateways. Both have GROUPCHAT_ALLOW_ORIGIN
 set to two origins; gateway 0 also has --allow-origin flags, which
 replace the variable's list (a flag wins over its variable). An upgrade
 from a listed origin is let in, whatever the case of its scheme and
-host; any other origin gets HTTP 403; one without Origin (the CLI, a
-script) is let in. A gateway without a list lets every origin in.
+host; and so is the gateway's own page, whose origin names the host and
+port the upgrade was sent to (its Host header), whatever its scheme; any
+other origin gets HTTP 403, with the security headers every answer of
+the gateway carries; one without Origin (the CLI, a script) is let in. A
+gateway without a list lets every origin in.
 """
 
 import websockets
 
-from harness import Client, Cluster, PASSWORD, run_program
+from harness import Client, Cluster, PASSWORD, http_get, run_program
 
 FLAGGED, BY_VARIABLE = range(2)
 FLAGS = ["--allow-origin", "https://chat.example", "--allow-origin", "http://localhost:3000"]
@@ -22,15 +25,22 @@ async def shared_cluster():
                    per_gateway=[FLAGS, []])
 
 
-async def upgrade_status(url, origin):
-    """The HTTP status of a WebSocket upgrade from a page of `origin` (None:
-    no Origin header): 101 when the connection opened."""
+async def upgrade_refusal(url, origin):
+    """How a WebSocket upgrade from a page of `origin` (None: no Origin
+    header) is answered: (101, None) when the connection opened, else
+    (status, headers) of the refusal."""
     try:
         client = await Client.connect(url, origin=origin)
     except websockets.InvalidStatusCode as refusal:
-        return refusal.status_code
+        return refusal.status_code, refusal.headers
     await client.close()
-    return 101
+    return 101, None
+
+
+async def upgrade_status(url, origin):
+    """The HTTP status of a WebSocket upgrade from a page of `origin`:
+    101 when the connection opened."""
+    return (await upgrade_refusal(url, origin))[0]
 
 
 async def assert_statuses(url, expected):
@@ -51,6 +61,42 @@ async def test_listed_origins_are_let_in_and_others_get_403(cluster):
         "null": 403,
         "https://c.example": 403,               # the variable's, replaced by the flags
     })
+
+
+async def test_a_refusal_carries_the_security_headers(cluster):
+    status, headers = await upgrade_refusal(cluster.url(FLAGGED), "https://evil.example")
+    assert status == 403, status
+    assert headers["X-Content-Type-Options"] == "nosniff", headers
+    assert headers["X-Frame-Options"] == "DENY", headers
+    assert headers["Content-Security-Policy"].startswith("default-src 'none';"), headers
+
+
+async def test_the_gateways_own_page_is_let_in_whatever_the_list(cluster):
+    port = cluster.ports[FLAGGED]
+    #  The client sends Host 127.0.0.1:PORT, or localhost:PORT
+    await assert_statuses(cluster.url(FLAGGED), {
+        "http://127.0.0.1:%d" % port: 101,
+        "https://127.0.0.1:%d" % port: 101,     # TLS ended by a proxy in front
+        "HTTP://127.0.0.1:%d" % port: 101,
+        "http://127.0.0.1:%d" % cluster.ports[BY_VARIABLE]: 403,
+        "http://127.0.0.1": 403,
+        "http://localhost:%d" % port: 403,      # another host than the one asked
+        "http://127.0.0.1:%d/" % port: 403,     # not an origin
+    })
+    await assert_statuses(cluster.url(FLAGGED, host="localhost"), {
+        "http://localhost:%d" % port: 101,
+        "http://LocalHost:%d" % port: 101,
+        "http://127.0.0.1:%d" % port: 403,
+    })
+
+
+async def test_the_page_a_gateway_serves_speaks_the_protocol(cluster):
+    port = cluster.ports[FLAGGED]
+    status, _ = await http_get(port, "/")
+    assert status == 200, status
+    client = await Client.connect(cluster.url(FLAGGED), origin="http://127.0.0.1:%d" % port)
+    await client.login("Sue")
+    await client.join("Taskmaster")
 
 
 async def test_an_allowed_page_speaks_the_protocol(cluster):
