@@ -179,6 +179,10 @@ s_banner () {
     for port in $ports; do
         echo "    $client ws://localhost:$port"
     done
+    echo "or open in a browser:"
+    for port in $ports; do
+        echo "    http://localhost:$port/"
+    done
     echo "Users Alex, Sue and Sandy, password \"password\". Logs: here and in $logs/*.log."
     echo "Administer with: ${client%/*}/groupchat-admin --keys $keys/admin users"
     echo "Ctrl-C stops everything."

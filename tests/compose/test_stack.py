@@ -7,7 +7,8 @@ load balancer; a gateway container killed under connected clients; the
 broker restarted under a stream of says; `compose run` of the client and
 of groupchat-admin; wss:// ending at the load balancer, with the
 certificate made at the first start or one given in GROUPCHAT_TLS_DIR,
-and its clear port on this host's loopback only; and `down` then `up`
+and its clear port on this host's loopback only; the browser client
+through the load balancer, in Chromium, over http:// and https://; and `down` then `up`
 keeping the history and the certificate, `down -v` removing them. The
 tests run in this order and share the stack; the last takes it down with
 its volumes.
@@ -27,6 +28,7 @@ import harness
 from harness import (PASSWORD, ROOMS_OF, Certificates, Client, Follower, ServerError,
                      connect_error, deadline, fingerprint, http_get, other_local_address,
                      run_program, served_fingerprint)
+from harness.browser import Browser
 from harness.stack import Stack
 
 SLOW = True
@@ -289,6 +291,32 @@ async def test_wss_ends_at_the_load_balancer_with_the_certificate_made_for_local
     if other:
         assert await connect_error(other, STACK.lb_port) == errno.ECONNREFUSED, other
         assert await connect_error(other, STACK.lb_tls_port) is None, other
+
+
+async def test_the_browser_client_through_the_load_balancer():
+    """The page the gateways serve, through haproxy, in Chromium: over
+    http:// on this host and over https:// with the certificate made at
+    the first start (wss:// back through haproxy). Alex's says in the
+    page reach Sue's client."""
+    await STACK.ready()
+    sue = await login("Sue")
+    await sue.join(ROOM)
+    for url in ("http://127.0.0.1:%d/" % STACK.lb_port,
+                "https://localhost:%d/" % STACK.lb_tls_port):
+        browser = await Browser.open(url, "Alex at " + url)
+        await browser.logged_in("Alex")
+        await browser.enter(ROOM)
+        text = "from the page at %s" % url
+        await browser.say(text)
+        await browser.wait_texts([text], timeout=30)
+        while True:
+            message = await sue.next_message(deadline(30))
+            if message["text"] == text:
+                break
+        assert message["from"] == "Alex", message
+        await browser.no_page_errors()
+        browser.close()
+    await sue.close()
 
 
 async def test_a_certificate_given_in_GROUPCHAT_TLS_DIR_is_served_instead():

@@ -293,6 +293,10 @@ class Cluster:
     def url(self, gateway=0, host="127.0.0.1"):
         return "%s://%s:%d/" % ("wss" if self.tls else "ws", host, self.ports[gateway])
 
+    def page_url(self, gateway=0, host="127.0.0.1"):
+        """The browser client's page on a gateway."""
+        return "%s://%s:%d/" % ("https" if self.tls else "http", host, self.ports[gateway])
+
     async def client(self, gateway=0, name=None, **options):
         """A connected, not logged in Client on a gateway."""
         return await Client.connect(self.url(gateway),

@@ -187,6 +187,12 @@ async def test_run_sh_starts_a_broker_and_two_gateways_and_says_how_to_connect()
         for port in run.ports:
             status, _ = await http_get(port, "/healthz")
             assert status == 200, "gateway on %d: /healthz %d" % (port, status)
+        #  The browser's address too, each serving the page
+        pages = re.findall(r"^    (http://localhost:\d+/)$", run.output(), re.M)
+        assert pages == ["http://localhost:%d/" % port for port in run.ports], run.output()
+        for port in run.ports:
+            status, body = await http_get(port, "/")
+            assert status == 200 and b"<title>groupchat</title>" in body, (port, status)
         #  The three are wired together: a message said on one gateway
         #  reaches a member on the other
         alex = await Client.connect("ws://127.0.0.1:%d/" % run.ports[0], name="Alex")
