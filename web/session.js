@@ -84,6 +84,7 @@ export class Session extends EventTarget {
         this.sayTimer = null;
         this.typedAt = new Map();       //  room -> when typing was last sent
         this.ended = false;             //  the gateway closed the session
+        this.revoking = null;           //  a logout made offline, being sent
     }
 
     emit(type, detail) {
@@ -117,9 +118,11 @@ export class Session extends EventTarget {
 
     async opened() {
         this.attempt = 0;
+        //  A logout made offline first: a password login waits for it,
+        //  or the logout would end that login instead
         const pendingLogout = stored("logout", null);
-        if (pendingLogout)
-            await this.revoke(pendingLogout, false);
+        this.revoking = pendingLogout? this.revoke(pendingLogout, false): null;
+        await this.revoking;
         if (this.token)
             await this.logIn({token: this.token}).catch((error) => this.loginFailed(error));
     }
@@ -233,6 +236,7 @@ export class Session extends EventTarget {
         if (!this.socket)
             this.connect();
         await this.whenOpen();
+        await this.revoking;
         this.rooms.clear();
         this.outbox = [];
         this.saveRooms();

@@ -340,3 +340,26 @@ async def test_over_https_the_page_uses_wss_and_passes_the_origin_list():
         await browser.say("over wss")
         await browser.wait_texts(["over wss"])
         await browser.no_page_errors()
+
+
+async def test_a_logout_made_offline_revokes_the_token_once_back(cluster):
+    """Logged out while the gateway is down: the page forgets the token at
+    once and revokes it on its next connection, before the next login,
+    which goes on working."""
+    alex = await browser_in(cluster, "Alex", 0, "Taskmaster")
+    token = await alex.stored("token")
+    await cluster.gateways[0].kill()
+    await alex.wait("the disconnected banner", lambda d: alex.shown("banner"))
+    await alex.call(alex.driver.find_element(By.ID, "logout").click)
+    await alex.wait("the login form", lambda d: alex.shown("login-screen"))
+    assert await alex.stored("token") is None
+    cluster.gateways[0].start()
+    await cluster.wait_healthy([0])
+    await alex.logged_in("Alex")
+    await alex.enter("Taskmaster")
+    await alex.say("logged in again")
+    await alex.wait_texts(["logged in again"])
+    assert await alex.stored("logout") is None, "the revocation is still waiting"
+    other = await cluster.client(gateway=1)
+    await other.expect_error("bad_credentials", "login", token=token)
+    await alex.no_page_errors()
