@@ -16,6 +16,7 @@
 #include <sodium.h>
 #include "gc_alloc.h"
 #include "gc_codec.h"
+#include "gc_endpoints.h"
 #include "gc_escape.h"
 #include "gc_log.h"
 #include "gc_options.h"
@@ -24,7 +25,7 @@
 #include "gc_limits.h"
 
 static const char *s_usage =
-    "usage: groupchat-admin [--requests ENDPOINT] [--keys DIR] [--insecure]\n"
+    "usage: groupchat-admin [--requests ENDPOINT ...] [--keys DIR] [--insecure]\n"
     "                       [--timeout SECONDS] [--json] COMMAND\n"
     "\n"
     "Commands (a group and its chat room share one name):\n"
@@ -53,6 +54,9 @@ static const char *s_usage =
     "                           (admins/); delete that file to revoke it\n"
     "\n"
     "  --requests ENDPOINT  broker's request socket  GROUPCHAT_REQUESTS (tcp://localhost:5555)\n"
+    "                       repeatable (the variable: comma-separated): each broker\n"
+    "                       is tried in turn, for its share of the timeout, and the\n"
+    "                       command runs on the first that answers\n"
     "  --keys DIR           this tool's key folder (admin.cert_secret and broker.cert)\n"
     "                                                GROUPCHAT_KEYS (none)\n"
     "  --insecure           allow a broker on another host without keys\n"
@@ -252,14 +256,21 @@ s_print_names (const gc_frame_t *reply, bool json)
 static zsock_t *
 s_dial (const char *endpoint, gc_keys_t *keys, zsock_t **refusals)
 {
+    //  A monitor endpoint of its own for each broker tried
+    static int dialled;
+    char monitor [64];
+    snprintf (monitor, sizeof monitor, "inproc://groupchat-admin-monitor-%d", dialled++);
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
     //  Whoever answers, nothing larger than the broker ever sends is read
     zsock_set_maxmsgsize (dealer, GC_LINK_MESSAGE_MAX);
     if (keys)
         gc_keys_dial (keys, dealer);
     *refusals = NULL;
-    if (zmq_socket_monitor (zsock_resolve (dealer), "inproc://groupchat-admin-monitor", GC_KEYS_REFUSED) == 0)
-        *refusals = zsock_new_pair (">inproc://groupchat-admin-monitor");
+    if (zmq_socket_monitor (zsock_resolve (dealer), monitor, GC_KEYS_REFUSED) == 0) {
+        *refusals = zsock_new (ZMQ_PAIR);
+        if (*refusals && zsock_connect (*refusals, "%s", monitor) != 0)
+            zsock_destroy (refusals);
+    }
     if (!*refusals || zsock_connect (dealer, "%s", endpoint) != 0) {
         zsock_destroy (refusals);
         zsock_destroy (&dealer);
@@ -267,9 +278,15 @@ s_dial (const char *endpoint, gc_keys_t *keys, zsock_t **refusals)
     return dealer;
 }
 
-//  Sends the request and prints the outcome; returns the exit status
+//  What s_call returns when the broker did not answer (or refused us):
+//  the next one may
+#define S_NO_ANSWER -1
+
+//  Sends the request and prints the outcome; returns the exit status,
+//  or S_NO_ANSWER
 static int
-s_call (const char *endpoint, gc_keys_t *keys, gc_frame_t *request, int timeout, bool json)
+s_call (const char *endpoint, gc_keys_t *keys, gc_frame_t *request, int64_t timeout_ms,
+        bool json)
 {
     zsock_t *refusals;
     zsock_t *dealer = s_dial (endpoint, keys, &refusals);
@@ -277,15 +294,15 @@ s_call (const char *endpoint, gc_keys_t *keys, gc_frame_t *request, int timeout,
         return fprintf (stderr, "groupchat-admin: bad endpoint %s\n", endpoint), 1;
     gc_frame_set_uint (request, GC_F_RID, 1);
     //  If we stop waiting, the broker must not do it later
-    gc_frame_set_uint (request, GC_F_DEADLINE, (uint64_t) (gc_clock_wall_ms () + timeout * 1000LL));
+    gc_frame_set_uint (request, GC_F_DEADLINE, (uint64_t) (gc_clock_wall_ms () + timeout_ms));
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init (&buffer);
     gc_frame_encode (request, &buffer);
     zmq_send (zsock_resolve (dealer), buffer.data, buffer.size, 0);
     msgpack_sbuffer_destroy (&buffer);
-    int status = 1;
+    int status = S_NO_ANSWER;
     zpoller_t *poller = zpoller_new (dealer, refusals, NULL);
-    void *ready = zpoller_wait (poller, timeout * 1000);
+    void *ready = zpoller_wait (poller, (int) timeout_ms);
     zframe_t *frame = ready == dealer? zframe_recv (dealer): NULL;
     gc_frame_t reply;
     if (ready == refusals)
@@ -298,6 +315,7 @@ s_call (const char *endpoint, gc_keys_t *keys, gc_frame_t *request, int timeout,
         fprintf (stderr, "groupchat-admin: the broker at %s did not answer\n", endpoint);
     else
     if (gc_frame_decode (&reply, zframe_data (frame), zframe_size (frame)) == 0) {
+        status = 1;
         if (reply.op == GC_OP_OK) {
             status = 0;
             if (reply.fields & GC_F_NAMES)
@@ -343,9 +361,24 @@ s_keys (gc_options_t *options, int argc, char **argv)
     return rc? 1: 0;
 }
 
-//  Sends command to the broker at endpoint; returns the exit status
+//  Tries each broker in turn, each for its share of timeout (a broker
+//  that is not the one serving does not answer), until one answers;
+//  returns the exit status
 static int
-s_command_broker (const s_command_t *command, char **names, const char *endpoint,
+s_call_any (const gc_endpoints_t *endpoints, gc_keys_t *keys, gc_frame_t *request,
+            int timeout, bool json)
+{
+    size_t count = gc_endpoints_count (endpoints);
+    int64_t share_ms = timeout * 1000LL / (int64_t) count;
+    int status = S_NO_ANSWER;
+    for (size_t index = 0; index < count && status == S_NO_ANSWER; index++)
+        status = s_call (gc_endpoints_requests (endpoints, index), keys, request, share_ms, json);
+    return status == S_NO_ANSWER? 1: status;
+}
+
+//  Sends command to the brokers of endpoints; returns the exit status
+static int
+s_command_broker (const s_command_t *command, char **names, const gc_endpoints_t *endpoints,
                   const char *keys_dir, int timeout, bool json)
 {
     if (sodium_init () < 0)
@@ -356,18 +389,20 @@ s_command_broker (const s_command_t *command, char **names, const char *endpoint
     gc_frame_t request;
     char hash [crypto_pwhash_STRBYTES];
     int status = s_fill (&request, command, names, hash)? 1
-               : s_call (endpoint, keys, &request, timeout, json);
+               : s_call_any (endpoints, keys, &request, timeout, json);
     gc_keys_destroy (&keys);
     return status;
 }
 
-int
-main (int argc, char *argv [])
+//  Parses the command line and runs its command; returns the exit status
+static int
+s_main (int argc, char *argv [], gc_endpoints_t *endpoints)
 {
-    const char *endpoint = "tcp://localhost:5555", *timeout_text = "10", *keys = NULL;
+    const char *timeout_text = "10", *keys = NULL;
     bool json = false, insecure = false;
     gc_option_t table [] = {
-        { .name = "requests", .env = "GROUPCHAT_REQUESTS", .text = &endpoint },
+        { .name = "requests", .env = "GROUPCHAT_REQUESTS", .take = gc_endpoints_take_requests,
+          .arg = endpoints },
         GC_OPTION_KEYS (&keys, &insecure),
         { .name = "timeout", .text = &timeout_text },
         { .name = "json", .set = &json },
@@ -380,6 +415,7 @@ main (int argc, char *argv [])
     int status = gc_options_parse (&options, argc, argv);
     if (status != GC_OPTIONS_GO_ON)
         return status;
+    gc_endpoints_complete (endpoints, "tcp://localhost:5555", NULL);
     int timeout = atoi (timeout_text);
     if (options.first < argc && streq (argv [options.first], "keys"))
         return s_keys (&options, argc - options.first, argv + options.first);
@@ -398,10 +434,21 @@ main (int argc, char *argv [])
     if (timeout < 1)
         return gc_options_error (&options, "--timeout must be at least 1");
     char why [400];
-    if (gc_keys_allow (endpoint, keys && *keys, insecure, why, sizeof why))
-        return gc_options_error (&options, why);
+    for (size_t index = 0; index < gc_endpoints_count (endpoints); index++)
+        if (gc_keys_allow (gc_endpoints_requests (endpoints, index), keys && *keys, insecure,
+                           why, sizeof why))
+            return gc_options_error (&options, why);
     zsys_handler_set (NULL);
-    status = s_command_broker (command, names, endpoint, keys, timeout, json);
+    status = s_command_broker (command, names, endpoints, keys, timeout, json);
     zsys_shutdown ();
+    return status;
+}
+
+int
+main (int argc, char *argv [])
+{
+    gc_endpoints_t *endpoints = gc_endpoints_new ();
+    int status = s_main (argc, argv, endpoints);
+    gc_endpoints_destroy (&endpoints);
     return status;
 }

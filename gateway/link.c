@@ -26,7 +26,17 @@
     given up on at half its deadline again, once the broker can no longer
     act on it). A sent request is not answered sooner when its connection
     closes: the broker may still act on it until its deadline, and a
-    client told `unavailable` is promised that nothing was done. */
+    client told `unavailable` is promised that nothing was done.
+
+    Given several brokers (gc_endpoints.h), the link talks to one at a
+    time, DEALER and SUB alike. One that has not answered for the
+    liveness window (GC_HEARTBEAT_DEAD_MS: killed, hung, or a standby
+    that does not serve) is left for the next in the list, round-robin,
+    and the link stays with the first that answers. A move is a new
+    connection like any other: requests sent on the old one keep their
+    promise above (given up on, never answered sooner), waiting ones go
+    out on the new one, and the rooms and presence recover as after a
+    broker restart (room.c). */
 #include <czmq.h>
 #include "link.h"
 #include "gc_limits.h"
@@ -34,6 +44,7 @@
 #include "gc_metrics.h"
 #include "gc_clock.h"
 #include "gc_alloc.h"
+#include "gc_endpoints.h"
 
 typedef struct {
     uint64_t rid;
@@ -55,7 +66,12 @@ struct gc_link_t {
     zsock_t *sub;               //  events from the broker's XPUB
     zsock_t *monitor;           //  the DEALER's connection events (PAIR)
     gc_keys_t *keys;            //  CURVE keys, not ours; NULL: plain
-    char *requests, *events;    //  the broker's endpoints, to dial again
+    gc_endpoints_t *endpoints;  //  the brokers, ours; one serves at a time
+    size_t current;             //  the index of the one dialled now
+    const char *requests, *events;  //  its endpoints, in endpoints
+    bool moved;                 //  dialled another broker: its old connection's
+                                //  close is not news of the new one
+    uint64_t moves;             //  moves to another broker
     bool refused;               //  the broker refused the last handshake
     gc_linkstate_t *state;      //  down, connecting, up
     zhashx_t *pending;          //  rid -> s_pending_t, waiting or sent
@@ -283,15 +299,25 @@ s_drain_sub (gc_link_t *self)
     return false;
 }
 
+//  Hangs up on the current broker and dials the index-th, both sockets
+static void
+s_dial (gc_link_t *self, size_t index)
+{
+    zsock_disconnect (self->dealer, "%s", self->requests);
+    zsock_disconnect (self->sub, "%s", self->events);
+    self->current = index;
+    self->requests = gc_endpoints_requests (self->endpoints, index);
+    self->events = gc_endpoints_events (self->endpoints, index);
+    zsock_connect (self->dealer, "%s", self->requests);
+    zsock_connect (self->sub, "%s", self->events);
+}
+
 //  Dials both endpoints again, a while after a refused handshake
 static void
 s_on_redial (lws_sorted_usec_list_t *sul)
 {
     gc_link_t *self = lws_container_of (sul, gc_link_t, redial);
-    zsock_disconnect (self->dealer, "%s", self->requests);
-    zsock_disconnect (self->sub, "%s", self->events);
-    zsock_connect (self->dealer, "%s", self->requests);
-    zsock_connect (self->sub, "%s", self->events);
+    s_dial (self, self->current);
 }
 
 static void
@@ -334,13 +360,15 @@ s_drain_monitor (gc_link_t *self)
             memcpy (&event, zmq_msg_data (&frame), sizeof event);
         while (zmq_msg_more (&frame) && zmq_msg_recv (&frame, monitor, ZMQ_DONTWAIT) >= 0)
             ;                   //  the endpoint, which we know
-        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            self->moved = false;
             s_accepted (self);
+        }
         else
         if (event & GC_KEYS_REFUSED)
             s_refused (self, "handshake");
         else
-        if (event == ZMQ_EVENT_DISCONNECTED)
+        if (event == ZMQ_EVENT_DISCONNECTED && !self->moved)
             s_link_event (self, GC_LINK_DISCONNECTED);
     }
     zmq_msg_close (&frame);
@@ -549,6 +577,24 @@ gc_link_reconnects (gc_link_t *self)
 }
 
 size_t
+gc_link_endpoint_index (gc_link_t *self)
+{
+    return self->current;
+}
+
+const char *
+gc_link_endpoint (gc_link_t *self)
+{
+    return self->requests;
+}
+
+uint64_t
+gc_link_moves (gc_link_t *self)
+{
+    return self->moves;
+}
+
+size_t
 gc_link_waiting (gc_link_t *self)
 {
     return self->waiting.count;
@@ -623,12 +669,38 @@ s_ping (gc_link_t *self)
     self->probed = true;
 }
 
+//  The next broker of the list, once the current one has not answered
+//  for the liveness window: it is dead, hung, or not the one serving.
+//  An answer since it was dialled keeps the link where it is.
+static void
+s_move_if_silent (gc_link_t *self)
+{
+    size_t count = gc_endpoints_count (self->endpoints);
+    if (count < 2 || gc_linkstate_state (self->state) == GC_LINK_UP
+    ||  s_mono_ms () - self->last_answer_ms < GC_HEARTBEAT_DEAD_MS)
+        return;
+    gc_warn ("broker link: moving to %s (the previous did not answer) from=%s index=%zu",
+             gc_endpoints_requests (self->endpoints, (self->current + 1) % count),
+             self->requests, (self->current + 1) % count);
+    lws_sul_cancel (&self->redial);
+    s_dial (self, (self->current + 1) % count);
+    self->moves++;
+    self->moved = true;
+    self->probed = false;
+    //  The new broker has its whole window to answer
+    self->last_answer_ms = s_mono_ms ();
+    gc_link_state_t before = gc_linkstate_state (self->state);
+    gc_linkstate_apply (self->state, GC_LINK_DISCONNECTED);
+    s_changed (self, before, GC_LINK_DISCONNECTED);
+}
+
 static void
 s_on_tick (lws_sorted_usec_list_t *sul)
 {
     gc_link_t *self = lws_container_of (sul, gc_link_t, tick);
     s_give_up_expired (self, gc_clock_wall_ms ());
     s_state_now (self);
+    s_move_if_silent (self);
     //  A connection whose first ping could not go out is pinged again
     //  at the next tick, not the next beat
     if (self->ticks++ % (GC_HEARTBEAT_MS / GC_LINK_TICK_MS) == 0 || !self->probed)
@@ -704,14 +776,17 @@ s_monitor_new (gc_link_t *self)
 
 gc_link_t *
 gc_link_new (struct lws_context *context, struct lws_vhost *vhost,
-             const char *requests, const char *events, gc_keys_t *keys,
+             const gc_endpoints_t *endpoints, gc_keys_t *keys,
              gc_link_event_fn *on_event, void *arg)
 {
     gc_link_t *self = gc_calloc (1, sizeof *self);
     self->context = context;
     self->keys = keys;
-    self->requests = gc_strdup (requests);
-    self->events = gc_strdup (events);
+    self->endpoints = gc_endpoints_dup (endpoints);
+    self->requests = gc_endpoints_requests (self->endpoints, 0);
+    self->events = gc_endpoints_events (self->endpoints, 0);
+    //  The first broker's window starts now
+    self->last_answer_ms = s_mono_ms ();
     self->request_deadline_ms = GC_REQUEST_DEADLINE_MS;
     self->on_event = on_event;
     self->event_arg = arg;
@@ -728,7 +803,7 @@ gc_link_new (struct lws_context *context, struct lws_vhost *vhost,
     self->sub = s_socket_new (ZMQ_SUB, keys);
     self->monitor = self->dealer? s_monitor_new (self): NULL;
     if (!self->sub || !self->monitor
-    ||  s_connect (self->dealer, requests) || s_connect (self->sub, events)
+    ||  s_connect (self->dealer, self->requests) || s_connect (self->sub, self->events)
     ||  s_adopt (self, vhost, self->dealer) || s_adopt (self, vhost, self->sub)
     ||  s_adopt (self, vhost, self->monitor)) {
         gc_link_destroy (&self);
@@ -764,8 +839,7 @@ gc_link_destroy (gc_link_t **self_p)
     gc_linkstate_destroy (&self->state);
     msgpack_sbuffer_destroy (&self->buffer);
     free (self->broker_metrics);
-    free (self->requests);
-    free (self->events);
+    gc_endpoints_destroy (&self->endpoints);
     free (self);
     *self_p = NULL;
 }

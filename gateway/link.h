@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <libwebsockets.h>
 #include "gc_codec.h"
+#include "gc_endpoints.h"
 #include "gc_keys.h"
 #include "gc_metrics.h"
 #include "linkstate.h"
@@ -32,11 +33,13 @@ typedef void (gc_link_event_fn) (void *arg, const gc_frame_t *event);
 int gc_link_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
                       void *in, size_t len);
 
-//  Creates the link and adopts its sockets into vhost's loop; with keys
-//  (kept by the caller until the link is destroyed) the sockets speak
-//  CURVE. Returns NULL when the endpoints are invalid.
+//  Creates the link to the first of endpoints (a copy is kept: the link
+//  moves on to the next when one does not answer) and adopts its
+//  sockets into vhost's loop; with keys (kept by the caller until the
+//  link is destroyed) the sockets speak CURVE. Returns NULL when the
+//  endpoints are invalid.
 gc_link_t *gc_link_new (struct lws_context *context, struct lws_vhost *vhost,
-                        const char *requests, const char *events, gc_keys_t *keys,
+                        const gc_endpoints_t *endpoints, gc_keys_t *keys,
                         gc_link_event_fn *on_event, void *arg);
 //  How long a request may take to be answered (GC_REQUEST_DEADLINE_MS
 //  unless set): past it, the client is told unavailable.
@@ -83,6 +86,14 @@ gc_link_state_t gc_link_state (gc_link_t *self);
 
 //  Connections to the broker made after the first one.
 uint64_t gc_link_reconnects (gc_link_t *self);
+
+//  The broker dialled now: its index in the endpoints, its request
+//  endpoint.
+size_t gc_link_endpoint_index (gc_link_t *self);
+const char *gc_link_endpoint (gc_link_t *self);
+
+//  Moves to another broker of the list, one that had not answered.
+uint64_t gc_link_moves (gc_link_t *self);
 
 //  Requests waiting for the link to be up.
 size_t gc_link_waiting (gc_link_t *self);

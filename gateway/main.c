@@ -13,7 +13,7 @@
 static const char *s_usage =
     "usage: groupchat-gateway [--port N] [--listen ADDRESS] [--tls-cert FILE --tls-key FILE]\n"
     "                         [--allow-origin ORIGIN ...] [--trusted-proxy NETWORK ...]\n"
-    "                         [--requests ENDPOINT] [--events ENDPOINT]\n"
+    "                         [--requests ENDPOINT ...] [--events ENDPOINT ...]\n"
     "                         [--rate-limit N] [--ping-interval SECONDS]\n"
     "                         [--login-timeout S] [--max-connections N]\n"
     "                         [--max-connections-per-address N]\n"
@@ -44,6 +44,10 @@ static const char *s_usage =
     "                                GROUPCHAT_TRUSTED_PROXY (comma-separated; none)\n"
     "  --requests ENDPOINT  broker's request socket    GROUPCHAT_REQUESTS (tcp://localhost:5555)\n"
     "  --events ENDPOINT    broker's event socket      GROUPCHAT_EVENTS (tcp://localhost:5556)\n"
+    "                       Both repeatable (the variables: comma-separated), paired\n"
+    "                       by position, one of each per broker: the gateway uses\n"
+    "                       one broker at a time and moves to the next when it has\n"
+    "                       not answered for 3 s, round-robin\n"
     "  --rate-limit N       requests per second per connection, in bursts of 2 x N\n"
     "                       (" GC_STR (GC_RATE_BURST_MIN) " at least); past it a request gets\n"
     "                       rate_limited and reading pauses until the next\n"
@@ -118,9 +122,11 @@ s_check_config (gc_options_t *options, const gc_server_config_t *config, const c
     const gc_listen_config_t *listen = &config->listen;
     bool curve = keys && *keys;
     char why [400];
-    if (gc_keys_allow (config->requests, curve, insecure, why, sizeof why)
-    ||  gc_keys_allow (config->events, curve, insecure, why, sizeof why))
-        return gc_options_error (options, why);
+    const gc_endpoints_t *endpoints = config->endpoints;
+    for (size_t index = 0; index < gc_endpoints_count (endpoints); index++)
+        if (gc_keys_allow (gc_endpoints_requests (endpoints, index), curve, insecure, why, sizeof why)
+        ||  gc_keys_allow (gc_endpoints_events (endpoints, index), curve, insecure, why, sizeof why))
+            return gc_options_error (options, why);
     if (listen->address && !gc_listen_is_address (listen->address))
         return gc_options_error (options, "--listen wants an IP address, such as 127.0.0.1 or ::1");
     if (!listen->tls_cert != !listen->tls_key)
@@ -139,10 +145,12 @@ s_serve (const gc_server_config_t *config)
                   listen->port);
         return 1;
     }
-    gc_info ("listening address=%s port=%d tls=%s origins=%zu requests=%s events=%s curve=%s",
-             listen->address? listen->address: "*", listen->port,
+    gc_info ("listening address=%s port=%d tls=%s origins=%zu requests=%s events=%s "
+             "brokers=%zu curve=%s", listen->address? listen->address: "*", listen->port,
              gc_listen_is_tls (listen)? "on": "off", gc_origins_count (config->origins),
-             config->requests, config->events, config->keys? "on": "off");
+             gc_endpoints_requests (config->endpoints, 0),
+             gc_endpoints_events (config->endpoints, 0), gc_endpoints_count (config->endpoints),
+             config->keys? "on": "off");
     int rc = gc_server_run (gateway);
     gc_info ("stopping");
     gc_server_destroy (&gateway);
@@ -164,11 +172,11 @@ s_on_lws_log (int level, const char *line)
 }
 
 static int
-s_main (int argc, char *argv [], gc_origins_t *origins, gc_proxies_t *proxies)
+s_main (int argc, char *argv [], gc_origins_t *origins, gc_proxies_t *proxies,
+        gc_endpoints_t *endpoints)
 {
     gc_server_config_t config = {
-        .requests = "tcp://localhost:5555", .events = "tcp://localhost:5556", .origins = origins,
-        .proxies = proxies
+        .endpoints = endpoints, .origins = origins, .proxies = proxies
     };
     const char *keys = NULL;
     bool insecure = false;
@@ -181,8 +189,7 @@ s_main (int argc, char *argv [], gc_origins_t *origins, gc_proxies_t *proxies)
           .arg = origins },
         { .name = "trusted-proxy", .env = "GROUPCHAT_TRUSTED_PROXY", .take = s_take_proxies,
           .arg = proxies },
-        { .name = "requests", .env = "GROUPCHAT_REQUESTS", .text = &config.requests },
-        { .name = "events", .env = "GROUPCHAT_EVENTS", .text = &config.events },
+        GC_OPTION_ENDPOINTS (endpoints),
         GC_OPTION_NUMBER ("rate-limit", "GROUPCHAT_RATE_LIMIT", GC_STR (GC_RATE_LIMIT_DEFAULT),
                           &config.rate_limit,
                           0, 1000000),
@@ -211,6 +218,10 @@ s_main (int argc, char *argv [], gc_origins_t *origins, gc_proxies_t *proxies)
         .stray = "unexpected argument"
     };
     int status = gc_options_parse (&options, argc, argv);
+    const char *unpaired = status == GC_OPTIONS_GO_ON?
+        gc_endpoints_complete (endpoints, "tcp://localhost:5555", "tcp://localhost:5556"): NULL;
+    if (unpaired)
+        status = gc_options_error (&options, unpaired);
     if (status == GC_OPTIONS_GO_ON)
         status = s_check_config (&options, &config, keys, insecure);
     if (status != GC_OPTIONS_GO_ON)
@@ -231,7 +242,9 @@ main (int argc, char *argv [])
     gc_stop_on_signals ();
     gc_origins_t *origins = gc_origins_new ();
     gc_proxies_t *proxies = gc_proxies_new ();
-    int status = s_main (argc, argv, origins, proxies);
+    gc_endpoints_t *endpoints = gc_endpoints_new ();
+    int status = s_main (argc, argv, origins, proxies, endpoints);
+    gc_endpoints_destroy (&endpoints);
     gc_origins_destroy (&origins);
     gc_proxies_destroy (&proxies);
     return status;

@@ -46,6 +46,12 @@ gc_metrics_write (const gc_gateway_parts_t *parts, FILE *stream)
     gc_metric_write (stream, "groupchat_gateway_broker_reconnects_total", "counter",
                      "Connections to the broker made after the first.",
                      (double) gc_link_reconnects (link));
+    gc_metric_write (stream, "groupchat_broker_endpoint_index", "gauge",
+                     "The broker this gateway dials now: its place in the endpoint "
+                     "lists, from 0.", (double) gc_link_endpoint_index (link));
+    gc_metric_write (stream, "groupchat_gateway_broker_moves_total", "counter",
+                     "Moves to the next broker of the list, the previous one not answering.",
+                     (double) gc_link_moves (link));
     gc_metric_write (stream, "groupchat_gateway_requests_waiting", "gauge",
                      "Requests waiting for the broker link to be up.",
                      (double) gc_link_waiting (link));

@@ -333,8 +333,8 @@ gc_server_new (const gc_server_config_t *config)
                     lws_create_context (&info): NULL;
     self->vhost = self->context? lws_get_vhost_by_name (self->context, "default"): NULL;
     if (self->vhost)
-        self->parts.link = gc_link_new (self->context, self->vhost, config->requests,
-                                        config->events, config->keys, s_on_event, self);
+        self->parts.link = gc_link_new (self->context, self->vhost, config->endpoints,
+                                        config->keys, s_on_event, self);
     if (!self->parts.link) {
         gc_server_destroy (&self);
         return NULL;

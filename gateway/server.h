@@ -15,8 +15,7 @@ typedef struct {
     gc_listen_config_t listen;  //  port, address, TLS
     const gc_origins_t *origins;    //  pages that may connect (origin.h)
     const gc_proxies_t *proxies;    //  proxies that say who the client is (proxies.h)
-    const char *requests;       //  broker's ROUTER endpoint
-    const char *events;         //  broker's PUB endpoint
+    const gc_endpoints_t *endpoints;    //  the brokers' ROUTER and PUB, one serving
     gc_keys_t *keys;            //  CURVE keys for both; NULL: plain
     int rate_limit;             //  requests/s per connection, 0: unlimited
     unsigned fd_limit;          //  connections + a few, 0: lws default

@@ -195,8 +195,11 @@ gc_link_t *
 gc_testbed_link (gc_testbed_t *self, struct lws_context *context,
                  gc_link_event_fn *on_event, void *arg)
 {
+    gc_endpoints_t *endpoints = gc_endpoints_new ();
+    gc_endpoints_complete (endpoints, self->requests, self->events);
     gc_link_t *link = gc_link_new (context, lws_get_vhost_by_name (context, "default"),
-                                   self->requests, self->events, NULL, on_event, arg);
+                                   endpoints, NULL, on_event, arg);
+    gc_endpoints_destroy (&endpoints);
     assert (link);
     return link;
 }

@@ -12,6 +12,7 @@
 #include "gc_escape.h"
 #include "gc_log.h"
 #include "gc_options.h"
+#include "gc_endpoints.h"
 #include "gc_pem.h"
 #include "gc_keys.h"
 #include "gc_stop.h"
@@ -65,6 +66,7 @@ static const s_test_t s_tests [] = {
     { "gc_escape", gc_escape_test },
     { "gc_log", gc_log_test },
     { "gc_options", gc_options_test },
+    { "gc_endpoints", gc_endpoints_test },
     { "gc_pem", gc_pem_test },
     { "gc_keys", gc_keys_test },
     { "gc_keyring", gc_keyring_test },

@@ -40,7 +40,7 @@ class Cluster:
     def __init__(self, gateways=2, start_broker=True, broker_env=None,
                  gateway_env=None, gateway_args=(), broker_args=(), by_env=False,
                  wrap_broker=True, per_gateway=None, tls=False, backups=True,
-                 curve=True, db=None):
+                 curve=True, db=None, brokers=1):
         """`by_env` configures the programs by environment variables only
         (GROUPCHAT_DB, ...) instead of flags; extra env and args win.
         `wrap_broker=False` runs the broker without the wrapper, for tests
@@ -53,16 +53,20 @@ class Cluster:
         are off. `curve`: the broker link uses keys made by `groupchat-admin
         keys init` in `self.keys`, as `make run` does; False: no keys, the
         link trusts loopback. `db`: the database's path, when it must live
-        elsewhere than in the cluster's folder."""
+        elsewhere than in the cluster's folder. `brokers`: how many broker
+        processes share the database and keys, each on ports of its own
+        (`self.brokers`; `self.broker` is the first, the only one started);
+        the gateways and groupchat-admin are given all their endpoints,
+        for tests of a move from one to the next."""
         self.dir = tempfile.mkdtemp(prefix="cluster-", dir=CONFIG.tmp_root)
         self.db = db or os.path.join(self.dir, "groupchat.db")
         self.backups = os.path.join(self.dir, "backups") if backups else None
-        self.requests_port = free_port()
-        self.events_port = free_port()
+        self.endpoints = [("tcp://127.0.0.1:%d" % free_port(), "tcp://127.0.0.1:%d" % free_port())
+                          for _ in range(brokers)]
+        self.requests_port = int(self.endpoints[0][0].rsplit(":", 1)[1])
+        self.events_port = int(self.endpoints[0][1].rsplit(":", 1)[1])
         self.ports = [free_port() for _ in range(gateways)]
         self.start_broker_too = start_broker
-        requests = "tcp://127.0.0.1:%d" % self.requests_port
-        events = "tcp://127.0.0.1:%d" % self.events_port
         self.keys = make_keys(os.path.join(self.dir, "keys")) if curve else None
 
         def settings(pairs, extra_env, extra_args):
@@ -75,23 +79,37 @@ class Cluster:
             env.update(extra_env or {})
             return env, args + list(extra_args)
 
-        broker_settings = [("--db", "GROUPCHAT_DB", self.db),
-                           ("--requests", "GROUPCHAT_REQUESTS", requests),
-                           ("--events", "GROUPCHAT_EVENTS", events)]
-        if backups:
-            broker_settings.append(("--backup-dir", "GROUPCHAT_BACKUP_DIR", self.backups))
-        if curve:
-            broker_settings.append(("--keys", "GROUPCHAT_KEYS", self.key_folder("broker")))
-        env, args = settings(broker_settings, broker_env, broker_args)
-        self.broker = Process("broker", "groupchat-broker", args,
-                              os.path.join(self.dir, "broker.log"), env, wrap_broker)
+        self.brokers = []
+        for i, (requests, events) in enumerate(self.endpoints):
+            broker_settings = [("--db", "GROUPCHAT_DB", self.db),
+                               ("--requests", "GROUPCHAT_REQUESTS", requests),
+                               ("--events", "GROUPCHAT_EVENTS", events)]
+            if backups:
+                broker_settings.append(("--backup-dir", "GROUPCHAT_BACKUP_DIR", self.backups))
+            if curve:
+                broker_settings.append(("--keys", "GROUPCHAT_KEYS", self.key_folder("broker")))
+            env, args = settings(broker_settings, broker_env, broker_args)
+            name = "broker" if i == 0 else "broker-%d" % i
+            self.brokers.append(Process(name, "groupchat-broker", args,
+                                        os.path.join(self.dir, name + ".log"), env,
+                                        wrap_broker))
+        self.broker = self.brokers[0]
+        #  Each broker's pair as the gateways take it: flags repeated, or
+        #  the variables' comma-separated lists
+        if by_env:
+            link_settings = [("--requests", "GROUPCHAT_REQUESTS",
+                              ",".join(r for r, _ in self.endpoints)),
+                             ("--events", "GROUPCHAT_EVENTS",
+                              ",".join(e for _, e in self.endpoints))]
+        else:
+            link_settings = [pair for requests, events in self.endpoints
+                             for pair in (("--requests", "GROUPCHAT_REQUESTS", requests),
+                                          ("--events", "GROUPCHAT_EVENTS", events))]
         self.tls = tls
         self.gateways = []
         for i, port in enumerate(self.ports):
             own_args = list(gateway_args) + list(per_gateway[i] if per_gateway else [])
-            gateway_settings = [("--port", "GROUPCHAT_PORT", str(port)),
-                                ("--requests", "GROUPCHAT_REQUESTS", requests),
-                                ("--events", "GROUPCHAT_EVENTS", events)]
+            gateway_settings = [("--port", "GROUPCHAT_PORT", str(port))] + link_settings
             if curve:
                 gateway_settings.append(("--keys", "GROUPCHAT_KEYS", self.key_folder("gateway")))
             env, args = settings(gateway_settings, gateway_env, own_args)
@@ -115,7 +133,8 @@ class Cluster:
     def admin_args(self):
         """groupchat-admin's flags to reach this cluster's broker as an admin."""
         keys = ["--keys", self.key_folder("admin")] if self.keys else []
-        return ["--requests", "tcp://127.0.0.1:%d" % self.requests_port] + keys
+        return [word for requests, _ in self.endpoints
+                for word in ("--requests", requests)] + keys
 
     async def admin(self, *args, password=None, expect=0):
         """Runs groupchat-admin ARGS against this cluster's broker, the
@@ -159,7 +178,7 @@ class Cluster:
 
     @property
     def processes(self):
-        return self.gateways + [self.broker]
+        return self.gateways + self.brokers
 
     # Lifecycle ------------------------------------------------------------
 
@@ -227,9 +246,10 @@ class Cluster:
 
     # The broker ------------------------------------------------------------
 
-    async def kill_broker(self):
-        """SIGKILLs the broker, as a crash or power cut would."""
-        await self.broker.kill()
+    async def kill_broker(self, index=0):
+        """SIGKILLs the broker (the index-th of `brokers`), as a crash or
+        power cut would."""
+        await self.brokers[index].kill()
 
     async def stop_broker(self, signum=signal.SIGTERM):
         """Stops the broker with `signum`; asserts it exits 0 within 10 s.
@@ -241,10 +261,12 @@ class Cluster:
         assert code == 0, "broker: %s on %s, expected exit 0" % (
             describe_exit(code), signal.Signals(signum).name)
 
-    async def start_broker(self, wait=True):
-        """(Re)starts the broker on the same database and endpoints."""
-        assert not self.broker.running(), "broker is already running"
-        self.broker.start()
+    async def start_broker(self, wait=True, index=0):
+        """(Re)starts the broker (the index-th of `brokers`) on the same
+        database and its own endpoints."""
+        broker = self.brokers[index]
+        assert not broker.running(), "%s is already running" % broker.name
+        broker.start()
         if wait:
             await self.wait_healthy()
 

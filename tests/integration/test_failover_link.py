@@ -1,0 +1,159 @@
+"""test_failover_link.py: gateways and groupchat-admin given a list of
+brokers follow the one that serves.
+
+Two brokers share one database file and one keys folder and run one at
+a time, the second started only once the first is killed: a failover
+on shared disk. The gateways, given both endpoints, move to the broker
+that answers within a few seconds and back again; meanwhile every
+acknowledged say is stored exactly once, every client's stream stays
+gap-free and duplicate-free, a say answered `unavailable` is never
+stored after it, and /healthz is 200 again. groupchat-admin with both
+endpoints runs its command on the one that is up. Lists whose lengths
+differ are a usage error; the variables' comma-separated lists work as
+the flags do.
+"""
+
+import asyncio
+import time
+
+from harness import Cluster, assert_contiguous, deadline, run_program, seq_of
+
+SLOW = True
+ROOM = "Taskmaster"
+#  The link's liveness window (3 s) plus a broker's start and the
+#  reconnect backoff (1 s at most)
+MOVE_WITHIN = 10.0
+
+
+class Stream:
+    """Says, one after the other, until stopped: what was acknowledged
+    (seq -> text) and the texts answered `unavailable`, with when."""
+
+    def __init__(self, client):
+        self.client = client
+        self.acked = {}
+        self.unavailable = {}       # text -> wall-clock ms of the answer
+        self.stopping = asyncio.Event()
+        self.task = asyncio.ensure_future(self._run())
+
+    async def _run(self):
+        count = 0
+        while not self.stopping.is_set():
+            count += 1
+            text = "stream %d" % count
+            reply = await self.client.request("say", room=ROOM, text=text, timeout=10)
+            if reply["op"] == "ok":
+                self.acked[reply["seq"]] = text
+            else:
+                assert reply.get("code") == "unavailable", "say %r: %r" % (text, reply)
+                self.unavailable[text] = int(time.time() * 1000)
+
+    async def until_acked(self, more):
+        """Waits until `more` further says are acknowledged."""
+        goal = len(self.acked) + more
+        end = time.monotonic() + deadline(30)
+        while len(self.acked) < goal:
+            assert not self.task.done() or self.task.result(), "the stream stopped"
+            assert time.monotonic() < end, "no %d more says acknowledged" % more
+            await asyncio.sleep(0.05)   # poll of the stream's progress
+
+    async def stop(self):
+        self.stopping.set()
+        await self.task
+
+
+async def move(cluster, kill, start):
+    """Kills broker `kill`, starts broker `start`; returns the seconds from
+    the kill until both gateways answer /healthz 200 on the new one."""
+    await cluster.kill_broker(kill)
+    killed = time.monotonic()
+    killed_ms = int(time.time() * 1000)
+    await cluster.start_broker(wait=False, index=start)
+    await cluster.wait_healthy(within=MOVE_WITHIN + 10)
+    seconds = time.monotonic() - killed
+    for gateway in range(len(cluster.gateways)):
+        figures = await cluster.metrics(gateway)
+        assert figures["groupchat_broker_endpoint_index"] == start, figures
+    return seconds, killed_ms
+
+
+def check_stored(history, stream, base, moves):
+    """Every acknowledged say stored once at its seq; what was answered
+    `unavailable` not stored, or stored by a broker before it died (a
+    SIGKILL between the commit and the reply), never after."""
+    stored = {m["seq"]: m for m in history}
+    assert_contiguous(sorted(stored), base + 1, "stored seqs")
+    lost = {seq: text for seq, text in stream.acked.items()
+            if stored.get(seq, {}).get("text") != text}
+    assert not lost, "acknowledged but not stored: %r" % lost
+    texts = [m["text"] for m in history]
+    assert len(set(texts)) == len(texts), "a say was stored twice"
+    for message in history:
+        answered = stream.unavailable.get(message["text"])
+        if answered is not None:
+            assert any(message["ts"] <= killed for killed in moves), \
+                "answered unavailable, stored later: %r" % message
+
+
+async def test_gateways_move_to_the_broker_that_answers_and_back():
+    async with Cluster(brokers=2) as cluster:
+        speaker = await cluster.login("Sandy", gateway=0)
+        listeners = [await cluster.login("Alex", gateway=0),
+                     await cluster.login("Sue", gateway=1)]
+        base = seq_of(await speaker.join(ROOM))
+        for listener in listeners:
+            await listener.join(ROOM)
+        stream = Stream(speaker)
+        await stream.until_acked(20)
+
+        there, killed_a = await move(cluster, kill=0, start=1)
+        await stream.until_acked(20)
+        back, killed_b = await move(cluster, kill=1, start=0)
+        await stream.until_acked(20)
+        await stream.stop()
+        print("moved to the second broker in %.2f s, back in %.2f s" % (there, back))
+        assert there < deadline(MOVE_WITHIN) and back < deadline(MOVE_WITHIN)
+
+        newest = max(stream.acked)
+        for listener in listeners:
+            got = await listener.messages_until(ROOM, newest)
+            assert_contiguous([m["seq"] for m in got], base + 1,
+                              "%s's stream across two moves" % listener.name)
+        reader = await cluster.login("Alex", gateway=1)
+        reply = await reader.join(ROOM, since=base)
+        assert reply.get("complete") is True, "join since %d: not complete" % base
+        check_stored(reply["history"], stream, base, [killed_a, killed_b])
+        for gateway in range(2):
+            figures = await cluster.metrics(gateway)
+            assert figures["groupchat_gateway_broker_moves_total"] >= 2, figures
+            log = cluster.gateways[gateway].log()
+            assert "broker link: moving to %s" % cluster.endpoints[1][0] in log
+            assert "broker link: moving to %s" % cluster.endpoints[0][0] in log
+
+
+async def test_lists_from_the_environment_and_admin_on_the_second_broker():
+    #  The first broker never starts: the gateways, given both by their
+    #  variables, move on to the second, and so does groupchat-admin
+    async with Cluster(brokers=2, by_env=True, start_broker=False) as cluster:
+        await cluster.start_broker(index=1)
+        figures = await cluster.metrics(0)
+        assert figures["groupchat_broker_endpoint_index"] == 1, figures
+        out, _ = await cluster.admin("--timeout", "4", "users")
+        assert "Sue" in out.split()
+        client = await cluster.login("Sue", gateway=1)
+        await client.join(ROOM)
+        await client.say("said on the second broker")
+
+
+async def test_lists_that_do_not_pair_are_a_usage_error():
+    one, two = "tcp://127.0.0.1:1", "tcp://127.0.0.1:2"
+    cases = [(["--requests", one, "--requests", two, "--events", one], None),
+             (["--events", one, "--events", two], None),
+             ([], {"GROUPCHAT_REQUESTS": one + "," + two, "GROUPCHAT_EVENTS": one}),
+             (["--requests", one + ",", "--events", one], None)]
+    for args, env in cases:
+        code, out, err = await run_program("groupchat-gateway", args, env=env)
+        assert code == 2, "groupchat-gateway %r %r: exit %d, %s" % (args, env, code, err)
+        assert "usage:" in err, err
+    code, _, err = await run_program("groupchat-gateway", cases[0][0])
+    assert "pair up by position" in err, err
