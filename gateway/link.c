@@ -345,6 +345,8 @@ s_refused (gc_link_t *self, const char *what)
                           GC_LINK_REDIAL_MS * LWS_US_PER_MS);
 }
 
+static void s_move_on (gc_link_t *self, const char *why);
+
 //  The monitor's events are two frames: the event's number (16 bits,
 //  then a 32-bit value) and the endpoint. Only the two it was asked for
 //  come, a few per reconnect, so it is drained without a budget.
@@ -368,8 +370,13 @@ s_drain_monitor (gc_link_t *self)
         if (event & GC_KEYS_REFUSED)
             s_refused (self, "handshake");
         else
-        if (event == ZMQ_EVENT_DISCONNECTED && !self->moved)
+        if (event == ZMQ_EVENT_DISCONNECTED && !self->moved) {
             s_link_event (self, GC_LINK_DISCONNECTED);
+            //  Closed, not silent: killed or stopped. A standby taking
+            //  over is not kept waiting for the liveness window
+            if (gc_endpoints_count (self->endpoints) > 1)
+                s_move_on (self, "closed its connection");
+        }
     }
     zmq_msg_close (&frame);
 }
@@ -669,19 +676,14 @@ s_ping (gc_link_t *self)
     self->probed = true;
 }
 
-//  The next broker of the list, once the current one has not answered
-//  for the liveness window: it is dead, hung, or not the one serving.
-//  An answer since it was dialled keeps the link where it is.
+//  Dials the next broker of the list
 static void
-s_move_if_silent (gc_link_t *self)
+s_move_on (gc_link_t *self, const char *why)
 {
     size_t count = gc_endpoints_count (self->endpoints);
-    if (count < 2 || gc_linkstate_state (self->state) == GC_LINK_UP
-    ||  s_mono_ms () - self->last_answer_ms < GC_HEARTBEAT_DEAD_MS)
-        return;
-    gc_warn ("broker link: moving to %s (the previous did not answer) from=%s index=%zu",
+    gc_warn ("broker link: moving to %s (the previous %s) from=%s index=%zu",
              gc_endpoints_requests (self->endpoints, (self->current + 1) % count),
-             self->requests, (self->current + 1) % count);
+             why, self->requests, (self->current + 1) % count);
     lws_sul_cancel (&self->redial);
     s_dial (self, (self->current + 1) % count);
     self->moves++;
@@ -692,6 +694,18 @@ s_move_if_silent (gc_link_t *self)
     gc_link_state_t before = gc_linkstate_state (self->state);
     gc_linkstate_apply (self->state, GC_LINK_DISCONNECTED);
     s_changed (self, before, GC_LINK_DISCONNECTED);
+}
+
+//  Once the current broker has not answered for the liveness window: it
+//  is dead, hung, or not the one serving. An answer since it was
+//  dialled keeps the link where it is.
+static void
+s_move_if_silent (gc_link_t *self)
+{
+    if (gc_endpoints_count (self->endpoints) > 1
+    &&  gc_linkstate_state (self->state) != GC_LINK_UP
+    &&  s_mono_ms () - self->last_answer_ms >= GC_HEARTBEAT_DEAD_MS)
+        s_move_on (self, "did not answer");
 }
 
 static void
