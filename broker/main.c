@@ -7,7 +7,9 @@
     middle of the broker's work. */
 #include <czmq.h>
 #include "broker.h"
+#include "lease.h"
 #include "gc_keys.h"
+#include "gc_limits.h"
 #include "gc_log.h"
 #include "gc_options.h"
 #include "gc_stop.h"
@@ -45,12 +47,33 @@ static const char *s_usage =
     "  --log-level LEVEL    error, warn, info, debug  GROUPCHAT_LOG_LEVEL (info)\n"
     "  --help               this text\n"
     "\n"
+    "Brokers started on one database file take turns: the first serves, the\n"
+    "others wait as standbys (they bind nothing) until it stops or dies.\n"
+    "\n"
     "A flag wins over its environment variable. Without keys, whoever reaches\n"
     "the sockets is trusted: they may listen on this host only (tcp://127.0.0.1,\n"
     "localhost, ::1, ipc://) unless --insecure is given. A database with any\n"
     "user or group is never seeded. Exit status: 0 stopped by SIGINT or\n"
     "SIGTERM, 1 could not start, 2 usage (also: an endpoint other hosts can\n"
     "reach without keys).\n";
+
+//  Standby until the database's lease is ours: the broker that holds it
+//  serves, so that two never give out seqs of one room. Returns 0 once
+//  it is taken, the signal that stopped the wait, or -1 on an error.
+static int
+s_wait_for_lease (gc_lease_t *lease, const char *db)
+{
+    int taken = gc_lease_take (lease);
+    if (taken == 0)
+        gc_info ("standby: another broker serves db=%s; waiting for it to stop", db);
+    while (taken == 0) {
+        int signal = gc_stop_wait_for (GC_LEASE_POLL_MS);
+        if (signal)
+            return signal;
+        taken = gc_lease_take (lease);
+    }
+    return taken == 1? 0: -1;
+}
 
 int
 main (int argc, char *argv [])
@@ -94,9 +117,19 @@ main (int argc, char *argv [])
     ||  gc_keys_allow (config.events, keys, insecure, why, sizeof why))
         return gc_options_error (&options, why);
 
+    gc_lease_t *lease = gc_lease_new (config.db);
+    int waited = lease? s_wait_for_lease (lease, config.db): 0;
+    if (waited != 0) {
+        if (waited > 0)
+            gc_info ("stopping on signal=%d", waited);
+        gc_lease_destroy (&lease);
+        return waited > 0? 0: 1;
+    }
     gc_broker_t *broker = gc_broker_new (&config);
-    if (!broker)
+    if (!broker) {
+        gc_lease_destroy (&lease);
         return 1;
+    }
     gc_info ("serving db=%s requests=%s events=%s backups=%s curve=%s", config.db,
              gc_broker_requests_endpoint (broker), gc_broker_events_endpoint (broker),
              config.backup_dir? config.backup_dir: "off", keys? "on": "off");
@@ -105,6 +138,7 @@ main (int argc, char *argv [])
     int signal = gc_stop_wait ();
     gc_info ("stopping on signal=%d", signal);
     gc_broker_destroy (&broker);
+    gc_lease_destroy (&lease);      //  last: a standby may serve from now on
     zsys_shutdown ();
     return 0;
 }

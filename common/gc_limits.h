@@ -121,6 +121,7 @@
 //  seq, as it does for any gap (docs/architecture.md).
 #define GC_BROKER_PUB_HWM       GC_BROKER_TURN_MAX
 #define GC_BROKER_REBIND_MS     10      //  retry binding the events socket after unbinding it
+#define GC_LEASE_POLL_MS        100     //  a standby tries the database's lease this often
 //  How long a statement waits for another process's write lock (a backup
 //  or an operator's sqlite3) before giving up: well inside a request's
 //  deadline, so that a say that had to wait is still decided in time

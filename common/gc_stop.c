@@ -68,6 +68,15 @@ gc_stop_wait (void)
     return which;
 }
 
+int
+gc_stop_wait_for (int ms)
+{
+    sigset_t signals = s_stop_signals ();
+    struct timespec timeout = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000 };
+    int which = sigtimedwait (&signals, NULL, &timeout);
+    return which > 0? which: 0;
+}
+
 void
 gc_stop_ignore_pipe (void)
 {
@@ -91,6 +100,10 @@ gc_stop_test (bool verbose)
     assert (gc_stop_wait () == SIGTERM);
     raise (SIGINT);
     assert (gc_stop_wait () == SIGINT);
+    //  A bounded wait: the signal that came, or 0 when none did
+    assert (gc_stop_wait_for (10) == 0);
+    raise (SIGTERM);
+    assert (gc_stop_wait_for (1000) == SIGTERM);
     pthread_sigmask (SIG_SETMASK, &saved, NULL);
 
     //  Handled, it sets the flag the loop looks at

@@ -32,6 +32,9 @@ void gc_stop_block (void);
 //  Waits for SIGINT or SIGTERM (blocked by gc_stop_block); returns which.
 int gc_stop_wait (void);
 
+//  The same for at most ms milliseconds; 0 when none came.
+int gc_stop_wait_for (int ms);
+
 //  Ignores SIGPIPE: a peer that went away is an error return from a
 //  write, not a reason to die.
 void gc_stop_ignore_pipe (void);

@@ -32,6 +32,8 @@
 #   GROUPCHAT_BENCH_CURVE  0: the broker link without keys; 1, as make run
 #                          runs it: CURVE with throwaway keys (1)
 #
+# Then bench/failover.py: a broker failover's time, over 20 rounds.
+#
 # Exit status: 0 when every scenario passed its checks (no missing,
 # duplicate or out-of-order delivery, no error), 1 otherwise. Missing a
 # performance target is reported, not a failure: the machine decides.
@@ -353,4 +355,10 @@ mkdir -p "$(dirname "$out")"
 
 echo
 s_targets "$out" || echo "results in $out"
+
+#  Failover runs brokers of its own (two on one database file): after
+#  the rest, whose broker and gateways are stopped by now
+echo
+s_say "failover: two brokers on one database, the serving one SIGKILLed 20 times"
+/usr/bin/python3 "$root/bench/failover.py" --bin "$bin" --rounds 20 || failed=1
 exit "$failed"

@@ -31,6 +31,7 @@
 #include "../gateway/listen.h"
 #include "../broker/store.h"
 #include "../broker/store_backend.h"
+#include "../broker/lease.h"
 #include "../broker/hasher.h"
 #include "../broker/throttle.h"
 #include "../broker/replier.h"
@@ -88,6 +89,7 @@ static const s_test_t s_tests [] = {
     { "gc_listen", gc_listen_test },
     { "gc_store", gc_store_test },
     { "gc_store_sqlite", gc_store_sqlite_test },
+    { "gc_lease", gc_lease_test },
     { "gc_hasher", gc_hasher_test },
     { "gc_throttle", gc_throttle_test },
     { "gc_replier", gc_replier_test },

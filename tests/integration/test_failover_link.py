@@ -13,53 +13,16 @@ differ are a usage error; the variables' comma-separated lists work as
 the flags do.
 """
 
-import asyncio
 import time
 
 from harness import Cluster, assert_contiguous, deadline, run_program, seq_of
+from harness.stream import Stream, check_stored
 
 SLOW = True
 ROOM = "Taskmaster"
 #  The link's liveness window (3 s) plus a broker's start and the
 #  reconnect backoff (1 s at most)
 MOVE_WITHIN = 10.0
-
-
-class Stream:
-    """Says, one after the other, until stopped: what was acknowledged
-    (seq -> text) and the texts answered `unavailable`, with when."""
-
-    def __init__(self, client):
-        self.client = client
-        self.acked = {}
-        self.unavailable = {}       # text -> wall-clock ms of the answer
-        self.stopping = asyncio.Event()
-        self.task = asyncio.ensure_future(self._run())
-
-    async def _run(self):
-        count = 0
-        while not self.stopping.is_set():
-            count += 1
-            text = "stream %d" % count
-            reply = await self.client.request("say", room=ROOM, text=text, timeout=10)
-            if reply["op"] == "ok":
-                self.acked[reply["seq"]] = text
-            else:
-                assert reply.get("code") == "unavailable", "say %r: %r" % (text, reply)
-                self.unavailable[text] = int(time.time() * 1000)
-
-    async def until_acked(self, more):
-        """Waits until `more` further says are acknowledged."""
-        goal = len(self.acked) + more
-        end = time.monotonic() + deadline(30)
-        while len(self.acked) < goal:
-            assert not self.task.done() or self.task.result(), "the stream stopped"
-            assert time.monotonic() < end, "no %d more says acknowledged" % more
-            await asyncio.sleep(0.05)   # poll of the stream's progress
-
-    async def stop(self):
-        self.stopping.set()
-        await self.task
 
 
 async def move(cluster, kill, start):
@@ -77,24 +40,6 @@ async def move(cluster, kill, start):
     return seconds, killed_ms
 
 
-def check_stored(history, stream, base, moves):
-    """Every acknowledged say stored once at its seq; what was answered
-    `unavailable` not stored, or stored by a broker before it died (a
-    SIGKILL between the commit and the reply), never after."""
-    stored = {m["seq"]: m for m in history}
-    assert_contiguous(sorted(stored), base + 1, "stored seqs")
-    lost = {seq: text for seq, text in stream.acked.items()
-            if stored.get(seq, {}).get("text") != text}
-    assert not lost, "acknowledged but not stored: %r" % lost
-    texts = [m["text"] for m in history]
-    assert len(set(texts)) == len(texts), "a say was stored twice"
-    for message in history:
-        answered = stream.unavailable.get(message["text"])
-        if answered is not None:
-            assert any(message["ts"] <= killed for killed in moves), \
-                "answered unavailable, stored later: %r" % message
-
-
 async def test_gateways_move_to_the_broker_that_answers_and_back():
     async with Cluster(brokers=2) as cluster:
         speaker = await cluster.login("Sandy", gateway=0)
@@ -103,7 +48,7 @@ async def test_gateways_move_to_the_broker_that_answers_and_back():
         base = seq_of(await speaker.join(ROOM))
         for listener in listeners:
             await listener.join(ROOM)
-        stream = Stream(speaker)
+        stream = Stream(speaker, ROOM)
         await stream.until_acked(20)
 
         there, killed_a = await move(cluster, kill=0, start=1)

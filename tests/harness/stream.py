@@ -1,0 +1,72 @@
+"""stream.py: a stream of says through a failover, and the check that
+every acknowledged one is stored once and nothing answered `unavailable`
+is stored after it."""
+
+import asyncio
+import time
+
+from .checks import assert_contiguous
+from .config import deadline
+
+
+class Stream:
+    """Says, one after the other, until stopped: what was acknowledged
+    (seq -> text) and the texts answered `unavailable`, with when."""
+
+    def __init__(self, client, room, prefix="stream"):
+        self.client = client
+        self.room = room
+        self.prefix = prefix
+        self.acked = {}
+        self.acked_at = []          # time.monotonic() of each acknowledgement
+        self.unavailable = {}       # text -> wall-clock ms of the answer
+        self.stopping = asyncio.Event()
+        self.task = asyncio.ensure_future(self._run())
+
+    async def _run(self):
+        count = 0
+        while not self.stopping.is_set():
+            count += 1
+            text = "%s %d" % (self.prefix, count)
+            reply = await self.client.request("say", room=self.room, text=text, timeout=10)
+            while reply.get("code") == "rate_limited":
+                #  Nothing was done: the same say once the gateway allows
+                await asyncio.sleep(reply["retry_after"] / 1000)
+                reply = await self.client.request("say", room=self.room, text=text, timeout=10)
+            if reply["op"] == "ok":
+                self.acked[reply["seq"]] = text
+                self.acked_at.append(time.monotonic())
+            else:
+                assert reply.get("code") == "unavailable", "say %r: %r" % (text, reply)
+                self.unavailable[text] = int(time.time() * 1000)
+
+    async def until_acked(self, more):
+        """Waits until `more` further says are acknowledged."""
+        goal = len(self.acked) + more
+        end = time.monotonic() + deadline(30)
+        while len(self.acked) < goal:
+            assert not self.task.done() or self.task.result(), "the stream stopped"
+            assert time.monotonic() < end, "no %d more says acknowledged" % more
+            await asyncio.sleep(0.05)   # poll of the stream's progress
+
+    async def stop(self):
+        self.stopping.set()
+        await self.task
+
+
+def check_stored(history, stream, base, moves):
+    """Every acknowledged say stored once at its seq; what was answered
+    `unavailable` not stored, or stored by a broker before it died (a
+    SIGKILL between the commit and the reply), never after."""
+    stored = {m["seq"]: m for m in history}
+    assert_contiguous(sorted(stored), base + 1, "stored seqs")
+    lost = {seq: text for seq, text in stream.acked.items()
+            if stored.get(seq, {}).get("text") != text}
+    assert not lost, "acknowledged but not stored: %r" % lost
+    texts = [m["text"] for m in history]
+    assert len(set(texts)) == len(texts), "a say was stored twice"
+    for message in history:
+        answered = stream.unavailable.get(message["text"])
+        if answered is not None:
+            assert any(message["ts"] <= killed for killed in moves), \
+                "answered unavailable, stored later: %r" % message
