@@ -208,7 +208,8 @@ s_param_bytes (s_params_t *params, const void *bytes, size_t size)
     params->formats [params->count++] = 1;
 }
 
-//  Up to two texts; the NULLs after them are left out
+//  Up to two texts; the NULLs after them are left out. Returned by
+//  value, which only parameters that hold no number may be
 static s_params_t
 s_texts (const char *first, const char *second)
 {
@@ -518,6 +519,7 @@ s_password_hash (void *db, const char *user)
     return s_text (db, Q_PASSWORD, &params, NULL);
 }
 
+//  Holds no number: returned by value
 static s_params_t
 s_token_params (const unsigned char *hash)
 {
@@ -666,15 +668,15 @@ s_messages (void *db, int64_t room_id, const char *room, bool since, uint64_t bo
     return 0;
 }
 
-//  A nonce statement's parameters: the user, room and nonce ($1 to $3)
-static s_params_t
-s_nonce_params (const gc_store_say_t *say)
+//  A nonce statement's first parameters: the user, room and nonce ($1
+//  to $3). Filled in place: a number's text lives in the parameters
+static void
+s_nonce_params (s_params_t *params, const gc_store_say_t *say)
 {
-    s_params_t params = { 0 };
-    s_param_text (&params, say->from);
-    s_param_number (&params, say->room_id);
-    s_param_text (&params, say->nonce);
-    return params;
+    *params = (s_params_t) { 0 };
+    s_param_text (params, say->from);
+    s_param_number (params, say->room_id);
+    s_param_text (params, say->nonce);
 }
 
 //  A digest of another size is no text's: it matches none
@@ -693,7 +695,8 @@ static int
 s_nonce_find (void *db, const gc_store_say_t *say, uint64_t *seq, int64_t *ts,
               unsigned char *digest)
 {
-    s_params_t params = s_nonce_params (say);
+    s_params_t params;
+    s_nonce_params (&params, say);
     PGresult *result = s_run (db, Q_NONCE_FIND, &params);
     if (!result)
         return -1;
@@ -729,7 +732,7 @@ s_insert (s_pg_t *self, const gc_store_say_t *say)
         return -1;
     if (!say->nonce)
         return 0;
-    params = s_nonce_params (say);
+    s_nonce_params (&params, say);
     s_param_number (&params, (int64_t) say->seq);
     s_param_number (&params, say->ts);
     s_param_bytes (&params, say->digest, sizeof say->digest);
