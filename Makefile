@@ -13,7 +13,7 @@
 #                   FUZZ_NAMES=codec runs only that one
 #   make deps       install missing Debian packages (as root)
 
-PKGS     = libczmq libzmq libwebsockets msgpack jansson libsodium sqlite3
+PKGS     = libczmq libzmq libwebsockets msgpack jansson libsodium sqlite3 libpq
 CC      ?= gcc
 OPT     ?= -O2 -g
 CFLAGS  += -std=gnu11 $(OPT) -Wall -Wextra -Werror -MMD -MP -Icommon -Iprotocol \

@@ -15,14 +15,16 @@
 #include "gc_stop.h"
 
 static const char *s_usage =
-    "usage: groupchat-broker [--db PATH] [--requests ENDPOINT] [--events ENDPOINT]\n"
+    "usage: groupchat-broker [--db PATH|URI] [--requests ENDPOINT] [--events ENDPOINT]\n"
     "                        [--seed demo|none] [--backup-dir DIR] [--keys DIR] [--insecure]\n"
     "                        [--retain-days N] [--retain-messages N] [--log-level LEVEL]\n"
     "\n"
-    "Holds users, rooms and history in SQLite; answers gateways on a ZeroMQ\n"
-    "ROUTER socket and publishes every stored message on a PUB socket.\n"
+    "Holds users, rooms and history in SQLite or PostgreSQL; answers gateways\n"
+    "on a ZeroMQ ROUTER socket and publishes every stored message on a PUB socket.\n"
     "\n"
-    "  --db PATH            SQLite database        GROUPCHAT_DB (./groupchat.db)\n"
+    "  --db PATH|URI        SQLite database        GROUPCHAT_DB (./groupchat.db)\n"
+    "                       or a PostgreSQL one: postgresql://HOST/NAME (a libpq\n"
+    "                       URI; keep its password in ~/.pgpass or PGPASSWORD)\n"
     "  --requests ENDPOINT  ROUTER to bind         GROUPCHAT_REQUESTS (tcp://127.0.0.1:5555)\n"
     "  --events ENDPOINT    PUB to bind            GROUPCHAT_EVENTS (tcp://127.0.0.1:5556)\n"
     "  --seed demo|none     initial data           GROUPCHAT_SEED (demo)\n"
@@ -130,7 +132,9 @@ main (int argc, char *argv [])
         gc_lease_destroy (&lease);
         return 1;
     }
-    gc_info ("serving db=%s requests=%s events=%s backups=%s curve=%s", config.db,
+    char shown [256];
+    gc_info ("serving db=%s requests=%s events=%s backups=%s curve=%s",
+             gc_store_shown (config.db, shown, sizeof shown),
              gc_broker_requests_endpoint (broker), gc_broker_events_endpoint (broker),
              config.backup_dir? config.backup_dir: "off", keys? "on": "off");
     if (!keys && insecure)

@@ -15,13 +15,17 @@
 #include "gc_log.h"
 
 //  Backends by the prefix of the database argument; the last matches
-//  anything (a plain path is an SQLite file)
+//  anything (a plain path is an SQLite file). A prefix that is a URI's
+//  scheme stays on: the backend takes the whole URI
 static const struct {
     const char *prefix;
     const gc_store_backend_t *backend;
+    bool whole;                 //  the backend gets the prefix too
 } s_backends [] = {
-    { "sqlite:", &gc_store_sqlite },
-    { "", &gc_store_sqlite },
+    { "sqlite:", &gc_store_sqlite, false },
+    { "postgresql://", &gc_store_pg, true },
+    { "postgres://", &gc_store_pg, true },
+    { "", &gc_store_sqlite, false },
 };
 
 //  The initial data of protocol.md, put into an empty database
@@ -130,6 +134,24 @@ s_seed_if_empty (gc_store_t *self, gc_seed_t seed)
     return 0;
 }
 
+const char *
+gc_store_shown (const char *database, char *shown, size_t size)
+{
+    const char *scheme = strstr (database, "://");
+    if (!scheme) {
+        snprintf (shown, size, "%s", database);
+        return shown;
+    }
+    const char *host = scheme + 3;
+    const char *at = strchr (host, '@');
+    const char *query = strchr (host, '?');
+    if (at && (!query || at < query))
+        host = at + 1;
+    int length = query? (int) (query - host): (int) strlen (host);
+    snprintf (shown, size, "%.*s://%.*s", (int) (scheme - database), database, length, host);
+    return shown;
+}
+
 gc_store_t *
 gc_store_new (const char *database, gc_seed_t seed)
 {
@@ -144,10 +166,13 @@ gc_store_new (const char *database, gc_seed_t seed)
     zhashx_set_destructor (self->rooms, s_room_free);
     self->membership = zhashx_new ();
     self->generations = zhashx_new ();
-    self->db = self->backend->open (database + strlen (s_backends [index].prefix));
+    self->db = self->backend->open (s_backends [index].whole? database:
+                                    database + strlen (s_backends [index].prefix));
     if (!self->db || s_seed_if_empty (self, seed)
     ||  self->backend->rooms_load (self->db, s_room_put, self)) {
-        gc_error ("store: cannot open db=%s with backend=%s", database, self->backend->name);
+        char shown [256];
+        gc_error ("store: cannot open db=%s with backend=%s",
+                  gc_store_shown (database, shown, sizeof shown), self->backend->name);
         gc_store_destroy (&self);
     }
     else
@@ -447,6 +472,21 @@ gc_store_since (gc_store_t *self, const char *room, uint64_t since, uint32_t lim
 }
 
 void
+gc_store_message_set (gc_message_t *message, const char *room, uint64_t seq,
+                      gc_str_t from, gc_str_t text, int64_t ts)
+{
+    size_t room_size = strlen (room);
+    char *strings = gc_malloc (room_size + from.len + text.len + 1);
+    memcpy (strings, room, room_size);
+    memcpy (strings + room_size, from.ptr, from.len);
+    memcpy (strings + room_size + from.len, text.ptr, text.len);
+    *message = (gc_message_t) {
+        { strings, room_size }, seq, { strings + room_size, from.len },
+        { strings + room_size + from.len, text.len }, ts
+    };
+}
+
+void
 gc_history_free (gc_history_t *history)
 {
     for (size_t index = 0; index < history->size; index++)
@@ -465,10 +505,23 @@ gc_store_begin (gc_store_t *self)
     return self->in_batch? 0: -1;
 }
 
+//  A head stored beyond the one in memory
+static void
+s_room_raise (void *arg, int64_t id, const char *name, uint64_t head)
+{
+    s_room_t *room = zhashx_lookup (((gc_store_t *) arg)->rooms, name);
+    if (room && room->id == id && room->head < head)
+        room->head = head;
+}
+
+//  A commit whose answer was lost with a server's connection may have
+//  been stored all the same: the heads are read again before writing, so
+//  that no seq is given twice
 bool
 gc_store_writable (gc_store_t *self)
 {
-    if (self->failing && !self->in_batch && self->backend->probe (self->db) == 0) {
+    if (self->failing && !self->in_batch && self->backend->probe (self->db) == 0
+    &&  self->backend->rooms_load (self->db, s_room_raise, self) == 0) {
         gc_info ("store: writes work again");
         self->failing = false;
     }
@@ -912,6 +965,19 @@ s_test_seed_none (void)
     gc_rig_unlink (path);
 }
 
+//  No user nor password of a URI reaches a log
+static void
+s_test_shown (void)
+{
+    char shown [64];
+    assert (streq (gc_store_shown ("/var/lib/chat.db", shown, sizeof shown), "/var/lib/chat.db"));
+    assert (streq (gc_store_shown ("postgresql://chat:secret@db:5432/chat?sslmode=require",
+                                   shown, sizeof shown), "postgresql://db:5432/chat"));
+    assert (streq (gc_store_shown ("postgres://db/chat?password=secret", shown, sizeof shown),
+                   "postgres://db/chat"));
+    assert (streq (gc_store_shown ("postgresql://db?x=a@b", shown, sizeof shown), "postgresql://db"));
+}
+
 void
 gc_store_test (bool verbose)
 {
@@ -960,6 +1026,7 @@ gc_store_test (bool verbose)
     gc_rig_unlink (path);
     s_test_seed_none ();
     s_test_nonces ();
+    s_test_shown ();
     if (verbose)
         printf ("OK\n");
 }

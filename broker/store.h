@@ -59,7 +59,13 @@ typedef enum { GC_SEED_DEMO, GC_SEED_NONE } gc_seed_t;
 //  when there is no such seed.
 bool gc_seed_parse (const char *name, gc_seed_t *seed);
 
-//  Opens the database (a path for SQLite), creating it at the newest
+//  The database argument as a log may show it: a URI without what comes
+//  before its host (a user and password) nor after its path (options,
+//  a password= among them). Returns shown, cut to size.
+const char *gc_store_shown (const char *database, char *shown, size_t size);
+
+//  Opens the database (a path for SQLite, a postgresql:// URI for
+//  PostgreSQL), creating it at the newest
 //  schema or migrating an older one. An empty one gets what seed says; a
 //  database that has any user or room is never seeded. NULL on failure,
 //  after logging.

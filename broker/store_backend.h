@@ -76,7 +76,31 @@ typedef struct {
     int64_t (*size) (void *db);
 } gc_store_backend_t;
 
+//  A backend table whose functions are the file's statics named after
+//  each member with the prefix s_ (s_open, s_close, ...)
+#define GC_STORE_BACKEND(backend_name) { \
+    .name = backend_name, .open = s_open, .close = s_close, .is_empty = s_is_empty, \
+    .seed = s_seed, .rooms_load = s_rooms_load, .password_hash = s_password_hash, \
+    .token_insert = s_token_insert, .token_user = s_token_user, \
+    .token_touch = s_token_touch, .token_delete = s_token_delete, \
+    .tokens_purge = s_tokens_purge, .retain = s_retain, .nonce_find = s_nonce_find, \
+    .nonces_purge = s_nonces_purge, .rooms_of = s_rooms_of, .users = s_users, \
+    .rooms = s_rooms, .members = s_members, .is_member = s_is_member, \
+    .messages = s_messages, .begin = s_begin, .append = s_append, \
+    .rollback = s_rollback, .probe = s_probe, .user_exists = s_user_exists, \
+    .user_add = s_user_add, .user_remove = s_user_remove, \
+    .password_set = s_password_set, .generation = s_generation, \
+    .user_generation = s_user_generation, .room_add = s_room_add, \
+    .member_set = s_member_set, .backup = s_backup, .size = s_size, \
+}
+
+//  One row of history: a message whose strings (room, from, text) share
+//  one allocation, which gc_history_free frees
+void gc_store_message_set (gc_message_t *message, const char *room, uint64_t seq,
+                           gc_str_t from, gc_str_t text, int64_t ts);
+
 extern const gc_store_backend_t gc_store_sqlite;
+extern const gc_store_backend_t gc_store_pg;
 
 void gc_store_sqlite_test (bool verbose);
 

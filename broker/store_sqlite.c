@@ -542,22 +542,12 @@ s_is_member (void *db, const char *user, const char *room)
     return rc == SQLITE_ROW? 1: rc == SQLITE_DONE? 0: -1;
 }
 
-//  Copies one row into a message whose strings share one allocation
-static void
-s_row_message (sqlite3_stmt *stmt, const char *room, gc_message_t *message)
+//  The column as a byte string, valid until the next step
+static gc_str_t
+s_column_str (sqlite3_stmt *stmt, int column)
 {
-    size_t room_size = strlen (room);
-    size_t from_size = (size_t) sqlite3_column_bytes (stmt, 1);
-    size_t text_size = (size_t) sqlite3_column_bytes (stmt, 2);
-    char *strings = gc_malloc (room_size + from_size + text_size + 1);
-    memcpy (strings, room, room_size);
-    memcpy (strings + room_size, sqlite3_column_text (stmt, 1), from_size);
-    memcpy (strings + room_size + from_size, sqlite3_column_text (stmt, 2), text_size);
-    *message = (gc_message_t) {
-        { strings, room_size }, (uint64_t) sqlite3_column_int64 (stmt, 0),
-        { strings + room_size, from_size }, { strings + room_size + from_size, text_size },
-        sqlite3_column_int64 (stmt, 3)
-    };
+    const char *text = (const char *) sqlite3_column_text (stmt, column);
+    return (gc_str_t) { text, (size_t) sqlite3_column_bytes (stmt, column) };
 }
 
 //  Appends the row to history, whose array grows with the rows: memory
@@ -569,7 +559,9 @@ s_history_add (gc_history_t *history, size_t *capacity, sqlite3_stmt *stmt, cons
         *capacity = *capacity? 2 * *capacity: 16;
         history->messages = gc_realloc (history->messages, *capacity * sizeof (gc_message_t));
     }
-    s_row_message (stmt, room, &history->messages [history->size++]);
+    gc_store_message_set (&history->messages [history->size++], room,
+                          (uint64_t) sqlite3_column_int64 (stmt, 0), s_column_str (stmt, 1),
+                          s_column_str (stmt, 2), sqlite3_column_int64 (stmt, 3));
 }
 
 static int
@@ -799,43 +791,7 @@ s_size (void *db)
     return s_integer (db, Q_SIZE, NULL);
 }
 
-const gc_store_backend_t gc_store_sqlite = {
-    .name = "sqlite",
-    .open = s_open,
-    .close = s_close,
-    .is_empty = s_is_empty,
-    .seed = s_seed,
-    .rooms_load = s_rooms_load,
-    .password_hash = s_password_hash,
-    .token_insert = s_token_insert,
-    .token_user = s_token_user,
-    .token_touch = s_token_touch,
-    .token_delete = s_token_delete,
-    .tokens_purge = s_tokens_purge,
-    .retain = s_retain,
-    .nonce_find = s_nonce_find,
-    .nonces_purge = s_nonces_purge,
-    .rooms_of = s_rooms_of,
-    .users = s_users,
-    .rooms = s_rooms,
-    .members = s_members,
-    .is_member = s_is_member,
-    .messages = s_messages,
-    .begin = s_begin,
-    .append = s_append,
-    .rollback = s_rollback,
-    .probe = s_probe,
-    .user_exists = s_user_exists,
-    .user_add = s_user_add,
-    .user_remove = s_user_remove,
-    .password_set = s_password_set,
-    .generation = s_generation,
-    .user_generation = s_user_generation,
-    .room_add = s_room_add,
-    .member_set = s_member_set,
-    .backup = s_backup,
-    .size = s_size,
-};
+const gc_store_backend_t gc_store_sqlite = GC_STORE_BACKEND ("sqlite");
 
 //  --------------------------------------------------------------------------
 //  Self test: a database made by the version 0 schema is migrated on

@@ -14,13 +14,14 @@ set -eu
 
 build="build-essential pkg-config libzmq3-dev libczmq-dev libwebsockets-dev
        libmsgpack-dev libsqlite3-dev libsodium-dev libjansson-dev
-       libreadline-dev"
+       libreadline-dev libpq-dev"
 test="python3 python3-websockets python3-zmq python3-msgpack tmux valgrind docker-compose
-      sqlite3 procps haproxy openssl binutils chromium chromium-driver python3-selenium"
+      sqlite3 procps haproxy openssl binutils chromium chromium-driver python3-selenium
+      postgresql-15"
 compose="docker.io docker-compose debootstrap"
 fuzz="clang libclang-rt-14-dev"
 runtime="libzmq5 libczmq4 libwebsockets17 libmsgpackc2 libsqlite3-0
-         libsodium23 libjansson4 libreadline8 ca-certificates"
+         libsodium23 libjansson4 libreadline8 libpq5 ca-certificates"
 
 s_wanted () {
     case "$1" in

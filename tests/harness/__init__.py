@@ -9,7 +9,8 @@ with, web.py the HTTP(S) requests for /healthz, /metrics and the browser
 client's files and the parser of the metrics' text, certs.py the
 throwaway CAs and certificates of gateways that serve wss://,
 follower.py the command-line client left following a room, terminal.py
-the interactive client in a tmux terminal.
+the interactive client in a tmux terminal, postgres.py the PostgreSQL
+server of the tests that run the broker on one.
 
 Everything that waits, waits for an event with a deadline: a reply, a
 push, a process exit, /healthz answering. Readiness is polled with a
@@ -30,6 +31,8 @@ from .config import CONFIG, configure, deadline
 from .follower import Follower
 from .process import (Process, connect_error, describe_exit, free_port,
                       other_local_address, run_command, run_program, server_environment)
+from .postgres import Postgres
+from .postgres import shared as postgres_server
 from .scope import begin_test, end_test, log_tails
 from .seed import GENERATION, PASSWORD, ROOM, ROOMS_OF, USERS
 from .terminal import Terminal
@@ -37,9 +40,9 @@ from .web import http_get, http_request, parse_metrics
 
 __all__ = [
     "CONFIG", "Certificates", "Client", "Cluster", "Follower", "GENERATION", "PASSWORD",
-    "Process", "ROOM", "ROOMS_OF", "USERS", "ServerError", "Terminal", "assert_contiguous",
+    "Postgres", "Process", "ROOM", "ROOMS_OF", "USERS", "ServerError", "Terminal", "assert_contiguous",
     "begin_test", "check_message", "configure", "connect_error", "deadline", "describe_exit",
     "end_test", "fingerprint", "free_port", "http_get", "http_request", "log_tails",
-    "other_local_address", "parse_metrics", "run_command", "run_program", "seq_of",
+    "other_local_address", "parse_metrics", "postgres_server", "run_command", "run_program", "seq_of",
     "served_fingerprint", "server_environment", "tls_init", "unverified_context",
 ]

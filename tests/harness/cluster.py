@@ -14,9 +14,11 @@ import time
 
 from .broker import BrokerLink
 from .certs import unverified_context
+from .checks import assert_contiguous, seq_of
 from .client import Client
 from .config import CONFIG, deadline
 from .process import Process, describe_exit, free_port, run_program
+from .postgres import shared as postgres_server
 from .scope import SCOPE
 from .seed import PASSWORD
 from .web import http_get, parse_metrics
@@ -40,7 +42,7 @@ class Cluster:
     def __init__(self, gateways=2, start_broker=True, broker_env=None,
                  gateway_env=None, gateway_args=(), broker_args=(), by_env=False,
                  wrap_broker=True, per_gateway=None, tls=False, backups=True,
-                 curve=True, db=None, brokers=1):
+                 curve=True, db=None, brokers=1, postgres=None):
         """`by_env` configures the programs by environment variables only
         (GROUPCHAT_DB, ...) instead of flags; extra env and args win.
         `wrap_broker=False` runs the broker without the wrapper, for tests
@@ -52,14 +54,21 @@ class Cluster:
         backups to `self.backups`, a folder it makes itself; False: backups
         are off. `curve`: the broker link uses keys made by `groupchat-admin
         keys init` in `self.keys`, as `make run` does; False: no keys, the
-        link trusts loopback. `db`: the database's path, when it must live
-        elsewhere than in the cluster's folder. `brokers`: how many broker
-        processes share the database and keys, each on ports of its own
-        (`self.brokers`; `self.broker` is the first, the only one started);
-        the gateways and groupchat-admin are given all their endpoints,
-        for tests of a move from one to the next."""
+        link trusts loopback. `db`: the database's path or URI, when it
+        must live elsewhere than in the cluster's folder. `brokers`: how
+        many broker processes share the database and keys, each on ports
+        of its own (`self.brokers`; `self.broker` is the first, the only
+        one started); the gateways and groupchat-admin are given all their
+        endpoints, for tests of a move from one to the next. `postgres`:
+        the database is a new one on the test process's PostgreSQL server
+        (postgres.py, `self.postgres`); by default, when no `db` is given,
+        GROUPCHAT_TEST_DB=postgresql says so for every cluster."""
         self.dir = tempfile.mkdtemp(prefix="cluster-", dir=CONFIG.tmp_root)
-        self.db = db or os.path.join(self.dir, "groupchat.db")
+        if postgres is None:
+            postgres = db is None and os.environ.get("GROUPCHAT_TEST_DB") == "postgresql"
+        self.postgres = postgres_server() if postgres else None
+        self.db = db or (self.postgres.new_database() if postgres
+                         else os.path.join(self.dir, "groupchat.db"))
         self.backups = os.path.join(self.dir, "backups") if backups else None
         self.endpoints = [("tcp://127.0.0.1:%d" % free_port(), "tcp://127.0.0.1:%d" % free_port())
                           for _ in range(brokers)]
@@ -269,6 +278,42 @@ class Cluster:
         broker.start()
         if wait:
             await self.wait_healthy()
+
+    async def kill_broker_under_says(self, say=60, in_flight=30):
+        """Sue says `say` texts in Taskmaster, then `in_flight` more, and
+        the broker is SIGKILLed with those on their way; it is started again
+        and Alex, on the other gateway, joins since what was there before.
+
+        Asserts the stored seqs follow on without a gap and every
+        acknowledged say is stored as said; returns (Alex's client, {seq:
+        text} stored, {seq: text} acknowledged, every text said)."""
+        sue = await self.login("Sue", gateway=0)
+        base = seq_of(await sue.join("Taskmaster"))
+        texts = ["durable %d" % i for i in range(say)]
+        acked = dict(zip(await sue.say_many(texts, window=16), texts))
+        #  Each of those in flight may or may not be stored, but nothing
+        #  acknowledged may be lost
+        texts += ["in flight %d" % i for i in range(in_flight)]
+        idents = [await sue.send_request("say", room="Taskmaster", text=t)
+                  for t in texts[say:]]
+        await self.kill_broker()
+        for ident in idents:
+            reply = await sue.reply(ident)
+            if reply["op"] == "ok":
+                acked[reply["seq"]] = sue.sent[ident]["text"]
+            else:
+                assert reply.get("code") == "unavailable", "say as the broker died: %r" \
+                    % (reply,)
+        await self.start_broker()
+        reader = await self.login("Alex", gateway=len(self.gateways) - 1)
+        await reader.until_available()
+        reply = await reader.join("Taskmaster", since=base)
+        assert reply.get("complete") is True
+        stored = {m["seq"]: m["text"] for m in reply["history"]}
+        assert_contiguous(sorted(stored), base + 1, "stored seqs after the restart")
+        lost = {seq: text for seq, text in acked.items() if stored.get(seq) != text}
+        assert not lost, "acknowledged but not stored after kill -9: %r" % lost
+        return reader, stored, acked, texts
 
     # Readiness -------------------------------------------------------------
 

@@ -56,33 +56,8 @@ def assert_unavailable(reply, seconds, what):
 
 async def test_acknowledged_messages_survive_kill_9():
     async with Cluster() as cluster:
-        sue = await cluster.login("Sue", gateway=0)
-        base = seq_of(await sue.join("Taskmaster"))
-        texts = ["durable %d" % i for i in range(60)]
-        acked = dict(zip(await sue.say_many(texts, window=16), texts))
-        #  More says in flight, then the broker dies at once: each may or
-        #  may not be stored, but nothing acknowledged may be lost
-        extra = ["in flight %d" % i for i in range(30)]
-        idents = [await sue.send_request("say", room="Taskmaster", text=t) for t in extra]
-        await cluster.kill_broker()
-        for ident in idents:
-            reply = await sue.reply(ident)
-            if reply["op"] == "ok":
-                acked[reply["seq"]] = sue.sent[ident]["text"]
-            else:
-                assert reply.get("code") == "unavailable", "say as the broker died: %r" \
-                    % (reply,)
-
-        await cluster.start_broker()
-        reader = await cluster.login("Alex", gateway=1)
-        await reader.until_available()
-        reply = await reader.join("Taskmaster", since=base)
-        assert reply.get("complete") is True
-        stored = {m["seq"]: m["text"] for m in reply["history"]}
-        assert_contiguous(sorted(stored), base + 1, "stored seqs after the restart")
-        lost = {seq: text for seq, text in acked.items() if stored.get(seq) != text}
-        assert not lost, "acknowledged but not stored after kill -9: %r" % lost
-        unexpected = [t for t in stored.values() if t not in texts and t not in extra]
+        reader, stored, acked, texts = await cluster.kill_broker_under_says()
+        unexpected = [t for t in stored.values() if t not in texts]
         assert not unexpected, "stored texts nobody said: %r" % unexpected
         assert len(set(stored.values())) == len(stored), "a say was stored twice"
         newest = max(stored)

@@ -1,0 +1,180 @@
+"""test_postgres.py: the broker on PostgreSQL (--db postgresql://...).
+
+The same service as on SQLite, on a PostgreSQL 15 server the tests start
+(harness/postgres.py): the seeded users and rooms, logins and tokens,
+says acknowledged and pushed across gateways with gap-free seqs, history
+and join since, nonces, administration, restarts; a broker killed under
+a stream of says loses nothing it acknowledged; a PostgreSQL server
+stopped under the broker makes says `unavailable`, loses nothing
+acknowledged, and once it is back the broker serves again by itself.
+"""
+
+import asyncio
+import os
+
+from harness import (CONFIG, ROOMS_OF, Cluster, assert_contiguous, deadline, postgres_server,
+                     run_command)
+
+SLOW = True
+
+
+async def shared_cluster():
+    return Cluster(postgres=True)
+
+
+async def test_seeded_users_log_in_and_tokens_work_until_logout(cluster):
+    for user, rooms in ROOMS_OF.items():
+        client = await cluster.login(user)
+        assert [room["name"] for room in (await client.call("rooms"))["rooms"]] == rooms
+    sue = await cluster.login("Sue", gateway=0)
+    other = await cluster.client(1)
+    reply = await other.call("login", token=sue.token)
+    assert reply["user"] == "Sue", reply
+    await sue.call("logout")
+    fresh = await cluster.client(1)
+    await fresh.expect_error("bad_credentials", "login", token=sue.token)
+    await fresh.expect_error("bad_credentials", "login", user="Sue", password="wrong")
+
+
+async def test_says_are_acknowledged_and_pushed_on_both_gateways_without_gaps(cluster):
+    room = await cluster.new_group("Relay")
+    sue = await cluster.joined("Sue", 0, room)
+    alex = await cluster.joined("Alex", 1, room)
+    texts = ["relay %d" % n for n in range(40)]
+    seqs = await sue.say_many(texts, room=room, window=16)
+    assert_contiguous(seqs, 1, "acknowledged seqs")
+    for client in (sue, alex):
+        pushed = await client.messages_until(room, seqs[-1])
+        assert [m["seq"] for m in pushed] == seqs
+        assert [m["text"] for m in pushed] == texts
+    #  A join gets the newest 10; history pages back from there; a join
+    #  since a seq gets what came after it
+    sandy = await cluster.login("Sandy", gateway=1)
+    joined = await sandy.join(room)
+    assert [m["seq"] for m in joined["history"]] == seqs[-10:]
+    page = await sandy.history(room, before=seqs[-10], limit=10)
+    assert [m["seq"] for m in page] == seqs[-20:-10]
+    assert [m["text"] for m in page] == texts[-20:-10]
+    again = await cluster.login("Sandy", gateway=0)
+    since = await again.join(room, since=seqs[-5])
+    assert [m["seq"] for m in since["history"]] == seqs[-4:]
+
+
+async def test_administration_changes_users_groups_and_members(cluster):
+    await cluster.admin("user", "add", "Greg", password="hunter2")
+    await cluster.admin("group", "add", "Bake Off")
+    await cluster.admin("member", "add", "Greg", "Bake Off")
+    out, _ = await cluster.admin("members", "Bake Off")
+    assert out == "Greg\n", out
+    out, err = await cluster.admin("group", "add", "Bake Off", expect=1)
+    assert "exists" in out + err, out + err
+    greg = await cluster.login("Greg", password="hunter2")
+    await greg.join("Bake Off")
+    assert await greg.say("On your marks", room="Bake Off") == 1
+    await cluster.admin("password", "Greg", password="second")
+    fresh = await cluster.client(1)
+    await fresh.expect_error("bad_credentials", "login", token=greg.token)
+    await cluster.admin("member", "remove", "Greg", "Bake Off")
+    await fresh.login("Greg", password="second")
+    await fresh.expect_error("not_member", "join", room="Bake Off")
+    await cluster.admin("user", "remove", "Greg")
+    last = await cluster.client(0)
+    await last.expect_error("bad_credentials", "login", user="Greg", password="second")
+
+
+async def say_with_nonce(client, nonce, text, room="Taskmaster"):
+    reply = await client.request("say", room=room, text=text, nonce=nonce)
+    assert reply["op"] == "ok", reply
+    return reply["seq"]
+
+
+async def test_a_restart_keeps_everything_and_nonces_still_answer_the_first_seq():
+    async with Cluster(postgres=True) as cluster:
+        await cluster.add_member("Mel", "Quiz")
+        sue = await cluster.joined("Sue", 0, "Taskmaster")
+        first = await say_with_nonce(sue, "n-1", "said once")
+        assert await say_with_nonce(sue, "n-1", "said once") == first
+        await sue.expect_error("conflict", "say", room="Taskmaster", text="other", nonce="n-1")
+        others = await sue.say_many(["before the restart %d" % n for n in range(5)])
+        await cluster.stop_broker()
+        await cluster.start_broker()
+        sue = await cluster.joined("Sue", 1, "Taskmaster")
+        assert await say_with_nonce(sue, "n-1", "said once") == first
+        history = await sue.history("Taskmaster", limit=100)
+        assert [m["seq"] for m in history] == [first] + others
+        assert await sue.say("after the restart") == others[-1] + 1
+        mel = await cluster.joined("Mel", 0, "Quiz")
+        assert await mel.say("still a member", room="Quiz") == 1
+
+
+async def test_acknowledged_says_survive_a_broker_killed_under_a_stream():
+    async with Cluster(postgres=True) as cluster:
+        reader, stored, _, _ = await cluster.kill_broker_under_says()
+        assert await reader.say("after the kill") == max(stored) + 1
+
+
+async def says_until_refused(client, prefix, acked):
+    """Says until one is refused, adding the acknowledged to `acked`;
+    returns the refusal."""
+    end = asyncio.get_running_loop().time() + deadline(20)
+    for n in range(10000):
+        text = "%s %d" % (prefix, n)
+        reply = await client.request("say", room="Taskmaster", text=text)
+        if reply["op"] != "ok":
+            return reply
+        acked[reply["seq"]] = text
+        assert asyncio.get_running_loop().time() < end, "no say refused"
+    raise AssertionError("no say refused")
+
+
+async def everything_in(client, room, newest):
+    """{seq: text} of every message of the room up to newest, page by page."""
+    stored = {}
+    while newest > 0:
+        page = await client.history(room, before=newest + 1, limit=100)
+        stored.update((m["seq"], m["text"]) for m in page)
+        newest = page[0]["seq"] - 1 if page else 0
+    return stored
+
+
+async def test_postgres_stopped_under_the_broker_refuses_says_then_serves_again():
+    async with Cluster(postgres=True) as cluster:
+        server = cluster.postgres
+        sue = await cluster.joined("Sue", 0, "Taskmaster")
+        acked = dict(zip(await sue.say_many(["before %d" % n for n in range(10)]),
+                         ["before %d" % n for n in range(10)]))
+        #  Stopped from the side, as an operator would, with says going on
+        stopper = asyncio.get_running_loop().run_in_executor(None, server.stop)
+        refused = await says_until_refused(sue, "during", acked)
+        await stopper
+        assert refused.get("code") == "unavailable", refused
+        await sue.expect_error("unavailable", "say", room="Taskmaster", text="while down")
+        await cluster.wait_healthy(status=503, within=10)
+        server.start()
+        #  Back: the broker reconnects by itself at the next request
+        await cluster.wait_healthy(within=15)
+        alex = await cluster.login("Alex", gateway=1)
+        await alex.join("Taskmaster")
+        last = await alex.say("after PostgreSQL came back")
+        stored = await everything_in(alex, "Taskmaster", last)
+        assert_contiguous(sorted(stored), 1, "stored seqs")
+        lost = {seq: text for seq, text in acked.items() if stored.get(seq) != text}
+        assert not lost, "acknowledged but not stored: %r" % lost
+        assert "while down" not in stored.values()
+        assert last == max(stored)
+
+
+async def test_the_broker_refuses_to_start_without_its_server():
+    server = postgres_server()
+    uri = server.new_database()
+    server.stop()
+    try:
+        code, out, err = await run_command(
+            [os.path.join(CONFIG.bin, "groupchat-broker"), "--db", uri, "--requests",
+             "tcp://127.0.0.1:0", "--events", "tcp://127.0.0.1:0"], env=None, timeout=20)
+    finally:
+        server.start()
+    assert code == 1, (code, out, err)
+    assert "cannot connect to PostgreSQL" in out + err, out + err
+    assert "postgres@" not in out + err, "the URI's user, with its password, was logged"
+
