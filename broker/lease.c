@@ -47,11 +47,11 @@ static const char *s_session =
 static const char *s_take =
     "UPDATE lease SET holder = $1::text, expires = now () + " S_LEASE_INTERVAL
     " WHERE id = 1 AND (expires < now () OR holder = $1)";
-//  Renewed only while ours and not expired: once a standby could have
-//  taken it, it is not taken back
+//  Renewed while it names us: expired, it is still ours until a standby
+//  takes it, and once one has, it is never taken back
 static const char *s_renew =
     "UPDATE lease SET expires = now () + " S_LEASE_INTERVAL
-    " WHERE id = 1 AND holder = $1::text AND expires > now ()";
+    " WHERE id = 1 AND holder = $1::text";
 static const char *s_release =
     "UPDATE lease SET expires = '-infinity' WHERE id = 1 AND holder = $1::text";
 
@@ -178,10 +178,11 @@ s_server_take (gc_lease_t *self)
 
 //  Renews the lease every GC_LEASE_RENEW_MS. Its end is taken as
 //  another's take: once the server said it is not ours, once the
-//  connection went (its transactions' checks with it), or once it was
-//  not renewed for GC_LEASE_MS - GC_LEASE_RENEW_MS (this process was
-//  stopped, or the server does not answer), with a margin for the two
-//  clocks' rates before it expires on the server's
+//  connection went (its transactions' checks with it), or once renewals
+//  failed for GC_LEASE_MS - GC_LEASE_RENEW_MS, with a margin for the two
+//  clocks' rates before it expires on the server's. A renewal merely
+//  late (this process stopped, or starved under valgrind) is the
+//  server's to judge: it renews only a lease nobody took meanwhile
 static void *
 s_renewer (void *arg)
 {
@@ -198,8 +199,6 @@ s_renewer (void *arg)
             continue;
         pthread_mutex_unlock (&self->mutex);
         int64_t asked = gc_clock_mono_us ();
-        if (asked - self->renewed_us > limit_us)
-            gc_lease_lost ("not renewed in time");
         int renewed = s_run (self, s_renew);
         if (renewed == 1)
             self->renewed_us = asked;
@@ -209,6 +208,9 @@ s_renewer (void *arg)
         else
         if (PQstatus (self->conn) != CONNECTION_OK)
             gc_lease_lost ("the connection to PostgreSQL was lost");
+        else
+        if (asked - self->renewed_us > limit_us)
+            gc_lease_lost ("not renewed in time");
         pthread_mutex_lock (&self->mutex);
     }
     pthread_mutex_unlock (&self->mutex);

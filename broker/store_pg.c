@@ -169,11 +169,11 @@ static const char *s_sql [Q_COUNT] = {
     [Q_NONCES_PURGE] = "DELETE FROM nonces WHERE ts < $1::bigint AND ts <= coalesce ("
                        " (SELECT ts FROM nonces WHERE ts < $1 ORDER BY ts LIMIT 1 OFFSET $2::bigint - 1),"
                        " $1)",
-    //  The lease is still ours, checked inside each write's transaction;
-    //  the row lock it takes keeps a standby from taking the lease until
-    //  that transaction has ended, so no write of ours follows a take
-    [Q_FENCE]        = "SELECT 1 FROM lease WHERE id = 1 AND holder = $1::text AND expires > now ()"
-                       " FOR SHARE",
+    //  The lease still names us (no standby took it), checked inside each
+    //  write's transaction; the row lock it takes keeps a standby from
+    //  taking the lease until that transaction has ended, so no write of
+    //  ours follows a take
+    [Q_FENCE]        = "SELECT 1 FROM lease WHERE id = 1 AND holder = $1::text FOR SHARE",
 };
 
 #define S_PARAMS_MAX 6
