@@ -1,7 +1,8 @@
 """failover.py: how long a broker failover takes, measured (`make bench`).
 
-Two brokers on one database file, one serving and one standby, two
-gateways given both, and a client saying without pause through each
+Two brokers on one database file (or, with --postgres, one PostgreSQL
+database on a server of the bench's own), one serving and one standby,
+two gateways given both, and a client saying without pause through each
 gateway. Each round SIGKILLs the serving broker and measures, from the
 kill: until both gateways' /healthz answer 200 through the standby
 ("serving"), and until each stream has a say acknowledged again
@@ -10,7 +11,7 @@ kill: until both gateways' /healthz answer 200 through the standby
 broker then comes back as the standby. Prints the distribution of both
 over the rounds; exits 1 when a stream lost or repeated a say.
 
-    python3 bench/failover.py --bin bin [--rounds 20]
+    python3 bench/failover.py --bin bin [--rounds 20] [--postgres]
 """
 
 import argparse
@@ -28,15 +29,6 @@ from harness import Cluster, seq_of                     # noqa: E402
 from harness.stream import Stream, check_stored        # noqa: E402
 
 ROOM = "Taskmaster"
-STANDBY = "standby: another broker serves"
-
-
-async def standby(broker):
-    before = broker.log().count(STANDBY) if os.path.exists(broker.log_path) else 0
-    broker.start()
-    while broker.log().count(STANDBY) == before:
-        assert broker.running(), broker.log_tail()
-        await asyncio.sleep(0.02)   # log polling interval
 
 
 async def acknowledged_after(stream, moment):
@@ -55,8 +47,8 @@ def summary(name, values):
 async def main(args):
     harness.configure(args.bin, tempfile.mkdtemp(prefix="groupchat-failover-"))
     serving, acknowledged, kills = [], [], []
-    async with Cluster(brokers=2) as cluster:
-        await standby(cluster.brokers[1])
+    async with Cluster(brokers=2, postgres=args.postgres) as cluster:
+        await cluster.start_standby(1)
         speakers = [await cluster.login(user, gateway=g) for g, user in enumerate(("Sue", "Alex"))]
         base = seq_of(await speakers[0].join(ROOM))
         await speakers[1].join(ROOM)
@@ -67,11 +59,11 @@ async def main(args):
             await cluster.kill_broker(active)
             killed = time.monotonic()
             kills.append(int(time.time() * 1000))
-            await cluster.wait_healthy(within=30)
+            await cluster.wait_serving_on(1 - active)
             serving.append(time.monotonic() - killed)
             for stream in streams:
                 acknowledged.append(await acknowledged_after(stream, killed))
-            await standby(cluster.brokers[active])
+            await cluster.start_standby(active)
             active = 1 - active
         for stream in streams:
             await stream.stop()
@@ -91,7 +83,8 @@ async def main(args):
         for stream in streams:
             merged.unavailable.update(stream.unavailable)
         check_stored(history, merged, base, kills)
-    print("failover, %d rounds, %d says acknowledged, each stored once" % (args.rounds, said))
+    print("failover on %s, %d rounds, %d says acknowledged, each stored once" % (
+        "PostgreSQL" if args.postgres else "SQLite", args.rounds, said))
     print(summary("serving", serving))
     print(summary("acknowledged", acknowledged))
 
@@ -100,4 +93,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bin", default="bin")
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--postgres", action="store_true",
+                        help="the brokers share a PostgreSQL database (its lease), not a file")
     asyncio.run(main(parser.parse_args()))

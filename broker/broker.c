@@ -15,6 +15,7 @@
 #include "broker.h"
 #include "admin.h"
 #include "commit.h"
+#include "lease.h"
 #include "login.h"
 #include "presence.h"
 #include "replier.h"
@@ -199,6 +200,16 @@ s_read_request (gc_broker_t *self)
     return true;
 }
 
+//  A store fenced out may write no more (its lease is another broker's,
+//  or the connection it proved it on went): this broker answers nothing
+//  more, at once, and another serves
+static void
+s_check_fence (gc_broker_t *self)
+{
+    if (gc_store_fenced_out (self->store))
+        gc_lease_lost ("the database refused a write under it, or the connection went");
+}
+
 static int
 s_on_requests (zloop_t *loop, zsock_t *reader, void *arg)
 {
@@ -207,6 +218,7 @@ s_on_requests (zloop_t *loop, zsock_t *reader, void *arg)
     for (int count = 0; count < GC_BROKER_TURN_MAX && s_read_request (self); count++)
         ;
     gc_commit_flush (self->commit);
+    s_check_fence (self);
     return 0;
 }
 
@@ -216,6 +228,7 @@ s_on_verified (zloop_t *loop, zsock_t *reader, void *arg)
     (void) loop, (void) reader;
     gc_broker_t *self = arg;
     gc_login_verified (self->login);
+    s_check_fence (self);
     return 0;
 }
 
@@ -314,6 +327,7 @@ s_on_clock (zloop_t *loop, int timer_id, void *arg)
     gc_login_sweep (self->login, gc_clock_wall_ms ());
     gc_commit_sweep (self->commit, gc_clock_wall_ms ());
     s_retain (self, gc_clock_wall_ms ());
+    s_check_fence (self);
     int64_t since = gc_clock_wall_ms () - GC_HEAD_RECENT_MS, changed;
     gc_store_recent_rooms (self->store, since, s_publish_head, self);
     uint64_t generation = gc_store_generation (self->store, &changed);
@@ -432,6 +446,8 @@ gc_broker_new (const gc_broker_config_t *config)
     self->retain_ms = (int64_t) config->retain_days * 24 * 3600 * 1000;
     self->retain_messages = (uint64_t) config->retain_messages;
     self->store = gc_store_new (config->db, config->seed);
+    if (self->store && config->holder)
+        gc_store_fence (self->store, config->holder);
     //  A first pass before serving: nobody is handed what it deletes
     if (self->store)
         s_retain (self, gc_clock_wall_ms ());

@@ -16,6 +16,8 @@ typedef struct {
                                 //  NULL or "": no CURVE, whoever reaches it
     int retain_days;            //  messages older are deleted; 0: kept
     int retain_messages;        //  a room's newest kept; 0: all of them
+    const char *holder;         //  the lease's holder writes are fenced by
+                                //  (lease.h); NULL: none, a file's flock
 } gc_broker_config_t;
 
 typedef struct gc_broker_t gc_broker_t;

@@ -642,6 +642,18 @@ gc_store_member_set (gc_store_t *self, const char *user, const char *room, bool 
     return s_changed (self, changed > 0? 1: changed, GC_OK);
 }
 
+void
+gc_store_fence (gc_store_t *self, const char *holder)
+{
+    self->backend->fence (self->db, holder);
+}
+
+bool
+gc_store_fenced_out (gc_store_t *self)
+{
+    return self->backend->fenced_out (self->db);
+}
+
 int
 gc_store_backup (gc_store_t *self, const char *path)
 {

@@ -183,6 +183,16 @@ gc_error_t gc_store_room_add (gc_store_t *self, const char *room);
 gc_error_t gc_store_member_set (gc_store_t *self, const char *user, const char *room,
                                 bool member);
 
+//  Fences the store by the database's lease (lease.h): from now on each
+//  write checks, inside its own transaction, that holder still holds
+//  it, and fails when not; and a lost connection is not made again.
+//  Nothing for a file, whose lease the kernel holds.
+void gc_store_fence (gc_store_t *self, const char *holder);
+
+//  True once a fenced store may write no more: a write found the lease
+//  another broker's, or the connection it proves the lease on went.
+bool gc_store_fenced_out (gc_store_t *self);
+
 //  Copies the database, consistently, to path. 0 or -1.
 int gc_store_backup (gc_store_t *self, const char *path);
 

@@ -74,6 +74,9 @@ typedef struct {
     int (*member_set) (void *db, const char *user, const char *room, bool member);
     int (*backup) (void *db, const char *path);
     int64_t (*size) (void *db);
+    //  Writes from now on check the database's lease is holder's (gc_store_fence)
+    void (*fence) (void *db, const char *holder);
+    bool (*fenced_out) (void *db);  //  a fenced write was refused, or the connection went
 } gc_store_backend_t;
 
 //  A backend table whose functions are the file's statics named after
@@ -92,6 +95,7 @@ typedef struct {
     .password_set = s_password_set, .generation = s_generation, \
     .user_generation = s_user_generation, .room_add = s_room_add, \
     .member_set = s_member_set, .backup = s_backup, .size = s_size, \
+    .fence = s_fence, .fenced_out = s_fenced_out, \
 }
 
 //  One row of history: a message whose strings (room, from, text) share
@@ -101,6 +105,11 @@ void gc_store_message_set (gc_message_t *message, const char *room, uint64_t seq
 
 extern const gc_store_backend_t gc_store_sqlite;
 extern const gc_store_backend_t gc_store_pg;
+
+//  Brings a PostgreSQL database's tables to the newest version on a
+//  connection of the caller's (a PGconn: the lease's, before any store
+//  opens): 0, or -1 after logging
+int gc_store_pg_upgrade (void *conn);
 
 void gc_store_sqlite_test (bool verbose);
 

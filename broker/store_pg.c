@@ -31,7 +31,7 @@
 
 typedef enum {
     //  Sent as they are, without parameters, in this order
-    Q_SESSION, Q_LOCK, Q_HAS_TABLES, Q_VERSION, Q_SCHEMA_3,
+    Q_SESSION, Q_LOCK, Q_HAS_TABLES, Q_VERSION, Q_SCHEMA_3, Q_MIGRATE_4,
     Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
     //  Prepared on every connection, once the tables are the newest
     Q_PREPARED, Q_IS_EMPTY = Q_PREPARED, Q_ROOMS_LOAD, Q_SIZE, Q_PROBE,
@@ -39,20 +39,24 @@ typedef enum {
     Q_ROOMS_OF, Q_IS_MEMBER, Q_BEFORE, Q_SINCE, Q_INSERT, Q_USER_ADD, Q_USER_REMOVE, Q_PASSWORD_SET, Q_TOKENS_OF_USER,
     Q_ROOM_ADD, Q_MEMBER_ADD, Q_MEMBER_REMOVE, Q_USER_EXISTS, Q_USERS, Q_ROOMS, Q_MEMBERS,
     Q_GENERATION, Q_GENERATION_NEXT, Q_USER_GENERATION,
-    Q_NONCE_FIND, Q_NONCE_INSERT, Q_NONCES_PURGE,
+    Q_NONCE_FIND, Q_NONCE_INSERT, Q_NONCES_PURGE, Q_FENCE,
     Q_COUNT
 } s_query_t;
 
 //  The version Q_SCHEMA_3 makes, and the newest: version N's migration
-//  is the query N - S_VERSION_FIRST places after Q_SCHEMA_3 (Q_MIGRATE_4
-//  will go right after it), and ends by setting schema_version to N
+//  is the query N - S_VERSION_FIRST places after Q_SCHEMA_3, and ends by
+//  setting schema_version to N
 #define S_VERSION_FIRST 3
-#define S_VERSION 3
+#define S_VERSION 4
 
 static const char *s_sql [Q_COUNT] = {
     //  Waits for a row lock as SQLite waits for its write lock; names
-    //  and texts are UTF-8 whatever the server's default
+    //  and texts are UTF-8 whatever the server's default. A broker
+    //  stopped inside a transaction (SIGSTOP) holds the lease's row lock
+    //  (Q_FENCE): the server ends its session, so that a standby may take
+    //  the lease, and nothing of the transaction is committed
     [Q_SESSION]      = "SET lock_timeout = " S_NUMBER (GC_STORE_BUSY_MS) ";"
+                       "SET idle_in_transaction_session_timeout = " S_NUMBER (GC_LEASE_MS) ";"
                        "SET client_encoding = 'UTF8'",
     //  The schema's own lock ("groupcht"), held to the end of the transaction
     [Q_LOCK]         = "SELECT pg_advisory_xact_lock (7454142883439011956)",
@@ -89,6 +93,13 @@ static const char *s_sql [Q_COUNT] = {
                        "  digest bytea NOT NULL,"
                        "  PRIMARY KEY (user_id, room_id, nonce));"
                        "CREATE INDEX nonces_by_ts ON nonces (ts)",
+    //  Version 4: the lease of brokers sharing the database (lease.c), a
+    //  row free from the start. SQLite has no version 4 (its lease is a
+    //  flock): its next version takes 5
+    [Q_MIGRATE_4]    = "CREATE TABLE lease (id integer PRIMARY KEY, holder text NOT NULL,"
+                       "  expires timestamptz NOT NULL);"
+                       "INSERT INTO lease VALUES (1, '', '-infinity');"
+                       "UPDATE schema_version SET version = 4",
     [Q_BEGIN]        = "BEGIN",
     [Q_COMMIT]       = "COMMIT",
     [Q_ROLLBACK]     = "ROLLBACK",
@@ -158,6 +169,11 @@ static const char *s_sql [Q_COUNT] = {
     [Q_NONCES_PURGE] = "DELETE FROM nonces WHERE ts < $1::bigint AND ts <= coalesce ("
                        " (SELECT ts FROM nonces WHERE ts < $1 ORDER BY ts LIMIT 1 OFFSET $2::bigint - 1),"
                        " $1)",
+    //  The lease still names us (no standby took it), checked inside each
+    //  write's transaction; the row lock it takes keeps a standby from
+    //  taking the lease until that transaction has ended, so no write of
+    //  ours follows a take
+    [Q_FENCE]        = "SELECT 1 FROM lease WHERE id = 1 AND holder = $1::text FOR SHARE",
 };
 
 #define S_PARAMS_MAX 6
@@ -177,6 +193,8 @@ typedef struct {
     PGconn *conn;
     bool in_transaction;        //  a BEGIN without its end: never reconnect
     int64_t reconnect_ms;       //  monotonic; no new try before
+    char *holder;               //  the lease's holder writes are fenced by; NULL: none
+    bool fenced_out;            //  the lease, or the connection, is gone: nothing more
 } s_pg_t;
 
 //  --------------------------------------------------------------------------
@@ -257,8 +275,14 @@ s_session (s_pg_t *self)
 static bool
 s_connected (s_pg_t *self)
 {
-    if (PQstatus (self->conn) == CONNECTION_OK)
+    if (PQstatus (self->conn) == CONNECTION_OK && !self->fenced_out)
         return true;
+    //  A fenced store's lease is proven on its connection: one lost is
+    //  not made again, the broker stops (gc_store_fenced_out)
+    if (self->holder) {
+        self->fenced_out = true;
+        return false;
+    }
     int64_t now_ms = gc_clock_mono_us () / 1000;
     if (self->in_transaction || now_ms < self->reconnect_ms)
         return false;
@@ -297,16 +321,22 @@ s_run (s_pg_t *self, s_query_t query, const s_params_t *params)
     return NULL;
 }
 
-//  Runs a change: rows changed, or -1
+//  The rows a change's result changed, or -1 for none; clears it
 static int
-s_change_with (s_pg_t *self, s_query_t query, const s_params_t *params)
+s_changed (PGresult *result)
 {
-    PGresult *result = s_run (self, query, params);
     if (!result)
         return -1;
     int changed = atoi (PQcmdTuples (result));
     PQclear (result);
     return changed;
+}
+
+//  Runs a change: rows changed, or -1
+static int
+s_change_with (s_pg_t *self, s_query_t query, const s_params_t *params)
+{
+    return s_changed (s_run (self, query, params));
 }
 
 static int
@@ -368,6 +398,46 @@ s_transaction_end (s_pg_t *self, bool commit)
     return done? 0: -1;
 }
 
+//  Begins a write's transaction: with a holder, only while the lease is
+//  still its own (Q_FENCE), else the store is fenced out for good
+static int
+s_write_begin (s_pg_t *self)
+{
+    if (s_transaction (self))
+        return -1;
+    if (!self->holder || s_found (self, Q_FENCE, self->holder, NULL) == 1)
+        return 0;
+    if (PQstatus (self->conn) == CONNECTION_OK)
+        gc_error ("store: the database's lease is another broker's: nothing more is written");
+    self->fenced_out = true;
+    s_transaction_end (self, false);
+    return -1;
+}
+
+//  A write of one statement, in a transaction of its own when fenced:
+//  its result, which the caller clears, or NULL with nothing written
+static PGresult *
+s_write (s_pg_t *self, s_query_t query, const s_params_t *params)
+{
+    if (!self->holder)
+        return s_run (self, query, params);
+    if (s_write_begin (self))
+        return NULL;
+    PGresult *result = s_run (self, query, params);
+    if (s_transaction_end (self, result != NULL) && result) {
+        PQclear (result);
+        result = NULL;
+    }
+    return result;
+}
+
+//  The same for a change: rows changed, or -1
+static int
+s_write_change (s_pg_t *self, s_query_t query, const s_params_t *params)
+{
+    return s_changed (s_write (self, query, params));
+}
+
 //  --------------------------------------------------------------------------
 //  Opening: schema and migrations
 
@@ -406,6 +476,7 @@ s_close (void **db_p)
     if (!self)
         return;
     PQfinish (self->conn);
+    free (self->holder);
     free (self);
     *db_p = NULL;
 }
@@ -475,7 +546,7 @@ static int
 s_seed (void *db, const gc_store_seed_t *seed, size_t count)
 {
     s_pg_t *self = db;
-    if (s_transaction (self))
+    if (s_write_begin (self))
         return -1;
     int rc = 0;
     for (size_t index = 0; rc == 0 && index < count; index++)
@@ -534,7 +605,7 @@ s_token_insert (void *db, const unsigned char *hash, const char *user, int64_t n
     s_params_t params = s_token_params (hash);
     s_param_text (&params, user);
     s_param_number (&params, now);
-    return s_change_with (db, Q_TOKEN_INSERT, &params);
+    return s_write_change (db, Q_TOKEN_INSERT, &params);
 }
 
 static char *
@@ -554,14 +625,14 @@ s_token_touch (void *db, const unsigned char *hash, int64_t now)
 {
     s_params_t params = s_token_params (hash);
     s_param_number (&params, now);
-    return s_change_with (db, Q_TOKEN_TOUCH, &params);
+    return s_write_change (db, Q_TOKEN_TOUCH, &params);
 }
 
 static int
 s_token_delete (void *db, const unsigned char *hash)
 {
     s_params_t params = s_token_params (hash);
-    return s_change_with (db, Q_TOKEN_DELETE, &params);
+    return s_write_change (db, Q_TOKEN_DELETE, &params);
 }
 
 static int
@@ -569,7 +640,7 @@ s_tokens_purge (void *db, int64_t unused_since)
 {
     s_params_t params = { 0 };
     s_param_number (&params, unused_since);
-    return s_change_with (db, Q_TOKENS_PURGE, &params);
+    return s_write_change (db, Q_TOKENS_PURGE, &params);
 }
 
 static int
@@ -580,7 +651,7 @@ s_retain (void *db, int64_t room_id, uint64_t below, int64_t older_than, uint32_
     s_param_number (&params, below > INT64_MAX? INT64_MAX: (int64_t) below);
     s_param_number (&params, older_than);
     s_param_number (&params, limit);
-    return s_change_with (db, Q_RETAIN, &params);
+    return s_write_change (db, Q_RETAIN, &params);
 }
 
 //  --------------------------------------------------------------------------
@@ -716,7 +787,7 @@ s_nonces_purge (void *db, int64_t older_than, uint32_t limit)
     s_params_t params = { 0 };
     s_param_number (&params, older_than);
     s_param_number (&params, limit);
-    return s_change_with (db, Q_NONCES_PURGE, &params);
+    return s_write_change (db, Q_NONCES_PURGE, &params);
 }
 
 static int
@@ -744,7 +815,7 @@ s_insert (s_pg_t *self, const gc_store_say_t *say)
 static int
 s_begin (void *db)
 {
-    if (s_transaction (db) == 0)
+    if (s_write_begin (db) == 0)
         return 0;
     gc_error ("store: cannot begin a transaction on PostgreSQL");
     return -1;
@@ -783,7 +854,8 @@ s_user_exists (void *db, const char *user)
 static int
 s_user_add (void *db, const char *user, const char *hash)
 {
-    return s_change (db, Q_USER_ADD, user, hash);
+    s_params_t params = s_texts (user, hash);
+    return s_write_change (db, Q_USER_ADD, &params);
 }
 
 //  The change, the next generation and the end of the user's tokens in
@@ -792,7 +864,7 @@ static int
 s_end_sessions (s_pg_t *self, s_query_t query, const char *user, const char *hash,
                 uint64_t *generation)
 {
-    if (s_transaction (self))
+    if (s_write_begin (self))
         return -1;
     int changed = s_change (self, query, user, hash);
     if (changed == 1 && (s_change (self, Q_GENERATION_NEXT, NULL, NULL) != 1
@@ -833,7 +905,7 @@ static int
 s_room_add (void *db, const char *room, int64_t *id)
 {
     s_params_t params = s_texts (room, NULL);
-    PGresult *result = s_run (db, Q_ROOM_ADD, &params);
+    PGresult *result = s_write (db, Q_ROOM_ADD, &params);
     if (!result)
         return -1;
     int changed = PQntuples (result);
@@ -846,7 +918,8 @@ s_room_add (void *db, const char *room, int64_t *id)
 static int
 s_member_set (void *db, const char *user, const char *room, bool member)
 {
-    return s_change (db, member? Q_MEMBER_ADD: Q_MEMBER_REMOVE, user, room);
+    s_params_t params = s_texts (user, room);
+    return s_write_change (db, member? Q_MEMBER_ADD: Q_MEMBER_REMOVE, &params);
 }
 
 //  A consistent copy of a server's database is pg_dump's, run where the
@@ -864,6 +937,31 @@ static int64_t
 s_size (void *db)
 {
     return s_integer (db, Q_SIZE, NULL);
+}
+
+//  --------------------------------------------------------------------------
+//  The lease's fence
+
+static void
+s_fence (void *db, const char *holder)
+{
+    s_pg_t *self = db;
+    free (self->holder);
+    self->holder = gc_strdup (holder);
+}
+
+static bool
+s_fenced_out (void *db)
+{
+    s_pg_t *self = db;
+    return self->holder && (self->fenced_out || PQstatus (self->conn) != CONNECTION_OK);
+}
+
+int
+gc_store_pg_upgrade (void *conn)
+{
+    s_pg_t borrowed = { .conn = conn };
+    return s_upgrade (&borrowed);
 }
 
 const gc_store_backend_t gc_store_pg = GC_STORE_BACKEND ("postgresql");

@@ -791,6 +791,21 @@ s_size (void *db)
     return s_integer (db, Q_SIZE, NULL);
 }
 
+//  A file's lease is its flock (lease.c), held by the kernel for the
+//  process: there is no row to check, and no connection to lose
+static void
+s_fence (void *db, const char *holder)
+{
+    (void) db, (void) holder;
+}
+
+static bool
+s_fenced_out (void *db)
+{
+    (void) db;
+    return false;
+}
+
 const gc_store_backend_t gc_store_sqlite = GC_STORE_BACKEND ("sqlite");
 
 //  --------------------------------------------------------------------------

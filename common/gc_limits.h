@@ -122,6 +122,16 @@
 #define GC_BROKER_PUB_HWM       GC_BROKER_TURN_MAX
 #define GC_BROKER_REBIND_MS     10      //  retry binding the events socket after unbinding it
 #define GC_LEASE_POLL_MS        100     //  a standby tries the database's lease this often
+//  A PostgreSQL database's lease (broker/lease.h): taken for this long,
+//  renewed this often. Its holder stops once it could not renew it for
+//  GC_LEASE_MS - GC_LEASE_RENEW_MS by its own clock, before a standby
+//  can take it, and the server ends a session of its idle for
+//  GC_LEASE_MS inside a transaction (a broker stopped half-way)
+#define GC_LEASE_MS             2000
+#define GC_LEASE_RENEW_MS       500
+//  The exit status of a broker that lost its lease (or the connection
+//  it proves the lease with): a supervisor starts it again, as a standby
+#define GC_LEASE_LOST_EXIT      3
 //  How long a statement waits for another process's write lock (a backup
 //  or an operator's sqlite3) before giving up: well inside a request's
 //  deadline, so that a say that had to wait is still decided in time

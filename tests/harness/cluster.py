@@ -270,6 +270,24 @@ class Cluster:
         assert code == 0, "broker: %s on %s, expected exit 0" % (
             describe_exit(code), signal.Signals(signum).name)
 
+    STANDBY = "standby: another broker serves"
+
+    async def start_standby(self, index, within=20.0):
+        """Starts broker `index` while another serves; waits until it logs
+        that it is the standby."""
+        broker = self.brokers[index]
+        before = broker.log().count(self.STANDBY) if os.path.exists(broker.log_path) else 0
+        broker.start()
+        end = time.monotonic() + deadline(within)
+        while broker.log().count(self.STANDBY) == before:
+            assert broker.running(), "the standby ended:\n%s" % broker.log_tail()
+            assert time.monotonic() < end, "not a standby:\n%s" % broker.log_tail()
+            await asyncio.sleep(0.02)   # log polling interval
+
+    def requests_port_of(self, index):
+        """The port of broker `index`'s requests socket."""
+        return int(self.endpoints[index][0].rsplit(":", 1)[1])
+
     async def start_broker(self, wait=True, index=0):
         """(Re)starts the broker (the index-th of `brokers`) on the same
         database and its own endpoints."""
@@ -348,6 +366,19 @@ class Cluster:
                         "(last: %s)" % (index, status, deadline(within), last[index]))
                 await asyncio.sleep(0.05)
         return time.monotonic() - started
+
+    async def wait_serving_on(self, index, within=30.0):
+        """Waits until every gateway's link is on broker `index` and its
+        /healthz answers 200 (a gateway answers 200 through a broker that
+        just died or hung until it notices and leaves it)."""
+        end = time.monotonic() + deadline(within)
+        for gateway in range(len(self.gateways)):
+            while (await self.metrics(gateway))["groupchat_broker_endpoint_index"] != index:
+                self.check_alive()
+                assert time.monotonic() < end, "gateway-%d did not move to broker %d" % (
+                    gateway, index)
+                await asyncio.sleep(0.02)   # metrics polling interval
+        await self.wait_healthy(within=within)
 
     async def metrics(self, gateway=0):
         """The figures of GET /metrics on a gateway: {sample: value}."""

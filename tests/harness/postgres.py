@@ -44,8 +44,9 @@ def _as_server_user():
 
 
 class Postgres:
-    """A PostgreSQL server: start(), stop(), start() again on the same data,
-    new_database() for a URI, close() to stop it and remove its folder."""
+    """A PostgreSQL server: start(), stop(), start() again on the same data
+    (or restart()), new_database() for a URI, close() to stop it and
+    remove its folder."""
 
     def __init__(self):
         #  In /tmp, not the run's folder: the server's account must reach it
@@ -108,6 +109,12 @@ class Postgres:
         self._run([os.path.join(BIN, "pg_ctl"), "stop", "-D", self.data, "-m", "fast",
                    "-w", "-t", "60"], timeout=90)
         self.popen.wait(timeout=30)
+
+    def restart(self):
+        """Stops the server fast and starts it again on the same data, as
+        `pg_ctl restart -m fast` would: every client's connection is cut."""
+        self.stop()
+        self.start()
 
     def new_database(self):
         """A new, empty database; its URI."""

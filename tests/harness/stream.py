@@ -3,10 +3,12 @@ every acknowledged one is stored once and nothing answered `unavailable`
 is stored after it."""
 
 import asyncio
+import errno
 import time
 
 from .checks import assert_contiguous
 from .config import deadline
+from .process import connect_error
 
 
 class Stream:
@@ -52,6 +54,33 @@ class Stream:
     async def stop(self):
         self.stopping.set()
         await self.task
+
+
+async def listened(cluster, room):
+    """Sandy to speak on gateway 0, Alex (gateway 0) and Sue (gateway 1)
+    listening, all joined to `room`; returns (speaker, listeners, the
+    room's newest seq before)."""
+    speaker = await cluster.login("Sandy", gateway=0)
+    listeners = [await cluster.login("Alex", gateway=0),
+                 await cluster.login("Sue", gateway=1)]
+    reply = await speaker.join(room)
+    base = reply["history"][-1]["seq"] if reply["history"] else 0
+    for listener in listeners:
+        await listener.join(room)
+    return speaker, listeners, base
+
+
+async def streaming_with_standby(cluster, room):
+    """Broker 1 started as the standby, which must bind nothing; Sandy
+    saying in `room` without pause, Alex and Sue listening (listened).
+    Returns (stream, listeners, base) once 10 says are acknowledged."""
+    await cluster.start_standby(1)
+    assert await connect_error("127.0.0.1", cluster.requests_port_of(1)) == errno.ECONNREFUSED, \
+        "the standby binds its requests socket"
+    speaker, listeners, base = await listened(cluster, room)
+    stream = Stream(speaker, room)
+    await stream.until_acked(10)
+    return stream, listeners, base
 
 
 def check_stored(history, stream, base, moves):

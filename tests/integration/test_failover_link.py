@@ -15,8 +15,8 @@ the flags do.
 
 import time
 
-from harness import Cluster, assert_contiguous, deadline, run_program, seq_of
-from harness.stream import Stream, check_stored
+from harness import Cluster, assert_contiguous, deadline, run_program
+from harness.stream import Stream, check_stored, listened
 
 SLOW = True
 ROOM = "Taskmaster"
@@ -42,12 +42,7 @@ async def move(cluster, kill, start):
 
 async def test_gateways_move_to_the_broker_that_answers_and_back():
     async with Cluster(brokers=2) as cluster:
-        speaker = await cluster.login("Sandy", gateway=0)
-        listeners = [await cluster.login("Alex", gateway=0),
-                     await cluster.login("Sue", gateway=1)]
-        base = seq_of(await speaker.join(ROOM))
-        for listener in listeners:
-            await listener.join(ROOM)
+        speaker, listeners, base = await listened(cluster, ROOM)
         stream = Stream(speaker, ROOM)
         await stream.until_acked(20)
 

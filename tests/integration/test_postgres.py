@@ -6,13 +6,15 @@ says acknowledged and pushed across gateways with gap-free seqs, history
 and join since, nonces, administration, restarts; a broker killed under
 a stream of says loses nothing it acknowledged; a PostgreSQL server
 stopped under the broker makes says `unavailable`, loses nothing
-acknowledged, and once it is back the broker serves again by itself.
+acknowledged, and ends the broker with status 3 (it can no longer prove
+it holds the database's lease); started again once the server is back,
+as a supervisor would, it serves.
 """
 
 import asyncio
 import os
 
-from harness import (CONFIG, ROOMS_OF, Cluster, assert_contiguous, deadline, postgres_server,
+from harness import (CONFIG, ROOMS_OF, Cluster, Postgres, assert_contiguous, deadline,
                      run_command)
 
 SLOW = True
@@ -138,20 +140,35 @@ async def everything_in(client, room, newest):
 
 
 async def test_postgres_stopped_under_the_broker_refuses_says_then_serves_again():
-    async with Cluster(postgres=True) as cluster:
-        server = cluster.postgres
+    #  A server of its own: the shared one's other brokers would end with it
+    server = Postgres().start()
+    try:
+        await stopped_under_the_broker(server)
+    finally:
+        server.close()
+
+
+async def stopped_under_the_broker(server):
+    async with Cluster(db=server.new_database()) as cluster:
         sue = await cluster.joined("Sue", 0, "Taskmaster")
         acked = dict(zip(await sue.say_many(["before %d" % n for n in range(10)]),
                          ["before %d" % n for n in range(10)]))
-        #  Stopped from the side, as an operator would, with says going on
+        #  Stopped from the side, as an operator would, with says going on;
+        #  the broker, its connection lost, stops at once (status 3)
+        cluster.broker.expect_exit = True
         stopper = asyncio.get_running_loop().run_in_executor(None, server.stop)
         refused = await says_until_refused(sue, "during", acked)
         await stopper
         assert refused.get("code") == "unavailable", refused
         await sue.expect_error("unavailable", "say", room="Taskmaster", text="while down")
         await cluster.wait_healthy(status=503, within=10)
+        code = await cluster.broker.wait(deadline(10))
+        assert code == 3, "broker: exit %r once its server went, expected 3" % code
+        assert "lost the database lease" in cluster.broker.log()
         server.start()
-        #  Back: the broker reconnects by itself at the next request
+        #  Back: started again as a supervisor would, it serves once its
+        #  lease (2 s) has expired
+        await cluster.start_broker(wait=False)
         await cluster.wait_healthy(within=15)
         alex = await cluster.login("Alex", gateway=1)
         await alex.join("Taskmaster")
@@ -165,7 +182,8 @@ async def test_postgres_stopped_under_the_broker_refuses_says_then_serves_again(
 
 
 async def test_the_broker_refuses_to_start_without_its_server():
-    server = postgres_server()
+    #  A server of its own: the shared one's brokers would end with it
+    server = Postgres().start()
     uri = server.new_database()
     server.stop()
     try:
@@ -173,7 +191,7 @@ async def test_the_broker_refuses_to_start_without_its_server():
             [os.path.join(CONFIG.bin, "groupchat-broker"), "--db", uri, "--requests",
              "tcp://127.0.0.1:0", "--events", "tcp://127.0.0.1:0"], env=None, timeout=20)
     finally:
-        server.start()
+        server.close()
     assert code == 1, (code, out, err)
     assert "cannot connect to PostgreSQL" in out + err, out + err
     assert "postgres@" not in out + err, "the URI's user, with its password, was logged"

@@ -10,36 +10,13 @@ two gateways stays gap-free and duplicate-free. A standby stops cleanly
 on SIGTERM while it waits.
 """
 
-import asyncio
-import errno
-import os
 import time
 
-from harness import Cluster, assert_contiguous, connect_error, deadline, seq_of
-from harness.stream import Stream, check_stored
+from harness import Cluster, assert_contiguous
+from harness.stream import check_stored, streaming_with_standby
 
 SLOW = True
 ROOM = "Taskmaster"
-STANDBY = "standby: another broker serves"
-
-
-def requests_port(cluster, index):
-    return int(cluster.endpoints[index][0].rsplit(":", 1)[1])
-
-
-async def start_standby(cluster, index):
-    """Starts broker `index` while the other serves; waits until it says
-    it is the standby."""
-    broker = cluster.brokers[index]
-    before = broker.log().count(STANDBY) if os.path.exists(broker.log_path) else 0
-    broker.start()
-    end = time.monotonic() + deadline(20)
-    while broker.log().count(STANDBY) == before:
-        assert broker.running(), "the standby ended:\n%s" % broker.log_tail()
-        assert time.monotonic() < end, "not a standby:\n%s" % broker.log_tail()
-        await asyncio.sleep(0.05)   # log polling interval
-
-
 async def failover(cluster, active):
     """SIGKILLs the active broker; returns the seconds until both gateways
     answer /healthz 200 through the standby."""
@@ -57,24 +34,14 @@ async def failover(cluster, active):
 
 async def test_the_standby_takes_over_and_nothing_is_lost_or_repeated():
     async with Cluster(brokers=2) as cluster:
-        await start_standby(cluster, 1)
-        assert await connect_error("127.0.0.1", requests_port(cluster, 1)) == errno.ECONNREFUSED, \
-            "the standby binds its requests socket"
-        speaker = await cluster.login("Sandy", gateway=0)
-        listeners = [await cluster.login("Alex", gateway=0),
-                     await cluster.login("Sue", gateway=1)]
-        base = seq_of(await speaker.join(ROOM))
-        for listener in listeners:
-            await listener.join(ROOM)
-        stream = Stream(speaker, ROOM)
-        await stream.until_acked(10)
+        stream, listeners, base = await streaming_with_standby(cluster, ROOM)
 
         active, kills, took = 0, [], []
         for _ in range(4):
             seconds, killed_ms = await failover(cluster, active)
             took.append(seconds)
             kills.append(killed_ms)
-            await start_standby(cluster, active)
+            await cluster.start_standby(active)
             active = 1 - active
             await stream.until_acked(10)
         await stream.stop()
@@ -93,7 +60,7 @@ async def test_the_standby_takes_over_and_nothing_is_lost_or_repeated():
 
 async def test_a_waiting_standby_stops_cleanly_on_sigterm():
     async with Cluster(brokers=2, gateways=1) as cluster:
-        await start_standby(cluster, 1)
+        await cluster.start_standby(1)
         code = await cluster.brokers[1].stop()
         assert code == 0, "the standby exited %r on SIGTERM" % code
         assert "stopping on signal=15" in cluster.brokers[1].log()
