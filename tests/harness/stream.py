@@ -99,3 +99,21 @@ def check_stored(history, stream, base, moves):
         if answered is not None:
             assert any(message["ts"] <= killed for killed in moves), \
                 "answered unavailable, stored later: %r" % message
+
+
+async def check_streams_and_history(cluster, stream, listeners, base, moves, what):
+    """Every listener's stream gap-free up to the newest acknowledged say,
+    and the history as check_stored wants it."""
+    newest = max(stream.acked)
+    for listener in listeners:
+        got = await listener.messages_until(stream.room, newest, timeout=20)
+        assert_contiguous([m["seq"] for m in got], base + 1,
+                          "%s's stream %s" % (listener.name, what))
+    reader = await cluster.login("Alex", gateway=1)
+    reader_reply = await reader.join(stream.room, since=base)
+    history = reader_reply["history"]
+    while not reader_reply["complete"]:
+        reader_reply = await reader.join(stream.room, since=history[-1]["seq"])
+        history += reader_reply["history"]
+    check_stored(history, stream, base, moves)
+    return history

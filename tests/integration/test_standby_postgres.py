@@ -21,8 +21,8 @@ import os
 import signal
 import time
 
-from harness import Cluster, assert_contiguous, deadline
-from harness.stream import check_stored, streaming_with_standby
+from harness import Cluster, deadline
+from harness.stream import check_streams_and_history, streaming_with_standby
 
 SLOW = True
 ROOM = "Taskmaster"
@@ -46,24 +46,6 @@ async def exits_with_lease_lost(broker, within=15.0):
     assert LOST in broker.log(), broker.log_tail()
 
 
-async def check_everything(cluster, stream, listeners, base, moves, what):
-    """Every listener's stream gap-free up to the newest acknowledged say,
-    and the history as check_stored wants it."""
-    newest = max(stream.acked)
-    for listener in listeners:
-        got = await listener.messages_until(ROOM, newest, timeout=20)
-        assert_contiguous([m["seq"] for m in got], base + 1,
-                          "%s's stream %s" % (listener.name, what))
-    reader = await cluster.login("Alex", gateway=1)
-    reader_reply = await reader.join(ROOM, since=base)
-    history = reader_reply["history"]
-    while not reader_reply["complete"]:
-        reader_reply = await reader.join(ROOM, since=history[-1]["seq"])
-        history += reader_reply["history"]
-    check_stored(history, stream, base, moves)
-    return history
-
-
 async def test_the_standby_takes_over_a_killed_broker_and_nothing_is_lost_or_repeated():
     async with Cluster(brokers=2, postgres=True) as cluster:
         stream, listeners, base = await streaming_with_standby(cluster, ROOM)
@@ -79,7 +61,7 @@ async def test_the_standby_takes_over_a_killed_broker_and_nothing_is_lost_or_rep
             await stream.until_acked(10)
         await stream.stop()
         print("failovers took %s s" % ", ".join("%.2f" % t for t in took))
-        await check_everything(cluster, stream, listeners, base, kills, "across three kills")
+        await check_streams_and_history(cluster, stream, listeners, base, kills, "across three kills")
 
 
 async def test_a_hung_broker_is_replaced_and_writes_nothing_once_resumed():
@@ -104,7 +86,7 @@ async def test_a_hung_broker_is_replaced_and_writes_nothing_once_resumed():
         #  its socket, was answered `unavailable` by the gateway, and was
         #  refused by the database once the broker resumed: check_stored
         #  finds no say answered so stored after the stop
-        await check_everything(cluster, stream, listeners, base, [stopped_ms],
+        await check_streams_and_history(cluster, stream, listeners, base, [stopped_ms],
                                "across a hung broker")
 
 
@@ -126,5 +108,5 @@ async def test_a_postgres_restart_stops_the_active_and_the_standby_serves():
         await stream.until_acked(10)
         await stream.stop()
         assert stream.unavailable, "no say was refused while the server restarted"
-        await check_everything(cluster, stream, listeners, base, [restarted_ms],
+        await check_streams_and_history(cluster, stream, listeners, base, [restarted_ms],
                                "across a PostgreSQL restart")
