@@ -4,7 +4,9 @@
 #   make            build (release, into bin/)
 #   make run        install missing dependencies, build, start a broker
 #                   and two gateways on localhost
-#   make test       unit self-tests and integration scenarios
+#   make test       unit self-tests and integration scenarios, the latter
+#                   once with the broker on SQLite and once on PostgreSQL
+#                   (TEST_DATABASES=sqlite: the first only)
 #   make test SANITIZE=1   the same under AddressSanitizer and UBSan
 #   make test VALGRIND=1   the same with every server under valgrind
 #   make test-compose      docker-compose.yml up for real, tested (Docker)
@@ -114,6 +116,10 @@ run:
 	@$(MAKE) --no-print-directory all
 	@sh scripts/run.sh
 
+TEST_DATABASES ?= sqlite postgresql
+comma := ,
+space := $(subst ,, )
+
 ifeq ($(VALGRIND),1)
 TEST_WRAP = valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
             --suppressions=$(CURDIR)/tests/valgrind.supp
@@ -122,7 +128,8 @@ endif
 test:
 	@sh scripts/deps.sh
 	@$(MAKE) --no-print-directory all
-	@GROUPCHAT_TEST_WRAP="$(TEST_WRAP)" /usr/bin/python3 tests/run.py --bin $(BIN)
+	@GROUPCHAT_TEST_WRAP="$(TEST_WRAP)" /usr/bin/python3 tests/run.py --bin $(BIN) \
+	    --databases $(subst $(space),$(comma),$(strip $(TEST_DATABASES)))
 
 #  The harnesses are built by a make of their own (FUZZ=1: clang, another
 #  build folder), then each replays fuzz/regressions/ and runs

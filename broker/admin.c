@@ -129,6 +129,10 @@ gc_admin_backup (void *arg, const gc_broker_request_t *request)
     char path [PATH_MAX] = "";
     gc_error_t code = GC_BAD_REQUEST;
     const char *why = "backups are off: the broker was started without --backup-dir";
+    if (self->backups && !gc_store_backs_up (self->store))
+        why = "the broker backs up SQLite databases only: back up PostgreSQL with "
+              "pg_dump or a base backup (docs/operations.md)";
+    else
     if (self->backups && (!(frame->fields & GC_F_PATH)
                           || !gc_str_copy (frame->path, path, sizeof path)))
         why = "path missing or invalid";

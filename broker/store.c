@@ -660,6 +660,12 @@ gc_store_backup (gc_store_t *self, const char *path)
     return self->backend->backup (self->db, path);
 }
 
+bool
+gc_store_backs_up (gc_store_t *self)
+{
+    return self->backend != &gc_store_pg;
+}
+
 int64_t
 gc_store_size (gc_store_t *self)
 {

@@ -196,6 +196,10 @@ bool gc_store_fenced_out (gc_store_t *self);
 //  Copies the database, consistently, to path. 0 or -1.
 int gc_store_backup (gc_store_t *self, const char *path);
 
+//  False when the database's own tools take its backups (PostgreSQL's
+//  pg_dump and base backups), not the broker
+bool gc_store_backs_up (gc_store_t *self);
+
 //  The database's size in bytes, and how many rooms there are
 int64_t gc_store_size (gc_store_t *self);
 size_t gc_store_room_count (gc_store_t *self);

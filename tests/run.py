@@ -2,12 +2,18 @@
 """run.py: groupchat's test runner.
 
     tests/run.py --bin DIR [--filter SUBSTRING] [--jobs N] [--timeout S]
-                 [--suite NAME]
+                 [--suite NAME] [--databases LIST]
 
 Runs (1) each unit self-test of DIR/groupchat-selftest (`--list` names
 them; each runs as `groupchat-selftest NAME`) and (2) each `async def
-test_*` of tests/integration/test_*.py. `--suite compose` runs those of
-tests/compose/ instead, and no self-test (`make test-compose`). Every integration module runs in
+test_*` of tests/integration/test_*.py, once on each database of LIST
+(sqlite,postgresql): the clusters of the postgresql pass keep their
+broker on PostgreSQL (GROUPCHAT_TEST_DB), on a server the runner starts
+for the whole run, and its tests are named with ` [postgresql]` after
+them. A module that declares `DATABASES = ("sqlite",)` runs in that pass
+only: it tests SQLite's file, or its brokers' database is its own choice.
+`--suite compose` runs tests/compose/ instead, and no self-test (`make
+test-compose`). Every integration module runs in
 its own Python process, so a crash or a hang stays inside it, with a fresh
 cluster (tests/harness/) shared by those of its tests that take a
 `cluster` argument; N modules run at once. Prints one line per test, the
@@ -23,6 +29,7 @@ import argparse
 import ast
 import asyncio
 import concurrent.futures
+import contextlib
 import importlib.util
 import inspect
 import json
@@ -44,8 +51,21 @@ SUITE = os.path.join(HERE, "integration")   # the folder of the suite run (--sui
 # --------------------------------------------------------------------------
 #  Discovery
 
+DATABASES = ("sqlite", "postgresql")
+
+
+def declared_databases(tree):
+    """The module's `DATABASES = (...)`, else every database."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] \
+                == ["DATABASES"]:
+            return tuple(ast.literal_eval(node.value))
+    return DATABASES
+
+
 def discover_modules():
-    """{module file name: [test function names]} from tests/integration.
+    """{module file name: ([test function names], (databases))} from
+    tests/integration.
 
     Reads the source with ast instead of importing, so a module that fails
     to import is reported by its worker as a failure, not by the runner."""
@@ -58,11 +78,11 @@ def discover_modules():
             try:
                 tree = ast.parse(source.read(), path)
             except SyntaxError as error:
-                found[name] = ["(import: %s)" % error]
+                found[name] = (["(import: %s)" % error], DATABASES[:1])
                 continue
-        found[name] = [node.name for node in tree.body
-                       if isinstance(node, ast.AsyncFunctionDef)
-                       and node.name.startswith("test_")]
+        found[name] = ([node.name for node in tree.body
+                        if isinstance(node, ast.AsyncFunctionDef)
+                        and node.name.startswith("test_")], declared_databases(tree))
     return found
 
 
@@ -143,11 +163,13 @@ def run_selftest(bin_dir, name, timeout, report):
 # --------------------------------------------------------------------------
 #  Integration modules, each in a worker process
 
-def run_module(args, module, tests, report):
-    """Runs one module's tests in a worker process and reports each."""
+def run_module(args, module, tests, database, report):
+    """Runs one module's tests in a worker process, on `database`, and
+    reports each."""
     read_fd, write_fd = os.pipe()
     argv = [sys.executable, os.path.abspath(__file__), "--bin", args.bin,
             "--suite", args.suite, "--timeout", str(args.timeout), "--module", module,
+            "--database", database,
             "--tests", ",".join(tests), "--results-fd", str(write_fd)]
     log = tempfile.TemporaryFile()
     started = time.monotonic()
@@ -169,7 +191,7 @@ def run_module(args, module, tests, report):
                 except ValueError:
                     continue
                 reported.add(result["test"])
-                report.result("%s::%s" % (module, result["test"]), result["ok"],
+                report.result(test_name(module, result["test"], database), result["ok"],
                               result["seconds"], result.get("detail", ""))
         code = worker.wait()
     finally:
@@ -184,11 +206,11 @@ def run_module(args, module, tests, report):
             " (killed after %d s)" % limit if code == -signal.SIGKILL else "",
             tail(output, 40))
         for index, test in enumerate(missing):
-            report.result("%s::%s" % (module, test), False,
+            report.result(test_name(module, test, database), False,
                           time.monotonic() - started,
                           why if index == 0 else "not run: the worker had ended")
         if not missing:
-            report.result("%s::(worker)" % module, False,
+            report.result(test_name(module, "(worker)", database), False,
                           time.monotonic() - started, why)
 
 
@@ -196,6 +218,8 @@ def run_module(args, module, tests, report):
 #  The worker: one module, its tests in order, one event loop
 
 def worker_main(args):
+    #  Read by every Cluster the module makes (harness/cluster.py)
+    os.environ["GROUPCHAT_TEST_DB"] = args.database
     sys.path.insert(0, HERE)
     import harness
     results = os.fdopen(args.results_fd, "w", encoding="utf-8")
@@ -326,6 +350,29 @@ async def worker_run(args, harness, results):
     return failed
 
 
+def test_name(module, test, database):
+    return "%s::%s%s" % (module, test, "" if database == "sqlite" else " [%s]" % database)
+
+
+@contextlib.contextmanager
+def postgres_for(needed):
+    """The PostgreSQL server of the postgresql pass, for the whole run:
+    one initdb, not one per module. Its port reaches the workers through
+    GROUPCHAT_TEST_POSTGRES (harness/postgres.py shared())."""
+    if not needed:
+        yield
+        return
+    sys.path.insert(0, HERE)
+    from harness.postgres import SHARED_PORT, Postgres
+    server = Postgres().start()
+    os.environ[SHARED_PORT] = str(server.port)
+    try:
+        yield
+    finally:
+        del os.environ[SHARED_PORT]
+        server.close()
+
+
 # --------------------------------------------------------------------------
 #  Main
 
@@ -341,6 +388,11 @@ def parse_args():
                         help="seconds per test (default 60, 600 when wrapped)")
     parser.add_argument("--suite", default="integration", choices=("integration", "compose"),
                         help="the folder of tests/ to run (default integration)")
+    parser.add_argument("--databases", default=os.environ.get("GROUPCHAT_TEST_DATABASES",
+                                                              ",".join(DATABASES)),
+                        help="the integration suite's passes, each on one database "
+                             "(default sqlite,postgresql; GROUPCHAT_TEST_DATABASES)")
+    parser.add_argument("--database", default="sqlite", help=argparse.SUPPRESS)
     parser.add_argument("--module", help=argparse.SUPPRESS)
     parser.add_argument("--tests", help=argparse.SUPPRESS)
     parser.add_argument("--results-fd", type=int, help=argparse.SUPPRESS)
@@ -348,6 +400,10 @@ def parse_args():
     if args.timeout is None:
         args.timeout = 600.0 if os.environ.get("GROUPCHAT_TEST_WRAP") else 60.0
     args.bin = os.path.abspath(args.bin)
+    args.databases = [name for name in args.databases.split(",") if name]
+    unknown = set(args.databases) - set(DATABASES)
+    if unknown:
+        parser.error("--databases: no such database %s" % ", ".join(sorted(unknown)))
     global SUITE
     SUITE = os.path.join(HERE, args.suite)
     return args
@@ -362,10 +418,15 @@ def main():
     started = time.monotonic()
     jobs = []
     modules = discover_modules()
+    on_postgres = False
     for module in sorted(modules, key=lambda m: (module_weight(m), m)):
-        tests = [t for t in modules[module] if args.filter in "%s::%s" % (module, t)]
-        if tests:
-            jobs.append(lambda m=module, t=tests: run_module(args, m, t, report))
+        names, databases = modules[module]
+        for database in [d for d in args.databases if d in databases]:
+            tests = [t for t in names if args.filter in test_name(module, t, database)]
+            if tests:
+                jobs.append(lambda m=module, t=tests, d=database:
+                            run_module(args, m, t, d, report))
+                on_postgres = on_postgres or database == "postgresql"
     selftests = selftest_names(args.bin, report, args.filter) if args.suite == "integration" else []
     for name in selftests:
         if args.filter in "selftest " + name:
@@ -373,7 +434,8 @@ def main():
 
     if not jobs:
         print("no test matches --filter %r" % args.filter, flush=True)
-    with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
+    with postgres_for(on_postgres), \
+            concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
         for future in [pool.submit(job) for job in jobs]:
             future.result()
 

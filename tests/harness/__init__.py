@@ -27,7 +27,7 @@ from .certs import (Certificates, fingerprint, served_fingerprint, tls_init,
 from .checks import assert_contiguous, check_message, seq_of
 from .client import Client, ServerError
 from .cluster import Cluster
-from .config import CONFIG, configure, deadline
+from .config import CONFIG, configure, deadline, wrap_for
 from .follower import Follower
 from .process import (Process, connect_error, describe_exit, free_port,
                       other_local_address, run_command, run_program, server_environment)
@@ -44,5 +44,5 @@ __all__ = [
     "begin_test", "check_message", "configure", "connect_error", "deadline", "describe_exit",
     "end_test", "fingerprint", "free_port", "http_get", "http_request", "log_tails",
     "other_local_address", "parse_metrics", "postgres_server", "run_command", "run_program", "seq_of",
-    "served_fingerprint", "server_environment", "tls_init", "unverified_context",
+    "served_fingerprint", "server_environment", "tls_init", "unverified_context", "wrap_for",
 ]

@@ -6,8 +6,10 @@ gateways.
 """
 
 import asyncio
+import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -18,6 +20,7 @@ from .checks import assert_contiguous, seq_of
 from .client import Client
 from .config import CONFIG, deadline
 from .process import Process, describe_exit, free_port, run_program
+from .postgres import query as postgres_query
 from .postgres import shared as postgres_server
 from .scope import SCOPE
 from .seed import PASSWORD
@@ -61,12 +64,13 @@ class Cluster:
         one started); the gateways and groupchat-admin are given all their
         endpoints, for tests of a move from one to the next. `postgres`:
         the database is a new one on the test process's PostgreSQL server
-        (postgres.py, `self.postgres`); by default, when no `db` is given,
+        (postgres.py, `self.postgres`), or on the server given, for tests
+        that stop it; by default, when no `db` is given,
         GROUPCHAT_TEST_DB=postgresql says so for every cluster."""
         self.dir = tempfile.mkdtemp(prefix="cluster-", dir=CONFIG.tmp_root)
         if postgres is None:
             postgres = db is None and os.environ.get("GROUPCHAT_TEST_DB") == "postgresql"
-        self.postgres = postgres_server() if postgres else None
+        self.postgres = postgres_server() if postgres is True else postgres or None
         self.db = db or (self.postgres.new_database() if postgres
                          else os.path.join(self.dir, "groupchat.db"))
         self.backups = os.path.join(self.dir, "backups") if backups else None
@@ -296,6 +300,16 @@ class Cluster:
         broker.start()
         if wait:
             await self.wait_healthy()
+
+    def sql(self, statement, params=()):
+        """The rows of one SQL statement on the cluster's database, read
+        or written behind the broker's back, on SQLite or PostgreSQL:
+        `?` marks a parameter; PostgreSQL's cells come back as texts."""
+        if self.postgres:
+            return postgres_query(self.db, statement, params)
+        with contextlib.closing(sqlite3.connect("file:%s?mode=rw" % self.db, uri=True)) as db:
+            with db:
+                return db.execute(statement, params).fetchall()
 
     async def kill_broker_under_says(self, say=60, in_flight=30):
         """Sue says `say` texts in Taskmaster, then `in_flight` more, and

@@ -5,7 +5,7 @@ import asyncio
 import os
 import subprocess
 
-from .config import CONFIG, deadline
+from .config import CONFIG, deadline, wrap_for
 from .process import server_environment
 from .seed import PASSWORD
 
@@ -26,7 +26,7 @@ class Follower:
         args = ["--user", user, "--room", room, "--follow"] + \
             (["--json"] if json_output else []) + list(options)
         proc = await asyncio.create_subprocess_exec(
-            *(CONFIG.wrap if wrapped else []), os.path.join(CONFIG.bin, "groupchat"),
+            *(wrap_for("groupchat") if wrapped else []), os.path.join(CONFIG.bin, "groupchat"),
             *args, *urls, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=server_environment(dict({"GROUPCHAT_PASSWORD": PASSWORD}, **(env or {}))))

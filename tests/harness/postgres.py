@@ -4,9 +4,12 @@ that folder, with a new database for each cluster that asks for one.
 
 The server runs as the `postgres` user the Debian package makes (initdb
 and postgres refuse root) when the tests run as root, else as the tests'
-own user. It is one per test process (one module), made on first use:
-`shared()`. It is stopped (`pg_ctl stop -m fast`) and its folder removed
-when the process exits, and it dies with the process if that is killed.
+own user. `shared()` is the server of plain clusters: tests/run.py's own, which
+every module of a run shares (GROUPCHAT_TEST_POSTGRES names its port),
+or else one of this test process, made on first use. Tests that stop or
+restart their server make one of their own (`Postgres().start()`). A
+server is stopped (`pg_ctl stop -m fast`) and its folder removed when the
+process that made it exits, and it dies with that process if it is killed.
 """
 
 import atexit
@@ -21,6 +24,7 @@ from .config import deadline
 from .process import die_with_parent, free_port
 
 BIN = "/usr/lib/postgresql/15/bin"
+SHARED_PORT = "GROUPCHAT_TEST_POSTGRES"
 USER = "postgres"
 
 
@@ -48,14 +52,20 @@ class Postgres:
     (or restart()), new_database() for a URI, close() to stop it and
     remove its folder."""
 
-    def __init__(self):
+    def __init__(self, port=None):
+        """A new server in a folder of its own; with `port`, the running
+        server of another process on that port, for new databases only."""
+        self.databases = 0          # made by new_database()
+        self.popen = None           # the running server, a child of ours
+        if port is not None:
+            self.dir = None
+            self.port = port
+            return
         #  In /tmp, not the run's folder: the server's account must reach it
         self.dir = tempfile.mkdtemp(prefix="groupchat-postgres-")
         self.data = os.path.join(self.dir, "data")
         self.log_path = os.path.join(self.dir, "postgres.log")
         self.port = free_port()
-        self.popen = None           # the running server, a child of ours
-        self.databases = 0          # made by new_database()
         account = _account()
         if account:
             os.chown(self.dir, *account)
@@ -65,7 +75,8 @@ class Postgres:
     def _run(self, argv, timeout=60):
         """Runs a server program as the server's account; asserts it worked."""
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                              cwd=self.dir, timeout=timeout, preexec_fn=_as_server_user)
+                              cwd=self.dir or "/", timeout=timeout,
+                              preexec_fn=_as_server_user)
         assert done.returncode == 0, "%s: exit %d\n%s%s" % (
             " ".join(argv), done.returncode, done.stdout.decode(), done.stderr.decode())
 
@@ -73,6 +84,8 @@ class Postgres:
         return "postgresql://%s@127.0.0.1:%d/%s" % (USER, self.port, database)
 
     def running(self):
+        if self.dir is None:
+            return True             # another process's, which keeps it up
         return self.popen is not None and self.popen.poll() is None
 
     def start(self, within=30.0):
@@ -104,6 +117,7 @@ class Postgres:
     def stop(self):
         """Stops the server as its operator would: fast (clients are cut,
         every committed transaction stays)."""
+        assert self.dir is not None, "the run's server is not this process's to stop"
         if not self.running():
             return
         self._run([os.path.join(BIN, "pg_ctl"), "stop", "-D", self.data, "-m", "fast",
@@ -117,16 +131,19 @@ class Postgres:
         self.start()
 
     def new_database(self):
-        """A new, empty database; its URI."""
+        """A new, empty database; its URI. Named after this process too:
+        the modules of a run make theirs on the same server at once."""
         if not self.running():
             self.start()
         self.databases += 1
-        name = "groupchat_%d" % self.databases
+        name = "groupchat_%d_%d" % (os.getpid(), self.databases)
         self._run([os.path.join(BIN, "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
                    "-U", USER, name])
         return self.uri(name)
 
     def log_tail(self, lines=30):
+        if self.dir is None:
+            return ""
         try:
             with open(self.log_path, encoding="utf-8", errors="replace") as log:
                 return "".join(log.readlines()[-lines:])
@@ -135,6 +152,8 @@ class Postgres:
 
     def close(self):
         """Stops the server and removes its folder; safe to call twice."""
+        if self.dir is None:
+            return
         try:
             self.stop()
         finally:
@@ -144,13 +163,42 @@ class Postgres:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def query(uri, statement, params=()):
+    """Rows of one SQL statement on the database at uri, through psql,
+    each a tuple of texts (None for NULL). `?` marks a parameter, as for
+    sqlite3; psql quotes each (a text as a literal, a number as itself)."""
+    names = {}
+    parts = statement.split("?")
+    assert len(parts) == len(params) + 1, "%d parameters for %r" % (len(params), statement)
+    script = parts[0]
+    for index, (param, part) in enumerate(zip(params, parts[1:])):
+        names["p%d" % index] = str(param)
+        quoted = ":p%d" if isinstance(param, int) else ":'p%d'"
+        script += (quoted % index) + part
+    argv = [os.path.join(BIN, "psql"), uri, "-X", "-q", "-A", "-t", "-F", "\x1f",
+            "-v", "ON_ERROR_STOP=1", "-P", "null=\x1e", "-f", "-"]
+    for name, value in names.items():
+        argv += ["-v", "%s=%s" % (name, value)]
+    done = subprocess.run(argv, input=(script + ";\n").encode(), capture_output=True,
+                          timeout=30)
+    assert done.returncode == 0, "psql: %s\n%s" % (statement, done.stderr.decode())
+    rows = done.stdout.decode().split("\n")[:-1]
+    return [tuple(None if cell == "\x1e" else cell for cell in row.split("\x1f"))
+            for row in rows]
+
+
 _SHARED = []
 
 
 def shared():
-    """This process's server, started on first use, closed at exit."""
+    """The run's server (GROUPCHAT_TEST_POSTGRES, its port), else this
+    process's, started on first use and closed at exit."""
     if not _SHARED:
-        server = Postgres()
-        atexit.register(server.close)
-        _SHARED.append(server.start())
+        port = os.environ.get(SHARED_PORT)
+        if port:
+            _SHARED.append(Postgres(int(port)))
+        else:
+            server = Postgres()
+            atexit.register(server.close)
+            _SHARED.append(server.start())
     return _SHARED[0]

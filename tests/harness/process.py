@@ -15,7 +15,7 @@ import socket
 import subprocess
 import time
 
-from .config import CONFIG, deadline
+from .config import CONFIG, deadline, wrap_for
 
 _ports_given = set()
 
@@ -109,7 +109,7 @@ class Process:
         return self.popen.pid
 
     def argv(self):
-        wrap = CONFIG.wrap if self.wrapped else []
+        wrap = wrap_for(self.program) if self.wrapped else []
         return wrap + [os.path.join(CONFIG.bin, self.program)] + self.args
 
     def start(self):
@@ -209,7 +209,7 @@ class Process:
         mapped) or a wrapper such as valgrind: its memory costs more."""
         with open("/proc/%d/maps" % self.pid) as maps:
             asan = "libasan" in maps.read()
-        return asan or bool(self.wrapped and CONFIG.wrap)
+        return asan or bool(self.wrapped and wrap_for(self.program))
 
     def _socket_inodes(self):
         inodes = set()
@@ -323,7 +323,7 @@ def describe_exit(code):
 async def run_program(program, args, timeout=10.0, env=None):
     """Runs a program (wrapped) to completion; returns (code, stdout, stderr)."""
     return await run_command(
-        CONFIG.wrap + [os.path.join(CONFIG.bin, program)] + list(args),
+        wrap_for(program) + [os.path.join(CONFIG.bin, program)] + list(args),
         server_environment(env), timeout)
 
 

@@ -11,7 +11,6 @@ interactive client runs in tmux, whose screen, cell attributes and pane
 title show whether anything reached the terminal as a control.
 """
 
-import asyncio
 import json
 import os
 import re

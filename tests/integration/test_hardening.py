@@ -14,6 +14,9 @@ import tempfile
 
 from harness import CONFIG
 
+#  The built programs are checked, with no broker on the pass's database
+DATABASES = ("sqlite",)
+
 PROGRAMS = ["groupchat-broker", "groupchat-gateway", "groupchat", "groupchat-admin",
             "groupchat-bench", "groupchat-selftest"]
 

@@ -7,8 +7,6 @@ rooms one connection is in (--max-rooms-per-connection: too_many_rooms).
 """
 
 import asyncio
-import contextlib
-import sqlite3
 import time
 
 from harness import PASSWORD, ROOMS_OF, Client, Cluster, deadline, http_get, run_program
@@ -135,21 +133,20 @@ async def test_a_user_holds_at_most_max_connections_per_user_logins_on_each_gate
         assert (await cluster.metrics(1))["groupchat_user_connections_refused_total"] == 0
 
 
-def tokens_stored(db):
-    with contextlib.closing(sqlite3.connect("file:%s?mode=ro" % db, uri=True)) as look:
-        return look.execute("SELECT COUNT(*) FROM tokens").fetchone()[0]
+def tokens_stored(cluster):
+    return int(cluster.sql("SELECT COUNT(*) FROM tokens")[0][0])
 
 
 async def test_the_token_made_for_a_password_login_refused_for_the_user_limit_is_revoked():
     async with Cluster(gateways=1, gateway_args=["--max-connections-per-user", "1"]) as cluster:
         await cluster.login("Sue")
-        stored = tokens_stored(cluster.db)
+        stored = tokens_stored(cluster)
         other = await cluster.client(0)
         await other.expect_error("too_many_connections", "login", user="Sue", password=PASSWORD)
         #  The broker made a token before the gateway refused the login;
         #  the revocation follows the refusal
         end = time.monotonic() + deadline(10)
-        while tokens_stored(cluster.db) != stored:
+        while tokens_stored(cluster) != stored:
             assert time.monotonic() < end, "the refused login's token is still stored"
             await asyncio.sleep(0.05)
         assert "not revoked" not in cluster.gateways[0].log()

@@ -8,7 +8,8 @@ a stream of says loses nothing it acknowledged; a PostgreSQL server
 stopped under the broker makes says `unavailable`, loses nothing
 acknowledged, and ends the broker with status 3 (it can no longer prove
 it holds the database's lease); started again once the server is back,
-as a supervisor would, it serves.
+as a supervisor would, it serves. `groupchat-admin backup` is refused
+with the way to back up PostgreSQL instead, and writes nothing.
 """
 
 import asyncio
@@ -18,6 +19,8 @@ from harness import (CONFIG, ROOMS_OF, Cluster, Postgres, assert_contiguous, dea
                      run_command)
 
 SLOW = True
+#  Its clusters are on PostgreSQL, whatever the pass's database
+DATABASES = ("postgresql",)
 
 
 async def shared_cluster():
@@ -90,6 +93,12 @@ async def say_with_nonce(client, nonce, text, room="Taskmaster"):
     return reply["seq"]
 
 
+async def test_a_backup_is_refused_with_the_way_to_back_up_postgresql(cluster):
+    out, err = await cluster.admin("backup", "copy.db", expect=1)
+    assert "bad_request" in err and "pg_dump" in err, (out, err)
+    assert os.listdir(cluster.backups) == [], os.listdir(cluster.backups)
+
+
 async def test_a_restart_keeps_everything_and_nonces_still_answer_the_first_seq():
     async with Cluster(postgres=True) as cluster:
         await cluster.add_member("Mel", "Quiz")
@@ -149,7 +158,7 @@ async def test_postgres_stopped_under_the_broker_refuses_says_then_serves_again(
 
 
 async def stopped_under_the_broker(server):
-    async with Cluster(db=server.new_database()) as cluster:
+    async with Cluster(postgres=server) as cluster:
         sue = await cluster.joined("Sue", 0, "Taskmaster")
         acked = dict(zip(await sue.say_many(["before %d" % n for n in range(10)]),
                          ["before %d" % n for n in range(10)]))

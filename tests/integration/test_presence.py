@@ -74,10 +74,17 @@ async def test_a_user_with_two_connections_is_present_once(cluster):
     await expect_presence(alex, room, "Sue", "join")
     second = await cluster.joined("Sue", 1, room)
     assert await who(alex, room) == ["Alex", "Sue"]
+    #  The broker hears each gateway's link in order, but not one link
+    #  against the other: her typing, pushed to Alex through the broker,
+    #  shows it has heard gateway 1's presence of her before it
+    await second.request("typing", room=room)
+    push = await alex.next_presence(5)
+    assert push == {"op": "typing", "room": room, "user": "Sue"}, push
 
     await first.call("leave", room=room)
-    await cluster.joined("Sandy", 1, room)
-    #  Sandy's join is next: Sue's second connection keeps her present
+    #  Sandy's join, after Sue's leave on gateway 0's link, is next: Sue's
+    #  second connection keeps her present
+    await cluster.joined("Sandy", 0, room)
     await expect_presence(alex, room, "Sandy", "join")
     assert await who(alex, room) == ["Alex", "Sandy", "Sue"]
     await second.close()

@@ -9,7 +9,6 @@ with clients connected, /healthz, and passwords never stored in clear.
 import os
 import re
 import signal
-import sqlite3
 import tempfile
 import time
 
@@ -132,7 +131,9 @@ async def test_environment_variables_configure_both_programs():
         for gateway in range(2):
             client = await cluster.login("Sandy", gateway=gateway)
             await client.join("Taskmaster")
-    assert os.path.exists(cluster.db), "no database at GROUPCHAT_DB=%s" % cluster.db
+    #  The users the broker seeded are in the database GROUPCHAT_DB names
+    assert int(cluster.sql("SELECT COUNT(*) FROM users")[0][0]) == 3, (
+        "no seeded database at GROUPCHAT_DB=%s" % cluster.db)
     assert os.path.isdir(cluster.backups), "no folder at GROUPCHAT_BACKUP_DIR=%s" % (
         cluster.backups)
 
@@ -182,6 +183,19 @@ async def assert_no_such_login(cluster, user):
     assert reply.get("code") == "bad_credentials", "login %s: %r" % (user, reply)
 
 
+def stored_cells(cluster):
+    """(table, value) of every cell of every table of the cluster's database."""
+    if cluster.postgres:
+        listing = "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+    else:
+        listing = "SELECT name FROM sqlite_master WHERE type = 'table'"
+    tables = [row[0] for row in cluster.sql(listing)]
+    assert tables, "the database has no tables"
+    return [(table, value) for table in tables
+            for row in cluster.sql('SELECT * FROM "%s"' % table.replace('"', '""'))
+            for value in row]
+
+
 async def test_seed_none_starts_with_nobody_and_a_database_is_seeded_only_when_empty():
     async with Cluster(gateways=1, broker_env={"GROUPCHAT_SEED": "none"}) as cluster:
         await assert_no_such_login(cluster, "Alex")
@@ -204,14 +218,7 @@ async def test_seed_none_starts_with_nobody_and_a_database_is_seeded_only_when_e
     async with Cluster(gateways=1) as cluster:
         for user in ("Alex", "Sue", "Sandy"):
             await cluster.login(user)
-    cells = []
-    with sqlite3.connect("file:%s?mode=ro" % cluster.db, uri=True) as db:
-        tables = [row[0] for row in db.execute(
-            "select name from sqlite_master where type = 'table'")]
-        assert tables, "the database has no tables"
-        for table in tables:
-            for row in db.execute('select * from "%s"' % table.replace('"', '""')):
-                cells += [(table, value) for value in row]
-    clear = [(table, value) for table, value in cells
-             if value in ("password", b"password")]
+    #  As text, as bytes, and as PostgreSQL shows bytes
+    clear = [(table, value) for table, value in stored_cells(cluster)
+             if value in ("password", b"password", "\\x" + b"password".hex())]
     assert not clear, "a password is stored in clear: %r" % clear

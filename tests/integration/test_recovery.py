@@ -13,7 +13,7 @@ import os
 import signal
 import time
 
-from harness import CONFIG, Cluster, ServerError, assert_contiguous, deadline, http_get, seq_of
+from harness import CONFIG, Cluster, ServerError, assert_contiguous, http_get, seq_of
 
 SLOW = True
 

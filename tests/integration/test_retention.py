@@ -9,7 +9,6 @@ gateway refilling a gap it missed, go on from there without looping on
 the messages that are gone.
 """
 
-import sqlite3
 import time
 
 from harness import Cluster
@@ -20,21 +19,19 @@ OLD_ROOM = "Quite Interesting"
 DAY_MS = 24 * 3600 * 1000
 
 
-def write_directly(db, room, texts, first_seq, age_ms=0):
+def write_directly(cluster, room, texts, first_seq, age_ms=0):
     """Stores texts as messages of room from first_seq on, as a broker
     would have, while none runs: messages no gateway has seen."""
     now = int(time.time() * 1000)
-    with sqlite3.connect(db) as conn:
-        (room_id,) = conn.execute("SELECT id FROM rooms WHERE name = ?", (room,)).fetchone()
-        conn.executemany('INSERT INTO messages (room_id, seq, "from", text, ts) VALUES (?, ?, ?, ?, ?)',
-                         [(room_id, first_seq + i, "Sue", text, now - age_ms)
-                          for i, text in enumerate(texts)])
+    for seq, text in enumerate(texts, first_seq):
+        cluster.sql('INSERT INTO messages (room_id, seq, "from", text, ts)'
+                    " SELECT id, ?, 'Sue', ?, ? FROM rooms WHERE name = ?",
+                    (seq, text, now - age_ms, room))
 
 
-def age_messages(db, room, through_seq, age_ms):
-    with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE messages SET ts = ts - ? WHERE seq <= ? AND room_id ="
-                     " (SELECT id FROM rooms WHERE name = ?)", (age_ms, through_seq, room))
+def age_messages(cluster, room, through_seq, age_ms):
+    cluster.sql("UPDATE messages SET ts = ts - ? WHERE seq <= ? AND room_id ="
+                " (SELECT id FROM rooms WHERE name = ?)", (age_ms, through_seq, room))
 
 
 def seqs(messages):
@@ -63,8 +60,8 @@ async def test_retention_keeps_the_newest_and_everyone_goes_on_from_the_oldest_k
         #  While the broker is down: ten more in the room that the gateway
         #  never hears of, and two of the other room's made three days old
         await cluster.stop_broker()
-        write_directly(cluster.db, ROOM, ["t%d" % n for n in range(21, 31)], 21)
-        age_messages(cluster.db, OLD_ROOM, 2, 3 * DAY_MS)
+        write_directly(cluster, ROOM, ["t%d" % n for n in range(21, 31)], 21)
+        age_messages(cluster, OLD_ROOM, 2, 3 * DAY_MS)
         cluster.broker.args += ["--retain-messages", "5", "--retain-days", "1"]
         await cluster.start_broker()
         await cluster.broker.wait_for_log("retention deleted messages=27")

@@ -20,6 +20,9 @@ import harness
 from harness import Client, deadline, free_port, http_get
 from harness.process import tcp_listeners
 
+#  run.sh starts a broker of its own, on SQLite, whatever the pass's database
+DATABASES = ("sqlite",)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUN_SH = os.path.join(ROOT, "scripts", "run.sh")
 PROGRAMS = ("groupchat-broker", "groupchat-gateway")

@@ -16,6 +16,8 @@ from harness import Cluster
 from harness.stream import check_streams_and_history, streaming_with_standby
 
 SLOW = True
+#  The lease of an SQLite file (PostgreSQL's: test_standby_postgres.py)
+DATABASES = ("sqlite",)
 ROOM = "Taskmaster"
 async def failover(cluster, active):
     """SIGKILLs the active broker; returns the seconds until both gateways

@@ -21,10 +21,12 @@ import os
 import signal
 import time
 
-from harness import Cluster, deadline
+from harness import Cluster, Postgres, deadline
 from harness.stream import check_streams_and_history, streaming_with_standby
 
 SLOW = True
+#  Its clusters are on PostgreSQL, whatever the pass's database
+DATABASES = ("postgresql",)
 ROOM = "Taskmaster"
 LOST = "lost the database lease"
 LEASE_LOST_EXIT = 3
@@ -91,7 +93,16 @@ async def test_a_hung_broker_is_replaced_and_writes_nothing_once_resumed():
 
 
 async def test_a_postgres_restart_stops_the_active_and_the_standby_serves():
-    async with Cluster(brokers=2, postgres=True) as cluster:
+    #  A server of its own: restarting the run's would cut every module's brokers
+    server = Postgres().start()
+    try:
+        await restarted_under_says(server)
+    finally:
+        server.close()
+
+
+async def restarted_under_says(server):
+    async with Cluster(brokers=2, postgres=server) as cluster:
         stream, listeners, base = await streaming_with_standby(cluster, ROOM)
 
         active = cluster.brokers[0]

@@ -18,6 +18,9 @@ import time
 
 from harness import CONFIG, Cluster, deadline, free_port, run_program
 
+#  SQLite's file: its lock, damage, permissions and full disk
+DATABASES = ("sqlite",)
+
 
 def hold_write_lock(path):
     """Another connection's write transaction on the database, as an

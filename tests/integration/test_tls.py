@@ -14,7 +14,7 @@ refuse to start on half a TLS configuration.
 import os
 import uuid
 
-from harness import (CONFIG, Certificates, Client, Cluster, Follower, PASSWORD,
+from harness import (CONFIG, Certificates, Cluster, Follower, PASSWORD,
                      free_port, http_get, run_program, seq_of)
 
 GOOD, EXPIRED, SELF_SIGNED, WRONG_HOST = range(4)
