@@ -17,6 +17,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,20 +122,63 @@ gc_lease_lost (const char *why)
 //  --------------------------------------------------------------------------
 //  A server's lease
 
-//  Runs one of the lease's statements with the holder: rows changed, or
-//  -1 (logged)
+//  Waits until the connection's answer is in or until_us (monotonic)
+//  has passed: true when it is in
+static bool
+s_answered_by (gc_lease_t *self, int64_t until_us)
+{
+    while (PQisBusy (self->conn)) {
+        int64_t left_us = until_us - gc_clock_mono_us ();
+        if (left_us <= 0)
+            return false;
+        struct pollfd ready = { .fd = PQsocket (self->conn), .events = POLLIN };
+        int woken = poll (&ready, 1, (int) ((left_us + 999) / 1000));
+        if ((woken < 0 && errno != EINTR) || (woken > 0 && !PQconsumeInput (self->conn)))
+            return true;        //  the error is the answer
+    }
+    return true;
+}
+
+//  Runs one of the lease's statements with the holder: rows changed, -1
+//  (logged), or -2 when no answer came by until_us (monotonic). The
+//  deadline is the point: a server gone silent (frozen, or cut off by
+//  the network) must not hold the renewer past the lease's end, where
+//  it could no longer stop before a standby takes over
+static int
+s_run_by (gc_lease_t *self, const char *sql, int64_t until_us)
+{
+    const char *values [1] = { self->holder };
+    if (!PQsendQueryParams (self->conn, sql, 1, NULL, values, NULL, NULL, 0)) {
+        gc_warn ("lease: %s", PQerrorMessage (self->conn));
+        return -1;
+    }
+    if (!s_answered_by (self, until_us))
+        return -2;
+    int changed = -1;
+    PGresult *result;
+    while ((result = PQgetResult (self->conn))) {
+        if (PQresultStatus (result) == PGRES_COMMAND_OK)
+            changed = atoi (PQcmdTuples (result));
+        else
+            gc_warn ("lease: %s", PQerrorMessage (self->conn));
+        PQclear (result);
+    }
+    return changed;
+}
+
+//  A statement with no deadline of its own: a lease's length. A
+//  connection that did not answer still owes that answer: the next try
+//  makes a new one
 static int
 s_run (gc_lease_t *self, const char *sql)
 {
-    const char *values [1] = { self->holder };
-    PGresult *result = PQexecParams (self->conn, sql, 1, NULL, values, NULL, NULL, 0);
-    int changed = -1;
-    if (PQresultStatus (result) == PGRES_COMMAND_OK)
-        changed = atoi (PQcmdTuples (result));
-    else
-        gc_warn ("lease: %s", PQerrorMessage (self->conn));
-    PQclear (result);
-    return changed;
+    int changed = s_run_by (self, sql, gc_clock_mono_us () + GC_LEASE_MS * 1000);
+    if (changed == -2) {
+        gc_warn ("lease: PostgreSQL did not answer within %d ms", GC_LEASE_MS);
+        PQfinish (self->conn);
+        self->conn = NULL;
+    }
+    return changed < 0? -1: changed;
 }
 
 //  A working connection with the session's settings and the newest
@@ -145,10 +189,7 @@ s_connect (gc_lease_t *self)
     if (self->conn && PQstatus (self->conn) == CONNECTION_OK)
         return true;
     PQfinish (self->conn);
-    const char *keys [] = { "connect_timeout", "application_name", "dbname",
-                            "client_encoding", NULL };
-    const char *values [] = { "2", "groupchat-broker lease", self->uri, "UTF8", NULL };
-    self->conn = PQconnectdbParams (keys, values, 1);
+    self->conn = gc_store_pg_connect (self->uri, "groupchat-broker lease");
     if (PQstatus (self->conn) != CONNECTION_OK) {
         if (!self->reached)
             gc_error ("lease: cannot connect to PostgreSQL: %s", PQerrorMessage (self->conn));
@@ -199,12 +240,15 @@ s_renewer (void *arg)
             continue;
         pthread_mutex_unlock (&self->mutex);
         int64_t asked = gc_clock_mono_us ();
-        int renewed = s_run (self, s_renew);
+        int renewed = s_run_by (self, s_renew, self->renewed_us + limit_us);
         if (renewed == 1)
             self->renewed_us = asked;
         else
         if (renewed == 0)
             gc_lease_lost ("another broker holds it, or it expired");
+        else
+        if (renewed == -2)
+            gc_lease_lost ("PostgreSQL did not answer in time");
         else
         if (PQstatus (self->conn) != CONNECTION_OK)
             gc_lease_lost ("the connection to PostgreSQL was lost");

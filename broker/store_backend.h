@@ -111,6 +111,11 @@ extern const gc_store_backend_t gc_store_pg;
 //  opens): 0, or -1 after logging
 int gc_store_pg_upgrade (void *conn);
 
+//  A new connection (a PGconn, whether it worked or not) to the database
+//  at uri, with the settings every broker connection takes, named
+//  application in the server's views
+void *gc_store_pg_connect (const char *uri, const char *application);
+
 void gc_store_sqlite_test (bool verbose);
 
 #endif

@@ -16,6 +16,7 @@ import atexit
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -129,6 +130,40 @@ class Postgres:
         `pg_ctl restart -m fast` would: every client's connection is cut."""
         self.stop()
         self.start()
+
+    def _processes(self):
+        """The server's pids: the postmaster and every process it started."""
+        pids, found = {self.popen.pid}, True
+        while found:
+            found = False
+            for entry in os.listdir("/proc"):
+                if not entry.isdigit() or int(entry) in pids:
+                    continue
+                try:
+                    with open("/proc/%s/stat" % entry) as stat:
+                        parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+                except OSError:
+                    continue
+                if parent in pids:
+                    pids.add(int(entry))
+                    found = True
+        return pids
+
+    def freeze(self):
+        """Stops every process of the server (SIGSTOP): its connections
+        stay open and silent, as a server cut off by the network is."""
+        assert self.running(), "postgres is not running"
+        self._signal(signal.SIGSTOP)
+
+    def thaw(self):
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, signum):
+        for pid in self._processes():
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass            # a backend whose client had gone
 
     def new_database(self):
         """A new, empty database; its URI. Named after this process too:

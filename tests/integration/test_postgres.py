@@ -5,7 +5,8 @@ The same service as on SQLite, on a PostgreSQL 15 server the tests start
 says acknowledged and pushed across gateways with gap-free seqs, history
 and join since, nonces, administration, restarts; a broker killed under
 a stream of says loses nothing it acknowledged; a PostgreSQL server
-stopped under the broker makes says `unavailable`, loses nothing
+stopped under the broker, or frozen (its connections open and silent,
+as when the network is cut), makes says `unavailable`, loses nothing
 acknowledged, and ends the broker with status 3 (it can no longer prove
 it holds the database's lease); started again once the server is back,
 as a supervisor would, it serves. `groupchat-admin backup` is refused
@@ -152,29 +153,45 @@ async def test_postgres_stopped_under_the_broker_refuses_says_then_serves_again(
     #  A server of its own: the shared one's other brokers would end with it
     server = Postgres().start()
     try:
-        await stopped_under_the_broker(server)
+        #  Stopped from the side, as an operator would: the broker's
+        #  connections are closed
+        await cut_off_under_the_broker(server, server.stop, server.start)
     finally:
         server.close()
 
 
-async def stopped_under_the_broker(server):
+async def test_postgres_gone_silent_under_the_broker_refuses_says_then_serves_again():
+    server = Postgres().start()
+    try:
+        #  Frozen: the connections stay open and nothing answers, as when
+        #  the network to the database machine is cut. The broker cannot
+        #  renew its lease in time, and stops before it ends
+        await cut_off_under_the_broker(server, server.freeze, server.thaw,
+                                       "PostgreSQL did not answer in time")
+    finally:
+        server.thaw()
+        server.close()
+
+
+async def cut_off_under_the_broker(server, cut, restore, why=""):
     async with Cluster(postgres=server) as cluster:
         sue = await cluster.joined("Sue", 0, "Taskmaster")
         acked = dict(zip(await sue.say_many(["before %d" % n for n in range(10)]),
                          ["before %d" % n for n in range(10)]))
-        #  Stopped from the side, as an operator would, with says going on;
-        #  the broker, its connection lost, stops at once (status 3)
+        #  With says going on; the broker, unable to prove it holds the
+        #  lease, stops at once (status 3)
         cluster.broker.expect_exit = True
-        stopper = asyncio.get_running_loop().run_in_executor(None, server.stop)
+        cutter = asyncio.get_running_loop().run_in_executor(None, cut)
         refused = await says_until_refused(sue, "during", acked)
-        await stopper
+        await cutter
         assert refused.get("code") == "unavailable", refused
         await sue.expect_error("unavailable", "say", room="Taskmaster", text="while down")
         await cluster.wait_healthy(status=503, within=10)
         code = await cluster.broker.wait(deadline(10))
         assert code == 3, "broker: exit %r once its server went, expected 3" % code
-        assert "lost the database lease" in cluster.broker.log()
-        server.start()
+        assert "lost the database lease (%s" % why in cluster.broker.log(), \
+            cluster.broker.log_tail()
+        restore()
         #  Back: started again as a supervisor would, it serves once its
         #  lease (2 s) has expired
         await cluster.start_broker(wait=False)
