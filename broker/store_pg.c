@@ -14,6 +14,14 @@
     making of a new database, under an advisory lock that keeps two
     brokers opening one empty database from making it twice.
 
+    A batch of says (group commit) costs two round trips, whatever its
+    size: BEGIN and the lease's fence in one pipeline, whose answer says
+    whether to go on; then the batch's messages in one statement, its
+    nonces in another, each taking its columns as arrays (pg_array.c),
+    and the COMMIT, in a second pipeline. A statement a say, each waiting
+    for its answer, made the server's round trips, not its disk, the
+    limit (docs/performance.md).
+
     A connection lost between requests (the server restarted, a network
     cut) is made again at the next request, at most once a second, and
     never inside a transaction, whose work went with the connection. */
@@ -21,6 +29,7 @@
 #include <sodium.h>
 #include <libpq-fe.h>
 #include "store_backend.h"
+#include "pg_array.h"
 #include "gc_alloc.h"
 #include "gc_clock.h"
 #include "gc_limits.h"
@@ -36,10 +45,10 @@ typedef enum {
     //  Prepared on every connection, once the tables are the newest
     Q_PREPARED, Q_IS_EMPTY = Q_PREPARED, Q_ROOMS_LOAD, Q_SIZE, Q_PROBE,
     Q_PASSWORD, Q_TOKEN_INSERT, Q_TOKEN_USER, Q_TOKEN_TOUCH, Q_TOKEN_DELETE, Q_TOKENS_PURGE, Q_RETAIN,
-    Q_ROOMS_OF, Q_IS_MEMBER, Q_BEFORE, Q_SINCE, Q_INSERT, Q_USER_ADD, Q_USER_REMOVE, Q_PASSWORD_SET, Q_TOKENS_OF_USER,
+    Q_ROOMS_OF, Q_IS_MEMBER, Q_BEFORE, Q_SINCE, Q_MESSAGES_INSERT, Q_USER_ADD, Q_USER_REMOVE, Q_PASSWORD_SET, Q_TOKENS_OF_USER,
     Q_ROOM_ADD, Q_MEMBER_ADD, Q_MEMBER_REMOVE, Q_USER_EXISTS, Q_USERS, Q_ROOMS, Q_MEMBERS,
     Q_GENERATION, Q_GENERATION_NEXT, Q_USER_GENERATION,
-    Q_NONCE_FIND, Q_NONCE_INSERT, Q_NONCES_PURGE, Q_FENCE,
+    Q_NONCE_FIND, Q_NONCES_INSERT, Q_NONCES_PURGE, Q_FENCE,
     Q_COUNT
 } s_query_t;
 
@@ -132,8 +141,10 @@ static const char *s_sql [Q_COUNT] = {
                        " WHERE room_id = $1::bigint AND seq < $2::bigint ORDER BY seq DESC LIMIT $3::bigint",
     [Q_SINCE]        = "SELECT seq, \"from\", text, ts FROM messages"
                        " WHERE room_id = $1::bigint AND seq > $2::bigint ORDER BY seq LIMIT $3::bigint",
-    [Q_INSERT]       = "INSERT INTO messages (room_id, seq, \"from\", text, ts)"
-                       " VALUES ($1::bigint, $2::bigint, $3::text, $4::text, $5::bigint)",
+    //  A batch's messages, a column an array
+    [Q_MESSAGES_INSERT] = "INSERT INTO messages (room_id, seq, \"from\", text, ts)"
+                       " SELECT * FROM unnest ($1::bigint[], $2::bigint[], $3::text[], $4::text[],"
+                       " $5::bigint[])",
     //  A new user takes the newest generation (store_sqlite.c says why)
     [Q_USER_ADD]     = "INSERT INTO users (name, password_hash, generation)"
                        " SELECT $1::text, $2::text, last FROM generation ON CONFLICT (name) DO NOTHING",
@@ -159,10 +170,16 @@ static const char *s_sql [Q_COUNT] = {
     [Q_USER_GENERATION] = "SELECT generation FROM users WHERE name = $1::text",
     [Q_NONCE_FIND]   = "SELECT n.seq, n.ts, n.digest FROM nonces n JOIN users u ON u.id = n.user_id"
                        " WHERE u.name = $1::text AND n.room_id = $2::bigint AND n.nonce = $3::text",
-    //  A forgotten nonce not yet purged is replaced
-    [Q_NONCE_INSERT] = "INSERT INTO nonces (user_id, room_id, nonce, seq, ts, digest)"
-                       " SELECT id, $2::bigint, $3::text, $4::bigint, $5::bigint, $6::bytea"
-                       " FROM users WHERE name = $1::text"
+    //  The nonces of a batch's says, a column an array (NULL for a say
+    //  without). A forgotten nonce not yet purged is replaced; no batch
+    //  holds one nonce twice (commit.c answers the repeats itself). A user
+    //  gone is a NULL user_id, which fails the batch as a lost row would not
+    [Q_NONCES_INSERT] = "INSERT INTO nonces (user_id, room_id, nonce, seq, ts, digest)"
+                       " SELECT (SELECT id FROM users WHERE name = b.name), b.room_id, b.nonce,"
+                       " b.seq, b.ts, b.digest"
+                       " FROM unnest ($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[],"
+                       " $6::bytea[]) AS b (name, room_id, nonce, seq, ts, digest)"
+                       " WHERE b.nonce IS NOT NULL"
                        " ON CONFLICT (user_id, room_id, nonce) DO UPDATE"
                        " SET seq = excluded.seq, ts = excluded.ts, digest = excluded.digest",
     //  As SQLite's: the oldest $2 before $1, and the rest of the $2nd's ts
@@ -239,16 +256,33 @@ s_texts (const char *first, const char *second)
     return params;
 }
 
+//  A statement of a pipeline, and its parameters (NULL: none)
+typedef struct {
+    s_query_t query;
+    const s_params_t *params;
+} s_step_t;
+
 //  --------------------------------------------------------------------------
 //  Statements
+
+//  A prepared statement's name on the server
+typedef struct {
+    char text [16];
+} s_name_t;
+
+static s_name_t
+s_name (s_query_t query)
+{
+    s_name_t name;
+    snprintf (name.text, sizeof name.text, "q%d", (int) query);
+    return name;
+}
 
 static int
 s_prepare (s_pg_t *self)
 {
     for (s_query_t query = Q_PREPARED; query < Q_COUNT; query++) {
-        char name [16];
-        snprintf (name, sizeof name, "q%d", (int) query);
-        PGresult *result = PQprepare (self->conn, name, s_sql [query], 0, NULL);
+        PGresult *result = PQprepare (self->conn, s_name (query).text, s_sql [query], 0, NULL);
         bool prepared = PQresultStatus (result) == PGRES_COMMAND_OK;
         if (!prepared)
             gc_error ("store: cannot prepare %s: %s", s_sql [query],
@@ -271,11 +305,14 @@ s_session (s_pg_t *self)
 }
 
 //  Whether the connection works, made again first when it was lost and
-//  may be: outside a transaction, and not within a second of the last try
+//  may be: outside a transaction, and not within a second of the last try.
+//  One left in pipeline mode (a pipeline's answers never came whole) is
+//  as good as lost
 static bool
 s_connected (s_pg_t *self)
 {
-    if (PQstatus (self->conn) == CONNECTION_OK && !self->fenced_out)
+    if (PQstatus (self->conn) == CONNECTION_OK && !self->fenced_out
+    &&  PQpipelineStatus (self->conn) == PQ_PIPELINE_OFF)
         return true;
     //  A fenced store's lease is proven on its connection: one lost is
     //  not made again, the broker stops (gc_store_fenced_out)
@@ -307,12 +344,9 @@ s_run (s_pg_t *self, s_query_t query, const s_params_t *params)
     PGresult *result;
     if (query < Q_PREPARED)
         result = PQexec (self->conn, s_sql [query]);
-    else {
-        char name [16];
-        snprintf (name, sizeof name, "q%d", (int) query);
-        result = PQexecPrepared (self->conn, name, params->count, params->values,
+    else
+        result = PQexecPrepared (self->conn, s_name (query).text, params->count, params->values,
                                  params->lengths, params->formats, 0);
-    }
     ExecStatusType status = PQresultStatus (result);
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
         return result;
@@ -375,6 +409,97 @@ s_found (s_pg_t *self, s_query_t query, const char *first, const char *second)
 }
 
 //  --------------------------------------------------------------------------
+//  Pipelines: statements sent together, their answers read together
+
+static bool
+s_send (s_pg_t *self, const s_step_t *step)
+{
+    if (step->query < Q_PREPARED)
+        return PQsendQueryParams (self->conn, s_sql [step->query], 0, NULL, NULL, NULL, NULL, 0);
+    const s_params_t *params = step->params;
+    return PQsendQueryPrepared (self->conn, s_name (step->query).text, params? params->count: 0,
+                                params? params->values: NULL, params? params->lengths: NULL,
+                                params? params->formats: NULL, 0);
+}
+
+//  Reads a pipeline's answers up to its end (the sync's): each step's
+//  result into results when it succeeded. A step after a failed one is
+//  skipped by the server (PGRES_PIPELINE_ABORTED). Every query's result
+//  is followed by a NULL, so two NULLs in a row say that no more will
+//  come: the connection went. 0 when every step succeeded
+static int
+s_pipeline_read (s_pg_t *self, const s_step_t *steps, size_t count, PGresult **results)
+{
+    size_t step = 0;
+    bool failed = false;
+    for (int nulls = 0; nulls < 2 && step <= count; ) {
+        PGresult *result = PQgetResult (self->conn);
+        nulls = result? 0: nulls + 1;
+        ExecStatusType status = PQresultStatus (result);
+        if (status == PGRES_PIPELINE_SYNC) {
+            PQclear (result);
+            return failed || step < count? -1: 0;
+        }
+        if (result && step < count && (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK))
+            results [step++] = result;
+        else
+        if (result) {
+            if (!failed && step < count)
+                gc_error ("store: %s failed: %s", s_sql [steps [step].query],
+                          PQresultErrorMessage (result));
+            failed = true;
+            step++;
+            PQclear (result);
+        }
+    }
+    return -1;
+}
+
+//  Whether a transaction is open, as the server last said; unknown once
+//  the connection went, when it stays what it was until ended
+static void
+s_transaction_seen (s_pg_t *self)
+{
+    PGTransactionStatusType status = PQtransactionStatus (self->conn);
+    if (status == PQTRANS_IDLE)
+        self->in_transaction = false;
+    else
+    if (status == PQTRANS_INTRANS || status == PQTRANS_INERROR)
+        self->in_transaction = true;
+}
+
+//  Runs the steps in one pipeline, so that all of them cost one round
+//  trip, each step's result into results (NULL for one that failed or
+//  was skipped), which the caller clears. 0 when every step succeeded,
+//  else -1, logged. A connection whose answers did not all come stays
+//  in pipeline mode, which s_connected takes for lost
+static int
+s_pipeline (s_pg_t *self, const s_step_t *steps, size_t count, PGresult **results)
+{
+    memset (results, 0, count * sizeof *results);
+    if (!s_connected (self))
+        return -1;
+    bool sent = PQenterPipelineMode (self->conn);
+    for (size_t step = 0; sent && step < count; step++)
+        sent = s_send (self, &steps [step]);
+    sent = PQpipelineSync (self->conn) && sent;
+    if (!sent)
+        gc_error ("store: cannot send to PostgreSQL: %s", PQerrorMessage (self->conn));
+    int rc = s_pipeline_read (self, steps, count, results);
+    if (!PQexitPipelineMode (self->conn))
+        gc_error ("store: PostgreSQL's answers did not all come: %s", PQerrorMessage (self->conn));
+    s_transaction_seen (self);
+    return sent? rc: -1;
+}
+
+static void
+s_results_clear (PGresult **results, size_t count)
+{
+    for (size_t index = 0; index < count; index++)
+        PQclear (results [index]);
+}
+
+//  --------------------------------------------------------------------------
 //  Transactions
 
 static int
@@ -399,14 +524,22 @@ s_transaction_end (s_pg_t *self, bool commit)
 }
 
 //  Begins a write's transaction: with a holder, only while the lease is
-//  still its own (Q_FENCE), else the store is fenced out for good
+//  still its own (Q_FENCE, in the BEGIN's round trip), else the store is
+//  fenced out for good
 static int
 s_write_begin (s_pg_t *self)
 {
-    if (s_transaction (self))
-        return -1;
-    if (!self->holder || s_found (self, Q_FENCE, self->holder, NULL) == 1)
-        return 0;
+    if (!self->holder)
+        return s_transaction (self);
+    s_params_t params = s_texts (self->holder, NULL);
+    s_step_t steps [] = { { Q_BEGIN, NULL }, { Q_FENCE, &params } };
+    PGresult *results [2];
+    s_pipeline (self, steps, 2, results);
+    bool begun = results [0] != NULL, fenced = results [1] && PQntuples (results [1]) == 1;
+    s_results_clear (results, 2);
+    if (fenced || !begun)
+        return fenced? 0: -1;
+    //  Begun, but the row names another holder, or could not be read
     if (PQstatus (self->conn) == CONNECTION_OK)
         gc_error ("store: the database's lease is another broker's: nothing more is written");
     self->fenced_out = true;
@@ -794,24 +927,55 @@ s_nonces_purge (void *db, int64_t older_than, uint32_t limit)
     return s_write_change (db, Q_NONCES_PURGE, &params);
 }
 
-static int
-s_insert (s_pg_t *self, const gc_store_say_t *say)
+//  A batch's columns, an array each: its messages', and each say's nonce
+//  and digest (NULL for a say without)
+typedef enum { C_ROOM, C_SEQ, C_FROM, C_TEXT, C_TS, C_NONCE, C_DIGEST, C_COUNT } s_column_t;
+
+static const uint32_t s_column_types [C_COUNT] = {
+    GC_PG_INT8, GC_PG_INT8, GC_PG_TEXT, GC_PG_TEXT, GC_PG_INT8, GC_PG_TEXT, GC_PG_BYTEA
+};
+
+//  The parameters of Q_MESSAGES_INSERT and Q_NONCES_INSERT, in order
+static const s_column_t s_message_columns [] = { C_ROOM, C_SEQ, C_FROM, C_TEXT, C_TS };
+static const s_column_t s_nonce_columns [] = { C_FROM, C_ROOM, C_NONCE, C_SEQ, C_TS, C_DIGEST };
+
+//  The says' columns into columns, which the caller destroys: how many
+//  of the says have a nonce
+static size_t
+s_columns (gc_pg_array_t **columns, const gc_store_say_t *says, size_t count)
+{
+    for (s_column_t column = 0; column < C_COUNT; column++)
+        columns [column] = gc_pg_array_new (s_column_types [column]);
+    size_t nonces = 0;
+    for (const gc_store_say_t *say = says; say < says + count; say++) {
+        gc_pg_array_number (columns [C_ROOM], say->room_id);
+        gc_pg_array_number (columns [C_SEQ], (int64_t) say->seq);
+        gc_pg_array_bytes (columns [C_FROM], say->from, strlen (say->from));
+        gc_pg_array_bytes (columns [C_TEXT], say->text, say->text_size);
+        gc_pg_array_number (columns [C_TS], say->ts);
+        if (say->nonce) {
+            gc_pg_array_bytes (columns [C_NONCE], say->nonce, strlen (say->nonce));
+            gc_pg_array_bytes (columns [C_DIGEST], say->digest, sizeof say->digest);
+            nonces++;
+        }
+        else {
+            gc_pg_array_null (columns [C_NONCE]);
+            gc_pg_array_null (columns [C_DIGEST]);
+        }
+    }
+    return nonces;
+}
+
+//  A statement's parameters: the columns named, in order. Holds no
+//  number: returned by value
+static s_params_t
+s_column_params (gc_pg_array_t **columns, const s_column_t *order, size_t count)
 {
     s_params_t params = { 0 };
-    s_param_number (&params, say->room_id);
-    s_param_number (&params, (int64_t) say->seq);
-    s_param_text (&params, say->from);
-    s_param_bytes (&params, say->text, say->text_size);
-    s_param_number (&params, say->ts);
-    if (s_change_with (self, Q_INSERT, &params) != 1)
-        return -1;
-    if (!say->nonce)
-        return 0;
-    s_nonce_params (&params, say);
-    s_param_number (&params, (int64_t) say->seq);
-    s_param_number (&params, say->ts);
-    s_param_bytes (&params, say->digest, sizeof say->digest);
-    return s_change_with (self, Q_NONCE_INSERT, &params) == 1? 0: -1;
+    for (size_t index = 0; index < count; index++)
+        s_param_bytes (&params, gc_pg_array_data (columns [order [index]]),
+                       gc_pg_array_size (columns [order [index]]));
+    return params;
 }
 
 //  The broker alone writes messages, and seqs come from its memory: a
@@ -831,16 +995,35 @@ s_rollback (void *db)
     s_transaction_end (db, false);
 }
 
+//  The batch and its COMMIT in one pipeline: the messages, their nonces
+//  when any say has one, then the COMMIT, which the server skips when
+//  a statement before it failed. Each statement stores every row it is
+//  given or fails, so the batch is stored whole once COMMIT answers
 static int
 s_append (void *db, const gc_store_say_t *says, size_t count)
 {
     s_pg_t *self = db;
-    size_t index = 0;
-    while (index < count && s_insert (self, &says [index]) == 0)
-        index++;
-    if (index == count && s_transaction_end (self, true) == 0)
+    gc_pg_array_t *columns [C_COUNT];
+    size_t nonces = s_columns (columns, says, count);
+    s_params_t messages = s_column_params (columns, s_message_columns,
+                                           sizeof s_message_columns / sizeof *s_message_columns);
+    s_params_t nonce_params = s_column_params (columns, s_nonce_columns,
+                                               sizeof s_nonce_columns / sizeof *s_nonce_columns);
+    s_step_t steps [3];
+    size_t last = 0;
+    steps [last] = (s_step_t) { Q_MESSAGES_INSERT, &messages };
+    if (nonces)
+        steps [++last] = (s_step_t) { Q_NONCES_INSERT, &nonce_params };
+    steps [++last] = (s_step_t) { Q_COMMIT, NULL };
+    PGresult *results [3];
+    s_pipeline (self, steps, last + 1, results);
+    bool stored = results [last] && streq (PQcmdStatus (results [last]), "COMMIT");
+    s_results_clear (results, last + 1);
+    for (s_column_t column = 0; column < C_COUNT; column++)
+        gc_pg_array_destroy (&columns [column]);
+    if (stored)
         return 0;
-    gc_error ("store: append rolled back: %s", PQerrorMessage (self->conn));
+    gc_error ("store: append of messages=%zu rolled back", count);
     if (self->in_transaction)
         s_transaction_end (self, false);
     return -1;

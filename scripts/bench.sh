@@ -1,10 +1,13 @@
 #!/bin/bash
 # bench.sh: `make bench`: measures groupchat on this machine. Starts a broker
-# (on a temporary database) and two gateways on loopback, runs
+# (on a temporary SQLite database) and two gateways on loopback, runs
 # groupchat-bench's default set of scenarios against them, each short,
-# writes every result to bench/results/latest.json, stops everything, and
-# prints the figures next to the targets of docs/performance.md. Takes
-# under 4 minutes.
+# then the scenarios that depend on the store (fanout, ack-rate, ack)
+# again with the broker on a temporary PostgreSQL 15 server
+# (bench/postgres-server.py); writes every result to
+# bench/results/latest.json, stops everything, and prints the figures next
+# to the targets of docs/performance.md, PostgreSQL's beside SQLite's.
+# Takes under 5 minutes.
 #
 # The gateways run with --rate-limit 0: the bench's senders say far
 # faster than the per-connection limit a real client is held to; with no
@@ -23,7 +26,9 @@
 #                          login login-wrong login-spread login-names join
 #                          max (all, in that order: idle first, while the
 #                          gateway's memory is fresh, fixed rates before
-#                          floods)
+#                          floods); on PostgreSQL, those of them among
+#                          fanout ack-rate ack
+#   GROUPCHAT_BENCH_DBS    the databases, of: sqlite postgresql (both)
 #   GROUPCHAT_BENCH_OUT    the results file (bench/results/latest.json)
 #   GROUPCHAT_BENCH_IDLE   connections of the idle scenario (10000)
 #   GROUPCHAT_BENCH_TLS    1: the gateways serve wss:// with a throwaway
@@ -35,8 +40,9 @@
 # Then bench/failover.py: a broker failover's time, over 20 rounds.
 #
 # Exit status: 0 when every scenario passed its checks (no missing,
-# duplicate or out-of-order delivery, no error), 1 otherwise. Missing a
-# performance target is reported, not a failure: the machine decides.
+# duplicate or out-of-order delivery, no error) and every database asked
+# for could be started, 1 otherwise. Missing a performance target is
+# reported, not a failure: the machine decides.
 
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -u
@@ -44,6 +50,7 @@ set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${GROUPCHAT_BIN:-$root/bin}
 set_=${GROUPCHAT_BENCH_SET:-idle fanout ack-rate ack login login-wrong login-spread login-names join max}
+dbs=${GROUPCHAT_BENCH_DBS:-sqlite postgresql}
 out=${GROUPCHAT_BENCH_OUT:-$root/bench/results/latest.json}
 idle_connections=${GROUPCHAT_BENCH_IDLE:-10000}
 tls=${GROUPCHAT_BENCH_TLS:-0}
@@ -54,7 +61,11 @@ healthz=$root/deploy/healthz.sh
 work=""
 pids=()
 failed=0
-lines=()        # one JSON line per scenario
+lines=()        # one JSON line per scenario of the pass under way
+sqlite_lines=()
+postgres_lines=()
+postgres_pid="" # bench/postgres-server.py, a coprocess
+postgres_settings=""
 
 s_say () {
     printf 'bench: %s\n' "$*" >&2
@@ -70,21 +81,31 @@ s_free_port () {
     done
 }
 
-#  Stops what we started, gateways first, then the broker; SIGKILL after
-#  10 s
+#  Stops the process $1: SIGTERM, then SIGKILL after 10 s
+s_end () {
+    local deadline=$((SECONDS + 10))
+    kill -TERM "$1" 2>/dev/null
+    while kill -0 "$1" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
+        sleep 0.1
+    done
+    kill -KILL "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+}
+
+#  Stops the pass's servers, gateways first, then the broker
 s_stop () {
-    local pid deadline
+    local pid
     for pid in "${pids[@]:1}" "${pids[0]:-}"; do
-        [ -n "$pid" ] || continue
-        kill -TERM "$pid" 2>/dev/null
-        deadline=$((SECONDS + 10))
-        while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
+        [ -n "$pid" ] && s_end "$pid"
     done
     pids=()
+}
+
+#  Stops everything, the PostgreSQL server last, and removes the files
+s_cleanup () {
+    s_stop
+    [ -n "$postgres_pid" ] && s_end "$postgres_pid"
+    postgres_pid=""
     [ -n "$work" ] && rm -rf "$work"
 }
 
@@ -245,14 +266,139 @@ for name in ("login", "login-wrong", "login-spread", "login-names"):
            f"{broker [name].get ('hash_queue_max', '-')}")
     print (f"    others' p99 quiet / flood, ms: says {both (name, 'probe')}, token logins "
            f"{both (name, 'probe_token_login')}, joins {both (name, 'probe_join')}")
+
+def shown (value, unit):
+    return "-" if value is None else f"{value:,.1f}" if unit == "ms" else f"{value:,.0f}"
+
+#  The store's figures, PostgreSQL's beside SQLite's
+postgres = doc.get ("postgresql")
+if postgres:
+    on = {item ["name"]: item ["result"] for item in postgres ["scenarios"]}
+    settings = postgres ["settings"]
+    print (f"  the store: SQLite (WAL, synchronous=FULL) and PostgreSQL "
+           f"{settings.get ('server_version', '?').split () [0]} (synchronous_commit "
+           f"{settings.get ('synchronous_commit')}, fsync {settings.get ('fsync')}, "
+           f"{settings.get ('wal_sync_method')})")
+    print (f"  {'':<44} {'SQLite':>12} {'PostgreSQL':>12}")
+    for what, name, key, unit in (
+            ("ack: durable says into one room", "ack", "acked_per_s", "/s"),
+            ("ack: say-to-ack p50", "ack", "ack_p50_ms", "ms"),
+            ("ack: say-to-ack p99", "ack", "ack_p99_ms", "ms"),
+            ("ack at 10,000 says/s: p99 ack", "ack-rate", "ack_p99_ms", "ms"),
+            ("fanout 1x200, 1000 msg/s: p99 delivery", "fanout", "latency_p99_ms", "ms"),
+            ("fanout: say-to-ack p99", "fanout", "ack_p99_ms", "ms")):
+        sqlite = figure (name, key)
+        other = on.get (name, {}).get ("results", {}).get (key)
+        print (f"  {what:<44} {shown (sqlite, unit):>12} {shown (other, unit):>12} {unit}")
 print (f"  checks: {'all passed' if doc ['passed'] else 'FAILED'}; results in {sys.argv [1]}")
 PYTHON
+}
+
+#  Loopback ports for a pass's broker and gateways
+s_ports () {
+    requests=$(s_free_port)
+    events=$(s_free_port)
+    port_a=$(s_free_port)
+    port_b=$(s_free_port)
+    while [ "$port_b" = "$port_a" ] || [ "$port_b" = "$requests" ] || [ "$port_b" = "$events" ]; do
+        port_b=$(s_free_port)
+    done
+    endpoints=(--requests "tcp://127.0.0.1:$requests" --events "tcp://127.0.0.1:$events")
+}
+
+#  Starts a broker on the database $1 (its log named after $2) and two
+#  gateways, on ports of their own: 0 once both gateways serve
+s_start () {
+    s_ports
+    "$bin/groupchat-broker" --db "$1" "${endpoints[@]}" "${broker_keys[@]}" \
+        --log-level warn >"$work/broker-$2.log" 2>&1 &
+    pids+=("$!")
+    for port in "$port_a" "$port_b"; do
+        "$bin/groupchat-gateway" --port "$port" "${endpoints[@]}" "${tls_flags[@]}" "${gateway_keys[@]}" \
+            --rate-limit 0 --max-connections-per-address 1000000 --max-connections-per-user 1000000 \
+            --trusted-proxy 127.0.0.1 \
+            --log-level warn >"$work/gateway-$port.log" 2>&1 &
+        pids+=("$!")
+    done
+    s_wait_ready "$port_a" "$port_b" || return 1
+    both=(--url "$scheme://127.0.0.1:$port_a/" --url "$scheme://127.0.0.1:$port_b/" "${ca_flags[@]}")
+    watch="broker=${pids[0]},gateway-a=${pids[1]},gateway-b=${pids[2]}"
+}
+
+s_scenario () {
+    case "$1" in
+        fanout)   s_run fanout "${both[@]}" --scenario fanout --rooms 1 --members 200 \
+                      --senders 10 --rate 1000 --bytes 100 --duration 10 ;;
+        ack)      s_run ack "${both[@]}" --scenario ack --senders 2 --inflight 128 --duration 8 ;;
+        ack-rate) s_run ack-rate "${both[@]}" --scenario ack --senders 2 --rate 10000 --duration 8 ;;
+        login*)   s_run_logins "$1" "${both[@]}" --scenario "$1" --members 20 \
+                      --rate 100 --flood-rate 300 --duration 4 ;;
+        join)     s_run join "${both[@]}" --scenario join --connections 5000 --duration 5 ;;
+        idle)     s_run idle --url "$scheme://127.0.0.1:$port_a/" "${ca_flags[@]}" --scenario idle \
+                      --connections "$idle_connections" --duration 5 --pids "$watch" ;;
+        max)      s_run max "${both[@]}" --scenario max --rooms 1 --members 200 --senders 10 \
+                      --rate 250 --duration 3 ;;
+        *)        s_say "no scenario $1"; failed=1 ;;
+    esac
+}
+
+#  One pass: a broker on the database $1 (named $2), and the scenarios
+#  $3... against it, their results in lines
+s_pass () {
+    local db=$1 name=$2 scenario
+    shift 2
+    lines=()
+    if s_start "$db" "$name"; then
+        for scenario in "$@"; do
+            s_scenario "$scenario"
+        done
+    else
+        failed=1
+    fi
+    s_stop
+}
+
+#  The PostgreSQL pass: the set's scenarios that depend on the store, on a
+#  server of the bench's own. The server is a coprocess that stops and
+#  removes itself on SIGTERM or when its stdin closes, which it does when
+#  this script ends, however it ends
+s_postgres_pass () {
+    local scenario storage=() uri="" from
+    for scenario in $set_; do
+        case "$scenario" in fanout|ack-rate|ack) storage+=("$scenario") ;; esac
+    done
+    [ "${#storage[@]}" -gt 0 ] || return 0
+    echo
+    s_say "PostgreSQL: ${storage[*]} with the broker on a PostgreSQL 15 server of its own"
+    coproc postgres_server {
+        exec /usr/bin/python3 "$root/bench/postgres-server.py" 2>"$work/postgres.log"
+    }
+    postgres_pid=$postgres_server_PID
+    from=${postgres_server[0]}
+    if ! read -r -t 120 uri <&"$from" || ! read -r -t 30 postgres_settings <&"$from"; then
+        s_say "PostgreSQL: no server: $(tail -n 5 "$work/postgres.log")"
+        postgres_settings=""
+        failed=1
+        return
+    fi
+    s_pass "$uri" postgresql "${storage[@]}"
+    postgres_lines=("${lines[@]}")
+}
+
+#  The JSON lines given, comma-separated, one a line
+s_json_lines () {
+    local separator="" line
+    for line in "$@"; do
+        printf '%s\n%s' "$separator" "$line"
+        separator=","
+    done
+    printf '\n'
 }
 
 #  --------------------------------------------------------------------------
 
 case "${1:-}" in
-    -h|--help) sed -n '2,37s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,45s/^# \{0,1\}//p' "$0"; exit 0 ;;
     "") ;;
     *) s_say "usage: scripts/bench.sh (settings in the environment, see --help)"; exit 2 ;;
 esac
@@ -260,17 +406,8 @@ for program in groupchat-broker groupchat-gateway groupchat-admin groupchat-benc
     [ -x "$bin/$program" ] || { s_say "$bin/$program is missing: run make first"; exit 1; }
 done
 
-trap 's_stop; exit 1' INT TERM HUP
+trap 's_cleanup; exit 1' INT TERM HUP
 work=$(mktemp -d /tmp/groupchat-bench.XXXXXX)
-requests=$(s_free_port)
-events=$(s_free_port)
-port_a=$(s_free_port)
-port_b=$(s_free_port)
-while [ "$port_b" = "$port_a" ] || [ "$port_b" = "$requests" ] || [ "$port_b" = "$events" ]; do
-    port_b=$(s_free_port)
-done
-endpoints=(--requests "tcp://127.0.0.1:$requests" --events "tcp://127.0.0.1:$events")
-
 #  With TLS, one self-signed certificate for 127.0.0.1 serves both
 #  gateways, and the bench trusts exactly it
 tls_flags=()
@@ -280,7 +417,7 @@ if [ "$tls" = 1 ]; then
             -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
             -keyout "$work/tls.key" -out "$work/tls.pem" >"$work/openssl.log" 2>&1; then
         s_say "cannot make a certificate: $(cat "$work/openssl.log")"
-        s_stop
+        s_cleanup
         exit 1
     fi
     tls_flags=(--tls-cert "$work/tls.pem" --tls-key "$work/tls.key")
@@ -295,7 +432,7 @@ admin_keys=()
 if [ "$curve" = 1 ]; then
     if ! "$bin/groupchat-admin" keys init "$work/keys" >"$work/keys.log" 2>&1; then
         s_say "cannot make the keys: $(cat "$work/keys.log")"
-        s_stop
+        s_cleanup
         exit 1
     fi
     broker_keys=(--keys "$work/keys/broker")
@@ -303,41 +440,16 @@ if [ "$curve" = 1 ]; then
     admin_keys=(--keys "$work/keys/admin")
 fi
 
-"$bin/groupchat-broker" --db "$work/bench.db" "${endpoints[@]}" "${broker_keys[@]}" \
-    --log-level warn >"$work/broker.log" 2>&1 &
-pids+=("$!")
-for port in "$port_a" "$port_b"; do
-    "$bin/groupchat-gateway" --port "$port" "${endpoints[@]}" "${tls_flags[@]}" "${gateway_keys[@]}" \
-        --rate-limit 0 --max-connections-per-address 1000000 --max-connections-per-user 1000000 \
-        --trusted-proxy 127.0.0.1 \
-        --log-level warn >"$work/gateway-$port.log" 2>&1 &
-    pids+=("$!")
-done
-if ! s_wait_ready "$port_a" "$port_b"; then
-    s_stop
-    exit 1
-fi
-both=(--url "$scheme://127.0.0.1:$port_a/" --url "$scheme://127.0.0.1:$port_b/" "${ca_flags[@]}")
-watch="broker=${pids[0]},gateway-a=${pids[1]},gateway-b=${pids[2]}"
 started=$SECONDS
-
-for scenario in $set_; do
-    case "$scenario" in
-        fanout)   s_run fanout "${both[@]}" --scenario fanout --rooms 1 --members 200 \
-                      --senders 10 --rate 1000 --bytes 100 --duration 10 ;;
-        ack)      s_run ack "${both[@]}" --scenario ack --senders 2 --inflight 128 --duration 8 ;;
-        ack-rate) s_run ack-rate "${both[@]}" --scenario ack --senders 2 --rate 10000 --duration 8 ;;
-        login*)   s_run_logins "$scenario" "${both[@]}" --scenario "$scenario" --members 20 \
-                      --rate 100 --flood-rate 300 --duration 4 ;;
-        join)     s_run join "${both[@]}" --scenario join --connections 5000 --duration 5 ;;
-        idle)     s_run idle --url "$scheme://127.0.0.1:$port_a/" "${ca_flags[@]}" --scenario idle \
-                      --connections "$idle_connections" --duration 5 --pids "$watch" ;;
-        max)      s_run max "${both[@]}" --scenario max --rooms 1 --members 200 --senders 10 \
-                      --rate 250 --duration 3 ;;
-        *)        s_say "no scenario $scenario"; failed=1 ;;
+for db in $dbs; do
+    case "$db" in
+        sqlite)     s_pass "$work/bench.db" sqlite $set_
+                    sqlite_lines=("${lines[@]}") ;;
+        postgresql) s_postgres_pass ;;
+        *)          s_say "no database $db"; failed=1 ;;
     esac
 done
-s_stop
+s_cleanup
 trap - INT TERM HUP
 
 mkdir -p "$(dirname "$out")"
@@ -345,12 +457,14 @@ mkdir -p "$(dirname "$out")"
     printf '{"commit":"%s","date":"%s","machine":%s,"transport":"%s","seconds":%d,"passed":%s,"scenarios":[' \
         "$(s_commit)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(s_machine)" "$scheme" \
         "$((SECONDS - started))" "$([ "$failed" = 0 ] && echo true || echo false)"
-    separator=""
-    for line in "${lines[@]}"; do
-        printf '%s\n%s' "$separator" "$line"
-        separator=","
-    done
-    printf '\n]}\n'
+    s_json_lines "${sqlite_lines[@]}"
+    printf ']'
+    if [ -n "$postgres_settings" ]; then
+        printf ',"postgresql":{"settings":%s,"scenarios":[' "$postgres_settings"
+        s_json_lines "${postgres_lines[@]}"
+        printf ']}'
+    fi
+    printf '}\n'
 } >"$out"
 
 echo

@@ -31,6 +31,7 @@
 #include "../gateway/listen.h"
 #include "../broker/store.h"
 #include "../broker/store_backend.h"
+#include "../broker/pg_array.h"
 #include "../broker/lease.h"
 #include "../broker/hasher.h"
 #include "../broker/throttle.h"
@@ -89,6 +90,7 @@ static const s_test_t s_tests [] = {
     { "gc_listen", gc_listen_test },
     { "gc_store", gc_store_test },
     { "gc_store_sqlite", gc_store_sqlite_test },
+    { "gc_pg_array", gc_pg_array_test },
     { "gc_lease", gc_lease_test },
     { "gc_hasher", gc_hasher_test },
     { "gc_throttle", gc_throttle_test },

@@ -3,7 +3,9 @@
 The same service as on SQLite, on a PostgreSQL 15 server the tests start
 (harness/postgres.py): the seeded users and rooms, logins and tokens,
 says acknowledged and pushed across gateways with gap-free seqs, history
-and join since, nonces, administration, restarts; a broker killed under
+and join since, nonces, administration, restarts; a batch of says that
+fails in the database (a trigger refuses one nonce) stores none of them,
+and the seqs go on without a gap; a broker killed under
 a stream of says loses nothing it acknowledged; a PostgreSQL server
 stopped under the broker, or frozen (its connections open and silent,
 as when the network is cut), makes says `unavailable`, loses nothing
@@ -117,6 +119,42 @@ async def test_a_restart_keeps_everything_and_nonces_still_answer_the_first_seq(
         assert await sue.say("after the restart") == others[-1] + 1
         mel = await cluster.joined("Mel", 0, "Quiz")
         assert await mel.say("still a member", room="Quiz") == 1
+
+
+#  An operator's trigger that refuses one nonce: the batch holding it
+#  fails in the database after its messages were inserted
+REFUSE_NONCE = """
+CREATE FUNCTION refuse_nonce () RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN RAISE EXCEPTION 'nonce refused'; END$$;
+CREATE TRIGGER refuse_nonce BEFORE INSERT ON nonces FOR EACH ROW
+  WHEN (NEW.nonce = 'refused') EXECUTE FUNCTION refuse_nonce ();
+"""
+
+
+async def test_a_batch_that_fails_in_the_database_stores_none_of_its_says():
+    async with Cluster(postgres=True) as cluster:
+        sue = await cluster.joined("Sue", 0, "Taskmaster")
+        first = await sue.say("before the failed batch")
+        cluster.postgres.sql(REFUSE_NONCE, cluster.db)
+        texts = ["around the failed one %d" % n for n in range(60)]
+        idents = [await sue.send_request("say", room="Taskmaster", text=text) for text in texts[:30]]
+        refused = await sue.send_request("say", room="Taskmaster", text="refused", nonce="refused")
+        idents += [await sue.send_request("say", room="Taskmaster", text=text) for text in texts[30:]]
+        assert (await sue.reply(refused)).get("code") == "unavailable"
+        acked = {}
+        for ident, text in zip(idents, texts):
+            reply = await sue.reply(ident)
+            if reply["op"] == "ok":
+                acked[reply["seq"]] = text
+            else:
+                assert reply.get("code") == "unavailable", reply
+        cluster.postgres.sql("DROP TRIGGER refuse_nonce ON nonces", cluster.db)
+        last = await say_with_nonce(sue, "refused", "said again")
+        stored = await everything_in(sue, "Taskmaster", last)
+        assert_contiguous(sorted(stored), first, "stored seqs")
+        assert {seq: stored[seq] for seq in acked} == acked
+        assert len(stored) == 2 + len(acked), "a say answered unavailable was stored"
+        assert last == max(stored) and stored[last] == "said again"
 
 
 async def test_acknowledged_says_survive_a_broker_killed_under_a_stream():
