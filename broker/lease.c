@@ -239,8 +239,13 @@ s_renewer (void *arg)
         if (pthread_cond_timedwait (&self->wake, &self->mutex, &until) != ETIMEDOUT)
             continue;
         pthread_mutex_unlock (&self->mutex);
+        //  The answer is awaited until 0.5 s before the lease could end,
+        //  or, asked late, for a renewal's period: the server judges
         int64_t asked = gc_clock_mono_us ();
-        int renewed = s_run_by (self, s_renew, self->renewed_us + limit_us);
+        int64_t until_us = self->renewed_us + limit_us;
+        if (until_us < asked + GC_LEASE_RENEW_MS * 1000)
+            until_us = asked + GC_LEASE_RENEW_MS * 1000;
+        int renewed = s_run_by (self, s_renew, until_us);
         if (renewed == 1)
             self->renewed_us = asked;
         else
