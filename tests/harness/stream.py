@@ -1,6 +1,7 @@
 """stream.py: a stream of says through a failover, and the check that
 every acknowledged one is stored once and nothing answered `unavailable`
-is stored after it."""
+is stored after it. What it calls a cluster is a Cluster or a Stack:
+anything with login(user, gateway=...)."""
 
 import asyncio
 import errno
@@ -56,11 +57,12 @@ class Stream:
         await self.task
 
 
-async def listened(cluster, room):
-    """Sandy to speak on gateway 0, Alex (gateway 0) and Sue (gateway 1)
-    listening, all joined to `room`; returns (speaker, listeners, the
-    room's newest seq before)."""
-    speaker = await cluster.login("Sandy", gateway=0)
+async def listened(cluster, room, speaker_on=0):
+    """Sandy to speak on gateway `speaker_on` (a Stack's None: through its
+    load balancer), Alex (gateway 0) and Sue (gateway 1) listening, all
+    joined to `room`; returns (speaker, listeners, the room's newest seq
+    before)."""
+    speaker = await cluster.login("Sandy", gateway=speaker_on)
     listeners = [await cluster.login("Alex", gateway=0),
                  await cluster.login("Sue", gateway=1)]
     reply = await speaker.join(room)
