@@ -42,7 +42,8 @@ s_cleanup () {
     if s_engine_answers; then
         COMPOSE_PROJECT_NAME=$project docker-compose down -v --remove-orphans \
             >/dev/null 2>&1 || true
-        COMPOSE_PROJECT_NAME=$project-ha COMPOSE_FILE=docker-compose.yml:docker-compose.ha.yml \
+        COMPOSE_PROJECT_NAME=$project-ha \
+            COMPOSE_FILE=docker-compose.yml:docker-compose.ha.yml:tests/compose/replica.yml \
             docker-compose down -v --remove-orphans >/dev/null 2>&1 || true
     fi
     if [ -n "$started" ]; then

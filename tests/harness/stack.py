@@ -18,6 +18,7 @@ two checkouts on one engine never take each other's stack down.
 """
 
 import asyncio
+import copy
 import json
 import os
 import shutil
@@ -29,7 +30,7 @@ from .client import Client
 from .config import deadline
 from .process import free_port, run_command
 from .seed import PASSWORD
-from .web import http_get, wait_dialing
+from .web import gateway_figures, http_get, wait_dialing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROJECT = os.environ.get("GROUPCHAT_TEST_PROJECT", "groupchat-test")
@@ -82,6 +83,13 @@ class Stack:
     def high_availability(cls):
         """docker-compose.ha.yml over the main file, a project of its own."""
         return cls(PROJECT + "-ha", HA_FILES, HA_SERVICES)
+
+    def also(self, path):
+        """This stack with one more compose file (a path in the checkout)
+        over its files: the same project, ports and settings."""
+        other = copy.copy(self)
+        other.env = dict(self.env, COMPOSE_FILE=self.env["COMPOSE_FILE"] + os.pathsep + path)
+        return other
 
     def url(self, through="lb"):
         """A client's URL: through the load balancer or to one gateway."""
@@ -211,6 +219,13 @@ class Stack:
         await client.login(user, password)
         return client
 
+    async def _gateway_healthy(self, port):
+        """Whether the gateway at `port` answers /healthz with 200."""
+        try:
+            return (await http_get(port, "/healthz", 1.0))[0] == 200
+        except (OSError, asyncio.TimeoutError, AssertionError):
+            return False        # the gateway restarting
+
     async def wait_serving_on(self, index, within=30.0):
         """Waits until both gateways dial broker `index` of their lists and
         their /healthz answers 200 through it; returns the seconds it took."""
@@ -218,15 +233,26 @@ class Stack:
         end = started + deadline(within)
         await wait_dialing(self.gateway_ports, index, end)
         for port in self.gateway_ports:
-            while True:
-                try:
-                    if (await http_get(port, "/healthz", 1.0))[0] == 200:
-                        break
-                except (OSError, asyncio.TimeoutError, AssertionError):
-                    pass        # the gateway restarting
+            while not await self._gateway_healthy(port):
                 assert time.monotonic() < end, "the gateway on port %d is not healthy" % port
                 await asyncio.sleep(0.05)
         return time.monotonic() - started
+
+    async def serving_broker(self, within=30.0):
+        """The index, in the gateways' broker lists, of the broker that
+        serves: once both gateways dial the same one and answer /healthz
+        200 through it. (A gateway tries each broker of its list in turn
+        until one answers, and only the serving one does.)"""
+        end = time.monotonic() + deadline(within)
+        while True:
+            dialed = {(await gateway_figures(port))["groupchat_broker_endpoint_index"]
+                      for port in self.gateway_ports}
+            healthy = [await self._gateway_healthy(port) for port in self.gateway_ports]
+            if len(dialed) == 1 and all(healthy):
+                return int(dialed.pop())
+            assert time.monotonic() < end, "the gateways dial %r, healthy: %r" % (
+                sorted(dialed), healthy)
+            await asyncio.sleep(0.05)
 
     async def up(self, build=False):
         await self.run("up", "-d", *(["--build"] if build else []), timeout=600.0)

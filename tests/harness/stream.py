@@ -52,6 +52,15 @@ class Stream:
             assert time.monotonic() < end, "no %d more says acknowledged" % more
             await asyncio.sleep(0.05)   # poll of the stream's progress
 
+    async def until_refused(self, within=30.0):
+        """Waits until one more say is answered `unavailable`."""
+        goal = len(self.unavailable) + 1
+        end = time.monotonic() + deadline(within)
+        while len(self.unavailable) < goal:
+            assert not self.task.done() or self.task.result(), "the stream stopped"
+            assert time.monotonic() < end, "no say answered unavailable"
+            await asyncio.sleep(0.05)   # poll of the stream's progress
+
     async def stop(self):
         self.stopping.set()
         await self.task
