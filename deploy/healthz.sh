@@ -17,6 +17,13 @@
 #                          ($GROUPCHAT_REQUESTS, tcp://127.0.0.1:5555); an open
 #                          port alone is not enough. KEYS: an admin's key
 #                          folder, for a broker with keys (CURVE)
+#   healthz.sh --standby [KEYS]
+#                          a broker that may be a standby: as --broker, but
+#                          nothing listening on that port is healthy too
+#                          while a groupchat-broker process given that
+#                          endpoint ($GROUPCHAT_REQUESTS in its environment)
+#                          runs: a standby waits so, binding nothing, until
+#                          the one serving dies (docker-compose.ha.yml)
 #
 # groupchat-admin is $GROUPCHAT_ADMIN, else the one on PATH, else the
 # one in bin/ beside this script's folder (a checkout).
@@ -70,6 +77,19 @@ s_gateway () {
     exit 1
 }
 
+#  A groupchat-broker process (under valgrind, or tini, too: any of its
+#  arguments) whose environment gives it the requests endpoint $1. This
+#  script and its children have that environment but not that argument
+s_waiting () {
+    local pid
+    for pid in /proc/[0-9]*; do
+        tr '\0' '\n' 2>/dev/null <"$pid/environ" | grep -qxF "GROUPCHAT_REQUESTS=$1" \
+            && tr '\0' '\n' 2>/dev/null <"$pid/cmdline" | grep -q '\(^\|/\)groupchat-broker$' \
+            && return 0
+    done
+    return 1
+}
+
 s_broker () {
     endpoint=${GROUPCHAT_REQUESTS:-tcp://127.0.0.1:5555}
     case "$endpoint" in
@@ -79,6 +99,10 @@ s_broker () {
             exit 0 ;;
     esac
     if ! s_connect "$port"; then
+        if [ "${2:-}" = standby ] && s_waiting "$endpoint"; then
+            echo "broker: a standby (it runs and binds nothing: another broker serves)"
+            exit 0
+        fi
         echo "broker: nothing listens on port $port"
         exit 1
     fi
@@ -100,7 +124,8 @@ s_broker () {
 
 case "${1:-}" in
     --broker) s_broker "${2:-}" ;;
+    --standby) s_broker "${2:-}" standby ;;
     --tls)    s_gateway "${2:-}" tls ;;
-    -h|--help) sed -n '2,22s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *)        s_gateway "${1:-${GROUPCHAT_PORT:-8080}}" ;;
 esac

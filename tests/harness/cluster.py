@@ -24,7 +24,7 @@ from .postgres import query as postgres_query
 from .postgres import shared as postgres_server
 from .scope import SCOPE
 from .seed import PASSWORD
-from .web import http_get, parse_metrics
+from .web import gateway_figures, http_get, wait_dialing
 
 
 def make_keys(folder):
@@ -385,20 +385,13 @@ class Cluster:
         """Waits until every gateway's link is on broker `index` and its
         /healthz answers 200 (a gateway answers 200 through a broker that
         just died or hung until it notices and leaves it)."""
-        end = time.monotonic() + deadline(within)
-        for gateway in range(len(self.gateways)):
-            while (await self.metrics(gateway))["groupchat_broker_endpoint_index"] != index:
-                self.check_alive()
-                assert time.monotonic() < end, "gateway-%d did not move to broker %d" % (
-                    gateway, index)
-                await asyncio.sleep(0.02)   # metrics polling interval
+        await wait_dialing(self.ports, index, time.monotonic() + deadline(within),
+                           self.check_alive)
         await self.wait_healthy(within=within)
 
     async def metrics(self, gateway=0):
         """The figures of GET /metrics on a gateway: {sample: value}."""
-        status, body = await http_get(self.ports[gateway], "/metrics")
-        assert status == 200, "gateway-%d: /metrics answered %d" % (gateway, status)
-        return parse_metrics(body.decode("utf-8"))[0]
+        return await gateway_figures(self.ports[gateway])
 
     # Clients ---------------------------------------------------------------
 

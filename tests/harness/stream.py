@@ -1,6 +1,7 @@
 """stream.py: a stream of says through a failover, and the check that
 every acknowledged one is stored once and nothing answered `unavailable`
-is stored after it."""
+is stored after it. What it calls a cluster is a Cluster or a Stack:
+anything with login(user, gateway=...)."""
 
 import asyncio
 import errno
@@ -51,16 +52,26 @@ class Stream:
             assert time.monotonic() < end, "no %d more says acknowledged" % more
             await asyncio.sleep(0.05)   # poll of the stream's progress
 
+    async def until_refused(self, within=30.0):
+        """Waits until one more say is answered `unavailable`."""
+        goal = len(self.unavailable) + 1
+        end = time.monotonic() + deadline(within)
+        while len(self.unavailable) < goal:
+            assert not self.task.done() or self.task.result(), "the stream stopped"
+            assert time.monotonic() < end, "no say answered unavailable"
+            await asyncio.sleep(0.05)   # poll of the stream's progress
+
     async def stop(self):
         self.stopping.set()
         await self.task
 
 
-async def listened(cluster, room):
-    """Sandy to speak on gateway 0, Alex (gateway 0) and Sue (gateway 1)
-    listening, all joined to `room`; returns (speaker, listeners, the
-    room's newest seq before)."""
-    speaker = await cluster.login("Sandy", gateway=0)
+async def listened(cluster, room, speaker_on=0):
+    """Sandy to speak on gateway `speaker_on` (a Stack's None: through its
+    load balancer), Alex (gateway 0) and Sue (gateway 1) listening, all
+    joined to `room`; returns (speaker, listeners, the room's newest seq
+    before)."""
+    speaker = await cluster.login("Sandy", gateway=speaker_on)
     listeners = [await cluster.login("Alex", gateway=0),
                  await cluster.login("Sue", gateway=1)]
     reply = await speaker.join(room)

@@ -1,10 +1,12 @@
 """web.py: a plain HTTP GET, for the gateways' /healthz and /metrics,
 and any request with its answer's headers, for the browser client's
 files; over TLS too (https://) for gateways that have a certificate. And
-the Prometheus text of /metrics parsed."""
+the Prometheus text of /metrics parsed, and the wait for gateways to
+move to another broker, which their figures show."""
 
 import asyncio
 import re
+import time
 
 
 async def http_get(port, path="/healthz", timeout=2.0, ssl=None, host="127.0.0.1"):
@@ -88,3 +90,23 @@ def parse_metrics(text):
             assert base in types or family in types, "sample %s without TYPE" % base
             samples[name] = float(line.rsplit(" ", 1)[1])
     return samples, types
+
+
+async def gateway_figures(port):
+    """The samples of GET /metrics on the gateway at `port`: {sample: value}."""
+    status, body = await http_get(port, "/metrics")
+    assert status == 200, "the gateway on port %d: /metrics answered %d" % (port, status)
+    return parse_metrics(body.decode("utf-8"))[0]
+
+
+async def wait_dialing(ports, index, end, check=None):
+    """Waits until the gateway at each of `ports` dials broker `index` of
+    its list (groupchat_broker_endpoint_index), calling check() between
+    polls; fails at `end`, a time.monotonic()."""
+    for port in ports:
+        while (await gateway_figures(port))["groupchat_broker_endpoint_index"] != index:
+            if check:
+                check()
+            assert time.monotonic() < end, "the gateway on port %d did not move to broker %d" % (
+                port, index)
+            await asyncio.sleep(0.02)   # metrics polling interval

@@ -1,20 +1,24 @@
 """test_compose.py: the container files, checked without a Docker engine.
 
-docker-compose.yml is validated and read back by docker-compose itself
-(`config`, which needs no engine), deploy/haproxy.cfg by `haproxy -c`,
-and each is shown to reject a broken copy. The Dockerfile's two stages are
+docker-compose.yml, and docker-compose.ha.yml over it, are validated and
+read back by docker-compose itself (`config`, which needs no engine),
+deploy/haproxy.cfg by `haproxy -c`, and each is shown to reject a broken
+copy. The Dockerfile's two stages are
 read for what they must do (deps.sh and make; deps.sh runtime and a
 non-root user), the runtime package list is checked against the libraries
 the built programs really load, and deploy/healthz.sh, the containers'
 health check, is run against a real broker and gateway, over TLS too.
 deploy/tls-init.sh, which gives haproxy its certificate, is run here in
 folders of its own: it makes one, keeps it, takes the operator's instead
-and refuses a pair it cannot use.
+and refuses a pair it cannot use. deploy/postgres-keys.sh, which makes
+the PostgreSQL password and TLS pair of the HA stack, is run the same
+way, and healthz.sh's --standby against a waiting standby broker.
 """
 
 import os
-import socket
 import re
+import signal
+import socket
 import shutil
 import ssl
 import subprocess
@@ -26,9 +30,11 @@ from harness import (CONFIG, Certificates, Cluster, fingerprint, free_port, run_
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMPOSE_FILE = os.path.join(ROOT, "docker-compose.yml")
+HA_FILE = os.path.join(ROOT, "docker-compose.ha.yml")
 HAPROXY_FILE = os.path.join(ROOT, "deploy", "haproxy.cfg")
 HEALTHZ = os.path.join(ROOT, "deploy", "healthz.sh")
 TLS_INIT = os.path.join(ROOT, "deploy", "tls-init.sh")
+POSTGRES_KEYS = os.path.join(ROOT, "deploy", "postgres-keys.sh")
 #  Where the lb image keeps haproxy's certificate: the volume groupchat-tls
 TLS_STORE = "/etc/haproxy/tls"
 
@@ -66,17 +72,18 @@ def tool(name, package):
     return found
 
 
-async def compose_config(path=COMPOSE_FILE, settings=None):
-    """`docker-compose -f path config`, parsed, with the given GROUPCHAT_*
-    settings in the environment; asserts that `config -q` accepts the
-    file first."""
+async def compose_config(*paths, settings=None):
+    """`docker-compose -f path ... config` of docker-compose.yml or the
+    files given, parsed, with the given GROUPCHAT_* settings in the
+    environment; asserts that `config -q` accepts them first."""
     compose = tool("docker-compose", "docker-compose")
     env = {name: value for name, value in os.environ.items()
            if not name.startswith(("GROUPCHAT_", "COMPOSE_", "DOCKER_"))}
     env.update(settings or {})
-    code, out = await run([compose, "-f", path, "config", "-q"], env=env)
-    assert code == 0, "docker-compose config -q rejects %s:\n%s" % (path, out)
-    code, out = await run([compose, "-f", path, "config"], env=env)
+    files = [word for path in paths or (COMPOSE_FILE,) for word in ("-f", path)]
+    code, out = await run([compose] + files + ["config", "-q"], env=env)
+    assert code == 0, "docker-compose config -q rejects %s:\n%s" % (" ".join(files), out)
+    code, out = await run([compose] + files + ["config"], env=env)
     assert code == 0, "docker-compose config: exit %d\n%s" % (code, out)
     import yaml     # python3-yaml, a dependency of docker-compose
     return yaml.safe_load(out)
@@ -331,6 +338,128 @@ async def test_compose_config_rejects_a_broken_file():
                            "config", "-q"], cwd=folder)
     assert code != 0, "docker-compose accepted an unknown key:\n%s" % out
     assert "healthchek" in out, out
+
+
+# --------------------------------------------------------------------------
+#  docker-compose.ha.yml: two brokers on PostgreSQL
+
+async def test_compose_ha_file_puts_two_same_brokers_on_postgres_with_no_secret():
+    config = await compose_config(COMPOSE_FILE, HA_FILE)
+    services = config["services"]
+    assert set(services) == {"keys", "db-keys", "postgres", "broker", "broker2", "gateway1",
+                             "gateway2", "tls", "lb", "client", "admin"}, sorted(services)
+    #  broker2 is written out in the file: it must stay the broker
+    assert services["broker2"] == services["broker"], \
+        "broker2 differs from broker: %r" % {key: (value, services["broker2"].get(key))
+                                             for key, value in services["broker"].items()
+                                             if services["broker2"].get(key) != value}
+
+    broker = services["broker"]
+    db = broker["environment"]["GROUPCHAT_DB"]
+    address, _, options = db.partition("?")
+    assert address == "postgresql://groupchat@postgres/groupchat", db
+    assert sorted(options.split("&")) == ["passfile=/keys/db/pgpass", "sslmode=verify-full",
+                                          "sslrootcert=/keys/db/server.crt",
+                                          "tcp_user_timeout=5000"], db
+    assert mounts(broker)["/keys/db"] == ("groupchat-keys-broker-db", True), mounts(broker)
+    assert broker["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    assert broker["depends_on"]["keys"] == {"condition": "service_completed_successfully"}
+    assert healthcheck_command(broker) == ["groupchat-healthz", "--standby", "/keys/admin"]
+    assert published(broker) == {}, broker.get("ports")
+    #  The main file's settings that are not the database's stay
+    assert broker["environment"]["GROUPCHAT_SEED"] == "none"
+    assert broker["environment"]["GROUPCHAT_KEYS"] == "/keys/broker"
+
+    lists = {"GROUPCHAT_REQUESTS": "tcp://broker:5555,tcp://broker2:5555",
+             "GROUPCHAT_EVENTS": "tcp://broker:5556,tcp://broker2:5556"}
+    for name in ("gateway1", "gateway2", "admin"):
+        env = services[name]["environment"]
+        assert {key: env.get(key) for key in lists} == lists, (name, env)
+    for name in ("gateway1", "gateway2"):
+        assert "broker2" in services[name]["depends_on"], services[name]["depends_on"]
+
+    #  PostgreSQL: built here from Debian's package, for the compose
+    #  network only, its data in a volume, healthy once it takes connections
+    postgres, keys = services["postgres"], services["db-keys"]
+    assert postgres["build"]["context"] == os.path.join(ROOT, "deploy"), postgres["build"]
+    assert postgres["build"]["dockerfile"] == "postgres.Dockerfile", postgres["build"]
+    assert published(postgres) == {}, postgres.get("ports")
+    assert mounts(postgres) == {
+        "/var/lib/postgresql/data": ("groupchat-postgres", False),
+        "/keys/postgres": ("groupchat-keys-postgres", True)}, mounts(postgres)
+    assert healthcheck_command(postgres)[0] == "pg_isready", postgres["healthcheck"]
+    assert postgres["depends_on"]["db-keys"] == {"condition": "service_completed_successfully"}
+    assert postgres["restart"] == "unless-stopped"
+    #  Its keys: a one-shot of the same image, root with only the
+    #  capabilities that hand each store to its owner
+    assert (keys["build"], keys["image"]) == (postgres["build"], postgres["image"])
+    assert keys["command"] == ["groupchat-postgres-keys"] and keys["restart"] == "no", keys
+    assert keys.get("user") == "root" and keys["cap_drop"] == ["ALL"], keys
+    assert sorted(keys["cap_add"]) == ["CHOWN", "DAC_OVERRIDE", "FOWNER"], keys["cap_add"]
+    assert mounts(keys) == {"/keys/postgres": ("groupchat-keys-postgres", False),
+                            "/keys/broker-db": ("groupchat-keys-broker-db", False)}, mounts(keys)
+    for name in ("postgres", "db-keys", "broker2"):
+        service = services[name]
+        assert service["read_only"] and "no-new-privileges:true" in service["security_opt"]
+        assert not any(not variable.startswith("GROUPCHAT_")
+                       for variable in service.get("environment", {})), service["environment"]
+    for volume in ("groupchat-postgres", "groupchat-keys-postgres", "groupchat-keys-broker-db"):
+        assert volume in config["volumes"], config["volumes"]
+
+    with open(os.path.join(ROOT, "deploy", "postgres.Dockerfile"), encoding="utf-8") as source:
+        lines = [l.strip() for l in source if l.strip() and not l.startswith("#")]
+    assert lines[0] == "FROM debian:bookworm-slim", lines[0]
+    assert any("apt-get install" in l and "postgresql-15" in l for l in lines), lines
+    assert any("create_main_cluster = false" in l for l in lines), lines
+    assert "USER postgres" in lines and "STOPSIGNAL SIGINT" in lines, lines
+
+
+async def test_postgres_keys_makes_the_password_and_pair_once_and_hands_them_out():
+    for shell in ("sh", "bash"):
+        for script in (POSTGRES_KEYS, os.path.join(ROOT, "deploy", "postgres.sh")):
+            code, out = await run([shell, "-n", script])
+            assert code == 0, "%s -n %s: %s" % (shell, script, out)
+    folder = tempfile.mkdtemp(prefix="postgres-keys-", dir=harness.CONFIG.tmp_root)
+    server, brokers = os.path.join(folder, "server"), os.path.join(folder, "brokers")
+    me = "%d:%d" % (os.getuid(), os.getgid())
+    env = {"PATH": "/usr/bin:/bin", "GROUPCHAT_PG_STORE": server,
+           "GROUPCHAT_PG_CLIENT_STORE": brokers, "GROUPCHAT_PG_OWNER": me,
+           "GROUPCHAT_PG_CLIENT_OWNER": me}
+
+    code, out = await run(["sh", POSTGRES_KEYS], env=env)
+    assert code == 0 and "made a new password" in out and "made a new TLS" in out, out
+    password = store_file(server, "password")
+    assert re.fullmatch(r"[0-9a-f]{64}", password), password
+    assert password not in out, "the password was printed"
+    assert store_file(brokers, "pgpass") == "*:*:groupchat:groupchat:%s\n" % password
+    assert store_file(brokers, "server.crt") == store_file(server, "server.crt")
+    cert = os.path.join(server, "server.crt")
+    assert "SHA-256 fingerprint %s" % fingerprint(cert) in out, out
+    code, text = await run(["openssl", "x509", "-in", cert, "-noout", "-ext",
+                            "subjectAltName", "-checkend", str(3000 * 86400)])
+    assert code == 0 and "DNS:postgres" in text, text
+    ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, os.path.join(server,
+                                                                               "server.key"))
+    for store in (server, brokers):
+        assert os.stat(store).st_mode & 0o777 == 0o700, store
+    #  libpq ignores a passfile others may read; the server a key
+    for path in (os.path.join(server, "password"), os.path.join(server, "server.key"),
+                 os.path.join(brokers, "pgpass")):
+        assert os.stat(path).st_mode & 0o777 == 0o600, path
+
+    #  Again: nothing new, the same password and certificate
+    made = fingerprint(cert)
+    code, out = await run(["sh", POSTGRES_KEYS], env=env)
+    assert code == 0 and "made a new" not in out, out
+    assert store_file(server, "password") == password and fingerprint(cert) == made
+
+    #  The password deleted: a new one, handed to the brokers; the pair kept
+    os.remove(os.path.join(server, "password"))
+    code, out = await run(["sh", POSTGRES_KEYS], env=env)
+    assert code == 0 and "made a new password" in out and "made a new TLS" not in out, out
+    renewed = store_file(server, "password")
+    assert renewed != password and store_file(brokers, "pgpass").endswith(renewed + "\n")
+    assert fingerprint(cert) == made
 
 
 # --------------------------------------------------------------------------
@@ -660,6 +789,30 @@ async def test_healthz_script_follows_gateway_and_broker():
     code, out = await healthz(closed)
     assert code == 1 and "nothing listens" in out, (code, out)
     assert (await healthz("not-a-port"))[0] == 2
+
+
+async def test_healthz_script_standby_counts_a_waiting_standby_as_healthy():
+    """`--standby`, the HA stack's broker check: a broker that binds nothing
+    is healthy while a groupchat-broker given that endpoint runs (the
+    standby, here on one database file); --broker still says it is not."""
+    async with Cluster(gateways=1, brokers=2, by_env=True) as cluster:
+        await cluster.start_standby(1)
+        env = {"PATH": "/usr/bin:/bin", "GROUPCHAT_ADMIN": os.path.join(CONFIG.bin,
+                                                                       "groupchat-admin")}
+        serving = dict(env, GROUPCHAT_REQUESTS=cluster.endpoints[0][0])
+        waiting = dict(env, GROUPCHAT_REQUESTS=cluster.endpoints[1][0])
+        admin = cluster.key_folder("admin")
+        code, out = await healthz("--standby", admin, env=serving)
+        assert (code, out) == (0, "broker: answers requests on port %d" % cluster.requests_port)
+        code, out = await healthz("--standby", admin, env=waiting)
+        assert code == 0 and out.startswith("broker: a standby"), (code, out)
+        code, out = await healthz("--broker", admin, env=waiting)
+        assert code == 1 and "nothing listens" in out, (code, out)
+
+        code = await cluster.brokers[1].stop(signal.SIGTERM, 10)
+        assert code == 0, "the standby: exit %r on SIGTERM" % code
+        code, out = await healthz("--standby", admin, env=waiting)
+        assert code == 1 and "nothing listens" in out, (code, out)
 
 
 async def test_healthz_script_asks_over_tls():
