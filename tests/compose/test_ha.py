@@ -176,8 +176,8 @@ async def test_a_frozen_broker_is_replaced_exits_3_once_thawed_and_is_restarted_
 async def test_postgres_cut_off_stops_the_serving_broker_and_a_broker_serves_once_back():
     """The server's container taken off the compose network, as a machine
     that vanished: no connection is reset, so the serving broker learns of
-    it from TCP_USER_TIMEOUT (tcp_user_timeout=5000 in GROUPCHAT_DB), which
-    ends its sessions: it exits with status 3 within seconds, and says are
+    it from its lease's renewal, which goes unanswered: it exits with
+    status 3 within seconds, and says are
     `unavailable` meanwhile. Put back, the server takes the lease's next
     try, and a broker serves again."""
     await STACK.ready()
