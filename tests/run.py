@@ -12,8 +12,8 @@ broker on PostgreSQL (GROUPCHAT_TEST_DB), on a server the runner starts
 for the whole run, and its tests are named with ` [postgresql]` after
 them. A module that declares `DATABASES = ("sqlite",)` runs in that pass
 only: it tests SQLite's file, or its brokers' database is its own choice.
-`--suite compose` runs tests/compose/ instead, and no self-test (`make
-test-compose`). Every integration module runs in
+`--suite compose` runs tests/compose/ instead, once, and no self-test
+(`make test-compose`). Every integration module runs in
 its own Python process, so a crash or a hang stays inside it, with a fresh
 cluster (tests/harness/) shared by those of its tests that take a
 `cluster` argument; N modules run at once. Prints one line per test, the
@@ -404,6 +404,9 @@ def parse_args():
     unknown = set(args.databases) - set(DATABASES)
     if unknown:
         parser.error("--databases: no such database %s" % ", ".join(sorted(unknown)))
+    if args.suite == "compose":
+        #  One pass: each compose file names its broker's database itself
+        args.databases = DATABASES[:1]
     global SUITE
     SUITE = os.path.join(HERE, args.suite)
     return args
