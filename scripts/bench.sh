@@ -37,7 +37,8 @@
 #   GROUPCHAT_BENCH_CURVE  0: the broker link without keys; 1, as make run
 #                          runs it: CURVE with throwaway keys (1)
 #
-# Then bench/failover.py: a broker failover's time, over 20 rounds.
+# Then bench/failover.py: a broker failover's time, over 20 rounds, on
+# each of those databases.
 #
 # Exit status: 0 when every scenario passed its checks (no missing,
 # duplicate or out-of-order delivery, no error) and every database asked
@@ -470,9 +471,15 @@ mkdir -p "$(dirname "$out")"
 echo
 s_targets "$out" || echo "results in $out"
 
-#  Failover runs brokers of its own (two on one database file): after
-#  the rest, whose broker and gateways are stopped by now
-echo
-s_say "failover: two brokers on one database, the serving one SIGKILLed 20 times"
-/usr/bin/python3 "$root/bench/failover.py" --bin "$bin" --rounds 20 || failed=1
+#  Failover runs brokers of its own (two on one database, a file, or a
+#  PostgreSQL server of its own): after the rest, whose broker and
+#  gateways are stopped by now
+for db in $dbs; do
+    echo
+    s_say "failover on $db: two brokers on one database, the serving one SIGKILLed 20 times"
+    case "$db" in
+        sqlite)     /usr/bin/python3 "$root/bench/failover.py" --bin "$bin" --rounds 20 ;;
+        postgresql) /usr/bin/python3 "$root/bench/failover.py" --bin "$bin" --rounds 20 --postgres ;;
+    esac || failed=1
+done
 exit "$failed"
