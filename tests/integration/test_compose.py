@@ -359,8 +359,7 @@ async def test_compose_ha_file_puts_two_same_brokers_on_postgres_with_no_secret(
     address, _, options = db.partition("?")
     assert address == "postgresql://groupchat@postgres/groupchat", db
     assert sorted(options.split("&")) == ["passfile=/keys/db/pgpass", "sslmode=verify-full",
-                                          "sslrootcert=/keys/db/server.crt",
-                                          "tcp_user_timeout=5000"], db
+                                          "sslrootcert=/keys/db/server.crt"], db
     assert mounts(broker)["/keys/db"] == ("groupchat-keys-broker-db", True), mounts(broker)
     assert broker["depends_on"]["postgres"] == {"condition": "service_healthy"}
     assert broker["depends_on"]["keys"] == {"condition": "service_completed_successfully"}
