@@ -422,26 +422,29 @@ s_send (s_pg_t *self, const s_step_t *step)
                                 params? params->formats: NULL, 0);
 }
 
-//  Reads a pipeline's answers up to its end (the sync's): each step's
-//  result into results when it succeeded. A step after a failed one is
-//  skipped by the server (PGRES_PIPELINE_ABORTED). Every query's result
-//  is followed by a NULL, so two NULLs in a row say that no more will
-//  come: the connection went. 0 when every step succeeded
+//  Reads a pipeline's answers: for each step its result, into results
+//  when it succeeded, then its sync's. After a failed step the server
+//  skips the rest up to the next sync (PGRES_PIPELINE_ABORTED), and a
+//  statement after that sync fails in the aborted transaction. Every
+//  statement's result is followed by a NULL, so two NULLs in a row say
+//  that no more will come: the connection went. 0 when every step
+//  succeeded
 static int
 s_pipeline_read (s_pg_t *self, const s_step_t *steps, size_t count, PGresult **results)
 {
-    size_t step = 0;
+    size_t step = 0, synced = 0;
     bool failed = false;
-    for (int nulls = 0; nulls < 2 && step <= count; ) {
+    for (int nulls = 0; nulls < 2 && synced < count && step <= count; ) {
         PGresult *result = PQgetResult (self->conn);
         nulls = result? 0: nulls + 1;
         ExecStatusType status = PQresultStatus (result);
-        if (status == PGRES_PIPELINE_SYNC) {
-            PQclear (result);
-            return failed || step < count? -1: 0;
-        }
-        if (result && step < count && (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK))
+        if (result && status == PGRES_PIPELINE_SYNC)
+            synced++;
+        else
+        if (result && step < count && (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)) {
             results [step++] = result;
+            continue;
+        }
         else
         if (result) {
             if (!failed && step < count)
@@ -449,10 +452,10 @@ s_pipeline_read (s_pg_t *self, const s_step_t *steps, size_t count, PGresult **r
                           PQresultErrorMessage (result));
             failed = true;
             step++;
-            PQclear (result);
         }
+        PQclear (result);
     }
-    return -1;
+    return failed || synced < count || step < count? -1: 0;
 }
 
 //  Whether a transaction is open, as the server last said; unknown once
@@ -471,8 +474,13 @@ s_transaction_seen (s_pg_t *self)
 //  Runs the steps in one pipeline, so that all of them cost one round
 //  trip, each step's result into results (NULL for one that failed or
 //  was skipped), which the caller clears. 0 when every step succeeded,
-//  else -1, logged. A connection whose answers did not all come stays
-//  in pipeline mode, which s_connected takes for lost
+//  else -1, logged. Each step ends with a sync, after which the server
+//  waits for the next as it waits between statements: a broker that
+//  hangs part way through sending has its session ended once it has
+//  been idle in its transaction for the lease's time, as between
+//  statements, so its lock on the lease's row does not outlast the
+//  lease. A connection whose answers did not all come stays in
+//  pipeline mode, which s_connected takes for lost
 static int
 s_pipeline (s_pg_t *self, const s_step_t *steps, size_t count, PGresult **results)
 {
@@ -481,8 +489,7 @@ s_pipeline (s_pg_t *self, const s_step_t *steps, size_t count, PGresult **result
         return -1;
     bool sent = PQenterPipelineMode (self->conn);
     for (size_t step = 0; sent && step < count; step++)
-        sent = s_send (self, &steps [step]);
-    sent = PQpipelineSync (self->conn) && sent;
+        sent = s_send (self, &steps [step]) && PQpipelineSync (self->conn);
     if (!sent)
         gc_error ("store: cannot send to PostgreSQL: %s", PQerrorMessage (self->conn));
     int rc = s_pipeline_read (self, steps, count, results);
@@ -996,9 +1003,10 @@ s_rollback (void *db)
 }
 
 //  The batch and its COMMIT in one pipeline: the messages, their nonces
-//  when any say has one, then the COMMIT, which the server skips when
-//  a statement before it failed. Each statement stores every row it is
+//  when any say has one, then the COMMIT, which answers ROLLBACK when a
+//  statement before it failed. Each statement stores every row it is
 //  given or fails, so the batch is stored whole once COMMIT answers
+//  COMMIT
 static int
 s_append (void *db, const gc_store_say_t *says, size_t count)
 {
