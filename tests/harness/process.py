@@ -204,6 +204,21 @@ class Process:
                     return int(line.split()[1]) * 1024
         raise AssertionError("no VmRSS for %s" % self.name)
 
+    async def all_threads_stopped(self, within=5.0):
+        """Polls /proc until every thread is in state T: a SIGSTOP takes
+        effect as each thread next enters the kernel, which may be after
+        kill() returned, and a stop raises no event to wait on."""
+        end = time.monotonic() + deadline(within)
+        while True:
+            states = []
+            for task in os.listdir("/proc/%d/task" % self.pid):
+                with open("/proc/%d/task/%s/stat" % (self.pid, task)) as stat:
+                    states.append(stat.read().rsplit(")", 1)[1].split()[0])
+            if all(state in ("T", "t") for state in states):
+                return
+            assert time.monotonic() < end, "threads of %s not stopped: %r" % (self.name, states)
+            await asyncio.sleep(0.005)
+
     def instrumented(self):
         """True when the program runs under AddressSanitizer (libasan
         mapped) or a wrapper such as valgrind: its memory costs more."""

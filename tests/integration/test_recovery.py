@@ -9,7 +9,6 @@ fell so far behind that events were dropped for it refills them.
 """
 
 import asyncio
-import os
 import signal
 import time
 
@@ -31,20 +30,6 @@ async def timed_request(client, op, **fields):
     started = time.monotonic()
     reply = await client.request(op, timeout=10, **fields)
     return reply, time.monotonic() - started
-
-
-async def all_threads_stopped(pid, within=5.0):
-    """Polls /proc until every thread of `pid` is in state T (stopped)."""
-    end = time.monotonic() + within
-    while True:
-        states = []
-        for task in os.listdir("/proc/%d/task" % pid):
-            with open("/proc/%d/task/%s/stat" % (pid, task)) as stat:
-                states.append(stat.read().rsplit(")", 1)[1].split()[0])
-        if all(state in ("T", "t") for state in states):
-            return
-        assert time.monotonic() < end, "threads of %d not stopped: %r" % (pid, states)
-        await asyncio.sleep(0.005)
 
 
 def assert_unavailable(reply, seconds, what):
@@ -153,7 +138,7 @@ async def test_hung_broker_means_unavailable_and_nothing_stored_later():
         try:
             #  Only once every thread has stopped is the say certain to
             #  reach a hung broker, rather than one about to stop
-            await all_threads_stopped(cluster.broker.pid)
+            await cluster.broker.all_threads_stopped()
             stopped_ms = time.time() * 1000
             reply, seconds = await timed_request(client, "say", room="Taskmaster",
                                                  text="said to a hung broker")
@@ -200,7 +185,7 @@ async def test_a_gateway_whose_events_were_dropped_still_delivers_everything_in_
         gateway = cluster.gateways[0]
         gateway.send_signal(signal.SIGSTOP)
         try:
-            await all_threads_stopped(gateway.pid)
+            await gateway.all_threads_stopped()
             seqs = await link.say_many("Sue", "Taskmaster", texts)
         finally:
             gateway.send_signal(signal.SIGCONT)

@@ -39,24 +39,6 @@ async def serving_on(cluster, index, since):
     return time.monotonic() - since
 
 
-async def stopped_ms(process, within=5.0):
-    """Wall-clock ms once every thread of the process is stopped. A
-    SIGSTOP takes effect as each thread next enters the kernel, which may
-    be after kill() returned: a batch the broker sent before then is
-    committed by the server and stamped after the kill's own moment."""
-    end = time.monotonic() + deadline(within)
-    task = "/proc/%d/task" % process.pid
-    while True:
-        states = []
-        for thread in os.listdir(task):
-            with open("%s/%s/stat" % (task, thread)) as stat:
-                states.append(stat.read().rsplit(")", 1)[1].split()[0])
-        if all(state in ("T", "t") for state in states):
-            return int(time.time() * 1000)
-        assert time.monotonic() < end, "%s not stopped: %s" % (process.name, states)
-        await asyncio.sleep(0.001)  # poll of /proc: a stop raises no event here
-
-
 async def exits_with_lease_lost(broker, within=15.0):
     """Waits for a broker told nothing to exit by itself: status 3, having
     logged why."""
@@ -92,7 +74,10 @@ async def test_a_hung_broker_is_replaced_and_writes_nothing_once_resumed():
         os.kill(hung.pid, signal.SIGSTOP)
         stopped = time.monotonic()
         try:
-            stopped_at = await stopped_ms(hung)
+            #  Timed once every thread is stopped: a batch sent before then
+            #  is committed by the server and stamped after kill()'s moment
+            await hung.all_threads_stopped()
+            stopped_at = int(time.time() * 1000)
             took = await serving_on(cluster, 1, stopped)
             await stream.until_acked(10)
         finally:
