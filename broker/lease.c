@@ -123,14 +123,17 @@ gc_lease_lost (const char *why)
 //  A server's lease
 
 //  Waits until the connection's answer is in or until_us (monotonic)
-//  has passed: true when it is in
+//  has passed: true when it is in. An answer that came while this
+//  thread was not running (the process starved, or under valgrind,
+//  which runs one thread at a time) is in on time: only a server that
+//  sent nothing is late
 static bool
 s_answered_by (gc_lease_t *self, int64_t until_us)
 {
     while (PQisBusy (self->conn)) {
         int64_t left_us = until_us - gc_clock_mono_us ();
         if (left_us <= 0)
-            return false;
+            return PQconsumeInput (self->conn) && !PQisBusy (self->conn);
         struct pollfd ready = { .fd = PQsocket (self->conn), .events = POLLIN };
         int woken = poll (&ready, 1, (int) ((left_us + 999) / 1000));
         if ((woken < 0 && errno != EINTR) || (woken > 0 && !PQconsumeInput (self->conn)))
@@ -152,7 +155,10 @@ s_run_by (gc_lease_t *self, const char *sql, int64_t until_us)
         gc_warn ("lease: %s", PQerrorMessage (self->conn));
         return -1;
     }
-    if (!s_answered_by (self, until_us))
+    //  However late this thread sent it, the server has a renewal's
+    //  period to answer: it judges whether a late renewal still holds
+    int64_t floor_us = gc_clock_mono_us () + GC_LEASE_RENEW_MS * 1000;
+    if (!s_answered_by (self, until_us > floor_us? until_us: floor_us))
         return -2;
     int changed = -1;
     PGresult *result;
@@ -239,13 +245,9 @@ s_renewer (void *arg)
         if (pthread_cond_timedwait (&self->wake, &self->mutex, &until) != ETIMEDOUT)
             continue;
         pthread_mutex_unlock (&self->mutex);
-        //  The answer is awaited until 0.5 s before the lease could end,
-        //  or, asked late, for a renewal's period: the server judges
+        //  The answer is awaited until 0.5 s before the lease could end
         int64_t asked = gc_clock_mono_us ();
-        int64_t until_us = self->renewed_us + limit_us;
-        if (until_us < asked + GC_LEASE_RENEW_MS * 1000)
-            until_us = asked + GC_LEASE_RENEW_MS * 1000;
-        int renewed = s_run_by (self, s_renew, until_us);
+        int renewed = s_run_by (self, s_renew, self->renewed_us + limit_us);
         if (renewed == 1)
             self->renewed_us = asked;
         else
