@@ -11,7 +11,9 @@ test_*` of tests/integration/test_*.py, once on each database of LIST
 broker on PostgreSQL (GROUPCHAT_TEST_DB), on a server the runner starts
 for the whole run, and its tests are named with ` [postgresql]` after
 them. A module that declares `DATABASES = ("sqlite",)` runs in that pass
-only: it tests SQLite's file, or its brokers' database is its own choice.
+only: it tests SQLite's file, its brokers' database is its own choice, or
+the database plays no part in what it checks (the gateway's own HTTP,
+TLS, pings, addresses).
 `--suite compose` runs tests/compose/ instead, once, and no self-test
 (`make test-compose`). Every integration module runs in
 its own Python process, so a crash or a hang stays inside it, with a fresh

@@ -12,6 +12,9 @@ import socket
 
 from harness import Cluster, connect_error, free_port, other_local_address, run_program
 
+#  The gateway's listening addresses: the broker's database plays no part
+DATABASES = ("sqlite",)
+
 _LISTEN = "0A"      # the TCP state LISTEN in /proc/net/tcp*
 
 

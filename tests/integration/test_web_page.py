@@ -15,6 +15,9 @@ import re
 
 from harness import CONFIG, Certificates, Cluster, http_request
 
+#  The gateway's HTTP answers for the page's files: the broker's database plays no part
+DATABASES = ("sqlite",)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WEB = os.path.join(ROOT, "web")
 
