@@ -21,7 +21,7 @@ import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
-from harness.postgres import Postgres                   # noqa: E402
+from harness.postgres import Postgres, query            # noqa: E402
 
 #  What makes a commit durable, and what it costs
 SETTINGS = ("server_version", "fsync", "synchronous_commit", "wal_sync_method",
@@ -30,9 +30,9 @@ SETTINGS = ("server_version", "fsync", "synchronous_commit", "wal_sync_method",
 
 def settings(server):
     """The SETTINGS as the server reports them, by name."""
-    rows = server.sql("SELECT name, current_setting (name) FROM pg_settings WHERE name IN (%s)" % (
-        ", ".join("'%s'" % name for name in SETTINGS)))
-    return dict(row.split("\t") for row in rows.splitlines())
+    return dict(query(server.uri(), "SELECT name, current_setting (name) FROM pg_settings"
+                                    " WHERE name IN (%s)" % ", ".join("?" * len(SETTINGS)),
+                      SETTINGS))
 
 
 def wait_for_the_end():

@@ -176,17 +176,6 @@ class Postgres:
                    "-U", USER, name])
         return self.uri(name)
 
-    def sql(self, statements, uri=None):
-        """Runs SQL through psql on one of the server's databases (its URI;
-        by default `postgres`), asserting it worked; returns the rows it
-        printed, one a line, columns separated by tabs."""
-        done = subprocess.run([os.path.join(BIN, "psql"), "-X", "-q", "-A", "-t", "-F", "\t",
-                               "-v", "ON_ERROR_STOP=1", "-d", uri or self.uri(), "-c", statements],
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, "psql: exit %d\n%s%s" % (done.returncode, done.stdout,
-                                                             done.stderr)
-        return done.stdout
-
     def log_tail(self, lines=30):
         if self.dir is None:
             return ""

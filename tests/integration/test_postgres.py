@@ -135,7 +135,7 @@ async def test_a_batch_that_fails_in_the_database_stores_none_of_its_says():
     async with Cluster(postgres=True) as cluster:
         sue = await cluster.joined("Sue", 0, "Taskmaster")
         first = await sue.say("before the failed batch")
-        cluster.postgres.sql(REFUSE_NONCE, cluster.db)
+        cluster.sql(REFUSE_NONCE)
         texts = ["around the failed one %d" % n for n in range(60)]
         idents = [await sue.send_request("say", room="Taskmaster", text=text) for text in texts[:30]]
         refused = await sue.send_request("say", room="Taskmaster", text="refused", nonce="refused")
@@ -148,7 +148,7 @@ async def test_a_batch_that_fails_in_the_database_stores_none_of_its_says():
                 acked[reply["seq"]] = text
             else:
                 assert reply.get("code") == "unavailable", reply
-        cluster.postgres.sql("DROP TRIGGER refuse_nonce ON nonces", cluster.db)
+        cluster.sql("DROP TRIGGER refuse_nonce ON nonces")
         last = await say_with_nonce(sue, "refused", "said again")
         stored = await everything_in(sue, "Taskmaster", last)
         assert_contiguous(sorted(stored), first, "stored seqs")
